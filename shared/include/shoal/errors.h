@@ -1,0 +1,54 @@
+// The exceptions the client library throws. Each mirrors the Python exception
+// that multiprocessing.Manager() proxies raise in the same situation, so code
+// ported from Python handles the same cases.
+#ifndef SHOAL_ERRORS_H_
+#define SHOAL_ERRORS_H_
+
+#include <stdexcept>
+#include <string>
+
+namespace shoal {
+
+// Base of every shoal error. kind() is the Python exception name, such as
+// "KeyError".
+class Error : public std::runtime_error {
+ public:
+  Error(std::string kind, const std::string& message)
+      : std::runtime_error(message), kind_(std::move(kind)) {}
+  const std::string& kind() const { return kind_; }
+
+ private:
+  std::string kind_;
+};
+
+#define SHOAL_DEFINE_ERROR(Name)                                      \
+  class Name : public Error {                                         \
+   public:                                                            \
+    explicit Name(const std::string& message) : Error(#Name, message) {} \
+  }
+
+SHOAL_DEFINE_ERROR(KeyError);
+SHOAL_DEFINE_ERROR(IndexError);
+SHOAL_DEFINE_ERROR(ValueError);
+SHOAL_DEFINE_ERROR(TypeError);
+SHOAL_DEFINE_ERROR(AttributeError);
+// Releasing a lock that is not held, waiting on a Condition without its lock.
+SHOAL_DEFINE_ERROR(RuntimeError);
+// Queue.get without blocking, or past its timeout, on an empty queue.
+SHOAL_DEFINE_ERROR(Empty);
+// Queue.put without blocking, or past its timeout, on a full queue.
+SHOAL_DEFINE_ERROR(Full);
+SHOAL_DEFINE_ERROR(BrokenBarrierError);
+SHOAL_DEFINE_ERROR(TimeoutError);
+// The authkey was refused, or the server could not prove it holds the key.
+SHOAL_DEFINE_ERROR(AuthenticationError);
+// The server cannot be reached, or the session was lost.
+SHOAL_DEFINE_ERROR(ConnectionError);
+// A server limit (objects, bytes held, message size) was reached.
+SHOAL_DEFINE_ERROR(LimitError);
+
+#undef SHOAL_DEFINE_ERROR
+
+}  // namespace shoal
+
+#endif  // SHOAL_ERRORS_H_
