@@ -1,0 +1,58 @@
+#include "server/core/core.h"
+
+#include <utility>
+
+namespace shoal::server {
+
+Core::Core(CoreOptions options)
+    : options_(std::move(options)),
+      budget_(options_.max_bytes),
+      registry_(options_.max_objects),
+      sessions_(options_.lease, options_.stream_grace),
+      challenges_(options_.authkey, options_.challenge_ttl, options_.max_challenges),
+      thread_([this] { Loop(); }) {}
+
+Core::~Core() {
+  {
+    absl::MutexLock lock(&loop_mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+bool Core::EndSession(SessionId id) {
+  if (!sessions_.Close(id)) return false;
+  GiveBack(id);
+  return true;
+}
+
+void Core::GiveBack(SessionId id) {
+  registry_.DropSession(id);
+  RequestCollect();
+}
+
+void Core::RequestCollect() {
+  absl::MutexLock lock(&loop_mu_);
+  wake_ = true;
+}
+
+void Core::Housekeep(absl::Time now) {
+  for (SessionId id : sessions_.Expire(now)) GiveBack(id);
+  challenges_.Expire(now);
+  if (registry_.collect_wanted()) registry_.Collect();
+}
+
+void Core::Loop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&loop_mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(loop_mu_) { return stop_ || wake_; };
+      loop_mu_.AwaitWithTimeout(absl::Condition(&woken), options_.tick);
+      if (stop_) return;
+      wake_ = false;
+    }
+    Housekeep(absl::Now());
+  }
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,78 @@
+// The server's core: the object registry, the sessions, the handshake's
+// challenges and the memory budget, plus the housekeeping thread that ends
+// sessions whose time ran out and collects unreachable objects.
+//
+// Thread-safe. The transport layer holds one Core for the server's lifetime.
+#ifndef SHOAL_SERVER_CORE_CORE_H_
+#define SHOAL_SERVER_CORE_CORE_H_
+
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/challenges.h"
+#include "server/core/registry.h"
+#include "server/core/sessions.h"
+#include "server/objects/memory_budget.h"
+
+namespace shoal::server {
+
+struct CoreOptions {
+  std::string authkey;
+  // A session without a stream ends this long after its last call.
+  absl::Duration lease = absl::Seconds(30);
+  // A session whose stream broke ends this long after, unless a stream returns.
+  absl::Duration stream_grace = absl::Seconds(2);
+  absl::Duration challenge_ttl = absl::Seconds(10);
+  size_t max_challenges = 10000;
+  // <= 0: no limit.
+  int64_t max_objects = 1000000;
+  int64_t max_bytes = int64_t{1} << 30;
+  // How often housekeeping looks for expired sessions.
+  absl::Duration tick = absl::Milliseconds(100);
+};
+
+class Core {
+ public:
+  explicit Core(CoreOptions options);
+  // Stops the housekeeping thread.
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  const CoreOptions& options() const { return options_; }
+  Registry& registry() { return registry_; }
+  Sessions& sessions() { return sessions_; }
+  Challenges& challenges() { return challenges_; }
+  MemoryBudget& budget() { return budget_; }
+
+  // Ends a session now and gives back everything it held. False when it had
+  // ended already.
+  bool EndSession(SessionId id);
+  // Asks the housekeeping thread to collect soon.
+  void RequestCollect();
+  // One round of housekeeping; the thread calls it every tick.
+  void Housekeep(absl::Time now);
+
+ private:
+  void Loop();
+  void GiveBack(SessionId id);
+
+  const CoreOptions options_;
+  MemoryBudget budget_;
+  Registry registry_;
+  Sessions sessions_;
+  Challenges challenges_;
+
+  absl::Mutex loop_mu_;
+  bool stop_ ABSL_GUARDED_BY(loop_mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(loop_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_CORE_CORE_H_

@@ -1,0 +1,42 @@
+#include "server/transport/grpc_status.h"
+#include "server/transport/services.h"
+
+namespace shoal::server {
+
+grpc::ServerUnaryReactor* AuthService::Challenge(grpc::CallbackServerContext* context,
+                                                 const v1::ChallengeRequest* request,
+                                                 v1::ChallengeReply* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Challenges::Issued> issued =
+      core_.challenges().Issue(request->client_nonce(), absl::Now());
+  if (!issued.ok()) {
+    reactor->Finish(ToGrpcStatus(issued.status()));
+    return reactor;
+  }
+  reply->set_challenge_id(issued->id);
+  reply->set_server_nonce(issued->server_nonce);
+  reply->set_server_proof(issued->server_proof);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AuthService::Answer(grpc::CallbackServerContext* context,
+                                              const v1::AnswerRequest* request,
+                                              v1::AnswerReply* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time now = absl::Now();
+  absl::Status redeemed =
+      core_.challenges().Redeem(request->challenge_id(), request->client_proof(), now);
+  if (!redeemed.ok()) {
+    reactor->Finish(ToGrpcStatus(redeemed));
+    return reactor;
+  }
+  auto [id, token] = core_.sessions().Open(request->client_name(), context->peer(), now);
+  reply->set_session_id(std::to_string(id));
+  reply->set_token(token);
+  reply->set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace shoal::server

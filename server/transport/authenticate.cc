@@ -1,0 +1,29 @@
+#include "server/transport/authenticate.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "shared/error_kind.h"
+
+namespace shoal::server {
+
+absl::StatusOr<SessionId> Authenticate(Core& core, const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return MakeError(ErrorKind::kAuthenticationError,
+                     "missing 'authorization: Bearer <token>' metadata; get a token with "
+                     "the Auth service (or 'shoal token')");
+  }
+  absl::string_view header(it->second.data(), it->second.size());
+  constexpr absl::string_view kScheme = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(header, kScheme)) {
+    return MakeError(ErrorKind::kAuthenticationError,
+                     "authorization metadata must be 'Bearer <token>'");
+  }
+  header.remove_prefix(kScheme.size());
+  return core.sessions().Authenticate(std::string(header), absl::Now());
+}
+
+}  // namespace shoal::server

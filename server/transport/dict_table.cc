@@ -1,0 +1,153 @@
+#include "server/objects/dict_object.h"
+#include "server/transport/tables.h"
+#include "shoal/v1/dict.pb.h"
+
+namespace shoal::server {
+namespace {
+
+template <typename Req, typename Resp>
+Method Op(absl::string_view name,
+          std::function<absl::Status(CallContext&, DictObject&, const Req&, Resp&)> fn) {
+  return ObjectRow<DictObject, Req, Resp>("shoal.v1.DictService", name, Kind::kDict,
+                                          std::move(fn));
+}
+
+absl::Status GiveValue(const CallContext& c, absl::StatusOr<Value> v, v1::ValueReply& out) {
+  if (!v.ok()) return v.status();
+  c.Give(*v, out.mutable_value());
+  return absl::OkStatus();
+}
+
+std::vector<Method> Rows() {
+  using v1::BoolReply;
+  using v1::EmptyReply;
+  using v1::GetRequest;
+  using v1::IntReply;
+  using v1::KeyRequest;
+  using v1::ObjectRequest;
+  using v1::SetRequest;
+  using v1::ValueReply;
+  using v1::ValuesReply;
+  std::vector<Method> rows;
+  rows.push_back(Op<KeyRequest, ValueReply>(
+      "GetItem", [](CallContext& c, DictObject& d, const KeyRequest& r, ValueReply& out) {
+        absl::StatusOr<Value> key = c.Read(r.key());
+        return key.ok() ? GiveValue(c, d.GetItem(*key), out) : key.status();
+      }));
+  rows.push_back(Op<GetRequest, ValueReply>(
+      "Get", [](CallContext& c, DictObject& d, const GetRequest& r, ValueReply& out) {
+        absl::StatusOr<Value> key = c.Read(r.key());
+        if (!key.ok()) return key.status();
+        // The default is handed back, never stored: read it, don't store it.
+        absl::StatusOr<Value> fallback = c.Read(r.default_());
+        if (!fallback.ok()) return fallback.status();
+        return GiveValue(c, d.Get(*key, *std::move(fallback)), out);
+      }));
+  rows.push_back(Op<SetRequest, EmptyReply>(
+      "SetItem", [](CallContext& c, DictObject& d, const SetRequest& r, EmptyReply&) {
+        absl::StatusOr<Value> key = c.Store(r.key(), d);
+        if (!key.ok()) return key.status();
+        absl::StatusOr<Value> value = c.Store(r.value(), d);
+        if (!value.ok()) return value.status();
+        return d.SetItem(*std::move(key), *std::move(value));
+      }));
+  rows.push_back(Op<KeyRequest, EmptyReply>(
+      "DelItem", [](CallContext& c, DictObject& d, const KeyRequest& r, EmptyReply&) {
+        absl::StatusOr<Value> key = c.Read(r.key());
+        return key.ok() ? d.DelItem(*key) : key.status();
+      }));
+  rows.push_back(Op<KeyRequest, BoolReply>(
+      "Contains", [](CallContext& c, DictObject& d, const KeyRequest& r, BoolReply& out) {
+        absl::StatusOr<Value> key = c.Read(r.key());
+        if (!key.ok()) return key.status();
+        absl::StatusOr<bool> found = d.Contains(*key);
+        if (!found.ok()) return found.status();
+        out.set_value(*found);
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<SetRequest, ValueReply>(
+      "SetDefault", [](CallContext& c, DictObject& d, const SetRequest& r, ValueReply& out) {
+        absl::StatusOr<Value> key = c.Store(r.key(), d);
+        if (!key.ok()) return key.status();
+        absl::StatusOr<Value> value = c.Store(r.value(), d);
+        if (!value.ok()) return value.status();
+        return GiveValue(c, d.SetDefault(*std::move(key), *std::move(value)), out);
+      }));
+  rows.push_back(Op<GetRequest, ValueReply>(
+      "Pop", [](CallContext& c, DictObject& d, const GetRequest& r, ValueReply& out) {
+        absl::StatusOr<Value> key = c.Read(r.key());
+        if (!key.ok()) return key.status();
+        std::optional<Value> fallback;
+        if (r.has_default_()) {
+          absl::StatusOr<Value> read = c.Read(r.default_());
+          if (!read.ok()) return read.status();
+          fallback = *std::move(read);
+        }
+        return GiveValue(c, d.Pop(*key, std::move(fallback)), out);
+      }));
+  rows.push_back(Op<ObjectRequest, v1::EntryReply>(
+      "PopItem", [](CallContext& c, DictObject& d, const ObjectRequest&, v1::EntryReply& out) {
+        absl::StatusOr<std::pair<Value, Value>> entry = d.PopItem();
+        if (!entry.ok()) return entry.status();
+        c.Give(entry->first, out.mutable_key());
+        c.Give(entry->second, out.mutable_value());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<v1::UpdateRequest, EmptyReply>(
+      "Update", [](CallContext& c, DictObject& d, const v1::UpdateRequest& r, EmptyReply&) {
+        std::vector<std::pair<Value, Value>> entries;
+        entries.reserve(r.entries_size());
+        for (const v1::Entry& entry : r.entries()) {
+          absl::StatusOr<Value> key = c.Store(entry.key(), d);
+          if (!key.ok()) return key.status();
+          absl::StatusOr<Value> value = c.Store(entry.value(), d);
+          if (!value.ok()) return value.status();
+          entries.emplace_back(*std::move(key), *std::move(value));
+        }
+        return d.Update(std::move(entries));
+      }));
+  rows.push_back(Op<ObjectRequest, ValuesReply>(
+      "Keys", [](CallContext& c, DictObject& d, const ObjectRequest&, ValuesReply& out) {
+        GiveAll(c, d.Keys(), out.mutable_values());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, ValuesReply>(
+      "Values", [](CallContext& c, DictObject& d, const ObjectRequest&, ValuesReply& out) {
+        GiveAll(c, d.Values(), out.mutable_values());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, v1::EntriesReply>(
+      "Items", [](CallContext& c, DictObject& d, const ObjectRequest&, v1::EntriesReply& out) {
+        for (const auto& [key, value] : d.Items()) {
+          v1::Entry* entry = out.add_entries();
+          c.Give(key, entry->mutable_key());
+          c.Give(value, entry->mutable_value());
+        }
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, IntReply>(
+      "Len", [](CallContext&, DictObject& d, const ObjectRequest&, IntReply& out) {
+        out.set_value(d.Len());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, EmptyReply>(
+      "Clear", [](CallContext&, DictObject& d, const ObjectRequest&, EmptyReply&) {
+        d.Clear();
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, ValueReply>(
+      "Copy", [](CallContext& c, DictObject& d, const ObjectRequest&, ValueReply& out) {
+        c.Give(Value(d.Copy()), out.mutable_value());
+        return absl::OkStatus();
+      }));
+  return rows;
+}
+
+}  // namespace
+
+const DispatchTable& DictTable() {
+  static const DispatchTable* table = new DispatchTable("shoal.v1.DictService", Rows());
+  return *table;
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,81 @@
+#include "server/transport/dispatch.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shared/value_codec.h"
+
+namespace shoal::server {
+
+absl::StatusOr<Value> CallContext::Store(const v1::Value& wire, Object& target) const {
+  absl::StatusOr<Value> value = DecodeValue(wire);
+  if (!value.ok() || !value->contains_ref()) return value;
+  absl::Status refs = core_.registry().CheckRefs(*value);
+  if (!refs.ok()) return refs;
+  target.MarkMayHoldRefs();
+  return value;
+}
+
+absl::StatusOr<Value> CallContext::Read(const v1::Value& wire) const { return DecodeValue(wire); }
+
+void CallContext::Give(const Value& value, v1::Value* wire) const {
+  EncodeValue(value, wire);
+  core_.registry().RetainRefs(session_, value);
+}
+
+namespace {
+
+// A table that does not match its proto is a programming error that no test
+// should be able to miss: fail at start-up, naming the difference.
+[[noreturn]] void TableMismatch(const std::string& what) {
+  std::fprintf(stderr, "shoal-server: dispatch table mismatch: %s\n", what.c_str());
+  std::abort();
+}
+
+}  // namespace
+
+DispatchTable::DispatchTable(std::string service, std::vector<Method> rows)
+    : service_(std::move(service)), rows_(std::move(rows)) {
+  const google::protobuf::ServiceDescriptor* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_);
+  if (descriptor == nullptr) TableMismatch(absl::StrCat("no service ", service_));
+  if (static_cast<size_t>(descriptor->method_count()) != rows_.size()) {
+    TableMismatch(absl::StrCat(service_, " has ", descriptor->method_count(),
+                               " methods but ", rows_.size(), " rows"));
+  }
+  for (const Method& row : rows_) {
+    const std::string prefix = absl::StrCat("/", service_, "/");
+    if (row.path.rfind(prefix, 0) != 0) TableMismatch(row.path);
+    const google::protobuf::MethodDescriptor* method =
+        descriptor->FindMethodByName(row.path.substr(prefix.size()));
+    if (method == nullptr) TableMismatch(absl::StrCat("no method for row ", row.path));
+    if (method->input_type() != row.request_type || method->output_type() != row.response_type) {
+      TableMismatch(absl::StrCat(row.path, " has other message types than its row"));
+    }
+  }
+}
+
+Dispatcher::Dispatcher(std::vector<const DispatchTable*> tables) : tables_(std::move(tables)) {
+  for (const DispatchTable* table : tables_) {
+    for (const Method& row : table->rows()) by_path_[row.path] = &row;
+  }
+}
+
+const Method* Dispatcher::Find(absl::string_view path) const {
+  auto it = by_path_.find(path);
+  return it == by_path_.end() ? nullptr : it->second;
+}
+
+void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string_view request,
+                        ReplyFn reply) const {
+  if (!method.under_collector_lock) {
+    method.invoke(context, request, std::move(reply));
+    return;
+  }
+  absl::ReaderMutexLock lock(&context.core().registry().collector_mutex());
+  method.invoke(context, request, std::move(reply));
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,153 @@
+// Dispatch tables: one row per operation of an object service, keyed by the
+// gRPC method path ("/shoal.v1.ListService/Append"). A row decodes the
+// request, finds the target object, calls the object class, and encodes the
+// reply. Both the typed unary services (for grpcurl and simple clients) and
+// the session stream (for the client library) call through the same rows, so
+// an operation is written once.
+#ifndef SHOAL_SERVER_TRANSPORT_DISPATCH_H_
+#define SHOAL_SERVER_TRANSPORT_DISPATCH_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "server/core/core.h"
+#include "shared/error_kind.h"
+#include "shoal/v1/value.pb.h"
+#include "shoal/value.h"
+
+namespace shoal::server {
+
+// What a row may use while it serves one call: the core and the caller's
+// session, and the value conversions that keep reference counts right.
+class CallContext {
+ public:
+  CallContext(Core& core, SessionId session) : core_(core), session_(session) {}
+
+  Core& core() const { return core_; }
+  SessionId session() const { return session_; }
+
+  // Decodes a value that will be stored in target: checks that every
+  // reference in it names a live object, and marks target as holding
+  // references when it does.
+  absl::StatusOr<Value> Store(const v1::Value& wire, Object& target) const;
+  // Decodes a value that is only compared or looked up, never stored.
+  absl::StatusOr<Value> Read(const v1::Value& wire) const;
+  // Encodes a value for the reply; the session now holds one reference for
+  // every reference in it.
+  void Give(const Value& value, v1::Value* wire) const;
+
+ private:
+  Core& core_;
+  const SessionId session_;
+};
+
+// Completes a call: with an error, or OK and the serialized response.
+using ReplyFn = absl::AnyInvocable<void(absl::Status, std::string)>;
+
+struct Method {
+  std::string path;
+  const google::protobuf::Descriptor* request_type = nullptr;
+  const google::protobuf::Descriptor* response_type = nullptr;
+  // Most rows run under the registry's collector lock, held shared; rows that
+  // collect take it themselves.
+  bool under_collector_lock = true;
+  std::function<void(CallContext&, absl::string_view request, ReplyFn reply)> invoke;
+};
+
+// The rows of one gRPC service. Construction checks the rows against the
+// service's descriptor: one row per method, with its request and response
+// types, so a table cannot drift from the proto.
+class DispatchTable {
+ public:
+  // service is the full name, such as "shoal.v1.ListService".
+  DispatchTable(std::string service, std::vector<Method> rows);
+
+  const std::string& service() const { return service_; }
+  const std::vector<Method>& rows() const { return rows_; }
+
+ private:
+  std::string service_;
+  std::vector<Method> rows_;
+};
+
+// Every table, for the session stream's lookup by path.
+class Dispatcher {
+ public:
+  explicit Dispatcher(std::vector<const DispatchTable*> tables);
+  // The row for a method path, or null.
+  const Method* Find(absl::string_view path) const;
+  const std::vector<const DispatchTable*>& tables() const { return tables_; }
+
+  // Runs a call: takes the collector lock if the row wants it, invokes the
+  // row, and turns a malformed request into ValueError.
+  void Invoke(const Method& method, CallContext& context, absl::string_view request,
+              ReplyFn reply) const;
+
+ private:
+  std::vector<const DispatchTable*> tables_;
+  absl::flat_hash_map<std::string, const Method*> by_path_;
+};
+
+namespace dispatch_internal {
+
+template <typename Req, typename Resp>
+Method MakeMethod(absl::string_view service, absl::string_view name,
+                  std::function<absl::Status(CallContext&, const Req&, Resp&)> fn) {
+  Method method;
+  method.path = std::string("/") + std::string(service) + "/" + std::string(name);
+  method.request_type = Req::descriptor();
+  method.response_type = Resp::descriptor();
+  method.invoke = [fn = std::move(fn)](CallContext& context, absl::string_view bytes,
+                                       ReplyFn reply) {
+    Req request;
+    if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      reply(error::ValueError("malformed request message"), std::string());
+      return;
+    }
+    Resp response;
+    absl::Status status = fn(context, request, response);
+    if (!status.ok()) {
+      reply(std::move(status), std::string());
+      return;
+    }
+    reply(absl::OkStatus(), response.SerializeAsString());
+  };
+  return method;
+}
+
+}  // namespace dispatch_internal
+
+// A row that needs no target object (the Manager service).
+template <typename Req, typename Resp>
+Method Row(absl::string_view service, absl::string_view name,
+           std::function<absl::Status(CallContext&, const Req&, Resp&)> fn) {
+  return dispatch_internal::MakeMethod<Req, Resp>(service, name, std::move(fn));
+}
+
+// A row on one object of class Obj, named by the request's id or name fields.
+template <typename Obj, typename Req, typename Resp>
+Method ObjectRow(absl::string_view service, absl::string_view name, Kind kind,
+                 std::function<absl::Status(CallContext&, Obj&, const Req&, Resp&)> fn) {
+  return dispatch_internal::MakeMethod<Req, Resp>(
+      service, name,
+      [kind, fn = std::move(fn)](CallContext& context, const Req& request,
+                                 Resp& response) -> absl::Status {
+        absl::StatusOr<std::shared_ptr<Object>> object =
+            context.core().registry().Find(request.id(), request.name(), kind);
+        if (!object.ok()) return object.status();
+        return fn(context, static_cast<Obj&>(**object), request, response);
+      });
+}
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_TRANSPORT_DISPATCH_H_

@@ -1,0 +1,178 @@
+#include "server/objects/list_object.h"
+#include "server/transport/tables.h"
+#include "shoal/v1/list.pb.h"
+
+namespace shoal::server {
+namespace {
+
+template <typename Req, typename Resp>
+Method Op(absl::string_view name,
+          std::function<absl::Status(CallContext&, ListObject&, const Req&, Resp&)> fn) {
+  return ObjectRow<ListObject, Req, Resp>("shoal.v1.ListService", name, Kind::kList,
+                                          std::move(fn));
+}
+
+template <typename Req>
+std::optional<int64_t> Start(const Req& r) {
+  return r.has_start() ? std::optional<int64_t>(r.start()) : std::nullopt;
+}
+template <typename Req>
+std::optional<int64_t> Stop(const Req& r) {
+  return r.has_stop() ? std::optional<int64_t>(r.stop()) : std::nullopt;
+}
+template <typename Req>
+std::optional<int64_t> Step(const Req& r) {
+  return r.has_step() ? std::optional<int64_t>(r.step()) : std::nullopt;
+}
+
+// Sends a StatusOr<Value> into a ValueReply.
+absl::Status GiveValue(const CallContext& c, absl::StatusOr<Value> v, v1::ValueReply& out) {
+  if (!v.ok()) return v.status();
+  c.Give(*v, out.mutable_value());
+  return absl::OkStatus();
+}
+
+std::vector<Method> Rows() {
+  using v1::BoolReply;
+  using v1::EmptyReply;
+  using v1::IntReply;
+  using v1::ObjectRequest;
+  using v1::ValueReply;
+  using v1::ValuesReply;
+  std::vector<Method> rows;
+  rows.push_back(Op<v1::ItemRequest, EmptyReply>(
+      "Append", [](CallContext& c, ListObject& l, const v1::ItemRequest& r, EmptyReply&) {
+        absl::StatusOr<Value> item = c.Store(r.item(), l);
+        return item.ok() ? l.Append(*std::move(item)) : item.status();
+      }));
+  rows.push_back(Op<v1::ItemsRequest, EmptyReply>(
+      "Extend", [](CallContext& c, ListObject& l, const v1::ItemsRequest& r, EmptyReply&) {
+        absl::StatusOr<Value::List> items = StoreAll(c, r.items(), l);
+        return items.ok() ? l.Extend(*std::move(items)) : items.status();
+      }));
+  rows.push_back(Op<v1::InsertRequest, EmptyReply>(
+      "Insert", [](CallContext& c, ListObject& l, const v1::InsertRequest& r, EmptyReply&) {
+        absl::StatusOr<Value> item = c.Store(r.item(), l);
+        return item.ok() ? l.Insert(r.index(), *std::move(item)) : item.status();
+      }));
+  rows.push_back(Op<v1::PopRequest, ValueReply>(
+      "Pop", [](CallContext& c, ListObject& l, const v1::PopRequest& r, ValueReply& out) {
+        return GiveValue(c, l.Pop(r.has_index() ? std::optional<int64_t>(r.index()) : std::nullopt),
+                         out);
+      }));
+  rows.push_back(Op<v1::ItemRequest, EmptyReply>(
+      "Remove", [](CallContext& c, ListObject& l, const v1::ItemRequest& r, EmptyReply&) {
+        absl::StatusOr<Value> item = c.Read(r.item());
+        return item.ok() ? l.Remove(*item) : item.status();
+      }));
+  rows.push_back(Op<v1::IndexOfRequest, IntReply>(
+      "Index", [](CallContext& c, ListObject& l, const v1::IndexOfRequest& r, IntReply& out) {
+        absl::StatusOr<Value> item = c.Read(r.item());
+        if (!item.ok()) return item.status();
+        absl::StatusOr<int64_t> at = l.Index(*item, Start(r), Stop(r));
+        if (!at.ok()) return at.status();
+        out.set_value(*at);
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<v1::ItemRequest, IntReply>(
+      "Count", [](CallContext& c, ListObject& l, const v1::ItemRequest& r, IntReply& out) {
+        absl::StatusOr<Value> item = c.Read(r.item());
+        if (!item.ok()) return item.status();
+        out.set_value(l.Count(*item));
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, EmptyReply>(
+      "Reverse", [](CallContext&, ListObject& l, const ObjectRequest&, EmptyReply&) {
+        l.Reverse();
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<v1::SortRequest, EmptyReply>(
+      "Sort", [](CallContext&, ListObject& l, const v1::SortRequest& r, EmptyReply&) {
+        return l.Sort(r.reverse());
+      }));
+  rows.push_back(Op<v1::IndexRequest, ValueReply>(
+      "GetItem", [](CallContext& c, ListObject& l, const v1::IndexRequest& r, ValueReply& out) {
+        return GiveValue(c, l.GetItem(r.index()), out);
+      }));
+  rows.push_back(Op<v1::SetItemRequest, EmptyReply>(
+      "SetItem", [](CallContext& c, ListObject& l, const v1::SetItemRequest& r, EmptyReply&) {
+        absl::StatusOr<Value> item = c.Store(r.item(), l);
+        return item.ok() ? l.SetItem(r.index(), *std::move(item)) : item.status();
+      }));
+  rows.push_back(Op<v1::IndexRequest, EmptyReply>(
+      "DelItem", [](CallContext&, ListObject& l, const v1::IndexRequest& r, EmptyReply&) {
+        return l.DelItem(r.index());
+      }));
+  rows.push_back(Op<v1::SliceRequest, ValuesReply>(
+      "GetSlice", [](CallContext& c, ListObject& l, const v1::SliceRequest& r, ValuesReply& out) {
+        absl::StatusOr<Value::List> items = l.GetSlice(Start(r), Stop(r), Step(r));
+        if (!items.ok()) return items.status();
+        GiveAll(c, *items, out.mutable_values());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<v1::SetSliceRequest, EmptyReply>(
+      "SetSlice", [](CallContext& c, ListObject& l, const v1::SetSliceRequest& r, EmptyReply&) {
+        absl::StatusOr<Value::List> items = StoreAll(c, r.items(), l);
+        if (!items.ok()) return items.status();
+        return l.SetSlice(Start(r), Stop(r), Step(r), *std::move(items));
+      }));
+  rows.push_back(Op<v1::SliceRequest, EmptyReply>(
+      "DelSlice", [](CallContext&, ListObject& l, const v1::SliceRequest& r, EmptyReply&) {
+        return l.DelSlice(Start(r), Stop(r), Step(r));
+      }));
+  rows.push_back(Op<ObjectRequest, IntReply>(
+      "Len", [](CallContext&, ListObject& l, const ObjectRequest&, IntReply& out) {
+        out.set_value(l.Len());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<v1::ItemRequest, BoolReply>(
+      "Contains", [](CallContext& c, ListObject& l, const v1::ItemRequest& r, BoolReply& out) {
+        absl::StatusOr<Value> item = c.Read(r.item());
+        if (!item.ok()) return item.status();
+        out.set_value(l.Contains(*item));
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, EmptyReply>(
+      "Clear", [](CallContext&, ListObject& l, const ObjectRequest&, EmptyReply&) {
+        l.Clear();
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<ObjectRequest, ValueReply>(
+      "Copy", [](CallContext& c, ListObject& l, const ObjectRequest&, ValueReply& out) {
+        c.Give(Value(l.Copy()), out.mutable_value());
+        return absl::OkStatus();
+      }));
+  rows.push_back(Op<v1::RepeatRequest, EmptyReply>(
+      "Repeat", [](CallContext&, ListObject& l, const v1::RepeatRequest& r, EmptyReply&) {
+        return l.Repeat(r.count());
+      }));
+  return rows;
+}
+
+}  // namespace
+
+const DispatchTable& ListTable() {
+  static const DispatchTable* table = new DispatchTable("shoal.v1.ListService", Rows());
+  return *table;
+}
+
+absl::StatusOr<Value::List> StoreAll(const CallContext& context,
+                                     const google::protobuf::RepeatedPtrField<v1::Value>& wire,
+                                     Object& target) {
+  Value::List out;
+  out.reserve(wire.size());
+  for (const v1::Value& item : wire) {
+    absl::StatusOr<Value> value = context.Store(item, target);
+    if (!value.ok()) return value.status();
+    out.push_back(*std::move(value));
+  }
+  return out;
+}
+
+void GiveAll(const CallContext& context, const Value::List& values,
+             google::protobuf::RepeatedPtrField<v1::Value>* wire) {
+  wire->Reserve(static_cast<int>(values.size()));
+  for (const Value& value : values) context.Give(value, wire->Add());
+}
+
+}  // namespace shoal::server

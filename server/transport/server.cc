@@ -1,0 +1,78 @@
+#include "server/transport/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/transport/services.h"
+#include "server/transport/table_service.h"
+#include "server/transport/tables.h"
+#include "shared/error_kind.h"
+
+namespace shoal::server {
+
+struct Server::Services {
+  explicit Services(Core& core)
+      : dispatcher({&ListTable(), &DictTable(), &NamespaceTable(), &ValueTable(),
+                    &ManagerTable()}),
+        auth(core),
+        session(core, dispatcher),
+        health(dispatcher) {
+    for (const DispatchTable* table : dispatcher.tables()) {
+      tables.push_back(std::make_unique<TableService>(core, dispatcher, *table));
+    }
+  }
+
+  Dispatcher dispatcher;
+  AuthService auth;
+  SessionService session;
+  HealthService health;
+  std::vector<std::unique_ptr<TableService>> tables;
+  std::unique_ptr<grpc::Server> server;
+};
+
+Server::Server(ServerOptions options)
+    : options_(std::move(options)),
+      core_(std::make_unique<Core>(options_.core)),
+      services_(std::make_unique<Services>(*core_)) {}
+
+Server::~Server() {
+  if (services_->server) Shutdown(absl::ZeroDuration());
+}
+
+absl::StatusOr<std::string> Server::Start() {
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  builder.RegisterService(&services_->auth);
+  builder.RegisterService(&services_->session);
+  builder.RegisterService(&services_->health);
+  for (auto& table : services_->tables) builder.RegisterService(table.get());
+  services_->server = builder.BuildAndStart();
+  if (!services_->server) {
+    return error::ValueError(absl::StrCat("cannot listen on ", options_.listen));
+  }
+  if (absl::StartsWith(options_.listen, "unix:")) return options_.listen;
+  if (port == 0) return error::ValueError(absl::StrCat("cannot listen on ", options_.listen));
+  const size_t colon = options_.listen.rfind(':');
+  return absl::StrCat(options_.listen.substr(0, colon), ":", port);
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (!services_->server) return;
+  services_->health.SetServing(false);
+  services_->server->Shutdown(std::chrono::system_clock::now() +
+                              absl::ToChronoMilliseconds(grace));
+}
+
+void Server::Wait() {
+  if (services_->server) services_->server->Wait();
+}
+
+}  // namespace shoal::server

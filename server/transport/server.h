@@ -1,0 +1,47 @@
+// shoal-server's gRPC server: every service, reflection and health, bound to
+// one address.
+#ifndef SHOAL_SERVER_TRANSPORT_SERVER_H_
+#define SHOAL_SERVER_TRANSPORT_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/core/core.h"
+
+namespace shoal::server {
+
+struct ServerOptions {
+  // "host:port" (port 0 picks a free one) or "unix:PATH".
+  std::string listen = "127.0.0.1:50051";
+  CoreOptions core;
+  int max_message_bytes = 16 << 20;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts serving; returns the address bound, with the port
+  // chosen when 0 was asked for.
+  absl::StatusOr<std::string> Start();
+  // Stops taking calls, ends the open ones within the grace, and returns.
+  void Shutdown(absl::Duration grace);
+  // Blocks until Shutdown has finished.
+  void Wait();
+
+  Core& core() { return *core_; }
+
+ private:
+  struct Services;
+  const ServerOptions options_;
+  std::unique_ptr<Core> core_;
+  std::unique_ptr<Services> services_;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_TRANSPORT_SERVER_H_
