@@ -1,1 +1,135 @@
-// (being written)
+#include "shared/value_codec.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shared/error_kind.h"
+
+namespace shoal {
+namespace {
+
+bool IsKnownKind(int kind) {
+  return kind >= static_cast<int>(Kind::kList) && kind <= static_cast<int>(Kind::kJoinableQueue);
+}
+
+// depth counts the containers around wire; recursion stops at
+// kMaxValueDepth, so the stack use is bounded whatever the message holds.
+absl::StatusOr<Value> Decode(const v1::Value& wire, int depth) {
+  switch (wire.kind_case()) {
+    case v1::Value::KIND_NOT_SET:
+    case v1::Value::kNone:
+      return Value();
+    case v1::Value::kBool:
+      return Value(wire.bool_());
+    case v1::Value::kInt:
+      return Value(wire.int_());
+    case v1::Value::kFloat:
+      return Value(wire.float_());
+    case v1::Value::kStr:
+      return Value(wire.str());
+    case v1::Value::kBytes:
+      return Value::bytes(wire.bytes());
+    case v1::Value::kRef: {
+      const v1::ObjectRef& ref = wire.ref();
+      if (ref.id() == 0) return error::ValueError("object reference without an id");
+      if (!IsKnownKind(static_cast<int>(ref.kind()))) {
+        return error::ValueError(absl::StrCat("object reference #", ref.id(),
+                                              " has unknown kind ", static_cast<int>(ref.kind())));
+      }
+      ObjectRef out;
+      out.id = ref.id();
+      out.kind = static_cast<Kind>(ref.kind());
+      return Value(std::move(out));
+    }
+    case v1::Value::kList:
+    case v1::Value::kDict:
+      break;
+  }
+  if (depth >= kMaxValueDepth) {
+    return error::ValueError(
+        absl::StrCat("value nested deeper than ", kMaxValueDepth, " levels"));
+  }
+  if (wire.kind_case() == v1::Value::kList) {
+    Value::List items;
+    items.reserve(static_cast<size_t>(wire.list().items_size()));
+    for (const v1::Value& item : wire.list().items()) {
+      absl::StatusOr<Value> decoded = Decode(item, depth + 1);
+      if (!decoded.ok()) return decoded.status();
+      items.push_back(*std::move(decoded));
+    }
+    return Value(std::move(items));
+  }
+  ValueDict dict;
+  for (const v1::Entry& entry : wire.dict().entries()) {
+    absl::StatusOr<Value> key = Decode(entry.key(), depth + 1);
+    if (!key.ok()) return key.status();
+    if (!key->hashable()) {
+      return error::TypeError(absl::StrCat("unhashable type: '", key->type_name(), "'"));
+    }
+    absl::StatusOr<Value> value = Decode(entry.value(), depth + 1);
+    if (!value.ok()) return value.status();
+    // A repeated key keeps its first position and takes the last value, as
+    // in a Python dict display.
+    dict.set(*std::move(key), *std::move(value));
+  }
+  return Value(std::move(dict));
+}
+
+void Encode(const Value& value, v1::Value* wire) {
+  switch (value.type()) {
+    case Value::Type::kNone:
+      wire->set_none(true);
+      break;
+    case Value::Type::kBool:
+      wire->set_bool_(value.as_bool());
+      break;
+    case Value::Type::kInt:
+      wire->set_int_(value.as_int());
+      break;
+    case Value::Type::kFloat:
+      wire->set_float_(value.as_float());
+      break;
+    case Value::Type::kStr:
+      wire->set_str(value.as_str());
+      break;
+    case Value::Type::kBytes:
+      wire->set_bytes(value.as_bytes());
+      break;
+    case Value::Type::kList: {
+      v1::ListValue* list = wire->mutable_list();
+      list->mutable_items()->Reserve(static_cast<int>(value.as_list().size()));
+      for (const Value& item : value.as_list()) Encode(item, list->add_items());
+      break;
+    }
+    case Value::Type::kDict: {
+      v1::DictValue* dict = wire->mutable_dict();
+      dict->mutable_entries()->Reserve(static_cast<int>(value.as_dict().size()));
+      for (const auto& [key, item] : value.as_dict()) {
+        v1::Entry* entry = dict->add_entries();
+        Encode(key, entry->mutable_key());
+        Encode(item, entry->mutable_value());
+      }
+      break;
+    }
+    case Value::Type::kRef: {
+      const ObjectRef& ref = value.as_ref();
+      v1::ObjectRef* out = wire->mutable_ref();
+      out->set_id(ref.id);
+      out->set_kind(static_cast<v1::Kind>(ref.kind));
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Value> DecodeValue(const v1::Value& wire) { return Decode(wire, 0); }
+
+void EncodeValue(const Value& value, v1::Value* wire) {
+  // Start from an empty message so nothing of an earlier value survives.
+  wire->Clear();
+  Encode(value, wire);
+}
+
+}  // namespace shoal

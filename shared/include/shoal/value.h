@@ -74,6 +74,13 @@ class Value {
 
   Value() = default;  // None
   Value(std::nullptr_t) {}
+  Value(const Value&) = default;
+  Value(Value&&) noexcept = default;
+  // Safe when other lives inside this value, as in v = v.as_list()[0]: the
+  // source is taken out before the old contents are released.
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  ~Value() = default;
   Value(bool b) : v_(std::in_place_index<1>, b) {}
   Value(int i) : v_(std::in_place_index<2>, static_cast<int64_t>(i)) {}
   Value(long i) : v_(std::in_place_index<2>, static_cast<int64_t>(i)) {}
