@@ -31,8 +31,19 @@ class MemoryBudget {
   std::atomic<int64_t> used_{0};
 };
 
-// An estimate of the memory a value takes in the server, recursively.
+// What one dict entry costs beyond its key and value: the links of its node
+// in the ordered entry list and its node and bucket in the hash index.
+inline constexpr int64_t kDictEntryOverhead = 64;
+
+// An estimate of the memory a value takes in the server, recursively:
+// sizeof(Value), plus the characters of a str or bytes, plus the items of a
+// list, plus the entries of a dict (ApproxEntryBytes each).
 int64_t ApproxBytes(const Value& value);
+
+// An estimate of one dict entry (or Namespace attribute): both values plus
+// kDictEntryOverhead. A dict object charges this much per entry, so that its
+// total matches ApproxBytes of the same dict held as a value.
+int64_t ApproxEntryBytes(const Value& key, const Value& value);
 
 }  // namespace shoal::server
 

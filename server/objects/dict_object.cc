@@ -1,0 +1,225 @@
+#include "server/objects/dict_object.h"
+
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shared/error_kind.h"
+
+namespace shoal::server {
+namespace {
+
+// Python's check before any dict lookup.
+absl::Status CheckHashable(const Value& key) {
+  if (key.hashable()) return absl::OkStatus();
+  return error::TypeError(absl::StrCat("unhashable type: '", key.type_name(), "'"));
+}
+
+// Python's KeyError carries the key; its message is the key's repr.
+absl::Status MissingKey(const Value& key) { return error::KeyError(key.repr()); }
+
+int64_t SumEntryBytes(const Value::Dict& dict) {
+  int64_t bytes = 0;
+  for (const auto& [key, value] : dict) bytes += ApproxEntryBytes(key, value);
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DictObject>> DictObject::Create(MemoryBudget* budget,
+                                                               Value::Dict initial) {
+  if (budget != nullptr) {
+    absl::Status reserved = budget->Reserve(SumEntryBytes(initial));
+    if (!reserved.ok()) return reserved;
+  }
+  return std::make_unique<DictObject>(budget, std::move(initial));
+}
+
+DictObject::DictObject(MemoryBudget* budget, Value::Dict initial)
+    : Object(Kind::kDict), dict_(std::move(initial)), account_(budget, SumEntryBytes(dict_)) {
+  for (const auto& [key, value] : dict_) NoteRefs(key, value);
+}
+
+void DictObject::NoteRefs(const Value& key, const Value& value) {
+  if (key.contains_ref() || value.contains_ref()) MarkMayHoldRefs();
+}
+
+absl::StatusOr<Value> DictObject::GetItem(const Value& key) const {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  const Value* value = dict_.find(key);
+  if (value == nullptr) return MissingKey(key);
+  return *value;
+}
+
+absl::StatusOr<Value> DictObject::Get(const Value& key, Value default_value) const {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  const Value* value = dict_.find(key);
+  if (value == nullptr) return default_value;
+  return *value;
+}
+
+absl::Status DictObject::SetItem(Value key, Value value) {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  // Equal keys take the same bytes (they are equal numbers, or equal strings
+  // or bytes), so replacing a value changes only the value's share.
+  const Value* old = dict_.find(key);
+  const int64_t delta =
+      old != nullptr ? ApproxBytes(value) - ApproxBytes(*old) : ApproxEntryBytes(key, value);
+  absl::Status reserved = account_.Adjust(delta);
+  if (!reserved.ok()) return reserved;
+  NoteRefs(key, value);
+  dict_.set(std::move(key), std::move(value));
+  return absl::OkStatus();
+}
+
+absl::Status DictObject::DelItem(const Value& key) {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  std::optional<Value> value = dict_.take(key);
+  if (!value.has_value()) return MissingKey(key);
+  account_.Release(ApproxEntryBytes(key, *value));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> DictObject::Contains(const Value& key) const {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  return dict_.contains(key);
+}
+
+absl::StatusOr<Value> DictObject::SetDefault(Value key, Value value) {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  if (const Value* existing = dict_.find(key); existing != nullptr) return *existing;
+  absl::Status reserved = account_.Reserve(ApproxEntryBytes(key, value));
+  if (!reserved.ok()) return reserved;
+  NoteRefs(key, value);
+  dict_.set(std::move(key), value);
+  return value;
+}
+
+absl::StatusOr<Value> DictObject::Pop(const Value& key, std::optional<Value> default_value) {
+  absl::Status hashable = CheckHashable(key);
+  if (!hashable.ok()) return hashable;
+  absl::MutexLock lock(&mu_);
+  std::optional<Value> value = dict_.take(key);
+  if (!value.has_value()) {
+    if (default_value.has_value()) return *std::move(default_value);
+    return MissingKey(key);
+  }
+  account_.Release(ApproxEntryBytes(key, *value));
+  return *std::move(value);
+}
+
+absl::StatusOr<std::pair<Value, Value>> DictObject::PopItem() {
+  absl::MutexLock lock(&mu_);
+  if (dict_.empty()) return error::KeyError("'popitem(): dictionary is empty'");
+  std::pair<Value, Value> entry = dict_.pop_last();
+  account_.Release(ApproxEntryBytes(entry.first, entry.second));
+  return entry;
+}
+
+absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
+  for (const auto& entry : entries) {
+    absl::Status hashable = CheckHashable(entry.first);
+    if (!hashable.ok()) return hashable;
+  }
+  absl::MutexLock lock(&mu_);
+  // Works out the net growth before storing anything, following each key
+  // through the update: a key already present, or met earlier in the update,
+  // changes only its value's share; a new key costs a whole entry.
+  std::unordered_map<Value, int64_t, ValueHash, ValueEq> value_bytes;
+  int64_t delta = 0;
+  for (const auto& [key, value] : entries) {
+    const int64_t bytes = ApproxBytes(value);
+    if (auto seen = value_bytes.find(key); seen != value_bytes.end()) {
+      delta += bytes - seen->second;
+      seen->second = bytes;
+      continue;
+    }
+    if (const Value* existing = dict_.find(key); existing != nullptr) {
+      delta += bytes - ApproxBytes(*existing);
+    } else {
+      delta += ApproxEntryBytes(key, value);
+    }
+    value_bytes.emplace(key, bytes);
+  }
+  absl::Status reserved = account_.Adjust(delta);
+  if (!reserved.ok()) return reserved;
+  for (auto& [key, value] : entries) {
+    NoteRefs(key, value);
+    dict_.set(std::move(key), std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+Value::List DictObject::Keys() const {
+  absl::MutexLock lock(&mu_);
+  Value::List keys;
+  keys.reserve(dict_.size());
+  for (const auto& entry : dict_) keys.push_back(entry.first);
+  return keys;
+}
+
+Value::List DictObject::Values() const {
+  absl::MutexLock lock(&mu_);
+  Value::List values;
+  values.reserve(dict_.size());
+  for (const auto& entry : dict_) values.push_back(entry.second);
+  return values;
+}
+
+std::vector<std::pair<Value, Value>> DictObject::Items() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<std::pair<Value, Value>>(dict_.begin(), dict_.end());
+}
+
+int64_t DictObject::Len() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(dict_.size());
+}
+
+void DictObject::Clear() {
+  absl::MutexLock lock(&mu_);
+  dict_.clear();
+  account_.ReleaseAll();
+}
+
+Value::Dict DictObject::Copy() const {
+  absl::MutexLock lock(&mu_);
+  return dict_;
+}
+
+std::string DictObject::Repr() const {
+  absl::MutexLock lock(&mu_);
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : dict_) {
+    if (!first) out += ", ";
+    first = false;
+    absl::StrAppend(&out, key.repr(), ": ", value.repr());
+  }
+  out += "}";
+  return out;
+}
+
+int64_t DictObject::Size() const { return Len(); }
+
+void DictObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, value] : dict_) {
+    key.ForEachRef(fn);
+    value.ForEachRef(fn);
+  }
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,206 @@
+#include "server/objects/value_object.h"
+
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shared/error_kind.h"
+
+namespace shoal::server {
+namespace {
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+// The range of an integer C type, as far as an int64 reaches.
+template <typename T>
+constexpr std::pair<int64_t, int64_t> RangeOf() {
+  constexpr auto max = std::numeric_limits<T>::max();
+  return {static_cast<int64_t>(std::numeric_limits<T>::min()),
+          static_cast<uint64_t>(max) > static_cast<uint64_t>(kInt64Max)
+              ? kInt64Max
+              : static_cast<int64_t>(max)};
+}
+
+absl::Status UnsupportedAdd(const Value& value, const Value& delta) {
+  return error::TypeError(absl::StrCat("unsupported operand type(s) for +=: '", value.type_name(),
+                                       "' and '", delta.type_name(), "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<ValueObject::Rule> ValueObject::RuleFor(const std::string& typecode) {
+  auto ints = [](std::pair<int64_t, int64_t> range) {
+    return Rule{Accepts::kInt, range.first, range.second};
+  };
+  if (typecode.empty()) return Rule{Accepts::kAny};
+  if (typecode.size() == 1) {
+    switch (typecode[0]) {
+      case 'b':
+        return ints(RangeOf<signed char>());
+      case 'B':
+        return ints(RangeOf<unsigned char>());
+      case 'h':
+        return ints(RangeOf<int16_t>());
+      case 'H':
+        return ints(RangeOf<uint16_t>());
+      case 'i':
+        return ints(RangeOf<int32_t>());
+      case 'I':
+        return ints(RangeOf<uint32_t>());
+      case 'l':
+        return ints(RangeOf<long>());
+      case 'L':
+        return ints(RangeOf<unsigned long>());
+      case 'q':
+        return ints(RangeOf<long long>());
+      case 'Q':
+        return ints(RangeOf<unsigned long long>());
+      case 'f':
+      case 'd':
+        return Rule{Accepts::kFloat};
+      case '?':
+        return Rule{Accepts::kBool};
+      case 'u':
+        return Rule{Accepts::kStr};
+      case 'c':
+        return Rule{Accepts::kChar};
+      default:
+        break;
+    }
+  }
+  return error::ValueError(
+      absl::StrCat("bad typecode '", typecode,
+                   "' (must be b, B, h, H, i, I, l, L, q, Q, f, d, ?, u or c, or empty for any "
+                   "type)"));
+}
+
+absl::StatusOr<std::unique_ptr<ValueObject>> ValueObject::Create(MemoryBudget* budget,
+                                                                 std::string typecode,
+                                                                 Value initial) {
+  absl::StatusOr<Rule> rule = RuleFor(typecode);
+  if (!rule.ok()) return rule.status();
+  std::unique_ptr<ValueObject> object(new ValueObject(budget, std::move(typecode), *rule, Value()));
+  absl::StatusOr<Value> converted = object->Convert(std::move(initial));
+  if (!converted.ok()) return converted.status();
+  absl::MutexLock lock(&object->mu_);
+  // The account holds nothing yet (not even the placeholder None's share).
+  absl::Status reserved = object->account_.Reserve(ApproxBytes(*converted));
+  if (!reserved.ok()) return reserved;
+  if (converted->contains_ref()) object->MarkMayHoldRefs();
+  object->value_ = *std::move(converted);
+  return object;
+}
+
+ValueObject::ValueObject(MemoryBudget* budget, std::string typecode, Rule rule, Value value)
+    : Object(Kind::kValue),
+      typecode_(std::move(typecode)),
+      rule_(rule),
+      value_(std::move(value)),
+      account_(budget) {}
+
+absl::StatusOr<Value> ValueObject::Convert(Value value) const {
+  auto wrong_type = [&](const char* wanted) {
+    return error::TypeError(absl::StrCat("typecode '", typecode_, "' needs ", wanted, ", not '",
+                                         value.type_name(), "'"));
+  };
+  switch (rule_.accepts) {
+    case Accepts::kAny:
+      return value;
+    case Accepts::kInt: {
+      if (!value.is_int() && !value.is_bool()) return wrong_type("an int");
+      const int64_t i = value.as_int();
+      if (i < rule_.min || i > rule_.max) {
+        return error::ValueError(
+            absl::StrCat(i, " is out of range for typecode '", typecode_, "'"));
+      }
+      return Value(i);
+    }
+    case Accepts::kFloat:
+      if (!value.is_number()) return wrong_type("a number");
+      return Value(value.as_float());
+    case Accepts::kBool:
+      if (!value.is_bool()) return wrong_type("a bool");
+      return value;
+    case Accepts::kStr:
+      if (!value.is_str()) return wrong_type("a str");
+      return value;
+    case Accepts::kChar:
+      if (!value.is_bytes()) return wrong_type("bytes of length 1");
+      if (value.as_bytes().size() != 1) {
+        // ctypes' c_char says TypeError here too: the type is bytes of one.
+        return error::TypeError(absl::StrCat("typecode '", typecode_,
+                                             "' needs bytes of length 1, not of length ",
+                                             value.as_bytes().size()));
+      }
+      return value;
+  }
+  return value;
+}
+
+absl::Status ValueObject::Store(Value value) {
+  absl::Status reserved = account_.Adjust(ApproxBytes(value) - ApproxBytes(value_));
+  if (!reserved.ok()) return reserved;
+  if (value.contains_ref()) MarkMayHoldRefs();
+  value_ = std::move(value);
+  return absl::OkStatus();
+}
+
+Value ValueObject::Get() const {
+  absl::MutexLock lock(&mu_);
+  return value_;
+}
+
+absl::Status ValueObject::Set(Value value) {
+  absl::StatusOr<Value> converted = Convert(std::move(value));
+  if (!converted.ok()) return converted.status();
+  absl::MutexLock lock(&mu_);
+  return Store(*std::move(converted));
+}
+
+absl::StatusOr<Value> ValueObject::Add(const Value& delta) {
+  absl::MutexLock lock(&mu_);
+  if (!delta.is_number() || !value_.is_number()) return UnsupportedAdd(value_, delta);
+  Value sum;
+  if (value_.is_float() || delta.is_float()) {
+    // For an integer typecode, Convert refuses the float sum (TypeError)
+    // rather than truncating it as a C int would.
+    sum = Value(value_.as_float() + delta.as_float());
+  } else {
+    int64_t total = 0;
+    if (__builtin_add_overflow(value_.as_int(), delta.as_int(), &total)) {
+      return error::ValueError("integer overflow");
+    }
+    sum = Value(total);
+  }
+  absl::StatusOr<Value> converted = Convert(std::move(sum));
+  if (!converted.ok()) return converted.status();
+  absl::Status stored = Store(*std::move(converted));
+  if (!stored.ok()) return stored;
+  return value_;
+}
+
+absl::StatusOr<std::pair<bool, Value>> ValueObject::CompareAndSwap(const Value& expected,
+                                                                   Value desired) {
+  absl::StatusOr<Value> converted = Convert(std::move(desired));
+  if (!converted.ok()) return converted.status();
+  absl::MutexLock lock(&mu_);
+  if (!(value_ == expected)) return std::make_pair(false, value_);
+  absl::Status stored = Store(*std::move(converted));
+  if (!stored.ok()) return stored;
+  return std::make_pair(true, value_);
+}
+
+std::string ValueObject::Repr() const {
+  const std::string code = typecode_.empty() ? "None" : absl::StrCat("'", typecode_, "'");
+  absl::MutexLock lock(&mu_);
+  return absl::StrCat("Value(", code, ", ", value_.repr(), ")");
+}
+
+int64_t ValueObject::Size() const { return 1; }
+
+void ValueObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
+  absl::MutexLock lock(&mu_);
+  value_.ForEachRef(fn);
+}
+
+}  // namespace shoal::server
