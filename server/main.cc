@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
 
   shoal::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
-  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.core.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.core.authkey = key->key;
   options.core.lease = absl::GetFlag(FLAGS_lease);
   options.core.stream_grace = absl::GetFlag(FLAGS_stream_grace);

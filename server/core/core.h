@@ -31,6 +31,8 @@ struct CoreOptions {
   // <= 0: no limit.
   int64_t max_objects = 1000000;
   int64_t max_bytes = int64_t{1} << 30;
+  // The largest message the transport accepts; told to clients at login.
+  int64_t max_message_bytes = 16 << 20;
   // How often housekeeping looks for expired sessions.
   absl::Duration tick = absl::Milliseconds(100);
 };

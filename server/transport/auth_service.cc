@@ -35,6 +35,7 @@ grpc::ServerUnaryReactor* AuthService::Answer(grpc::CallbackServerContext* conte
   reply->set_session_id(std::to_string(id));
   reply->set_token(token);
   reply->set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));
+  reply->set_max_message_bytes(core_.options().max_message_bytes);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -70,6 +70,18 @@ const Method* Dispatcher::Find(absl::string_view path) const {
 
 void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string_view request,
                         ReplyFn reply) const {
+  // A reply too large to send would break the caller's stream; refuse it as
+  // this call's error instead. The margin covers the frame around it.
+  const int64_t limit = context.core().options().max_message_bytes - 1024;
+  reply = [limit, reply = std::move(reply)](absl::Status status, std::string out) mutable {
+    if (status.ok() && static_cast<int64_t>(out.size()) > limit) {
+      status = error::LimitError(absl::StrCat("the reply would take ", out.size(),
+                                              " bytes, past the server's message limit; "
+                                              "read large objects in slices"));
+      out.clear();
+    }
+    reply(std::move(status), std::move(out));
+  };
   if (!method.under_collector_lock) {
     method.invoke(context, request, std::move(reply));
     return;

@@ -48,8 +48,9 @@ absl::StatusOr<std::string> Server::Start() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
-  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  const int max_message = static_cast<int>(options_.core.max_message_bytes);
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
   builder.RegisterService(&services_->auth);
   builder.RegisterService(&services_->session);
   builder.RegisterService(&services_->health);

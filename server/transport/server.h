@@ -14,8 +14,8 @@ namespace shoal::server {
 struct ServerOptions {
   // "host:port" (port 0 picks a free one) or "unix:PATH".
   std::string listen = "127.0.0.1:50051";
+  // core.max_message_bytes also sets the transport's limit.
   CoreOptions core;
-  int max_message_bytes = 16 << 20;
 };
 
 class Server {

@@ -1,0 +1,158 @@
+// Several worker processes sharing objects, and object lifetimes: nested
+// references, the live-object count, and a client killed mid-session.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "integration/fixture.h"
+
+namespace shoal::testing {
+namespace {
+
+// Waits up to 10 s for the server's object count to reach want; returns the
+// last count seen. Used where the event is the server ending a session, which
+// a test cannot observe directly.
+size_t AwaitObjectCount(const Manager& m, size_t want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  size_t count = m.object_count();
+  while (count != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    count = m.object_count();
+  }
+  return count;
+}
+
+class WorkersTest : public ServerTest {};
+
+TEST_F(WorkersTest, WorkersAppendToOneListAndAddToOneValue) {
+  constexpr int kWorkers = 4;
+  constexpr int kEach = 250;
+  std::vector<pid_t> pids;
+  for (int w = 0; w < kWorkers; ++w) {
+    pids.push_back(SpawnWorker({"append", server().address(), server().authkey_file(), "items",
+                                "counter", std::to_string(kEach), std::to_string(w)}));
+  }
+  for (pid_t pid : pids) EXPECT_EQ(WaitWorker(pid), 0);
+  Manager m = Connect();
+  Value::List items = m.list("items").copy();
+  ASSERT_EQ(items.size(), static_cast<size_t>(kWorkers * kEach));
+  std::set<std::string> distinct;
+  for (const Value& item : items) distinct.insert(item.as_str());
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kWorkers * kEach));
+  EXPECT_EQ(m.Value("q", 0, "counter").get().as_int(), kWorkers * kEach);
+}
+
+TEST_F(WorkersTest, ListNestedInDictIsUsedAcrossProcesses) {
+  Manager m = Connect();
+  DictProxy shared = m.dict("nest");
+  ListProxy inner = m.list();
+  shared.set("inner", inner);
+  std::vector<pid_t> pids;
+  for (int w = 0; w < 3; ++w) {
+    pids.push_back(SpawnWorker({"nested", server().address(), server().authkey_file(), "nest"}));
+  }
+  std::set<int64_t> expected;
+  for (pid_t pid : pids) {
+    expected.insert(pid);
+    EXPECT_EQ(WaitWorker(pid), 0);
+  }
+  std::set<int64_t> seen;
+  for (const Value& v : inner.copy()) seen.insert(v.as_int());
+  EXPECT_EQ(seen, expected);
+  // What comes back out of the dict is a live proxy of the same list.
+  ListProxy again(shared["inner"]);
+  EXPECT_EQ(again.id(), inner.id());
+  EXPECT_EQ(again.len(), 3u);
+}
+
+class LifetimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{"--stream-grace=100ms"});
+    m_ = Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
+  }
+  std::unique_ptr<ServerProcess> server_;
+  Manager m_;
+};
+
+TEST_F(LifetimeTest, ObjectCountReturnsToZeroWhenProxiesAreGone) {
+  {
+    ListProxy l = m_.list(Ints({1, 2}));
+    DictProxy d = m_.dict();
+    NamespaceProxy ns = m_.Namespace();
+    ValueProxy v = m_.Value("i", 1);
+    d.set("l", l);
+    ns.set("d", d);
+    ListProxy copy = l;
+    EXPECT_EQ(m_.object_count(), 4u);
+  }
+  EXPECT_EQ(m_.object_count(), 0u);
+}
+
+TEST_F(LifetimeTest, ContainerKeepsItsTargetAlive) {
+  DictProxy d = m_.dict();
+  {
+    ListProxy l = m_.list(Ints({7}));
+    d.set("l", l);
+  }
+  // The list's proxy is gone, but the dict refers to it.
+  EXPECT_EQ(m_.object_count(), 2u);
+  ListProxy back(d["l"]);
+  EXPECT_EQ(back.copy(), Ints({7}));
+  auto objects = m_.objects();
+  ASSERT_EQ(objects.size(), 2u);
+  d.del("l");
+  EXPECT_EQ(m_.object_count(), 2u);  // back still holds it
+  { ListProxy gone = std::move(back); }
+  EXPECT_EQ(m_.object_count(), 1u);
+}
+
+TEST_F(LifetimeTest, ValuesHoldingReferencesKeepObjectsAlive) {
+  ListProxy outer = m_.list();
+  {
+    DictProxy d = m_.dict({{"x", 1}});
+    outer.append(d);
+  }
+  Value item = outer.pop();  // now only this Value refers to the dict
+  EXPECT_EQ(m_.object_count(), 2u);
+  EXPECT_EQ(DictProxy(item)["x"].as_int(), 1);
+  item = Value();
+  EXPECT_EQ(m_.object_count(), 1u);
+}
+
+TEST_F(LifetimeTest, NamedObjectsLiveUntilDeleted) {
+  { m_.list("kept").append(1); }
+  EXPECT_EQ(m_.object_count(), 1u);
+  Manager other = Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
+  EXPECT_EQ(other.list("kept").len(), 1u);
+  other.delete_named("kept");
+  EXPECT_THROW(other.delete_named("kept"), KeyError);
+  EXPECT_EQ(m_.object_count(), 0u);
+}
+
+TEST_F(LifetimeTest, KilledClientLeavesNoObjectBehind) {
+  int out = -1;
+  pid_t pid = SpawnWorker({"hold", server_->address(), server_->authkey_file()}, &out);
+  ASSERT_EQ(ReadLine(out), "ready");
+  EXPECT_EQ(m_.object_count(), 2u);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(WaitWorker(pid), 128 + SIGKILL);
+  EXPECT_EQ(AwaitObjectCount(m_, 0), 0u);
+  close(out);
+}
+
+TEST_F(LifetimeTest, ClosedManagerGivesEverythingBack) {
+  Manager other = Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
+  ListProxy l = other.list();
+  l.append(1);
+  EXPECT_EQ(m_.object_count(), 1u);
+  other.close();
+  EXPECT_THROW(l.append(2), ConnectionError);
+  EXPECT_EQ(AwaitObjectCount(m_, 0), 0u);
+}
+
+}  // namespace
+}  // namespace shoal::testing

@@ -1,0 +1,76 @@
+// NamespaceProxy and ValueProxy against a real server.
+#include <thread>
+
+#include "integration/fixture.h"
+
+namespace shoal::testing {
+namespace {
+
+class NamespaceValueTest : public ServerTest {
+ protected:
+  void SetUp() override { m_ = Connect(); }
+  Manager m_;
+};
+
+TEST_F(NamespaceValueTest, NamespaceAttributes) {
+  NamespaceProxy ns = m_.Namespace();
+  ns.set("b", "x");
+  ns.set("a", 1);
+  EXPECT_EQ(ns.get("a").as_int(), 1);
+  EXPECT_THROW(ns.get("missing"), AttributeError);
+  EXPECT_EQ(ns.str(), "Namespace(a=1, b='x')");
+  auto attrs = ns.attrs();
+  ASSERT_EQ(attrs.size(), 2u);
+  EXPECT_EQ(attrs[0].first, "a");
+  ns.del("a");
+  EXPECT_THROW(ns.del("a"), AttributeError);
+  EXPECT_EQ(ns.str(), "Namespace(b='x')");
+}
+
+TEST_F(NamespaceValueTest, ValueGetSetAndTypecode) {
+  ValueProxy v = m_.Value("i", 5);
+  EXPECT_EQ(v.get().as_int(), 5);
+  EXPECT_EQ(v.typecode(), "i");
+  v.set(7);
+  EXPECT_EQ(v.value().as_int(), 7);
+  EXPECT_THROW(v.set("seven"), TypeError);
+  EXPECT_EQ(v.get().as_int(), 7);
+  EXPECT_EQ(v.str(), "Value('i', 7)");
+  EXPECT_THROW(m_.Value("i", "text"), TypeError);
+  EXPECT_THROW(m_.Value("?x", 1), ValueError);
+  ValueProxy f = m_.Value("d", 1);
+  EXPECT_TRUE(f.get().is_float());
+}
+
+TEST_F(NamespaceValueTest, AtomicAddAndCompareAndSwap) {
+  ValueProxy v = m_.Value("q", 0);
+  EXPECT_EQ(v.add(5).as_int(), 5);
+  EXPECT_EQ(v.add(-2).as_int(), 3);
+  EXPECT_THROW(v.add("x"), TypeError);
+  EXPECT_THROW(v.add(0.5), TypeError);  // an int typecode stays int
+  Value current;
+  EXPECT_FALSE(v.compare_and_swap(1, 10, &current));
+  EXPECT_EQ(current.as_int(), 3);
+  EXPECT_TRUE(v.compare_and_swap(3, 10, &current));
+  EXPECT_EQ(current.as_int(), 10);
+  ValueProxy any = m_.Value("", 1);
+  EXPECT_EQ(any.add(0.5).as_float(), 1.5);  // untyped follows Python: int + float is float
+  ValueProxy big = m_.Value("q", int64_t{9223372036854775807});
+  EXPECT_THROW(big.add(1), ValueError);
+  EXPECT_EQ(big.get().as_int(), int64_t{9223372036854775807});
+}
+
+TEST_F(NamespaceValueTest, ConcurrentAddsAreAtomic) {
+  ValueProxy v = m_.Value("q", 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([v]() mutable {
+      for (int i = 0; i < 250; ++i) v.add(1);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(v.get().as_int(), 1000);
+}
+
+}  // namespace
+}  // namespace shoal::testing

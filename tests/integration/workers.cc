@@ -1,0 +1,66 @@
+#include "integration/workers.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+#include "shoal/shoal.h"
+
+namespace shoal::testing {
+namespace {
+
+int Append(int argc, char** argv) {
+  if (argc != 7) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  ListProxy list = m.list(argv[3]);
+  ValueProxy counter = m.Value("q", 0, argv[4]);
+  const int n = std::atoi(argv[5]);
+  const std::string index = argv[6];
+  for (int i = 0; i < n; ++i) {
+    list.append("w" + index + "-" + std::to_string(i));
+    counter.add(1);
+  }
+  return 0;
+}
+
+int Nested(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  DictProxy d = m.dict(argv[3]);
+  ListProxy inner(d["inner"]);
+  inner.append(static_cast<int64_t>(getpid()));
+  return 0;
+}
+
+int Hold(int argc, char** argv) {
+  if (argc != 3) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  DictProxy d = m.dict();
+  ListProxy l = m.list();
+  l.append(1);
+  d.set("l", l);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+}  // namespace
+
+int RunWorker(int argc, char** argv) {
+  const std::string name = argv[0];
+  try {
+    if (name == "append") return Append(argc, argv);
+    if (name == "nested") return Nested(argc, argv);
+    if (name == "hold") return Hold(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker %s: %s\n", name.c_str(), e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "unknown worker %s\n", name.c_str());
+  return 2;
+}
+
+}  // namespace shoal::testing

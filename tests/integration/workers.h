@@ -1,0 +1,22 @@
+// Worker processes for the multi-process tests. Each worker is this test
+// program started again (SpawnWorker), connecting to the server on its own,
+// as a Manager() client in another process would.
+#ifndef SHOAL_TESTS_INTEGRATION_WORKERS_H_
+#define SHOAL_TESTS_INTEGRATION_WORKERS_H_
+
+namespace shoal::testing {
+
+// argv[0] is the worker's name; the rest its arguments. Returns the exit code.
+//   append ADDRESS KEYFILE LIST VALUE N WORKER_INDEX
+//       appends N items ("w<index>-<i>") to the named list and adds 1 to the
+//       named Value N times.
+//   nested ADDRESS KEYFILE DICT
+//       appends its pid to the list stored under "inner" in the named dict.
+//   hold ADDRESS KEYFILE
+//       creates anonymous objects (a list inside a dict), prints "ready" and
+//       waits to be killed.
+int RunWorker(int argc, char** argv);
+
+}  // namespace shoal::testing
+
+#endif  // SHOAL_TESTS_INTEGRATION_WORKERS_H_
