@@ -1,0 +1,72 @@
+// Compile-only check of the public client headers; see client/CMakeLists.txt.
+// Built without gRPC's, protobuf's or Abseil's targets; since those libraries
+// may sit in the system include path, their include guards are checked too.
+#include <shoal/shoal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#if defined(GRPC_SUPPORT_PORT_PLATFORM_H) || defined(GRPC_IMPL_CODEGEN_PORT_PLATFORM_H) || \
+    defined(GRPCPP_GRPCPP_H)
+#error "a public shoal header includes gRPC"
+#endif
+#if defined(GOOGLE_PROTOBUF_VERSION)
+#error "a public shoal header includes protobuf"
+#endif
+#if defined(ABSL_BASE_CONFIG_H_)
+#error "a public shoal header includes Abseil"
+#endif
+
+namespace {
+
+// The usage the design promises; compiled, never run.
+[[maybe_unused]] void DocumentedUsage() {
+  shoal::ConnectOptions options;
+  options.client_name = "header check";
+  options.timeout = std::chrono::seconds(5);
+  shoal::Manager m =
+      shoal::Manager::connect("127.0.0.1:50051", shoal::AuthKey::from_file("shoal.key"), options);
+  shoal::ListProxy jobs = m.list();
+  shoal::DictProxy results = m.dict("results");
+  jobs.append(1);
+  jobs.extend({2, "three", 4.0});
+  int64_t first = jobs[0].as_int();
+  results.set("k", 42);
+  shoal::Value k = results.get("k", /*default_value=*/0);
+  results.set("jobs", jobs);  // a live reference
+  shoal::ListProxy again(results["jobs"]);
+  jobs += {5, 6};
+  jobs *= 2;
+  shoal::Value::List middle = jobs.slice(1, std::nullopt);
+  jobs.set_slice(0, 2, {7, 8});
+  jobs.del_slice(std::nullopt, std::nullopt, 2);
+  results.update({{"a", 1}, {"b", 2}});
+  std::pair<shoal::Value, shoal::Value> last = results.popitem();
+  shoal::DictProxy seeded = m.dict({{"x", 1}}, "seeded");
+  shoal::NamespaceProxy ns = m.Namespace();
+  ns.set("a", 1);
+  std::string shown = ns.str();
+  shoal::ValueProxy counter = m.Value("i", 0);
+  shoal::Value now = counter.add(1);
+  shoal::Value seen;
+  bool swapped = counter.compare_and_swap(1, 2, &seen);
+  std::string token = jobs.token();
+  shoal::ListProxy attached = m.attach<shoal::ListProxy>(token);
+  size_t live = m.object_count();
+  for (const shoal::ObjectInfo& info : m.objects()) shown += info.repr;
+  m.delete_named("results");
+  std::string id = m.session_id();
+  try {
+    results["missing"];
+  } catch (const shoal::KeyError&) {
+  } catch (const shoal::Error& e) {
+    shown += e.kind();
+  }
+  m.close();
+  (void)first, (void)k, (void)again, (void)middle, (void)last, (void)seeded, (void)now;
+  (void)swapped, (void)attached, (void)live, (void)id;
+}
+
+}  // namespace

@@ -1,0 +1,57 @@
+// Internal plumbing between Manager and the proxy classes; not part of the
+// stable API. It is the one place that builds proxies from object handles, and
+// the escape hatch through which proxies of further kinds (Lock, Queue,
+// Barrier, ...) are created and attached without Manager knowing their
+// classes. Nothing here mentions gRPC: a handle is opaque outside the library.
+//
+// Thread-safety: the functions are safe to call from any thread.
+#ifndef SHOAL_DETAIL_PROXY_ACCESS_H_
+#define SHOAL_DETAIL_PROXY_ACCESS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "shoal/value.h"
+
+namespace shoal {
+
+class Manager;
+class ObjectProxy;
+
+namespace detail {
+
+// Owns exactly one reference that the session holds on a server object; its
+// destructor gives the reference back. Defined in the library's sources.
+class ObjectHandle;
+
+class ProxyAccess {
+ public:
+  // Manager/Create: an object of any kind, get-or-create when name is not
+  // empty. initial is the starting contents (None for the kind's default);
+  // typecode is for Value objects. Throws TypeError when a named object of
+  // another kind exists, and the server's errors otherwise.
+  static std::shared_ptr<ObjectHandle> Create(const Manager& manager, Kind kind,
+                                              std::string_view name, const Value& initial,
+                                              std::string_view typecode);
+
+  // Manager/Lookup by the id in a token ("list:42"). Throws ValueError for a
+  // malformed token, TypeError when it names another kind than kind, and
+  // KeyError (from the server) when the object is gone.
+  static std::shared_ptr<ObjectHandle> Attach(const Manager& manager, const std::string& token,
+                                              Kind kind);
+
+  // A proxy of class P around handle; P befriends ProxyAccess.
+  template <class P>
+  static P Make(std::shared_ptr<ObjectHandle> handle) {
+    return P(std::move(handle));
+  }
+
+  static const std::shared_ptr<ObjectHandle>& Handle(const ObjectProxy& proxy);
+};
+
+}  // namespace detail
+}  // namespace shoal
+
+#endif  // SHOAL_DETAIL_PROXY_ACCESS_H_

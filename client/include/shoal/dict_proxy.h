@@ -1,0 +1,77 @@
+// DictProxy is a shared dict on a shoal server, the counterpart of Python's
+// manager.dict() and its DictProxy. Keys are hashable Values (None, bool, int,
+// float, str, bytes, or a reference) with Python's key semantics: 1, 1.0 and
+// True are one key. Entries keep insertion order; keys(), values() and items()
+// return lists, as Python's proxy does.
+//
+// Thread-safety: safe to use from several threads at once; every method is one
+// atomic operation on the server. Returned Values are copies; one holding a
+// reference keeps that object alive.
+#ifndef SHOAL_DICT_PROXY_H_
+#define SHOAL_DICT_PROXY_H_
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "shoal/proxy.h"
+#include "shoal/value.h"
+
+namespace shoal {
+
+class DictProxy : public ObjectProxy {
+ public:
+  static constexpr Kind kKind = Kind::kDict;
+  using Entry = std::pair<Value, Value>;
+
+  // The dict a Value refers to. TypeError when value is not a reference to a
+  // dict.
+  explicit DictProxy(const Value& value) : ObjectProxy(value, kKind) {}
+
+  // d[key]; KeyError when missing. Read-only: assign with set().
+  Value operator[](const Value& key) const;
+  // d.get(key, default)
+  Value get(const Value& key, const Value& default_value = Value()) const;
+  // d[key] = value; TypeError for an unhashable key.
+  void set(const Value& key, const Value& value);
+  // del d[key]; KeyError when missing.
+  void del(const Value& key);
+  // key in d
+  bool contains(const Value& key) const;
+  // d.setdefault(key, default): the value at key, set to default first when
+  // the key is missing.
+  Value setdefault(const Value& key, const Value& default_value = Value());
+  // d.pop(key): removes and returns the value; KeyError when missing.
+  Value pop(const Value& key);
+  // d.pop(key, default): default when missing.
+  Value pop(const Value& key, const Value& default_value);
+  // d.popitem(): removes and returns the last inserted entry; KeyError when
+  // the dict is empty.
+  Entry popitem();
+  // d.update(entries), in order.
+  void update(const std::vector<Entry>& entries);
+  void update(const Value::Dict& entries);
+
+  // list(d.keys()), list(d.values()), list(d.items()), in insertion order.
+  Value::List keys() const;
+  Value::List values() const;
+  std::vector<Entry> items() const;
+
+  // len(d)
+  size_t len() const;
+  size_t size() const { return len(); }
+  // d.clear()
+  void clear();
+  // A copy of the whole dict, Python's _getvalue().
+  Value::Dict copy() const;
+
+ private:
+  friend class detail::ProxyAccess;
+  explicit DictProxy(std::shared_ptr<detail::ObjectHandle> handle)
+      : ObjectProxy(std::move(handle)) {}
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_DICT_PROXY_H_

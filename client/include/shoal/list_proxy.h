@@ -1,0 +1,102 @@
+// ListProxy is a shared list on a shoal server, the counterpart of Python's
+// manager.list() and its ListProxy. Method names and semantics follow
+// Python's list: negative indexes count from the end, slices take optional
+// bounds (std::nullopt is Python's None), and failures throw the exception
+// Python would raise (IndexError, ValueError, TypeError).
+//
+// Thread-safety: safe to use from several threads at once; every method is one
+// atomic operation on the server. Methods that read the list return copies of
+// its items; a returned Value holding a reference keeps that object alive.
+#ifndef SHOAL_LIST_PROXY_H_
+#define SHOAL_LIST_PROXY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "shoal/proxy.h"
+#include "shoal/value.h"
+
+namespace shoal {
+
+class ListProxy : public ObjectProxy {
+ public:
+  static constexpr Kind kKind = Kind::kList;
+
+  // The list a Value refers to, such as an item read from another container.
+  // TypeError when value is not a reference to a list.
+  explicit ListProxy(const Value& value) : ObjectProxy(value, kKind) {}
+
+  // lst.append(item)
+  void append(const Value& item);
+  // lst.extend(items); also operator+=.
+  void extend(const Value::List& items);
+  // lst.insert(index, item); an index past either end inserts at that end.
+  void insert(int64_t index, const Value& item);
+  // lst.pop() and lst.pop(index): removes and returns an item. IndexError when
+  // the list is empty or the index out of range.
+  Value pop();
+  Value pop(int64_t index);
+  // lst.remove(item): removes the first item equal to item; ValueError when
+  // there is none.
+  void remove(const Value& item);
+  // lst.index(item, start, stop): the position of the first equal item in
+  // [start, stop); ValueError when there is none.
+  int64_t index(const Value& item, std::optional<int64_t> start = std::nullopt,
+                std::optional<int64_t> stop = std::nullopt) const;
+  // lst.count(item): how many items equal item.
+  size_t count(const Value& item) const;
+  // lst.reverse(), in place.
+  void reverse();
+  // lst.sort(reverse=...), in place and stable. TypeError, with the list left
+  // unchanged, when items do not compare (str and int, None, dicts).
+  void sort(bool reverse = false);
+
+  // lst[index]; IndexError when out of range. Read-only: assign with set().
+  Value operator[](int64_t index) const { return get(index); }
+  Value get(int64_t index) const;
+  // lst[index] = item; IndexError when out of range.
+  void set(int64_t index, const Value& item);
+  // del lst[index]; IndexError when out of range.
+  void del(int64_t index);
+
+  // lst[start:stop:step]
+  Value::List slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                    std::optional<int64_t> step = std::nullopt) const;
+  // lst[start:stop] = items
+  void set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                 const Value::List& items);
+  // lst[start:stop:step] = items; an extended slice (step other than 1) must
+  // be given exactly as many items as it selects (ValueError otherwise).
+  void set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                 std::optional<int64_t> step, const Value::List& items);
+  // del lst[start:stop:step]
+  void del_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                 std::optional<int64_t> step = std::nullopt);
+
+  // len(lst)
+  size_t len() const;
+  size_t size() const { return len(); }
+  // item in lst
+  bool contains(const Value& item) const;
+  // lst.clear()
+  void clear();
+  // A copy of the whole list, Python's _getvalue().
+  Value::List copy() const;
+
+  // lst += items
+  ListProxy& operator+=(const Value::List& items);
+  // lst *= count; a count of zero or less empties the list.
+  ListProxy& operator*=(int64_t count);
+
+ private:
+  friend class detail::ProxyAccess;
+  explicit ListProxy(std::shared_ptr<detail::ObjectHandle> handle)
+      : ObjectProxy(std::move(handle)) {}
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_LIST_PROXY_H_

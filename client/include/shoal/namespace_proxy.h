@@ -1,0 +1,45 @@
+// NamespaceProxy is a shared bag of named attributes on a shoal server, the
+// counterpart of Python's manager.Namespace(). Attribute names are strings;
+// values are any Value. str() prints Namespace(a=1, b='x') with sorted names.
+//
+// Thread-safety: safe to use from several threads at once; every method is one
+// atomic operation on the server.
+#ifndef SHOAL_NAMESPACE_PROXY_H_
+#define SHOAL_NAMESPACE_PROXY_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shoal/proxy.h"
+#include "shoal/value.h"
+
+namespace shoal {
+
+class NamespaceProxy : public ObjectProxy {
+ public:
+  static constexpr Kind kKind = Kind::kNamespace;
+
+  // The Namespace a Value refers to. TypeError when value is not a reference
+  // to a Namespace.
+  explicit NamespaceProxy(const Value& value) : ObjectProxy(value, kKind) {}
+
+  // ns.attr; AttributeError when missing.
+  Value get(const std::string& attr) const;
+  // ns.attr = value
+  void set(const std::string& attr, const Value& value);
+  // del ns.attr; AttributeError when missing.
+  void del(const std::string& attr);
+  // Every attribute and its value, sorted by name.
+  std::vector<std::pair<std::string, Value>> attrs() const;
+
+ private:
+  friend class detail::ProxyAccess;
+  explicit NamespaceProxy(std::shared_ptr<detail::ObjectHandle> handle)
+      : ObjectProxy(std::move(handle)) {}
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_NAMESPACE_PROXY_H_

@@ -1,0 +1,322 @@
+#include "client/src/connection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "shoal/v1/manager.pb.h"
+
+namespace shoal::detail {
+namespace {
+
+constexpr char kReleaseMethod[] = "/shoal.v1.Manager/Release";
+
+// Keeps each Release message far below any message size limit, whatever the
+// size of the burst of drops.
+constexpr size_t kMaxIdsPerRelease = 8192;
+
+// How long the flusher waits before sending queued releases: long enough for
+// a call made meanwhile to carry them in its own frame and for a burst of
+// drops to go out as one message, short enough not to matter to anyone.
+constexpr absl::Duration kReleaseLinger = absl::Milliseconds(1);
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    default:
+      return "error";
+  }
+}
+
+CallOutcome GoneOutcome(std::string reason) {
+  CallOutcome outcome;
+  outcome.code = static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  outcome.error_kind = "ConnectionError";
+  outcome.error_message = std::move(reason);
+  return outcome;
+}
+
+}  // namespace
+
+Connection::Connection(std::shared_ptr<grpc::Channel> channel, std::string token,
+                       int64_t max_message_bytes, std::chrono::milliseconds close_timeout)
+    : channel_(std::move(channel)),
+      token_(std::move(token)),
+      max_message_bytes_(max_message_bytes),
+      close_timeout_(close_timeout),
+      stub_(v1::Session::NewStub(channel_)) {}
+
+std::shared_ptr<Connection> Connection::Open(std::shared_ptr<grpc::Channel> channel,
+                                             std::string token, int64_t max_message_bytes,
+                                             std::chrono::milliseconds close_timeout) {
+  std::shared_ptr<Connection> connection(new Connection(
+      std::move(channel), std::move(token), max_message_bytes, close_timeout));
+  connection->stream_context_.AddMetadata("authorization", "Bearer " + connection->token_);
+  connection->stream_ = connection->stub_->Stream(&connection->stream_context_);
+  connection->reader_ = std::thread([connection] { connection->ReadLoop(); });
+  connection->flusher_ = std::thread([raw = connection.get()] { raw->FlushLoop(); });
+  return connection;
+}
+
+Connection::~Connection() {
+  // Normally a no-op: the owner closes first. Here as well so that no thread
+  // outlives the object by accident.
+  Close();
+}
+
+void Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
+                      KeepAlive keep_alive, CallCompletion done) {
+  // The server ends a stream that brings it a message past its limit; refuse
+  // such a call here, alone. The margin covers the call's framing and any
+  // releases riding with it (sent on their own when they would not fit).
+  constexpr int64_t kFrameMargin = 1024;
+  const int64_t call_bytes = static_cast<int64_t>(request.ByteSizeLong() + method.size());
+  if (max_message_bytes_ > 0 && call_bytes + kFrameMargin > max_message_bytes_) {
+    CallOutcome outcome;
+    outcome.code = static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED);
+    outcome.error_kind = "LimitError";
+    outcome.error_message = absl::StrCat("the call would take ", call_bytes,
+                                         " bytes, past the server's message limit of ",
+                                         max_message_bytes_);
+    done(outcome);
+    return;
+  }
+  v1::ClientFrame frame;
+  uint64_t call_id = 0;
+  std::string gone;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_ || broken_) {
+      gone = GoneReasonLocked();
+    } else {
+      call_id = next_call_id_++;
+      // Releases ride in the same frame, ahead of the call.
+      TakeReleasesLocked(&frame);
+      pending_.emplace(call_id, Pending{std::move(done), std::move(keep_alive), false});
+    }
+  }
+  if (!gone.empty()) {
+    CallOutcome outcome = GoneOutcome(std::move(gone));
+    done(outcome);
+    return;
+  }
+  if (max_message_bytes_ > 0 &&
+      static_cast<int64_t>(frame.ByteSizeLong()) + call_bytes + kFrameMargin > max_message_bytes_) {
+    WriteFrame(frame);
+    frame.Clear();
+  }
+  v1::Call* call = frame.add_calls();
+  call->set_call_id(call_id);
+  call->set_method(std::string(method));
+  request.SerializeToString(call->mutable_request());
+  // A failed write means the stream is over; the reader sees its end and
+  // fails this call with the others.
+  WriteFrame(frame);
+}
+
+void Connection::QueueRelease(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  if (closing_ || broken_) return;
+  release_queue_.push_back(id);
+}
+
+void Connection::SettleReleases() {
+  v1::ClientFrame frame;
+  uint64_t up_to = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closing_ && !broken_) TakeReleasesLocked(&frame);
+    // Every release queued before now is in a call with a smaller id.
+    up_to = next_call_id_ - 1;
+  }
+  if (frame.calls_size() > 0) WriteFrame(frame);
+  absl::MutexLock lock(&mu_);
+  auto answered = [this, up_to]() {
+    mu_.AssertReaderHeld();
+    return ReleasesAnsweredUpTo(up_to);
+  };
+  mu_.Await(absl::Condition(&answered));
+}
+
+void Connection::Close() {
+  bool stream_broken = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) return;
+    closing_ = true;
+    stream_broken = broken_;
+    // The server drops every reference of the session when it ends.
+    release_queue_.clear();
+  }
+  if (flusher_.joinable()) flusher_.join();
+
+  // Ending the session explicitly, before the stream, frees what it holds at
+  // once instead of after the server's grace period for broken streams. A
+  // failure means the session is gone anyway. When the stream has broken
+  // already, the server is likely unreachable and ends the session after its
+  // grace, so the call is not worth waiting for.
+  if (!stream_broken) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token_);
+    context.set_deadline(std::chrono::system_clock::now() + close_timeout_);
+    v1::CloseRequest request;
+    v1::CloseReply reply;
+    stub_->Close(&context, request, &reply);
+  }
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (!writes_done_) {
+      writes_done_ = true;
+      stream_->WritesDone();
+    }
+  }
+
+  if (!reader_.joinable()) return;
+  if (reader_.get_id() == std::this_thread::get_id()) {
+    // Close runs inside a completion on the reader thread. That thread owns a
+    // reference to this connection and finishes on its own once the stream
+    // ends.
+    reader_.detach();
+    return;
+  }
+  if (!stream_ended_.WaitForNotificationWithTimeout(absl::FromChrono(close_timeout_))) {
+    stream_context_.TryCancel();
+  }
+  reader_.join();
+}
+
+grpc::Status Connection::end_status() const {
+  absl::MutexLock lock(&mu_);
+  return end_status_;
+}
+
+void Connection::ReadLoop() {
+  v1::ServerFrame frame;
+  while (stream_->Read(&frame)) {
+    for (v1::Reply& reply : *frame.mutable_replies()) {
+      Pending pending;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = pending_.find(reply.call_id());
+        // A reply to no call of ours: nothing to complete.
+        if (it == pending_.end()) continue;
+        pending = std::move(it->second);
+        pending_.erase(it);
+        if (pending.is_release) release_calls_.erase(reply.call_id());
+      }
+      if (pending.done) {
+        CallOutcome outcome;
+        outcome.code = reply.code();
+        outcome.error_kind = std::move(*reply.mutable_error_kind());
+        outcome.error_message = std::move(*reply.mutable_error_message());
+        outcome.response = std::move(*reply.mutable_response());
+        pending.done(outcome);
+      }
+      // The request's keep-alive goes only now, after the server has taken
+      // its own references.
+    }
+    frame.Clear();
+  }
+  // No write may start once Finish has begun.
+  {
+    absl::MutexLock lock(&write_mu_);
+    writes_done_ = true;
+  }
+  grpc::Status status = stream_->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    end_status_ = std::move(status);
+    broken_ = true;
+    release_queue_.clear();
+  }
+  FailAllPending();
+  stream_ended_.Notify();
+}
+
+void Connection::FlushLoop() {
+  for (;;) {
+    v1::ClientFrame frame;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &Connection::FlusherHasWork));
+      if (closing_ || broken_) return;
+      mu_.AwaitWithTimeout(absl::Condition(this, &Connection::FlusherMustStop), kReleaseLinger);
+      if (closing_ || broken_) return;
+      TakeReleasesLocked(&frame);
+    }
+    if (frame.calls_size() > 0) WriteFrame(frame);
+  }
+}
+
+void Connection::FailAllPending() {
+  absl::flat_hash_map<uint64_t, Pending> failed;
+  std::string reason;
+  {
+    absl::MutexLock lock(&mu_);
+    failed.swap(pending_);
+    release_calls_.clear();
+    reason = GoneReasonLocked();
+  }
+  for (auto& [call_id, pending] : failed) {
+    if (!pending.done) continue;
+    CallOutcome outcome = GoneOutcome(reason);
+    pending.done(outcome);
+  }
+}
+
+bool Connection::WriteFrame(const v1::ClientFrame& frame) {
+  absl::MutexLock lock(&write_mu_);
+  if (writes_done_) return false;
+  return stream_->Write(frame);
+}
+
+void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {
+  for (size_t begin = 0; begin < release_queue_.size(); begin += kMaxIdsPerRelease) {
+    const size_t end = std::min(release_queue_.size(), begin + kMaxIdsPerRelease);
+    v1::ReleaseRequest request;
+    for (size_t i = begin; i < end; ++i) request.add_ids(release_queue_[i]);
+    const uint64_t call_id = next_call_id_++;
+    pending_.emplace(call_id, Pending{CallCompletion(), KeepAlive(), true});
+    release_calls_.insert(call_id);
+    v1::Call* call = frame->add_calls();
+    call->set_call_id(call_id);
+    call->set_method(kReleaseMethod);
+    request.SerializeToString(call->mutable_request());
+  }
+  release_queue_.clear();
+}
+
+std::string Connection::GoneReasonLocked() const {
+  if (closing_) return "session closed";
+  if (end_status_.ok()) return "session lost: the server ended the session stream";
+  return absl::StrCat("session lost: ", CodeName(end_status_.error_code()), ": ",
+                      end_status_.error_message());
+}
+
+}  // namespace shoal::detail

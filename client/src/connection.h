@@ -1,0 +1,177 @@
+// The transport of one session: the Session/Stream bidirectional stream on
+// which every call is multiplexed by call id, opened with gRPC's synchronous
+// API. One reader thread takes reply frames off the stream and completes the
+// pending calls, in whatever order the replies come. Writers take turns under
+// a mutex. Released references are queued and sent in batches, inside the
+// next call's frame or by a small flusher thread, so that dropping a proxy
+// never blocks on the network and never writes from the reader thread.
+//
+// When the stream breaks, every pending call and every later one fails with
+// ConnectionError("session lost: ..."); after Close() they fail with
+// ConnectionError("session closed").
+//
+// Thread-safe. Owned through shared_ptr: the reader thread holds one, so that
+// the connection outlives a Close() that runs on the reader thread itself
+// (which happens when a reply's completion drops the last owner).
+#ifndef SHOAL_CLIENT_SRC_CONNECTION_H_
+#define SHOAL_CLIENT_SRC_CONNECTION_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/sync_stream.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "google/protobuf/message_lite.h"
+#include "shoal/v1/session.grpc.pb.h"
+#include "shoal/v1/session.pb.h"
+
+namespace shoal::detail {
+
+// How one call ended: as the server replied, or, when the stream broke or was
+// closed first, as the connection decided (code UNAVAILABLE, kind
+// "ConnectionError").
+struct CallOutcome {
+  // A grpc status code; 0 is OK.
+  int code = 0;
+  // The Python error kind and message when code is not 0.
+  std::string error_kind;
+  std::string error_message;
+  // The serialized response message when code is 0.
+  std::string response;
+};
+
+// Runs exactly once per call: on the reader thread for a reply, or on the
+// thread that notices the session is gone. Must not block, and must not throw.
+using CallCompletion = std::function<void(CallOutcome&)>;
+
+// Owners of the objects a request refers to (ObjectRef::owner). The
+// connection holds them until the reply, so that a reference travelling in a
+// request cannot be released before the server has taken its own.
+using KeepAlive = std::vector<std::shared_ptr<void>>;
+
+class Connection {
+ public:
+  // Opens the session stream on channel, authorized by the bearer token, and
+  // starts the reader and flusher threads. close_timeout bounds the
+  // Session/Close call made by Close().
+  // max_message_bytes is the server's limit on one message (from login); a
+  // call that would not fit fails alone with LimitError instead of breaking
+  // the stream.
+  static std::shared_ptr<Connection> Open(std::shared_ptr<grpc::Channel> channel, std::string token,
+                                          int64_t max_message_bytes,
+                                          std::chrono::milliseconds close_timeout);
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one call: method is the full gRPC method path
+  // ("/shoal.v1.ListService/Append"), request its request message. done runs
+  // once the outcome is known; keep_alive is held until then. Never throws for
+  // a lost session: done receives the ConnectionError outcome instead.
+  void Send(absl::string_view method, const google::protobuf::MessageLite& request,
+            KeepAlive keep_alive, CallCompletion done);
+
+  // Queues the release of one reference the session holds. Cheap and
+  // non-blocking; safe from any thread, the reader thread included, and a
+  // no-op once the session is gone (the server has dropped everything then).
+  void QueueRelease(uint64_t id);
+
+  // Sends the queued releases now and waits until the server has answered
+  // every release sent so far, or the session is gone. After it returns, the
+  // server's reference counts reflect every handle this process dropped
+  // before the call. Releases queued later, by other threads, are not waited
+  // for, so steady churn elsewhere cannot hold it up.
+  void SettleReleases();
+
+  // Ends the session: Session/Close, then the end of the stream, then the
+  // threads. Pending calls fail with ConnectionError("session closed").
+  // Idempotent; safe from any thread, including the reader thread.
+  void Close();
+
+  // How the stream ended, once it has (the reader has seen its end): the
+  // status of Finish(). OK while the stream is open.
+  grpc::Status end_status() const;
+
+ private:
+  struct Pending {
+    CallCompletion done;  // empty for the connection's own Release calls
+    KeepAlive keep_alive;
+    bool is_release = false;
+  };
+
+  Connection(std::shared_ptr<grpc::Channel> channel, std::string token, int64_t max_message_bytes,
+             std::chrono::milliseconds close_timeout);
+
+  void ReadLoop();
+  void FlushLoop();
+  // Completes every pending call with the session-gone outcome.
+  void FailAllPending();
+  // Writes one frame; false when the stream is closed for writing.
+  bool WriteFrame(const v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(write_mu_);
+  // Moves queued releases into Release calls in frame and registers them.
+  void TakeReleasesLocked(v1::ClientFrame* frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why calls fail now: "session closed" or "session lost: ...".
+  std::string GoneReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  bool FlusherHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closing_ || broken_ || !release_queue_.empty();
+  }
+  bool FlusherMustStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_ || broken_; }
+  // Whether every Release call with a call id up to up_to has been answered.
+  bool ReleasesAnsweredUpTo(uint64_t up_to) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return closing_ || broken_ || release_calls_.empty() || *release_calls_.begin() > up_to;
+  }
+
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::string token_;
+  const int64_t max_message_bytes_;
+  const std::chrono::milliseconds close_timeout_;
+  std::unique_ptr<v1::Session::Stub> stub_;
+
+  // The stream and its context are set once in Open and live as long as the
+  // connection. Reads happen on the reader thread only; writes under
+  // write_mu_.
+  grpc::ClientContext stream_context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
+
+  absl::Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
+  // The call ids of Release calls sent (or about to be) and not yet answered.
+  std::set<uint64_t> release_calls_ ABSL_GUARDED_BY(mu_);
+  // Close() has begun; new calls fail.
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // The stream has ended; new calls fail.
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
+
+  // Notified by the reader thread once the stream has ended and every pending
+  // call has been failed.
+  absl::Notification stream_ended_;
+
+  // Started in Open and stopped in Close, which runs once.
+  std::thread reader_;
+  std::thread flusher_;
+};
+
+}  // namespace shoal::detail
+
+#endif  // SHOAL_CLIENT_SRC_CONNECTION_H_

@@ -1,0 +1,57 @@
+// An ObjectHandle owns exactly one reference that a session holds on a server
+// object, and gives it back (Manager/Release, batched) when destroyed. Proxies
+// share a handle through shared_ptr, and so does ObjectRef::owner in the
+// Values the library returns: the object stays alive on the server while any
+// of them exists. A handle keeps its session open.
+//
+// Thread-safe: immutable after construction; destruction may happen on any
+// thread, the connection's reader thread included.
+#ifndef SHOAL_CLIENT_SRC_OBJECT_HANDLE_H_
+#define SHOAL_CLIENT_SRC_OBJECT_HANDLE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "shoal/value.h"
+
+namespace shoal::detail {
+
+class ClientSession;
+
+class ObjectHandle {
+ public:
+  ObjectHandle(std::shared_ptr<ClientSession> session, uint64_t id, Kind kind)
+      : session_(std::move(session)), id_(id), kind_(kind) {}
+  ~ObjectHandle();
+  ObjectHandle(const ObjectHandle&) = delete;
+  ObjectHandle& operator=(const ObjectHandle&) = delete;
+
+  uint64_t id() const { return id_; }
+  Kind kind() const { return kind_; }
+  ClientSession& session() const { return *session_; }
+
+ private:
+  const std::shared_ptr<ClientSession> session_;
+  const uint64_t id_;
+  const Kind kind_;
+};
+
+// A new handle. Handles made here carry a deleter of their own, by which
+// OwningHandle recognizes them.
+std::shared_ptr<ObjectHandle> NewHandle(std::shared_ptr<ClientSession> session, uint64_t id,
+                                        Kind kind);
+
+// The handle that owns ref, when ref.owner was made by NewHandle for ref's
+// id; null for an empty or foreign owner.
+std::shared_ptr<ObjectHandle> OwningHandle(const ObjectRef& ref);
+
+// "list:42": the kind's Python name and the id.
+std::string FormatToken(Kind kind, uint64_t id);
+// Parses a token; ValueError when it is malformed or names no kind.
+void ParseToken(const std::string& token, Kind* kind, uint64_t* id);
+
+}  // namespace shoal::detail
+
+#endif  // SHOAL_CLIENT_SRC_OBJECT_HANDLE_H_

@@ -1,0 +1,83 @@
+#include "shoal/proxy.h"
+
+#include <string>
+#include <utility>
+
+#include "client/src/client_session.h"
+#include "client/src/object_handle.h"
+#include "client/src/reply_conversions.h"
+#include "shoal/errors.h"
+#include "shoal/namespace_proxy.h"
+#include "shoal/v1/object.pb.h"
+
+namespace shoal {
+namespace {
+
+// Python's Namespace.__repr__: sorted names, leaving out the private ones
+// (a leading underscore), as Python does.
+std::string NamespaceRepr(const NamespaceProxy& ns) {
+  std::string out = "Namespace(";
+  bool first = true;
+  for (const auto& [name, value] : ns.attrs()) {
+    if (!name.empty() && name[0] == '_') continue;
+    if (!first) out += ", ";
+    first = false;
+    out += name + "=" + value.repr();
+  }
+  return out + ")";
+}
+
+}  // namespace
+
+ObjectProxy::ObjectProxy(std::shared_ptr<detail::ObjectHandle> handle)
+    : handle_(std::move(handle)) {}
+
+ObjectProxy::ObjectProxy(const Value& value, Kind kind) {
+  if (!value.is_ref()) {
+    throw TypeError(std::string("expected a reference to a ") + KindName(kind) + ", got " +
+                    value.type_name());
+  }
+  const ObjectRef& ref = value.as_ref();
+  if (ref.kind != kind) {
+    throw TypeError(std::string("expected a reference to a ") + KindName(kind) +
+                    ", got a reference to a " + KindName(ref.kind));
+  }
+  handle_ = detail::OwningHandle(ref);
+  if (handle_ == nullptr) {
+    throw ValueError("the reference to " + detail::FormatToken(ref.kind, ref.id) +
+                     " was not returned by a Manager; attach to it with its token instead");
+  }
+}
+
+uint64_t ObjectProxy::id() const { return handle_->id(); }
+
+Kind ObjectProxy::kind() const { return handle_->kind(); }
+
+std::string ObjectProxy::token() const { return detail::FormatToken(kind(), id()); }
+
+Value ObjectProxy::ref() const { return Value(ObjectRef{id(), kind(), handle_}); }
+
+std::string ObjectProxy::repr() const { return str(); }
+
+std::string ObjectProxy::str() const {
+  detail::ClientSession& session = handle_->session();
+  switch (kind()) {
+    case Kind::kNamespace:
+      return NamespaceRepr(detail::ProxyAccess::Make<NamespaceProxy>(handle_));
+    case Kind::kValue: {
+      // Python prints a Value as Value('i', 5). Both calls go out before
+      // either reply is awaited.
+      std::future<ObjectInfo> info = detail::DescribeAsync(session, id());
+      v1::ObjectRequest request;
+      request.set_id(id());
+      std::future<Value> value = session.CallAsync<v1::ValueReply>(
+          "/shoal.v1.ValueService/Get", request, detail::KeepAlive(), detail::ValueOf);
+      const std::string typecode = info.get().typecode;
+      return "Value(" + Value(typecode).repr() + ", " + value.get().repr() + ")";
+    }
+    default:
+      return detail::DescribeAsync(session, id()).get().repr;
+  }
+}
+
+}  // namespace shoal

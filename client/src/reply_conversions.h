@@ -1,0 +1,34 @@
+// Converters from reply messages to the results proxies return, for
+// ClientSession::CallAsync. They run on the connection's reader thread, adopt
+// every reference in the reply (see ClientSession::Adopt), and adopt all of a
+// reply's values even when one fails, so that no reference is left unowned.
+#ifndef SHOAL_CLIENT_SRC_REPLY_CONVERSIONS_H_
+#define SHOAL_CLIENT_SRC_REPLY_CONVERSIONS_H_
+
+#include <utility>
+#include <vector>
+
+#include "client/src/client_session.h"
+#include "shoal/manager.h"
+#include "shoal/v1/dict.pb.h"
+#include "shoal/v1/manager.pb.h"
+#include "shoal/v1/object.pb.h"
+#include "shoal/value.h"
+
+namespace shoal::detail {
+
+using Entries = std::vector<std::pair<Value, Value>>;
+
+Value ValueOf(ClientSession& session, v1::ValueReply& reply);
+Value::List ValuesOf(ClientSession& session, v1::ValuesReply& reply);
+Entries EntriesOf(ClientSession& session, v1::EntriesReply& reply);
+std::pair<Value, Value> EntryOf(ClientSession& session, v1::EntryReply& reply);
+
+ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire);
+
+// Manager/Describe of one object.
+std::future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id);
+
+}  // namespace shoal::detail
+
+#endif  // SHOAL_CLIENT_SRC_REPLY_CONVERSIONS_H_
