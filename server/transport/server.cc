@@ -68,6 +68,7 @@ absl::StatusOr<std::string> Server::Start() {
 void Server::Shutdown(absl::Duration grace) {
   if (!services_->server) return;
   services_->health.SetServing(false);
+  services_->session.EndStreams();
   services_->server->Shutdown(std::chrono::system_clock::now() +
                               absl::ToChronoMilliseconds(grace));
 }

@@ -5,6 +5,10 @@
 
 #include <atomic>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
@@ -27,10 +31,17 @@ class AuthService : public v1::Auth::CallbackService {
   Core& core_;
 };
 
+class StreamReactor;
+
 class SessionService : public v1::Session::CallbackService {
  public:
   SessionService(Core& core, const Dispatcher& dispatcher)
       : core_(core), dispatcher_(dispatcher) {}
+
+  // Ends every open session stream (UNAVAILABLE), so that shutting down does
+  // not wait out the grace for streams that would never end by themselves.
+  // Sessions survive for their grace, as after any broken stream.
+  void EndStreams();
   grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame>* Stream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* KeepAlive(grpc::CallbackServerContext* context,
@@ -41,8 +52,14 @@ class SessionService : public v1::Session::CallbackService {
                                   v1::CloseReply* reply) override;
 
  private:
+  friend class StreamReactor;
+  void Forget(StreamReactor* reactor);
+
   Core& core_;
   const Dispatcher& dispatcher_;
+  absl::Mutex streams_mu_;
+  absl::flat_hash_set<StreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool ending_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
 // Reports SERVING for the server ("") and each of its services until

@@ -10,7 +10,6 @@
 #include "shared/error_kind.h"
 
 namespace shoal::server {
-namespace {
 
 // Serves one session stream. Frames of calls are read one at a time and each
 // call is dispatched; replies are queued and written in batches, one write in
@@ -19,8 +18,8 @@ namespace {
 // (or the stream broke), no call is pending and every reply is written.
 class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame> {
  public:
-  StreamReactor(Core& core, const Dispatcher& dispatcher, absl::StatusOr<SessionId> session)
-      : core_(core), dispatcher_(dispatcher) {
+  StreamReactor(SessionService& service, absl::StatusOr<SessionId> session)
+      : service_(service), core_(service.core_), dispatcher_(service.dispatcher_) {
     if (!session.ok()) {
       finished_ = true;
       Finish(ToGrpcStatus(session.status()));
@@ -67,8 +66,17 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   }
 
   void OnDone() override {
+    service_.Forget(this);
     if (attached_) core_.sessions().DetachStream(session_, absl::Now());
     delete this;
+  }
+
+  // Ends the stream now, for a server shutting down.
+  void End() {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "ConnectionError: the server is shutting down"));
   }
 
  private:
@@ -123,6 +131,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
     Finish(grpc::Status::OK);
   }
 
+  SessionService& service_;
   Core& core_;
   const Dispatcher& dispatcher_;
   SessionId session_ = 0;
@@ -139,11 +148,26 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace
-
 grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame>* SessionService::Stream(
     grpc::CallbackServerContext* context) {
-  return new StreamReactor(core_, dispatcher_, Authenticate(core_, *context));
+  auto* reactor = new StreamReactor(*this, Authenticate(core_, *context));
+  absl::MutexLock lock(&streams_mu_);
+  streams_.insert(reactor);
+  if (ending_) reactor->End();
+  return reactor;
+}
+
+void SessionService::Forget(StreamReactor* reactor) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(reactor);
+}
+
+void SessionService::EndStreams() {
+  // Holding streams_mu_ keeps every listed reactor alive: OnDone must take it
+  // to remove itself before the reactor is deleted.
+  absl::MutexLock lock(&streams_mu_);
+  ending_ = true;
+  for (StreamReactor* reactor : streams_) reactor->End();
 }
 
 grpc::ServerUnaryReactor* SessionService::KeepAlive(grpc::CallbackServerContext* context,

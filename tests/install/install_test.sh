@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs shoal into a temporary prefix, builds examples/ against it with
+# find_package(shoal), and runs the example against a real shoal-server.
+# Usage: install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+source=$2
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+test -f "$work/prefix/include/shoal/shoal.h"
+test -f "$work/prefix/lib/cmake/shoal/shoalConfig.cmake" || \
+  test -f "$work/prefix/lib/x86_64-linux-gnu/cmake/shoal/shoalConfig.cmake"
+if grep -rlE '#include [<"](grpc|google/protobuf|absl)' "$work/prefix/include/shoal"; then
+  echo "public headers include gRPC, protobuf or Abseil" >&2
+  exit 1
+fi
+cmake -S "$source/examples" -B "$work/examples" -G Ninja \
+  -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/examples" >/dev/null
+
+mkfifo "$work/out"
+"$work/prefix/bin/shoal-server" --listen=127.0.0.1:0 --authkey-file="$work/key" >"$work/out" &
+server_pid=$!
+exec 3<"$work/out"
+address=
+while read -r -t 20 line <&3; do
+  if [[ $line == *"listening on "* ]]; then
+    address=${line##*listening on }
+    break
+  fi
+done
+[[ -n $address ]] || { echo "server did not start" >&2; exit 1; }
+"$work/examples/hello" "$address" "$work/key"
