@@ -15,17 +15,10 @@ using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
 
-template <class Request>
-Request For(uint64_t id) {
-  Request request;
-  request.set_id(id);
-  return request;
-}
-
 }  // namespace
 
 Value DictProxy::operator[](const Value& key) const {
-  auto request = For<v1::KeyRequest>(id());
+  auto request = detail::RequestFor<v1::KeyRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   return handle().session().Call<v1::ValueReply>("/shoal.v1.DictService/GetItem", request,
@@ -33,7 +26,7 @@ Value DictProxy::operator[](const Value& key) const {
 }
 
 Value DictProxy::get(const Value& key, const Value& default_value) const {
-  auto request = For<v1::GetRequest>(id());
+  auto request = detail::RequestFor<v1::GetRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   EncodeArg(default_value, request.mutable_default_(), &keep_alive);
@@ -42,7 +35,7 @@ Value DictProxy::get(const Value& key, const Value& default_value) const {
 }
 
 void DictProxy::set(const Value& key, const Value& value) {
-  auto request = For<v1::SetRequest>(id());
+  auto request = detail::RequestFor<v1::SetRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   EncodeArg(value, request.mutable_value(), &keep_alive);
@@ -51,7 +44,7 @@ void DictProxy::set(const Value& key, const Value& value) {
 }
 
 void DictProxy::del(const Value& key) {
-  auto request = For<v1::KeyRequest>(id());
+  auto request = detail::RequestFor<v1::KeyRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/DelItem", request,
@@ -59,7 +52,7 @@ void DictProxy::del(const Value& key) {
 }
 
 bool DictProxy::contains(const Value& key) const {
-  auto request = For<v1::KeyRequest>(id());
+  auto request = detail::RequestFor<v1::KeyRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   return handle()
@@ -69,7 +62,7 @@ bool DictProxy::contains(const Value& key) const {
 }
 
 Value DictProxy::setdefault(const Value& key, const Value& default_value) {
-  auto request = For<v1::SetRequest>(id());
+  auto request = detail::RequestFor<v1::SetRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   EncodeArg(default_value, request.mutable_value(), &keep_alive);
@@ -78,7 +71,7 @@ Value DictProxy::setdefault(const Value& key, const Value& default_value) {
 }
 
 Value DictProxy::pop(const Value& key) {
-  auto request = For<v1::GetRequest>(id());
+  auto request = detail::RequestFor<v1::GetRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   // No default: the server raises KeyError for a missing key.
@@ -87,7 +80,7 @@ Value DictProxy::pop(const Value& key) {
 }
 
 Value DictProxy::pop(const Value& key, const Value& default_value) {
-  auto request = For<v1::GetRequest>(id());
+  auto request = detail::RequestFor<v1::GetRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(key, request.mutable_key(), &keep_alive);
   EncodeArg(default_value, request.mutable_default_(), &keep_alive);
@@ -97,11 +90,11 @@ Value DictProxy::pop(const Value& key, const Value& default_value) {
 
 DictProxy::Entry DictProxy::popitem() {
   return handle().session().Call<v1::EntryReply>(
-      "/shoal.v1.DictService/PopItem", For<v1::ObjectRequest>(id()), KeepAlive(), detail::EntryOf);
+      "/shoal.v1.DictService/PopItem", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::EntryOf);
 }
 
 void DictProxy::update(const std::vector<Entry>& entries) {
-  auto request = For<v1::UpdateRequest>(id());
+  auto request = detail::RequestFor<v1::UpdateRequest>(id());
   KeepAlive keep_alive;
   for (const auto& [key, value] : entries) {
     v1::Entry* entry = request.add_entries();
@@ -113,7 +106,7 @@ void DictProxy::update(const std::vector<Entry>& entries) {
 }
 
 void DictProxy::update(const Value::Dict& entries) {
-  auto request = For<v1::UpdateRequest>(id());
+  auto request = detail::RequestFor<v1::UpdateRequest>(id());
   KeepAlive keep_alive;
   for (const auto& [key, value] : entries) {
     v1::Entry* entry = request.add_entries();
@@ -126,35 +119,35 @@ void DictProxy::update(const Value::Dict& entries) {
 
 Value::List DictProxy::keys() const {
   return handle().session().Call<v1::ValuesReply>(
-      "/shoal.v1.DictService/Keys", For<v1::ObjectRequest>(id()), KeepAlive(), detail::ValuesOf);
+      "/shoal.v1.DictService/Keys", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValuesOf);
 }
 
 Value::List DictProxy::values() const {
   return handle().session().Call<v1::ValuesReply>(
-      "/shoal.v1.DictService/Values", For<v1::ObjectRequest>(id()), KeepAlive(), detail::ValuesOf);
+      "/shoal.v1.DictService/Values", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValuesOf);
 }
 
 std::vector<DictProxy::Entry> DictProxy::items() const {
   return handle().session().Call<v1::EntriesReply>(
-      "/shoal.v1.DictService/Items", For<v1::ObjectRequest>(id()), KeepAlive(), detail::EntriesOf);
+      "/shoal.v1.DictService/Items", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::EntriesOf);
 }
 
 size_t DictProxy::len() const {
   return static_cast<size_t>(
       handle()
           .session()
-          .Call<v1::IntReply>("/shoal.v1.DictService/Len", For<v1::ObjectRequest>(id()))
+          .Call<v1::IntReply>("/shoal.v1.DictService/Len", detail::RequestFor<v1::ObjectRequest>(id()))
           .value());
 }
 
 void DictProxy::clear() {
   handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/Clear",
-                                          For<v1::ObjectRequest>(id()));
+                                          detail::RequestFor<v1::ObjectRequest>(id()));
 }
 
 Value::Dict DictProxy::copy() const {
   Value copied = handle().session().Call<v1::ValueReply>(
-      "/shoal.v1.DictService/Copy", For<v1::ObjectRequest>(id()), KeepAlive(), detail::ValueOf);
+      "/shoal.v1.DictService/Copy", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValueOf);
   if (copied.is_none()) return Value::Dict();
   return std::move(copied.as_dict());
 }

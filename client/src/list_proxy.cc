@@ -16,14 +16,6 @@ using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
 
-// A request message aimed at object id.
-template <class Request>
-Request For(uint64_t id) {
-  Request request;
-  request.set_id(id);
-  return request;
-}
-
 // Sets the optional slice bounds of a SliceRequest or SetSliceRequest;
 // an absent bound is Python's None.
 template <class Request>
@@ -37,7 +29,7 @@ void SetBounds(Request* request, std::optional<int64_t> start, std::optional<int
 }  // namespace
 
 void ListProxy::append(const Value& item) {
-  auto request = For<v1::ItemRequest>(id());
+  auto request = detail::RequestFor<v1::ItemRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Append", request,
@@ -45,7 +37,7 @@ void ListProxy::append(const Value& item) {
 }
 
 void ListProxy::extend(const Value::List& items) {
-  auto request = For<v1::ItemsRequest>(id());
+  auto request = detail::RequestFor<v1::ItemsRequest>(id());
   KeepAlive keep_alive;
   for (const Value& item : items) EncodeArg(item, request.add_items(), &keep_alive);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Extend", request,
@@ -53,7 +45,7 @@ void ListProxy::extend(const Value::List& items) {
 }
 
 void ListProxy::insert(int64_t index, const Value& item) {
-  auto request = For<v1::InsertRequest>(id());
+  auto request = detail::RequestFor<v1::InsertRequest>(id());
   request.set_index(index);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
@@ -62,20 +54,20 @@ void ListProxy::insert(int64_t index, const Value& item) {
 }
 
 Value ListProxy::pop() {
-  auto request = For<v1::PopRequest>(id());
+  auto request = detail::RequestFor<v1::PopRequest>(id());
   return handle().session().Call<v1::ValueReply>("/shoal.v1.ListService/Pop", request, KeepAlive(),
                                                  detail::ValueOf);
 }
 
 Value ListProxy::pop(int64_t index) {
-  auto request = For<v1::PopRequest>(id());
+  auto request = detail::RequestFor<v1::PopRequest>(id());
   request.set_index(index);
   return handle().session().Call<v1::ValueReply>("/shoal.v1.ListService/Pop", request, KeepAlive(),
                                                  detail::ValueOf);
 }
 
 void ListProxy::remove(const Value& item) {
-  auto request = For<v1::ItemRequest>(id());
+  auto request = detail::RequestFor<v1::ItemRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Remove", request,
@@ -84,7 +76,7 @@ void ListProxy::remove(const Value& item) {
 
 int64_t ListProxy::index(const Value& item, std::optional<int64_t> start,
                          std::optional<int64_t> stop) const {
-  auto request = For<v1::IndexOfRequest>(id());
+  auto request = detail::RequestFor<v1::IndexOfRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
   if (start) request.set_start(*start);
@@ -96,7 +88,7 @@ int64_t ListProxy::index(const Value& item, std::optional<int64_t> start,
 }
 
 size_t ListProxy::count(const Value& item) const {
-  auto request = For<v1::ItemRequest>(id());
+  auto request = detail::RequestFor<v1::ItemRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
   return static_cast<size_t>(
@@ -108,24 +100,24 @@ size_t ListProxy::count(const Value& item) const {
 
 void ListProxy::reverse() {
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Reverse",
-                                          For<v1::ObjectRequest>(id()));
+                                          detail::RequestFor<v1::ObjectRequest>(id()));
 }
 
 void ListProxy::sort(bool reverse) {
-  auto request = For<v1::SortRequest>(id());
+  auto request = detail::RequestFor<v1::SortRequest>(id());
   request.set_reverse(reverse);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Sort", request);
 }
 
 Value ListProxy::get(int64_t index) const {
-  auto request = For<v1::IndexRequest>(id());
+  auto request = detail::RequestFor<v1::IndexRequest>(id());
   request.set_index(index);
   return handle().session().Call<v1::ValueReply>("/shoal.v1.ListService/GetItem", request,
                                                  KeepAlive(), detail::ValueOf);
 }
 
 void ListProxy::set(int64_t index, const Value& item) {
-  auto request = For<v1::SetItemRequest>(id());
+  auto request = detail::RequestFor<v1::SetItemRequest>(id());
   request.set_index(index);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
@@ -134,14 +126,14 @@ void ListProxy::set(int64_t index, const Value& item) {
 }
 
 void ListProxy::del(int64_t index) {
-  auto request = For<v1::IndexRequest>(id());
+  auto request = detail::RequestFor<v1::IndexRequest>(id());
   request.set_index(index);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/DelItem", request);
 }
 
 Value::List ListProxy::slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                              std::optional<int64_t> step) const {
-  auto request = For<v1::SliceRequest>(id());
+  auto request = detail::RequestFor<v1::SliceRequest>(id());
   SetBounds(&request, start, stop, step);
   return handle().session().Call<v1::ValuesReply>("/shoal.v1.ListService/GetSlice", request,
                                                   KeepAlive(), detail::ValuesOf);
@@ -154,7 +146,7 @@ void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> s
 
 void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                           std::optional<int64_t> step, const Value::List& items) {
-  auto request = For<v1::SetSliceRequest>(id());
+  auto request = detail::RequestFor<v1::SetSliceRequest>(id());
   SetBounds(&request, start, stop, step);
   KeepAlive keep_alive;
   for (const Value& item : items) EncodeArg(item, request.add_items(), &keep_alive);
@@ -164,7 +156,7 @@ void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> s
 
 void ListProxy::del_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                           std::optional<int64_t> step) {
-  auto request = For<v1::SliceRequest>(id());
+  auto request = detail::RequestFor<v1::SliceRequest>(id());
   SetBounds(&request, start, stop, step);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/DelSlice", request);
 }
@@ -173,12 +165,12 @@ size_t ListProxy::len() const {
   return static_cast<size_t>(
       handle()
           .session()
-          .Call<v1::IntReply>("/shoal.v1.ListService/Len", For<v1::ObjectRequest>(id()))
+          .Call<v1::IntReply>("/shoal.v1.ListService/Len", detail::RequestFor<v1::ObjectRequest>(id()))
           .value());
 }
 
 bool ListProxy::contains(const Value& item) const {
-  auto request = For<v1::ItemRequest>(id());
+  auto request = detail::RequestFor<v1::ItemRequest>(id());
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
   return handle()
@@ -189,12 +181,12 @@ bool ListProxy::contains(const Value& item) const {
 
 void ListProxy::clear() {
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Clear",
-                                          For<v1::ObjectRequest>(id()));
+                                          detail::RequestFor<v1::ObjectRequest>(id()));
 }
 
 Value::List ListProxy::copy() const {
   Value copied = handle().session().Call<v1::ValueReply>(
-      "/shoal.v1.ListService/Copy", For<v1::ObjectRequest>(id()), KeepAlive(), detail::ValueOf);
+      "/shoal.v1.ListService/Copy", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValueOf);
   if (copied.is_none()) return Value::List();
   return std::move(copied.as_list());
 }
@@ -205,7 +197,7 @@ ListProxy& ListProxy::operator+=(const Value::List& items) {
 }
 
 ListProxy& ListProxy::operator*=(int64_t count) {
-  auto request = For<v1::RepeatRequest>(id());
+  auto request = detail::RequestFor<v1::RepeatRequest>(id());
   request.set_count(count);
   handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Repeat", request);
   return *this;

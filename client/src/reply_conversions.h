@@ -29,6 +29,14 @@ ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire);
 // Manager/Describe of one object.
 std::future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id);
 
+// A request message aimed at object id.
+template <class Request>
+Request RequestFor(uint64_t id) {
+  Request request;
+  request.set_id(id);
+  return request;
+}
+
 }  // namespace shoal::detail
 
 #endif  // SHOAL_CLIENT_SRC_REPLY_CONVERSIONS_H_

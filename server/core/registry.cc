@@ -44,20 +44,25 @@ absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Ki
   return std::make_pair(id, true);
 }
 
+absl::StatusOr<uint64_t> Registry::ResolveLocked(uint64_t id, const std::string& name) const {
+  if (id == 0) {
+    if (name.empty()) return error::ValueError("no object given: set id or name");
+    auto named = names_.find(name);
+    if (named == names_.end()) {
+      return error::KeyError(absl::StrCat("no object is named '", name, "'"));
+    }
+    return named->second;
+  }
+  if (!objects_.contains(id)) return error::KeyError(absl::StrCat("no object has id ", id));
+  return id;
+}
+
 absl::StatusOr<std::shared_ptr<Object>> Registry::Find(uint64_t id,
                                                        const std::string& name) const {
   absl::ReaderMutexLock lock(&mu_);
-  if (id == 0) {
-    if (name.empty()) return error::ValueError("no object given: set id or name");
-    auto it = names_.find(name);
-    if (it == names_.end()) {
-      return error::KeyError(absl::StrCat("no object is named '", name, "'"));
-    }
-    id = it->second;
-  }
-  auto it = objects_.find(id);
-  if (it == objects_.end()) return error::KeyError(absl::StrCat("no object has id ", id));
-  return it->second.object;
+  absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
+  if (!resolved.ok()) return resolved.status();
+  return objects_.at(*resolved).object;
 }
 
 absl::StatusOr<std::shared_ptr<Object>> Registry::Find(uint64_t id, const std::string& name,
@@ -116,15 +121,10 @@ void Registry::RetainRefs(SessionId session, const Value& value) {
 absl::StatusOr<ObjectRef> Registry::Retain(SessionId session, uint64_t id,
                                            const std::string& name) {
   absl::MutexLock lock(&mu_);
-  if (id == 0) {
-    auto named = names_.find(name);
-    if (named == names_.end()) {
-      return error::KeyError(absl::StrCat("no object is named '", name, "'"));
-    }
-    id = named->second;
-  }
+  absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
+  if (!resolved.ok()) return resolved.status();
+  id = *resolved;
   auto it = objects_.find(id);
-  if (it == objects_.end()) return error::KeyError(absl::StrCat("no object has id ", id));
   ++it->second.session_refs;
   ++session_refs_[session][id];
   ObjectRef ref;
@@ -261,15 +261,10 @@ std::vector<ObjectSummary> Registry::List() {
 absl::StatusOr<ObjectSummary> Registry::Summarize(uint64_t id, const std::string& name) {
   absl::ReaderMutexLock collector(&collector_mu_);
   absl::ReaderMutexLock lock(&mu_);
-  if (id == 0) {
-    auto named = names_.find(name);
-    if (named == names_.end()) {
-      return error::KeyError(absl::StrCat("no object is named '", name, "'"));
-    }
-    id = named->second;
-  }
+  absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
+  if (!resolved.ok()) return resolved.status();
+  id = *resolved;
   auto it = objects_.find(id);
-  if (it == objects_.end()) return error::KeyError(absl::StrCat("no object has id ", id));
   ObjectSummary summary;
   summary.id = id;
   summary.kind = it->second.object->kind();

@@ -109,6 +109,9 @@ class Registry {
     int64_t session_refs = 0;
   };
 
+  // The id of the object named by id, or by name when id is 0.
+  absl::StatusOr<uint64_t> ResolveLocked(uint64_t id, const std::string& name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Marks reachable objects and counts references held in containers.
   absl::flat_hash_map<uint64_t, int64_t> Mark() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void ReleaseLocked(SessionId session, uint64_t id, int64_t count)

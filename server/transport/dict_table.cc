@@ -12,12 +12,6 @@ Method Op(absl::string_view name,
                                           std::move(fn));
 }
 
-absl::Status GiveValue(const CallContext& c, absl::StatusOr<Value> v, v1::ValueReply& out) {
-  if (!v.ok()) return v.status();
-  c.Give(*v, out.mutable_value());
-  return absl::OkStatus();
-}
-
 std::vector<Method> Rows() {
   using v1::BoolReply;
   using v1::EmptyReply;

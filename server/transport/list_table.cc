@@ -25,13 +25,6 @@ std::optional<int64_t> Step(const Req& r) {
   return r.has_step() ? std::optional<int64_t>(r.step()) : std::nullopt;
 }
 
-// Sends a StatusOr<Value> into a ValueReply.
-absl::Status GiveValue(const CallContext& c, absl::StatusOr<Value> v, v1::ValueReply& out) {
-  if (!v.ok()) return v.status();
-  c.Give(*v, out.mutable_value());
-  return absl::OkStatus();
-}
-
 std::vector<Method> Rows() {
   using v1::BoolReply;
   using v1::EmptyReply;
@@ -154,25 +147,6 @@ std::vector<Method> Rows() {
 const DispatchTable& ListTable() {
   static const DispatchTable* table = new DispatchTable("shoal.v1.ListService", Rows());
   return *table;
-}
-
-absl::StatusOr<Value::List> StoreAll(const CallContext& context,
-                                     const google::protobuf::RepeatedPtrField<v1::Value>& wire,
-                                     Object& target) {
-  Value::List out;
-  out.reserve(wire.size());
-  for (const v1::Value& item : wire) {
-    absl::StatusOr<Value> value = context.Store(item, target);
-    if (!value.ok()) return value.status();
-    out.push_back(*std::move(value));
-  }
-  return out;
-}
-
-void GiveAll(const CallContext& context, const Value::List& values,
-             google::protobuf::RepeatedPtrField<v1::Value>* wire) {
-  wire->Reserve(static_cast<int>(values.size()));
-  for (const Value& value : values) context.Give(value, wire->Add());
 }
 
 }  // namespace shoal::server

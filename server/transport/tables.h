@@ -7,6 +7,7 @@
 
 #include "google/protobuf/repeated_field.h"
 #include "server/transport/dispatch.h"
+#include "shoal/v1/object.pb.h"
 
 namespace shoal::server {
 
@@ -20,6 +21,9 @@ const DispatchTable& ManagerTable();
 absl::StatusOr<Value::List> StoreAll(const CallContext& context,
                                      const google::protobuf::RepeatedPtrField<v1::Value>& wire,
                                      Object& target);
+// Puts a value, or the error that stands in its place, into a ValueReply.
+absl::Status GiveValue(const CallContext& context, absl::StatusOr<Value> value,
+                       v1::ValueReply& out);
 // Encodes values into a repeated reply field, giving the session their references.
 void GiveAll(const CallContext& context, const Value::List& values,
              google::protobuf::RepeatedPtrField<v1::Value>* wire);
