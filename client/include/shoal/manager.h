@@ -13,8 +13,13 @@
 //
 // Thread-safety: a Manager may be used from several threads at once. As with
 // std::shared_ptr, one Manager variable must not be assigned in one thread
-// while used in another. After fork(), the child must connect its own
-// Manager; the parent's cannot be used there.
+// while used in another.
+//
+// Worker processes: gRPC's internal threads do not survive fork(), so a
+// child forked from a process that has connected cannot use gRPC at all. Start
+// workers with fork() and exec() (or posix_spawn), or fork them before the
+// parent connects; each worker then connects its own Manager and reaches the
+// parent's objects by name or by token().
 #ifndef SHOAL_MANAGER_H_
 #define SHOAL_MANAGER_H_
 
