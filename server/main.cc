@@ -38,20 +38,27 @@ namespace {
 struct LoadedKey {
   std::string key;
   std::string origin;
+  // How a client names the same key: AuthKey::from_file("...") or from_env().
+  std::string client_expression;
 };
+
+std::string FromFile(const std::string& path) {
+  return absl::StrCat("shoal::AuthKey::from_file(\"", path, "\")");
+}
 
 absl::StatusOr<LoadedKey> LoadKey() {
   const std::string path = absl::GetFlag(FLAGS_authkey_file);
   if (!path.empty()) {
     absl::StatusOr<std::string> key = shoal::ReadAuthKeyFile(path);
-    if (key.ok()) return LoadedKey{*key, absl::StrCat("read from ", path)};
+    if (key.ok()) return LoadedKey{*key, absl::StrCat("read from ", path), FromFile(path)};
     if (access(path.c_str(), F_OK) == 0) return key.status();
     key = shoal::GenerateAuthKeyFile(path);
     if (!key.ok()) return key.status();
-    return LoadedKey{*key, absl::StrCat("generated, written to ", path, " (mode 0600)")};
+    return LoadedKey{*key, absl::StrCat("generated, written to ", path, " (mode 0600)"),
+                     FromFile(path)};
   }
   if (const char* env = std::getenv("SHOAL_AUTHKEY"); env != nullptr && env[0] != '\0') {
-    return LoadedKey{env, "from $SHOAL_AUTHKEY"};
+    return LoadedKey{env, "from $SHOAL_AUTHKEY", "shoal::AuthKey::from_env()"};
   }
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = absl::StrCat(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp",
@@ -62,7 +69,8 @@ absl::StatusOr<LoadedKey> LoadKey() {
   const std::string generated = dir + "/authkey";
   absl::StatusOr<std::string> key = shoal::GenerateAuthKeyFile(generated);
   if (!key.ok()) return key.status();
-  return LoadedKey{*key, absl::StrCat("generated, written to ", generated, " (mode 0600)")};
+  return LoadedKey{*key, absl::StrCat("generated, written to ", generated, " (mode 0600)"),
+                   FromFile(generated)};
 }
 
 // Abseil flags are spelled with underscores; accept the dashes people type
@@ -117,8 +125,8 @@ int main(int argc, char** argv) {
   }
   std::printf("shoal-server listening on %s\n", address->c_str());
   std::printf("authkey: %s\n", key->origin.c_str());
-  std::printf("connect: shoal::Manager::connect(\"%s\", shoal::AuthKey::from_file(PATH))\n",
-              address->c_str());
+  std::printf("connect: shoal::Manager::connect(\"%s\", %s)\n", address->c_str(),
+              key->client_expression.c_str());
   std::printf("health:  grpcurl -plaintext %s grpc.health.v1.Health/Check\n", address->c_str());
   std::fflush(stdout);
 
