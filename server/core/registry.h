@@ -27,11 +27,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/objects/object.h"
+#include "server/objects/waiting.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
-
-using SessionId = uint64_t;
 
 struct ObjectSummary {
   uint64_t id = 0;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "server/objects/waiting.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
@@ -32,6 +33,10 @@ class Object {
   virtual void ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
     (void)fn;
   }
+
+  // Called when a session ends: gives back what it holds in this object and
+  // completes its parked waiters. Only the synchronization kinds hold or wait.
+  virtual void EndSession(SessionId session) { (void)session; }
 
   // Set (for good) once a value holding a reference was stored, so that the
   // collector scans only objects that may hold references.
