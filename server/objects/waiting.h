@@ -73,7 +73,9 @@ class Timers {
   // Runs fn once at (or soon after) when, on the timer thread, unless
   // cancelled first.
   virtual TimerId Schedule(absl::Time when, std::function<void()> fn) = 0;
-  // Stops a timer that has not fired; a no-op when it has.
+  // Stops a timer. On return its fn is not running and will not run, unless
+  // Cancel is called from within that fn; so an object may cancel its timers
+  // in its destructor and be sure none fires into freed memory.
   virtual void Cancel(TimerId id) = 0;
 };
 
