@@ -1,16 +1,70 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test with ctest.
-# SHOAL_SANITIZE=address or thread builds and tests a sanitizer build instead,
-# in build-address/ or build-thread/.
+#
+# By default: a RelWithDebInfo build in build/ (or $SHOAL_BUILD_DIR).
+# SHOAL_SANITIZE=address or thread builds and tests that sanitizer build
+# instead, in build-address/ or build-thread/ (named after $SHOAL_BUILD_DIR
+# when it is set: $SHOAL_BUILD_DIR-address, ...).
+# SHOAL_SANITIZERS="address thread" runs the default build and then each
+# sanitizer build listed, in turn, each in its own folder; every build runs
+# even when an earlier one failed, and the script fails if any did.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+base=${SHOAL_BUILD_DIR:-$root/build}
+
+if [[ -n "${SHOAL_SANITIZE:-}" && -n "${SHOAL_SANITIZERS:-}" ]]; then
+  echo "set SHOAL_SANITIZE or SHOAL_SANITIZERS, not both" >&2
+  exit 2
+fi
+for sanitizer in ${SHOAL_SANITIZE:-} ${SHOAL_SANITIZERS:-}; do
+  if [[ $sanitizer != address && $sanitizer != thread ]]; then
+    echo "unknown sanitizer '$sanitizer': use address or thread" >&2
+    exit 2
+  fi
+done
+
 "$root/scripts/install-deps.sh"
 export PATH=$PATH:$HOME/.local/bin:/usr/local/go/bin
-if [[ -n "${SHOAL_SANITIZE:-}" ]]; then
-  export SHOAL_BUILD_DIR=$root/build-$SHOAL_SANITIZE
-  "$root/scripts/build.sh" -DSHOAL_SANITIZE="$SHOAL_SANITIZE" -DCMAKE_BUILD_TYPE=Debug
-else
-  "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# Builds one configuration into a folder and runs its tests; prints how long
+# that took. Usage: build_and_test NAME FOLDER CMAKE_ARGS...
+build_and_test() {
+  local name=$1 dir=$2
+  shift 2
+  local start=$SECONDS status=0
+  echo "== $name: building in $dir"
+  SHOAL_BUILD_DIR=$dir "$root/scripts/build.sh" "$@" || status=$?
+  if ((status == 0)); then
+    (cd "$dir" && ctest --output-on-failure -j "${SHOAL_TEST_JOBS:-2}" --timeout 300) || status=$?
+  fi
+  if ((status == 0)); then
+    echo "== $name: passed in $((SECONDS - start)) s"
+  else
+    echo "== $name: FAILED after $((SECONDS - start)) s"
+  fi
+  return "$status"
+}
+
+builds=()
+if [[ -z "${SHOAL_SANITIZE:-}" ]]; then
+  builds+=(default)
 fi
-cd "${SHOAL_BUILD_DIR:-$root/build}"
-ctest --output-on-failure -j "${SHOAL_TEST_JOBS:-2}" --timeout 300
+for sanitizer in ${SHOAL_SANITIZE:-} ${SHOAL_SANITIZERS:-}; do
+  builds+=("$sanitizer")
+done
+
+failed=()
+for build in "${builds[@]}"; do
+  if [[ $build == default ]]; then
+    build_and_test "$build" "$base" -DSHOAL_SANITIZE= -DCMAKE_BUILD_TYPE=RelWithDebInfo ||
+      failed+=("$build")
+  else
+    # Debug keeps assertions on and frames readable in the sanitizers' reports.
+    build_and_test "$build" "$base-$build" -DSHOAL_SANITIZE="$build" -DCMAKE_BUILD_TYPE=Debug ||
+      failed+=("$build")
+  fi
+done
+if ((${#failed[@]})); then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi

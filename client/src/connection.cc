@@ -111,7 +111,7 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
   uint64_t call_id = 0;
   std::string gone;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (closing_ || broken_) {
       gone = GoneReasonLocked();
     } else {
@@ -141,7 +141,7 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
 }
 
 void Connection::QueueRelease(uint64_t id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (closing_ || broken_) return;
   release_queue_.push_back(id);
 }
@@ -150,24 +150,24 @@ void Connection::SettleReleases() {
   v1::ClientFrame frame;
   uint64_t up_to = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!closing_ && !broken_) TakeReleasesLocked(&frame);
     // Every release queued before now is in a call with a smaller id.
     up_to = next_call_id_ - 1;
   }
   if (frame.calls_size() > 0) WriteFrame(frame);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto answered = [this, up_to]() {
     mu_.AssertReaderHeld();
     return ReleasesAnsweredUpTo(up_to);
   };
-  mu_.Await(absl::Condition(&answered));
+  mu_.Await(Condition(&answered));
 }
 
 void Connection::Close() {
   bool stream_broken = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (closing_) return;
     closing_ = true;
     stream_broken = broken_;
@@ -190,7 +190,7 @@ void Connection::Close() {
     stub_->Close(&context, request, &reply);
   }
   {
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     if (!writes_done_) {
       writes_done_ = true;
       stream_->WritesDone();
@@ -212,7 +212,7 @@ void Connection::Close() {
 }
 
 grpc::Status Connection::end_status() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return end_status_;
 }
 
@@ -222,7 +222,7 @@ void Connection::ReadLoop() {
     for (v1::Reply& reply : *frame.mutable_replies()) {
       Pending pending;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         auto it = pending_.find(reply.call_id());
         // A reply to no call of ours: nothing to complete.
         if (it == pending_.end()) continue;
@@ -245,12 +245,12 @@ void Connection::ReadLoop() {
   }
   // No write may start once Finish has begun.
   {
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     writes_done_ = true;
   }
   grpc::Status status = stream_->Finish();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     end_status_ = std::move(status);
     broken_ = true;
     release_queue_.clear();
@@ -263,10 +263,10 @@ void Connection::FlushLoop() {
   for (;;) {
     v1::ClientFrame frame;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &Connection::FlusherHasWork));
+      MutexLock lock(&mu_);
+      mu_.Await(Condition(this, &Connection::FlusherHasWork));
       if (closing_ || broken_) return;
-      mu_.AwaitWithTimeout(absl::Condition(this, &Connection::FlusherMustStop), kReleaseLinger);
+      mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustStop), kReleaseLinger);
       if (closing_ || broken_) return;
       TakeReleasesLocked(&frame);
     }
@@ -278,7 +278,7 @@ void Connection::FailAllPending() {
   absl::flat_hash_map<uint64_t, Pending> failed;
   std::string reason;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     failed.swap(pending_);
     release_calls_.clear();
     reason = GoneReasonLocked();
@@ -291,7 +291,7 @@ void Connection::FailAllPending() {
 }
 
 bool Connection::WriteFrame(const v1::ClientFrame& frame) {
-  absl::MutexLock lock(&write_mu_);
+  MutexLock lock(&write_mu_);
   if (writes_done_) return false;
   return stream_->Write(frame);
 }

@@ -32,9 +32,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "google/protobuf/message_lite.h"
+#include "shared/mutex.h"
 #include "shoal/v1/session.grpc.pb.h"
 #include "shoal/v1/session.pb.h"
 
@@ -148,10 +147,10 @@ class Connection {
   grpc::ClientContext stream_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
 
-  absl::Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
   bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
@@ -165,7 +164,7 @@ class Connection {
 
   // Notified by the reader thread once the stream has ended and every pending
   // call has been failed.
-  absl::Notification stream_ended_;
+  Notification stream_ended_;
 
   // Started in Open and stopped in Close, which runs once.
   std::thread reader_;

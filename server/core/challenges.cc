@@ -20,7 +20,7 @@ absl::StatusOr<Challenges::Issued> Challenges::Issue(const std::string& client_n
   issued.id = absl::BytesToHexString(RandomBytes(16));
   issued.server_nonce = RandomBytes(32);
   issued.server_proof = ServerProof(authkey_, client_nonce, issued.server_nonce);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (pending_.size() >= max_outstanding_) {
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.deadline <= now) {
@@ -41,7 +41,7 @@ absl::Status Challenges::Redeem(const std::string& id, const std::string& client
                                 absl::Time now) {
   Pending pending;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = pending_.find(id);
     if (it == pending_.end()) {
       return MakeError(ErrorKind::kAuthenticationError,
@@ -61,7 +61,7 @@ absl::Status Challenges::Redeem(const std::string& id, const std::string& client
 }
 
 void Challenges::Expire(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
       pending_.erase(it++);

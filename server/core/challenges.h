@@ -12,8 +12,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "shared/mutex.h"
 
 namespace shoal::server {
 
@@ -51,7 +51,7 @@ class Challenges {
   const std::string authkey_;
   const absl::Duration ttl_;
   const size_t max_outstanding_;
-  absl::Mutex mu_;
+  Mutex mu_;
   absl::flat_hash_map<std::string, Pending> pending_ ABSL_GUARDED_BY(mu_);
 };
 

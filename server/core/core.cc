@@ -14,7 +14,7 @@ Core::Core(CoreOptions options)
 
 Core::~Core() {
   {
-    absl::MutexLock lock(&loop_mu_);
+    MutexLock lock(&loop_mu_);
     stop_ = true;
   }
   thread_.join();
@@ -32,7 +32,7 @@ void Core::GiveBack(SessionId id) {
 }
 
 void Core::RequestCollect() {
-  absl::MutexLock lock(&loop_mu_);
+  MutexLock lock(&loop_mu_);
   wake_ = true;
 }
 
@@ -45,9 +45,9 @@ void Core::Housekeep(absl::Time now) {
 void Core::Loop() {
   for (;;) {
     {
-      absl::MutexLock lock(&loop_mu_);
+      MutexLock lock(&loop_mu_);
       auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(loop_mu_) { return stop_ || wake_; };
-      loop_mu_.AwaitWithTimeout(absl::Condition(&woken), options_.tick);
+      loop_mu_.AwaitWithTimeout(Condition(&woken), options_.tick);
       if (stop_) return;
       wake_ = false;
     }

@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/challenges.h"
 #include "server/core/registry.h"
 #include "server/core/sessions.h"
 #include "server/objects/memory_budget.h"
+#include "shared/mutex.h"
 
 namespace shoal::server {
 
@@ -69,7 +69,7 @@ class Core {
   Sessions sessions_;
   Challenges challenges_;
 
-  absl::Mutex loop_mu_;
+  Mutex loop_mu_;
   bool stop_ ABSL_GUARDED_BY(loop_mu_) = false;
   bool wake_ ABSL_GUARDED_BY(loop_mu_) = false;
   std::thread thread_;

@@ -13,7 +13,7 @@ Registry::Registry(int64_t max_objects) : max_objects_(max_objects) {}
 absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Kind kind,
                                                            const std::string& name,
                                                            const Factory& factory) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!name.empty()) {
     auto it = names_.find(name);
     if (it != names_.end()) {
@@ -59,7 +59,7 @@ absl::StatusOr<uint64_t> Registry::ResolveLocked(uint64_t id, const std::string&
 
 absl::StatusOr<std::shared_ptr<Object>> Registry::Find(uint64_t id,
                                                        const std::string& name) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
   return objects_.at(*resolved).object;
@@ -90,7 +90,7 @@ std::vector<ObjectRef> RefsIn(const Value& value) {
 absl::Status Registry::CheckRefs(const Value& value) const {
   if (!value.contains_ref()) return absl::OkStatus();
   const std::vector<ObjectRef> refs = RefsIn(value);
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   for (const ObjectRef& ref : refs) {
     auto it = objects_.find(ref.id);
     if (it == objects_.end()) {
@@ -109,7 +109,7 @@ absl::Status Registry::CheckRefs(const Value& value) const {
 void Registry::RetainRefs(SessionId session, const Value& value) {
   if (!value.contains_ref()) return;
   const std::vector<ObjectRef> refs = RefsIn(value);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const ObjectRef& ref : refs) {
     auto it = objects_.find(ref.id);
     if (it == objects_.end()) continue;
@@ -120,7 +120,7 @@ void Registry::RetainRefs(SessionId session, const Value& value) {
 
 absl::StatusOr<ObjectRef> Registry::Retain(SessionId session, uint64_t id,
                                            const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
   id = *resolved;
@@ -134,7 +134,7 @@ absl::StatusOr<ObjectRef> Registry::Retain(SessionId session, uint64_t id,
 }
 
 void Registry::Release(SessionId session, uint64_t id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto held = session_refs_.find(session);
   if (held == session_refs_.end()) return;
   auto count = held->second.find(id);
@@ -152,7 +152,7 @@ void Registry::ReleaseLocked(SessionId /*session*/, uint64_t id, int64_t count) 
 }
 
 void Registry::DropSession(SessionId session) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto held = session_refs_.find(session);
   if (held == session_refs_.end()) return;
   for (const auto& [id, count] : held->second) ReleaseLocked(session, id, count);
@@ -160,14 +160,14 @@ void Registry::DropSession(SessionId session) {
 }
 
 absl::flat_hash_map<uint64_t, int64_t> Registry::SessionRefs(SessionId session) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   auto held = session_refs_.find(session);
   if (held == session_refs_.end()) return {};
   return held->second;
 }
 
 absl::Status Registry::DeleteName(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = names_.find(name);
   if (it == names_.end()) return error::KeyError(absl::StrCat("no object is named '", name, "'"));
   objects_.at(it->second).name.clear();
@@ -208,8 +208,8 @@ absl::flat_hash_map<uint64_t, int64_t> Registry::Mark() const {
 int Registry::Collect() {
   std::vector<std::shared_ptr<Object>> doomed;
   {
-    absl::MutexLock collector(&collector_mu_);
-    absl::MutexLock lock(&mu_);
+    MutexLock collector(&collector_mu_);
+    MutexLock lock(&mu_);
     collect_wanted_ = false;
     absl::flat_hash_map<uint64_t, int64_t> reached = Mark();
     for (auto it = objects_.begin(); it != objects_.end();) {
@@ -229,7 +229,7 @@ int Registry::Collect() {
 }
 
 bool Registry::collect_wanted() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   return collect_wanted_;
 }
 
@@ -237,8 +237,8 @@ std::vector<ObjectSummary> Registry::List() {
   Collect();
   std::vector<ObjectSummary> out;
   {
-    absl::ReaderMutexLock collector(&collector_mu_);
-    absl::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock collector(&collector_mu_);
+    ReaderMutexLock lock(&mu_);
     absl::flat_hash_map<uint64_t, int64_t> reached = Mark();
     out.reserve(objects_.size());
     for (const auto& [id, entry] : objects_) {
@@ -259,8 +259,8 @@ std::vector<ObjectSummary> Registry::List() {
 }
 
 absl::StatusOr<ObjectSummary> Registry::Summarize(uint64_t id, const std::string& name) {
-  absl::ReaderMutexLock collector(&collector_mu_);
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock collector(&collector_mu_);
+  ReaderMutexLock lock(&mu_);
   absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
   id = *resolved;
@@ -278,7 +278,7 @@ absl::StatusOr<ObjectSummary> Registry::Summarize(uint64_t id, const std::string
 }
 
 size_t Registry::size() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   return objects_.size();
 }
 

@@ -25,9 +25,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/objects/object.h"
 #include "server/objects/waiting.h"
+#include "shared/mutex.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
@@ -49,7 +49,7 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   // Held shared by every object operation; see the file comment.
-  absl::Mutex& collector_mutex() ABSL_LOCK_RETURNED(collector_mu_) { return collector_mu_; }
+  Mutex& collector_mutex() ABSL_LOCK_RETURNED(collector_mu_) { return collector_mu_; }
 
   using Factory = std::function<absl::StatusOr<std::unique_ptr<Object>>()>;
 
@@ -117,8 +117,8 @@ class Registry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int64_t max_objects_;
-  absl::Mutex collector_mu_;
-  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(collector_mu_);
+  Mutex collector_mu_;
+  mutable Mutex mu_ ABSL_ACQUIRED_AFTER(collector_mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Entry> objects_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> names_ ABSL_GUARDED_BY(mu_);

@@ -14,7 +14,7 @@ Sessions::Sessions(absl::Duration lease, absl::Duration stream_grace)
 std::pair<SessionId, std::string> Sessions::Open(std::string client_name, std::string peer,
                                                  absl::Time now) {
   std::string token = absl::BytesToHexString(RandomBytes(32));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const SessionId id = next_id_++;
   State& state = sessions_[id];
   state.info.id = id;
@@ -28,7 +28,7 @@ std::pair<SessionId, std::string> Sessions::Open(std::string client_name, std::s
 }
 
 absl::StatusOr<SessionId> Sessions::Authenticate(const std::string& token, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = by_token_.find(token);
   if (it == by_token_.end()) {
     return MakeError(ErrorKind::kAuthenticationError, "unknown or ended session token");
@@ -39,7 +39,7 @@ absl::StatusOr<SessionId> Sessions::Authenticate(const std::string& token, absl:
 }
 
 bool Sessions::AttachStream(SessionId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return false;
   ++it->second.info.streams;
@@ -48,14 +48,14 @@ bool Sessions::AttachStream(SessionId id) {
 }
 
 void Sessions::DetachStream(SessionId id, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   if (--it->second.info.streams == 0) it->second.info.deadline = now + stream_grace_;
 }
 
 bool Sessions::Close(SessionId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return false;
   by_token_.erase(it->second.token);
@@ -65,7 +65,7 @@ bool Sessions::Close(SessionId id) {
 
 std::vector<SessionId> Sessions::Expire(absl::Time now) {
   std::vector<SessionId> ended;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (it->second.info.deadline <= now) {
       ended.push_back(it->first);
@@ -79,12 +79,12 @@ std::vector<SessionId> Sessions::Expire(absl::Time now) {
 }
 
 bool Sessions::Alive(SessionId id) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   return sessions_.contains(id);
 }
 
 std::vector<SessionInfo> Sessions::List() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   std::vector<SessionInfo> out;
   for (const auto& [id, state] : sessions_) out.push_back(state.info);
   return out;

@@ -14,9 +14,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/registry.h"
+#include "shared/mutex.h"
 
 namespace shoal::server {
 
@@ -61,7 +61,7 @@ class Sessions {
 
   const absl::Duration lease_;
   const absl::Duration stream_grace_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   SessionId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<SessionId, State> sessions_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, SessionId> by_token_ ABSL_GUARDED_BY(mu_);

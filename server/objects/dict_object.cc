@@ -47,7 +47,7 @@ void DictObject::NoteRefs(const Value& key, const Value& value) {
 absl::StatusOr<Value> DictObject::GetItem(const Value& key) const {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const Value* value = dict_.find(key);
   if (value == nullptr) return MissingKey(key);
   return *value;
@@ -56,7 +56,7 @@ absl::StatusOr<Value> DictObject::GetItem(const Value& key) const {
 absl::StatusOr<Value> DictObject::Get(const Value& key, Value default_value) const {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const Value* value = dict_.find(key);
   if (value == nullptr) return default_value;
   return *value;
@@ -65,7 +65,7 @@ absl::StatusOr<Value> DictObject::Get(const Value& key, Value default_value) con
 absl::Status DictObject::SetItem(Value key, Value value) {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // Equal keys take the same bytes (they are equal numbers, or equal strings
   // or bytes), so replacing a value changes only the value's share.
   const Value* old = dict_.find(key);
@@ -81,7 +81,7 @@ absl::Status DictObject::SetItem(Value key, Value value) {
 absl::Status DictObject::DelItem(const Value& key) {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::optional<Value> value = dict_.take(key);
   if (!value.has_value()) return MissingKey(key);
   account_.Release(ApproxEntryBytes(key, *value));
@@ -91,14 +91,14 @@ absl::Status DictObject::DelItem(const Value& key) {
 absl::StatusOr<bool> DictObject::Contains(const Value& key) const {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return dict_.contains(key);
 }
 
 absl::StatusOr<Value> DictObject::SetDefault(Value key, Value value) {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (const Value* existing = dict_.find(key); existing != nullptr) return *existing;
   absl::Status reserved = account_.Reserve(ApproxEntryBytes(key, value));
   if (!reserved.ok()) return reserved;
@@ -110,7 +110,7 @@ absl::StatusOr<Value> DictObject::SetDefault(Value key, Value value) {
 absl::StatusOr<Value> DictObject::Pop(const Value& key, std::optional<Value> default_value) {
   absl::Status hashable = CheckHashable(key);
   if (!hashable.ok()) return hashable;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::optional<Value> value = dict_.take(key);
   if (!value.has_value()) {
     if (default_value.has_value()) return *std::move(default_value);
@@ -121,7 +121,7 @@ absl::StatusOr<Value> DictObject::Pop(const Value& key, std::optional<Value> def
 }
 
 absl::StatusOr<std::pair<Value, Value>> DictObject::PopItem() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (dict_.empty()) return error::KeyError("'popitem(): dictionary is empty'");
   std::pair<Value, Value> entry = dict_.pop_last();
   account_.Release(ApproxEntryBytes(entry.first, entry.second));
@@ -133,7 +133,7 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
     absl::Status hashable = CheckHashable(entry.first);
     if (!hashable.ok()) return hashable;
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // Works out the net growth before storing anything, following each key
   // through the update: a key already present, or met earlier in the update,
   // changes only its value's share; a new key costs a whole entry.
@@ -163,7 +163,7 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
 }
 
 Value::List DictObject::Keys() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Value::List keys;
   keys.reserve(dict_.size());
   for (const auto& entry : dict_) keys.push_back(entry.first);
@@ -171,7 +171,7 @@ Value::List DictObject::Keys() const {
 }
 
 Value::List DictObject::Values() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Value::List values;
   values.reserve(dict_.size());
   for (const auto& entry : dict_) values.push_back(entry.second);
@@ -179,28 +179,28 @@ Value::List DictObject::Values() const {
 }
 
 std::vector<std::pair<Value, Value>> DictObject::Items() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return std::vector<std::pair<Value, Value>>(dict_.begin(), dict_.end());
 }
 
 int64_t DictObject::Len() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return static_cast<int64_t>(dict_.size());
 }
 
 void DictObject::Clear() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   dict_.clear();
   account_.ReleaseAll();
 }
 
 Value::Dict DictObject::Copy() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return dict_;
 }
 
 std::string DictObject::Repr() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::string out = "{";
   bool first = true;
   for (const auto& [key, value] : dict_) {
@@ -215,7 +215,7 @@ std::string DictObject::Repr() const {
 int64_t DictObject::Size() const { return Len(); }
 
 void DictObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const auto& [key, value] : dict_) {
     key.ForEachRef(fn);
     value.ForEachRef(fn);

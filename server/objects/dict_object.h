@@ -24,10 +24,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/objects/budget_account.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
+#include "shared/mutex.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
@@ -88,7 +88,7 @@ class DictObject : public Object {
  private:
   void NoteRefs(const Value& key, const Value& value);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   Value::Dict dict_ ABSL_GUARDED_BY(mu_);
   // Holds exactly the sum of ApproxEntryBytes over dict_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);

@@ -71,7 +71,7 @@ void ListObject::NoteRefs(const Value::List& items) {
 }
 
 absl::Status ListObject::Append(Value item) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::Status reserved = account_.Reserve(ApproxBytes(item));
   if (!reserved.ok()) return reserved;
   NoteRefs(item);
@@ -80,7 +80,7 @@ absl::Status ListObject::Append(Value item) {
 }
 
 absl::Status ListObject::Extend(Value::List items) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::Status reserved = account_.Reserve(SumBytes(items));
   if (!reserved.ok()) return reserved;
   NoteRefs(items);
@@ -90,7 +90,7 @@ absl::Status ListObject::Extend(Value::List items) {
 }
 
 absl::Status ListObject::Insert(int64_t index, Value item) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::Status reserved = account_.Reserve(ApproxBytes(item));
   if (!reserved.ok()) return reserved;
   NoteRefs(item);
@@ -100,7 +100,7 @@ absl::Status ListObject::Insert(int64_t index, Value item) {
 }
 
 absl::StatusOr<Value> ListObject::Pop(std::optional<int64_t> index) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (items_.empty()) return error::IndexError("pop from empty list");
   const std::optional<size_t> at = ItemIndex(index.value_or(-1), items_.size());
   if (!at.has_value()) return error::IndexError("pop index out of range");
@@ -111,7 +111,7 @@ absl::StatusOr<Value> ListObject::Pop(std::optional<int64_t> index) {
 }
 
 absl::Status ListObject::Remove(const Value& item) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = std::find(items_.begin(), items_.end(), item);
   if (it == items_.end()) return error::ValueError("list.remove(x): x not in list");
   account_.Release(ApproxBytes(*it));
@@ -121,7 +121,7 @@ absl::Status ListObject::Remove(const Value& item) {
 
 absl::StatusOr<int64_t> ListObject::Index(const Value& item, std::optional<int64_t> start,
                                           std::optional<int64_t> stop) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const size_t begin = ClampPosition(start.value_or(0), items_.size());
   const size_t end =
       ClampPosition(stop.value_or(std::numeric_limits<int64_t>::max()), items_.size());
@@ -132,17 +132,17 @@ absl::StatusOr<int64_t> ListObject::Index(const Value& item, std::optional<int64
 }
 
 int64_t ListObject::Count(const Value& item) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return std::count(items_.begin(), items_.end(), item);
 }
 
 void ListObject::Reverse() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::reverse(items_.begin(), items_.end());
 }
 
 absl::Status ListObject::Sort(bool reverse) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // Sorts positions rather than the items, so that a failed comparison can
   // leave the list untouched. The comparator reaches the items through a
   // pointer because the analysis cannot see that the lambda runs under mu_.
@@ -180,14 +180,14 @@ absl::Status ListObject::Sort(bool reverse) {
 }
 
 absl::StatusOr<Value> ListObject::GetItem(int64_t index) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const std::optional<size_t> at = ItemIndex(index, items_.size());
   if (!at.has_value()) return error::IndexError("list index out of range");
   return items_[*at];
 }
 
 absl::Status ListObject::SetItem(int64_t index, Value item) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const std::optional<size_t> at = ItemIndex(index, items_.size());
   if (!at.has_value()) return error::IndexError("list assignment index out of range");
   absl::Status reserved = account_.Adjust(ApproxBytes(item) - ApproxBytes(items_[*at]));
@@ -198,7 +198,7 @@ absl::Status ListObject::SetItem(int64_t index, Value item) {
 }
 
 absl::Status ListObject::DelItem(int64_t index) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const std::optional<size_t> at = ItemIndex(index, items_.size());
   if (!at.has_value()) return error::IndexError("list assignment index out of range");
   account_.Release(ApproxBytes(items_[*at]));
@@ -209,7 +209,7 @@ absl::Status ListObject::DelItem(int64_t index) {
 absl::StatusOr<Value::List> ListObject::GetSlice(std::optional<int64_t> start,
                                                  std::optional<int64_t> stop,
                                                  std::optional<int64_t> step) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::StatusOr<ResolvedSlice> slice =
       ResolveSlice(start, stop, step, static_cast<int64_t>(items_.size()));
   if (!slice.ok()) return slice.status();
@@ -223,7 +223,7 @@ absl::StatusOr<Value::List> ListObject::GetSlice(std::optional<int64_t> start,
 
 absl::Status ListObject::SetSlice(std::optional<int64_t> start, std::optional<int64_t> stop,
                                   std::optional<int64_t> step, Value::List items) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::StatusOr<ResolvedSlice> slice =
       ResolveSlice(start, stop, step, static_cast<int64_t>(items_.size()));
   if (!slice.ok()) return slice.status();
@@ -261,7 +261,7 @@ absl::Status ListObject::SetSlice(std::optional<int64_t> start, std::optional<in
 
 absl::Status ListObject::DelSlice(std::optional<int64_t> start, std::optional<int64_t> stop,
                                   std::optional<int64_t> step) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::StatusOr<ResolvedSlice> slice =
       ResolveSlice(start, stop, step, static_cast<int64_t>(items_.size()));
   if (!slice.ok()) return slice.status();
@@ -294,28 +294,28 @@ absl::Status ListObject::DelSlice(std::optional<int64_t> start, std::optional<in
 }
 
 int64_t ListObject::Len() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return static_cast<int64_t>(items_.size());
 }
 
 bool ListObject::Contains(const Value& item) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return std::find(items_.begin(), items_.end(), item) != items_.end();
 }
 
 void ListObject::Clear() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   items_.clear();
   account_.ReleaseAll();
 }
 
 Value::List ListObject::Copy() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return items_;
 }
 
 absl::Status ListObject::Repeat(int64_t count) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (count <= 0) {
     items_.clear();
     account_.ReleaseAll();
@@ -343,7 +343,7 @@ absl::Status ListObject::Repeat(int64_t count) {
 }
 
 std::string ListObject::Repr() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::string out = "[";
   for (size_t i = 0; i < items_.size(); ++i) {
     if (i > 0) out += ", ";
@@ -356,7 +356,7 @@ std::string ListObject::Repr() const {
 int64_t ListObject::Size() const { return Len(); }
 
 void ListObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const Value& item : items_) item.ForEachRef(fn);
 }
 

@@ -20,10 +20,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/objects/budget_account.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
+#include "shared/mutex.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
@@ -114,7 +114,7 @@ class ListObject : public Object {
   void NoteRefs(const Value::List& items);
   void NoteRefs(const Value& item);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   Value::List items_ ABSL_GUARDED_BY(mu_);
   // Holds exactly the sum of ApproxBytes over items_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);

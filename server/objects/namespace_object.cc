@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<NamespaceObject>> NamespaceObject::Create(
     attrs.insert_or_assign(std::move(name), std::move(value));
   }
   auto ns = std::make_unique<NamespaceObject>(budget);
-  absl::MutexLock lock(&ns->mu_);
+  MutexLock lock(&ns->mu_);
   int64_t bytes = 0;
   for (const auto& [name, value] : attrs) bytes += AttrBytes(name, value);
   absl::Status reserved = ns->account_.Reserve(bytes);
@@ -52,7 +52,7 @@ NamespaceObject::NamespaceObject(MemoryBudget* budget)
     : Object(Kind::kNamespace), account_(budget) {}
 
 absl::StatusOr<Value> NamespaceObject::GetAttr(const std::string& name) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = attrs_.find(name);
   if (it == attrs_.end()) return NoSuchAttr(name);
   return it->second;
@@ -61,7 +61,7 @@ absl::StatusOr<Value> NamespaceObject::GetAttr(const std::string& name) const {
 absl::Status NamespaceObject::SetAttr(std::string name, Value value) {
   absl::Status valid = CheckName(name);
   if (!valid.ok()) return valid;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = attrs_.find(name);
   const int64_t delta =
       it != attrs_.end() ? ApproxBytes(value) - ApproxBytes(it->second) : AttrBytes(name, value);
@@ -77,7 +77,7 @@ absl::Status NamespaceObject::SetAttr(std::string name, Value value) {
 }
 
 absl::Status NamespaceObject::DelAttr(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = attrs_.find(name);
   if (it == attrs_.end()) return NoSuchAttr(name);
   account_.Release(AttrBytes(it->first, it->second));
@@ -86,14 +86,14 @@ absl::Status NamespaceObject::DelAttr(const std::string& name) {
 }
 
 std::vector<std::pair<std::string, Value>> NamespaceObject::Attrs() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return std::vector<std::pair<std::string, Value>>(attrs_.begin(), attrs_.end());
 }
 
 std::string NamespaceObject::Repr() const {
   std::vector<std::string> parts;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     parts.reserve(attrs_.size());
     for (const auto& [name, value] : attrs_) {
       if (name[0] == '_') continue;
@@ -105,12 +105,12 @@ std::string NamespaceObject::Repr() const {
 }
 
 int64_t NamespaceObject::Size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return static_cast<int64_t>(attrs_.size());
 }
 
 void NamespaceObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const auto& [name, value] : attrs_) value.ForEachRef(fn);
 }
 

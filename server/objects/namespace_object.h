@@ -20,10 +20,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/objects/budget_account.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
+#include "shared/mutex.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
@@ -61,7 +61,7 @@ class NamespaceObject : public Object {
   // An attribute costs what a dict entry keyed by its name would.
   static int64_t AttrBytes(const std::string& name, const Value& value);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, Value> attrs_ ABSL_GUARDED_BY(mu_);
   // Holds exactly the sum of AttrBytes over attrs_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);

@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<ValueObject>> ValueObject::Create(MemoryBudget* b
   std::unique_ptr<ValueObject> object(new ValueObject(budget, std::move(typecode), *rule, Value()));
   absl::StatusOr<Value> converted = object->Convert(std::move(initial));
   if (!converted.ok()) return converted.status();
-  absl::MutexLock lock(&object->mu_);
+  MutexLock lock(&object->mu_);
   // The account holds nothing yet (not even the placeholder None's share).
   absl::Status reserved = object->account_.Reserve(ApproxBytes(*converted));
   if (!reserved.ok()) return reserved;
@@ -146,19 +146,19 @@ absl::Status ValueObject::Store(Value value) {
 }
 
 Value ValueObject::Get() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return value_;
 }
 
 absl::Status ValueObject::Set(Value value) {
   absl::StatusOr<Value> converted = Convert(std::move(value));
   if (!converted.ok()) return converted.status();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return Store(*std::move(converted));
 }
 
 absl::StatusOr<Value> ValueObject::Add(const Value& delta) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!delta.is_number() || !value_.is_number()) return UnsupportedAdd(value_, delta);
   Value sum;
   if (value_.is_float() || delta.is_float()) {
@@ -183,7 +183,7 @@ absl::StatusOr<std::pair<bool, Value>> ValueObject::CompareAndSwap(const Value& 
                                                                    Value desired) {
   absl::StatusOr<Value> converted = Convert(std::move(desired));
   if (!converted.ok()) return converted.status();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!(value_ == expected)) return std::make_pair(false, value_);
   absl::Status stored = Store(*std::move(converted));
   if (!stored.ok()) return stored;
@@ -192,14 +192,14 @@ absl::StatusOr<std::pair<bool, Value>> ValueObject::CompareAndSwap(const Value& 
 
 std::string ValueObject::Repr() const {
   const std::string code = typecode_.empty() ? "None" : absl::StrCat("'", typecode_, "'");
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return absl::StrCat("Value(", code, ", ", value_.repr(), ")");
 }
 
 int64_t ValueObject::Size() const { return 1; }
 
 void ValueObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   value_.ForEachRef(fn);
 }
 

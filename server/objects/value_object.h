@@ -26,10 +26,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/objects/budget_account.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
+#include "shared/mutex.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
@@ -86,7 +86,7 @@ class ValueObject : public Object {
 
   const std::string typecode_;
   const Rule rule_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   Value value_ ABSL_GUARDED_BY(mu_);
   // Holds exactly ApproxBytes(value_).
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);

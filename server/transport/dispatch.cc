@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shared/mutex.h"
 #include "shared/value_codec.h"
 
 namespace shoal::server {
@@ -86,7 +87,7 @@ void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string
     method.invoke(context, request, std::move(reply));
     return;
   }
-  absl::ReaderMutexLock lock(&context.core().registry().collector_mutex());
+  ReaderMutexLock lock(&context.core().registry().collector_mutex());
   method.invoke(context, request, std::move(reply));
 }
 

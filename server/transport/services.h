@@ -7,11 +7,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
-
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
+#include "shared/mutex.h"
 #include "shoal/v1/auth.grpc.pb.h"
 #include "shoal/v1/session.grpc.pb.h"
 
@@ -57,7 +56,7 @@ class SessionService : public v1::Session::CallbackService {
 
   Core& core_;
   const Dispatcher& dispatcher_;
-  absl::Mutex streams_mu_;
+  Mutex streams_mu_;
   absl::flat_hash_set<StreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
   bool ending_ ABSL_GUARDED_BY(streams_mu_) = false;
 };

@@ -3,11 +3,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "server/transport/authenticate.h"
 #include "server/transport/grpc_status.h"
 #include "server/transport/services.h"
 #include "shared/error_kind.h"
+#include "shared/mutex.h"
 
 namespace shoal::server {
 
@@ -37,7 +37,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       reading_done_ = true;
       MaybeFinishLocked();
       return;
@@ -48,7 +48,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     out_.Clear();
     if (!ok) {
       broken_ = true;
@@ -73,7 +73,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
 
   // Ends the stream now, for a server shutting down.
   void End() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_) return;
     finished_ = true;
     Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "ConnectionError: the server is shutting down"));
@@ -82,7 +82,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
  private:
   void Dispatch(const v1::Call& call) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       ++pending_;
     }
     const uint64_t call_id = call.call_id();
@@ -105,7 +105,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   }
 
   void Complete(uint64_t call_id, const absl::Status& status, std::string response) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --pending_;
     if (broken_) {
       MaybeFinishLocked();
@@ -138,7 +138,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   bool attached_ = false;
   // Only the read path touches in_, and one read is in flight at a time.
   v1::ClientFrame in_;
-  absl::Mutex mu_;
+  Mutex mu_;
   v1::ServerFrame out_ ABSL_GUARDED_BY(mu_);
   v1::ServerFrame queued_ ABSL_GUARDED_BY(mu_);
   int pending_ ABSL_GUARDED_BY(mu_) = 0;
@@ -151,21 +151,21 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
 grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame>* SessionService::Stream(
     grpc::CallbackServerContext* context) {
   auto* reactor = new StreamReactor(*this, Authenticate(core_, *context));
-  absl::MutexLock lock(&streams_mu_);
+  MutexLock lock(&streams_mu_);
   streams_.insert(reactor);
   if (ending_) reactor->End();
   return reactor;
 }
 
 void SessionService::Forget(StreamReactor* reactor) {
-  absl::MutexLock lock(&streams_mu_);
+  MutexLock lock(&streams_mu_);
   streams_.erase(reactor);
 }
 
 void SessionService::EndStreams() {
   // Holding streams_mu_ keeps every listed reactor alive: OnDone must take it
   // to remove itself before the reactor is deleted.
-  absl::MutexLock lock(&streams_mu_);
+  MutexLock lock(&streams_mu_);
   ending_ = true;
   for (StreamReactor* reactor : streams_) reactor->End();
 }

@@ -21,9 +21,13 @@ if grep -rlE '#include [<"](grpc|google/protobuf|absl)' "$work/prefix/include/sh
   echo "public headers include gRPC, protobuf or Abseil" >&2
   exit 1
 fi
-cmake -S "$source/examples" -B "$work/examples" -G Ninja \
-  -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
-cmake --build "$work/examples" >/dev/null
+# Quiet when it works; the whole output when it does not.
+if ! { cmake -S "$source/examples" -B "$work/examples" -G Ninja \
+         -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DCMAKE_PREFIX_PATH="$work/prefix" &&
+       cmake --build "$work/examples"; } >"$work/examples.log" 2>&1; then
+  cat "$work/examples.log" >&2
+  exit 1
+fi
 
 mkfifo "$work/out"
 "$work/prefix/bin/shoal-server" --listen=127.0.0.1:0 --authkey-file="$work/key" >"$work/out" &
