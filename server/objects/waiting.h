@@ -103,6 +103,44 @@ class CompletionBatch {
   std::vector<std::pair<Completion, Outcome>> pending_;
 };
 
+// What a call decided under an object's mutex, carried out once the mutex is
+// released: declare it before the MutexLock so that it is destroyed after.
+// The timers of waiters that something else completed are cancelled first
+// (Timers::Cancel may wait out a running callback, which takes the mutex), so
+// that none of them can fire into a freed object once a completion has
+// dropped the last reference to it; then the completions run.
+class Settlement {
+ public:
+  explicit Settlement(Timers* timers) : timers_(timers) {}
+  Settlement(const Settlement&) = delete;
+  Settlement& operator=(const Settlement&) = delete;
+  ~Settlement() {
+    for (Timers::TimerId id : timers_to_cancel_) timers_->Cancel(id);
+    batch_.Run();
+  }
+
+  // Completes a parked waiter; its timer, if any, is to be cancelled.
+  void Complete(Completion done, Outcome outcome, std::optional<Timers::TimerId> timer) {
+    if (timer.has_value()) timers_to_cancel_.push_back(*timer);
+    batch_.Add(std::move(done), std::move(outcome));
+  }
+  // Completes a call that did not park.
+  void CompleteNow(Completion done, Outcome outcome) {
+    batch_.Add(std::move(done), std::move(outcome));
+  }
+
+ private:
+  Timers* const timers_;
+  std::vector<Timers::TimerId> timers_to_cancel_;
+  CompletionBatch batch_;
+};
+
+// An infinite deadline needs no timer: it is the same as none.
+inline std::optional<absl::Time> FiniteDeadline(std::optional<absl::Time> deadline) {
+  if (deadline.has_value() && *deadline == absl::InfiniteFuture()) return std::nullopt;
+  return deadline;
+}
+
 }  // namespace shoal::server
 
 #endif  // SHOAL_SERVER_OBJECTS_WAITING_H_

@@ -1,0 +1,162 @@
+// QueueObject is the shared Queue and JoinableQueue, Python's manager.Queue()
+// and manager.JoinableQueue(): a FIFO of Values, bounded by maxsize when
+// maxsize > 0. No thread waits: a Get on an empty queue parks a getter, a Put
+// on a full one parks a putter with its item, and Join parks a joiner; each
+// returns its WaitId. A Put hands its item straight to the oldest parked
+// getter; a Get that makes room admits the oldest parked putter's item; the
+// last TaskDone completes the joiners. A deadline is a timer that completes
+// its waiter with Empty (getter), Full (putter) or False (joiner); Cancel and
+// EndSession complete a waiter with CancelledError.
+//
+// An item is never lost and never delivered twice: who receives it is decided
+// under the mutex, and a getter that timed out, was cancelled or whose session
+// ended is removed in the same step that completes it, so it takes nothing; a
+// putter completed that way never adds its item.
+//
+// Both kinds count unfinished tasks, as Python's queue.Queue (which backs
+// both manager.Queue() and manager.JoinableQueue()) does: every item accepted
+// by a Put counts one, TaskDone takes one off, and Join waits for zero.
+//
+// Items held in the queue are charged to the MemoryBudget: a Put that does
+// not fit fails with LimitError and changes nothing. An item handed straight
+// to a getter is never held, so it is not charged; a parked putter's item is
+// charged when it is admitted into the queue (and if it no longer fits then,
+// that putter gets LimitError and the next one is tried).
+//
+// Thread-safety: every public method is safe to call from any thread. Which
+// event completes a waiter is decided under the object's mutex, so each waiter
+// is completed exactly once; the completions run after the mutex is released.
+// The object schedules timers with its mutex held and cancels them only with
+// it released, because Timers::Cancel waits out a running timer callback,
+// which takes the mutex. A completion may call back into the object, or drop
+// the last reference to it: nothing touches the object after completions
+// start running.
+#ifndef SHOAL_SERVER_OBJECTS_QUEUE_OBJECT_H_
+#define SHOAL_SERVER_OBJECTS_QUEUE_OBJECT_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/objects/budget_account.h"
+#include "server/objects/memory_budget.h"
+#include "server/objects/object.h"
+#include "server/objects/waiting.h"
+#include "shared/mutex.h"
+#include "shoal/value.h"
+
+namespace shoal::server {
+
+class QueueObject : public Object {
+ public:
+  // Queue(maxsize) when kind is kQueue, JoinableQueue(maxsize) when it is
+  // kJoinableQueue (ValueError for any other kind). maxsize <= 0 means
+  // unbounded. budget (null: unlimited) and timers must outlive the queue.
+  static absl::StatusOr<std::unique_ptr<QueueObject>> Create(Kind kind, int64_t maxsize,
+                                                             MemoryBudget* budget, Timers* timers);
+  // Cancels the timers of parked waiters and completes those waiters with
+  // CancelledError, so that no call is left without an answer.
+  ~QueueObject() override;
+
+  // q.put(item, block, timeout): completes with None once the item is in the
+  // queue or handed to a getter; with Full when the queue is full and the
+  // deadline has passed (at once when it already has: put_nowait); with
+  // LimitError when the item does not fit the memory budget. Returns 0 when
+  // it completed at once.
+  WaitId Put(WaitRequest request, Value item);
+  // q.get(block, timeout): completes with the oldest item, or with Empty when
+  // the queue is empty and the deadline has passed (at once when it already
+  // has: get_nowait). Returns 0 when it completed at once.
+  WaitId Get(WaitRequest request);
+  // q.join(): completes with None once every accepted item is done (at once
+  // when that is already so), or with False when the deadline passes first
+  // (Python's join has no timeout; this one does). Returns 0 when it
+  // completed at once.
+  WaitId Join(WaitRequest request);
+  // q.task_done(). ValueError "task_done() called too many times" when no
+  // task is unfinished.
+  absl::Status TaskDone();
+  // Completes the parked waiter id (getter, putter or joiner) with
+  // CancelledError; a no-op when it was completed already. A cancelled
+  // putter's item is dropped.
+  void Cancel(WaitId id);
+
+  // q.qsize(): items in the queue, not counting parked putters' items.
+  int64_t QSize() const;
+  // q.empty()
+  bool Empty() const;
+  // q.full(): maxsize > 0 and qsize >= maxsize.
+  bool Full() const;
+  // q.maxsize, as given at creation.
+  int64_t MaxSize() const { return maxsize_; }
+  // q.unfinished_tasks
+  int64_t UnfinishedTasks() const;
+  // Parked waiters of each sort.
+  int64_t NGetters() const;
+  int64_t NPutters() const;
+  int64_t NJoiners() const;
+
+  // Object:
+  std::string Repr() const override;  // <Queue 3 items, maxsize=10>
+  int64_t Size() const override;      // qsize
+  // Visits the queued items and the parked putters' items. Calls fn under
+  // the queue's mutex: fn must not call back into this queue.
+  void ForEachRef(const std::function<void(const ObjectRef&)>& fn) const override;
+  // Completes the session's parked getters, putters and joiners with
+  // CancelledError; its putters' items are dropped.
+  void EndSession(SessionId session) override;
+
+ private:
+  // A parked call. item is used by putters only.
+  struct Waiter {
+    SessionId session = 0;
+    Completion done;
+    // Set when the wait has a deadline.
+    std::optional<Timers::TimerId> timer;
+    Value item;
+  };
+
+  QueueObject(Kind kind, int64_t maxsize, MemoryBudget* budget, Timers* timers);
+
+  bool FullLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Stores item at the back, charging it to the budget first; LimitError
+  // changes nothing.
+  absl::Status StoreLocked(Value item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Admits the oldest parked putters' items while there is room.
+  void AdmitPuttersLocked(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes every parked joiner with None, once no task is unfinished.
+  void ReleaseJoinersLocked(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Parks a waiter in waiters, with a timer for its deadline if any.
+  WaitId ParkLocked(std::map<WaitId, Waiter>& waiters, SessionId session, Completion done,
+                    std::optional<absl::Time> deadline, Value item)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The timer callback of waiter id: completes it with Empty, Full or False,
+  // unless something else completed it first.
+  void Expire(WaitId id);
+
+  const int64_t maxsize_;
+  Timers* const timers_;
+  mutable Mutex mu_;
+  std::deque<Value> items_ ABSL_GUARDED_BY(mu_);
+  // Holds exactly the sum of ApproxBytes over items_.
+  BudgetAccount account_ ABSL_GUARDED_BY(mu_);
+  int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
+  // Parked waiters by id; ids grow, so each map is in arrival order. Getters
+  // wait only while items_ is empty and putters only while the queue is
+  // full: whoever changes that completes them in the same step.
+  std::map<WaitId, Waiter> getters_ ABSL_GUARDED_BY(mu_);
+  std::map<WaitId, Waiter> putters_ ABSL_GUARDED_BY(mu_);
+  std::map<WaitId, Waiter> joiners_ ABSL_GUARDED_BY(mu_);
+  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_OBJECTS_QUEUE_OBJECT_H_

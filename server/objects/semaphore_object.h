@@ -1,0 +1,122 @@
+// SemaphoreObject is the shared Semaphore and BoundedSemaphore, Python's
+// manager.Semaphore(value) and manager.BoundedSemaphore(value): a counter of
+// permits. Acquire takes a permit at once when there is one, and otherwise
+// parks a waiter; Release adds permits and hands them to the waiters in the
+// order they came (FIFO). A BoundedSemaphore refuses a release that would
+// raise the counter above its initial value.
+//
+// Unlike Python's, the semaphore knows which session holds how many permits:
+// the permits a session acquired minus those it released (never below 0).
+// When a session ends, its permits are given back, waking waiters, so a
+// worker that dies inside a semaphore-guarded section does not leak its
+// permit. The price: a semaphore used as a signal (one session releases, the
+// other acquires and never releases) gets back the permits of a consumer
+// whose session ends. A BoundedSemaphore never gives back past its initial
+// value.
+//
+// Thread-safety: every public method is safe to call from any thread. Which
+// event completes a waiter (grant, deadline, Cancel, session end) is decided
+// under the object's mutex, so each waiter is completed exactly once and a
+// permit is never lost or given twice; completions run after the mutex is
+// released. The mutex is held while calling Timers::Schedule and Timers::Now,
+// never while calling Timers::Cancel (which waits out a running timer
+// callback, and those callbacks take the mutex). Nothing touches the object
+// after its completions start running, so a completion may drop the last
+// reference to it.
+#ifndef SHOAL_SERVER_OBJECTS_SEMAPHORE_OBJECT_H_
+#define SHOAL_SERVER_OBJECTS_SEMAPHORE_OBJECT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/objects/object.h"
+#include "server/objects/waiting.h"
+#include "shared/mutex.h"
+
+namespace shoal::server {
+
+class SemaphoreObject : public Object {
+ public:
+  // A Semaphore (kind kSemaphore) or BoundedSemaphore (kBoundedSemaphore)
+  // holding value permits. ValueError "semaphore initial value must be >= 0"
+  // when value is negative; InvalidArgument for another kind. timers must
+  // outlive the object.
+  static absl::StatusOr<std::unique_ptr<SemaphoreObject>> Create(Kind kind, int64_t value,
+                                                                 Timers* timers);
+
+  // As Create, for arguments already checked.
+  SemaphoreObject(Kind kind, int64_t value, Timers* timers);
+  // Cancels the timers of parked waiters and completes those waiters with
+  // CancelledError, so that no call is left without an answer.
+  ~SemaphoreObject() override;
+
+  // sem.acquire(blocking, timeout). Completes with True when a permit is
+  // taken: at once if there is one, or later when a release hands one over.
+  // A caller whose deadline passes first is completed with False, as is one
+  // whose deadline had passed already and found no permit. Returns 0 when it
+  // completed at once, else the id of the parked waiter.
+  WaitId Acquire(WaitRequest request);
+  // sem.release(n): adds n permits, waking up to n waiters, oldest first.
+  // Errors, changing nothing: ValueError "n must be one or more" when n < 1;
+  // for a BoundedSemaphore, ValueError "Semaphore released too many times"
+  // when the counter would exceed the initial value; ValueError "semaphore
+  // value too large" when it would overflow int64.
+  absl::Status Release(Caller caller, int64_t n = 1);
+  // The permits available now (Python's sem._value).
+  int64_t Value() const;
+  // The value the semaphore was created with.
+  int64_t InitialValue() const { return initial_value_; }
+  // How many permits session holds: acquired minus released, never below 0.
+  int64_t HeldBy(SessionId session) const;
+  // How many callers are parked waiting for a permit.
+  int64_t NWaiting() const;
+  // Completes the parked waiter id with CancelledError (its caller is gone);
+  // a no-op when it was completed already. A cancelled waiter never gets a
+  // permit.
+  void Cancel(WaitId id);
+
+  // Object:
+  // <Semaphore value=2, 0 waiting>, <BoundedSemaphore value=0/3, 1 waiting>
+  std::string Repr() const override;
+  int64_t Size() const override;  // 0: a semaphore holds no values.
+  // Completes the session's parked waiters with CancelledError, then gives
+  // back the permits it holds, waking waiters.
+  void EndSession(SessionId session) override;
+
+ private:
+  struct Waiter {
+    SessionId session = 0;
+    Completion done;
+    // Set when the wait has a deadline.
+    std::optional<Timers::TimerId> timer;
+  };
+
+  // The timer callback of waiter id: completes it with False, unless it was
+  // completed first.
+  void Expire(WaitId id);
+  // Hands available permits to the oldest waiters.
+  void GrantWaiters(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const bool bounded_;
+  const int64_t initial_value_;
+  Timers* const timers_;
+  mutable Mutex mu_;
+  // Invariant: there are waiters only while value_ is 0.
+  int64_t value_ ABSL_GUARDED_BY(mu_);
+  // The permits each session holds; sessions holding none are absent.
+  absl::flat_hash_map<SessionId, int64_t> held_ ABSL_GUARDED_BY(mu_);
+  // Parked waiters by id; ids grow, so this is arrival order.
+  std::map<WaitId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_OBJECTS_SEMAPHORE_OBJECT_H_
