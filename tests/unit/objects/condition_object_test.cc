@@ -13,60 +13,16 @@
 #include "server/objects/lock_object.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
 namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsOk;
-
-// Every completion, in the order it ran: tells exactly-once and order.
-class Recorder {
- public:
-  Completion Done(std::string label) {
-    return [this, label = std::move(label)](Outcome outcome) {
-      MutexLock lock(&mu_);
-      entries_.emplace_back(label, std::move(outcome));
-    };
-  }
-
-  std::vector<std::string> Labels() {
-    MutexLock lock(&mu_);
-    std::vector<std::string> labels;
-    for (const auto& [label, outcome] : entries_) labels.push_back(label);
-    return labels;
-  }
-
-  // The one outcome recorded under label; fails the test unless exactly one.
-  Outcome Only(const std::string& label) {
-    MutexLock lock(&mu_);
-    std::vector<Outcome> found;
-    for (const auto& [seen, outcome] : entries_) {
-      if (seen == label) found.push_back(outcome);
-    }
-    EXPECT_EQ(found.size(), 1u) << label;
-    return found.empty() ? Outcome::Error(absl::NotFoundError(label)) : found.front();
-  }
-
-  bool Has(const std::string& label) {
-    MutexLock lock(&mu_);
-    for (const auto& [seen, outcome] : entries_) {
-      if (seen == label) return true;
-    }
-    return false;
-  }
-
-  size_t size() {
-    MutexLock lock(&mu_);
-    return entries_.size();
-  }
-
- private:
-  Mutex mu_;
-  std::vector<std::pair<std::string, Outcome>> entries_ ABSL_GUARDED_BY(mu_);
-};
 
 bool IsTrue(const Outcome& outcome) { return outcome.status.ok() && outcome.value == Value(true); }
 bool IsFalse(const Outcome& outcome) {
@@ -79,13 +35,13 @@ bool IsCancelled(const Outcome& outcome) {
 class ConditionObjectTest : public ::testing::Test {
  protected:
   WaitRequest Forever(SessionId session, std::string label) {
-    return WaitRequest{Caller{session}, std::nullopt, record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, std::nullopt, record_.Track(std::move(label))};
   }
   WaitRequest Within(SessionId session, absl::Duration timeout, std::string label) {
-    return WaitRequest{Caller{session}, timers_.Now() + timeout, record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, timers_.Now() + timeout, record_.Track(std::move(label))};
   }
   WaitRequest NoWait(SessionId session, std::string label) {
-    return WaitRequest{Caller{session}, timers_.Now(), record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, timers_.Now(), record_.Track(std::move(label))};
   }
   // Acquires the condition's lock for session, which must get it at once.
   void Hold(ConditionObject& cond, SessionId session) {
@@ -118,7 +74,7 @@ TEST_F(ConditionObjectTest, AcquireAndReleaseAreTheLocks) {
   const WaitId b = cond.Acquire(Forever(2, "b"));
   EXPECT_NE(b, 0u);
   cond.Cancel(b);  // An Acquire made through the condition.
-  EXPECT_TRUE(IsCancelled(record_.Only("b")));
+  EXPECT_TRUE(IsCancelled(record_.Of("b")));
   EXPECT_TRUE(IsOk(cond.Release(Caller{1})));
   EXPECT_FALSE(lock->Locked());
   EXPECT_TRUE(IsError(cond.Release(Caller{1}), ErrorKind::kRuntimeError, "release unlocked lock"));
@@ -127,12 +83,12 @@ TEST_F(ConditionObjectTest, AcquireAndReleaseAreTheLocks) {
 TEST_F(ConditionObjectTest, WaitWithoutTheLockIsRuntimeError) {
   ConditionObject cond(&timers_);
   EXPECT_EQ(cond.Wait(Forever(1, "w")), 0u);
-  EXPECT_TRUE(IsError(record_.Only("w").status, ErrorKind::kRuntimeError,
+  EXPECT_TRUE(IsError(record_.Of("w").status, ErrorKind::kRuntimeError,
                       "cannot wait on un-acquired lock"));
   // Held by another session is no better.
   Hold(cond, 2);
   EXPECT_EQ(cond.Wait(Forever(1, "w2")), 0u);
-  EXPECT_TRUE(IsError(record_.Only("w2").status, ErrorKind::kRuntimeError,
+  EXPECT_TRUE(IsError(record_.Of("w2").status, ErrorKind::kRuntimeError,
                       "cannot wait on un-acquired lock"));
   EXPECT_EQ(Holder(cond), SessionId{2});
   EXPECT_EQ(cond.NWaiting(), 0);
@@ -166,7 +122,7 @@ TEST_F(ConditionObjectTest, WaitReleasesTheLockAndReturnsHoldingIt) {
   EXPECT_EQ(cond.NWaiting(), 0);
   EXPECT_EQ(record_.size(), 0u);  // Notified, but the lock is still 2's.
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  const Outcome woken = record_.Only("w");
+  const Outcome woken = record_.Of("w");
   EXPECT_TRUE(IsTrue(woken));
   EXPECT_EQ(Holder(cond), SessionId{1});
   EXPECT_EQ(woken.fencing_token, cond.lock()->Describe().last_fencing_token);
@@ -186,12 +142,12 @@ TEST_F(ConditionObjectTest, NotifyWakesTheOldestWaitersFirst) {
   ASSERT_TRUE(IsOk(cond.Notify(Caller{9}, 2)));
   EXPECT_EQ(cond.NWaiting(), 2);
   ASSERT_TRUE(IsOk(cond.Release(Caller{9})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"w1"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"w1"}));
   ASSERT_TRUE(IsOk(cond.Release(Caller{1})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"w1", "w2"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"w1", "w2"}));
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"w1", "w2", "w3"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"w1", "w2", "w3"}));
   EXPECT_EQ(cond.NWaiting(), 1);
   ASSERT_TRUE(IsOk(cond.Release(Caller{3})));
   EXPECT_FALSE(cond.lock()->Locked());
@@ -209,10 +165,10 @@ TEST_F(ConditionObjectTest, NotifyAllWakesEveryWaiterInOrder) {
   EXPECT_EQ(timers_.pending(), 0u);  // The deadlines are moot once notified.
   ASSERT_TRUE(IsOk(cond.Release(Caller{9})));
   for (SessionId s = 1; s <= 3; ++s) ASSERT_TRUE(IsOk(cond.Release(Caller{s})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"w1", "w2", "w3"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"w1", "w2", "w3"}));
   int64_t last = 0;
   for (const char* label : {"w1", "w2", "w3"}) {
-    const Outcome outcome = record_.Only(label);
+    const Outcome outcome = record_.Of(label);
     EXPECT_TRUE(IsTrue(outcome));
     EXPECT_GT(outcome.fencing_token, last);
     last = outcome.fencing_token;
@@ -229,7 +185,7 @@ TEST_F(ConditionObjectTest, TimedOutWaitReturnsFalseOnceItHasTheLockAgain) {
   EXPECT_EQ(cond.NWaiting(), 0);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));  // Too late for w.
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  EXPECT_TRUE(IsFalse(record_.Only("w")));
+  EXPECT_TRUE(IsFalse(record_.Of("w")));
   EXPECT_EQ(Holder(cond), SessionId{1});
 }
 
@@ -240,7 +196,7 @@ TEST_F(ConditionObjectTest, TimedOutWaitWithTheLockFreeCompletesAtTheDeadline) {
   timers_.Advance(absl::Seconds(1));
   EXPECT_EQ(record_.size(), 0u);
   timers_.Advance(absl::Seconds(1));
-  EXPECT_TRUE(IsFalse(record_.Only("w")));
+  EXPECT_TRUE(IsFalse(record_.Of("w")));
   EXPECT_EQ(Holder(cond), SessionId{1});
 }
 
@@ -249,17 +205,17 @@ TEST_F(ConditionObjectTest, WaitWithAPassedDeadlineStillLetsTheLockGo) {
   Hold(cond, 1);
   // Nobody else wants the lock: it comes straight back.
   EXPECT_EQ(cond.Wait(NoWait(1, "w1")), 0u);
-  EXPECT_TRUE(IsFalse(record_.Only("w1")));
+  EXPECT_TRUE(IsFalse(record_.Of("w1")));
   EXPECT_EQ(Holder(cond), SessionId{1});
 
   // A waiting acquirer goes first, as with Python's wait(0).
   cond.Acquire(Forever(2, "b"));
   EXPECT_NE(cond.Wait(NoWait(1, "w2")), 0u);
-  EXPECT_TRUE(IsTrue(record_.Only("b")));
+  EXPECT_TRUE(IsTrue(record_.Of("b")));
   EXPECT_FALSE(record_.Has("w2"));
   EXPECT_EQ(timers_.pending(), 0u);
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  EXPECT_TRUE(IsFalse(record_.Only("w2")));
+  EXPECT_TRUE(IsFalse(record_.Of("w2")));
   EXPECT_EQ(Holder(cond), SessionId{1});
 }
 
@@ -274,7 +230,7 @@ TEST_F(ConditionObjectTest, RLockRecursionCountIsRestored) {
   Hold(cond, 2);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  EXPECT_TRUE(IsTrue(record_.Only("w")));
+  EXPECT_TRUE(IsTrue(record_.Of("w")));
   EXPECT_EQ(Holder(cond), SessionId{1});
   EXPECT_EQ(cond.lock()->Describe().recursion_count, 3);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(IsOk(cond.Release(Caller{1})));
@@ -293,7 +249,7 @@ TEST_F(ConditionObjectTest, WorksOverAPlainLock) {
   Hold(cond, 2);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  EXPECT_TRUE(IsTrue(record_.Only("w")));
+  EXPECT_TRUE(IsTrue(record_.Of("w")));
   EXPECT_EQ(lock->Describe().holder, SessionId{1});
   EXPECT_EQ(lock->Describe().recursion_count, 1);
 }
@@ -305,7 +261,7 @@ TEST_F(ConditionObjectTest, CancelWhileWaitingForANotify) {
   Hold(cond, 2);
   cond.Wait(Forever(2, "x"));
   cond.Cancel(w);
-  EXPECT_TRUE(IsCancelled(record_.Only("w")));
+  EXPECT_TRUE(IsCancelled(record_.Of("w")));
   EXPECT_EQ(timers_.pending(), 0u);
   EXPECT_EQ(cond.NWaiting(), 1);
   // The cancelled waiter does not take the lock again, and is not notified.
@@ -313,8 +269,8 @@ TEST_F(ConditionObjectTest, CancelWhileWaitingForANotify) {
   Hold(cond, 3);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{3})));
   ASSERT_TRUE(IsOk(cond.Release(Caller{3})));
-  EXPECT_TRUE(IsTrue(record_.Only("x")));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"w", "x"}));
+  EXPECT_TRUE(IsTrue(record_.Of("x")));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"w", "x"}));
 }
 
 TEST_F(ConditionObjectTest, CancelWhileReacquiringNeverTakesTheLock) {
@@ -325,9 +281,9 @@ TEST_F(ConditionObjectTest, CancelWhileReacquiringNeverTakesTheLock) {
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));
   cond.Acquire(Forever(3, "c"));
   cond.Cancel(w);
-  EXPECT_TRUE(IsCancelled(record_.Only("w")));
+  EXPECT_TRUE(IsCancelled(record_.Of("w")));
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
-  EXPECT_TRUE(IsTrue(record_.Only("c")));
+  EXPECT_TRUE(IsTrue(record_.Of("c")));
   EXPECT_EQ(Holder(cond), SessionId{3});
   EXPECT_EQ(cond.lock()->Describe().waiting, 0);
 }
@@ -341,15 +297,15 @@ TEST_F(ConditionObjectTest, EndSessionCancelsItsWaitsAndReleasesItsOwnLock) {
   Hold(cond, 1);
   cond.Acquire(Forever(3, "c"));
   cond.EndSession(1);
-  EXPECT_TRUE(IsCancelled(record_.Only("w1")));
+  EXPECT_TRUE(IsCancelled(record_.Of("w1")));
   EXPECT_EQ(timers_.pending(), 0u);
   // The condition's own lock is released by it: the next acquirer gets it.
-  EXPECT_TRUE(IsTrue(record_.Only("c")));
+  EXPECT_TRUE(IsTrue(record_.Of("c")));
   EXPECT_EQ(Holder(cond), SessionId{3});
   EXPECT_EQ(cond.NWaiting(), 1);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{3})));
   ASSERT_TRUE(IsOk(cond.Release(Caller{3})));
-  EXPECT_TRUE(IsTrue(record_.Only("w2")));
+  EXPECT_TRUE(IsTrue(record_.Of("w2")));
 }
 
 TEST_F(ConditionObjectTest, EndSessionCancelsAReacquire) {
@@ -359,7 +315,7 @@ TEST_F(ConditionObjectTest, EndSessionCancelsAReacquire) {
   Hold(cond, 2);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));
   cond.EndSession(1);
-  EXPECT_TRUE(IsCancelled(record_.Only("w")));
+  EXPECT_TRUE(IsCancelled(record_.Of("w")));
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
   EXPECT_FALSE(cond.lock()->Locked());
 }
@@ -375,7 +331,7 @@ TEST_F(ConditionObjectTest, EndSessionLeavesAGivenLockToItsOwnEndSession) {
   // Whoever ends sessions calls every object's EndSession, the lock's too;
   // in either order, nothing is released twice.
   lock->EndSession(1);
-  EXPECT_TRUE(IsTrue(record_.Only("c")));
+  EXPECT_TRUE(IsTrue(record_.Of("c")));
   cond.EndSession(1);
   lock->EndSession(1);
   EXPECT_EQ(lock->Describe().holder, SessionId{3});
@@ -390,7 +346,7 @@ TEST_F(ConditionObjectTest, LockEndSessionCancelsAReacquire) {
   Hold(cond, 2);
   ASSERT_TRUE(IsOk(cond.Notify(Caller{2})));
   lock->EndSession(1);
-  EXPECT_TRUE(IsCancelled(record_.Only("w")));
+  EXPECT_TRUE(IsCancelled(record_.Of("w")));
   cond.EndSession(1);
   EXPECT_EQ(record_.size(), 1u);
 }
@@ -406,8 +362,8 @@ TEST_F(ConditionObjectTest, DestructionCancelsEveryWaiter) {
   ASSERT_TRUE(IsOk(cond->Notify(Caller{3})));  // The oldest now waits for the lock.
   EXPECT_EQ(lock->Describe().waiting, 1);
   cond.reset();
-  EXPECT_TRUE(IsCancelled(record_.Only("waiting")));
-  EXPECT_TRUE(IsCancelled(record_.Only("reacquiring")));
+  EXPECT_TRUE(IsCancelled(record_.Of("waiting")));
+  EXPECT_TRUE(IsCancelled(record_.Of("reacquiring")));
   EXPECT_EQ(timers_.pending(), 0u);
   EXPECT_EQ(lock->Describe().waiting, 0);
   EXPECT_EQ(lock->Describe().holder, SessionId{3});

@@ -11,45 +11,14 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
 namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
-
-// Records completions in the order they run, each under the name of its
-// call, so that a test sees which calls completed, how, in what order, and
-// that none completed twice.
-class Recorder {
- public:
-  struct Entry {
-    std::string name;
-    Outcome outcome;
-  };
-
-  Completion Track(std::string name) {
-    return [this, name = std::move(name)](Outcome outcome) {
-      std::lock_guard<std::mutex> lock(mu_);
-      log_.push_back(Entry{name, std::move(outcome)});
-    };
-  }
-
-  std::vector<Entry> log() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return log_;
-  }
-  // The names in completion order.
-  std::vector<std::string> names() {
-    std::vector<std::string> out;
-    for (const Entry& entry : log()) out.push_back(entry.name);
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Entry> log_;
-};
+using ::shoal::server::testing::Recorder;
 
 using Names = std::vector<std::string>;
 

@@ -13,61 +13,16 @@
 #include "gtest/gtest.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
 namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsOk;
-
-// Every completion, in the order it ran: tells exactly-once and order.
-class Recorder {
- public:
-  struct Entry {
-    std::string label;
-    Outcome outcome;
-  };
-
-  Completion Done(std::string label) {
-    return [this, label = std::move(label)](Outcome outcome) {
-      MutexLock lock(&mu_);
-      entries_.push_back(Entry{label, std::move(outcome)});
-    };
-  }
-
-  std::vector<std::string> Labels() {
-    MutexLock lock(&mu_);
-    std::vector<std::string> labels;
-    for (const Entry& entry : entries_) labels.push_back(entry.label);
-    return labels;
-  }
-
-  // The one outcome recorded under label; fails the test unless exactly one.
-  Outcome Only(const std::string& label) {
-    MutexLock lock(&mu_);
-    const Entry* found = nullptr;
-    int seen = 0;
-    for (const Entry& entry : entries_) {
-      if (entry.label == label) {
-        found = &entry;
-        ++seen;
-      }
-    }
-    EXPECT_EQ(seen, 1) << label;
-    return found != nullptr ? found->outcome : Outcome::Error(absl::NotFoundError(label));
-  }
-
-  size_t size() {
-    MutexLock lock(&mu_);
-    return entries_.size();
-  }
-
- private:
-  Mutex mu_;
-  std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
-};
 
 bool IsTrue(const Outcome& outcome) { return outcome.status.ok() && outcome.value == Value(true); }
 bool IsFalse(const Outcome& outcome) {
@@ -77,13 +32,13 @@ bool IsFalse(const Outcome& outcome) {
 class LockObjectTest : public ::testing::Test {
  protected:
   WaitRequest Forever(SessionId session, std::string label) {
-    return WaitRequest{Caller{session}, std::nullopt, record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, std::nullopt, record_.Track(std::move(label))};
   }
   WaitRequest Within(SessionId session, absl::Duration timeout, std::string label) {
-    return WaitRequest{Caller{session}, timers_.Now() + timeout, record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, timers_.Now() + timeout, record_.Track(std::move(label))};
   }
   WaitRequest NoWait(SessionId session, std::string label) {
-    return WaitRequest{Caller{session}, timers_.Now(), record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, timers_.Now(), record_.Track(std::move(label))};
   }
 
   ManualTimers timers_;
@@ -106,7 +61,7 @@ TEST_F(LockObjectTest, StartsUnlocked) {
 TEST_F(LockObjectTest, AcquireOfFreeLockIsGrantedAtOnce) {
   LockObject lock(Kind::kLock, &timers_);
   EXPECT_EQ(lock.Acquire(Forever(3, "a")), 0u);
-  const Outcome a = record_.Only("a");
+  const Outcome a = record_.Of("a");
   EXPECT_TRUE(IsTrue(a));
   EXPECT_EQ(a.fencing_token, 1);
   EXPECT_TRUE(lock.Locked());
@@ -119,10 +74,10 @@ TEST_F(LockObjectTest, NonBlockingAcquireOfHeldLockIsFalseAtOnce) {
   LockObject lock(Kind::kLock, &timers_);
   lock.Acquire(Forever(1, "a"));
   EXPECT_EQ(lock.Acquire(NoWait(2, "b")), 0u);
-  EXPECT_TRUE(IsFalse(record_.Only("b")));
+  EXPECT_TRUE(IsFalse(record_.Of("b")));
   // The same session waits like any other: a Lock is not re-entrant.
   EXPECT_EQ(lock.Acquire(NoWait(1, "c")), 0u);
-  EXPECT_TRUE(IsFalse(record_.Only("c")));
+  EXPECT_TRUE(IsFalse(record_.Of("c")));
   EXPECT_EQ(timers_.pending(), 0u);
   EXPECT_EQ(lock.Describe().waiting, 0);
 }
@@ -130,7 +85,7 @@ TEST_F(LockObjectTest, NonBlockingAcquireOfHeldLockIsFalseAtOnce) {
 TEST_F(LockObjectTest, NonBlockingAcquireOfFreeLockSucceeds) {
   LockObject lock(Kind::kLock, &timers_);
   EXPECT_EQ(lock.Acquire(NoWait(1, "a")), 0u);
-  EXPECT_TRUE(IsTrue(record_.Only("a")));
+  EXPECT_TRUE(IsTrue(record_.Of("a")));
 }
 
 TEST_F(LockObjectTest, TimedAcquireTimesOutWithFalseAndIsNeverGranted) {
@@ -142,12 +97,12 @@ TEST_F(LockObjectTest, TimedAcquireTimesOutWithFalseAndIsNeverGranted) {
   timers_.Advance(absl::Milliseconds(999));
   EXPECT_EQ(record_.size(), 1u);
   timers_.Advance(absl::Milliseconds(1));
-  EXPECT_TRUE(IsFalse(record_.Only("b")));
+  EXPECT_TRUE(IsFalse(record_.Of("b")));
   EXPECT_EQ(lock.Describe().waiting, 0);
 
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
   EXPECT_FALSE(lock.Locked());
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b"}));
   lock.Cancel(b);  // Completed already: a no-op.
   EXPECT_EQ(record_.size(), 2u);
 }
@@ -161,7 +116,7 @@ TEST_F(LockObjectTest, ReleaseGrantsWaitersInArrivalOrder) {
   EXPECT_EQ(lock.Describe().waiting, 3);
 
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(lock.Describe().holder, SessionId{2});
   ASSERT_TRUE(IsOk(lock.Release(Caller{2})));
   EXPECT_EQ(lock.Describe().holder, SessionId{3});
@@ -169,7 +124,7 @@ TEST_F(LockObjectTest, ReleaseGrantsWaitersInArrivalOrder) {
   EXPECT_EQ(timers_.pending(), 0u);
   ASSERT_TRUE(IsOk(lock.Release(Caller{3})));
   ASSERT_TRUE(IsOk(lock.Release(Caller{4})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b", "c", "d"}));
   EXPECT_FALSE(lock.Locked());
 }
 
@@ -184,7 +139,7 @@ TEST_F(LockObjectTest, FencingTokensGrowWithEveryGrant) {
   lock.Acquire(Forever(1, "4"));
   int64_t last = 0;
   for (const char* label : {"1", "2", "3", "4"}) {
-    const Outcome outcome = record_.Only(label);
+    const Outcome outcome = record_.Of(label);
     EXPECT_TRUE(IsTrue(outcome)) << label;
     EXPECT_GT(outcome.fencing_token, last) << label;
     last = outcome.fencing_token;
@@ -216,7 +171,7 @@ TEST_F(LockObjectTest, AnySessionMayReleaseWhenAllowed) {
   lock.Acquire(Forever(1, "a"));
   lock.Acquire(Forever(3, "c"));
   ASSERT_TRUE(IsOk(lock.Release(Caller{2})));
-  EXPECT_TRUE(IsTrue(record_.Only("c")));
+  EXPECT_TRUE(IsTrue(record_.Of("c")));
   EXPECT_EQ(lock.Describe().holder, SessionId{3});
   EXPECT_TRUE(lock.IsOwned(Caller{2}));
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
@@ -231,10 +186,10 @@ TEST_F(LockObjectTest, RLockReentersForItsOwnerWithTheSameToken) {
   EXPECT_EQ(lock.Acquire(Forever(1, "a1")), 0u);
   EXPECT_EQ(lock.Acquire(NoWait(1, "a2")), 0u);
   EXPECT_EQ(lock.Acquire(Forever(1, "a3")), 0u);
-  EXPECT_EQ(record_.Only("a1").fencing_token, 1);
-  EXPECT_EQ(record_.Only("a2").fencing_token, 1);
-  EXPECT_EQ(record_.Only("a3").fencing_token, 1);
-  EXPECT_TRUE(IsTrue(record_.Only("a2")));
+  EXPECT_EQ(record_.Of("a1").fencing_token, 1);
+  EXPECT_EQ(record_.Of("a2").fencing_token, 1);
+  EXPECT_EQ(record_.Of("a3").fencing_token, 1);
+  EXPECT_TRUE(IsTrue(record_.Of("a2")));
   EXPECT_EQ(lock.Describe().recursion_count, 3);
   EXPECT_EQ(lock.Repr(), "<RLock locked by session 1, count 3, 0 waiting>");
 
@@ -246,7 +201,7 @@ TEST_F(LockObjectTest, RLockReentersForItsOwnerWithTheSameToken) {
   EXPECT_EQ(lock.Describe().recursion_count, 1);
   EXPECT_EQ(record_.size(), 3u);  // b still waits.
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
-  const Outcome b = record_.Only("b");
+  const Outcome b = record_.Of("b");
   EXPECT_TRUE(IsTrue(b));
   EXPECT_EQ(b.fencing_token, 2);
   EXPECT_TRUE(IsError(lock.Release(Caller{1}), ErrorKind::kRuntimeError,
@@ -268,9 +223,9 @@ TEST_F(LockObjectTest, EndSessionReleasesToTheNextWaiter) {
   lock.Acquire(Forever(1, "a"));
   lock.Acquire(Forever(2, "b"));
   lock.EndSession(1);
-  EXPECT_TRUE(IsTrue(record_.Only("b")));
+  EXPECT_TRUE(IsTrue(record_.Of("b")));
   EXPECT_EQ(lock.Describe().holder, SessionId{2});
-  EXPECT_EQ(record_.Only("b").fencing_token, 2);
+  EXPECT_EQ(record_.Of("b").fencing_token, 2);
 }
 
 TEST_F(LockObjectTest, EndSessionReleasesAnRLockAtAnyCount) {
@@ -290,12 +245,12 @@ TEST_F(LockObjectTest, EndSessionCancelsTheSessionsWaitersOnly) {
   lock.Acquire(Forever(3, "c"));
   lock.Acquire(Forever(2, "b2"));
   lock.EndSession(2);
-  EXPECT_EQ(record_.Only("b1").status.code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(record_.Only("b2").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(record_.Of("b1").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(record_.Of("b2").status.code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(timers_.pending(), 0u);
   EXPECT_EQ(lock.Describe().holder, SessionId{1});
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b1", "b2", "c"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b1", "b2", "c"}));
   EXPECT_EQ(lock.Describe().holder, SessionId{3});
 }
 
@@ -305,7 +260,7 @@ TEST_F(LockObjectTest, EndSessionOfAHolderThatAlsoWaitsDoesNotRegrantToIt) {
   lock.Acquire(Forever(1, "a again"));
   lock.Acquire(Forever(2, "b"));
   lock.EndSession(1);
-  EXPECT_EQ(record_.Only("a again").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(record_.Of("a again").status.code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(lock.Describe().holder, SessionId{2});
 }
 
@@ -315,13 +270,13 @@ TEST_F(LockObjectTest, CancelledWaiterIsNeverGranted) {
   const WaitId b = lock.Acquire(Within(2, absl::Seconds(5), "b"));
   lock.Acquire(Forever(3, "c"));
   lock.Cancel(b);
-  EXPECT_EQ(record_.Only("b").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(record_.Of("b").status.code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(timers_.pending(), 0u);
   lock.Cancel(b);
   lock.Cancel(12345);
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
   EXPECT_EQ(lock.Describe().holder, SessionId{3});
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 TEST_F(LockObjectTest, DestructionCancelsParkedWaitersAndTheirTimers) {
@@ -330,8 +285,8 @@ TEST_F(LockObjectTest, DestructionCancelsParkedWaitersAndTheirTimers) {
   lock->Acquire(Within(2, absl::Seconds(5), "b"));
   lock->Acquire(Forever(3, "c"));
   lock.reset();
-  EXPECT_EQ(record_.Only("b").status.code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(record_.Only("c").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(record_.Of("b").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(record_.Of("c").status.code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(timers_.pending(), 0u);
 }
 
@@ -368,10 +323,10 @@ TEST_F(LockObjectTest, AcquireRestoreIsANewGrantBehindTheWaiters) {
   lock.Acquire(Forever(1, "a"));
   lock.Acquire(Forever(2, "b"));
   // Even its holder's session waits its turn with a restore.
-  EXPECT_NE(lock.AcquireRestore(Caller{1}, 4, record_.Done("restore")), 0u);
+  EXPECT_NE(lock.AcquireRestore(Caller{1}, 4, record_.Track("restore")), 0u);
   ASSERT_TRUE(IsOk(lock.Release(Caller{1})));
   ASSERT_TRUE(IsOk(lock.Release(Caller{2})));
-  const Outcome restore = record_.Only("restore");
+  const Outcome restore = record_.Of("restore");
   EXPECT_TRUE(IsTrue(restore));
   EXPECT_EQ(restore.fencing_token, 3);
   EXPECT_EQ(lock.Describe().recursion_count, 4);

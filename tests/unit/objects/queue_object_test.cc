@@ -18,57 +18,17 @@
 #include "server/objects/memory_budget.h"
 #include "shared/error_kind.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
 namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsKind;
 using ::shoal::testing_util::IsOk;
-
-// Records completions in the order they run, each under the name of its
-// call, so that a test sees which calls completed, how, in what order, and
-// that none completed twice.
-class Recorder {
- public:
-  struct Entry {
-    std::string name;
-    Outcome outcome;
-  };
-
-  Completion Track(std::string name) {
-    return [this, name = std::move(name)](Outcome outcome) {
-      std::lock_guard<std::mutex> lock(mu_);
-      log_.push_back(Entry{name, std::move(outcome)});
-    };
-  }
-
-  std::vector<Entry> log() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return log_;
-  }
-  std::vector<std::string> names() {
-    std::vector<std::string> out;
-    for (const Entry& entry : log()) out.push_back(entry.name);
-    return out;
-  }
-  // The outcome of the call named name; fails the test unless it completed
-  // exactly once.
-  Outcome Of(const std::string& name) {
-    std::vector<Outcome> found;
-    for (const Entry& entry : log()) {
-      if (entry.name == name) found.push_back(entry.outcome);
-    }
-    EXPECT_EQ(found.size(), 1u) << name << " completed " << found.size() << " times";
-    return found.empty() ? Outcome::Error(absl::UnknownError("not completed")) : found[0];
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Entry> log_;
-};
 
 using Names = std::vector<std::string>;
 

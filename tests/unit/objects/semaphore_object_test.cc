@@ -13,52 +13,16 @@
 #include "gtest/gtest.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
 namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsOk;
-
-// Every completion, in the order it ran: tells exactly-once and order.
-class Recorder {
- public:
-  Completion Done(std::string label) {
-    return [this, label = std::move(label)](Outcome outcome) {
-      MutexLock lock(&mu_);
-      entries_.emplace_back(label, std::move(outcome));
-    };
-  }
-
-  std::vector<std::string> Labels() {
-    MutexLock lock(&mu_);
-    std::vector<std::string> labels;
-    for (const auto& [label, outcome] : entries_) labels.push_back(label);
-    return labels;
-  }
-
-  // The one outcome recorded under label; fails the test unless exactly one.
-  Outcome Only(const std::string& label) {
-    MutexLock lock(&mu_);
-    std::vector<Outcome> found;
-    for (const auto& [seen, outcome] : entries_) {
-      if (seen == label) found.push_back(outcome);
-    }
-    EXPECT_EQ(found.size(), 1u) << label;
-    return found.empty() ? Outcome::Error(absl::NotFoundError(label)) : found.front();
-  }
-
-  size_t size() {
-    MutexLock lock(&mu_);
-    return entries_.size();
-  }
-
- private:
-  Mutex mu_;
-  std::vector<std::pair<std::string, Outcome>> entries_ ABSL_GUARDED_BY(mu_);
-};
 
 bool IsTrue(const Outcome& outcome) { return outcome.status.ok() && outcome.value == Value(true); }
 bool IsFalse(const Outcome& outcome) {
@@ -77,13 +41,13 @@ class SemaphoreObjectTest : public ::testing::Test {
     return made.ok() ? *std::move(made) : nullptr;
   }
   WaitRequest Forever(SessionId session, std::string label) {
-    return WaitRequest{Caller{session}, std::nullopt, record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, std::nullopt, record_.Track(std::move(label))};
   }
   WaitRequest Within(SessionId session, absl::Duration timeout, std::string label) {
-    return WaitRequest{Caller{session}, timers_.Now() + timeout, record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, timers_.Now() + timeout, record_.Track(std::move(label))};
   }
   WaitRequest NoWait(SessionId session, std::string label) {
-    return WaitRequest{Caller{session}, timers_.Now(), record_.Done(std::move(label))};
+    return WaitRequest{Caller{session}, timers_.Now(), record_.Track(std::move(label))};
   }
 
   ManualTimers timers_;
@@ -109,10 +73,10 @@ TEST_F(SemaphoreObjectTest, AcquireTakesPermitsUntilNoneIsLeft) {
   EXPECT_EQ(sem->Acquire(NoWait(2, "b")), 0u);
   EXPECT_EQ(sem->Value(), 0);
   EXPECT_EQ(sem->Acquire(NoWait(3, "c")), 0u);
-  EXPECT_TRUE(IsTrue(record_.Only("a")));
-  EXPECT_TRUE(IsTrue(record_.Only("b")));
-  EXPECT_TRUE(IsFalse(record_.Only("c")));
-  EXPECT_EQ(record_.Only("a").fencing_token, 0);
+  EXPECT_TRUE(IsTrue(record_.Of("a")));
+  EXPECT_TRUE(IsTrue(record_.Of("b")));
+  EXPECT_TRUE(IsFalse(record_.Of("c")));
+  EXPECT_EQ(record_.Of("a").fencing_token, 0);
   EXPECT_EQ(timers_.pending(), 0u);
   EXPECT_EQ(sem->NWaiting(), 0);
 }
@@ -126,7 +90,7 @@ TEST_F(SemaphoreObjectTest, TimedAcquireTimesOutAndNeverTakesAPermitLater) {
   timers_.Advance(absl::Seconds(1));
   EXPECT_EQ(record_.size(), 1u);
   timers_.Advance(absl::Seconds(1));
-  EXPECT_TRUE(IsFalse(record_.Only("b")));
+  EXPECT_TRUE(IsFalse(record_.Of("b")));
   ASSERT_TRUE(IsOk(sem->Release(Caller{1})));
   EXPECT_EQ(sem->Value(), 1);
   EXPECT_EQ(sem->HeldBy(2), 0);
@@ -140,11 +104,11 @@ TEST_F(SemaphoreObjectTest, ReleaseWakesUpToNWaitersOldestFirst) {
   sem->Acquire(Forever(3, "c"));
   EXPECT_EQ(sem->NWaiting(), 3);
   ASSERT_TRUE(IsOk(sem->Release(Caller{9}, 2)));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(sem->Value(), 0);
   EXPECT_EQ(timers_.pending(), 0u);  // b's deadline went with its grant.
   ASSERT_TRUE(IsOk(sem->Release(Caller{9}, 3)));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(sem->Value(), 2);
   EXPECT_EQ(sem->NWaiting(), 0);
 }
@@ -192,7 +156,7 @@ TEST_F(SemaphoreObjectTest, BoundedSemaphoreReleaseHandsPermitsToWaiters) {
   sem->Acquire(Forever(1, "a"));
   sem->Acquire(Forever(2, "b"));
   ASSERT_TRUE(IsOk(sem->Release(Caller{1})));
-  EXPECT_TRUE(IsTrue(record_.Only("b")));
+  EXPECT_TRUE(IsTrue(record_.Of("b")));
   EXPECT_EQ(sem->Value(), 0);
   EXPECT_TRUE(IsError(sem->Release(Caller{1}, 2), ErrorKind::kValueError,
                       "Semaphore released too many times"));
@@ -227,8 +191,8 @@ TEST_F(SemaphoreObjectTest, EndSessionGivesBackItsPermitsToWaiters) {
   sem->Acquire(Within(3, absl::Seconds(9), "c"));
   sem->Acquire(Forever(4, "d"));
   sem->EndSession(1);
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a1", "a2", "b", "c"}));
-  EXPECT_TRUE(IsTrue(record_.Only("c")));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a1", "a2", "b", "c"}));
+  EXPECT_TRUE(IsTrue(record_.Of("c")));
   EXPECT_EQ(sem->HeldBy(1), 0);
   EXPECT_EQ(sem->HeldBy(2), 1);
   EXPECT_EQ(sem->NWaiting(), 1);
@@ -244,11 +208,11 @@ TEST_F(SemaphoreObjectTest, EndSessionCancelsTheSessionsWaiters) {
   sem->Acquire(Forever(3, "c"));
   sem->Acquire(Forever(2, "b2"));
   sem->EndSession(2);
-  EXPECT_TRUE(IsCancelled(record_.Only("b1")));
-  EXPECT_TRUE(IsCancelled(record_.Only("b2")));
+  EXPECT_TRUE(IsCancelled(record_.Of("b1")));
+  EXPECT_TRUE(IsCancelled(record_.Of("b2")));
   EXPECT_EQ(timers_.pending(), 0u);
   ASSERT_TRUE(IsOk(sem->Release(Caller{1})));
-  EXPECT_TRUE(IsTrue(record_.Only("c")));
+  EXPECT_TRUE(IsTrue(record_.Of("c")));
   EXPECT_EQ(sem->NWaiting(), 0);
 }
 
@@ -268,14 +232,14 @@ TEST_F(SemaphoreObjectTest, CancelledWaiterNeverGetsAPermit) {
   const WaitId a = sem->Acquire(Within(1, absl::Seconds(3), "a"));
   sem->Acquire(Forever(2, "b"));
   sem->Cancel(a);
-  EXPECT_TRUE(IsCancelled(record_.Only("a")));
+  EXPECT_TRUE(IsCancelled(record_.Of("a")));
   EXPECT_EQ(timers_.pending(), 0u);
   sem->Cancel(a);
   ASSERT_TRUE(IsOk(sem->Release(Caller{3})));
-  EXPECT_TRUE(IsTrue(record_.Only("b")));
+  EXPECT_TRUE(IsTrue(record_.Of("b")));
   EXPECT_EQ(sem->HeldBy(1), 0);
   timers_.Advance(absl::Seconds(5));
-  EXPECT_EQ(record_.Labels(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(record_.names(), (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(SemaphoreObjectTest, DestructionCancelsParkedWaiters) {
@@ -283,8 +247,8 @@ TEST_F(SemaphoreObjectTest, DestructionCancelsParkedWaiters) {
   sem->Acquire(Within(1, absl::Seconds(3), "a"));
   sem->Acquire(Forever(2, "b"));
   sem.reset();
-  EXPECT_TRUE(IsCancelled(record_.Only("a")));
-  EXPECT_TRUE(IsCancelled(record_.Only("b")));
+  EXPECT_TRUE(IsCancelled(record_.Of("a")));
+  EXPECT_TRUE(IsCancelled(record_.Of("b")));
   EXPECT_EQ(timers_.pending(), 0u);
 }
 
