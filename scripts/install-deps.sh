@@ -7,6 +7,8 @@ set -euo pipefail
 GRPCURL_VERSION=v1.9.1
 packages=(
   build-essential clang cmake ninja-build pkg-config git
+  # The sanitizer runtimes (ASan, TSan), which clang only recommends.
+  libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libgtest-dev libgmock-dev openssl python3
 )

@@ -27,6 +27,12 @@ bool Core::EndSession(SessionId id) {
 }
 
 void Core::GiveBack(SessionId id) {
+  // The session is marked ended. A call of it that passed the liveness check
+  // holds the collector lock shared until it has parked (see
+  // Dispatcher::Invoke); taking the lock once exclusively waits those out, so
+  // the loop below finds every wait the session will ever park.
+  { MutexLock barrier(&registry_.collector_mutex()); }
+  for (const ObjectSummary& sync : registry_.SyncObjects()) sync.object->EndSession(id);
   registry_.DropSession(id);
   RequestCollect();
 }

@@ -15,6 +15,7 @@
 #include "server/core/challenges.h"
 #include "server/core/registry.h"
 #include "server/core/sessions.h"
+#include "server/core/timer_queue.h"
 #include "server/objects/memory_budget.h"
 #include "shared/mutex.h"
 
@@ -50,9 +51,14 @@ class Core {
   Sessions& sessions() { return sessions_; }
   Challenges& challenges() { return challenges_; }
   MemoryBudget& budget() { return budget_; }
+  // The one timer thread behind every deadline of a parked call.
+  Timers& timers() { return timers_; }
 
-  // Ends a session now and gives back everything it held. False when it had
-  // ended already.
+  // Ends a session now and gives back everything it held: its parked calls
+  // are answered with CancelledError, its Lock, RLock and Semaphore holdings
+  // go to the next waiters, a Barrier it waits on breaks, its references are
+  // dropped. False when it had ended already. Must not be called with the
+  // registry's collector lock held (it waits for the calls in flight).
   bool EndSession(SessionId id);
   // Asks the housekeeping thread to collect soon.
   void RequestCollect();
@@ -65,6 +71,8 @@ class Core {
 
   const CoreOptions options_;
   MemoryBudget budget_;
+  // Before the registry: objects cancel their timers when destroyed.
+  TimerQueue timers_;
   Registry registry_;
   Sessions sessions_;
   Challenges challenges_;

@@ -159,6 +159,25 @@ void Registry::DropSession(SessionId session) {
   session_refs_.erase(held);
 }
 
+std::vector<ObjectSummary> Registry::SyncObjects() const {
+  std::vector<ObjectSummary> out;
+  {
+    ReaderMutexLock lock(&mu_);
+    for (const auto& [id, entry] : objects_) {
+      if (!IsSyncKind(entry.object->kind())) continue;
+      ObjectSummary summary;
+      summary.id = id;
+      summary.kind = entry.object->kind();
+      summary.name = entry.name;
+      summary.object = entry.object;
+      out.push_back(std::move(summary));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ObjectSummary& a, const ObjectSummary& b) { return a.id < b.id; });
+  return out;
+}
+
 absl::flat_hash_map<uint64_t, int64_t> Registry::SessionRefs(SessionId session) const {
   ReaderMutexLock lock(&mu_);
   auto held = session_refs_.find(session);

@@ -80,6 +80,10 @@ class Registry {
   void Release(SessionId session, uint64_t id);
   // Drops every reference session holds.
   void DropSession(SessionId session);
+  // Every live object of a synchronization kind (Lock ... JoinableQueue), the
+  // kinds that hold for sessions and park their calls, ordered by id; the
+  // reference counts are left at 0.
+  std::vector<ObjectSummary> SyncObjects() const;
   // The references session holds, by object id.
   absl::flat_hash_map<uint64_t, int64_t> SessionRefs(SessionId session) const;
 

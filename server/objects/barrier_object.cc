@@ -174,4 +174,11 @@ std::string BarrierObject::Repr() const {
 
 int64_t BarrierObject::Size() const { return 0; }
 
+Holdings BarrierObject::Held() const {
+  MutexLock lock(&mu_);
+  SessionCounts waiting;
+  for (const auto& [id, party] : waiting_) ++waiting[party.session];
+  return Holdings{{}, CountPairs(waiting)};
+}
+
 }  // namespace shoal::server

@@ -83,6 +83,9 @@ class BarrierObject : public Object {
   // A session's parked parties get CancelledError and the barrier breaks for
   // the others, as with Cancel.
   void EndSession(SessionId session) override;
+  // Nobody holds a Barrier; the parties of each session parked in the
+  // current pass.
+  Holdings Held() const override;
 
  private:
   struct Party {

@@ -287,4 +287,16 @@ std::string ConditionObject::Repr() const {
 
 int64_t ConditionObject::Size() const { return 0; }
 
+Holdings ConditionObject::Held() const {
+  Holdings holdings;
+  holdings.held = lock_->Held().held;
+  MutexLock hold(&state_->mu);
+  SessionCounts waiting;
+  for (const auto* waiters : {&state_->waiting, &state_->reacquiring}) {
+    for (const auto& [id, waiter] : *waiters) ++waiting[waiter.session];
+  }
+  holdings.waiting = CountPairs(waiting);
+  return holdings;
+}
+
 }  // namespace shoal::server

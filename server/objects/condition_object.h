@@ -84,6 +84,11 @@ class ConditionObject : public Object {
   // made its own lock, also ends the session at the lock (releasing what it
   // holds); a lock given to it is the given lock's owner's to end.
   void EndSession(SessionId session) override;
+  // The holder of the lock (as LockObject::Held), and the condition's own
+  // parked waits of each session: those waiting for a notify and those
+  // taking the lock again, whose Wait has not answered yet. Acquires parked
+  // on the lock are the lock's, not counted here.
+  Holdings Held() const override;
 
  private:
   struct State;

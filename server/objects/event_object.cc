@@ -114,4 +114,11 @@ std::string EventObject::Repr() const {
 
 int64_t EventObject::Size() const { return 0; }
 
+Holdings EventObject::Held() const {
+  MutexLock lock(&mu_);
+  SessionCounts waiting;
+  for (const auto& [id, waiter] : waiters_) ++waiting[waiter.session];
+  return Holdings{{}, CountPairs(waiting)};
+}
+
 }  // namespace shoal::server

@@ -58,6 +58,8 @@ class EventObject : public Object {
   int64_t Size() const override;      // 0: an Event holds no values.
   // Completes the session's parked waiters with CancelledError.
   void EndSession(SessionId session) override;
+  // Nobody holds an Event; the parked waits of each session.
+  Holdings Held() const override;
 
  private:
   struct Waiter {

@@ -203,4 +203,14 @@ std::string LockObject::Repr() const {
 
 int64_t LockObject::Size() const { return 0; }
 
+Holdings LockObject::Held() const {
+  MutexLock lock(&mu_);
+  Holdings holdings;
+  if (holder_.has_value()) holdings.held.emplace_back(*holder_, count_);
+  SessionCounts waiting;
+  for (const auto& [id, waiter] : waiters_) ++waiting[waiter.session];
+  holdings.waiting = CountPairs(waiting);
+  return holdings;
+}
+
 }  // namespace shoal::server

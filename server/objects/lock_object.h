@@ -120,6 +120,9 @@ class LockObject : public Object {
   // session holds the lock (at any recursion count), frees it and grants it
   // to the oldest remaining waiter.
   void EndSession(SessionId session) override;
+  // The holder with its recursion count (1 for a Lock), and the parked
+  // acquires of each session (AcquireRestore's included).
+  Holdings Held() const override;
 
  private:
   struct Waiter {

@@ -9,11 +9,39 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "server/objects/waiting.h"
 #include "shoal/value.h"
 
 namespace shoal::server {
+
+// The kinds that hold for sessions and park calls: Lock ... JoinableQueue.
+inline bool IsSyncKind(Kind kind) {
+  return static_cast<int>(kind) >= static_cast<int>(Kind::kLock) &&
+         static_cast<int>(kind) <= static_cast<int>(Kind::kJoinableQueue);
+}
+
+// Who holds a synchronization object and who waits on it, for Describe and
+// the manager's session listing.
+struct Holdings {
+  // Sessions holding the object, with the count each holds (1 for a Lock,
+  // the recursion count of an RLock, the permits of a Semaphore), in no
+  // particular order.
+  std::vector<std::pair<SessionId, int64_t>> held;
+  // Sessions with calls parked on the object, with how many each has.
+  std::vector<std::pair<SessionId, int64_t>> waiting;
+};
+
+// A count per session, gathered before it goes into Holdings.
+using SessionCounts = absl::flat_hash_map<SessionId, int64_t>;
+
+// The (session, count) pairs of counts, in no particular order.
+inline std::vector<std::pair<SessionId, int64_t>> CountPairs(const SessionCounts& counts) {
+  return std::vector<std::pair<SessionId, int64_t>>(counts.begin(), counts.end());
+}
 
 class Object {
  public:
@@ -37,6 +65,9 @@ class Object {
   // Called when a session ends: gives back what it holds in this object and
   // completes its parked waiters. Only the synchronization kinds hold or wait.
   virtual void EndSession(SessionId session) { (void)session; }
+  // Who holds the object and who waits on it; empty for the kinds that
+  // neither hold nor park.
+  virtual Holdings Held() const { return {}; }
 
   // Set (for good) once a value holding a reference was stored, so that the
   // collector scans only objects that may hold references.

@@ -276,6 +276,15 @@ std::string QueueObject::Repr() const {
 
 int64_t QueueObject::Size() const { return QSize(); }
 
+Holdings QueueObject::Held() const {
+  MutexLock lock(&mu_);
+  SessionCounts waiting;
+  for (const auto* waiters : {&getters_, &putters_, &joiners_}) {
+    for (const auto& [id, waiter] : *waiters) ++waiting[waiter.session];
+  }
+  return Holdings{{}, CountPairs(waiting)};
+}
+
 void QueueObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
   MutexLock lock(&mu_);
   for (const Value& item : items_) item.ForEachRef(fn);

@@ -112,6 +112,9 @@ class QueueObject : public Object {
   // Completes the session's parked getters, putters and joiners with
   // CancelledError; its putters' items are dropped.
   void EndSession(SessionId session) override;
+  // Nobody holds a queue; the parked getters, putters and joiners of each
+  // session, counted together.
+  Holdings Held() const override;
 
  private:
   // A parked call. item is used by putters only.

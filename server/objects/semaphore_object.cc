@@ -171,4 +171,14 @@ std::string SemaphoreObject::Repr() const {
 
 int64_t SemaphoreObject::Size() const { return 0; }
 
+Holdings SemaphoreObject::Held() const {
+  MutexLock lock(&mu_);
+  Holdings holdings;
+  holdings.held.assign(held_.begin(), held_.end());
+  SessionCounts waiting;
+  for (const auto& [id, waiter] : waiters_) ++waiting[waiter.session];
+  holdings.waiting = CountPairs(waiting);
+  return holdings;
+}
+
 }  // namespace shoal::server

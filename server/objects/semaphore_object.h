@@ -89,6 +89,9 @@ class SemaphoreObject : public Object {
   // Completes the session's parked waiters with CancelledError, then gives
   // back the permits it holds, waking waiters.
   void EndSession(SessionId session) override;
+  // The permits each session holds (HeldBy), and the parked acquires of each
+  // session.
+  Holdings Held() const override;
 
  private:
   struct Waiter {

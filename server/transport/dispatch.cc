@@ -84,10 +84,21 @@ void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string
     reply(std::move(status), std::move(out));
   };
   if (!method.under_collector_lock) {
+    if (!context.core().sessions().Alive(context.session())) {
+      reply(MakeError(ErrorKind::kAuthenticationError, "session ended"), std::string());
+      return;
+    }
     method.invoke(context, request, std::move(reply));
     return;
   }
   ReaderMutexLock lock(&context.core().registry().collector_mutex());
+  // Checked under the collector lock: Core::EndSession takes it exclusively
+  // once the session is marked ended, so a call either parks before the
+  // session's waits are cancelled, or finds the session ended here.
+  if (!context.core().sessions().Alive(context.session())) {
+    reply(MakeError(ErrorKind::kAuthenticationError, "session ended"), std::string());
+    return;
+  }
   method.invoke(context, request, std::move(reply));
 }
 

@@ -26,14 +26,43 @@
 
 namespace shoal::server {
 
+// How the transport cancels one call while it is parked on an object: the
+// session stream does it for a Cancel frame or a stream that ends, the unary
+// services when gRPC cancels the call (the client went away or its deadline
+// passed). Implemented by the transport, one per call in flight.
+class CallControl {
+ public:
+  virtual ~CallControl() = default;
+  // Registers what cancels the parked call; the transport runs it at most
+  // once, from any thread, and drops it once the call is answered. A call
+  // whose cancellation came before this runs cancel at once, on this thread.
+  // cancel must complete the call (the objects' Cancel(WaitId) does, with
+  // CancelledError, and is a no-op for a waiter already completed).
+  virtual void SetCancel(absl::AnyInvocable<void()> cancel) = 0;
+};
+
 // What a row may use while it serves one call: the core and the caller's
-// session, and the value conversions that keep reference counts right.
+// session, and the value conversions that keep reference counts right. A
+// CallContext is cheap to copy; a row whose reply comes later keeps a copy
+// for its completion (without the control, which is for the row itself).
 class CallContext {
  public:
-  CallContext(Core& core, SessionId session) : core_(core), session_(session) {}
+  CallContext(Core& core, SessionId session, CallControl* control = nullptr)
+      : core_(core), session_(session), control_(control) {}
 
   Core& core() const { return core_; }
   SessionId session() const { return session_; }
+
+  // Lets the transport cancel the call the row just parked as waiter id on
+  // object (any class with Cancel(WaitId)). id 0 means the call completed at
+  // once: nothing to cancel. Only while the row runs.
+  template <typename Obj>
+  void Parked(std::shared_ptr<Obj> object, uint64_t id) {
+    if (id == 0 || control_ == nullptr) return;
+    control_->SetCancel([object = std::move(object), id] { object->Cancel(id); });
+  }
+  // A copy for a completion that runs after the row returned.
+  CallContext Detached() const { return CallContext(core_, session_); }
 
   // Decodes a value that will be stored in target: checks that every
   // reference in it names a live object, and marks target as holding
@@ -47,7 +76,8 @@ class CallContext {
 
  private:
   Core& core_;
-  const SessionId session_;
+  SessionId session_;
+  CallControl* control_;
 };
 
 // Completes a call: with an error, or OK and the serialized response.
@@ -125,6 +155,52 @@ Method MakeMethod(absl::string_view service, absl::string_view name,
 }
 
 }  // namespace dispatch_internal
+
+// The reply of a call that may wait: a row passes it to the object's
+// completion, which calls it exactly once, with an error or the response.
+// Cheap to move; not copyable.
+template <typename Resp>
+class Responder {
+ public:
+  explicit Responder(ReplyFn reply) : reply_(std::move(reply)) {}
+  void operator()(const absl::Status& status) { reply_(status, std::string()); }
+  void operator()(const Resp& response) {
+    reply_(absl::OkStatus(), response.SerializeAsString());
+  }
+
+ private:
+  ReplyFn reply_;
+};
+
+// A row on one object of class Obj whose reply may come later (a call that
+// may park): fn gets the object itself, to park on and to name in
+// CallContext::Parked, and a Responder to answer with, now or later.
+template <typename Obj, typename Req, typename Resp>
+Method WaitingRow(
+    absl::string_view service, absl::string_view name, Kind kind,
+    std::function<void(CallContext&, std::shared_ptr<Obj>, const Req&, Responder<Resp>)> fn) {
+  Method method;
+  method.path = std::string("/") + std::string(service) + "/" + std::string(name);
+  method.request_type = Req::descriptor();
+  method.response_type = Resp::descriptor();
+  method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
+                                             ReplyFn reply) {
+    Req request;
+    if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      reply(error::ValueError("malformed request message"), std::string());
+      return;
+    }
+    absl::StatusOr<std::shared_ptr<Object>> object =
+        context.core().registry().Find(request.id(), request.name(), kind);
+    if (!object.ok()) {
+      reply(object.status(), std::string());
+      return;
+    }
+    fn(context, std::static_pointer_cast<Obj>(*std::move(object)), request,
+       Responder<Resp>(std::move(reply)));
+  };
+  return method;
+}
 
 // A row that needs no target object (the Manager service).
 template <typename Req, typename Resp>

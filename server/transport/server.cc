@@ -17,7 +17,9 @@ namespace shoal::server {
 struct Server::Services {
   explicit Services(Core& core)
       : dispatcher({&ListTable(), &DictTable(), &NamespaceTable(), &ValueTable(),
-                    &ManagerTable()}),
+                    &ManagerTable(), &LockTable(), &RLockTable(), &SemaphoreTable(),
+                    &BoundedSemaphoreTable(), &ConditionTable(), &EventTable(), &BarrierTable(),
+                    &QueueTable(), &JoinableQueueTable()}),
         auth(core),
         session(core, dispatcher),
         health(dispatcher) {

@@ -1,5 +1,10 @@
 #include "server/transport/tables.h"
 
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "shared/error_kind.h"
+
 namespace shoal::server {
 
 absl::StatusOr<Value::List> StoreAll(const CallContext& context,
@@ -26,6 +31,28 @@ void GiveAll(const CallContext& context, const Value::List& values,
              google::protobuf::RepeatedPtrField<v1::Value>* wire) {
   wire->Reserve(static_cast<int>(values.size()));
   for (const Value& value : values) context.Give(value, wire->Add());
+}
+
+absl::StatusOr<std::optional<absl::Time>> DeadlineOf(CallContext& context, bool has_timeout,
+                                                     double timeout) {
+  if (!has_timeout) return std::optional<absl::Time>();
+  if (std::isnan(timeout) || timeout < 0) {
+    return error::ValueError(absl::StrCat("timeout must be a non-negative number of seconds, not ",
+                                          timeout));
+  }
+  if (std::isinf(timeout)) return std::optional<absl::Time>(absl::InfiniteFuture());
+  return std::optional<absl::Time>(context.core().timers().Now() + absl::Seconds(timeout));
+}
+
+void FillEmpty(const CallContext&, const Outcome&, v1::EmptyReply&) {}
+
+void FillBool(const CallContext&, const Outcome& outcome, v1::BoolReply& out) {
+  out.set_value(outcome.value.is_bool() && outcome.value.as_bool());
+}
+
+void FillAcquire(const CallContext&, const Outcome& outcome, v1::AcquireReply& out) {
+  out.set_acquired(outcome.value.is_bool() && outcome.value.as_bool());
+  out.set_fencing_token(outcome.fencing_token);
 }
 
 }  // namespace shoal::server

@@ -8,6 +8,7 @@
 
 #include "server/transport/authenticate.h"
 #include "server/transport/grpc_status.h"
+#include "shared/mutex.h"
 
 namespace shoal::server {
 
@@ -27,15 +28,66 @@ TableService::TableService(Core& core, const Dispatcher& dispatcher, const Dispa
   }
 }
 
+namespace {
+
+// One unary call. gRPC cancels it when the client goes away or its deadline
+// passes (grpcurl's -max-time); a call parked on an object is cancelled then.
+// The reactor deletes itself in OnDone, which gRPC runs after Finish and
+// after OnCancel, so the completion (which calls Finish exactly once) and the
+// cancellation never reach a deleted reactor.
+class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
+ public:
+  void SetCancel(absl::AnyInvocable<void()> cancel) override {
+    {
+      MutexLock lock(&mu_);
+      if (!cancelled_) {
+        if (!answered_) cancel_ = std::move(cancel);
+        return;
+      }
+    }
+    cancel();
+  }
+
+  void Answer(const grpc::Status& status) {
+    absl::AnyInvocable<void()> dropped;
+    {
+      MutexLock lock(&mu_);
+      answered_ = true;
+      dropped = std::move(cancel_);
+    }
+    Finish(status);
+  }
+
+  void OnCancel() override {
+    absl::AnyInvocable<void()> cancel;
+    {
+      MutexLock lock(&mu_);
+      cancelled_ = true;
+      cancel = std::move(cancel_);
+    }
+    if (cancel) cancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  Mutex mu_;
+  absl::AnyInvocable<void()> cancel_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool answered_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* TableService::Handle(grpc::CallbackServerContext* context,
                                                const Method& method,
                                                const grpc::ByteBuffer* request,
                                                grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* call = new UnaryCall();
   absl::StatusOr<SessionId> session = Authenticate(core_, *context);
   if (!session.ok()) {
-    reactor->Finish(ToGrpcStatus(session.status()));
-    return reactor;
+    call->Answer(ToGrpcStatus(session.status()));
+    return call;
   }
   std::vector<grpc::Slice> slices;
   std::string bytes;
@@ -44,17 +96,18 @@ grpc::ServerUnaryReactor* TableService::Handle(grpc::CallbackServerContext* cont
       bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     }
   }
-  CallContext call(core_, *session);
-  dispatcher_.Invoke(method, call, bytes, [reactor, response](absl::Status status, std::string out) {
-    if (!status.ok()) {
-      reactor->Finish(ToGrpcStatus(status));
-      return;
-    }
-    grpc::Slice slice(out);
-    *response = grpc::ByteBuffer(&slice, 1);
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  CallContext context_for_call(core_, *session, call);
+  dispatcher_.Invoke(method, context_for_call, bytes,
+                     [call, response](absl::Status status, std::string out) {
+                       if (!status.ok()) {
+                         call->Answer(ToGrpcStatus(status));
+                         return;
+                       }
+                       grpc::Slice slice(out);
+                       *response = grpc::ByteBuffer(&slice, 1);
+                       call->Answer(grpc::Status::OK);
+                     });
+  return call;
 }
 
 }  // namespace shoal::server

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shared/error_kind.h"
 #include "tests/unit/objects/manual_timers.h"
@@ -376,6 +377,24 @@ TEST_F(BarrierObjectTest, TrippingRacingATimeoutCompletesEveryPartyOnce) {
     EXPECT_EQ(barrier->Broken(), !tripped);
     EXPECT_EQ(timers_.pending(), 0u);
   }
+}
+
+TEST_F(BarrierObjectTest, HeldHasNoHoldersAndCountsTheWaitingPartiesPerSession) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  std::unique_ptr<BarrierObject> barrier = Make(4);
+  EXPECT_THAT(barrier->Held().waiting, IsEmpty());
+  barrier->Wait(Request("a", std::nullopt, 1));
+  barrier->Wait(Request("b", std::nullopt, 2));
+  barrier->Wait(Request("c", std::nullopt, 1));
+  Holdings holdings = barrier->Held();
+  EXPECT_THAT(holdings.held, IsEmpty());
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  barrier->Wait(Request("d", std::nullopt, 3));  // Trips the barrier.
+  EXPECT_THAT(barrier->Held().waiting, IsEmpty());
+  barrier->Wait(Request("e", std::nullopt, 3));
+  EXPECT_THAT(barrier->Held().waiting, UnorderedElementsAre(Pair(3u, 1)));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/objects/lock_object.h"
 #include "shared/mutex.h"
@@ -431,6 +432,47 @@ TEST_F(ConditionObjectTest, ConcurrentWaitAndNotify) {
   EXPECT_EQ(cond.NWaiting(), 0);
   EXPECT_FALSE(cond.lock()->Locked());
   EXPECT_EQ(cond.lock()->Describe().waiting, 0);
+}
+
+TEST_F(ConditionObjectTest, HeldNamesTheLocksHolderAndTheConditionsOwnWaiters) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  ConditionObject cond(&timers_);
+  EXPECT_THAT(cond.Held().held, IsEmpty());
+  EXPECT_THAT(cond.Held().waiting, IsEmpty());
+  Hold(cond, 1);
+  cond.Wait(Forever(1, "w1"));
+  Hold(cond, 2);
+  Hold(cond, 2);
+  cond.Wait(Forever(2, "w2"));
+  Hold(cond, 1);
+  cond.Wait(Within(1, absl::Seconds(5), "w3"));
+  Hold(cond, 3);
+  Holdings holdings = cond.Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(3u, 1)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+
+  // An acquire parked on the lock is the lock's, not a wait of the condition.
+  cond.Acquire(Forever(4, "a4"));
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+
+  // Notified, w1 takes the lock again behind a4: its Wait has not answered,
+  // so it still counts.
+  ASSERT_TRUE(cond.Notify(Caller{3}).ok());
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  ASSERT_TRUE(cond.Release(Caller{3}).ok());  // a4 gets the lock.
+  holdings = cond.Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(4u, 1)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  ASSERT_TRUE(cond.Release(Caller{4}).ok());  // w1 gets it back.
+  EXPECT_TRUE(IsTrue(record_.Of("w1")));
+  holdings = cond.Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(1u, 1)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 1), Pair(2u, 1)));
+
+  cond.EndSession(2);
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 1)));
 }
 
 }  // namespace

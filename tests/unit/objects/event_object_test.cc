@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/objects/manual_timers.h"
 #include "tests/unit/objects/recorder.h"
@@ -218,6 +219,25 @@ TEST_F(EventObjectTest, DestroyingCancelsTimersAndAnswersWaiters) {
   for (const Recorder::Entry& entry : recorder_.log()) {
     EXPECT_EQ(entry.outcome.status.code(), absl::StatusCode::kCancelled);
   }
+}
+
+TEST_F(EventObjectTest, HeldHasNoHoldersAndCountsTheWaitersPerSession) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  EXPECT_THAT(event_->Held().waiting, IsEmpty());
+  event_->Wait(Request("a", std::nullopt, 1));
+  event_->Wait(Request("b", In(absl::Seconds(1)), 2));
+  event_->Wait(Request("c", std::nullopt, 2));
+  Holdings holdings = event_->Held();
+  EXPECT_THAT(holdings.held, IsEmpty());
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 1), Pair(2u, 2)));
+  timers_.Advance(absl::Seconds(1));
+  EXPECT_THAT(event_->Held().waiting, UnorderedElementsAre(Pair(1u, 1), Pair(2u, 1)));
+  event_->Set();
+  holdings = event_->Held();
+  EXPECT_THAT(holdings.held, IsEmpty());
+  EXPECT_THAT(holdings.waiting, IsEmpty());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
@@ -424,6 +425,35 @@ TEST_F(LockObjectTest, ConcurrentAcquireAndReleaseFromAnotherThread) {
   for (size_t i = 1; i < shared.tokens.size(); ++i) {
     EXPECT_LT(shared.tokens[i - 1], shared.tokens[i]);
   }
+}
+
+TEST_F(LockObjectTest, HeldNamesTheHolderWithItsCountAndTheWaitersPerSession) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  LockObject rlock(Kind::kRLock, &timers_);
+  EXPECT_THAT(rlock.Held().held, IsEmpty());
+  EXPECT_THAT(rlock.Held().waiting, IsEmpty());
+  rlock.Acquire(Forever(1, "a1"));
+  rlock.Acquire(Forever(1, "a2"));
+  rlock.Acquire(Forever(2, "b1"));
+  rlock.Acquire(Within(2, absl::Seconds(5), "b2"));
+  rlock.Acquire(Forever(3, "c1"));
+  Holdings holdings = rlock.Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(1u, 2)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(2u, 2), Pair(3u, 1)));
+
+  timers_.Advance(absl::Seconds(5));  // b2 times out.
+  ASSERT_TRUE(rlock.Release(Caller{1}).ok());
+  ASSERT_TRUE(rlock.Release(Caller{1}).ok());  // b1 is granted.
+  holdings = rlock.Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(2u, 1)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(3u, 1)));
+
+  rlock.EndSession(2);  // c1 is granted.
+  holdings = rlock.Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(3u, 1)));
+  EXPECT_THAT(holdings.waiting, IsEmpty());
 }
 
 }  // namespace

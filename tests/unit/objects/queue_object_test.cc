@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/objects/memory_budget.h"
 #include "shared/error_kind.h"
@@ -605,6 +606,34 @@ TEST_F(QueueObjectTest, ParkedGettersRacingTimersCancelAndPutLoseNoItem) {
     for (int i = 0; i < kGetters; ++i) ASSERT_EQ(items[i], i);
     EXPECT_EQ(timers_.pending(), 0u);
   }
+}
+
+TEST_F(QueueObjectTest, HeldHasNoHoldersAndCountsGettersPuttersAndJoinersPerSession) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  std::unique_ptr<QueueObject> getters = Make(1);
+  getters->Get(Request("g1", std::nullopt, 1));
+  getters->Get(Request("g2", std::nullopt, 2));
+  getters->Get(Request("g3", std::nullopt, 1));
+  Holdings holdings = getters->Held();
+  EXPECT_THAT(holdings.held, IsEmpty());
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  getters->Put(Request("p", std::nullopt, 3), 1);  // Goes to g1.
+  EXPECT_THAT(getters->Held().waiting, UnorderedElementsAre(Pair(1u, 1), Pair(2u, 1)));
+
+  std::unique_ptr<QueueObject> queue = Make(1);
+  EXPECT_THAT(queue->Held().waiting, IsEmpty());
+  queue->Put(Request("p1", std::nullopt, 1), 1);
+  queue->Put(Request("p2", std::nullopt, 1), 2);
+  queue->Put(Request("p3", std::nullopt, 2), 3);
+  queue->Join(Request("j1", std::nullopt, 1));
+  queue->Join(Request("j2", std::nullopt, 3));
+  holdings = queue->Held();
+  EXPECT_THAT(holdings.held, IsEmpty());
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1), Pair(3u, 1)));
+  queue->EndSession(1);
+  EXPECT_THAT(queue->Held().waiting, UnorderedElementsAre(Pair(2u, 1), Pair(3u, 1)));
 }
 
 }  // namespace

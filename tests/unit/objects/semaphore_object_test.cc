@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
@@ -308,6 +309,34 @@ TEST_F(SemaphoreObjectTest, ConcurrentAcquireAndRelease) {
   EXPECT_EQ(too_many.load(), 0);
   EXPECT_EQ(sem->Value(), kPermits);
   EXPECT_EQ(sem->NWaiting(), 0);
+}
+
+TEST_F(SemaphoreObjectTest, HeldNamesThePermitsAndTheWaitersPerSession) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  std::unique_ptr<SemaphoreObject> sem = Make(Kind::kSemaphore, 3);
+  EXPECT_THAT(sem->Held().held, IsEmpty());
+  EXPECT_THAT(sem->Held().waiting, IsEmpty());
+  sem->Acquire(Forever(1, "a1"));
+  sem->Acquire(Forever(1, "a2"));
+  sem->Acquire(Forever(2, "b1"));
+  sem->Acquire(Forever(2, "b2"));
+  sem->Acquire(Forever(3, "c1"));
+  sem->Acquire(Forever(2, "b3"));
+  Holdings holdings = sem->Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(2u, 2), Pair(3u, 1)));
+
+  ASSERT_TRUE(sem->Release(Caller{1}, 2).ok());  // b2 and c1 get a permit.
+  holdings = sem->Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(2u, 2), Pair(3u, 1)));
+  EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(2u, 1)));
+
+  sem->EndSession(2);  // b3 is cancelled, and its two permits are given back.
+  holdings = sem->Held();
+  EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(3u, 1)));
+  EXPECT_THAT(holdings.waiting, IsEmpty());
 }
 
 }  // namespace
