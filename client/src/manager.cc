@@ -28,22 +28,22 @@ detail::ClientSession& Manager::session() const {
 
 ListProxy Manager::list(std::string_view name) const {
   return ProxyAccess::Make<ListProxy>(
-      ProxyAccess::Create(*this, Kind::kList, name, shoal::Value(), ""));
+      ProxyAccess::Create(*this, Kind::kList, name, shoal::Value()));
 }
 
 ListProxy Manager::list(shoal::Value::List initial, std::string_view name) const {
   return ProxyAccess::Make<ListProxy>(
-      ProxyAccess::Create(*this, Kind::kList, name, shoal::Value(std::move(initial)), ""));
+      ProxyAccess::Create(*this, Kind::kList, name, shoal::Value(std::move(initial))));
 }
 
 DictProxy Manager::dict(std::string_view name) const {
   return ProxyAccess::Make<DictProxy>(
-      ProxyAccess::Create(*this, Kind::kDict, name, shoal::Value(), ""));
+      ProxyAccess::Create(*this, Kind::kDict, name, shoal::Value()));
 }
 
 DictProxy Manager::dict(shoal::Value::Dict initial, std::string_view name) const {
   return ProxyAccess::Make<DictProxy>(
-      ProxyAccess::Create(*this, Kind::kDict, name, shoal::Value(std::move(initial)), ""));
+      ProxyAccess::Create(*this, Kind::kDict, name, shoal::Value(std::move(initial))));
 }
 
 DictProxy Manager::dict(std::initializer_list<std::pair<shoal::Value, shoal::Value>> initial,
@@ -60,12 +60,108 @@ DictProxy Manager::dict(std::initializer_list<std::pair<shoal::Value, shoal::Val
 
 NamespaceProxy Manager::Namespace(std::string_view name) const {
   return ProxyAccess::Make<NamespaceProxy>(
-      ProxyAccess::Create(*this, Kind::kNamespace, name, shoal::Value(), ""));
+      ProxyAccess::Create(*this, Kind::kNamespace, name, shoal::Value()));
 }
+
+namespace {
+
+detail::CreateOptions ValueOptions(std::string typecode) {
+  detail::CreateOptions options;
+  options.typecode = std::move(typecode);
+  return options;
+}
+
+}  // namespace
 
 ValueProxy Manager::Value(std::string typecode, shoal::Value initial, std::string_view name) const {
   return ProxyAccess::Make<ValueProxy>(
-      ProxyAccess::Create(*this, Kind::kValue, name, initial, typecode));
+      ProxyAccess::Create(*this, Kind::kValue, name, initial, ValueOptions(std::move(typecode))));
+}
+
+LockProxy Manager::Lock(std::string_view name, LockOptions options) const {
+  detail::CreateOptions create;
+  create.any_session_may_release = options.any_session_may_release;
+  return ProxyAccess::Make<LockProxy>(
+      ProxyAccess::Create(*this, Kind::kLock, name, shoal::Value(), create));
+}
+
+RLockProxy Manager::RLock(std::string_view name) const {
+  return ProxyAccess::Make<RLockProxy>(ProxyAccess::Create(*this, Kind::kRLock, name, shoal::Value()));
+}
+
+SemaphoreProxy Manager::Semaphore(int64_t value, std::string_view name) const {
+  return ProxyAccess::Make<SemaphoreProxy>(
+      ProxyAccess::Create(*this, Kind::kSemaphore, name, shoal::Value(value)));
+}
+
+SemaphoreProxy Manager::BoundedSemaphore(int64_t value, std::string_view name) const {
+  return ProxyAccess::Make<SemaphoreProxy>(
+      ProxyAccess::Create(*this, Kind::kBoundedSemaphore, name, shoal::Value(value)));
+}
+
+ConditionProxy Manager::Condition(std::string_view name) const {
+  return ProxyAccess::Make<ConditionProxy>(
+      ProxyAccess::Create(*this, Kind::kCondition, name, shoal::Value()));
+}
+
+ConditionProxy Manager::Condition(const AcquirerProxy& lock, std::string_view name) const {
+  if (lock.kind() != Kind::kLock && lock.kind() != Kind::kRLock) {
+    throw TypeError(std::string("a Condition works over a Lock or RLock, not a ") +
+                    KindName(lock.kind()));
+  }
+  detail::CreateOptions create;
+  create.lock_id = lock.id();
+  create.lock_kind = lock.kind();
+  // lock is held by the caller for the whole call, so the server finds it.
+  return ProxyAccess::Make<ConditionProxy>(
+      ProxyAccess::Create(*this, Kind::kCondition, name, shoal::Value(), create));
+}
+
+EventProxy Manager::Event(std::string_view name) const {
+  return ProxyAccess::Make<EventProxy>(ProxyAccess::Create(*this, Kind::kEvent, name, shoal::Value()));
+}
+
+BarrierProxy Manager::Barrier(int64_t parties, Timeout timeout, std::string_view name) const {
+  detail::CreateOptions create;
+  create.parties = parties;
+  if (timeout.has_value()) create.timeout = timeout->count() > 0 ? timeout->count() : 0;
+  return ProxyAccess::Make<BarrierProxy>(
+      ProxyAccess::Create(*this, Kind::kBarrier, name, shoal::Value(), create));
+}
+
+QueueProxy Manager::Queue(int64_t maxsize, std::string_view name) const {
+  detail::CreateOptions create;
+  create.maxsize = maxsize;
+  return ProxyAccess::Make<QueueProxy>(
+      ProxyAccess::Create(*this, Kind::kQueue, name, shoal::Value(), create));
+}
+
+QueueProxy Manager::JoinableQueue(int64_t maxsize, std::string_view name) const {
+  detail::CreateOptions create;
+  create.maxsize = maxsize;
+  return ProxyAccess::Make<QueueProxy>(
+      ProxyAccess::Create(*this, Kind::kJoinableQueue, name, shoal::Value(), create));
+}
+
+std::vector<SessionInfo> Manager::sessions() const {
+  auto reply = session().Call<v1::ListSessionsReply>("/shoal.v1.Manager/ListSessions",
+                                                     v1::ListSessionsRequest());
+  std::vector<SessionInfo> sessions;
+  for (const v1::SessionInfo& wire : reply.sessions()) {
+    SessionInfo info;
+    info.id = wire.id();
+    info.client = wire.client();
+    info.peer = wire.peer();
+    info.streams = wire.streams();
+    if (wire.has_expires_in()) info.expires_in = wire.expires_in();
+    info.refs = wire.refs();
+    for (const v1::SessionHolding& h : wire.holdings()) {
+      info.holdings.push_back(SessionHolding{h.object_id(), static_cast<Kind>(h.kind()), h.name(),
+                                             h.count(), h.waiting()});
+    }
+    sessions.push_back(std::move(info));
+  }
+  return sessions;
 }
 
 std::vector<ObjectInfo> Manager::objects() const {
@@ -98,13 +194,21 @@ namespace detail {
 
 std::shared_ptr<ObjectHandle> ProxyAccess::Create(const Manager& manager, Kind kind,
                                                   std::string_view name, const Value& initial,
-                                                  std::string_view typecode) {
+                                                  const CreateOptions& options) {
   v1::CreateRequest request;
   request.set_kind(static_cast<v1::Kind>(kind));
   request.set_name(std::string(name));
   KeepAlive keep_alive;
   EncodeArg(initial, request.mutable_initial(), &keep_alive);
-  request.set_typecode(std::string(typecode));
+  request.set_typecode(options.typecode);
+  request.set_maxsize(options.maxsize);
+  request.set_parties(options.parties);
+  if (options.timeout.has_value()) request.set_timeout(*options.timeout);
+  if (options.lock_id != 0) {
+    request.mutable_lock()->set_id(options.lock_id);
+    request.mutable_lock()->set_kind(static_cast<v1::Kind>(options.lock_kind));
+  }
+  request.set_any_session_may_release(options.any_session_may_release);
   std::shared_ptr<ObjectHandle> handle = manager.session().Call<v1::CreateReply>(
       "/shoal.v1.Manager/Create", request, std::move(keep_alive),
       [](ClientSession& session, v1::CreateReply& reply) { return session.AdoptRef(reply.ref()); });
@@ -118,11 +222,14 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Create(const Manager& manager, Kind k
 }
 
 std::shared_ptr<ObjectHandle> ProxyAccess::Attach(const Manager& manager, const std::string& token,
-                                                  Kind kind) {
+                                                  Kind kind, Kind other_kind) {
+  auto accepted = [&](Kind k) {
+    return k == kind || (other_kind != Kind::kUnspecified && k == other_kind);
+  };
   Kind token_kind = Kind::kUnspecified;
   uint64_t id = 0;
   ParseToken(token, &token_kind, &id);
-  if (token_kind != kind) {
+  if (!accepted(token_kind)) {
     throw TypeError("token '" + token + "' names a " + KindName(token_kind) + ", not a " +
                     KindName(kind));
   }
@@ -131,7 +238,7 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Attach(const Manager& manager, const 
   std::shared_ptr<ObjectHandle> handle = manager.session().Call<v1::LookupReply>(
       "/shoal.v1.Manager/Lookup", request, KeepAlive(),
       [](ClientSession& session, v1::LookupReply& reply) { return session.AdoptRef(reply.ref()); });
-  if (handle->kind() != kind) {
+  if (!accepted(handle->kind())) {
     throw TypeError("object " + std::to_string(id) + " is a " + KindName(handle->kind()) +
                     ", not a " + KindName(kind));
   }

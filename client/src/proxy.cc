@@ -32,13 +32,13 @@ std::string NamespaceRepr(const NamespaceProxy& ns) {
 ObjectProxy::ObjectProxy(std::shared_ptr<detail::ObjectHandle> handle)
     : handle_(std::move(handle)) {}
 
-ObjectProxy::ObjectProxy(const Value& value, Kind kind) {
+ObjectProxy::ObjectProxy(const Value& value, Kind kind, Kind other_kind) {
   if (!value.is_ref()) {
     throw TypeError(std::string("expected a reference to a ") + KindName(kind) + ", got " +
                     value.type_name());
   }
   const ObjectRef& ref = value.as_ref();
-  if (ref.kind != kind) {
+  if (ref.kind != kind && (other_kind == Kind::kUnspecified || ref.kind != other_kind)) {
     throw TypeError(std::string("expected a reference to a ") + KindName(kind) +
                     ", got a reference to a " + KindName(ref.kind));
   }

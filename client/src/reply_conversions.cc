@@ -76,6 +76,10 @@ ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire) {
   info.size = wire.size();
   info.repr = wire.repr();
   info.typecode = wire.typecode();
+  for (const v1::Holder& holder : wire.holders()) {
+    info.holders.push_back(Holder{holder.session_id(), holder.client(), holder.count()});
+  }
+  info.waiting = wire.waiting();
   return info;
 }
 

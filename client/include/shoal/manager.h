@@ -28,18 +28,23 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "shoal/acquirer_proxy.h"
 #include "shoal/auth_key.h"
+#include "shoal/condition_proxy.h"
 #include "shoal/detail/proxy_access.h"
 #include "shoal/dict_proxy.h"
+#include "shoal/event_proxy.h"
 #include "shoal/list_proxy.h"
 #include "shoal/namespace_proxy.h"
 #include "shoal/proxy.h"
+#include "shoal/queue_proxy.h"
 #include "shoal/value.h"
 #include "shoal/value_proxy.h"
 
@@ -60,6 +65,15 @@ struct ConnectOptions {
   bool wait_for_server = false;
 };
 
+// One session's hold on a synchronization object.
+struct Holder {
+  uint64_t session_id = 0;
+  // The client's name: "<host> pid <pid>" unless ConnectOptions named it.
+  std::string client;
+  // 1 for a Lock, the recursion count of an RLock, the permits of a Semaphore.
+  int64_t count = 0;
+};
+
 // One live object, as Manager::objects() lists it.
 struct ObjectInfo {
   uint64_t id = 0;
@@ -75,6 +89,41 @@ struct ObjectInfo {
   std::string repr;
   // For Value objects.
   std::string typecode;
+  // Synchronization kinds: the sessions holding it, and how many calls wait.
+  std::vector<Holder> holders;
+  int64_t waiting = 0;
+};
+
+// What one session holds or waits on, as Manager::sessions() lists it.
+struct SessionHolding {
+  uint64_t object_id = 0;
+  Kind kind = Kind::kUnspecified;
+  std::string name;
+  // As Holder::count; 0 when the session only waits.
+  int64_t count = 0;
+  // Its calls parked on the object.
+  int64_t waiting = 0;
+};
+
+// One live session on the server.
+struct SessionInfo {
+  uint64_t id = 0;
+  std::string client;
+  std::string peer;
+  // Open session streams; 0 for a session living on its lease (grpcurl).
+  int streams = 0;
+  // Seconds until the lease runs out; none while a stream is open.
+  std::optional<double> expires_in;
+  // References held.
+  int64_t refs = 0;
+  std::vector<SessionHolding> holdings;
+};
+
+// Options of Manager::Lock.
+struct LockOptions {
+  // Let any session release the lock, as Python lets any thread release a
+  // Lock. By default only the session holding it may.
+  bool any_session_may_release = false;
 };
 
 class Manager {
@@ -110,6 +159,24 @@ class Manager {
   // shoal::Value.)
   ValueProxy Value(std::string typecode, shoal::Value initial, std::string_view name = "") const;
 
+  // manager.Lock(), manager.RLock()
+  LockProxy Lock(std::string_view name = "", LockOptions options = {}) const;
+  RLockProxy RLock(std::string_view name = "") const;
+  // manager.Semaphore(value), manager.BoundedSemaphore(value)
+  SemaphoreProxy Semaphore(int64_t value = 1, std::string_view name = "") const;
+  SemaphoreProxy BoundedSemaphore(int64_t value = 1, std::string_view name = "") const;
+  // manager.Condition(): over a new RLock, or over the given Lock or RLock.
+  ConditionProxy Condition(std::string_view name = "") const;
+  ConditionProxy Condition(const AcquirerProxy& lock, std::string_view name = "") const;
+  // manager.Event()
+  EventProxy Event(std::string_view name = "") const;
+  // manager.Barrier(parties, timeout): timeout is the default of wait().
+  BarrierProxy Barrier(int64_t parties, Timeout timeout = std::nullopt,
+                       std::string_view name = "") const;
+  // manager.Queue(maxsize), manager.JoinableQueue(maxsize); 0 is unbounded.
+  QueueProxy Queue(int64_t maxsize = 0, std::string_view name = "") const;
+  QueueProxy JoinableQueue(int64_t maxsize = 0, std::string_view name = "") const;
+
   // The proxy of class P (ListProxy, DictProxy, ...) for a token that
   // another process got from proxy.token(). ValueError for a malformed token,
   // TypeError when the token names another kind than P's, KeyError when the
@@ -117,12 +184,15 @@ class Manager {
   template <class P>
   P attach(const std::string& token) const {
     static_assert(std::is_base_of_v<ObjectProxy, P>, "attach<P> needs a proxy class");
-    return detail::ProxyAccess::Make<P>(detail::ProxyAccess::Attach(*this, token, P::kKind));
+    return detail::ProxyAccess::Make<P>(
+        detail::ProxyAccess::Attach(*this, token, P::kKind, P::kOtherKind));
   }
 
   // Every live object on the server, with its reference counts. Proxies this
   // process dropped before the call have given their references back by then.
   std::vector<ObjectInfo> objects() const;
+  // Every live session, with what it holds and waits on.
+  std::vector<SessionInfo> sessions() const;
   // How many objects are alive on the server (Python's _number_of_objects).
   size_t object_count() const;
 

@@ -23,6 +23,10 @@ namespace shoal {
 
 class ObjectProxy {
  public:
+  // A proxy class that serves two kinds (Semaphore and BoundedSemaphore,
+  // Queue and JoinableQueue) names the second here.
+  static constexpr Kind kOtherKind = Kind::kUnspecified;
+
   // The object's id on the server, and its kind.
   uint64_t id() const;
   Kind kind() const;
@@ -50,9 +54,10 @@ class ObjectProxy {
  protected:
   explicit ObjectProxy(std::shared_ptr<detail::ObjectHandle> handle);
   // Takes the reference that value holds. Throws TypeError when value is not
-  // a reference to an object of the given kind, and ValueError when the
-  // reference was not made by this library (it has no owner to share).
-  ObjectProxy(const Value& value, Kind kind);
+  // a reference to an object of the given kind (or of other_kind, when set),
+  // and ValueError when the reference was not made by this library (it has
+  // no owner to share).
+  ObjectProxy(const Value& value, Kind kind, Kind other_kind = Kind::kUnspecified);
 
   const detail::ObjectHandle& handle() const { return *handle_; }
 

@@ -13,13 +13,17 @@
 #ifndef SHOAL_SHOAL_H_
 #define SHOAL_SHOAL_H_
 
+#include "shoal/acquirer_proxy.h"
 #include "shoal/auth_key.h"
+#include "shoal/condition_proxy.h"
 #include "shoal/dict_proxy.h"
 #include "shoal/errors.h"
+#include "shoal/event_proxy.h"
 #include "shoal/list_proxy.h"
 #include "shoal/manager.h"
 #include "shoal/namespace_proxy.h"
 #include "shoal/proxy.h"
+#include "shoal/queue_proxy.h"
 #include "shoal/value.h"
 #include "shoal/value_proxy.h"
 

@@ -8,7 +8,9 @@
 #ifndef SHOAL_DETAIL_PROXY_ACCESS_H_
 #define SHOAL_DETAIL_PROXY_ACCESS_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,21 +28,38 @@ namespace detail {
 // destructor gives the reference back. Defined in the library's sources.
 class ObjectHandle;
 
+// The creation fields that only some kinds read (see Manager/Create).
+struct CreateOptions {
+  // Value objects.
+  std::string typecode;
+  // Queue, JoinableQueue.
+  int64_t maxsize = 0;
+  // Barrier: parties, and its default timeout in seconds.
+  int64_t parties = 0;
+  std::optional<double> timeout;
+  // Condition: the id and kind of its Lock or RLock; 0 for a new RLock.
+  uint64_t lock_id = 0;
+  Kind lock_kind = Kind::kUnspecified;
+  // Lock.
+  bool any_session_may_release = false;
+};
+
 class ProxyAccess {
  public:
   // Manager/Create: an object of any kind, get-or-create when name is not
-  // empty. initial is the starting contents (None for the kind's default);
-  // typecode is for Value objects. Throws TypeError when a named object of
-  // another kind exists, and the server's errors otherwise.
+  // empty. initial is the starting contents (None for the kind's default).
+  // Throws TypeError when a named object of another kind exists, and the
+  // server's errors otherwise.
   static std::shared_ptr<ObjectHandle> Create(const Manager& manager, Kind kind,
                                               std::string_view name, const Value& initial,
-                                              std::string_view typecode);
+                                              const CreateOptions& options = {});
 
   // Manager/Lookup by the id in a token ("list:42"). Throws ValueError for a
-  // malformed token, TypeError when it names another kind than kind, and
-  // KeyError (from the server) when the object is gone.
+  // malformed token, TypeError when it names another kind than kind (or
+  // other_kind, when set), and KeyError (from the server) when the object is
+  // gone.
   static std::shared_ptr<ObjectHandle> Attach(const Manager& manager, const std::string& token,
-                                              Kind kind);
+                                              Kind kind, Kind other_kind = Kind::kUnspecified);
 
   // A proxy of class P around handle; P befriends ProxyAccess.
   template <class P>

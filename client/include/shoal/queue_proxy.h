@@ -1,0 +1,56 @@
+// QueueProxy is manager.Queue(maxsize) and manager.JoinableQueue(maxsize): a
+// FIFO of Values shared by every session. Items may hold references to other
+// shared objects (a proxy put in comes out as a live reference: make a proxy
+// of it, such as ListProxy(item)). An item is never lost: a get that times
+// out, or whose session ends, takes nothing.
+//
+// Thread-safety: a proxy may be used from several threads at once; a get
+// that waits does not hold up other calls of the same Manager.
+#ifndef SHOAL_QUEUE_PROXY_H_
+#define SHOAL_QUEUE_PROXY_H_
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "shoal/acquirer_proxy.h"
+#include "shoal/proxy.h"
+#include "shoal/value.h"
+
+namespace shoal {
+
+class QueueProxy : public ObjectProxy {
+ public:
+  static constexpr Kind kKind = Kind::kQueue;
+  static constexpr Kind kOtherKind = Kind::kJoinableQueue;
+  explicit QueueProxy(const Value& value) : ObjectProxy(value, kKind, kOtherKind) {}
+
+  // q.put(item, block, timeout). Full when the queue stays full past the
+  // timeout, or at once when block is false.
+  void put(const Value& item, bool block = true, Timeout timeout = std::nullopt);
+  // q.get(block, timeout): the oldest item. Empty when none comes before the
+  // timeout, or at once when block is false.
+  Value get(bool block = true, Timeout timeout = std::nullopt);
+  void put_nowait(const Value& item) { put(item, false); }
+  Value get_nowait() { return get(false); }
+  int64_t qsize() const;
+  bool empty() const;
+  bool full() const;
+  // q.task_done(): one item taken is processed. ValueError when none is
+  // unfinished.
+  void task_done();
+  // q.join(): returns once every item put has been marked done.
+  void join();
+  // The same with a timeout (which Python's join lacks): false when it
+  // passed first.
+  bool join(Timeout timeout);
+
+ private:
+  friend class detail::ProxyAccess;
+  explicit QueueProxy(std::shared_ptr<detail::ObjectHandle> handle)
+      : ObjectProxy(std::move(handle)) {}
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_QUEUE_PROXY_H_
