@@ -1,5 +1,9 @@
 #include "integration/raw_client.h"
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
 #include "shared/hmac.h"
 
 namespace shoal::testing {
@@ -39,6 +43,52 @@ std::unique_ptr<grpc::ClientContext> RawClient::WithToken(const std::string& tok
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("authorization", "Bearer " + token);
   return context;
+}
+
+RawStream::RawStream(std::shared_ptr<grpc::Channel> channel, const std::string& token)
+    : context_(RawClient::WithToken(token)), stub_(shoal::v1::Session::NewStub(channel)) {
+  // A reply that never comes fails the test instead of hanging it.
+  context_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  stream_ = stub_->Stream(context_.get());
+}
+
+RawStream::~RawStream() { context_->TryCancel(); }
+
+uint64_t RawStream::Add(const std::string& method, const google::protobuf::MessageLite& request) {
+  shoal::v1::Call* call = frame_.add_calls();
+  call->set_call_id(next_id_);
+  call->set_method(method);
+  call->set_request(request.SerializeAsString());
+  return next_id_++;
+}
+
+void RawStream::AddCancel(uint64_t call_id) { frame_.add_cancels(call_id); }
+
+bool RawStream::Send() {
+  const bool ok = stream_->Write(frame_);
+  frame_.Clear();
+  return ok;
+}
+
+bool RawStream::Receive(size_t count) {
+  shoal::v1::ServerFrame frame;
+  while (count > 0) {
+    if (!stream_->Read(&frame)) return false;
+    for (const shoal::v1::Reply& reply : frame.replies()) {
+      replies_[reply.call_id()] = reply;
+      if (count > 0) --count;
+    }
+  }
+  return true;
+}
+
+const shoal::v1::Reply& RawStream::reply(uint64_t call_id) const {
+  auto it = replies_.find(call_id);
+  if (it == replies_.end()) {
+    std::fprintf(stderr, "no reply for call %llu\n", static_cast<unsigned long long>(call_id));
+    std::abort();
+  }
+  return it->second;
 }
 
 }  // namespace shoal::testing

@@ -5,10 +5,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "google/protobuf/message_lite.h"
 #include "shoal/v1/auth.grpc.pb.h"
+#include "shoal/v1/session.grpc.pb.h"
 
 namespace shoal::testing {
 
@@ -38,6 +42,40 @@ class RawClient {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<shoal::v1::Auth::Stub> auth_;
+};
+
+// One session stream driven frame by frame, as the client library would,
+// for tests of parked calls and cancellation. Not thread-safe.
+class RawStream {
+ public:
+  // Opens the stream of the session the token belongs to.
+  RawStream(std::shared_ptr<grpc::Channel> channel, const std::string& token);
+  // Cancels the stream (as a client that crashed would) if it is still open.
+  ~RawStream();
+
+  // Adds a call to the next frame and returns its call id.
+  uint64_t Add(const std::string& method, const google::protobuf::MessageLite& request);
+  // Adds a cancellation of call_id to the next frame.
+  void AddCancel(uint64_t call_id);
+  // Writes the frame built so far; false when the stream is closed.
+  bool Send();
+  // Reads replies until one for each of count calls has arrived, keeping
+  // them by call id; false when the stream ended first.
+  bool Receive(size_t count);
+  // The reply to call_id, once received (CHECK-fails the test otherwise).
+  const shoal::v1::Reply& reply(uint64_t call_id) const;
+  bool has_reply(uint64_t call_id) const { return replies_.count(call_id) > 0; }
+  // Breaks the stream from the client side.
+  void Cancel() { context_->TryCancel(); }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<shoal::v1::Session::Stub> stub_;
+  std::unique_ptr<grpc::ClientReaderWriter<shoal::v1::ClientFrame, shoal::v1::ServerFrame>>
+      stream_;
+  shoal::v1::ClientFrame frame_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, shoal::v1::Reply> replies_;
 };
 
 }  // namespace shoal::testing

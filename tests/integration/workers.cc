@@ -47,6 +47,59 @@ int Hold(int argc, char** argv) {
   for (;;) pause();
 }
 
+// Takes the named Lock, says "held TOKEN", and waits to be killed.
+int HoldLock(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  LockProxy lock = m.Lock(argv[3]);
+  if (!lock.acquire()) return 3;
+  std::printf("held %lld\n", static_cast<long long>(lock.fencing_token()));
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+// Says "ready", then blocks in get() on the named queue (to be killed there);
+// an item it does receive is printed.
+int BlockedGet(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  QueueProxy q = m.Queue(0, argv[3]);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::printf("got %s\n", q.get().repr().c_str());
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+// Says "ready", then waits at the named Barrier (to be killed there).
+int BarrierParty(int argc, char** argv) {
+  if (argc != 5) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  BarrierProxy barrier = m.Barrier(std::atoi(argv[4]), std::nullopt, argv[3]);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  barrier.wait();
+  for (;;) pause();
+}
+
+// Takes items from the named JoinableQueue until None, appending each to the
+// named list and marking it done.
+int Consume(int argc, char** argv) {
+  if (argc != 5) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  QueueProxy q = m.JoinableQueue(0, argv[3]);
+  ListProxy done = m.list(argv[4]);
+  for (;;) {
+    Value item = q.get();
+    if (item.is_none()) {
+      q.task_done();
+      return 0;
+    }
+    done.append(item);
+    q.task_done();
+  }
+}
+
 }  // namespace
 
 int RunWorker(int argc, char** argv) {
@@ -55,6 +108,10 @@ int RunWorker(int argc, char** argv) {
     if (name == "append") return Append(argc, argv);
     if (name == "nested") return Nested(argc, argv);
     if (name == "hold") return Hold(argc, argv);
+    if (name == "hold-lock") return HoldLock(argc, argv);
+    if (name == "blocked-get") return BlockedGet(argc, argv);
+    if (name == "barrier-party") return BarrierParty(argc, argv);
+    if (name == "consume") return Consume(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker %s: %s\n", name.c_str(), e.what());
     return 1;

@@ -15,6 +15,16 @@ namespace shoal::testing {
 //   hold ADDRESS KEYFILE
 //       creates anonymous objects (a list inside a dict), prints "ready" and
 //       waits to be killed.
+//   hold-lock ADDRESS KEYFILE LOCK
+//       acquires the named Lock, prints "held TOKEN" and waits to be killed.
+//   blocked-get ADDRESS KEYFILE QUEUE
+//       prints "ready" and blocks in get() on the named Queue; prints
+//       "got ITEM" if an item comes.
+//   barrier-party ADDRESS KEYFILE BARRIER PARTIES
+//       prints "ready" and waits at the named Barrier.
+//   consume ADDRESS KEYFILE QUEUE LIST
+//       gets items from the named JoinableQueue until None, appending each
+//       to the named list, and calls task_done for each (the None included).
 int RunWorker(int argc, char** argv);
 
 }  // namespace shoal::testing
