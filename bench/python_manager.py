@@ -10,6 +10,7 @@ per workload: {"system": "python", "workload": ..., "ops": ..., "seconds": ...,
 import argparse
 import json
 import os
+import threading
 import time
 from multiprocessing.managers import SyncManager
 
@@ -53,6 +54,39 @@ def main():
         def value_add(_):
             v.value = v.value + 1
         measure("value_add", n, value_add)
+
+        lock = manager.Lock()
+        def lock_cycle(_):
+            lock.acquire()
+            lock.release()
+        measure("lock_acquire_release", n, lock_cycle)
+
+        q = manager.Queue()
+        def queue_cycle(i):
+            q.put(i)
+            q.get()
+        measure("queue_put_get", n, queue_cycle)
+
+        # Wake-up: a second client (a thread with its own connection, as
+        # Python's proxies give each thread) is parked in get() on one queue;
+        # each operation puts an item there and waits for the woken client's
+        # answer on another queue. One operation is two wake-ups of a parked
+        # getter, each a put and the get it completes.
+        ping, pong = manager.Queue(), manager.Queue()
+        def echo():
+            while True:
+                item = ping.get()
+                if item is None:
+                    return
+                pong.put(item)
+        echoer = threading.Thread(target=echo)
+        echoer.start()
+        def wake_round_trip(i):
+            ping.put(i)
+            pong.get()
+        measure("wakeup_round_trip", max(1, n // 4), wake_round_trip)
+        ping.put(None)
+        echoer.join()
     finally:
         manager.shutdown()
 

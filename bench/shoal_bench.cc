@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shoal/shoal.h"
@@ -58,6 +59,40 @@ int main(int argc, char** argv) {
     Measure("dict_set", ops, [&](int i) { dict.set("key" + std::to_string(i % 1000), i); });
     Measure("dict_get", ops, [&](int i) { dict.get("key" + std::to_string(i % 1000)); });
     Measure("value_add", ops, [&](int) { value.add(1); });
+
+    shoal::LockProxy lock = m.Lock();
+    Measure("lock_acquire_release", ops, [&](int) {
+      lock.acquire();
+      lock.release();
+    });
+
+    shoal::QueueProxy queue = m.Queue();
+    Measure("queue_put_get", ops, [&](int i) {
+      queue.put(i);
+      queue.get();
+    });
+
+    // Wake-up: a second client (its own Manager, as Python's proxies give
+    // each thread its own connection) is parked in get() on one queue; each
+    // operation puts an item there and waits for the woken client's answer
+    // on another queue: two wake-ups of a parked getter per operation.
+    shoal::QueueProxy ping = m.Queue(), pong = m.Queue();
+    std::thread echo([&, address = std::string(argv[1]), key = std::string(argv[2])] {
+      shoal::Manager own = shoal::Manager::connect(address, shoal::AuthKey::from_file(key));
+      shoal::QueueProxy in = own.attach<shoal::QueueProxy>(ping.token());
+      shoal::QueueProxy out = own.attach<shoal::QueueProxy>(pong.token());
+      for (;;) {
+        shoal::Value item = in.get();
+        if (item.is_none()) return;
+        out.put(item);
+      }
+    });
+    Measure("wakeup_round_trip", std::max(1, ops / 4), [&](int i) {
+      ping.put(i);
+      pong.get();
+    });
+    ping.put(shoal::Value());
+    echo.join();
   } catch (const shoal::Error& e) {
     std::fprintf(stderr, "shoal_bench: %s: %s\n", e.kind().c_str(), e.what());
     return 1;
