@@ -1,12 +1,12 @@
 #include "server/transport/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/transport/reflection_service.h"
 #include "server/transport/services.h"
 #include "server/transport/table_service.h"
 #include "server/transport/tables.h"
@@ -22,7 +22,9 @@ struct Server::Services {
                     &QueueTable(), &JoinableQueueTable()}),
         auth(core),
         session(core, dispatcher),
-        health(dispatcher) {
+        health(dispatcher),
+        reflection_v1(reflection_index),
+        reflection_v1alpha(reflection_index) {
     for (const DispatchTable* table : dispatcher.tables()) {
       tables.push_back(std::make_unique<TableService>(core, dispatcher, *table));
     }
@@ -32,6 +34,9 @@ struct Server::Services {
   AuthService auth;
   SessionService session;
   HealthService health;
+  ReflectionIndex reflection_index;
+  ReflectionServiceV1 reflection_v1;
+  ReflectionServiceV1Alpha reflection_v1alpha;
   std::vector<std::unique_ptr<TableService>> tables;
   std::unique_ptr<grpc::Server> server;
 };
@@ -46,7 +51,6 @@ Server::~Server() {
 }
 
 absl::StatusOr<std::string> Server::Start() {
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
@@ -56,6 +60,8 @@ absl::StatusOr<std::string> Server::Start() {
   builder.RegisterService(&services_->auth);
   builder.RegisterService(&services_->session);
   builder.RegisterService(&services_->health);
+  builder.RegisterService(&services_->reflection_v1);
+  builder.RegisterService(&services_->reflection_v1alpha);
   for (auto& table : services_->tables) builder.RegisterService(table.get());
   services_->server = builder.BuildAndStart();
   if (!services_->server) {

@@ -1,0 +1,146 @@
+#include "server/serve.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/transport/server.h"
+#include "shared/authkey_file.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to serve on: host:port (port 0 picks a free port) or unix:PATH");
+ABSL_FLAG(std::string, authkey_file, "",
+          "File holding the authkey; created with a new random key if it does not exist. "
+          "Without it the key comes from $SHOAL_AUTHKEY, or a new one is generated into a "
+          "private temporary file");
+ABSL_FLAG(absl::Duration, lease, absl::Seconds(30),
+          "A session without a stream (grpcurl) ends this long after its last call");
+ABSL_FLAG(absl::Duration, stream_grace, absl::Seconds(2),
+          "A session whose stream broke ends this long after, unless it comes back");
+ABSL_FLAG(int64_t, max_objects, 1000000, "Most objects held at once (0: no limit)");
+ABSL_FLAG(int64_t, max_bytes, int64_t{1} << 30, "Most bytes held in objects (0: no limit)");
+ABSL_FLAG(int32_t, max_message_bytes, 16 << 20, "Largest message accepted or sent");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2),
+          "On SIGINT or SIGTERM, how long open calls get to finish");
+
+namespace {
+
+struct LoadedKey {
+  std::string key;
+  std::string origin;
+  // How a client names the same key: AuthKey::from_file("...") or from_env().
+  std::string client_expression;
+};
+
+std::string FromFile(const std::string& path) {
+  return absl::StrCat("shoal::AuthKey::from_file(\"", path, "\")");
+}
+
+absl::StatusOr<LoadedKey> LoadKey() {
+  const std::string path = absl::GetFlag(FLAGS_authkey_file);
+  if (!path.empty()) {
+    absl::StatusOr<std::string> key = shoal::ReadAuthKeyFile(path);
+    if (key.ok()) return LoadedKey{*key, absl::StrCat("read from ", path), FromFile(path)};
+    if (access(path.c_str(), F_OK) == 0) return key.status();
+    key = shoal::GenerateAuthKeyFile(path);
+    if (!key.ok()) return key.status();
+    return LoadedKey{*key, absl::StrCat("generated, written to ", path, " (mode 0600)"),
+                     FromFile(path)};
+  }
+  if (const char* env = std::getenv("SHOAL_AUTHKEY"); env != nullptr && env[0] != '\0') {
+    return LoadedKey{env, "from $SHOAL_AUTHKEY", "shoal::AuthKey::from_env()"};
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp",
+                                 "/shoal-XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot make a directory for the authkey: ", dir));
+  }
+  const std::string generated = dir + "/authkey";
+  absl::StatusOr<std::string> key = shoal::GenerateAuthKeyFile(generated);
+  if (!key.ok()) return key.status();
+  return LoadedKey{*key, absl::StrCat("generated, written to ", generated, " (mode 0600)"),
+                   FromFile(generated)};
+}
+
+// Abseil flags are spelled with underscores; accept the dashes people type
+// too (--authkey-file), by rewriting the name part of each --flag.
+void AcceptDashedFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (arg[0] != '-' || arg[1] != '-') continue;
+    if (arg[2] == '\0') break;  // "--" ends the flags
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+}
+
+}  // namespace
+
+namespace shoal::server {
+
+int Serve(int argc, char** argv) {
+  AcceptDashedFlags(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by one thread with sigwait; block them before any other
+  // thread starts, so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<LoadedKey> key = LoadKey();
+  if (!key.ok()) {
+    std::fprintf(stderr, "shoal-server: authkey: %s\n", std::string(key.status().message()).c_str());
+    return 2;
+  }
+
+  shoal::server::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.core.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.core.authkey = key->key;
+  options.core.lease = absl::GetFlag(FLAGS_lease);
+  options.core.stream_grace = absl::GetFlag(FLAGS_stream_grace);
+  options.core.max_objects = absl::GetFlag(FLAGS_max_objects);
+  options.core.max_bytes = absl::GetFlag(FLAGS_max_bytes);
+  shoal::server::Server server(options);
+  absl::StatusOr<std::string> address = server.Start();
+  if (!address.ok()) {
+    std::fprintf(stderr, "shoal-server: %s\n", std::string(address.status().message()).c_str());
+    return 1;
+  }
+  std::printf("shoal-server listening on %s\n", address->c_str());
+  std::printf("authkey: %s\n", key->origin.c_str());
+  std::printf("connect: shoal::Manager::connect(\"%s\", %s)\n", address->c_str(),
+              key->client_expression.c_str());
+  std::printf("health:  grpcurl -plaintext %s grpc.health.v1.Health/Check\n", address->c_str());
+  std::fflush(stdout);
+
+  std::thread waiter([&server, &signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::printf("shoal-server: signal %d, shutting down\n", received);
+    std::fflush(stdout);
+    server.Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  });
+  server.Wait();
+  waiter.join();
+  std::printf("shoal-server: stopped\n");
+  return 0;
+}
+
+}  // namespace shoal::server
