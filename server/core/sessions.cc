@@ -34,7 +34,9 @@ absl::StatusOr<SessionId> Sessions::Authenticate(const std::string& token, absl:
     return MakeError(ErrorKind::kAuthenticationError, "unknown or ended session token");
   }
   State& state = sessions_.at(it->second);
-  if (state.info.streams == 0) state.info.deadline = std::max(state.info.deadline, now + lease_);
+  if (state.info.streams == 0 && state.info.calls == 0) {
+    state.info.deadline = std::max(state.info.deadline, now + lease_);
+  }
   return it->second;
 }
 
@@ -51,7 +53,25 @@ void Sessions::DetachStream(SessionId id, absl::Time now) {
   MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
-  if (--it->second.info.streams == 0) it->second.info.deadline = now + stream_grace_;
+  SessionInfo& info = it->second.info;
+  if (--info.streams == 0 && info.calls == 0) info.deadline = now + stream_grace_;
+}
+
+bool Sessions::BeginCall(SessionId id) {
+  MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return false;
+  ++it->second.info.calls;
+  it->second.info.deadline = absl::InfiniteFuture();
+  return true;
+}
+
+void Sessions::EndCall(SessionId id, absl::Time now) {
+  MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  SessionInfo& info = it->second.info;
+  if (--info.calls == 0 && info.streams == 0) info.deadline = now + lease_;
 }
 
 bool Sessions::Close(SessionId id) {

@@ -1,7 +1,8 @@
 // The table of sessions: who is authenticated, by which bearer token, and
 // until when. A session with an open stream lives while the stream does, and
 // for a short grace after it breaks; a session without a stream lives on a
-// lease that every call renews.
+// lease that every call renews, and that does not run out while one of its
+// unary calls is in progress (a grpcurl get parked on an empty queue).
 //
 // Thread-safe.
 #ifndef SHOAL_SERVER_CORE_SESSIONS_H_
@@ -25,8 +26,10 @@ struct SessionInfo {
   std::string client_name;
   std::string peer;
   absl::Time opened;
-  absl::Time deadline;  // InfiniteFuture while a stream is open
+  absl::Time deadline;  // InfiniteFuture while a stream or a call is open
   int streams = 0;
+  // Unary calls in progress.
+  int calls = 0;
 };
 
 class Sessions {
@@ -46,6 +49,11 @@ class Sessions {
   // Counts an open stream; false when the session has ended.
   bool AttachStream(SessionId id);
   void DetachStream(SessionId id, absl::Time now);
+  // Counts a unary call in progress, which holds the lease open; false when
+  // the session has ended. EndCall renews the lease from now once no call
+  // nor stream is open.
+  bool BeginCall(SessionId id);
+  void EndCall(SessionId id, absl::Time now);
   // Ends a session now; false when it had ended already.
   bool Close(SessionId id);
   // Ends and returns the sessions whose time ran out.

@@ -8,6 +8,7 @@
 
 #include "server/transport/authenticate.h"
 #include "server/transport/grpc_status.h"
+#include "shared/error_kind.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
@@ -35,8 +36,18 @@ namespace {
 // The reactor deletes itself in OnDone, which gRPC runs after Finish and
 // after OnCancel, so the completion (which calls Finish exactly once) and the
 // cancellation never reach a deleted reactor.
+// While it runs, the call holds its session's lease open (Sessions::BeginCall).
 class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
  public:
+  // Counts the call as in progress for session; false when the session has
+  // ended.
+  bool Begin(Sessions& sessions, SessionId session) {
+    if (!sessions.BeginCall(session)) return false;
+    sessions_ = &sessions;
+    session_ = session;
+    return true;
+  }
+
   void SetCancel(absl::AnyInvocable<void()> cancel) override {
     {
       MutexLock lock(&mu_);
@@ -55,6 +66,7 @@ class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
       answered_ = true;
       dropped = std::move(cancel_);
     }
+    if (sessions_ != nullptr) sessions_->EndCall(session_, absl::Now());
     Finish(status);
   }
 
@@ -71,6 +83,9 @@ class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
   void OnDone() override { delete this; }
 
  private:
+  // Set by Begin, before the call is dispatched; read by Answer, once.
+  Sessions* sessions_ = nullptr;
+  SessionId session_ = 0;
   Mutex mu_;
   absl::AnyInvocable<void()> cancel_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -87,6 +102,10 @@ grpc::ServerUnaryReactor* TableService::Handle(grpc::CallbackServerContext* cont
   absl::StatusOr<SessionId> session = Authenticate(core_, *context);
   if (!session.ok()) {
     call->Answer(ToGrpcStatus(session.status()));
+    return call;
+  }
+  if (!call->Begin(core_.sessions(), *session)) {
+    call->Answer(ToGrpcStatus(MakeError(ErrorKind::kAuthenticationError, "the session ended")));
     return call;
   }
   std::vector<grpc::Slice> slices;

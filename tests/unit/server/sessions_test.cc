@@ -50,6 +50,22 @@ TEST(Sessions, OpenStreamKeepsSessionAliveThenGraceApplies) {
             std::vector<SessionId>{id});
 }
 
+TEST(Sessions, CallInProgressHoldsTheLeaseWhichRunsFromItsEnd) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [id, token] = sessions.Open("grpcurl", "peer", kStart);
+  ASSERT_TRUE(sessions.BeginCall(id));
+  ASSERT_TRUE(sessions.BeginCall(id));
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(1)).empty());
+  sessions.EndCall(id, kStart + absl::Hours(1));
+  // One call still runs.
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(2)).empty());
+  sessions.EndCall(id, kStart + absl::Hours(2));
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(2) + absl::Seconds(29)).empty());
+  EXPECT_EQ(sessions.Expire(kStart + absl::Hours(2) + absl::Seconds(30)),
+            std::vector<SessionId>{id});
+  EXPECT_FALSE(sessions.BeginCall(id));
+}
+
 TEST(Sessions, ClosedSessionCannotAttach) {
   Sessions sessions(absl::Seconds(30), absl::Seconds(2));
   auto [id, token] = sessions.Open("worker", "peer", kStart);
