@@ -114,23 +114,22 @@ void AttachOwners(Value& value, HandlePool& pool) {
 
 }  // namespace
 
-std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address,
-                                                      const std::string& key,
-                                                      const ConnectOptions& options) {
+Handshake RunHandshake(const std::string& address, const std::string& key,
+                       const ConnectOptions& options) {
   grpc::ChannelArguments args;
   // The server enforces its own limits; a large copy() must not fail here.
   args.SetMaxReceiveMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  const auto deadline = std::chrono::system_clock::now() + options.timeout;
-  std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(channel);
+  Handshake out;
+  out.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  out.deadline = std::chrono::system_clock::now() + options.timeout;
+  std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(out.channel);
 
   // Step one: the server proves it holds the key, before we prove anything.
   const std::string client_nonce = RandomBytes(kNonceBytes);
   v1::ChallengeReply challenge;
   {
     grpc::ClientContext context;
-    context.set_deadline(deadline);
+    context.set_deadline(out.deadline);
     context.set_wait_for_ready(options.wait_for_server);
     v1::ChallengeRequest request;
     request.set_client_nonce(client_nonce);
@@ -143,18 +142,27 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   }
 
   // Step two: our proof, for a session and its bearer token.
-  v1::AnswerReply answer;
   {
     grpc::ClientContext context;
-    context.set_deadline(deadline);
+    context.set_deadline(out.deadline);
     v1::AnswerRequest request;
     request.set_challenge_id(challenge.challenge_id());
     request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
     request.set_client_name(options.client_name.empty() ? DefaultClientName()
                                                         : options.client_name);
-    grpc::Status status = auth->Answer(&context, request, &answer);
+    grpc::Status status = auth->Answer(&context, request, &out.answer);
     if (!status.ok()) ThrowHandshakeFailure(status, address);
   }
+  return out;
+}
+
+std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address,
+                                                      const std::string& key,
+                                                      const ConnectOptions& options) {
+  Handshake handshake = RunHandshake(address, key, options);
+  const v1::AnswerReply& answer = handshake.answer;
+  const auto deadline = handshake.deadline;
+  std::shared_ptr<grpc::Channel> channel = std::move(handshake.channel);
 
   std::shared_ptr<Connection> connection =
       Connection::Open(channel, answer.token(), answer.max_message_bytes(), options.timeout);

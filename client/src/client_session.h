@@ -18,6 +18,7 @@
 #ifndef SHOAL_CLIENT_SRC_CLIENT_SESSION_H_
 #define SHOAL_CLIENT_SRC_CLIENT_SESSION_H_
 
+#include <chrono>
 #include <exception>
 #include <future>
 #include <memory>
@@ -31,12 +32,28 @@
 #include "google/protobuf/message_lite.h"
 #include "shoal/errors.h"
 #include "shoal/manager.h"
+#include "shoal/v1/auth.pb.h"
 #include "shoal/v1/value.pb.h"
 #include "shoal/value.h"
 
 namespace shoal::detail {
 
 class ObjectHandle;
+
+// The outcome of the handshake: the channel it ran on, the server's answer
+// (session id, bearer token, lease, message limit) and the deadline the
+// options set, for what follows on the same connection.
+struct Handshake {
+  std::shared_ptr<grpc::Channel> channel;
+  v1::AnswerReply answer;
+  std::chrono::system_clock::time_point deadline;
+};
+
+// Reaches the server and runs the two-way handshake; the session it makes
+// lives on its lease until a stream is opened for it. Throws
+// ConnectionError or AuthenticationError.
+Handshake RunHandshake(const std::string& address, const std::string& key,
+                       const ConnectOptions& options);
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
@@ -130,11 +147,18 @@ auto ClientSession::CallAsync(absl::string_view method,
           // with the session.
           std::shared_ptr<ClientSession> self = weak.lock();
           if (self == nullptr) throw ConnectionError("session closed");
+          // The caller may drop its last handle on the session as soon as
+          // the future is ready, and then exit: let go of the session first,
+          // so that its Close runs on the caller's thread, not on this one
+          // while the process ends.
           if constexpr (std::is_void_v<Result>) {
             convert(*self, response);
+            self.reset();
             promise->set_value();
           } else {
-            promise->set_value(convert(*self, response));
+            Result result = convert(*self, response);
+            self.reset();
+            promise->set_value(std::move(result));
           }
         } catch (...) {
           promise->set_exception(std::current_exception());

@@ -176,6 +176,14 @@ std::vector<ObjectInfo> Manager::objects() const {
   return objects;
 }
 
+ObjectInfo Manager::describe(std::string_view name) const {
+  v1::DescribeRequest request;
+  request.set_name(std::string(name));
+  return detail::DescribeAsync(session(), request).get();
+}
+
+ObjectInfo Manager::describe(uint64_t id) const { return detail::DescribeAsync(session(), id).get(); }
+
 size_t Manager::object_count() const { return objects().size(); }
 
 void Manager::delete_named(std::string_view name) const {

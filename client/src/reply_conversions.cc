@@ -86,6 +86,10 @@ ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire) {
 std::future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id) {
   v1::DescribeRequest request;
   request.set_id(id);
+  return DescribeAsync(session, request);
+}
+
+std::future<ObjectInfo> DescribeAsync(ClientSession& session, const v1::DescribeRequest& request) {
   return session.CallAsync<v1::ObjectInfo>(
       "/shoal.v1.Manager/Describe", request, KeepAlive(),
       [](ClientSession&, v1::ObjectInfo& reply) { return ToObjectInfo(reply); });

@@ -28,6 +28,7 @@ ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire);
 
 // Manager/Describe of one object.
 std::future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id);
+std::future<ObjectInfo> DescribeAsync(ClientSession& session, const v1::DescribeRequest& request);
 
 // A request message aimed at object id.
 template <class Request>

@@ -16,7 +16,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const std::string message(status.message());
   // grpcurl and other rich-status readers print the details' message rather
   // than the status line, so both carry the kind.
-  const std::string line = absl::StrCat(kind_name, ": ", message);
+  const std::string line =
+      message.empty() ? kind_name : absl::StrCat(kind_name, ": ", message);
   google::rpc::Status details;
   details.set_code(static_cast<int>(status.code()));
   details.set_message(line);

@@ -193,6 +193,11 @@ class Manager {
   std::vector<ObjectInfo> objects() const;
   // Every live session, with what it holds and waits on.
   std::vector<SessionInfo> sessions() const;
+  // One object, by name or by id, with its full repr (listings cut long
+  // ones), who holds it and how many calls wait on it. KeyError when there
+  // is no such object.
+  ObjectInfo describe(std::string_view name) const;
+  ObjectInfo describe(uint64_t id) const;
   // How many objects are alive on the server (Python's _number_of_objects).
   size_t object_count() const;
 

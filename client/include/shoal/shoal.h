@@ -20,6 +20,7 @@
 #include "shoal/errors.h"
 #include "shoal/event_proxy.h"
 #include "shoal/list_proxy.h"
+#include "shoal/login.h"
 #include "shoal/manager.h"
 #include "shoal/namespace_proxy.h"
 #include "shoal/proxy.h"
