@@ -11,6 +11,8 @@ packages=(
   libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libgtest-dev libgmock-dev openssl python3
+  # jq reads grpcurl's JSON in docs/grpcurl.md, whose commands a test runs.
+  jq
 )
 if [[ "${SHOAL_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(redis-server redis-tools gnuplot-nox)
