@@ -1,94 +1,78 @@
 #!/usr/bin/env python3
-"""The reference side of the benchmarks: Python's multiprocessing manager.
+"""The reference server of the benchmark suite: Python's multiprocessing manager.
 
-Starts a SyncManager serving over TCP on loopback with an authkey (in its own
-process, as Python users run it), then, from this separate client process,
-runs the same sequential workloads as shoal_bench and prints one JSON line
-per workload: {"system": "python", "workload": ..., "ops": ..., "seconds": ...,
-"p50_us": ..., "p99_us": ...}.
+BenchManager is SyncManager with one addition: named objects. A client asks
+for "named_list", "named_dict", ... with a name, and every client that asks
+for the same name gets a proxy to the same object (the first call creates it),
+as shoal's named objects and Redis keys are shared. The proxies are
+SyncManager's own (ListProxy, DictProxy, ValueProxy, AcquirerProxy,
+EventProxy, BarrierProxy, AutoProxy for Queue); the server is SyncManager's
+own, a thread per connection.
+
+Run as a program, it serves until SIGTERM or SIGINT:
+
+    python_manager.py ADDRESS AUTHKEY_FILE
+
+ADDRESS is host:port (TCP) or unix:PATH (an AF_UNIX socket, Python's default
+local transport). It prints "ready" once it listens.
 """
-import argparse
-import json
-import os
+import signal
+import sys
 import threading
-import time
 from multiprocessing.managers import SyncManager
 
+_named = {}
+_named_lock = threading.Lock()
 
-def measure(name, ops, fn):
-    lat = []
-    start = time.perf_counter()
-    for i in range(ops):
-        t0 = time.perf_counter_ns()
-        fn(i)
-        lat.append(time.perf_counter_ns() - t0)
-    seconds = time.perf_counter() - start
-    lat.sort()
-    print(json.dumps({
-        "system": "python",
-        "workload": name,
-        "ops": ops,
-        "seconds": seconds,
-        "p50_us": lat[len(lat) // 2] / 1000.0,
-        "p99_us": lat[min(len(lat) - 1, (len(lat) * 99) // 100)] / 1000.0,
-    }), flush=True)
+
+def _get_or_create(factory):
+    def get(name, *args):
+        with _named_lock:
+            obj = _named.get(name)
+            if obj is None:
+                obj = _named[name] = factory(*args)
+            return obj
+    return get
+
+
+class BenchManager(SyncManager):
+    pass
+
+
+for _typeid in ("list", "dict", "Value", "Lock", "Queue", "Event", "Barrier"):
+    _callable, _exposed, _method_to_typeid, _proxytype = SyncManager._registry[_typeid]
+    BenchManager.register("named_" + _typeid, callable=_get_or_create(_callable),
+                          proxytype=_proxytype, exposed=_exposed,
+                          method_to_typeid=_method_to_typeid)
+
+
+def parse_address(text):
+    """host:port -> (host, port); unix:PATH -> PATH (AF_UNIX)."""
+    if text.startswith("unix:"):
+        return text[len("unix:"):]
+    host, port = text.rsplit(":", 1)
+    return (host, int(port))
+
+
+def read_key(path):
+    with open(path, "rb") as f:
+        return f.read().strip()
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ops", type=int, default=20000)
-    args = parser.parse_args()
+    address, key_file = sys.argv[1], sys.argv[2]
+    manager = BenchManager(address=parse_address(address), authkey=read_key(key_file))
+    server = manager.get_server()
 
-    manager = SyncManager(address=("127.0.0.1", 0), authkey=os.urandom(32))
-    manager.start()
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print("ready", flush=True)
     try:
-        lst = manager.list()
-        d = manager.dict()
-        v = manager.Value("i", 0)
-        n = args.ops
-        measure("list_append", n, lambda i: lst.append(i))
-        measure("dict_set", n, lambda i: d.__setitem__("key%d" % (i % 1000), i))
-        measure("dict_get", n, lambda i: d.get("key%d" % (i % 1000)))
-        # Python's Value has no atomic add: the nearest is a read and a write,
-        # which is two round trips and not atomic. Measured as users write it.
-        def value_add(_):
-            v.value = v.value + 1
-        measure("value_add", n, value_add)
-
-        lock = manager.Lock()
-        def lock_cycle(_):
-            lock.acquire()
-            lock.release()
-        measure("lock_acquire_release", n, lock_cycle)
-
-        q = manager.Queue()
-        def queue_cycle(i):
-            q.put(i)
-            q.get()
-        measure("queue_put_get", n, queue_cycle)
-
-        # Wake-up: a second client (a thread with its own connection, as
-        # Python's proxies give each thread) is parked in get() on one queue;
-        # each operation puts an item there and waits for the woken client's
-        # answer on another queue. One operation is two wake-ups of a parked
-        # getter, each a put and the get it completes.
-        ping, pong = manager.Queue(), manager.Queue()
-        def echo():
-            while True:
-                item = ping.get()
-                if item is None:
-                    return
-                pong.put(item)
-        echoer = threading.Thread(target=echo)
-        echoer.start()
-        def wake_round_trip(i):
-            ping.put(i)
-            pong.get()
-        measure("wakeup_round_trip", max(1, n // 4), wake_round_trip)
-        ping.put(None)
-        echoer.join()
-    finally:
-        manager.shutdown()
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
 
 
 if __name__ == "__main__":

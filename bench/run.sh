@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# Runs the same sequential workloads against shoal-server and against Python's
-# multiprocessing manager (SyncManager over TCP with an authkey), in the same
-# run on the same machine, and prints a table of the two with their ratios.
-# Usage: bench/run.sh [OPS]   (default 20000 calls per workload)
-# With --markdown the table is printed as Markdown, for docs/performance.md.
+# The benchmark suite in one command: shoal-server beside Python's manager
+# (a SyncManager over TCP with an authkey, and over a unix socket) and
+# Redis, with the same workloads from 1, 8 and 64 client processes, parked
+# waiters and wake-ups. Installs what it needs (Debian packages), builds the
+# server and the client programs in Release mode into build-bench/ (apart
+# from build/), and runs bench/suite.py, which prints the table with the
+# ratios.
+#
+#   bench/run.sh            the full suite (about 15 minutes on 2 cores):
+#                           writes docs/performance.md (between its bench
+#                           markers) and docs/performance-clients.png
+#   bench/run.sh --quick    a subset in under a minute, to check a change;
+#                           prints the table and writes no docs
+#
+# Other arguments go to bench/suite.py (--help lists them), for example
+# --workloads=dict_get,lock_acquire_release --clients=8 --seconds=1.
+# The results, as JSON, go to build-bench/bench-results.json (quick:
+# build-bench/bench-quick.json).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-markdown=0
-if [[ "${1:-}" == "--markdown" ]]; then markdown=1; shift; fi
-ops=${1:-20000}
-build=${SHOAL_BUILD_DIR:-$root/build}
-"$root/scripts/install-deps.sh" >&2
-"$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=Release >&2
+build=${SHOAL_BENCH_BUILD_DIR:-$root/build-bench}
 
-work=$(mktemp -d)
-trap 'kill "$server_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-"$build/server/shoal-server" --listen=127.0.0.1:0 --authkey-file="$work/key" >"$work/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/server.log" 2>/dev/null && break
-  sleep 0.1
+quick=0
+for arg in "$@"; do
+  if [[ $arg == --quick ]]; then quick=1; fi
 done
-address=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/server.log")
 
-"$build/bench/shoal_bench" "$address" "$work/key" "$ops" >"$work/results.jsonl"
-python3 "$root/bench/python_manager.py" --ops "$ops" >>"$work/results.jsonl"
-python3 "$root/bench/report.py" --markdown="$markdown" <"$work/results.jsonl"
+SHOAL_BENCH_DEPS=1 "$root/scripts/install-deps.sh" >&2
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j "${SHOAL_JOBS:-$(nproc)}" \
+  --target shoal-server shoal_bench redis_bench >&2
+
+if ((quick)); then
+  exec python3 "$root/bench/suite.py" --build "$build" --json "$build/bench-quick.json" "$@"
+fi
+exec python3 "$root/bench/suite.py" --build "$build" --json "$build/bench-results.json" \
+  --docs "$root/docs/performance.md" --plot "$root/docs/performance-clients.png" "$@"

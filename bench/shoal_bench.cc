@@ -1,101 +1,415 @@
-// shoal_bench: the shoal side of the benchmarks. Connects to a running
-// shoal-server and runs sequential workloads from one client, each call
-// waiting for its reply (as a Python proxy call does), and prints one JSON
-// line per workload in the same shape as python_manager.py:
-//   {"system": "shoal", "workload": ..., "ops": ..., "seconds": ...,
-//    "p50_us": ..., "p99_us": ...}
+// shoal_bench: the shoal side of the benchmark suite (bench/suite.py runs it,
+// one process per simulated worker). Modes:
 //
-// Usage: shoal_bench ADDRESS AUTHKEY_FILE [OPS]
+//   shoal_bench client ADDRESS KEYFILE INDEX CLIENTS
+//       one client of a cell, driven over stdin/stdout (see bench_client.h)
+//   shoal_bench waiters ADDRESS KEYFILE EVENT COUNT
+//       connects and prints "connected"; on "park", parks COUNT calls in
+//       wait() on the Event named EVENT, prints "issued" once they are sent,
+//       then one JSON line when all have returned
+//   shoal_bench waker ADDRESS KEYFILE EVENT TOTAL
+//       prints "parked" once TOTAL calls wait on EVENT (as the server counts
+//       them), then on "go" sets it and prints the time it did
+//   shoal_bench wakeup ADDRESS KEYFILE TRIALS
+//       the wake-up latency of one parked get(): from the put to the return
+//       of the get, measured TRIALS times
+//
+// Every client uses the public client library only.
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_client.h"
 #include "shoal/shoal.h"
 
 namespace {
 
-void Measure(const char* workload, int ops, const std::function<void(int)>& fn) {
-  using Clock = std::chrono::steady_clock;
-  std::vector<double> latency_us;
-  latency_us.reserve(ops);
-  const auto start = Clock::now();
-  for (int i = 0; i < ops; ++i) {
-    const auto t0 = Clock::now();
-    fn(i);
-    latency_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+using namespace std::chrono_literals;
+
+// How long any one call of a workload may block before the client gives up:
+// the driver's own deadlines are longer, so a stuck cell fails loudly.
+constexpr auto kCallTimeout = 30s;
+
+struct Target {
+  std::string address;
+  shoal::AuthKey key;
+};
+
+shoal::Manager Connect(const Target& target) {
+  shoal::ConnectOptions options;
+  options.timeout = std::chrono::milliseconds(60000);
+  return shoal::Manager::connect(target.address, target.key, options);
+}
+
+// ---- the workloads of a cell ----
+
+class ListAppend : public bench::Workload {
+ public:
+  ListAppend(const shoal::Manager& m, const std::string& prefix) : list_(m.list(prefix + ".list")) {}
+  bool Op(int64_t i) override {
+    list_.append(i);
+    return true;
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::sort(latency_us.begin(), latency_us.end());
-  const double p50 = latency_us[latency_us.size() / 2];
-  const double p99 = latency_us[std::min(latency_us.size() - 1, latency_us.size() * 99 / 100)];
-  std::printf(
-      "{\"system\": \"shoal\", \"workload\": \"%s\", \"ops\": %d, \"seconds\": %.6f, "
-      "\"p50_us\": %.3f, \"p99_us\": %.3f}\n",
-      workload, ops, seconds, p50, p99);
-  std::fflush(stdout);
+
+ private:
+  shoal::ListProxy list_;
+};
+
+class DictSet : public bench::Workload {
+ public:
+  DictSet(const shoal::Manager& m, const std::string& prefix) : dict_(m.dict(prefix + ".dict")) {
+    for (const std::string& k : bench::DictKeys()) keys_.emplace_back(k);
+  }
+  bool Op(int64_t i) override {
+    dict_.set(keys_[i % keys_.size()], i);
+    return true;
+  }
+
+ protected:
+  shoal::DictProxy dict_;
+  std::vector<shoal::Value> keys_;
+};
+
+class DictGet : public DictSet {
+ public:
+  DictGet(const shoal::Manager& m, const std::string& prefix, bool fill) : DictSet(m, prefix) {
+    if (fill) {
+      for (size_t i = 0; i < keys_.size(); ++i) dict_.set(keys_[i], static_cast<int64_t>(i));
+    }
+  }
+  bool Op(int64_t i) override {
+    dict_.get(keys_[i % keys_.size()]);
+    return true;
+  }
+};
+
+class ValueAdd : public bench::Workload {
+ public:
+  ValueAdd(const shoal::Manager& m, const std::string& prefix)
+      : value_(m.Value("q", 0, prefix + ".value")) {}
+  bool Op(int64_t) override {
+    value_.add(1);
+    return true;
+  }
+
+ private:
+  shoal::ValueProxy value_;
+};
+
+class LockCycle : public bench::Workload {
+ public:
+  LockCycle(const shoal::Manager& m, const std::string& prefix) : lock_(m.Lock(prefix + ".lock")) {}
+  bool Op(int64_t) override {
+    if (!lock_.acquire(true, kCallTimeout)) throw std::runtime_error("lock acquire timed out");
+    lock_.release();
+    return true;
+  }
+
+ private:
+  shoal::LockProxy lock_;
+};
+
+class QueueCycle : public bench::Workload {
+ public:
+  QueueCycle(const shoal::Manager& m, const std::string& prefix)
+      : queue_(m.Queue(0, prefix + ".queue")) {}
+  bool Op(int64_t i) override {
+    queue_.put(i);
+    queue_.get(true, kCallTimeout);
+    return true;
+  }
+
+ private:
+  shoal::QueueProxy queue_;
+};
+
+// Event set-then-wait round trip, with two Events A and B of this client and
+// a partner thread that has its own Manager (its own session and stream).
+//   client:  set A; wait B; clear B        (one operation)
+//   partner: wait A; clear A; set B        (in a loop)
+// No wake-up is lost and none is stale: the client clears B before it sets A
+// again, and the partner sets B only after it has seen A set; the partner
+// clears A before it sets B, and the client sets A again only after it has
+// seen B. Each operation is two wake-ups of a parked wait, each by a set
+// from another session, and three calls on each side.
+class EventRoundTrip : public bench::Workload {
+ public:
+  EventRoundTrip(const Target& target, const shoal::Manager& m, const std::string& prefix)
+      : a_(m.Event(prefix + ".a")), b_(m.Event(prefix + ".b")) {
+    // The partner's own session, and its proxies, made before "ready".
+    shoal::Manager own = Connect(target);
+    partner_ = std::thread([this, a = own.Event(prefix + ".a"), b = own.Event(prefix + ".b")]() mutable {
+      try {
+        for (;;) {
+          if (!a.wait(kCallTimeout)) throw std::runtime_error("partner: wait on A timed out");
+          if (stop_.load()) return;
+          a.clear();
+          b.set();
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shoal_bench: event partner: %s\n", e.what());
+        std::exit(1);
+      }
+    });
+  }
+  ~EventRoundTrip() override { Finish(); }
+  bool Op(int64_t) override {
+    a_.set();
+    if (!b_.wait(kCallTimeout)) throw std::runtime_error("wait on B timed out");
+    b_.clear();
+    return true;
+  }
+  void Finish() override {
+    if (!partner_.joinable()) return;
+    stop_.store(true);
+    a_.set();
+    partner_.join();
+  }
+
+ private:
+  shoal::EventProxy a_, b_;
+  std::atomic<bool> stop_{false};
+  std::thread partner_;
+};
+
+// Barrier wait: the clients of a cell form groups of min(8, clients) parties,
+// each group on its own Barrier; an operation is one wait. The first client
+// of a group to stop aborts the barrier, which ends the others' waits.
+class BarrierWait : public bench::Workload {
+ public:
+  BarrierWait(const shoal::Manager& m, const std::string& prefix, int index, int clients)
+      : barrier_(m.Barrier(std::min(8, clients), std::nullopt,
+                           prefix + ".barrier" + std::to_string(index / std::min(8, clients)))) {}
+  bool Op(int64_t) override {
+    try {
+      barrier_.wait(std::chrono::duration<double>(kCallTimeout));
+      return true;
+    } catch (const shoal::BrokenBarrierError&) {
+      return false;
+    }
+  }
+  void Finish() override { barrier_.abort(); }
+
+ private:
+  shoal::BarrierProxy barrier_;
+};
+
+int RunClient(const Target& target, int index, int clients) {
+  shoal::Manager m = Connect(target);
+  // Warm the connection up so that the first cell does not pay for it.
+  shoal::ValueProxy warm = m.Value("q", 0);
+  for (int i = 0; i < 100; ++i) warm.get();
+  return bench::ServeDriver(
+      [&](const std::string& workload, const std::string& prefix) -> std::unique_ptr<bench::Workload> {
+        if (workload == "list_append") return std::make_unique<ListAppend>(m, prefix);
+        if (workload == "dict_set") return std::make_unique<DictSet>(m, prefix);
+        if (workload == "dict_get") return std::make_unique<DictGet>(m, prefix, index == 0);
+        if (workload == "value_add") return std::make_unique<ValueAdd>(m, prefix);
+        if (workload == "lock_acquire_release") return std::make_unique<LockCycle>(m, prefix);
+        if (workload == "queue_put_get") return std::make_unique<QueueCycle>(m, prefix);
+        if (workload == "event_round_trip") {
+          return std::make_unique<EventRoundTrip>(target, m, prefix + ".c" + std::to_string(index));
+        }
+        if (workload == "barrier_wait") return std::make_unique<BarrierWait>(m, prefix, index, clients);
+        throw std::runtime_error("unknown workload: " + workload);
+      });
+}
+
+// ---- parked waiters ----
+
+// Starts a thread with a small stack: the waiters program runs hundreds.
+std::thread::native_handle_type StartSmallThread(std::function<void()>* body) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_t thread;
+  const int rc = pthread_create(
+      &thread, &attr,
+      [](void* arg) -> void* {
+        (*static_cast<std::function<void()>*>(arg))();
+        return nullptr;
+      },
+      body);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("pthread_create failed");
+  return thread;
+}
+
+// Parks `count` calls in event.wait() and records, for each, when it returned
+// (CLOCK_MONOTONIC ns; 0 for a wait that timed out). Returns once every call
+// is sent; the returned function blocks until all have returned.
+//
+// The client library has no asynchronous calls yet, so each parked call here
+// holds a client thread blocked in wait() (all on the one Manager and its
+// stream). The server side, which is what is measured, does not depend on
+// it: with asynchronous calls, this function alone changes.
+std::function<void()> ParkWaiters(shoal::EventProxy event, int count,
+                                  std::vector<int64_t>* returned_ns) {
+  returned_ns->assign(count, 0);
+  auto bodies = std::make_shared<std::vector<std::function<void()>>>(count);
+  auto threads = std::make_shared<std::vector<pthread_t>>();
+  auto started = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < count; ++i) {
+    (*bodies)[i] = [event, i, returned_ns, started]() mutable {
+      started->fetch_add(1);
+      try {
+        if (event.wait(std::chrono::duration<double>(120.0))) (*returned_ns)[i] = bench::MonotonicNanos();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shoal_bench: waiter: %s\n", e.what());
+      }
+    };
+    threads->push_back(StartSmallThread(&(*bodies)[i]));
+  }
+  // Each thread has sent its call once it is past the counter and in wait():
+  // the waker confirms on the server's own count before it sets the event.
+  for (int spins = 0; started->load() < count && spins < 60000; ++spins) {
+    std::this_thread::sleep_for(1ms);
+  }
+  return [bodies, threads] {
+    for (pthread_t t : *threads) pthread_join(t, nullptr);
+  };
+}
+
+void WaitForLine(const std::string& expected) {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line == expected) return;
+  }
+}
+
+int RunWaiters(const Target& target, const std::string& event_name, int count) {
+  shoal::Manager m = Connect(target);
+  shoal::EventProxy event = m.Event(event_name);
+  bench::Emit("connected");
+  WaitForLine("park");
+  std::vector<int64_t> returned;
+  std::function<void()> join = ParkWaiters(event, count, &returned);
+  bench::Emit("issued");
+  join();
+  int64_t first = 0, last = 0, woken = 0;
+  for (int64_t t : returned) {
+    if (t == 0) continue;
+    ++woken;
+    first = first == 0 ? t : std::min(first, t);
+    last = std::max(last, t);
+  }
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "{\"woken\": %lld, \"first_return\": %.9f, \"last_return\": %.9f}",
+                static_cast<long long>(woken), first * 1e-9, last * 1e-9);
+  bench::Emit(line);
+  WaitForLine("quit");
+  return 0;
+}
+
+int RunWaker(const Target& target, const std::string& event_name, int total) {
+  shoal::Manager m = Connect(target);
+  shoal::EventProxy event = m.Event(event_name);
+  int64_t waiting = 0;
+  for (int polls = 0; polls < 15000; ++polls) {  // 300 s at most
+    waiting = m.describe(event_name).waiting;
+    if (waiting >= total) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  if (waiting < total) {
+    std::fprintf(stderr, "shoal_bench: only %lld of %d waiters parked\n",
+                 static_cast<long long>(waiting), total);
+    return 1;
+  }
+  bench::Emit("parked " + std::to_string(waiting));
+  WaitForLine("go");
+  const double t_set = bench::MonotonicSeconds();
+  event.set();
+  char line[100];
+  std::snprintf(line, sizeof line, "{\"t_set\": %.9f}", t_set);
+  bench::Emit(line);
+  WaitForLine("quit");
+  return 0;
+}
+
+// Wake-up latency: a thread with its own Manager is parked in get() on a
+// queue (the server's count of waiters on it says so); the main thread notes
+// the time and puts one item; the woken thread notes when its get returned.
+int RunWakeup(const Target& target, int trials) {
+  shoal::Manager m = Connect(target);
+  const std::string name = "wakeup.queue";
+  shoal::QueueProxy queue = m.Queue(0, name);
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t returned_at = 0;
+  int done = -1;
+  std::thread getter([&, own = Connect(target)] {
+    shoal::QueueProxy q = own.Queue(0, name);
+    for (int i = 0; i < trials; ++i) {
+      q.get(true, kCallTimeout);
+      const int64_t now = bench::MonotonicNanos();
+      std::lock_guard<std::mutex> hold(mu);
+      returned_at = now;
+      done = i;
+      cv.notify_all();
+    }
+  });
+  std::vector<int64_t> latencies;
+  for (int i = 0; i < trials; ++i) {
+    // Parked: the server counts the get as waiting on the queue.
+    bool parked = false;
+    for (int polls = 0; polls < 5000 && !parked; ++polls) {
+      parked = m.describe(name).waiting == 1;
+      if (!parked) std::this_thread::sleep_for(100us);
+    }
+    if (!parked) throw std::runtime_error("the getter did not park");
+    const int64_t t0 = bench::MonotonicNanos();
+    queue.put(i);
+    std::unique_lock<std::mutex> hold(mu);
+    if (!cv.wait_for(hold, 30s, [&] { return done == i; })) {
+      throw std::runtime_error("the parked getter did not return");
+    }
+    latencies.push_back(returned_at - t0);
+  }
+  getter.join();
+  bench::Emit("{\"trials\": " + std::to_string(trials) +
+              ", \"hist\": " + bench::HistogramJson(latencies) + "}");
+  return 0;
+}
+
+int Usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s client ADDRESS KEYFILE INDEX CLIENTS\n"
+               "       %s waiters ADDRESS KEYFILE EVENT COUNT\n"
+               "       %s waker ADDRESS KEYFILE EVENT TOTAL\n"
+               "       %s wakeup ADDRESS KEYFILE TRIALS\n",
+               argv0, argv0, argv0, argv0);
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s ADDRESS AUTHKEY_FILE [OPS]\n", argv[0]);
-    return 2;
-  }
-  const int ops = argc > 3 ? std::atoi(argv[3]) : 20000;
+  if (argc < 5) return Usage(argv[0]);
+  const std::string mode = argv[1];
   try {
-    shoal::Manager m = shoal::Manager::connect(argv[1], shoal::AuthKey::from_file(argv[2]));
-    shoal::ListProxy list = m.list();
-    shoal::DictProxy dict = m.dict();
-    shoal::ValueProxy value = m.Value("q", 0);
-    // Warm the connection up so the first workload does not pay for it.
-    for (int i = 0; i < 200; ++i) value.get();
-    Measure("list_append", ops, [&](int i) { list.append(i); });
-    Measure("dict_set", ops, [&](int i) { dict.set("key" + std::to_string(i % 1000), i); });
-    Measure("dict_get", ops, [&](int i) { dict.get("key" + std::to_string(i % 1000)); });
-    Measure("value_add", ops, [&](int) { value.add(1); });
-
-    shoal::LockProxy lock = m.Lock();
-    Measure("lock_acquire_release", ops, [&](int) {
-      lock.acquire();
-      lock.release();
-    });
-
-    shoal::QueueProxy queue = m.Queue();
-    Measure("queue_put_get", ops, [&](int i) {
-      queue.put(i);
-      queue.get();
-    });
-
-    // Wake-up: a second client (its own Manager, as Python's proxies give
-    // each thread its own connection) is parked in get() on one queue; each
-    // operation puts an item there and waits for the woken client's answer
-    // on another queue: two wake-ups of a parked getter per operation.
-    shoal::QueueProxy ping = m.Queue(), pong = m.Queue();
-    std::thread echo([&, address = std::string(argv[1]), key = std::string(argv[2])] {
-      shoal::Manager own = shoal::Manager::connect(address, shoal::AuthKey::from_file(key));
-      shoal::QueueProxy in = own.attach<shoal::QueueProxy>(ping.token());
-      shoal::QueueProxy out = own.attach<shoal::QueueProxy>(pong.token());
-      for (;;) {
-        shoal::Value item = in.get();
-        if (item.is_none()) return;
-        out.put(item);
-      }
-    });
-    Measure("wakeup_round_trip", std::max(1, ops / 4), [&](int i) {
-      ping.put(i);
-      pong.get();
-    });
-    ping.put(shoal::Value());
-    echo.join();
+    const Target target{argv[2], shoal::AuthKey::from_file(argv[3])};
+    if (mode == "client" && argc == 6) return RunClient(target, std::atoi(argv[4]), std::atoi(argv[5]));
+    if (mode == "waiters" && argc == 6) return RunWaiters(target, argv[4], std::atoi(argv[5]));
+    if (mode == "waker" && argc == 6) return RunWaker(target, argv[4], std::atoi(argv[5]));
+    if (mode == "wakeup" && argc == 5) return RunWakeup(target, std::atoi(argv[4]));
+    return Usage(argv[0]);
   } catch (const shoal::Error& e) {
-    std::fprintf(stderr, "shoal_bench: %s: %s\n", e.kind().c_str(), e.what());
-    return 1;
+    std::fprintf(stderr, "shoal_bench %s: %s: %s\n", mode.c_str(), e.kind().c_str(), e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shoal_bench %s: %s\n", mode.c_str(), e.what());
   }
-  return 0;
+  return 1;
 }

@@ -15,7 +15,7 @@ packages=(
   jq
 )
 if [[ "${SHOAL_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(redis-server redis-tools gnuplot-nox)
+  packages+=(redis-server redis-tools gnuplot-nox libhiredis-dev)
 fi
 
 sudo_if_needed() {

@@ -1,0 +1,932 @@
+#!/usr/bin/env python3
+"""The benchmark suite's driver: shoal-server beside Python's manager and Redis.
+
+bench/run.sh builds the client programs and runs this. It starts each server
+on loopback (127.0.0.1, or unix sockets in a private temporary folder), runs
+the same workloads against each from separate client processes (one process
+per client: bench/shoal_bench, bench/python_client.py, bench/redis_bench),
+measures parked waiters and wake-ups, prints a table with the ratios, and
+writes the results as JSON, the generated part of docs/performance.md and the
+plot docs/performance-clients.png.
+
+A cell is one workload, one system, one transport and a number of client
+processes. The driver starts the clients, sends each "setup", waits until all
+are ready, sends "go" to all at once, and collects one result line from each
+(bench/bench_client.h describes the exchange). Aggregate throughput is the
+sum of the clients' operations over the span from the first client's start to
+the last one's end; p50 and p99 are taken over every operation of every
+client; server CPU time per operation is the server process's user+system
+time (/proc/PID/stat) from "go" to the last result, over the operations.
+
+Adding a workload: a name in WORKLOADS below, and the same name in each
+client program's factory (shoal_bench.cc RunClient, python_client.py
+make_workload, redis_bench.cc RunClient). A system that has no counterpart
+reports it as n/a: leave its entry in WORKLOADS None.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEGIN_MARK = "<!-- bench:begin -->"
+END_MARK = "<!-- bench:end -->"
+
+# name -> what one operation is, for each system. None: no counterpart.
+WORKLOADS = {
+    "list_append": {
+        "shoal": "`ListProxy::append(i)`",
+        "python": "`lst.append(i)`",
+        "redis": "`RPUSH`",
+    },
+    "dict_set": {
+        "shoal": "`DictProxy::set(key, i)`",
+        "python": "`d[key] = i`",
+        "redis": "`HSET`",
+    },
+    "dict_get": {
+        "shoal": "`DictProxy::get(key)`",
+        "python": "`d.get(key)`",
+        "redis": "`HGET`",
+    },
+    "value_add": {
+        "shoal": "`ValueProxy::add(1)`, one atomic call",
+        "python": "`v.value = v.value + 1`: two calls, not atomic (Python's Value has no add)",
+        "redis": "`INCR`",
+    },
+    "lock_acquire_release": {
+        "shoal": "`acquire()`, `release()`",
+        "python": "`acquire()`, `release()`",
+        "redis": "`SET key token NX` retried until it succeeds, then `DEL`",
+    },
+    "queue_put_get": {
+        "shoal": "`put(i)`, `get()`",
+        "python": "`put(i)`, `get()`",
+        "redis": "`LPUSH`, then `RPOP`",
+    },
+    "event_round_trip": {
+        "shoal": "set A, wait B, clear B; a partner session: wait A, clear A, set B",
+        "python": "the same protocol; the partner thread has its own connection",
+        "redis": "`LPUSH ping`, `BRPOP pong`; a partner connection: `BRPOP ping`, `LPUSH pong`",
+    },
+    "barrier_wait": {
+        "shoal": "`BarrierProxy::wait()`, groups of min(8, clients) parties",
+        "python": "`barrier.wait()`, the same groups",
+        "redis": "emulated (no barrier in Redis): `INCR` of the arrival count, then `BLPOP` on "
+                 "the generation's list, which the last party fills with `RPUSH`",
+    },
+}
+
+SYSTEMS = ("shoal", "python", "redis")
+
+# The workloads whose throughput against clients the plot shows.
+PLOTTED = ("dict_get", "value_add", "lock_acquire_release", "queue_put_get",
+           "event_round_trip", "barrier_wait")
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- processes
+
+class Proc:
+    """A child process with line-based stdin and stdout; stderr to a log."""
+
+    live = []  # every Proc started and not yet reaped, for cleanup
+
+    def __init__(self, name, argv, logdir):
+        self.name = name
+        self.log_path = os.path.join(logdir, name + ".log")
+        self._log = open(self.log_path, "wb")
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self._log, bufsize=0)
+        Proc.live.append(self)
+        self.fd = self.p.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = b""
+        self.eof = False
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def send(self, line):
+        try:
+            self.p.stdin.write((line + "\n").encode())
+        except BrokenPipeError:
+            raise BenchError("%s exited early\n%s" % (self.name, self.log_tail()))
+
+    def take_line(self):
+        if b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            return line.decode()
+        return None
+
+    def fill(self):
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            self.eof = True
+        self.buf += data
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode(errors="replace").splitlines()
+            return "\n".join("  " + x for x in lines[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, grace=3.0):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.p.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
+            try:
+                self.p.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        self._log.close()
+        self.p.stdout.close()
+        if self in Proc.live:
+            Proc.live.remove(self)
+
+    def close_gracefully(self, timeout=10.0):
+        """Sends quit and waits for the exit; stops it the hard way after."""
+        try:
+            self.send("quit")
+            self.p.stdin.close()
+        except (BenchError, OSError):
+            pass
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.stop()
+
+
+def read_lines(procs, timeout, what):
+    """One line from each process, in order; BenchError past the deadline."""
+    deadline = time.monotonic() + timeout
+    lines = [None] * len(procs)
+    pending = set(range(len(procs)))
+    sel = selectors.DefaultSelector()
+    try:
+        for i, p in enumerate(procs):
+            line = p.take_line()
+            if line is not None:
+                lines[i] = line
+                pending.discard(i)
+            else:
+                sel.register(p.fd, selectors.EVENT_READ, i)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                late = procs[min(pending)]
+                raise BenchError("%s: %d of %d processes gave no line in %.0f s; %s:\n%s" % (
+                    what, len(pending), len(procs), timeout, late.name, late.log_tail()))
+            for key, _ in sel.select(min(left, 1.0)):
+                i = key.data
+                p = procs[i]
+                p.fill()
+                line = p.take_line()
+                if line is not None:
+                    lines[i] = line
+                    pending.discard(i)
+                    sel.unregister(p.fd)
+                elif p.eof:
+                    raise BenchError("%s: %s exited (status %s):\n%s" % (
+                        what, p.name, p.p.wait(), p.log_tail()))
+    finally:
+        sel.close()
+    return lines
+
+
+def expect(procs, word, timeout, what):
+    for p, line in zip(procs, read_lines(procs, timeout, what)):
+        if not line.startswith(word):
+            raise BenchError("%s: %s said %r, not %r:\n%s" % (what, p.name, line, word, p.log_tail()))
+
+
+def stop_all():
+    for p in list(Proc.live):
+        try:
+            p.stop()
+        except Exception:  # keep stopping the others
+            pass
+
+
+# ---------------------------------------------------------------- /proc
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Threads", "VmRSS"):
+                out[k] = int(v.split()[0])
+    return {"threads": out["Threads"], "rss_kib": out["VmRSS"]}
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- servers
+
+class Servers:
+    """Starts one server of a system on a transport and gives clients' argv."""
+
+    def __init__(self, build, tmp):
+        self.build = build
+        self.tmp = tmp
+        self.key = os.path.join(tmp, "authkey")
+        with open(self.key, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        os.chmod(self.key, 0o600)
+        self.redis_password = os.path.join(tmp, "redis-password")
+        with open(self.redis_password, "w") as f:
+            f.write(secrets.token_hex(24) + "\n")
+        self.count = 0
+
+    def _name(self, what):
+        self.count += 1
+        return "%02d-%s" % (self.count, what)
+
+    def start(self, system, transport):
+        """Returns (Proc, address)."""
+        name = self._name("%s-server-%s" % (system, transport))
+        if system == "shoal":
+            listen = ("127.0.0.1:0" if transport == "tcp"
+                      else "unix:" + os.path.join(self.tmp, name + ".sock"))
+            p = Proc(name, [os.path.join(self.build, "server", "shoal-server"),
+                            "--listen=" + listen, "--authkey-file=" + self.key], self.tmp)
+            line = read_lines([p], 30, "starting shoal-server")[0]
+            m = re.search(r"listening on (\S+)", line)
+            if not m:
+                raise BenchError("shoal-server said %r:\n%s" % (line, p.log_tail()))
+            address = m.group(1)
+            if transport == "unix" and not address.startswith("unix:"):
+                address = "unix:" + address
+            return p, address
+        if system == "python":
+            address = ("127.0.0.1:%d" % free_port() if transport == "tcp"
+                       else "unix:" + os.path.join(self.tmp, name + ".sock"))
+            p = Proc(name, [sys.executable, os.path.join(ROOT, "bench", "python_manager.py"),
+                            address, self.key], self.tmp)
+            expect([p], "ready", 30, "starting Python's manager")
+            return p, address
+        if system == "redis":
+            conf = os.path.join(self.tmp, name + ".conf")
+            with open(self.redis_password) as f:
+                password = f.read().strip()
+            lines = ["bind 127.0.0.1", "protected-mode yes", 'save ""', "appendonly no",
+                     "dir " + self.tmp, "requirepass " + password, "maxclients 1000"]
+            if transport == "tcp":
+                port = free_port()
+                lines.append("port %d" % port)
+                address = "127.0.0.1:%d" % port
+            else:
+                sock = os.path.join(self.tmp, name + ".sock")
+                lines += ["port 0", "unixsocket " + sock, "unixsocketperm 700"]
+                address = "unix:" + sock
+            with open(conf, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            p = Proc(name, ["redis-server", conf], self.tmp)
+            for _ in range(100):
+                line = read_lines([p], 30, "starting redis-server")[0]
+                if "Ready to accept connections" in line:
+                    return p, address
+            raise BenchError("redis-server did not get ready:\n" + p.log_tail())
+        raise ValueError(system)
+
+    def client_argv(self, system, mode, address, *args):
+        args = [str(a) for a in args]
+        if system == "shoal":
+            return [os.path.join(self.build, "bench", "shoal_bench"), mode, address, self.key] + args
+        if system == "python":
+            return [sys.executable, os.path.join(ROOT, "bench", "python_client.py"), mode,
+                    address, self.key] + args
+        return [os.path.join(self.build, "bench", "redis_bench"), mode, address,
+                self.redis_password] + args
+
+
+# ---------------------------------------------------------------- histograms
+
+def merge_hist(results):
+    merged = {}
+    for r in results:
+        for bucket, count in r["hist"]:
+            merged[bucket] = merged.get(bucket, 0) + count
+    return sorted(merged.items())
+
+
+def percentile_us(hist, q):
+    total = sum(c for _, c in hist)
+    if total == 0:
+        return None
+    rank = q * total
+    seen = 0
+    for bucket, count in hist:
+        seen += count
+        if seen >= rank:
+            return 2 ** ((bucket + 0.5) / 32.0) / 1000.0  # the bucket's middle
+    return 2 ** ((hist[-1][0] + 0.5) / 32.0) / 1000.0
+
+
+# ---------------------------------------------------------------- cells
+
+def run_cell(clients, server_pid, workload, prefix, seconds):
+    for c in clients:
+        c.send("setup %s %s %s" % (workload, prefix, seconds))
+    expect(clients, "ready", 180, "setting up %s" % prefix)
+    cpu0 = cpu_seconds(server_pid)
+    for c in clients:
+        c.send("go")
+    lines = read_lines(clients, seconds + 120, "running %s" % prefix)
+    cpu1 = cpu_seconds(server_pid)
+    results = [json.loads(x) for x in lines]
+    ops = sum(r["ops"] for r in results)
+    span = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
+    hist = merge_hist(results)
+    return {
+        "ops": ops,
+        "seconds": span,
+        "ops_per_s": ops / span if span > 0 and ops else 0.0,
+        "p50_us": percentile_us(hist, 0.50),
+        "p99_us": percentile_us(hist, 0.99),
+        "server_cpu_s": cpu1 - cpu0,
+        "server_cpu_us_per_op": (cpu1 - cpu0) * 1e6 / ops if ops else None,
+    }
+
+
+def run_transport(servers, transport, client_counts, workloads, seconds, systems, log):
+    cells = []
+    started = {}
+    try:
+        for system in systems:
+            started[system] = servers.start(system, transport)
+        for n in client_counts:
+            groups = {}
+            try:
+                for system in systems:
+                    _, address = started[system]
+                    groups[system] = [
+                        Proc(servers._name("%s-%s-%dc-%d" % (system, transport, n, i)),
+                             servers.client_argv(system, "client", address, i, n), servers.tmp)
+                        for i in range(n)]
+                for workload in workloads:
+                    for system in systems:
+                        if WORKLOADS[workload].get(system) is None:
+                            continue
+                        prefix = "%s.%s.%d" % (workload, transport, n)
+                        server_proc, _ = started[system]
+                        cell = run_cell(groups[system], server_proc.pid, workload, prefix, seconds)
+                        cell.update(workload=workload, system=system, transport=transport,
+                                    clients=n)
+                        cells.append(cell)
+                        log("  %-22s %-4s %2d clients %-6s %9.0f ops/s  p50 %8.1f us  p99 %8.1f us"
+                            % (workload, transport, n, system, cell["ops_per_s"],
+                               cell["p50_us"] or 0, cell["p99_us"] or 0))
+            finally:
+                for group in groups.values():
+                    for c in group:
+                        c.close_gracefully()
+    finally:
+        for p, _ in started.values():
+            p.stop()
+    return cells
+
+
+# ---------------------------------------------------------------- waiters
+
+def run_waiters(servers, system, processes, per_process, log):
+    """Parks processes*per_process waits on one Event of a fresh server; the
+    server's threads and memory before and while they wait; the time from the
+    set to the last return."""
+    total = processes * per_process
+    server, address = servers.start(system, "tcp")
+    procs = []
+    try:
+        fresh = proc_status(server.pid)
+        event = "waiters.event"
+        waker = Proc(servers._name("%s-waker" % system),
+                     servers.client_argv(system, "waker", address, event,
+                                         *([total] if system == "shoal" else [])), servers.tmp)
+        procs.append(waker)
+        waiters = [Proc(servers._name("%s-waiters-%d" % (system, i)),
+                        servers.client_argv(system, "waiters", address, event, per_process),
+                        servers.tmp) for i in range(processes)]
+        procs += waiters
+        expect(waiters, "connected", 120, "connecting the waiters")
+        time.sleep(0.5)
+        connected = proc_status(server.pid)
+        t0 = time.monotonic()
+        for w in waiters:
+            w.send("park")
+        expect(waiters, "issued", 300, "parking the waiters")
+        # shoal's waker confirms on the server's own count of waiting calls;
+        # Python's manager has none, so its waits get a second to arrive.
+        expect([waker], "parked", 300, "waiting for the waiters to park")
+        if system != "shoal":
+            time.sleep(1.0)
+        park_seconds = time.monotonic() - t0
+        time.sleep(0.5)
+        parked = proc_status(server.pid)
+        waker.send("go")
+        t_set = json.loads(read_lines([waker], 60, "setting the event")[0])["t_set"]
+        results = [json.loads(x) for x in read_lines(waiters, 200, "waking the waiters")]
+        woken = sum(r["woken"] for r in results)
+        last = max(r["last_return"] for r in results)
+        after = proc_status(server.pid)
+        out = {
+            "system": system, "waiters": total, "processes": processes,
+            "fresh": fresh, "connected": connected, "parked": parked, "after_wake": after,
+            "park_seconds": park_seconds,
+            "bytes_per_waiter": (parked["rss_kib"] - connected["rss_kib"]) * 1024.0 / total,
+            "woken": woken,
+            "wake_all_ms": (last - t_set) * 1000.0 if woken else None,
+        }
+        log("  %-6s %6d waiters: server threads %d -> %d, %.0f bytes each, all woken in %.1f ms"
+            % (system, total, connected["threads"], parked["threads"], out["bytes_per_waiter"],
+               out["wake_all_ms"] or -1))
+        if woken != total:
+            raise BenchError("%s: only %d of %d waiters woke" % (system, woken, total))
+        return out
+    finally:
+        for p in procs:
+            p.close_gracefully(5)
+        server.stop()
+
+
+def run_wakeup(servers, system, trials):
+    server, address = servers.start(system, "tcp")
+    try:
+        p = Proc(servers._name("%s-wakeup" % system),
+                 servers.client_argv(system, "wakeup", address, trials), servers.tmp)
+        try:
+            r = json.loads(read_lines([p], 120, "wake-up latency")[0])
+        finally:
+            p.close_gracefully(5)
+        hist = [tuple(x) for x in r["hist"]]
+        return {"system": system, "trials": r["trials"], "p50_us": percentile_us(hist, 0.5),
+                "p99_us": percentile_us(hist, 0.99)}
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- reporting
+
+def machine_info(build):
+    def run(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    redis = run(["redis-server", "--version"])
+    m = re.search(r"v=(\S+)", redis)
+    commit = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    if run(["git", "-C", ROOT, "status", "--porcelain", "--", "client", "server", "shared",
+            "proto"]):
+        commit += " with uncommitted changes to the library or server"
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": run(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "python": platform.python_version(),
+        "redis": m.group(1) if m else redis,
+        "grpc": run(["pkg-config", "--modversion", "grpc++"]),
+        "shoal_commit": commit,
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    }
+
+
+def fmt_rate(x):
+    return "n/a" if x is None else "%.0f" % x
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return "%.2fx" % (a / b)
+
+
+def fmt_lat(cell):
+    if cell is None or cell["p50_us"] is None:
+        return "n/a"
+    return "%.0f / %.0f" % (cell["p50_us"], cell["p99_us"])
+
+
+def fmt_cpu(cell):
+    if cell is None or cell["server_cpu_us_per_op"] is None:
+        return "n/a"
+    return "%.1f" % cell["server_cpu_us_per_op"]
+
+
+def index_cells(cells):
+    return {(c["workload"], c["transport"], c["clients"], c["system"]): c for c in cells}
+
+
+def table_rows(cells):
+    idx = index_cells(cells)
+    keys = []
+    for c in cells:
+        k = (c["workload"], c["transport"], c["clients"])
+        if k not in keys:
+            keys.append(k)
+    order = {w: i for i, w in enumerate(WORKLOADS)}
+    keys.sort(key=lambda k: (k[1] != "tcp", order.get(k[0], 99), k[2]))
+    rows = []
+    for w, t, n in keys:
+        s, p, r = (idx.get((w, t, n, x)) for x in SYSTEMS)
+        rate = lambda c: c["ops_per_s"] if c else None  # noqa: E731
+        rows.append([w + (" (emulated)" if w == "barrier_wait" and r else ""), t, str(n),
+                     fmt_rate(rate(s)), fmt_rate(rate(p)), fmt_rate(rate(r)),
+                     fmt_ratio(rate(s), rate(p)), fmt_ratio(rate(s), rate(r)),
+                     fmt_lat(s), fmt_lat(p), fmt_lat(r),
+                     fmt_cpu(s), fmt_cpu(p), fmt_cpu(r)])
+    return rows
+
+
+HEADER = ["workload", "transport", "clients", "shoal ops/s", "python ops/s", "redis ops/s",
+          "shoal/python", "shoal/redis", "shoal p50/p99 us", "python p50/p99 us",
+          "redis p50/p99 us", "shoal CPU us/op", "python CPU us/op", "redis CPU us/op"]
+
+
+def text_table(header, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    out = []
+    for i, row in enumerate([header] + rows):
+        out.append("  ".join(str(x).rjust(w) if j else str(x).ljust(w)
+                             for j, (x, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def check_targets(cells, waiters):
+    """[(target, subject, measured, met)]"""
+    idx = index_cells(cells)
+    checks = []
+    for w in WORKLOADS:
+        s, p = idx.get((w, "tcp", 1, "shoal")), idx.get((w, "tcp", 1, "python"))
+        if s and p and p["ops_per_s"]:
+            ratio = s["ops_per_s"] / p["ops_per_s"]
+            checks.append(("1 client, TCP: shoal >= Python", w, "%.2fx" % ratio, ratio >= 1.0))
+    for transport in ("tcp", "unix"):
+        for n in (8, 64):
+            for w in WORKLOADS:
+                s, p = idx.get((w, transport, n, "shoal")), idx.get((w, transport, n, "python"))
+                if s and p and p["ops_per_s"]:
+                    ratio = s["ops_per_s"] / p["ops_per_s"]
+                    checks.append(("%d clients, %s: shoal >= 3x Python" % (n, transport.upper()
+                                                                              if transport == "tcp"
+                                                                              else transport),
+                                   w, "%.2fx" % ratio, ratio >= 3.0))
+    for wt in waiters:
+        if wt["system"] != "shoal":
+            continue
+        checks.append(("%d parked waiters: <= 32 server threads" % wt["waiters"], "shoal",
+                       str(wt["parked"]["threads"]), wt["parked"]["threads"] <= 32))
+        checks.append(("%d parked waiters: <= 4 KiB server memory each" % wt["waiters"], "shoal",
+                       "%.0f bytes" % wt["bytes_per_waiter"], wt["bytes_per_waiter"] <= 4096))
+    return checks
+
+
+def summarize_checks(checks):
+    """Groups the checks by target: (target, met count, total, missed subjects)."""
+    groups = []
+    for target, subject, measured, met in checks:
+        if not groups or groups[-1][0] != target:
+            groups.append([target, 0, 0, []])
+        g = groups[-1]
+        g[2] += 1
+        if met:
+            g[1] += 1
+        else:
+            g[3].append("%s %s" % (subject, measured))
+    return groups
+
+
+def waiter_rows(waiters):
+    rows = []
+    for w in waiters:
+        rows.append([w["system"], "%d" % w["waiters"], "%d" % w["processes"],
+                     "%d" % w["fresh"]["threads"], "%d" % w["connected"]["threads"],
+                     "%d" % w["parked"]["threads"],
+                     "%.1f" % (w["connected"]["rss_kib"] / 1024.0),
+                     "%.1f" % (w["parked"]["rss_kib"] / 1024.0),
+                     "%.0f" % w["bytes_per_waiter"], "%.1f" % w["park_seconds"],
+                     "%.1f" % w["wake_all_ms"] if w["wake_all_ms"] is not None else "n/a"])
+    return rows
+
+
+WAITER_HEADER = ["system", "waiters", "client processes", "server threads (fresh)",
+                 "server threads (clients connected)", "server threads (all parked)",
+                 "server RSS MiB (connected)", "server RSS MiB (parked)",
+                 "server bytes per waiter", "seconds to park all", "set to last return ms"]
+
+WAKEUP_HEADER = ["system", "trials", "p50 us", "p99 us"]
+
+
+def wakeup_rows(wakeups):
+    return [[w["system"], str(w["trials"]), "%.0f" % w["p50_us"], "%.0f" % w["p99_us"]]
+            for w in wakeups]
+
+
+def render_markdown(data):
+    info = data["machine"]
+    cfg = data["config"]
+    out = []
+    out.append("Measured %s on %d cores (%s), %.0f GiB, %s, kernel %s; Python %s, "
+               "Redis %s, gRPC %s; shoal at %s. Load average at the start: %s. "
+               "%.1f s per cell; one process per client."
+               % (info["date"], info["nproc"], info["cpu"], info["memory_gib"], info["os"],
+                  info["kernel"], info["python"], info["redis"], info["grpc"],
+                  info["shoal_commit"], " ".join(info["loadavg_start"]), cfg["seconds"]))
+    out.append("")
+    out.append("### Targets")
+    out.append("")
+    out.append("| target | met | missed on |")
+    out.append("|---|---|---|")
+    for target, met, total, missed in summarize_checks(data["checks"]):
+        out.append("| %s | %d of %d | %s |" % (target, met, total, ", ".join(missed) or "-"))
+    out.append("")
+    out.append("### Throughput, latency and server CPU")
+    out.append("")
+    out.append("Throughput is all clients' operations per second together; p50/p99 are per "
+               "operation, over all clients; CPU is the server process's user+system time per "
+               "operation.")
+    out.append("")
+    out.append(md_table(HEADER, table_rows(data["cells"])))
+    out.append("")
+    if data["waiters"]:
+        out.append("### Parked waiters")
+        out.append("")
+        out.append("Waits parked on one Event of a fresh server (TCP), then woken by one set. "
+                   "Bytes per waiter: the server's RSS with all parked, less its RSS with the "
+                   "same clients connected, over the waiters.")
+        out.append("")
+        out.append(md_table(WAITER_HEADER, waiter_rows(data["waiters"])))
+        out.append("")
+    if data["wakeups"]:
+        out.append("### Wake-up latency of one parked waiter")
+        out.append("")
+        out.append("From the put to the return of the parked get (Redis: LPUSH to BRPOP), "
+                   "over TCP.")
+        out.append("")
+        out.append(md_table(WAKEUP_HEADER, wakeup_rows(data["wakeups"])))
+        out.append("")
+    out.append("![throughput against client processes](performance-clients.png)")
+    return "\n".join(out)
+
+
+def write_docs(path, generated):
+    with open(path) as f:
+        text = f.read()
+    if BEGIN_MARK not in text or END_MARK not in text:
+        raise BenchError("%s has no %s ... %s markers" % (path, BEGIN_MARK, END_MARK))
+    head, rest = text.split(BEGIN_MARK, 1)
+    _, tail = rest.split(END_MARK, 1)
+    with open(path, "w") as f:
+        f.write(head + BEGIN_MARK + "\n" + generated + "\n" + END_MARK + tail)
+
+
+def write_plot(data, png, tmp):
+    if shutil.which("gnuplot") is None:
+        raise BenchError("gnuplot is missing (install gnuplot-nox)")
+    idx = index_cells(data["cells"])
+    counts = sorted({c["clients"] for c in data["cells"] if c["transport"] == "tcp"})
+    workloads = [w for w in PLOTTED if any(k[0] == w and k[1] == "tcp" for k in idx)]
+    script = ["set terminal pngcairo noenhanced size 1500,950 font ',11'",
+              "set output '%s'" % png,
+              "set multiplot layout 2,3 title 'Throughput against client processes, loopback TCP "
+              "(%s, %d cores)' font ',13'" % (data["machine"]["date"], data["machine"]["nproc"]),
+              "set logscale x 2", "set xtics (%s)" % ", ".join("'%d' %d" % (n, n) for n in counts),
+              "set xrange [%f:%f]" % (counts[0] / 1.4, counts[-1] * 1.4),
+              "set yrange [0:*]", "set grid", "set key top left opaque box",
+              "set xlabel 'client processes'", "set ylabel 'operations per second'",
+              "set format y '%.0s%c'"]
+    styles = {"shoal": "lc rgb '#1f77b4' pt 7", "python": "lc rgb '#d62728' pt 5",
+              "redis": "lc rgb '#2ca02c' pt 9"}
+    for w in workloads:
+        plots = []
+        for system in SYSTEMS:
+            points = [(n, idx[(w, "tcp", n, system)]["ops_per_s"]) for n in counts
+                      if (w, "tcp", n, system) in idx]
+            if not points:
+                continue
+            dat = os.path.join(tmp, "plot-%s-%s.dat" % (w, system))
+            with open(dat, "w") as f:
+                for n, rate in points:
+                    f.write("%d %f\n" % (n, rate))
+            title = system + (" (emulated)" if w == "barrier_wait" and system == "redis" else "")
+            plots.append("'%s' using 1:2 with linespoints lw 2 %s title '%s'"
+                         % (dat, styles[system], title))
+        script.append("set title '%s'" % w)
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    path = os.path.join(tmp, "plot.gp")
+    with open(path, "w") as f:
+        f.write("\n".join(script) + "\n")
+    r = subprocess.run(["gnuplot", path], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise BenchError("gnuplot failed:\n" + r.stderr)
+
+
+def print_report(data, log):
+    log("")
+    log(text_table(HEADER, table_rows(data["cells"])))
+    if data["waiters"]:
+        log("")
+        log(text_table(WAITER_HEADER, waiter_rows(data["waiters"])))
+    if data["wakeups"]:
+        log("")
+        log("wake-up latency of one parked waiter (TCP):")
+        log(text_table(WAKEUP_HEADER, wakeup_rows(data["wakeups"])))
+    log("")
+    log("targets:")
+    for target, met, total, missed in summarize_checks(data["checks"]):
+        log("  %-48s %s (%d of %d)%s" % (target, "met" if met == total else "MISSED", met, total,
+                                          ": " + ", ".join(missed) if missed else ""))
+    info = data["machine"]
+    log("")
+    log("%s; %d cores, %s; Python %s, Redis %s; load average at start %s, at end %s"
+        % (info["date"], info["nproc"], info["cpu"], info["python"], info["redis"],
+           " ".join(info["loadavg_start"]), " ".join(data["loadavg_end"])))
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", required=True, help="the build folder with shoal-server")
+    parser.add_argument("--quick", action="store_true",
+                        help="a subset in under a minute, to check a change; writes no docs")
+    parser.add_argument("--seconds", type=float, help="per cell (2 s; 0.4 s quick)")
+    parser.add_argument("--clients", help="comma-separated client counts (1,8,64; quick 1,8)")
+    parser.add_argument("--transports", help="tcp,unix (quick: tcp)")
+    parser.add_argument("--workloads", help="comma-separated subset of: " + ", ".join(WORKLOADS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--waiters", type=int, help="shoal's parked waiters (10000; quick 2000)")
+    parser.add_argument("--python-waiters", type=int,
+                        help="Python's parked waiters (1000; quick 100): a thread and a "
+                             "connection each, in the server and in the clients, connected "
+                             "one after the other")
+    parser.add_argument("--wakeup-trials", type=int, help="500; quick 100")
+    parser.add_argument("--json", help="where to write the results")
+    parser.add_argument("--render", metavar="JSON",
+                        help="run nothing: print the report of earlier results (and write "
+                             "--docs and --plot from them)")
+    parser.add_argument("--docs", help="docs/performance.md to update (full runs)")
+    parser.add_argument("--plot", help="the PNG to write (full runs)")
+    args = parser.parse_args()
+
+    quick = args.quick
+    seconds = args.seconds or (0.4 if quick else 2.0)
+    counts = [int(x) for x in (args.clients or ("1,8" if quick else "1,8,64")).split(",")]
+    transports = (args.transports or ("tcp" if quick else "tcp,unix")).split(",")
+    workloads = (args.workloads.split(",") if args.workloads else list(WORKLOADS))
+    systems = args.systems.split(",")
+    for w in workloads:
+        if w not in WORKLOADS:
+            parser.error("unknown workload %r" % w)
+    shoal_waiters = args.waiters if args.waiters is not None else (2000 if quick else 10000)
+    python_waiters = (args.python_waiters if args.python_waiters is not None
+                      else (100 if quick else 1000))
+    trials = args.wakeup_trials or (100 if quick else 500)
+
+    def log(line):
+        print(line, flush=True)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_signal)
+
+    if args.render:
+        with open(args.render) as f:
+            data = json.load(f)
+        data["checks"] = check_targets(data["cells"], data["waiters"])
+        print_report(data, log)
+        with tempfile.TemporaryDirectory(prefix="shoal-bench-") as tmp:
+            if args.plot:
+                write_plot(data, args.plot, tmp)
+        if args.docs:
+            write_docs(args.docs, render_markdown(data))
+        return 0
+
+    tmp = tempfile.mkdtemp(prefix="shoal-bench-")
+    ok = False
+    started = time.monotonic()
+    try:
+        info = machine_info(args.build)
+        servers = Servers(args.build, tmp)
+        log("shoal bench%s: %s cores, load %s; logs in %s"
+            % (" (quick)" if quick else "", info["nproc"], " ".join(info["loadavg_start"]), tmp))
+        wakeups = []
+        if trials > 0:
+            log("wake-up latency of one parked waiter, %d trials:" % trials)
+            for system in systems:
+                wk = run_wakeup(servers, system, trials)
+                wakeups.append(wk)
+                log("  %-6s p50 %.0f us, p99 %.0f us" % (system, wk["p50_us"], wk["p99_us"]))
+        waiters = []
+        if shoal_waiters > 0 or python_waiters > 0:
+            log("parked waiters:")
+        if shoal_waiters > 0 and "shoal" in systems:
+            per = 500
+            waiters.append(run_waiters(servers, "shoal", max(1, shoal_waiters // per),
+                                       min(per, shoal_waiters), log))
+        if python_waiters > 0 and "python" in systems:
+            per = 200
+            waiters.append(run_waiters(servers, "python", max(1, python_waiters // per),
+                                       min(per, python_waiters), log))
+        cells = []
+        for transport in transports:
+            log("cells over %s:" % transport)
+            cells += run_transport(servers, transport, counts, workloads, seconds, systems, log)
+        data = {
+            "machine": info,
+            "config": {"quick": quick, "seconds": seconds, "clients": counts,
+                       "transports": transports, "workloads": workloads, "systems": systems},
+            "cells": cells, "waiters": waiters, "wakeups": wakeups,
+            "loadavg_end": open("/proc/loadavg").read().split()[:3],
+            "elapsed_s": time.monotonic() - started,
+        }
+        data["checks"] = check_targets(cells, waiters)
+        print_report(data, log)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(data, f, indent=1)
+            log("results: %s" % args.json)
+        if args.plot:
+            write_plot(data, args.plot, tmp)
+            log("plot: %s" % args.plot)
+        if args.docs:
+            write_docs(args.docs, render_markdown(data))
+            log("report: %s" % args.docs)
+        log("done in %.0f s" % (time.monotonic() - started))
+        ok = True
+    except BenchError as e:
+        log("bench: %s" % e)
+    except KeyboardInterrupt:
+        log("bench: interrupted")
+    finally:
+        stop_all()
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log("bench: logs kept in %s" % tmp)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
