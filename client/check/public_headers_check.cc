@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #if defined(GRPC_SUPPORT_PORT_PLATFORM_H) || defined(GRPC_IMPL_CODEGEN_PORT_PLATFORM_H) || \
     defined(GRPCPP_GRPCPP_H)
@@ -56,6 +57,16 @@ namespace {
   shoal::ListProxy attached = m.attach<shoal::ListProxy>(token);
   size_t live = m.object_count();
   for (const shoal::ObjectInfo& info : m.objects()) shown += info.repr;
+  // Pipelined calls: futures per call, and a batch that goes out as one.
+  std::vector<shoal::Future<void>> sent;
+  for (int i = 0; i < 3; ++i) sent.push_back(jobs.async().append(i));
+  for (shoal::Future<void>& f : sent) f.get();
+  shoal::Batch batch(m);
+  shoal::Future<shoal::Value> before = counter.async(batch).get();
+  counter.async(batch).add(1);
+  results.async(batch).update({{"c", 3}});
+  batch.send();
+  shown += before.get().repr();
   m.delete_named("results");
   std::string id = m.session_id();
   try {

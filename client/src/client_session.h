@@ -73,9 +73,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // convert(ClientSession&, Response&), whose result (or exception) the
   // future delivers; an error reply delivers the matching shoal::Error.
   // convert must adopt every reference in the reply and must not block.
+  // With outbox, the call waits there until the outbox is flushed.
   template <class Response, class Convert>
   auto CallAsync(absl::string_view method, const google::protobuf::MessageLite& request,
-                 KeepAlive keep_alive, Convert convert)
+                 KeepAlive keep_alive, Convert convert, Outbox* outbox = nullptr)
       -> std::future<std::invoke_result_t<Convert&, ClientSession&, Response&>>;
 
   // The blocking form of CallAsync.
@@ -105,6 +106,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // See Connection::SettleReleases.
   void SettleReleases() { connection_->SettleReleases(); }
 
+  // A new, empty outbox for a Batch; it keeps this session open.
+  std::shared_ptr<Outbox> NewOutbox() {
+    return std::make_shared<Outbox>(connection_, shared_from_this());
+  }
+
   // Ends the session now. Idempotent.
   void Close() { connection_->Close(); }
 
@@ -123,7 +129,7 @@ void EncodeArg(const Value& value, v1::Value* wire, KeepAlive* keep_alive);
 template <class Response, class Convert>
 auto ClientSession::CallAsync(absl::string_view method,
                               const google::protobuf::MessageLite& request, KeepAlive keep_alive,
-                              Convert convert)
+                              Convert convert, Outbox* outbox)
     -> std::future<std::invoke_result_t<Convert&, ClientSession&, Response&>> {
   using Result = std::invoke_result_t<Convert&, ClientSession&, Response&>;
   auto promise = std::make_shared<std::promise<Result>>();
@@ -163,7 +169,8 @@ auto ClientSession::CallAsync(absl::string_view method,
         } catch (...) {
           promise->set_exception(std::current_exception());
         }
-      });
+      },
+      outbox);
   return future;
 }
 

@@ -16,6 +16,9 @@ constexpr char kReleaseMethod[] = "/shoal.v1.Manager/Release";
 // size of the burst of drops.
 constexpr size_t kMaxIdsPerRelease = 8192;
 
+// Room left in a frame for a call's framing and the releases riding with it.
+constexpr int64_t kFrameMargin = 1024;
+
 // How long the flusher waits before sending queued releases: long enough for
 // a call made meanwhile to carry them in its own frame and for a burst of
 // drops to go out as one message, short enough not to matter to anyone.
@@ -91,11 +94,10 @@ Connection::~Connection() {
 }
 
 void Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
-                      KeepAlive keep_alive, CallCompletion done) {
+                      KeepAlive keep_alive, CallCompletion done, Outbox* outbox) {
   // The server ends a stream that brings it a message past its limit; refuse
   // such a call here, alone. The margin covers the call's framing and any
   // releases riding with it (sent on their own when they would not fit).
-  constexpr int64_t kFrameMargin = 1024;
   const int64_t call_bytes = static_cast<int64_t>(request.ByteSizeLong() + method.size());
   if (max_message_bytes_ > 0 && call_bytes + kFrameMargin > max_message_bytes_) {
     CallOutcome outcome;
@@ -116,14 +118,23 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
       gone = GoneReasonLocked();
     } else {
       call_id = next_call_id_++;
-      // Releases ride in the same frame, ahead of the call.
-      TakeReleasesLocked(&frame);
+      // Releases ride in the same frame, ahead of the call; a gathered call
+      // leaves them to the next call written or to the flusher.
+      if (outbox == nullptr) TakeReleasesLocked(&frame);
       pending_.emplace(call_id, Pending{std::move(done), std::move(keep_alive), false});
     }
   }
   if (!gone.empty()) {
     CallOutcome outcome = GoneOutcome(std::move(gone));
     done(outcome);
+    return;
+  }
+  if (outbox != nullptr) {
+    v1::Call call;
+    call.set_call_id(call_id);
+    call.set_method(std::string(method));
+    request.SerializeToString(call.mutable_request());
+    outbox->Add(std::move(call), call_bytes);
     return;
   }
   if (max_message_bytes_ > 0 &&
@@ -221,6 +232,7 @@ void Connection::ReadLoop() {
   while (stream_->Read(&frame)) {
     for (v1::Reply& reply : *frame.mutable_replies()) {
       Pending pending;
+      bool closing = false;
       {
         MutexLock lock(&mu_);
         auto it = pending_.find(reply.call_id());
@@ -229,13 +241,20 @@ void Connection::ReadLoop() {
         pending = std::move(it->second);
         pending_.erase(it);
         if (pending.is_release) release_calls_.erase(reply.call_id());
+        closing = closing_;
       }
       if (pending.done) {
         CallOutcome outcome;
-        outcome.code = reply.code();
-        outcome.error_kind = std::move(*reply.mutable_error_kind());
-        outcome.error_message = std::move(*reply.mutable_error_message());
-        outcome.response = std::move(*reply.mutable_response());
+        if (closing && reply.code() == static_cast<int>(grpc::StatusCode::CANCELLED)) {
+          // Close() ended the session, and the server cancelled what was
+          // parked: to the caller, the call failed because the session closed.
+          outcome = GoneOutcome("session closed");
+        } else {
+          outcome.code = reply.code();
+          outcome.error_kind = std::move(*reply.mutable_error_kind());
+          outcome.error_message = std::move(*reply.mutable_error_message());
+          outcome.response = std::move(*reply.mutable_response());
+        }
         pending.done(outcome);
       }
       // The request's keep-alive goes only now, after the server has taken
@@ -317,6 +336,40 @@ std::string Connection::GoneReasonLocked() const {
   if (end_status_.ok()) return "session lost: the server ended the session stream";
   return absl::StrCat("session lost: ", CodeName(end_status_.error_code()), ": ",
                       end_status_.error_message());
+}
+
+Outbox::Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open)
+    : connection_(std::move(connection)),
+      keep_open_(std::move(keep_open)),
+      limit_(connection_->max_message_bytes_ > 0
+                 ? std::min(kMaxBytes, connection_->max_message_bytes_ - kFrameMargin)
+                 : kMaxBytes) {}
+
+void Outbox::Add(v1::Call call, int64_t bytes) {
+  MutexLock lock(&mu_);
+  // Each call costs a few bytes of framing beyond its request and method.
+  bytes += 16;
+  if (frame_.calls_size() > 0 && bytes_ + bytes > limit_) FlushLocked();
+  *frame_.add_calls() = std::move(call);
+  bytes_ += bytes;
+}
+
+void Outbox::Flush() {
+  MutexLock lock(&mu_);
+  FlushLocked();
+}
+
+size_t Outbox::size() const {
+  MutexLock lock(&mu_);
+  return static_cast<size_t>(frame_.calls_size());
+}
+
+void Outbox::FlushLocked() {
+  if (frame_.calls_size() == 0) return;
+  // A failed write means the stream is over; the reader fails the calls.
+  connection_->WriteFrame(frame_);
+  frame_.Clear();
+  bytes_ = 0;
 }
 
 }  // namespace shoal::detail

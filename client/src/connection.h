@@ -61,6 +61,8 @@ using CallCompletion = std::function<void(CallOutcome&)>;
 // request cannot be released before the server has taken its own.
 using KeepAlive = std::vector<std::shared_ptr<void>>;
 
+class Outbox;
+
 class Connection {
  public:
   // Opens the session stream on channel, authorized by the bearer token, and
@@ -81,8 +83,10 @@ class Connection {
   // ("/shoal.v1.ListService/Append"), request its request message. done runs
   // once the outcome is known; keep_alive is held until then. Never throws for
   // a lost session: done receives the ConnectionError outcome instead.
+  // With outbox, the call is added to it instead of being written now; it
+  // goes out when the outbox is flushed (or fills up).
   void Send(absl::string_view method, const google::protobuf::MessageLite& request,
-            KeepAlive keep_alive, CallCompletion done);
+            KeepAlive keep_alive, CallCompletion done, Outbox* outbox = nullptr);
 
   // Queues the release of one reference the session holds. Cheap and
   // non-blocking; safe from any thread, the reader thread included, and a
@@ -106,6 +110,8 @@ class Connection {
   grpc::Status end_status() const;
 
  private:
+  friend class Outbox;
+
   struct Pending {
     CallCompletion done;  // empty for the connection's own Release calls
     KeepAlive keep_alive;
@@ -169,6 +175,43 @@ class Connection {
   // Started in Open and stopped in Close, which runs once.
   std::thread reader_;
   std::thread flusher_;
+};
+
+// Calls gathered to go out together, in one frame: what a shoal::Batch
+// stands for. Connection::Send adds calls; Flush writes them, in the order
+// they were added. The frame is written by itself before it would pass
+// kMaxBytes or the server's message limit.
+//
+// Thread-safe. Holds the connection, and keep_open (the session), open.
+class Outbox {
+ public:
+  static constexpr int64_t kMaxBytes = 1 << 20;
+
+  Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open);
+  ~Outbox() { Flush(); }
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Writes the gathered calls, if any.
+  void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+  // How many calls are gathered.
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  friend class Connection;
+  // Adds one call, of bytes bytes, writing the frame first when it would
+  // grow past the limit.
+  void Add(v1::Call call, int64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
+  void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::shared_ptr<Connection> connection_;
+  const std::shared_ptr<void> keep_open_;
+  const int64_t limit_;
+
+  // Held while writing, so that frames go out in the order they were filled.
+  mutable Mutex mu_;  // before Connection::write_mu_
+  v1::ClientFrame frame_ ABSL_GUARDED_BY(mu_);
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace shoal::detail

@@ -2,8 +2,8 @@
 
 #include <utility>
 
+#include "client/src/async_call.h"
 #include "client/src/client_session.h"
-#include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -14,142 +14,171 @@ namespace {
 using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
+using detail::RequestFor;
+using detail::Start;
+using detail::StartEmpty;
 
-}  // namespace
-
-Value DictProxy::operator[](const Value& key) const {
-  auto request = detail::RequestFor<v1::KeyRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.DictService/GetItem", request,
-                                                 std::move(keep_alive), detail::ValueOf);
-}
-
-Value DictProxy::get(const Value& key, const Value& default_value) const {
-  auto request = detail::RequestFor<v1::GetRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  EncodeArg(default_value, request.mutable_default_(), &keep_alive);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.DictService/Get", request,
-                                                 std::move(keep_alive), detail::ValueOf);
-}
-
-void DictProxy::set(const Value& key, const Value& value) {
-  auto request = detail::RequestFor<v1::SetRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  EncodeArg(value, request.mutable_value(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/SetItem", request,
-                                          std::move(keep_alive));
-}
-
-void DictProxy::del(const Value& key) {
-  auto request = detail::RequestFor<v1::KeyRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/DelItem", request,
-                                          std::move(keep_alive));
-}
-
-bool DictProxy::contains(const Value& key) const {
-  auto request = detail::RequestFor<v1::KeyRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  return handle()
-      .session()
-      .Call<v1::BoolReply>("/shoal.v1.DictService/Contains", request, std::move(keep_alive))
-      .value();
-}
-
-Value DictProxy::setdefault(const Value& key, const Value& default_value) {
-  auto request = detail::RequestFor<v1::SetRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  EncodeArg(default_value, request.mutable_value(), &keep_alive);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.DictService/SetDefault", request,
-                                                 std::move(keep_alive), detail::ValueOf);
-}
-
-Value DictProxy::pop(const Value& key) {
-  auto request = detail::RequestFor<v1::GetRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  // No default: the server raises KeyError for a missing key.
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.DictService/Pop", request,
-                                                 std::move(keep_alive), detail::ValueOf);
-}
-
-Value DictProxy::pop(const Value& key, const Value& default_value) {
-  auto request = detail::RequestFor<v1::GetRequest>(id());
-  KeepAlive keep_alive;
-  EncodeArg(key, request.mutable_key(), &keep_alive);
-  EncodeArg(default_value, request.mutable_default_(), &keep_alive);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.DictService/Pop", request,
-                                                 std::move(keep_alive), detail::ValueOf);
-}
-
-DictProxy::Entry DictProxy::popitem() {
-  return handle().session().Call<v1::EntryReply>(
-      "/shoal.v1.DictService/PopItem", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::EntryOf);
-}
-
-void DictProxy::update(const std::vector<Entry>& entries) {
-  auto request = detail::RequestFor<v1::UpdateRequest>(id());
-  KeepAlive keep_alive;
-  for (const auto& [key, value] : entries) {
-    v1::Entry* entry = request.add_entries();
-    EncodeArg(key, entry->mutable_key(), &keep_alive);
-    EncodeArg(value, entry->mutable_value(), &keep_alive);
-  }
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/Update", request,
-                                          std::move(keep_alive));
-}
-
-void DictProxy::update(const Value::Dict& entries) {
-  auto request = detail::RequestFor<v1::UpdateRequest>(id());
-  KeepAlive keep_alive;
-  for (const auto& [key, value] : entries) {
-    v1::Entry* entry = request.add_entries();
-    EncodeArg(key, entry->mutable_key(), &keep_alive);
-    EncodeArg(value, entry->mutable_value(), &keep_alive);
-  }
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/Update", request,
-                                          std::move(keep_alive));
-}
-
-Value::List DictProxy::keys() const {
-  return handle().session().Call<v1::ValuesReply>(
-      "/shoal.v1.DictService/Keys", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValuesOf);
-}
-
-Value::List DictProxy::values() const {
-  return handle().session().Call<v1::ValuesReply>(
-      "/shoal.v1.DictService/Values", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValuesOf);
-}
-
-std::vector<DictProxy::Entry> DictProxy::items() const {
-  return handle().session().Call<v1::EntriesReply>(
-      "/shoal.v1.DictService/Items", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::EntriesOf);
-}
-
-size_t DictProxy::len() const {
-  return static_cast<size_t>(
-      handle()
-          .session()
-          .Call<v1::IntReply>("/shoal.v1.DictService/Len", detail::RequestFor<v1::ObjectRequest>(id()))
-          .value());
-}
-
-void DictProxy::clear() {
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.DictService/Clear",
-                                          detail::RequestFor<v1::ObjectRequest>(id()));
-}
-
-Value::Dict DictProxy::copy() const {
-  Value copied = handle().session().Call<v1::ValueReply>(
-      "/shoal.v1.DictService/Copy", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValueOf);
+Value::Dict DictOf(ClientSession& session, v1::ValueReply& reply) {
+  Value copied = detail::ValueOf(session, reply);
   if (copied.is_none()) return Value::Dict();
   return std::move(copied.as_dict());
 }
+
+// A request naming one key, and its keep-alive.
+template <class Request>
+Request KeyRequest(const detail::AsyncTarget& target, const Value& key, KeepAlive* keep_alive) {
+  auto request = RequestFor<Request>(target);
+  EncodeArg(key, request.mutable_key(), keep_alive);
+  return request;
+}
+
+// Update's request from (key, value) pairs of any container.
+template <class Entries>
+Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
+  auto request = RequestFor<v1::UpdateRequest>(target);
+  KeepAlive keep_alive;
+  for (const auto& [key, value] : entries) {
+    v1::Entry* entry = request.add_entries();
+    EncodeArg(key, entry->mutable_key(), &keep_alive);
+    EncodeArg(value, entry->mutable_value(), &keep_alive);
+  }
+  return StartEmpty(target, "/shoal.v1.DictService/Update", request, std::move(keep_alive));
+}
+
+}  // namespace
+
+DictProxy::Async DictProxy::async() const { return Async(async_target(nullptr)); }
+DictProxy::Async DictProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+
+Future<Value> DictProxy::Async::item(const Value& key) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::KeyRequest>(target_, key, &keep_alive);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/GetItem", request,
+                               std::move(keep_alive), detail::ValueOf);
+}
+
+Future<Value> DictProxy::Async::get(const Value& key, const Value& default_value) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
+  EncodeArg(default_value, request.mutable_default_(), &keep_alive);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Get", request,
+                               std::move(keep_alive), detail::ValueOf);
+}
+
+Future<void> DictProxy::Async::set(const Value& key, const Value& value) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::SetRequest>(target_, key, &keep_alive);
+  EncodeArg(value, request.mutable_value(), &keep_alive);
+  return StartEmpty(target_, "/shoal.v1.DictService/SetItem", request, std::move(keep_alive));
+}
+
+Future<void> DictProxy::Async::del(const Value& key) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::KeyRequest>(target_, key, &keep_alive);
+  return StartEmpty(target_, "/shoal.v1.DictService/DelItem", request, std::move(keep_alive));
+}
+
+Future<bool> DictProxy::Async::contains(const Value& key) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::KeyRequest>(target_, key, &keep_alive);
+  return Start<v1::BoolReply>(target_, "/shoal.v1.DictService/Contains", request,
+                              std::move(keep_alive), detail::BoolOf);
+}
+
+Future<Value> DictProxy::Async::setdefault(const Value& key, const Value& default_value) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::SetRequest>(target_, key, &keep_alive);
+  EncodeArg(default_value, request.mutable_value(), &keep_alive);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/SetDefault", request,
+                               std::move(keep_alive), detail::ValueOf);
+}
+
+Future<Value> DictProxy::Async::pop(const Value& key) {
+  KeepAlive keep_alive;
+  // No default: the server raises KeyError for a missing key.
+  auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Pop", request,
+                               std::move(keep_alive), detail::ValueOf);
+}
+
+Future<Value> DictProxy::Async::pop(const Value& key, const Value& default_value) {
+  KeepAlive keep_alive;
+  auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
+  EncodeArg(default_value, request.mutable_default_(), &keep_alive);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Pop", request,
+                               std::move(keep_alive), detail::ValueOf);
+}
+
+Future<DictProxy::Entry> DictProxy::Async::popitem() {
+  return Start<v1::EntryReply>(target_, "/shoal.v1.DictService/PopItem",
+                               RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
+                               detail::EntryOf);
+}
+
+Future<void> DictProxy::Async::update(const std::vector<Entry>& entries) {
+  return Update(target_, entries);
+}
+
+Future<void> DictProxy::Async::update(const Value::Dict& entries) {
+  return Update(target_, entries);
+}
+
+Future<Value::List> DictProxy::Async::keys() {
+  return Start<v1::ValuesReply>(target_, "/shoal.v1.DictService/Keys",
+                                RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
+                                detail::ValuesOf);
+}
+
+Future<Value::List> DictProxy::Async::values() {
+  return Start<v1::ValuesReply>(target_, "/shoal.v1.DictService/Values",
+                                RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
+                                detail::ValuesOf);
+}
+
+Future<std::vector<DictProxy::Entry>> DictProxy::Async::items() {
+  return Start<v1::EntriesReply>(target_, "/shoal.v1.DictService/Items",
+                                 RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
+                                 detail::EntriesOf);
+}
+
+Future<size_t> DictProxy::Async::len() {
+  return Start<v1::IntReply>(target_, "/shoal.v1.DictService/Len",
+                             RequestFor<v1::ObjectRequest>(target_), KeepAlive(), detail::SizeOf);
+}
+
+Future<void> DictProxy::Async::clear() {
+  return StartEmpty(target_, "/shoal.v1.DictService/Clear", RequestFor<v1::ObjectRequest>(target_));
+}
+
+Future<Value::Dict> DictProxy::Async::copy() {
+  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Copy",
+                               RequestFor<v1::ObjectRequest>(target_), KeepAlive(), DictOf);
+}
+
+// The blocking methods: the pipelined call, waited for.
+
+Value DictProxy::operator[](const Value& key) const { return async().item(key).get(); }
+Value DictProxy::get(const Value& key, const Value& default_value) const {
+  return async().get(key, default_value).get();
+}
+void DictProxy::set(const Value& key, const Value& value) { async().set(key, value).get(); }
+void DictProxy::del(const Value& key) { async().del(key).get(); }
+bool DictProxy::contains(const Value& key) const { return async().contains(key).get(); }
+Value DictProxy::setdefault(const Value& key, const Value& default_value) {
+  return async().setdefault(key, default_value).get();
+}
+Value DictProxy::pop(const Value& key) { return async().pop(key).get(); }
+Value DictProxy::pop(const Value& key, const Value& default_value) {
+  return async().pop(key, default_value).get();
+}
+DictProxy::Entry DictProxy::popitem() { return async().popitem().get(); }
+void DictProxy::update(const std::vector<Entry>& entries) { async().update(entries).get(); }
+void DictProxy::update(const Value::Dict& entries) { async().update(entries).get(); }
+Value::List DictProxy::keys() const { return async().keys().get(); }
+Value::List DictProxy::values() const { return async().values().get(); }
+std::vector<DictProxy::Entry> DictProxy::items() const { return async().items().get(); }
+size_t DictProxy::len() const { return async().len().get(); }
+void DictProxy::clear() { async().clear().get(); }
+Value::Dict DictProxy::copy() const { return async().copy().get(); }
 
 }  // namespace shoal

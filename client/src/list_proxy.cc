@@ -3,8 +3,8 @@
 #include <optional>
 #include <utility>
 
+#include "client/src/async_call.h"
 #include "client/src/client_session.h"
-#include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/list.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -15,6 +15,9 @@ namespace {
 using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
+using detail::RequestFor;
+using detail::Start;
+using detail::StartEmpty;
 
 // Sets the optional slice bounds of a SliceRequest or SetSliceRequest;
 // an absent bound is Python's None.
@@ -26,170 +29,207 @@ void SetBounds(Request* request, std::optional<int64_t> start, std::optional<int
   if (step) request->set_step(*step);
 }
 
+Value::List ListOf(ClientSession& session, v1::ValueReply& reply) {
+  Value copied = detail::ValueOf(session, reply);
+  if (copied.is_none()) return Value::List();
+  return std::move(copied.as_list());
+}
+
 }  // namespace
 
-void ListProxy::append(const Value& item) {
-  auto request = detail::RequestFor<v1::ItemRequest>(id());
+ListProxy::Async ListProxy::async() const { return Async(async_target(nullptr)); }
+ListProxy::Async ListProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+
+Future<void> ListProxy::Async::append(const Value& item) {
+  auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Append", request,
-                                          std::move(keep_alive));
+  return StartEmpty(target_, "/shoal.v1.ListService/Append", request, std::move(keep_alive));
 }
 
-void ListProxy::extend(const Value::List& items) {
-  auto request = detail::RequestFor<v1::ItemsRequest>(id());
+Future<void> ListProxy::Async::extend(const Value::List& items) {
+  auto request = RequestFor<v1::ItemsRequest>(target_);
   KeepAlive keep_alive;
   for (const Value& item : items) EncodeArg(item, request.add_items(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Extend", request,
-                                          std::move(keep_alive));
+  return StartEmpty(target_, "/shoal.v1.ListService/Extend", request, std::move(keep_alive));
 }
 
-void ListProxy::insert(int64_t index, const Value& item) {
-  auto request = detail::RequestFor<v1::InsertRequest>(id());
+Future<void> ListProxy::Async::insert(int64_t index, const Value& item) {
+  auto request = RequestFor<v1::InsertRequest>(target_);
   request.set_index(index);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Insert", request,
-                                          std::move(keep_alive));
+  return StartEmpty(target_, "/shoal.v1.ListService/Insert", request, std::move(keep_alive));
 }
 
-Value ListProxy::pop() {
-  auto request = detail::RequestFor<v1::PopRequest>(id());
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.ListService/Pop", request, KeepAlive(),
-                                                 detail::ValueOf);
+Future<Value> ListProxy::Async::pop() {
+  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/Pop",
+                               RequestFor<v1::PopRequest>(target_), KeepAlive(), detail::ValueOf);
 }
 
-Value ListProxy::pop(int64_t index) {
-  auto request = detail::RequestFor<v1::PopRequest>(id());
+Future<Value> ListProxy::Async::pop(int64_t index) {
+  auto request = RequestFor<v1::PopRequest>(target_);
   request.set_index(index);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.ListService/Pop", request, KeepAlive(),
-                                                 detail::ValueOf);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/Pop", request, KeepAlive(),
+                               detail::ValueOf);
 }
 
-void ListProxy::remove(const Value& item) {
-  auto request = detail::RequestFor<v1::ItemRequest>(id());
+Future<void> ListProxy::Async::remove(const Value& item) {
+  auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Remove", request,
-                                          std::move(keep_alive));
+  return StartEmpty(target_, "/shoal.v1.ListService/Remove", request, std::move(keep_alive));
 }
 
-int64_t ListProxy::index(const Value& item, std::optional<int64_t> start,
-                         std::optional<int64_t> stop) const {
-  auto request = detail::RequestFor<v1::IndexOfRequest>(id());
+Future<int64_t> ListProxy::Async::index(const Value& item, std::optional<int64_t> start,
+                                        std::optional<int64_t> stop) {
+  auto request = RequestFor<v1::IndexOfRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
   if (start) request.set_start(*start);
   if (stop) request.set_stop(*stop);
-  return handle()
-      .session()
-      .Call<v1::IntReply>("/shoal.v1.ListService/Index", request, std::move(keep_alive))
-      .value();
+  return Start<v1::IntReply>(target_, "/shoal.v1.ListService/Index", request,
+                             std::move(keep_alive), detail::IntOf);
 }
 
-size_t ListProxy::count(const Value& item) const {
-  auto request = detail::RequestFor<v1::ItemRequest>(id());
+Future<size_t> ListProxy::Async::count(const Value& item) {
+  auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return static_cast<size_t>(
-      handle()
-          .session()
-          .Call<v1::IntReply>("/shoal.v1.ListService/Count", request, std::move(keep_alive))
-          .value());
+  return Start<v1::IntReply>(target_, "/shoal.v1.ListService/Count", request,
+                             std::move(keep_alive), detail::SizeOf);
 }
 
-void ListProxy::reverse() {
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Reverse",
-                                          detail::RequestFor<v1::ObjectRequest>(id()));
+Future<void> ListProxy::Async::reverse() {
+  return StartEmpty(target_, "/shoal.v1.ListService/Reverse",
+                    RequestFor<v1::ObjectRequest>(target_));
 }
 
-void ListProxy::sort(bool reverse) {
-  auto request = detail::RequestFor<v1::SortRequest>(id());
+Future<void> ListProxy::Async::sort(bool reverse) {
+  auto request = RequestFor<v1::SortRequest>(target_);
   request.set_reverse(reverse);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Sort", request);
+  return StartEmpty(target_, "/shoal.v1.ListService/Sort", request);
 }
 
-Value ListProxy::get(int64_t index) const {
-  auto request = detail::RequestFor<v1::IndexRequest>(id());
+Future<Value> ListProxy::Async::get(int64_t index) {
+  auto request = RequestFor<v1::IndexRequest>(target_);
   request.set_index(index);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.ListService/GetItem", request,
-                                                 KeepAlive(), detail::ValueOf);
+  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/GetItem", request, KeepAlive(),
+                               detail::ValueOf);
 }
 
-void ListProxy::set(int64_t index, const Value& item) {
-  auto request = detail::RequestFor<v1::SetItemRequest>(id());
+Future<void> ListProxy::Async::set(int64_t index, const Value& item) {
+  auto request = RequestFor<v1::SetItemRequest>(target_);
   request.set_index(index);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/SetItem", request,
-                                          std::move(keep_alive));
+  return StartEmpty(target_, "/shoal.v1.ListService/SetItem", request, std::move(keep_alive));
 }
 
-void ListProxy::del(int64_t index) {
-  auto request = detail::RequestFor<v1::IndexRequest>(id());
+Future<void> ListProxy::Async::del(int64_t index) {
+  auto request = RequestFor<v1::IndexRequest>(target_);
   request.set_index(index);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/DelItem", request);
+  return StartEmpty(target_, "/shoal.v1.ListService/DelItem", request);
 }
 
-Value::List ListProxy::slice(std::optional<int64_t> start, std::optional<int64_t> stop,
-                             std::optional<int64_t> step) const {
-  auto request = detail::RequestFor<v1::SliceRequest>(id());
+Future<Value::List> ListProxy::Async::slice(std::optional<int64_t> start,
+                                            std::optional<int64_t> stop,
+                                            std::optional<int64_t> step) {
+  auto request = RequestFor<v1::SliceRequest>(target_);
   SetBounds(&request, start, stop, step);
-  return handle().session().Call<v1::ValuesReply>("/shoal.v1.ListService/GetSlice", request,
-                                                  KeepAlive(), detail::ValuesOf);
+  return Start<v1::ValuesReply>(target_, "/shoal.v1.ListService/GetSlice", request, KeepAlive(),
+                                detail::ValuesOf);
 }
 
-void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
-                          const Value::List& items) {
-  set_slice(start, stop, std::nullopt, items);
+Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
+                                         std::optional<int64_t> stop, const Value::List& items) {
+  return set_slice(start, stop, std::nullopt, items);
 }
 
-void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
-                          std::optional<int64_t> step, const Value::List& items) {
-  auto request = detail::RequestFor<v1::SetSliceRequest>(id());
+Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
+                                         std::optional<int64_t> stop,
+                                         std::optional<int64_t> step, const Value::List& items) {
+  auto request = RequestFor<v1::SetSliceRequest>(target_);
   SetBounds(&request, start, stop, step);
   KeepAlive keep_alive;
   for (const Value& item : items) EncodeArg(item, request.add_items(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/SetSlice", request,
-                                          std::move(keep_alive));
+  return StartEmpty(target_, "/shoal.v1.ListService/SetSlice", request, std::move(keep_alive));
 }
 
-void ListProxy::del_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
-                          std::optional<int64_t> step) {
-  auto request = detail::RequestFor<v1::SliceRequest>(id());
+Future<void> ListProxy::Async::del_slice(std::optional<int64_t> start,
+                                         std::optional<int64_t> stop,
+                                         std::optional<int64_t> step) {
+  auto request = RequestFor<v1::SliceRequest>(target_);
   SetBounds(&request, start, stop, step);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/DelSlice", request);
+  return StartEmpty(target_, "/shoal.v1.ListService/DelSlice", request);
 }
 
-size_t ListProxy::len() const {
-  return static_cast<size_t>(
-      handle()
-          .session()
-          .Call<v1::IntReply>("/shoal.v1.ListService/Len", detail::RequestFor<v1::ObjectRequest>(id()))
-          .value());
+Future<size_t> ListProxy::Async::len() {
+  return Start<v1::IntReply>(target_, "/shoal.v1.ListService/Len",
+                             RequestFor<v1::ObjectRequest>(target_), KeepAlive(), detail::SizeOf);
 }
 
-bool ListProxy::contains(const Value& item) const {
-  auto request = detail::RequestFor<v1::ItemRequest>(id());
+Future<bool> ListProxy::Async::contains(const Value& item) {
+  auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return handle()
-      .session()
-      .Call<v1::BoolReply>("/shoal.v1.ListService/Contains", request, std::move(keep_alive))
-      .value();
+  return Start<v1::BoolReply>(target_, "/shoal.v1.ListService/Contains", request,
+                              std::move(keep_alive), detail::BoolOf);
 }
 
-void ListProxy::clear() {
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Clear",
-                                          detail::RequestFor<v1::ObjectRequest>(id()));
+Future<void> ListProxy::Async::clear() {
+  return StartEmpty(target_, "/shoal.v1.ListService/Clear", RequestFor<v1::ObjectRequest>(target_));
 }
 
-Value::List ListProxy::copy() const {
-  Value copied = handle().session().Call<v1::ValueReply>(
-      "/shoal.v1.ListService/Copy", detail::RequestFor<v1::ObjectRequest>(id()), KeepAlive(), detail::ValueOf);
-  if (copied.is_none()) return Value::List();
-  return std::move(copied.as_list());
+Future<Value::List> ListProxy::Async::copy() {
+  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/Copy",
+                               RequestFor<v1::ObjectRequest>(target_), KeepAlive(), ListOf);
 }
+
+Future<void> ListProxy::Async::repeat(int64_t count) {
+  auto request = RequestFor<v1::RepeatRequest>(target_);
+  request.set_count(count);
+  return StartEmpty(target_, "/shoal.v1.ListService/Repeat", request);
+}
+
+// The blocking methods: the pipelined call, waited for.
+
+void ListProxy::append(const Value& item) { async().append(item).get(); }
+void ListProxy::extend(const Value::List& items) { async().extend(items).get(); }
+void ListProxy::insert(int64_t index, const Value& item) { async().insert(index, item).get(); }
+Value ListProxy::pop() { return async().pop().get(); }
+Value ListProxy::pop(int64_t index) { return async().pop(index).get(); }
+void ListProxy::remove(const Value& item) { async().remove(item).get(); }
+int64_t ListProxy::index(const Value& item, std::optional<int64_t> start,
+                         std::optional<int64_t> stop) const {
+  return async().index(item, start, stop).get();
+}
+size_t ListProxy::count(const Value& item) const { return async().count(item).get(); }
+void ListProxy::reverse() { async().reverse().get(); }
+void ListProxy::sort(bool reverse) { async().sort(reverse).get(); }
+Value ListProxy::get(int64_t index) const { return async().get(index).get(); }
+void ListProxy::set(int64_t index, const Value& item) { async().set(index, item).get(); }
+void ListProxy::del(int64_t index) { async().del(index).get(); }
+Value::List ListProxy::slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                             std::optional<int64_t> step) const {
+  return async().slice(start, stop, step).get();
+}
+void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                          const Value::List& items) {
+  async().set_slice(start, stop, items).get();
+}
+void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                          std::optional<int64_t> step, const Value::List& items) {
+  async().set_slice(start, stop, step, items).get();
+}
+void ListProxy::del_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                          std::optional<int64_t> step) {
+  async().del_slice(start, stop, step).get();
+}
+size_t ListProxy::len() const { return async().len().get(); }
+bool ListProxy::contains(const Value& item) const { return async().contains(item).get(); }
+void ListProxy::clear() { async().clear().get(); }
+Value::List ListProxy::copy() const { return async().copy().get(); }
 
 ListProxy& ListProxy::operator+=(const Value::List& items) {
   extend(items);
@@ -197,9 +237,7 @@ ListProxy& ListProxy::operator+=(const Value::List& items) {
 }
 
 ListProxy& ListProxy::operator*=(int64_t count) {
-  auto request = detail::RequestFor<v1::RepeatRequest>(id());
-  request.set_count(count);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ListService/Repeat", request);
+  async().repeat(count).get();
   return *this;
 }
 

@@ -1,9 +1,10 @@
 #include "shoal/namespace_proxy.h"
 
+#include <exception>
 #include <utility>
 
+#include "client/src/async_call.h"
 #include "client/src/client_session.h"
-#include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/namespace.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -12,53 +13,73 @@ namespace shoal {
 
 using detail::ClientSession;
 using detail::KeepAlive;
+using detail::RequestFor;
 
-Value NamespaceProxy::get(const std::string& attr) const {
-  v1::AttrRequest request;
-  request.set_id(id());
-  request.set_attr(attr);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.NamespaceService/GetAttr", request,
-                                                 KeepAlive(), detail::ValueOf);
+namespace {
+
+std::vector<std::pair<std::string, Value>> AttrsOf(ClientSession& session,
+                                                    v1::AttrsReply& reply) {
+  std::vector<std::pair<std::string, Value>> attrs;
+  attrs.reserve(static_cast<size_t>(reply.attrs_size()));
+  std::exception_ptr first_error;
+  // Every value is adopted even after a failure, so that none of the
+  // reply's references is left unowned.
+  for (v1::Attr& attr : *reply.mutable_attrs()) {
+    try {
+      attrs.emplace_back(std::move(*attr.mutable_name()), session.Adopt(attr.value()));
+    } catch (...) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (first_error) std::rethrow_exception(first_error);
+  return attrs;
 }
 
-void NamespaceProxy::set(const std::string& attr, const Value& value) {
-  v1::SetAttrRequest request;
-  request.set_id(id());
+v1::AttrRequest AttrRequest(const detail::AsyncTarget& target, const std::string& attr) {
+  auto request = RequestFor<v1::AttrRequest>(target);
+  request.set_attr(attr);
+  return request;
+}
+
+}  // namespace
+
+NamespaceProxy::Async NamespaceProxy::async() const { return Async(async_target(nullptr)); }
+NamespaceProxy::Async NamespaceProxy::async(Batch& batch) const {
+  return Async(async_target(&batch));
+}
+
+Future<Value> NamespaceProxy::Async::get(const std::string& attr) {
+  return detail::Start<v1::ValueReply>(target_, "/shoal.v1.NamespaceService/GetAttr",
+                                       AttrRequest(target_, attr), KeepAlive(), detail::ValueOf);
+}
+
+Future<void> NamespaceProxy::Async::set(const std::string& attr, const Value& value) {
+  auto request = RequestFor<v1::SetAttrRequest>(target_);
   request.set_attr(attr);
   KeepAlive keep_alive;
   detail::EncodeArg(value, request.mutable_value(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.NamespaceService/SetAttr", request,
-                                          std::move(keep_alive));
+  return detail::StartEmpty(target_, "/shoal.v1.NamespaceService/SetAttr", request,
+                            std::move(keep_alive));
 }
 
-void NamespaceProxy::del(const std::string& attr) {
-  v1::AttrRequest request;
-  request.set_id(id());
-  request.set_attr(attr);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.NamespaceService/DelAttr", request);
+Future<void> NamespaceProxy::Async::del(const std::string& attr) {
+  return detail::StartEmpty(target_, "/shoal.v1.NamespaceService/DelAttr",
+                            AttrRequest(target_, attr));
 }
 
+Future<std::vector<std::pair<std::string, Value>>> NamespaceProxy::Async::attrs() {
+  return detail::Start<v1::AttrsReply>(target_, "/shoal.v1.NamespaceService/Attrs",
+                                       RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
+                                       AttrsOf);
+}
+
+Value NamespaceProxy::get(const std::string& attr) const { return async().get(attr).get(); }
+void NamespaceProxy::set(const std::string& attr, const Value& value) {
+  async().set(attr, value).get();
+}
+void NamespaceProxy::del(const std::string& attr) { async().del(attr).get(); }
 std::vector<std::pair<std::string, Value>> NamespaceProxy::attrs() const {
-  v1::ObjectRequest request;
-  request.set_id(id());
-  return handle().session().Call<v1::AttrsReply>(
-      "/shoal.v1.NamespaceService/Attrs", request, KeepAlive(),
-      [](ClientSession& session, v1::AttrsReply& reply) {
-        std::vector<std::pair<std::string, Value>> attrs;
-        attrs.reserve(static_cast<size_t>(reply.attrs_size()));
-        std::exception_ptr first_error;
-        // Every value is adopted even after a failure, so that none of the
-        // reply's references is left unowned.
-        for (v1::Attr& attr : *reply.mutable_attrs()) {
-          try {
-            attrs.emplace_back(std::move(*attr.mutable_name()), session.Adopt(attr.value()));
-          } catch (...) {
-            if (!first_error) first_error = std::current_exception();
-          }
-        }
-        if (first_error) std::rethrow_exception(first_error);
-        return attrs;
-      });
+  return async().attrs().get();
 }
 
 }  // namespace shoal

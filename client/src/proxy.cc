@@ -55,6 +55,10 @@ Kind ObjectProxy::kind() const { return handle_->kind(); }
 
 std::string ObjectProxy::token() const { return detail::FormatToken(kind(), id()); }
 
+detail::AsyncTarget ObjectProxy::async_target(Batch* batch) const {
+  return detail::AsyncTarget{handle_, batch != nullptr ? batch->outbox_ : nullptr};
+}
+
 Value ObjectProxy::ref() const { return Value(ObjectRef{id(), kind(), handle_}); }
 
 std::string ObjectProxy::repr() const { return str(); }

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "client/src/async_call.h"
 #include "client/src/client_session.h"
 #include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
@@ -70,6 +71,15 @@ Response Run(const ObjectHandle& handle, const char* op, Request request,
   return handle.session().Call<Response>(MethodOf(handle, op), request, std::move(keep_alive));
 }
 
+// The pipelined form of Run, on an async view's target.
+template <class Response, class Request, class Convert>
+auto Start(const detail::AsyncTarget& target, const char* op, Request request,
+           KeepAlive keep_alive, Convert convert) {
+  request.set_id(target.handle->id());
+  return detail::Start<Response>(target, MethodOf(*target.handle, op), request,
+                                 std::move(keep_alive), std::move(convert));
+}
+
 v1::ObjectRequest Plain() { return v1::ObjectRequest(); }
 
 v1::TimedRequest Timed(bool block, const Timeout& timeout) {
@@ -120,15 +130,34 @@ void ConditionProxy::notify(int64_t n) { Run<v1::EmptyReply>(handle(), "Notify",
 
 void ConditionProxy::notify_all() { Run<v1::EmptyReply>(handle(), "NotifyAll", Plain()); }
 
-bool EventProxy::is_set() const { return Run<v1::BoolReply>(handle(), "IsSet", Plain()).value(); }
+EventProxy::Async EventProxy::async() const { return Async(async_target(nullptr)); }
+EventProxy::Async EventProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
 
-void EventProxy::set() { Run<v1::EmptyReply>(handle(), "Set", Plain()); }
-
-void EventProxy::clear() { Run<v1::EmptyReply>(handle(), "Clear", Plain()); }
-
-bool EventProxy::wait(Timeout timeout) const {
-  return Run<v1::BoolReply>(handle(), "Wait", Timed(true, timeout)).value();
+Future<bool> EventProxy::Async::is_set() {
+  return Start<v1::BoolReply>(target_, "IsSet", Plain(), KeepAlive(), detail::BoolOf);
 }
+
+Future<void> EventProxy::Async::set() {
+  return Start<v1::EmptyReply>(target_, "Set", Plain(), KeepAlive(),
+                               [](ClientSession&, v1::EmptyReply&) {});
+}
+
+Future<void> EventProxy::Async::clear() {
+  return Start<v1::EmptyReply>(target_, "Clear", Plain(), KeepAlive(),
+                               [](ClientSession&, v1::EmptyReply&) {});
+}
+
+Future<bool> EventProxy::Async::wait(Timeout timeout) {
+  return Start<v1::BoolReply>(target_, "Wait", Timed(true, timeout), KeepAlive(), detail::BoolOf);
+}
+
+bool EventProxy::is_set() const { return async().is_set().get(); }
+
+void EventProxy::set() { async().set().get(); }
+
+void EventProxy::clear() { async().clear().get(); }
+
+bool EventProxy::wait(Timeout timeout) const { return async().wait(timeout).get(); }
 
 int64_t BarrierProxy::wait(Timeout timeout) {
   return Run<v1::IntReply>(handle(), "Wait", Timed(true, timeout)).value();
@@ -150,33 +179,52 @@ bool BarrierProxy::broken() const {
   return Run<v1::BoolReply>(handle(), "Broken", Plain()).value();
 }
 
-void QueueProxy::put(const Value& item, bool block, Timeout timeout) {
+QueueProxy::Async QueueProxy::async() const { return Async(async_target(nullptr)); }
+QueueProxy::Async QueueProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+
+Future<void> QueueProxy::Async::put(const Value& item, bool block, Timeout timeout) {
   v1::PutRequest request;
   KeepAlive keep_alive;
   detail::EncodeArg(item, request.mutable_item(), &keep_alive);
   SetWait(request, block, timeout);
-  Run<v1::EmptyReply>(handle(), "Put", std::move(request), std::move(keep_alive));
+  return Start<v1::EmptyReply>(target_, "Put", std::move(request), std::move(keep_alive),
+                               [](ClientSession&, v1::EmptyReply&) {});
 }
 
-Value QueueProxy::get(bool block, Timeout timeout) {
-  v1::TimedRequest request = Timed(block, timeout);
-  request.set_id(id());
-  return handle().session().Call<v1::ValueReply>(MethodOf(handle(), "Get"), request, KeepAlive(),
-                                                 detail::ValueOf);
+Future<Value> QueueProxy::Async::get(bool block, Timeout timeout) {
+  return Start<v1::ValueReply>(target_, "Get", Timed(block, timeout), KeepAlive(),
+                               detail::ValueOf);
 }
 
-int64_t QueueProxy::qsize() const { return Run<v1::IntReply>(handle(), "QSize", Plain()).value(); }
+Future<int64_t> QueueProxy::Async::qsize() {
+  return Start<v1::IntReply>(target_, "QSize", Plain(), KeepAlive(), detail::IntOf);
+}
+
+Future<void> QueueProxy::Async::task_done() {
+  return Start<v1::EmptyReply>(target_, "TaskDone", Plain(), KeepAlive(),
+                               [](ClientSession&, v1::EmptyReply&) {});
+}
+
+Future<bool> QueueProxy::Async::join(Timeout timeout) {
+  return Start<v1::BoolReply>(target_, "Join", Timed(true, timeout), KeepAlive(), detail::BoolOf);
+}
+
+void QueueProxy::put(const Value& item, bool block, Timeout timeout) {
+  async().put(item, block, timeout).get();
+}
+
+Value QueueProxy::get(bool block, Timeout timeout) { return async().get(block, timeout).get(); }
+
+int64_t QueueProxy::qsize() const { return async().qsize().get(); }
 
 bool QueueProxy::empty() const { return Run<v1::BoolReply>(handle(), "Empty", Plain()).value(); }
 
 bool QueueProxy::full() const { return Run<v1::BoolReply>(handle(), "Full", Plain()).value(); }
 
-void QueueProxy::task_done() { Run<v1::EmptyReply>(handle(), "TaskDone", Plain()); }
+void QueueProxy::task_done() { async().task_done().get(); }
 
 void QueueProxy::join() { join(std::nullopt); }
 
-bool QueueProxy::join(Timeout timeout) {
-  return Run<v1::BoolReply>(handle(), "Join", Timed(true, timeout)).value();
-}
+bool QueueProxy::join(Timeout timeout) { return async().join(timeout).get(); }
 
 }  // namespace shoal

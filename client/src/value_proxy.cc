@@ -2,8 +2,8 @@
 
 #include <utility>
 
+#include "client/src/async_call.h"
 #include "client/src/client_session.h"
-#include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/object.pb.h"
 #include "shoal/v1/shared_value.pb.h"
@@ -13,43 +13,52 @@ namespace shoal {
 using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
+using detail::RequestFor;
 
-Value ValueProxy::get() const {
-  v1::ObjectRequest request;
-  request.set_id(id());
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.ValueService/Get", request, KeepAlive(),
-                                                 detail::ValueOf);
+ValueProxy::Async ValueProxy::async() const { return Async(async_target(nullptr)); }
+ValueProxy::Async ValueProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+
+Future<Value> ValueProxy::Async::get() {
+  return detail::Start<v1::ValueReply>(target_, "/shoal.v1.ValueService/Get",
+                                       RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
+                                       detail::ValueOf);
 }
 
-void ValueProxy::set(const Value& value) {
-  v1::SetValueRequest request;
-  request.set_id(id());
+Future<void> ValueProxy::Async::set(const Value& value) {
+  auto request = RequestFor<v1::SetValueRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(value, request.mutable_value(), &keep_alive);
-  handle().session().Call<v1::EmptyReply>("/shoal.v1.ValueService/Set", request,
-                                          std::move(keep_alive));
+  return detail::StartEmpty(target_, "/shoal.v1.ValueService/Set", request,
+                            std::move(keep_alive));
 }
 
-Value ValueProxy::add(const Value& delta) {
-  v1::AddRequest request;
-  request.set_id(id());
+Future<Value> ValueProxy::Async::add(const Value& delta) {
+  auto request = RequestFor<v1::AddRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(delta, request.mutable_delta(), &keep_alive);
-  return handle().session().Call<v1::ValueReply>("/shoal.v1.ValueService/Add", request,
-                                                 std::move(keep_alive), detail::ValueOf);
+  return detail::Start<v1::ValueReply>(target_, "/shoal.v1.ValueService/Add", request,
+                                       std::move(keep_alive), detail::ValueOf);
 }
 
-bool ValueProxy::compare_and_swap(const Value& expected, const Value& desired, Value* current) {
-  v1::CompareAndSwapRequest request;
-  request.set_id(id());
+Future<std::pair<bool, Value>> ValueProxy::Async::compare_and_swap(const Value& expected,
+                                                                   const Value& desired) {
+  auto request = RequestFor<v1::CompareAndSwapRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(expected, request.mutable_expected(), &keep_alive);
   EncodeArg(desired, request.mutable_desired(), &keep_alive);
-  auto [swapped, after] = handle().session().Call<v1::CompareAndSwapReply>(
-      "/shoal.v1.ValueService/CompareAndSwap", request, std::move(keep_alive),
+  return detail::Start<v1::CompareAndSwapReply>(
+      target_, "/shoal.v1.ValueService/CompareAndSwap", request, std::move(keep_alive),
       [](ClientSession& session, v1::CompareAndSwapReply& reply) {
         return std::make_pair(reply.swapped(), session.Adopt(reply.value()));
       });
+}
+
+Value ValueProxy::get() const { return async().get().get(); }
+void ValueProxy::set(const Value& value) { async().set(value).get(); }
+Value ValueProxy::add(const Value& delta) { return async().add(delta).get(); }
+
+bool ValueProxy::compare_and_swap(const Value& expected, const Value& desired, Value* current) {
+  auto [swapped, after] = async().compare_and_swap(expected, desired).get();
   if (current != nullptr) *current = std::move(after);
   return swapped;
 }

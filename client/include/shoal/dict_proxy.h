@@ -24,6 +24,13 @@ class DictProxy : public ObjectProxy {
  public:
   static constexpr Kind kKind = Kind::kDict;
   using Entry = std::pair<Value, Value>;
+  class Async;
+
+  // The same operations, pipelined: each returns a Future at once (see
+  // shoal/pipeline.h). async() sends every call as it is made; async(batch)
+  // gathers them in batch, to go out together.
+  Async async() const;
+  Async async(Batch& batch) const;
 
   // The dict a Value refers to. TypeError when value is not a reference to a
   // dict.
@@ -70,6 +77,36 @@ class DictProxy : public ObjectProxy {
   friend class detail::ProxyAccess;
   explicit DictProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// DictProxy's operations, each returning a Future of what the blocking
+// method returns; errors are thrown by the Future's get().
+class DictProxy::Async {
+ public:
+  // d[key]: KeyError when missing.
+  Future<Value> item(const Value& key);
+  Future<Value> get(const Value& key, const Value& default_value = Value());
+  Future<void> set(const Value& key, const Value& value);
+  Future<void> del(const Value& key);
+  Future<bool> contains(const Value& key);
+  Future<Value> setdefault(const Value& key, const Value& default_value = Value());
+  Future<Value> pop(const Value& key);
+  Future<Value> pop(const Value& key, const Value& default_value);
+  Future<Entry> popitem();
+  Future<void> update(const std::vector<Entry>& entries);
+  Future<void> update(const Value::Dict& entries);
+  Future<Value::List> keys();
+  Future<Value::List> values();
+  Future<std::vector<Entry>> items();
+  Future<size_t> len();
+  Future<void> clear();
+  Future<Value::Dict> copy();
+
+ private:
+  friend class DictProxy;
+  explicit Async(detail::AsyncTarget target) : target_(std::move(target)) {}
+
+  detail::AsyncTarget target_;
 };
 
 }  // namespace shoal

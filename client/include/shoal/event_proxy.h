@@ -19,6 +19,12 @@ class EventProxy : public ObjectProxy {
  public:
   static constexpr Kind kKind = Kind::kEvent;
   explicit EventProxy(const Value& value) : ObjectProxy(value, kKind) {}
+  class Async;
+
+  // The same operations, pipelined: each returns a Future at once (see
+  // shoal/pipeline.h); a wait's Future is ready when the wait ends.
+  Async async() const;
+  Async async(Batch& batch) const;
 
   bool is_set() const;
   // Sets the flag and wakes every waiter.
@@ -32,6 +38,22 @@ class EventProxy : public ObjectProxy {
   friend class detail::ProxyAccess;
   explicit EventProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// EventProxy's operations, each returning a Future of what the blocking
+// method returns.
+class EventProxy::Async {
+ public:
+  Future<bool> is_set();
+  Future<void> set();
+  Future<void> clear();
+  Future<bool> wait(Timeout timeout = std::nullopt);
+
+ private:
+  friend class EventProxy;
+  explicit Async(detail::AsyncTarget target) : target_(std::move(target)) {}
+
+  detail::AsyncTarget target_;
 };
 
 class BarrierProxy : public ObjectProxy {

@@ -24,6 +24,13 @@ namespace shoal {
 class ListProxy : public ObjectProxy {
  public:
   static constexpr Kind kKind = Kind::kList;
+  class Async;
+
+  // The same operations, pipelined: each returns a Future at once (see
+  // shoal/pipeline.h). async() sends every call as it is made; async(batch)
+  // gathers them in batch, to go out together.
+  Async async() const;
+  Async async(Batch& batch) const;
 
   // The list a Value refers to, such as an item read from another container.
   // TypeError when value is not a reference to a list.
@@ -95,6 +102,46 @@ class ListProxy : public ObjectProxy {
   friend class detail::ProxyAccess;
   explicit ListProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// ListProxy's operations, each returning a Future of what the blocking
+// method returns; errors are thrown by the Future's get().
+class ListProxy::Async {
+ public:
+  Future<void> append(const Value& item);
+  Future<void> extend(const Value::List& items);
+  Future<void> insert(int64_t index, const Value& item);
+  Future<Value> pop();
+  Future<Value> pop(int64_t index);
+  Future<void> remove(const Value& item);
+  Future<int64_t> index(const Value& item, std::optional<int64_t> start = std::nullopt,
+                        std::optional<int64_t> stop = std::nullopt);
+  Future<size_t> count(const Value& item);
+  Future<void> reverse();
+  Future<void> sort(bool reverse = false);
+  Future<Value> get(int64_t index);
+  Future<void> set(int64_t index, const Value& item);
+  Future<void> del(int64_t index);
+  Future<Value::List> slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                            std::optional<int64_t> step = std::nullopt);
+  Future<void> set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                         const Value::List& items);
+  Future<void> set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                         std::optional<int64_t> step, const Value::List& items);
+  Future<void> del_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
+                         std::optional<int64_t> step = std::nullopt);
+  Future<size_t> len();
+  Future<bool> contains(const Value& item);
+  Future<void> clear();
+  Future<Value::List> copy();
+  // lst *= count
+  Future<void> repeat(int64_t count);
+
+ private:
+  friend class ListProxy;
+  explicit Async(detail::AsyncTarget target) : target_(std::move(target)) {}
+
+  detail::AsyncTarget target_;
 };
 
 }  // namespace shoal

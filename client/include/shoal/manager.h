@@ -215,6 +215,7 @@ class Manager {
 
  private:
   friend class detail::ProxyAccess;
+  friend class Batch;
 
   explicit Manager(std::shared_ptr<detail::ClientSession> session) : session_(std::move(session)) {}
 

@@ -20,6 +20,13 @@ namespace shoal {
 class NamespaceProxy : public ObjectProxy {
  public:
   static constexpr Kind kKind = Kind::kNamespace;
+  class Async;
+
+  // The same operations, pipelined: each returns a Future at once (see
+  // shoal/pipeline.h). async() sends every call as it is made; async(batch)
+  // gathers them in batch, to go out together.
+  Async async() const;
+  Async async(Batch& batch) const;
 
   // The Namespace a Value refers to. TypeError when value is not a reference
   // to a Namespace.
@@ -38,6 +45,22 @@ class NamespaceProxy : public ObjectProxy {
   friend class detail::ProxyAccess;
   explicit NamespaceProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// NamespaceProxy's operations, each returning a Future of what the blocking
+// method returns; errors are thrown by the Future's get().
+class NamespaceProxy::Async {
+ public:
+  Future<Value> get(const std::string& attr);
+  Future<void> set(const std::string& attr, const Value& value);
+  Future<void> del(const std::string& attr);
+  Future<std::vector<std::pair<std::string, Value>>> attrs();
+
+ private:
+  friend class NamespaceProxy;
+  explicit Async(detail::AsyncTarget target) : target_(std::move(target)) {}
+
+  detail::AsyncTarget target_;
 };
 
 }  // namespace shoal

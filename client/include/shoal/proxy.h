@@ -17,6 +17,7 @@
 #include <string>
 
 #include "shoal/detail/proxy_access.h"
+#include "shoal/pipeline.h"
 #include "shoal/value.h"
 
 namespace shoal {
@@ -60,6 +61,8 @@ class ObjectProxy {
   ObjectProxy(const Value& value, Kind kind, Kind other_kind = Kind::kUnspecified);
 
   const detail::ObjectHandle& handle() const { return *handle_; }
+  // What an async() view of this proxy calls through; batch may be null.
+  detail::AsyncTarget async_target(Batch* batch) const;
 
  private:
   friend class detail::ProxyAccess;

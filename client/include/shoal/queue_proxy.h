@@ -24,6 +24,13 @@ class QueueProxy : public ObjectProxy {
   static constexpr Kind kKind = Kind::kQueue;
   static constexpr Kind kOtherKind = Kind::kJoinableQueue;
   explicit QueueProxy(const Value& value) : ObjectProxy(value, kKind, kOtherKind) {}
+  class Async;
+
+  // The same operations, pipelined: each returns a Future at once (see
+  // shoal/pipeline.h); a blocking put's or get's Future is ready when the
+  // call ends.
+  Async async() const;
+  Async async(Batch& batch) const;
 
   // q.put(item, block, timeout). Full when the queue stays full past the
   // timeout, or at once when block is false.
@@ -49,6 +56,24 @@ class QueueProxy : public ObjectProxy {
   friend class detail::ProxyAccess;
   explicit QueueProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// QueueProxy's operations, each returning a Future of what the blocking
+// method returns; Full and Empty are thrown by the Future's get().
+class QueueProxy::Async {
+ public:
+  Future<void> put(const Value& item, bool block = true, Timeout timeout = std::nullopt);
+  Future<Value> get(bool block = true, Timeout timeout = std::nullopt);
+  Future<int64_t> qsize();
+  Future<void> task_done();
+  // True once every item put is done; false when timeout passed first.
+  Future<bool> join(Timeout timeout = std::nullopt);
+
+ private:
+  friend class QueueProxy;
+  explicit Async(detail::AsyncTarget target) : target_(std::move(target)) {}
+
+  detail::AsyncTarget target_;
 };
 
 }  // namespace shoal

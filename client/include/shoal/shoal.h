@@ -23,6 +23,7 @@
 #include "shoal/login.h"
 #include "shoal/manager.h"
 #include "shoal/namespace_proxy.h"
+#include "shoal/pipeline.h"
 #include "shoal/proxy.h"
 #include "shoal/queue_proxy.h"
 #include "shoal/value.h"

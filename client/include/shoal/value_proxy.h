@@ -21,6 +21,13 @@ namespace shoal {
 class ValueProxy : public ObjectProxy {
  public:
   static constexpr Kind kKind = Kind::kValue;
+  class Async;
+
+  // The same operations, pipelined: each returns a Future at once (see
+  // shoal/pipeline.h). async() sends every call as it is made; async(batch)
+  // gathers them in batch, to go out together.
+  Async async() const;
+  Async async(Batch& batch) const;
 
   // The Value object a Value refers to. TypeError when value is not a
   // reference to a Value object.
@@ -44,6 +51,23 @@ class ValueProxy : public ObjectProxy {
   friend class detail::ProxyAccess;
   explicit ValueProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// ValueProxy's operations, each returning a Future of what the blocking
+// method returns; errors are thrown by the Future's get().
+class ValueProxy::Async {
+ public:
+  Future<Value> get();
+  Future<void> set(const Value& value);
+  Future<Value> add(const Value& delta);
+  // Whether it swapped, and the value after the call.
+  Future<std::pair<bool, Value>> compare_and_swap(const Value& expected, const Value& desired);
+
+ private:
+  friend class ValueProxy;
+  explicit Async(detail::AsyncTarget target) : target_(std::move(target)) {}
+
+  detail::AsyncTarget target_;
 };
 
 }  // namespace shoal

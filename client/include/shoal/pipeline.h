@@ -1,0 +1,130 @@
+// Pipelined calls: issuing many operations without waiting for each reply.
+//
+// Every proxy of the data kinds (list, dict, Namespace, Value) and Queue has
+// an async() view whose methods are the proxy's, but return a Future instead
+// of waiting for the reply:
+//
+//   std::vector<shoal::Future<void>> sent;
+//   for (int i = 0; i < 1000; ++i) sent.push_back(jobs.async().append(i));
+//   for (auto& f : sent) f.get();              // throws that call's error
+//
+// async() sends each call at once, on the session stream, in the order the
+// calls are made; the server runs a session's calls in that order too, so
+// the effects are those of the same calls made one after another. A
+// Batch goes further: calls made through async(batch) are gathered and go out
+// together, as one message, when the batch is sent:
+//
+//   shoal::Batch batch(m);
+//   shoal::Future<shoal::Value> old = counter.async(batch).get();
+//   counter.async(batch).add(1);
+//   results.async(batch).set("k", 42);
+//   batch.send();                              // one message, three calls
+//   old.get();
+//
+// Results and errors are delivered per call: each Future holds its own
+// call's result or exception (KeyError, IndexError, ...), and a failed call
+// does not stop the ones after it. Future::get() sends its batch first when
+// the batch still holds the call, so waiting on a Future never deadlocks.
+// A batch also goes out by itself when it grows past its size limit (1 MiB, or
+// less when the server's message limit is lower), and when it is destroyed.
+//
+// Thread-safety: Futures are not shared between threads (as std::future);
+// a Batch may be used and sent from several threads at once, and its calls go
+// out in the order they were added.
+#ifndef SHOAL_PIPELINE_H_
+#define SHOAL_PIPELINE_H_
+
+#include <chrono>
+#include <cstddef>
+#include <future>
+#include <memory>
+#include <utility>
+
+namespace shoal {
+
+class Manager;
+
+namespace detail {
+class ObjectHandle;
+// Calls gathered by a Batch; defined in the library's sources.
+class Outbox;
+// Sends what outbox holds. A no-op for a null or empty outbox.
+void Flush(Outbox* outbox);
+// What an async() view calls through: the object's handle and, for
+// async(batch), the batch's outbox.
+struct AsyncTarget {
+  std::shared_ptr<ObjectHandle> handle;
+  std::shared_ptr<Outbox> outbox;
+};
+}  // namespace detail
+
+// The result of one pipelined call: a std::future that sends its batch first
+// when the call is still waiting in one.
+template <class T>
+class Future {
+ public:
+  Future() = default;
+  Future(std::future<T> future, std::shared_ptr<detail::Outbox> outbox)
+      : future_(std::move(future)), outbox_(std::move(outbox)) {}
+
+  // Waits for the reply and returns the result, or throws the call's error
+  // (a shoal::Error). Like std::future::get, it may be called once.
+  T get() {
+    send();
+    return future_.get();
+  }
+  // Waits for the reply without taking the result.
+  void wait() {
+    send();
+    future_.wait();
+  }
+  // Waits at most timeout; true when the reply is there.
+  template <class Rep, class Period>
+  bool wait_for(const std::chrono::duration<Rep, Period>& timeout) {
+    send();
+    return future_.wait_for(timeout) == std::future_status::ready;
+  }
+  // Whether the reply is there, without waiting or sending.
+  bool ready() const {
+    return future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  // Whether this Future holds a call (false once get() has run).
+  bool valid() const { return future_.valid(); }
+
+ private:
+  void send() {
+    if (outbox_ != nullptr) {
+      detail::Flush(outbox_.get());
+      outbox_.reset();
+    }
+  }
+
+  std::future<T> future_;
+  std::shared_ptr<detail::Outbox> outbox_;
+};
+
+// Calls gathered to go out as one message. Keeps its Manager's session open.
+class Batch {
+ public:
+  explicit Batch(const Manager& manager);
+  // Sends the calls still gathered.
+  ~Batch();
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  Batch(Batch&&) = default;
+  Batch& operator=(Batch&&) = default;
+
+  // Sends the calls gathered so far (nothing when there are none). Calls made
+  // through the batch afterwards gather again.
+  void send();
+  // How many calls are gathered and not yet sent.
+  size_t size() const;
+
+ private:
+  friend class ObjectProxy;
+  std::shared_ptr<detail::Outbox> outbox_;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_PIPELINE_H_

@@ -1,0 +1,55 @@
+// How the async() views of the proxies start a call: on the session of the
+// target's handle, into the target's outbox when it has one, with a Future
+// that sends that outbox when waited on. The blocking proxy methods are the
+// async ones followed by get(), so each operation is written once.
+#ifndef SHOAL_CLIENT_SRC_ASYNC_CALL_H_
+#define SHOAL_CLIENT_SRC_ASYNC_CALL_H_
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+#include "client/src/client_session.h"
+#include "client/src/object_handle.h"
+#include "google/protobuf/message_lite.h"
+#include "shoal/pipeline.h"
+#include "shoal/v1/object.pb.h"
+
+namespace shoal::detail {
+
+// Starts a call whose reply convert turns into the Future's result.
+template <class Response, class Convert>
+auto Start(const AsyncTarget& target, absl::string_view method,
+           const google::protobuf::MessageLite& request, KeepAlive keep_alive, Convert convert)
+    -> Future<std::invoke_result_t<Convert&, ClientSession&, Response&>> {
+  return {target.handle->session().CallAsync<Response>(method, request, std::move(keep_alive),
+                                                       std::move(convert), target.outbox.get()),
+          target.outbox};
+}
+
+// Starts a call whose reply carries nothing to return.
+inline Future<void> StartEmpty(const AsyncTarget& target, absl::string_view method,
+                               const google::protobuf::MessageLite& request,
+                               KeepAlive keep_alive = {}) {
+  return Start<v1::EmptyReply>(target, method, request, std::move(keep_alive),
+                               [](ClientSession&, v1::EmptyReply&) {});
+}
+
+inline int64_t IntOf(ClientSession&, v1::IntReply& reply) { return reply.value(); }
+inline size_t SizeOf(ClientSession&, v1::IntReply& reply) {
+  return static_cast<size_t>(reply.value());
+}
+inline bool BoolOf(ClientSession&, v1::BoolReply& reply) { return reply.value(); }
+
+// A request message aimed at the target's object.
+template <class Request>
+Request RequestFor(const AsyncTarget& target) {
+  Request request;
+  request.set_id(target.handle->id());
+  return request;
+}
+
+}  // namespace shoal::detail
+
+#endif  // SHOAL_CLIENT_SRC_ASYNC_CALL_H_
