@@ -110,16 +110,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<Outbox> NewOutbox() {
     return std::make_shared<Outbox>(connection_, shared_from_this());
   }
+  // The outbox of async() calls: queued for the connection's flusher.
+  const std::shared_ptr<Outbox>& stream_outbox() const { return stream_outbox_; }
 
   // Ends the session now. Idempotent.
   void Close() { connection_->Close(); }
 
  private:
   ClientSession(std::string session_id, std::shared_ptr<Connection> connection)
-      : session_id_(std::move(session_id)), connection_(std::move(connection)) {}
+      : session_id_(std::move(session_id)),
+        connection_(std::move(connection)),
+        stream_outbox_(std::make_shared<Outbox>(connection_, nullptr, /*stream=*/true)) {}
 
   const std::string session_id_;
   const std::shared_ptr<Connection> connection_;
+  const std::shared_ptr<Outbox> stream_outbox_;
 };
 
 // Encodes a value for a request and adds the owners of the objects it refers

@@ -19,6 +19,17 @@ constexpr size_t kMaxIdsPerRelease = 8192;
 // Room left in a frame for a call's framing and the releases riding with it.
 constexpr int64_t kFrameMargin = 1024;
 
+// What a call adds to a frame beyond its method and request: its id and the
+// fields' tags and lengths.
+constexpr int64_t kCallFraming = 24;
+
+// The largest frame written; frames this size take the per-message costs
+// out of bulk work, and bigger ones would only add to latency.
+constexpr int64_t kMaxFrameBytes = 1 << 20;
+
+// Calls queued and not yet written past which the caller writes them itself.
+constexpr int64_t kMaxQueuedBytes = 4 << 20;
+
 // How long the flusher waits before sending queued releases: long enough for
 // a call made meanwhile to carry them in its own frame and for a burst of
 // drops to go out as one message, short enough not to matter to anyone.
@@ -109,19 +120,27 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
     done(outcome);
     return;
   }
-  v1::ClientFrame frame;
-  uint64_t call_id = 0;
+  v1::Call call;
+  call.set_method(std::string(method));
+  request.SerializeToString(call.mutable_request());
+  const bool gathered = outbox != nullptr && !outbox->stream_;
+  bool write_now = outbox == nullptr;
   std::string gone;
   {
     MutexLock lock(&mu_);
     if (closing_ || broken_) {
       gone = GoneReasonLocked();
     } else {
-      call_id = next_call_id_++;
-      // Releases ride in the same frame, ahead of the call; a gathered call
-      // leaves them to the next call written or to the flusher.
-      if (outbox == nullptr) TakeReleasesLocked(&frame);
-      pending_.emplace(call_id, Pending{std::move(done), std::move(keep_alive), false});
+      call.set_call_id(next_call_id_++);
+      pending_.emplace(call.call_id(), Pending{std::move(done), std::move(keep_alive), false});
+      if (!gathered) {
+        // Queued calls go out in the order they were queued: by the caller
+        // now, or by the flusher, or by whoever waits on one of them first.
+        *queued_.add_calls() = std::move(call);
+        queued_bytes_ += call_bytes + kCallFraming;
+        // A caller that queues faster than the flusher writes writes itself.
+        write_now = write_now || queued_bytes_ > kMaxQueuedBytes;
+      }
     }
   }
   if (!gone.empty()) {
@@ -129,26 +148,56 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
     done(outcome);
     return;
   }
-  if (outbox != nullptr) {
-    v1::Call call;
-    call.set_call_id(call_id);
-    call.set_method(std::string(method));
-    request.SerializeToString(call.mutable_request());
+  if (gathered) {
     outbox->Add(std::move(call), call_bytes);
+  } else if (write_now) {
+    WriteQueued();
+  }
+}
+
+void Connection::WriteQueued() { WriteCalls(nullptr); }
+
+void Connection::WriteCalls(v1::ClientFrame* more) {
+  MutexLock write_lock(&write_mu_);
+  v1::ClientFrame frame;
+  {
+    MutexLock lock(&mu_);
+    frame.Swap(&queued_);
+    queued_bytes_ = 0;
+    // Releases ride along with the calls.
+    TakeReleasesLocked(&frame);
+  }
+  if (more != nullptr) {
+    for (v1::Call& call : *more->mutable_calls()) *frame.add_calls() = std::move(call);
+    more->Clear();
+  }
+  if (frame.calls_size() == 0) return;
+  // A failed write means the stream is over; the reader sees its end and
+  // fails these calls with the others.
+  const int64_t limit = FrameLimit();
+  if (static_cast<int64_t>(frame.ByteSizeLong()) <= limit) {
+    WriteFrameLocked(frame);
     return;
   }
-  if (max_message_bytes_ > 0 &&
-      static_cast<int64_t>(frame.ByteSizeLong()) + call_bytes + kFrameMargin > max_message_bytes_) {
-    WriteFrame(frame);
-    frame.Clear();
+  // Past the limit: as many frames as it takes, each under it.
+  v1::ClientFrame part;
+  int64_t part_bytes = 0;
+  for (v1::Call& call : *frame.mutable_calls()) {
+    const int64_t bytes = static_cast<int64_t>(call.ByteSizeLong()) + kCallFraming;
+    if (part.calls_size() > 0 && part_bytes + bytes > limit) {
+      WriteFrameLocked(part);
+      part.Clear();
+      part_bytes = 0;
+    }
+    *part.add_calls() = std::move(call);
+    part_bytes += bytes;
   }
-  v1::Call* call = frame.add_calls();
-  call->set_call_id(call_id);
-  call->set_method(std::string(method));
-  request.SerializeToString(call->mutable_request());
-  // A failed write means the stream is over; the reader sees its end and
-  // fails this call with the others.
-  WriteFrame(frame);
+  WriteFrameLocked(part);
+}
+
+int64_t Connection::FrameLimit() const {
+  return max_message_bytes_ > 0 ? std::min(kMaxFrameBytes, max_message_bytes_ - kFrameMargin)
+                                : kMaxFrameBytes;
 }
 
 void Connection::QueueRelease(uint64_t id) {
@@ -158,16 +207,11 @@ void Connection::QueueRelease(uint64_t id) {
 }
 
 void Connection::SettleReleases() {
-  v1::ClientFrame frame;
-  uint64_t up_to = 0;
-  {
-    MutexLock lock(&mu_);
-    if (!closing_ && !broken_) TakeReleasesLocked(&frame);
-    // Every release queued before now is in a call with a smaller id.
-    up_to = next_call_id_ - 1;
-  }
-  if (frame.calls_size() > 0) WriteFrame(frame);
+  // Sends every release queued before now, if another writer has not; once
+  // it returns, each of them has a call id.
+  WriteQueued();
   MutexLock lock(&mu_);
+  const uint64_t up_to = next_call_id_ - 1;
   auto answered = [this, up_to]() {
     mu_.AssertReaderHeld();
     return ReleasesAnsweredUpTo(up_to);
@@ -176,6 +220,10 @@ void Connection::SettleReleases() {
 }
 
 void Connection::Close() {
+  // Calls queued and not yet written go out first, as they would have had
+  // the flusher come to them; but never from the reader thread, which must
+  // not wait on the stream's flow control.
+  if (reader_.get_id() != std::this_thread::get_id()) WriteQueued();
   bool stream_broken = false;
   {
     MutexLock lock(&mu_);
@@ -280,16 +328,18 @@ void Connection::ReadLoop() {
 
 void Connection::FlushLoop() {
   for (;;) {
-    v1::ClientFrame frame;
     {
       MutexLock lock(&mu_);
       mu_.Await(Condition(this, &Connection::FlusherHasWork));
       if (closing_ || broken_) return;
-      mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustStop), kReleaseLinger);
-      if (closing_ || broken_) return;
-      TakeReleasesLocked(&frame);
+      if (queued_.calls_size() == 0) {
+        // Releases alone linger, so that a burst of drops goes out as one
+        // message, or rides with a call made meanwhile.
+        mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustHurry), kReleaseLinger);
+        if (closing_ || broken_) return;
+      }
     }
-    if (frame.calls_size() > 0) WriteFrame(frame);
+    WriteQueued();
   }
 }
 
@@ -309,8 +359,7 @@ void Connection::FailAllPending() {
   }
 }
 
-bool Connection::WriteFrame(const v1::ClientFrame& frame) {
-  MutexLock lock(&write_mu_);
+bool Connection::WriteFrameLocked(const v1::ClientFrame& frame) {
   if (writes_done_) return false;
   return stream_->Write(frame);
 }
@@ -338,17 +387,16 @@ std::string Connection::GoneReasonLocked() const {
                       end_status_.error_message());
 }
 
-Outbox::Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open)
+Outbox::Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open,
+               bool stream)
     : connection_(std::move(connection)),
       keep_open_(std::move(keep_open)),
-      limit_(connection_->max_message_bytes_ > 0
-                 ? std::min(kMaxBytes, connection_->max_message_bytes_ - kFrameMargin)
-                 : kMaxBytes) {}
+      stream_(stream),
+      limit_(connection_->FrameLimit()) {}
 
 void Outbox::Add(v1::Call call, int64_t bytes) {
   MutexLock lock(&mu_);
-  // Each call costs a few bytes of framing beyond its request and method.
-  bytes += 16;
+  bytes += kCallFraming;
   if (frame_.calls_size() > 0 && bytes_ + bytes > limit_) FlushLocked();
   *frame_.add_calls() = std::move(call);
   bytes_ += bytes;
@@ -365,10 +413,12 @@ size_t Outbox::size() const {
 }
 
 void Outbox::FlushLocked() {
+  if (stream_) {
+    connection_->WriteQueued();
+    return;
+  }
   if (frame_.calls_size() == 0) return;
-  // A failed write means the stream is over; the reader fails the calls.
-  connection_->WriteFrame(frame_);
-  frame_.Clear();
+  connection_->WriteCalls(&frame_);
   bytes_ = 0;
 }
 

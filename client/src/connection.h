@@ -83,8 +83,13 @@ class Connection {
   // ("/shoal.v1.ListService/Append"), request its request message. done runs
   // once the outcome is known; keep_alive is held until then. Never throws for
   // a lost session: done receives the ConnectionError outcome instead.
-  // With outbox, the call is added to it instead of being written now; it
-  // goes out when the outbox is flushed (or fills up).
+  // Without outbox, the call is written before Send returns (with any
+  // calls queued before it). With a stream outbox, it is queued for the
+  // flusher thread, which writes whatever is queued as one frame; waiting on
+  // it writes it at once. With a batch outbox, it is added to the batch and
+  // goes out when the batch is flushed (or fills up). Calls are written in
+  // the order they were sent, except that a batch's go out when it is
+  // flushed.
   void Send(absl::string_view method, const google::protobuf::MessageLite& request,
             KeepAlive keep_alive, CallCompletion done, Outbox* outbox = nullptr);
 
@@ -99,6 +104,9 @@ class Connection {
   // before the call. Releases queued later, by other threads, are not waited
   // for, so steady churn elsewhere cannot hold it up.
   void SettleReleases();
+
+  // Writes the calls queued so far, if another thread is not writing them.
+  void WriteQueued() ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
 
   // Ends the session: Session/Close, then the end of the stream, then the
   // threads. Pending calls fail with ConnectionError("session closed").
@@ -125,17 +133,24 @@ class Connection {
   void FlushLoop();
   // Completes every pending call with the session-gone outcome.
   void FailAllPending();
+  // Writes the queued calls and the queued releases, then the calls of
+  // more (a batch's, emptied), in frames under the size limit.
+  void WriteCalls(v1::ClientFrame* more) ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
   // Writes one frame; false when the stream is closed for writing.
-  bool WriteFrame(const v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(write_mu_);
+  bool WriteFrameLocked(const v1::ClientFrame& frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The largest frame to write: under the server's message limit.
+  int64_t FrameLimit() const;
   // Moves queued releases into Release calls in frame and registers them.
   void TakeReleasesLocked(v1::ClientFrame* frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why calls fail now: "session closed" or "session lost: ...".
   std::string GoneReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   bool FlusherHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closing_ || broken_ || !release_queue_.empty();
+    return closing_ || broken_ || !release_queue_.empty() || queued_.calls_size() > 0;
   }
-  bool FlusherMustStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_ || broken_; }
+  bool FlusherMustHurry() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closing_ || broken_ || queued_.calls_size() > 0;
+  }
   // Whether every Release call with a call id up to up_to has been answered.
   bool ReleasesAnsweredUpTo(uint64_t up_to) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return closing_ || broken_ || release_calls_.empty() || *release_calls_.begin() > up_to;
@@ -153,10 +168,15 @@ class Connection {
   grpc::ClientContext stream_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
 
-  Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // Held while a frame is taken from queued_ and written, so that frames go
+  // out in the order their calls were queued.
+  Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;
 
   mutable Mutex mu_;
+  // Calls sent and not yet written, in order, and their size.
+  v1::ClientFrame queued_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
@@ -177,18 +197,25 @@ class Connection {
   std::thread flusher_;
 };
 
-// Calls gathered to go out together, in one frame: what a shoal::Batch
-// stands for. Connection::Send adds calls; Flush writes them, in the order
-// they were added. The frame is written by itself before it would pass
-// kMaxBytes or the server's message limit.
+// Where pipelined calls go. A batch outbox gathers calls to go out together,
+// in one frame: what a shoal::Batch stands for. Connection::Send adds calls;
+// Flush writes them, in the order they were added, after any calls queued on
+// the connection. The frame is written by itself before it would pass the
+// frame size limit (1 MiB, or the server's message limit).
+//
+// The stream outbox of a session (stream = true) gathers nothing: calls sent
+// to it are queued on the connection for its flusher thread, and Flush
+// writes whatever is queued there.
 //
 // Thread-safe. Holds the connection, and keep_open (the session), open.
 class Outbox {
  public:
-  static constexpr int64_t kMaxBytes = 1 << 20;
-
-  Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open);
-  ~Outbox() { Flush(); }
+  Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open,
+         bool stream = false);
+  // A batch sends what it still holds.
+  ~Outbox() {
+    if (!stream_) Flush();
+  }
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
@@ -206,6 +233,7 @@ class Outbox {
 
   const std::shared_ptr<Connection> connection_;
   const std::shared_ptr<void> keep_open_;
+  const bool stream_;
   const int64_t limit_;
 
   // Held while writing, so that frames go out in the order they were filled.

@@ -49,6 +49,7 @@ Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
 
 DictProxy::Async DictProxy::async() const { return Async(async_target(nullptr)); }
 DictProxy::Async DictProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+DictProxy::Async DictProxy::now() const { return Async(immediate_target()); }
 
 Future<Value> DictProxy::Async::item(const Value& key) {
   KeepAlive keep_alive;
@@ -157,28 +158,28 @@ Future<Value::Dict> DictProxy::Async::copy() {
 
 // The blocking methods: the pipelined call, waited for.
 
-Value DictProxy::operator[](const Value& key) const { return async().item(key).get(); }
+Value DictProxy::operator[](const Value& key) const { return now().item(key).get(); }
 Value DictProxy::get(const Value& key, const Value& default_value) const {
-  return async().get(key, default_value).get();
+  return now().get(key, default_value).get();
 }
-void DictProxy::set(const Value& key, const Value& value) { async().set(key, value).get(); }
-void DictProxy::del(const Value& key) { async().del(key).get(); }
-bool DictProxy::contains(const Value& key) const { return async().contains(key).get(); }
+void DictProxy::set(const Value& key, const Value& value) { now().set(key, value).get(); }
+void DictProxy::del(const Value& key) { now().del(key).get(); }
+bool DictProxy::contains(const Value& key) const { return now().contains(key).get(); }
 Value DictProxy::setdefault(const Value& key, const Value& default_value) {
-  return async().setdefault(key, default_value).get();
+  return now().setdefault(key, default_value).get();
 }
-Value DictProxy::pop(const Value& key) { return async().pop(key).get(); }
+Value DictProxy::pop(const Value& key) { return now().pop(key).get(); }
 Value DictProxy::pop(const Value& key, const Value& default_value) {
-  return async().pop(key, default_value).get();
+  return now().pop(key, default_value).get();
 }
-DictProxy::Entry DictProxy::popitem() { return async().popitem().get(); }
-void DictProxy::update(const std::vector<Entry>& entries) { async().update(entries).get(); }
-void DictProxy::update(const Value::Dict& entries) { async().update(entries).get(); }
-Value::List DictProxy::keys() const { return async().keys().get(); }
-Value::List DictProxy::values() const { return async().values().get(); }
-std::vector<DictProxy::Entry> DictProxy::items() const { return async().items().get(); }
-size_t DictProxy::len() const { return async().len().get(); }
-void DictProxy::clear() { async().clear().get(); }
-Value::Dict DictProxy::copy() const { return async().copy().get(); }
+DictProxy::Entry DictProxy::popitem() { return now().popitem().get(); }
+void DictProxy::update(const std::vector<Entry>& entries) { now().update(entries).get(); }
+void DictProxy::update(const Value::Dict& entries) { now().update(entries).get(); }
+Value::List DictProxy::keys() const { return now().keys().get(); }
+Value::List DictProxy::values() const { return now().values().get(); }
+std::vector<DictProxy::Entry> DictProxy::items() const { return now().items().get(); }
+size_t DictProxy::len() const { return now().len().get(); }
+void DictProxy::clear() { now().clear().get(); }
+Value::Dict DictProxy::copy() const { return now().copy().get(); }
 
 }  // namespace shoal

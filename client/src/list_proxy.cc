@@ -39,6 +39,7 @@ Value::List ListOf(ClientSession& session, v1::ValueReply& reply) {
 
 ListProxy::Async ListProxy::async() const { return Async(async_target(nullptr)); }
 ListProxy::Async ListProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+ListProxy::Async ListProxy::now() const { return Async(immediate_target()); }
 
 Future<void> ListProxy::Async::append(const Value& item) {
   auto request = RequestFor<v1::ItemRequest>(target_);
@@ -194,42 +195,42 @@ Future<void> ListProxy::Async::repeat(int64_t count) {
 
 // The blocking methods: the pipelined call, waited for.
 
-void ListProxy::append(const Value& item) { async().append(item).get(); }
-void ListProxy::extend(const Value::List& items) { async().extend(items).get(); }
-void ListProxy::insert(int64_t index, const Value& item) { async().insert(index, item).get(); }
-Value ListProxy::pop() { return async().pop().get(); }
-Value ListProxy::pop(int64_t index) { return async().pop(index).get(); }
-void ListProxy::remove(const Value& item) { async().remove(item).get(); }
+void ListProxy::append(const Value& item) { now().append(item).get(); }
+void ListProxy::extend(const Value::List& items) { now().extend(items).get(); }
+void ListProxy::insert(int64_t index, const Value& item) { now().insert(index, item).get(); }
+Value ListProxy::pop() { return now().pop().get(); }
+Value ListProxy::pop(int64_t index) { return now().pop(index).get(); }
+void ListProxy::remove(const Value& item) { now().remove(item).get(); }
 int64_t ListProxy::index(const Value& item, std::optional<int64_t> start,
                          std::optional<int64_t> stop) const {
-  return async().index(item, start, stop).get();
+  return now().index(item, start, stop).get();
 }
-size_t ListProxy::count(const Value& item) const { return async().count(item).get(); }
-void ListProxy::reverse() { async().reverse().get(); }
-void ListProxy::sort(bool reverse) { async().sort(reverse).get(); }
-Value ListProxy::get(int64_t index) const { return async().get(index).get(); }
-void ListProxy::set(int64_t index, const Value& item) { async().set(index, item).get(); }
-void ListProxy::del(int64_t index) { async().del(index).get(); }
+size_t ListProxy::count(const Value& item) const { return now().count(item).get(); }
+void ListProxy::reverse() { now().reverse().get(); }
+void ListProxy::sort(bool reverse) { now().sort(reverse).get(); }
+Value ListProxy::get(int64_t index) const { return now().get(index).get(); }
+void ListProxy::set(int64_t index, const Value& item) { now().set(index, item).get(); }
+void ListProxy::del(int64_t index) { now().del(index).get(); }
 Value::List ListProxy::slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                              std::optional<int64_t> step) const {
-  return async().slice(start, stop, step).get();
+  return now().slice(start, stop, step).get();
 }
 void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                           const Value::List& items) {
-  async().set_slice(start, stop, items).get();
+  now().set_slice(start, stop, items).get();
 }
 void ListProxy::set_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                           std::optional<int64_t> step, const Value::List& items) {
-  async().set_slice(start, stop, step, items).get();
+  now().set_slice(start, stop, step, items).get();
 }
 void ListProxy::del_slice(std::optional<int64_t> start, std::optional<int64_t> stop,
                           std::optional<int64_t> step) {
-  async().del_slice(start, stop, step).get();
+  now().del_slice(start, stop, step).get();
 }
-size_t ListProxy::len() const { return async().len().get(); }
-bool ListProxy::contains(const Value& item) const { return async().contains(item).get(); }
-void ListProxy::clear() { async().clear().get(); }
-Value::List ListProxy::copy() const { return async().copy().get(); }
+size_t ListProxy::len() const { return now().len().get(); }
+bool ListProxy::contains(const Value& item) const { return now().contains(item).get(); }
+void ListProxy::clear() { now().clear().get(); }
+Value::List ListProxy::copy() const { return now().copy().get(); }
 
 ListProxy& ListProxy::operator+=(const Value::List& items) {
   extend(items);
@@ -237,7 +238,7 @@ ListProxy& ListProxy::operator+=(const Value::List& items) {
 }
 
 ListProxy& ListProxy::operator*=(int64_t count) {
-  async().repeat(count).get();
+  now().repeat(count).get();
   return *this;
 }
 

@@ -47,6 +47,7 @@ NamespaceProxy::Async NamespaceProxy::async() const { return Async(async_target(
 NamespaceProxy::Async NamespaceProxy::async(Batch& batch) const {
   return Async(async_target(&batch));
 }
+NamespaceProxy::Async NamespaceProxy::now() const { return Async(immediate_target()); }
 
 Future<Value> NamespaceProxy::Async::get(const std::string& attr) {
   return detail::Start<v1::ValueReply>(target_, "/shoal.v1.NamespaceService/GetAttr",
@@ -73,13 +74,13 @@ Future<std::vector<std::pair<std::string, Value>>> NamespaceProxy::Async::attrs(
                                        AttrsOf);
 }
 
-Value NamespaceProxy::get(const std::string& attr) const { return async().get(attr).get(); }
+Value NamespaceProxy::get(const std::string& attr) const { return now().get(attr).get(); }
 void NamespaceProxy::set(const std::string& attr, const Value& value) {
-  async().set(attr, value).get();
+  now().set(attr, value).get();
 }
-void NamespaceProxy::del(const std::string& attr) { async().del(attr).get(); }
+void NamespaceProxy::del(const std::string& attr) { now().del(attr).get(); }
 std::vector<std::pair<std::string, Value>> NamespaceProxy::attrs() const {
-  return async().attrs().get();
+  return now().attrs().get();
 }
 
 }  // namespace shoal

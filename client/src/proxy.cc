@@ -56,7 +56,8 @@ Kind ObjectProxy::kind() const { return handle_->kind(); }
 std::string ObjectProxy::token() const { return detail::FormatToken(kind(), id()); }
 
 detail::AsyncTarget ObjectProxy::async_target(Batch* batch) const {
-  return detail::AsyncTarget{handle_, batch != nullptr ? batch->outbox_ : nullptr};
+  return detail::AsyncTarget{handle_, batch != nullptr ? batch->outbox_
+                                                       : handle_->session().stream_outbox()};
 }
 
 Value ObjectProxy::ref() const { return Value(ObjectRef{id(), kind(), handle_}); }

@@ -132,6 +132,7 @@ void ConditionProxy::notify_all() { Run<v1::EmptyReply>(handle(), "NotifyAll", P
 
 EventProxy::Async EventProxy::async() const { return Async(async_target(nullptr)); }
 EventProxy::Async EventProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+EventProxy::Async EventProxy::now() const { return Async(immediate_target()); }
 
 Future<bool> EventProxy::Async::is_set() {
   return Start<v1::BoolReply>(target_, "IsSet", Plain(), KeepAlive(), detail::BoolOf);
@@ -151,13 +152,13 @@ Future<bool> EventProxy::Async::wait(Timeout timeout) {
   return Start<v1::BoolReply>(target_, "Wait", Timed(true, timeout), KeepAlive(), detail::BoolOf);
 }
 
-bool EventProxy::is_set() const { return async().is_set().get(); }
+bool EventProxy::is_set() const { return now().is_set().get(); }
 
-void EventProxy::set() { async().set().get(); }
+void EventProxy::set() { now().set().get(); }
 
-void EventProxy::clear() { async().clear().get(); }
+void EventProxy::clear() { now().clear().get(); }
 
-bool EventProxy::wait(Timeout timeout) const { return async().wait(timeout).get(); }
+bool EventProxy::wait(Timeout timeout) const { return now().wait(timeout).get(); }
 
 int64_t BarrierProxy::wait(Timeout timeout) {
   return Run<v1::IntReply>(handle(), "Wait", Timed(true, timeout)).value();
@@ -181,6 +182,7 @@ bool BarrierProxy::broken() const {
 
 QueueProxy::Async QueueProxy::async() const { return Async(async_target(nullptr)); }
 QueueProxy::Async QueueProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+QueueProxy::Async QueueProxy::now() const { return Async(immediate_target()); }
 
 Future<void> QueueProxy::Async::put(const Value& item, bool block, Timeout timeout) {
   v1::PutRequest request;
@@ -210,21 +212,21 @@ Future<bool> QueueProxy::Async::join(Timeout timeout) {
 }
 
 void QueueProxy::put(const Value& item, bool block, Timeout timeout) {
-  async().put(item, block, timeout).get();
+  now().put(item, block, timeout).get();
 }
 
-Value QueueProxy::get(bool block, Timeout timeout) { return async().get(block, timeout).get(); }
+Value QueueProxy::get(bool block, Timeout timeout) { return now().get(block, timeout).get(); }
 
-int64_t QueueProxy::qsize() const { return async().qsize().get(); }
+int64_t QueueProxy::qsize() const { return now().qsize().get(); }
 
 bool QueueProxy::empty() const { return Run<v1::BoolReply>(handle(), "Empty", Plain()).value(); }
 
 bool QueueProxy::full() const { return Run<v1::BoolReply>(handle(), "Full", Plain()).value(); }
 
-void QueueProxy::task_done() { async().task_done().get(); }
+void QueueProxy::task_done() { now().task_done().get(); }
 
 void QueueProxy::join() { join(std::nullopt); }
 
-bool QueueProxy::join(Timeout timeout) { return async().join(timeout).get(); }
+bool QueueProxy::join(Timeout timeout) { return now().join(timeout).get(); }
 
 }  // namespace shoal

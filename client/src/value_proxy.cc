@@ -17,6 +17,7 @@ using detail::RequestFor;
 
 ValueProxy::Async ValueProxy::async() const { return Async(async_target(nullptr)); }
 ValueProxy::Async ValueProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
+ValueProxy::Async ValueProxy::now() const { return Async(immediate_target()); }
 
 Future<Value> ValueProxy::Async::get() {
   return detail::Start<v1::ValueReply>(target_, "/shoal.v1.ValueService/Get",
@@ -53,12 +54,12 @@ Future<std::pair<bool, Value>> ValueProxy::Async::compare_and_swap(const Value& 
       });
 }
 
-Value ValueProxy::get() const { return async().get().get(); }
-void ValueProxy::set(const Value& value) { async().set(value).get(); }
-Value ValueProxy::add(const Value& delta) { return async().add(delta).get(); }
+Value ValueProxy::get() const { return now().get().get(); }
+void ValueProxy::set(const Value& value) { now().set(value).get(); }
+Value ValueProxy::add(const Value& delta) { return now().add(delta).get(); }
 
 bool ValueProxy::compare_and_swap(const Value& expected, const Value& desired, Value* current) {
-  auto [swapped, after] = async().compare_and_swap(expected, desired).get();
+  auto [swapped, after] = now().compare_and_swap(expected, desired).get();
   if (current != nullptr) *current = std::move(after);
   return swapped;
 }

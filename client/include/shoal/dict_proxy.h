@@ -75,6 +75,8 @@ class DictProxy : public ObjectProxy {
 
  private:
   friend class detail::ProxyAccess;
+  // The view the blocking methods wait on.
+  Async now() const;
   explicit DictProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
 };

@@ -100,6 +100,8 @@ class ListProxy : public ObjectProxy {
 
  private:
   friend class detail::ProxyAccess;
+  // The view the blocking methods wait on.
+  Async now() const;
   explicit ListProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
 };

@@ -43,6 +43,8 @@ class NamespaceProxy : public ObjectProxy {
 
  private:
   friend class detail::ProxyAccess;
+  // The view the blocking methods wait on.
+  Async now() const;
   explicit NamespaceProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
 };

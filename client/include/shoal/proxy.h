@@ -61,8 +61,11 @@ class ObjectProxy {
   ObjectProxy(const Value& value, Kind kind, Kind other_kind = Kind::kUnspecified);
 
   const detail::ObjectHandle& handle() const { return *handle_; }
-  // What an async() view of this proxy calls through; batch may be null.
+  // What an async() view of this proxy calls through: the session's stream
+  // outbox, or batch's when it is not null.
   detail::AsyncTarget async_target(Batch* batch) const;
+  // What the blocking methods call through: each call is written at once.
+  detail::AsyncTarget immediate_target() const { return detail::AsyncTarget{handle_, nullptr}; }
 
  private:
   friend class detail::ProxyAccess;

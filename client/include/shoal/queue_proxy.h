@@ -54,6 +54,8 @@ class QueueProxy : public ObjectProxy {
 
  private:
   friend class detail::ProxyAccess;
+  // The view the blocking methods wait on.
+  Async now() const;
   explicit QueueProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
 };

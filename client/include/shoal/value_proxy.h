@@ -49,6 +49,8 @@ class ValueProxy : public ObjectProxy {
 
  private:
   friend class detail::ProxyAccess;
+  // The view the blocking methods wait on.
+  Async now() const;
   explicit ValueProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
 };
