@@ -1,13 +1,21 @@
 #include "server/objects/dict_object.h"
 
-#include <unordered_map>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
 namespace {
+
+// Hash and equality of keys held elsewhere, by pointer.
+struct KeyPointerHash {
+  size_t operator()(const Value* key) const { return key->hash(); }
+};
+struct KeyPointerEq {
+  bool operator()(const Value* a, const Value* b) const { return *a == *b; }
+};
 
 // Python's check before any dict lookup.
 absl::Status CheckHashable(const Value& key) {
@@ -137,11 +145,14 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
   // Works out the net growth before storing anything, following each key
   // through the update: a key already present, or met earlier in the update,
   // changes only its value's share; a new key costs a whole entry.
-  std::unordered_map<Value, int64_t, ValueHash, ValueEq> value_bytes;
+  // Keys are looked at where they stand in entries, not copied.
+  absl::flat_hash_map<const Value*, int64_t, KeyPointerHash, KeyPointerEq> value_bytes;
+  value_bytes.reserve(entries.size());
   int64_t delta = 0;
   for (const auto& [key, value] : entries) {
     const int64_t bytes = ApproxBytes(value);
-    if (auto seen = value_bytes.find(key); seen != value_bytes.end()) {
+    auto [seen, is_new] = value_bytes.try_emplace(&key, bytes);
+    if (!is_new) {
       delta += bytes - seen->second;
       seen->second = bytes;
       continue;
@@ -151,7 +162,6 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
     } else {
       delta += ApproxEntryBytes(key, value);
     }
-    value_bytes.emplace(key, bytes);
   }
   absl::Status reserved = account_.Adjust(delta);
   if (!reserved.ok()) return reserved;
