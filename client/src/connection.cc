@@ -140,6 +140,7 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
         queued_bytes_ += call_bytes + kCallFraming;
         // A caller that queues faster than the flusher writes writes itself.
         write_now = write_now || queued_bytes_ > kMaxQueuedBytes;
+        if (!write_now) flusher_has_calls_ = true;
       }
     }
   }
@@ -164,6 +165,7 @@ void Connection::WriteCalls(v1::ClientFrame* more) {
     MutexLock lock(&mu_);
     frame.Swap(&queued_);
     queued_bytes_ = 0;
+    flusher_has_calls_ = false;
     // Releases ride along with the calls.
     TakeReleasesLocked(&frame);
   }

@@ -146,10 +146,10 @@ class Connection {
   std::string GoneReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   bool FlusherHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closing_ || broken_ || !release_queue_.empty() || queued_.calls_size() > 0;
+    return closing_ || broken_ || !release_queue_.empty() || flusher_has_calls_;
   }
   bool FlusherMustHurry() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closing_ || broken_ || queued_.calls_size() > 0;
+    return closing_ || broken_ || flusher_has_calls_;
   }
   // Whether every Release call with a call id up to up_to has been answered.
   bool ReleasesAnsweredUpTo(uint64_t up_to) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -177,6 +177,9 @@ class Connection {
   // Calls sent and not yet written, in order, and their size.
   v1::ClientFrame queued_ ABSL_GUARDED_BY(mu_);
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether queued_ holds calls left to the flusher (async() calls). A
+  // blocking call writes what is queued itself, without waking the flusher.
+  bool flusher_has_calls_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
