@@ -4,12 +4,13 @@
 // process per simulated worker over its stdin and stdout:
 //
 //   driver -> client               client -> driver
-//   setup WORKLOAD PREFIX SECONDS  ready            (objects made, connections warm)
+//                                  connected        (once, when connected and warm)
+//   setup WORKLOAD PREFIX SECONDS  ready            (objects made)
 //   go                             {"ops": ..., "t_start": ..., "t_end": ..., "hist": ...}
 //   quit (or end of input)         (the client closes its connections and exits)
 //
 // PREFIX names the cell's shared objects, so that every cell starts from
-// fresh ones. An operation is timed from before its first call to after its
+// fresh ones. An operation (Workload::Op) is timed from before its first call to after its
 // last reply; the client stops starting operations SECONDS after "go".
 // t_start and t_end are CLOCK_MONOTONIC seconds (the same clock in every
 // process of the machine): the driver divides the cell's operations by the
@@ -68,6 +69,10 @@ class Workload {
   // One operation. false: the workload cannot go on (a barrier another
   // client broke on its way out); the operation is not counted.
   virtual bool Op(int64_t i) = 0;
+  // How many operations one Op makes, as the throughput counts them: more
+  // than 1 for a workload that pipelines a window of calls per Op (its
+  // latency is then the window's).
+  virtual int64_t OpsPerOp() const { return 1; }
   // Called once the client has stopped starting operations: lets go of
   // partners (a parked thread, the other parties of a barrier).
   virtual void Finish() {}
@@ -92,13 +97,14 @@ inline std::string RunFor(Workload& workload, double seconds) {
   const int64_t deadline = start + static_cast<int64_t>(seconds * 1e9);
   int64_t end = start;
   int64_t ops = 0;
-  for (;;) {
+  const int64_t per_op = workload.OpsPerOp();
+  for (int64_t i = 0;; ++i) {
     const int64_t t0 = MonotonicNanos();
     if (t0 >= deadline) break;
-    if (!workload.Op(ops)) break;
+    if (!workload.Op(i)) break;
     end = MonotonicNanos();
     latencies.push_back(end - t0);
-    ++ops;
+    ops += per_op;
   }
   workload.Finish();
   char head[160];

@@ -60,6 +60,10 @@ KEYS = ["key%d" % i for i in range(1000)]
 
 
 class Workload:
+    # Operations one op() makes, as the throughput counts them (see
+    # bench_client.h's OpsPerOp).
+    ops_per_op = 1
+
     def op(self, i):
         raise NotImplementedError
 
@@ -214,16 +218,19 @@ def run_for(workload, seconds):
     deadline = start + int(seconds * 1e9)
     end = start
     ops = 0
+    i = 0
     op = workload.op
+    per_op = workload.ops_per_op
     while True:
         t0 = monotonic_ns()
         if t0 >= deadline:
             break
-        if not op(ops):
+        if not op(i):
             break
         end = monotonic_ns()
         latencies.append(end - t0)
-        ops += 1
+        ops += per_op
+        i += 1
     workload.finish()
     return json.dumps({"ops": ops, "t_start": start / 1e9, "t_end": end / 1e9,
                        "hist": histogram(latencies)})
@@ -234,6 +241,7 @@ def run_client(address, key_file, index, clients):
     warm = m.named_Value("warm", "q", 0)
     for _ in range(100):
         warm.value
+    emit("connected")
     workload, seconds = None, 0.0
     for line in sys.stdin:
         words = line.split()

@@ -63,6 +63,11 @@ def main():
     address, key_file = sys.argv[1], sys.argv[2]
     manager = BenchManager(address=parse_address(address), authkey=read_key(key_file))
     server = manager.get_server()
+    # The manager listens with a backlog of 16 (multiprocessing.managers.Server);
+    # 64 client processes, each opening a connection per proxy made and per
+    # thread, overflow it and stall in connect for minutes. Raised here, in
+    # the reference's favour.
+    server.listener._listener._socket.listen(1024)
 
     def stop(signum, frame):
         raise SystemExit(0)

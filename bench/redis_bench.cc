@@ -281,6 +281,7 @@ class BarrierWait : public bench::Workload {
 int RunClient(const Target& target, int index, int clients) {
   Redis r(target);
   for (int i = 0; i < 100; ++i) r.Command({"PING"});
+  bench::Emit("connected");
   return bench::ServeDriver(
       [&](const std::string& workload, const std::string& prefix) -> std::unique_ptr<bench::Workload> {
         if (workload == "list_append") return std::make_unique<SimpleCommand>(r, std::vector<std::string>{"RPUSH", prefix + ".list", "$i"});

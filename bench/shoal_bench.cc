@@ -211,6 +211,7 @@ int RunClient(const Target& target, int index, int clients) {
   // Warm the connection up so that the first cell does not pay for it.
   shoal::ValueProxy warm = m.Value("q", 0);
   for (int i = 0; i < 100; ++i) warm.get();
+  bench::Emit("connected");
   return bench::ServeDriver(
       [&](const std::string& workload, const std::string& prefix) -> std::unique_ptr<bench::Workload> {
         if (workload == "list_append") return std::make_unique<ListAppend>(m, prefix);
