@@ -879,7 +879,8 @@ def main():
     parser.add_argument("--seconds", type=float, help="per cell (2 s; 0.4 s quick)")
     parser.add_argument("--clients", help="comma-separated client counts (1,8,64; quick 1,8)")
     parser.add_argument("--transports", help="tcp,unix (quick: tcp)")
-    parser.add_argument("--workloads", help="comma-separated subset of: " + ", ".join(WORKLOADS))
+    parser.add_argument("--workloads", help="comma-separated subset of: " + ", ".join(WORKLOADS)
+                        + " (quick: the plotted six, without list_append and dict_set)")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--waiters", type=int, help="shoal's parked waiters (10000; quick 2000)")
     parser.add_argument("--python-waiters", type=int,
@@ -899,7 +900,8 @@ def main():
     seconds = args.seconds or (0.4 if quick else 2.0)
     counts = [int(x) for x in (args.clients or ("1,8" if quick else "1,8,64")).split(",")]
     transports = (args.transports or ("tcp" if quick else "tcp,unix")).split(",")
-    workloads = (args.workloads.split(",") if args.workloads else list(WORKLOADS))
+    workloads = (args.workloads.split(",") if args.workloads
+                 else list(PLOTTED) if quick else list(WORKLOADS))
     systems = args.systems.split(",")
     for w in workloads:
         if w not in WORKLOADS:
