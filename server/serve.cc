@@ -14,6 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/transport/server.h"
 #include "shared/authkey_file.h"
@@ -94,6 +95,12 @@ namespace shoal::server {
 int Serve(int argc, char** argv) {
   AcceptDashedFlags(argc, argv);
   absl::ParseCommandLine(argc, argv);
+#ifdef NDEBUG
+  // Abseil's lock-order checking records every acquisition in a graph: a
+  // debugging aid (Debug and sanitizer builds keep it), a cost on every call
+  // of a release build.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
 
   // Signals are taken by one thread with sigwait; block them before any other
   // thread starts, so that every thread inherits the mask.

@@ -35,14 +35,15 @@ Request KeyRequest(const detail::AsyncTarget& target, const Value& key, KeepAliv
 // Update's request from (key, value) pairs of any container.
 template <class Entries>
 Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
-  auto request = RequestFor<v1::UpdateRequest>(target);
+  detail::ArenaRequest<v1::UpdateRequest> request(target);
   KeepAlive keep_alive;
+  request->mutable_entries()->Reserve(static_cast<int>(entries.size()));
   for (const auto& [key, value] : entries) {
-    v1::Entry* entry = request.add_entries();
+    v1::Entry* entry = request->add_entries();
     EncodeArg(key, entry->mutable_key(), &keep_alive);
     EncodeArg(value, entry->mutable_value(), &keep_alive);
   }
-  return StartEmpty(target, "/shoal.v1.DictService/Update", request, std::move(keep_alive));
+  return StartEmpty(target, "/shoal.v1.DictService/Update", *request, std::move(keep_alive));
 }
 
 }  // namespace

@@ -49,10 +49,11 @@ Future<void> ListProxy::Async::append(const Value& item) {
 }
 
 Future<void> ListProxy::Async::extend(const Value::List& items) {
-  auto request = RequestFor<v1::ItemsRequest>(target_);
+  detail::ArenaRequest<v1::ItemsRequest> request(target_);
   KeepAlive keep_alive;
-  for (const Value& item : items) EncodeArg(item, request.add_items(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/Extend", request, std::move(keep_alive));
+  request->mutable_items()->Reserve(static_cast<int>(items.size()));
+  for (const Value& item : items) EncodeArg(item, request->add_items(), &keep_alive);
+  return StartEmpty(target_, "/shoal.v1.ListService/Extend", *request, std::move(keep_alive));
 }
 
 Future<void> ListProxy::Async::insert(int64_t index, const Value& item) {
@@ -150,11 +151,12 @@ Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
 Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
                                          std::optional<int64_t> stop,
                                          std::optional<int64_t> step, const Value::List& items) {
-  auto request = RequestFor<v1::SetSliceRequest>(target_);
-  SetBounds(&request, start, stop, step);
+  detail::ArenaRequest<v1::SetSliceRequest> request(target_);
+  SetBounds(&*request, start, stop, step);
   KeepAlive keep_alive;
-  for (const Value& item : items) EncodeArg(item, request.add_items(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/SetSlice", request, std::move(keep_alive));
+  request->mutable_items()->Reserve(static_cast<int>(items.size()));
+  for (const Value& item : items) EncodeArg(item, request->add_items(), &keep_alive);
+  return StartEmpty(target_, "/shoal.v1.ListService/SetSlice", *request, std::move(keep_alive));
 }
 
 Future<void> ListProxy::Async::del_slice(std::optional<int64_t> start,
