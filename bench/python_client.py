@@ -192,6 +192,37 @@ class BarrierWait(Workload):
         self.barrier.abort()
 
 
+BULK = 1000
+
+
+class BulkExtend(Workload):
+    """lst.extend() of BULK ints; cleared every 100 operations."""
+    ops_per_op = BULK
+
+    def __init__(self, m, prefix):
+        self.lst = m.named_list(prefix + ".list")
+        self.items = list(range(BULK))
+
+    def op(self, i):
+        if i % 100 == 99:
+            self.lst[:] = []
+        self.lst.extend(self.items)
+        return True
+
+
+class BulkUpdate(Workload):
+    """d.update() of BULK entries, from 10 sets of keys in turn."""
+    ops_per_op = BULK
+
+    def __init__(self, m, prefix):
+        self.d = m.named_dict(prefix + ".dict")
+        self.sets = [{"key%d" % (s * BULK + k): k for k in range(BULK)} for s in range(10)]
+
+    def op(self, i):
+        self.d.update(self.sets[i % 10])
+        return True
+
+
 def make_workload(m, name, prefix, index, clients):
     if name == "list_append":
         return ListAppend(m, prefix)
@@ -209,6 +240,10 @@ def make_workload(m, name, prefix, index, clients):
         return EventRoundTrip(m, "%s.c%d" % (prefix, index))
     if name == "barrier_wait":
         return BarrierWait(m, prefix, index, clients)
+    if name == "bulk_extend":
+        return BulkExtend(m, prefix)
+    if name == "bulk_update":
+        return BulkUpdate(m, prefix)
     raise ValueError("unknown workload: " + name)
 
 

@@ -88,6 +88,29 @@ class Redis {
     return reply;
   }
 
+  // Pipelining: queues commands without waiting, then reads one reply per
+  // queued command (the first write happens at the first read).
+  void Append(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data()) !=
+        REDIS_OK) {
+      throw std::runtime_error(std::string("redis: ") + c_->errstr);
+    }
+  }
+  void ReadReplies(int count) {
+    for (int k = 0; k < count; ++k) {
+      void* raw = nullptr;
+      if (redisGetReply(c_, &raw) != REDIS_OK) throw std::runtime_error(std::string("redis: ") + c_->errstr);
+      Reply reply(static_cast<redisReply*>(raw));
+      if (reply->type == REDIS_REPLY_ERROR) throw std::runtime_error("redis: " + std::string(reply->str, reply->len));
+    }
+  }
+
  private:
   redisContext* c_ = nullptr;
 };
@@ -278,6 +301,63 @@ class BarrierWait : public bench::Workload {
   bool stopped_ = false;
 };
 
+// ---- pipelined and bulk work, for one client (as in shoal_bench) ----
+
+constexpr int kWindow = 100;
+constexpr int kBulk = 1000;
+
+// kWindow commands pipelined: RPUSH (list) or HSET (dict), then the replies.
+class Pipelined : public bench::Workload {
+ public:
+  Pipelined(Redis& r, std::string key, bool hash) : r_(r), key_(std::move(key)), hash_(hash) {}
+  bool Op(int64_t i) override {
+    for (int k = 0; k < kWindow; ++k) {
+      const int64_t n = i * kWindow + k;
+      if (hash_) {
+        r_.Append({"HSET", key_, "key" + std::to_string(n % 1000), std::to_string(n)});
+      } else {
+        r_.Append({"RPUSH", key_, std::to_string(n)});
+      }
+    }
+    r_.ReadReplies(kWindow);
+    return true;
+  }
+  int64_t OpsPerOp() const override { return kWindow; }
+
+ private:
+  Redis& r_;
+  const std::string key_;
+  const bool hash_;
+};
+
+// One RPUSH of kBulk values (the list deleted every 100 operations), or one
+// HSET of kBulk fields from 10 sets of keys in turn.
+class Bulk : public bench::Workload {
+ public:
+  Bulk(Redis& r, std::string key, bool hash) : r_(r), key_(std::move(key)), hash_(hash) {
+    for (int set = 0; set < (hash ? 10 : 1); ++set) {
+      std::vector<std::string> args{hash ? "HSET" : "RPUSH", key_};
+      for (int k = 0; k < kBulk; ++k) {
+        if (hash) args.push_back("key" + std::to_string(set * kBulk + k));
+        args.push_back(std::to_string(k));
+      }
+      commands_.push_back(std::move(args));
+    }
+  }
+  bool Op(int64_t i) override {
+    if (!hash_ && i % 100 == 99) r_.Command({"DEL", key_});
+    r_.Command(commands_[i % commands_.size()]);
+    return true;
+  }
+  int64_t OpsPerOp() const override { return kBulk; }
+
+ private:
+  Redis& r_;
+  const std::string key_;
+  const bool hash_;
+  std::vector<std::vector<std::string>> commands_;
+};
+
 int RunClient(const Target& target, int index, int clients) {
   Redis r(target);
   for (int i = 0; i < 100; ++i) r.Command({"PING"});
@@ -294,6 +374,10 @@ int RunClient(const Target& target, int index, int clients) {
           return std::make_unique<EventRoundTrip>(target, r, prefix + ".c" + std::to_string(index));
         }
         if (workload == "barrier_wait") return std::make_unique<BarrierWait>(r, prefix, index, clients);
+        if (workload == "pipelined_append") return std::make_unique<Pipelined>(r, prefix + ".list", false);
+        if (workload == "batched_dict_set") return std::make_unique<Pipelined>(r, prefix + ".dict", true);
+        if (workload == "bulk_extend") return std::make_unique<Bulk>(r, prefix + ".list", false);
+        if (workload == "bulk_update") return std::make_unique<Bulk>(r, prefix + ".dict", true);
         throw std::runtime_error("unknown workload: " + workload);
       });
 }

@@ -15,8 +15,6 @@
 //       of the get, measured TRIALS times
 //
 // Every client uses the public client library only.
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -206,6 +204,98 @@ class BarrierWait : public bench::Workload {
   shoal::BarrierProxy barrier_;
 };
 
+// ---- pipelined and bulk work, for one client ----
+
+// How many calls one pipelined operation keeps in flight, and how many items
+// one bulk call carries.
+constexpr int kWindow = 100;
+constexpr int kBulk = 1000;
+
+// kWindow appends through async(), sent as they are made (the connection
+// gathers what is queued into frames), then their replies.
+class PipelinedAppend : public bench::Workload {
+ public:
+  PipelinedAppend(const shoal::Manager& m, const std::string& prefix)
+      : list_(m.list(prefix + ".list")) {
+    futures_.reserve(kWindow);
+  }
+  bool Op(int64_t i) override {
+    for (int k = 0; k < kWindow; ++k) futures_.push_back(list_.async().append(i * kWindow + k));
+    for (shoal::Future<void>& f : futures_) f.get();
+    futures_.clear();
+    return true;
+  }
+  int64_t OpsPerOp() const override { return kWindow; }
+
+ private:
+  shoal::ListProxy list_;
+  std::vector<shoal::Future<void>> futures_;
+};
+
+// kWindow dict sets gathered in a Batch: one message out.
+class BatchedDictSet : public DictSet {
+ public:
+  BatchedDictSet(const shoal::Manager& m, const std::string& prefix) : DictSet(m, prefix), m_(m) {
+    futures_.reserve(kWindow);
+  }
+  bool Op(int64_t i) override {
+    shoal::Batch batch(m_);
+    for (int k = 0; k < kWindow; ++k) {
+      const int64_t n = i * kWindow + k;
+      futures_.push_back(dict_.async(batch).set(keys_[n % keys_.size()], n));
+    }
+    batch.send();
+    for (shoal::Future<void>& f : futures_) f.get();
+    futures_.clear();
+    return true;
+  }
+  int64_t OpsPerOp() const override { return kWindow; }
+
+ private:
+  shoal::Manager m_;
+  std::vector<shoal::Future<void>> futures_;
+};
+
+// list.extend() of kBulk ints; the list is cleared every 100 operations, so
+// that it stays under 100,000 items.
+class BulkExtend : public bench::Workload {
+ public:
+  BulkExtend(const shoal::Manager& m, const std::string& prefix) : list_(m.list(prefix + ".list")) {
+    for (int k = 0; k < kBulk; ++k) items_.push_back(k);
+  }
+  bool Op(int64_t i) override {
+    if (i % 100 == 99) list_.clear();
+    list_.extend(items_);
+    return true;
+  }
+  int64_t OpsPerOp() const override { return kBulk; }
+
+ private:
+  shoal::ListProxy list_;
+  shoal::Value::List items_;
+};
+
+// dict.update() of kBulk entries, from 10 sets of kBulk keys in turn.
+class BulkUpdate : public bench::Workload {
+ public:
+  BulkUpdate(const shoal::Manager& m, const std::string& prefix) : dict_(m.dict(prefix + ".dict")) {
+    for (int set = 0; set < 10; ++set) {
+      shoal::Value::Dict entries;
+      for (int k = 0; k < kBulk; ++k) entries.set("key" + std::to_string(set * kBulk + k), k);
+      sets_.push_back(std::move(entries));
+    }
+  }
+  bool Op(int64_t i) override {
+    dict_.update(sets_[i % sets_.size()]);
+    return true;
+  }
+  int64_t OpsPerOp() const override { return kBulk; }
+
+ private:
+  shoal::DictProxy dict_;
+  std::vector<shoal::Value::Dict> sets_;
+};
+
 int RunClient(const Target& target, int index, int clients) {
   shoal::Manager m = Connect(target);
   // Warm the connection up so that the first cell does not pay for it.
@@ -224,62 +314,34 @@ int RunClient(const Target& target, int index, int clients) {
           return std::make_unique<EventRoundTrip>(target, m, prefix + ".c" + std::to_string(index));
         }
         if (workload == "barrier_wait") return std::make_unique<BarrierWait>(m, prefix, index, clients);
+        if (workload == "pipelined_append") return std::make_unique<PipelinedAppend>(m, prefix);
+        if (workload == "batched_dict_set") return std::make_unique<BatchedDictSet>(m, prefix);
+        if (workload == "bulk_extend") return std::make_unique<BulkExtend>(m, prefix);
+        if (workload == "bulk_update") return std::make_unique<BulkUpdate>(m, prefix);
         throw std::runtime_error("unknown workload: " + workload);
       });
 }
 
 // ---- parked waiters ----
 
-// Starts a thread with a small stack: the waiters program runs hundreds.
-std::thread::native_handle_type StartSmallThread(std::function<void()>* body) {
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  pthread_t thread;
-  const int rc = pthread_create(
-      &thread, &attr,
-      [](void* arg) -> void* {
-        (*static_cast<std::function<void()>*>(arg))();
-        return nullptr;
-      },
-      body);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("pthread_create failed");
-  return thread;
-}
-
-// Parks `count` calls in event.wait() and records, for each, when it returned
-// (CLOCK_MONOTONIC ns; 0 for a wait that timed out). Returns once every call
-// is sent; the returned function blocks until all have returned.
-//
-// The client library has no asynchronous calls yet, so each parked call here
-// holds a client thread blocked in wait() (all on the one Manager and its
-// stream). The server side, which is what is measured, does not depend on
-// it: with asynchronous calls, this function alone changes.
+// Parks count waits on event from this one thread, through async(): each
+// is a call parked on the server, and costs this process a Future, not a
+// thread. Returns once every call is sent; the function it returns waits for
+// them all and records when each was seen back.
 std::function<void()> ParkWaiters(shoal::EventProxy event, int count,
                                   std::vector<int64_t>* returned_ns) {
   returned_ns->assign(count, 0);
-  auto bodies = std::make_shared<std::vector<std::function<void()>>>(count);
-  auto threads = std::make_shared<std::vector<pthread_t>>();
-  auto started = std::make_shared<std::atomic<int>>(0);
-  for (int i = 0; i < count; ++i) {
-    (*bodies)[i] = [event, i, returned_ns, started]() mutable {
-      started->fetch_add(1);
+  auto waits = std::make_shared<std::vector<shoal::Future<bool>>>();
+  waits->reserve(count);
+  for (int i = 0; i < count; ++i) waits->push_back(event.async().wait(std::chrono::seconds(120)));
+  return [waits, returned_ns] {
+    for (size_t i = 0; i < waits->size(); ++i) {
       try {
-        if (event.wait(std::chrono::duration<double>(120.0))) (*returned_ns)[i] = bench::MonotonicNanos();
+        if ((*waits)[i].get()) (*returned_ns)[i] = bench::MonotonicNanos();
       } catch (const std::exception& e) {
         std::fprintf(stderr, "shoal_bench: waiter: %s\n", e.what());
       }
-    };
-    threads->push_back(StartSmallThread(&(*bodies)[i]));
-  }
-  // Each thread has sent its call once it is past the counter and in wait():
-  // the waker confirms on the server's own count before it sets the event.
-  for (int spins = 0; started->load() < count && spins < 60000; ++spins) {
-    std::this_thread::sleep_for(1ms);
-  }
-  return [bodies, threads] {
-    for (pthread_t t : *threads) pthread_join(t, nullptr);
+    }
   };
 }
 

@@ -88,6 +88,38 @@ WORKLOADS = {
         "redis": "emulated (no barrier in Redis): `INCR` of the arrival count, then `BLPOP` on "
                  "the generation's list, which the last party fills with `RPUSH`",
     },
+    # Pipelined and bulk work: one client, over TCP (ONE_CLIENT). An operation
+    # is one call (or one element of a bulk call); ops/s count those.
+    "pipelined_append": {
+        "shoal": "100 `list.async().append(i)`, then their Futures",
+        "python": None,
+        "redis": "100 `RPUSH` pipelined, then their replies",
+    },
+    "batched_dict_set": {
+        "shoal": "100 `dict.async(batch).set(key, i)`, `batch.send()`, then their Futures",
+        "python": None,
+        "redis": "100 `HSET` pipelined, then their replies",
+    },
+    "bulk_extend": {
+        "shoal": "`list.extend()` of 1,000 ints (cleared every 100 calls); ops are elements",
+        "python": "`lst.extend()` of 1,000 ints, the same",
+        "redis": "`RPUSH` of 1,000 values (`DEL` every 100 calls)",
+    },
+    "bulk_update": {
+        "shoal": "`dict.update()` of 1,000 entries, 10 sets of keys in turn; ops are elements",
+        "python": "`d.update()` of 1,000 entries, the same",
+        "redis": "`HSET` of 1,000 fields, the same",
+    },
+}
+
+# Workloads run with one client over TCP only, and what they are held to:
+# the sequential workload of Python's they must beat 10 times, or None for
+# the 1 million element operations per second of bulk work.
+ONE_CLIENT = {
+    "pipelined_append": "list_append",
+    "batched_dict_set": "dict_set",
+    "bulk_extend": None,
+    "bulk_update": None,
 }
 
 SYSTEMS = ("shoal", "python", "redis")
@@ -460,6 +492,8 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
                         groups[system] += wave
                         expect(wave, "connected", 120, "connecting %s clients" % system)
                 for workload in workloads:
+                    if workload in ONE_CLIENT and (n != 1 or transport != "tcp"):
+                        continue
                     for system in systems:
                         if WORKLOADS[workload].get(system) is None:
                             continue
@@ -681,9 +715,25 @@ def check_targets(cells, waiters):
         if s and p and p["ops_per_s"]:
             ratio = s["ops_per_s"] / p["ops_per_s"]
             checks.append(("1 client, TCP: shoal >= Python", w, "%.2fx" % ratio, ratio >= 1.0))
+    for w, sequential in ONE_CLIENT.items():
+        s = idx.get((w, "tcp", 1, "shoal"))
+        if not s:
+            continue
+        if sequential is None:
+            rate = s["ops_per_s"]
+            checks.append(("bulk, 1 client: >= 1,000,000 element ops/s", w, "%.0f/s" % rate,
+                           rate >= 1e6))
+            continue
+        p = idx.get((sequential, "tcp", 1, "python"))
+        if p and p["ops_per_s"]:
+            ratio = s["ops_per_s"] / p["ops_per_s"]
+            checks.append(("pipelined, 1 client: shoal >= 10x Python's sequential", w,
+                           "%.1fx (Python's %s)" % (ratio, sequential), ratio >= 10.0))
     for transport in ("tcp", "unix"):
         for n in (8, 64):
             for w in WORKLOADS:
+                if w in ONE_CLIENT:
+                    continue
                 s, p = idx.get((w, transport, n, "shoal")), idx.get((w, transport, n, "python"))
                 if s and p and p["ops_per_s"]:
                     ratio = s["ops_per_s"] / p["ops_per_s"]
@@ -901,7 +951,8 @@ def main():
     counts = [int(x) for x in (args.clients or ("1,8" if quick else "1,8,64")).split(",")]
     transports = (args.transports or ("tcp" if quick else "tcp,unix")).split(",")
     workloads = (args.workloads.split(",") if args.workloads
-                 else list(PLOTTED) if quick else list(WORKLOADS))
+                 else list(PLOTTED) + ["pipelined_append", "bulk_update"] if quick
+                 else list(WORKLOADS))
     systems = args.systems.split(",")
     for w in workloads:
         if w not in WORKLOADS:
@@ -949,7 +1000,7 @@ def main():
         if shoal_waiters > 0 or python_waiters > 0:
             log("parked waiters:")
         if shoal_waiters > 0 and "shoal" in systems:
-            per = 500
+            per = 2500  # each process parks its share from one thread, through async()
             waiters.append(run_waiters(servers, "shoal", max(1, shoal_waiters // per),
                                        min(per, shoal_waiters), log))
         if python_waiters > 0 and "python" in systems:
