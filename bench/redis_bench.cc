@@ -303,7 +303,7 @@ class BarrierWait : public bench::Workload {
 
 // ---- pipelined and bulk work, for one client (as in shoal_bench) ----
 
-constexpr int kWindow = 100;
+constexpr int kWindow = 1000;
 constexpr int kBulk = 1000;
 
 // kWindow commands pipelined: RPUSH (list) or HSET (dict), then the replies.

@@ -208,7 +208,7 @@ class BarrierWait : public bench::Workload {
 
 // How many calls one pipelined operation keeps in flight, and how many items
 // one bulk call carries.
-constexpr int kWindow = 100;
+constexpr int kWindow = 1000;
 constexpr int kBulk = 1000;
 
 // kWindow appends through async(), sent as they are made (the connection

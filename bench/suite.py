@@ -91,14 +91,14 @@ WORKLOADS = {
     # Pipelined and bulk work: one client, over TCP (ONE_CLIENT). An operation
     # is one call (or one element of a bulk call); ops/s count those.
     "pipelined_append": {
-        "shoal": "100 `list.async().append(i)`, then their Futures",
+        "shoal": "1,000 `list.async().append(i)`, then their Futures",
         "python": None,
-        "redis": "100 `RPUSH` pipelined, then their replies",
+        "redis": "1,000 `RPUSH` pipelined, then their replies",
     },
     "batched_dict_set": {
-        "shoal": "100 `dict.async(batch).set(key, i)`, `batch.send()`, then their Futures",
+        "shoal": "1,000 `dict.async(batch).set(key, i)`, `batch.send()`, then their Futures",
         "python": None,
-        "redis": "100 `HSET` pipelined, then their replies",
+        "redis": "1,000 `HSET` pipelined, then their replies",
     },
     "bulk_extend": {
         "shoal": "`list.extend()` of 1,000 ints (cleared every 100 calls); ops are elements",
@@ -828,7 +828,7 @@ def render_markdown(data):
                    "same clients connected, over the waiters. Peak: the most threads the "
                    "server had from the first wait sent to the last woken (sampled every "
                    "20 ms). Set to last return: from the set to the return of the last "
-                   "wait in the clients, which wake their own threads too.")
+                   "wait in the clients (a Future each in shoal's, a thread each in Python's).")
         out.append("")
         out.append(md_table(WAITER_HEADER, waiter_rows(data["waiters"])))
         out.append("")

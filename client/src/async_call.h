@@ -12,8 +12,8 @@
 #include "absl/strings/string_view.h"
 #include "client/src/client_session.h"
 #include "client/src/object_handle.h"
-#include "google/protobuf/arena.h"
 #include "google/protobuf/message_lite.h"
+#include "shared/stack_arena.h"
 #include "shoal/pipeline.h"
 #include "shoal/v1/object.pb.h"
 
@@ -43,33 +43,19 @@ inline size_t SizeOf(ClientSession&, v1::IntReply& reply) {
 }
 inline bool BoolOf(ClientSession&, v1::BoolReply& reply) { return reply.value(); }
 
-// A request message aimed at the target's object, on an arena that starts in
-// a buffer of its own: a request of many Values (an update, an extend) is
-// built without an allocation per Value, and freed at once.
+// A request message aimed at the target's object, on a StackArena: for
+// requests of many Values.
 template <class Request>
 class ArenaRequest {
  public:
-  explicit ArenaRequest(const AsyncTarget& target)
-      : arena_(Options(initial_, sizeof initial_)),
-        request_(google::protobuf::Arena::CreateMessage<Request>(&arena_)) {
+  explicit ArenaRequest(const AsyncTarget& target) : request_(arena_.Create<Request>()) {
     request_->set_id(target.handle->id());
   }
-  ArenaRequest(const ArenaRequest&) = delete;
-  ArenaRequest& operator=(const ArenaRequest&) = delete;
-
   Request& operator*() { return *request_; }
   Request* operator->() { return request_; }
 
  private:
-  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = size;
-    return options;
-  }
-
-  alignas(16) char initial_[4096];
-  google::protobuf::Arena arena_;
+  StackArena arena_;
   Request* const request_;
 };
 

@@ -18,10 +18,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/arena.h"
 #include "google/protobuf/descriptor.h"
 #include "server/core/core.h"
 #include "shared/error_kind.h"
+#include "shared/stack_arena.h"
 #include "shoal/v1/value.pb.h"
 #include "shoal/value.h"
 
@@ -130,28 +130,6 @@ class Dispatcher {
 
 namespace dispatch_internal {
 
-// The arena a call's request and response live on, starting in a buffer of
-// its own: a request of many Values (an update, an extend) is parsed without
-// an allocation per Value, and freed at once.
-class CallArena {
- public:
-  CallArena() : arena_(Options(initial_, sizeof initial_)) {}
-  CallArena(const CallArena&) = delete;
-  CallArena& operator=(const CallArena&) = delete;
-  google::protobuf::Arena* get() { return &arena_; }
-
- private:
-  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = size;
-    return options;
-  }
-
-  alignas(16) char initial_[4096];
-  google::protobuf::Arena arena_;
-};
-
 template <typename Req, typename Resp>
 Method MakeMethod(absl::string_view service, absl::string_view name,
                   std::function<absl::Status(CallContext&, const Req&, Resp&)> fn) {
@@ -161,13 +139,13 @@ Method MakeMethod(absl::string_view service, absl::string_view name,
   method.response_type = Resp::descriptor();
   method.invoke = [fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                        ReplyFn reply) {
-    CallArena arena;
-    Req& request = *google::protobuf::Arena::CreateMessage<Req>(arena.get());
+    StackArena arena;
+    Req& request = *arena.Create<Req>();
     if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       reply(error::ValueError("malformed request message"), std::string());
       return;
     }
-    Resp& response = *google::protobuf::Arena::CreateMessage<Resp>(arena.get());
+    Resp& response = *arena.Create<Resp>();
     absl::Status status = fn(context, request, response);
     if (!status.ok()) {
       reply(std::move(status), std::string());
