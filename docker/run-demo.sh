@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Runs the docker compose demo (docs/docker.md) and reports success or
+# failure.
+#
+#   docker/run-demo.sh           the job on a server, a coordinator and three
+#                                workers, each container a host of its own
+#   docker/run-demo.sh --fault   the same, with worker-2 killed (docker kill)
+#                                while it holds stats_lock halfway through a
+#                                commit, with tasks in flight
+#
+# It builds the two images first (docker/Dockerfile; the compiled stage comes
+# from the cache after the first build). The base image is $SHOAL_BASE_IMAGE
+# when set; else debian:bookworm or shoal/debian:bookworm when present; else
+# debian:bookworm when it can be pulled; else shoal/debian:bookworm, made from
+# Debian's packages by make-base.sh. The authkey is docker/authkey, made
+# once (mode 0600) and handed to the containers as a compose secret.
+#
+# Exit status 0 when the coordinator's checks passed and every worker ended
+# as it should (with --fault: worker-2 killed, and the coordinator saw it
+# lost, the lock recovered and its tasks put back). Every wait is bounded, and
+# the containers and the network are removed at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+fault=0
+case "${1:-}" in
+  "") ;;
+  --fault) fault=1 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: $0 [--fault]" >&2; exit 2 ;;
+esac
+started=$SECONDS
+step() { printf '== %s\n' "$*"; }
+fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+docker info >/dev/null 2>&1 || fail "no Docker engine answers (docker info)"
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose=(docker-compose)
+elif command -v apt-get >/dev/null 2>&1; then
+  step "installing docker-compose from Debian's packages"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  compose=(docker-compose)
+else
+  fail "neither 'docker compose' nor docker-compose is installed"
+fi
+
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+if [[ -z ${SHOAL_BASE_IMAGE:-} ]]; then
+  if have debian:bookworm; then
+    SHOAL_BASE_IMAGE=debian:bookworm
+  elif have shoal/debian:bookworm; then
+    SHOAL_BASE_IMAGE=shoal/debian:bookworm
+  elif timeout 300 docker pull -q debian:bookworm >/dev/null 2>&1; then
+    SHOAL_BASE_IMAGE=debian:bookworm
+  else
+    SHOAL_BASE_IMAGE=shoal/debian:bookworm
+    step "debian:bookworm cannot be pulled: making $SHOAL_BASE_IMAGE from Debian's packages"
+    ./make-base.sh "$SHOAL_BASE_IMAGE"
+  fi
+fi
+export SHOAL_BASE_IMAGE
+
+if [[ ! -s authkey ]]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >authkey && echo >>authkey)
+fi
+chmod 600 authkey
+
+# Build and compose logs; kept when the run fails.
+logs=$(mktemp -d "${TMPDIR:-/tmp}/shoal-demo.XXXXXX")
+passed=0
+down() { :; }
+finish() {
+  down
+  if [[ $passed == 1 ]]; then rm -rf "$logs"; else echo "logs: $logs" >&2; fi
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+for target in server demo-worker; do
+  step "building shoal/$target from $SHOAL_BASE_IMAGE"
+  t=$SECONDS
+  if ! docker build -f Dockerfile --target "$target" --build-arg "BASE=$SHOAL_BASE_IMAGE" \
+    -t "shoal/$target" .. >"$logs/build-$target.log" 2>&1; then
+    tail -40 "$logs/build-$target.log" >&2
+    fail "docker build --target $target"
+  fi
+  echo "   done in $((SECONDS - t)) s"
+done
+
+project=shoal-demo
+if [[ $fault == 1 ]]; then
+  project=shoal-demo-fault
+  export SHOAL_DEMO_FAULT=1 SHOAL_DEMO_HANG_AFTER=${SHOAL_DEMO_HANG_AFTER:-20}
+else
+  export SHOAL_DEMO_FAULT=0 SHOAL_DEMO_HANG_AFTER=0
+fi
+dc() { "${compose[@]}" -p "$project" -f compose.yaml "$@"; }
+down() { dc down -v --remove-orphans -t 5 >>"$logs/compose.log" 2>&1 || true; }
+down
+
+step "starting the server, the coordinator and three workers (compose project $project)"
+dc up -d --no-build >>"$logs/compose.log" 2>&1 || { cat "$logs/compose.log" >&2; fail "compose up"; }
+container() { dc ps -q "$1"; }
+server=$(container server)
+coordinator=$(container coordinator)
+workers=()
+for w in worker-1 worker-2 worker-3; do workers+=("$(container "$w")"); done
+
+if [[ $fault == 1 ]]; then
+  # worker-2 says when it holds stats_lock halfway through a commit; the
+  # others then block on the lock. Kill it once the server shows both
+  # waiting: its session ends 2 s later, and the lock goes to the next waiter.
+  step "waiting for worker-2 to stop while holding stats_lock"
+  for ((i = 0; ; i++)); do
+    docker logs "${workers[1]}" 2>&1 | grep -F 'stopped here until killed' >/dev/null && break
+    ((i < 600)) || fail "worker-2 did not reach the lock within 120 s"
+    [[ $(docker inspect -f '{{.State.Running}}' "${workers[1]}") == true ]] ||
+      fail "worker-2 ended before reaching the lock: $(docker logs "${workers[1]}" 2>&1 | tail -3)"
+    sleep 0.2
+  done
+  docker logs "${workers[1]}" 2>&1 | grep 'stopped here until killed'
+  docker exec "$server" shoal show stats_lock --waiting=2 --timeout=60s ||
+    fail "the other workers never waited on stats_lock"
+  step "docker kill worker-2"
+  docker kill "${workers[1]}" >/dev/null
+fi
+
+step "waiting for the coordinator"
+status=$(timeout 600 docker wait "$coordinator" 2>/dev/null) || status="timeout (600 s)"
+
+# One timeline from every client container, oldest line first.
+for c in "$coordinator" "${workers[@]}"; do docker logs -t "$c" 2>&1; done |
+  sort -s -k1,1 | cut -d' ' -f2- | grep -v '^$' || true
+
+problems=()
+[[ $status == 0 ]] || problems+=("the coordinator ended with status $status")
+for i in 0 1 2; do
+  name=worker-$((i + 1))
+  code=$(docker inspect -f '{{.State.ExitCode}}' "${workers[i]}")
+  running=$(docker inspect -f '{{.State.Running}}' "${workers[i]}")
+  if [[ $fault == 1 && $name == worker-2 ]]; then
+    [[ $code == 137 ]] || problems+=("$name was not killed (exit status $code)")
+  elif [[ $running == true ]]; then
+    problems+=("$name still runs")
+  elif [[ $code != 0 ]]; then
+    problems+=("$name ended with status $code")
+  fi
+done
+if ((${#problems[@]})); then
+  echo "server log:" >&2
+  docker logs --tail 20 "$server" >&2 || true
+  for p in "${problems[@]}"; do echo "FAILED: $p" >&2; done
+  exit 1
+fi
+passed=1
+step "demo $([[ $fault == 1 ]] && echo '(fault run) ' || true)passed in $((SECONDS - started)) s"
