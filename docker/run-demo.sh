@@ -61,7 +61,7 @@ if [[ -z ${SHOAL_BASE_IMAGE:-} ]]; then
   else
     SHOAL_BASE_IMAGE=shoal/debian:bookworm
     step "debian:bookworm cannot be pulled: making $SHOAL_BASE_IMAGE from Debian's packages"
-    ./make-base.sh "$SHOAL_BASE_IMAGE"
+    as_root ./make-base.sh "$SHOAL_BASE_IMAGE"
   fi
 fi
 export SHOAL_BASE_IMAGE
