@@ -21,16 +21,20 @@
 
 #include <time.h>
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -147,6 +151,49 @@ inline std::vector<std::string> DictKeys() {
   std::vector<std::string> keys;
   for (int i = 0; i < 1000; ++i) keys.push_back("key" + std::to_string(i));
   return keys;
+}
+
+// The wake-up latency of one parked get, `trials` times, and its result line:
+// get_one() runs on a thread of its own (with a connection of its own) and
+// blocks until an item comes; parked() tells whether the server lists that
+// get as waiting; put(i) hands it item i. The time is from before the put to
+// the return of the get.
+inline void MeasureWakeups(int trials, const std::function<void()>& get_one,
+                           const std::function<bool()>& parked, const std::function<void(int)>& put) {
+  using namespace std::chrono_literals;
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t returned_at = 0;
+  int done = -1;
+  std::thread getter([&] {
+    for (int i = 0; i < trials; ++i) {
+      get_one();
+      const int64_t now = MonotonicNanos();
+      std::lock_guard<std::mutex> hold(mu);
+      returned_at = now;
+      done = i;
+      cv.notify_all();
+    }
+  });
+  std::vector<int64_t> latencies;
+  for (int i = 0; i < trials; ++i) {
+    bool waiting = false;
+    for (int polls = 0; polls < 5000 && !waiting; ++polls) {
+      waiting = parked();
+      if (!waiting) std::this_thread::sleep_for(100us);
+    }
+    if (!waiting) throw std::runtime_error("the getter did not park");
+    const int64_t t0 = MonotonicNanos();
+    put(i);
+    std::unique_lock<std::mutex> hold(mu);
+    if (!cv.wait_for(hold, 30s, [&] { return done == i; })) {
+      throw std::runtime_error("the parked getter did not return");
+    }
+    latencies.push_back(returned_at - t0);
+  }
+  getter.join();
+  Emit("{\"trials\": " + std::to_string(trials) + ", \"hist\": " + HistogramJson(latencies) +
+       "}");
 }
 
 }  // namespace bench

@@ -388,50 +388,26 @@ int RunClient(const Target& target, int index, int clients) {
 int RunWakeup(const Target& target, int trials) {
   Redis r(target);
   const std::string key = "wakeup.list";
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t returned_at = 0;
-  int done = -1;
-  std::thread getter([&, own = std::make_shared<Redis>(target)] {
-    own->Command({"CLIENT", "SETNAME", "wakeup-getter"});
-    for (int i = 0; i < trials; ++i) {
-      if (Popped(own->Command({"BRPOP", key, kCallTimeoutSeconds})).empty()) std::exit(1);
-      const int64_t now = bench::MonotonicNanos();
-      std::lock_guard<std::mutex> hold(mu);
-      returned_at = now;
-      done = i;
-      cv.notify_all();
-    }
-  });
-  std::vector<int64_t> latencies;
-  for (int i = 0; i < trials; ++i) {
-    bool parked = false;
-    for (int polls = 0; polls < 5000 && !parked; ++polls) {
-      const std::string list = Str(r.Command({"CLIENT", "LIST"}));
-      const size_t at = list.find("name=wakeup-getter");
-      if (at != std::string::npos) {
-        // The client's line; "flags=b" while it is blocked in BRPOP.
-        const size_t begin = list.rfind('\n', at) == std::string::npos ? 0 : list.rfind('\n', at);
-        const std::string line = list.substr(begin, list.find('\n', at) - begin);
-        const size_t flags = line.find(" flags=");
-        parked = flags != std::string::npos &&
-                 line.substr(flags + 7, line.find(' ', flags + 7) - flags - 7).find('b') !=
-                     std::string::npos;
-      }
-      if (!parked) std::this_thread::sleep_for(100us);
-    }
-    if (!parked) throw std::runtime_error("the getter did not park");
-    const int64_t t0 = bench::MonotonicNanos();
-    r.Command({"LPUSH", key, std::to_string(i)});
-    std::unique_lock<std::mutex> hold(mu);
-    if (!cv.wait_for(hold, 30s, [&] { return done == i; })) {
-      throw std::runtime_error("the parked getter did not return");
-    }
-    latencies.push_back(returned_at - t0);
-  }
-  getter.join();
-  bench::Emit("{\"trials\": " + std::to_string(trials) +
-              ", \"hist\": " + bench::HistogramJson(latencies) + "}");
+  Redis own(target);
+  own.Command({"CLIENT", "SETNAME", "wakeup-getter"});
+  auto parked = [&] {
+    const std::string list = Str(r.Command({"CLIENT", "LIST"}));
+    const size_t at = list.find("name=wakeup-getter");
+    if (at == std::string::npos) return false;
+    // The client's line; "flags=b" while it is blocked in BRPOP.
+    const size_t begin = list.rfind('\n', at) == std::string::npos ? 0 : list.rfind('\n', at);
+    const std::string line = list.substr(begin, list.find('\n', at) - begin);
+    const size_t flags = line.find(" flags=");
+    return flags != std::string::npos &&
+           line.substr(flags + 7, line.find(' ', flags + 7) - flags - 7).find('b') !=
+               std::string::npos;
+  };
+  bench::MeasureWakeups(
+      trials,
+      [&] {
+        if (Popped(own.Command({"BRPOP", key, kCallTimeoutSeconds})).empty()) std::exit(1);
+      },
+      parked, [&](int i) { r.Command({"LPUSH", key, std::to_string(i)}); });
   return 0;
 }
 

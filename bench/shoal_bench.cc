@@ -409,41 +409,12 @@ int RunWakeup(const Target& target, int trials) {
   shoal::Manager m = Connect(target);
   const std::string name = "wakeup.queue";
   shoal::QueueProxy queue = m.Queue(0, name);
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t returned_at = 0;
-  int done = -1;
-  std::thread getter([&, own = Connect(target)] {
-    shoal::QueueProxy q = own.Queue(0, name);
-    for (int i = 0; i < trials; ++i) {
-      q.get(true, kCallTimeout);
-      const int64_t now = bench::MonotonicNanos();
-      std::lock_guard<std::mutex> hold(mu);
-      returned_at = now;
-      done = i;
-      cv.notify_all();
-    }
-  });
-  std::vector<int64_t> latencies;
-  for (int i = 0; i < trials; ++i) {
-    // Parked: the server counts the get as waiting on the queue.
-    bool parked = false;
-    for (int polls = 0; polls < 5000 && !parked; ++polls) {
-      parked = m.describe(name).waiting == 1;
-      if (!parked) std::this_thread::sleep_for(100us);
-    }
-    if (!parked) throw std::runtime_error("the getter did not park");
-    const int64_t t0 = bench::MonotonicNanos();
-    queue.put(i);
-    std::unique_lock<std::mutex> hold(mu);
-    if (!cv.wait_for(hold, 30s, [&] { return done == i; })) {
-      throw std::runtime_error("the parked getter did not return");
-    }
-    latencies.push_back(returned_at - t0);
-  }
-  getter.join();
-  bench::Emit("{\"trials\": " + std::to_string(trials) +
-              ", \"hist\": " + bench::HistogramJson(latencies) + "}");
+  shoal::Manager own = Connect(target);
+  shoal::QueueProxy theirs = own.Queue(0, name);
+  bench::MeasureWakeups(
+      trials, [&] { theirs.get(true, kCallTimeout); },
+      // Parked: the server counts the get as waiting on the queue.
+      [&] { return m.describe(name).waiting == 1; }, [&](int i) { queue.put(i); });
   return 0;
 }
 
