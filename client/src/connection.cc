@@ -295,9 +295,12 @@ void Connection::ReadLoop() {
       }
       if (pending.done) {
         CallOutcome outcome;
-        if (closing && reply.code() == static_cast<int>(grpc::StatusCode::CANCELLED)) {
-          // Close() ended the session, and the server cancelled what was
-          // parked: to the caller, the call failed because the session closed.
+        if (closing && (reply.code() == static_cast<int>(grpc::StatusCode::CANCELLED) ||
+                        reply.code() == static_cast<int>(grpc::StatusCode::UNAUTHENTICATED))) {
+          // Close() ended the session: the server cancelled what was parked,
+          // and refuses what came after (Session/Close travels apart from the
+          // stream, and may overtake calls written before it). To the caller,
+          // the call failed because the session closed.
           outcome = GoneOutcome("session closed");
         } else {
           outcome.code = reply.code();
@@ -334,7 +337,7 @@ void Connection::FlushLoop() {
       MutexLock lock(&mu_);
       mu_.Await(Condition(this, &Connection::FlusherHasWork));
       if (closing_ || broken_) return;
-      if (queued_.calls_size() == 0) {
+      if (!flusher_has_calls_) {
         // Releases alone linger, so that a burst of drops goes out as one
         // message, or rides with a call made meanwhile.
         mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustHurry), kReleaseLinger);
