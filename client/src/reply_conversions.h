@@ -30,14 +30,6 @@ ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire);
 std::future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id);
 std::future<ObjectInfo> DescribeAsync(ClientSession& session, const v1::DescribeRequest& request);
 
-// A request message aimed at object id.
-template <class Request>
-Request RequestFor(uint64_t id) {
-  Request request;
-  request.set_id(id);
-  return request;
-}
-
 }  // namespace shoal::detail
 
 #endif  // SHOAL_CLIENT_SRC_REPLY_CONVERSIONS_H_
