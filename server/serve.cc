@@ -21,6 +21,11 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve on: host:port (port 0 picks a free port) or unix:PATH");
+ABSL_FLAG(std::string, session_listen, "auto",
+          "Where the framed transport of the session stream listens: auto (the host of "
+          "--listen with a free port, or unix:PATH.framed), none, host:port or unix:PATH. "
+          "Clients learn it at login and fall back to the gRPC stream without it");
+ABSL_FLAG(int32_t, session_threads, 2, "Event-loop threads of the framed transport");
 ABSL_FLAG(std::string, authkey_file, "",
           "File holding the authkey; created with a new random key if it does not exist. "
           "Without it the key comes from $SHOAL_AUTHKEY, or a new one is generated into a "
@@ -118,6 +123,8 @@ int Serve(int argc, char** argv) {
 
   shoal::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.session_listen = absl::GetFlag(FLAGS_session_listen);
+  options.session_threads = absl::GetFlag(FLAGS_session_threads);
   options.core.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.core.authkey = key->key;
   options.core.lease = absl::GetFlag(FLAGS_lease);

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "client/src/object_handle.h"
+#include "client/src/session_stream.h"
 #include "shared/hmac.h"
 #include "shared/value_codec.h"
 #include "shoal/v1/auth.grpc.pb.h"
@@ -23,6 +27,21 @@ namespace shoal::detail {
 namespace {
 
 constexpr size_t kNonceBytes = 32;
+
+// How long the framed transport gets to connect before auto falls back to
+// the gRPC stream.
+constexpr std::chrono::seconds kFramedConnectTimeout(2);
+
+// The transport asked for; $SHOAL_TRANSPORT decides when options leave it
+// to auto.
+Transport ChooseTransport(Transport asked) {
+  if (asked != Transport::kAuto) return asked;
+  const char* env = std::getenv("SHOAL_TRANSPORT");
+  if (env == nullptr || env[0] == '\0' || std::strcmp(env, "auto") == 0) return Transport::kAuto;
+  if (std::strcmp(env, "framed") == 0) return Transport::kFramed;
+  if (std::strcmp(env, "grpc") == 0) return Transport::kGrpcStream;
+  throw ValueError(absl::StrCat("SHOAL_TRANSPORT must be auto, framed or grpc, not '", env, "'"));
+}
 
 std::string DefaultClientName() {
   char host[HOST_NAME_MAX + 1] = {};
@@ -164,8 +183,26 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   const auto deadline = handshake.deadline;
   std::shared_ptr<grpc::Channel> channel = std::move(handshake.channel);
 
-  std::shared_ptr<Connection> connection =
-      Connection::Open(channel, answer.token(), answer.max_message_bytes(), options.timeout);
+  std::unique_ptr<SessionStream> framed;
+  const Transport transport = ChooseTransport(options.transport);
+  if (transport != Transport::kGrpcStream) {
+    // Where the framed port is filtered, auto does not spend the whole
+    // timeout on it before it falls back.
+    const auto framed_deadline =
+        transport == Transport::kFramed
+            ? deadline
+            : std::min(deadline, std::chrono::system_clock::now() + kFramedConnectTimeout);
+    absl::StatusOr<std::unique_ptr<SessionStream>> opened =
+        OpenFramedStream(address, answer.framed(), answer.token(), framed_deadline);
+    if (opened.ok()) {
+      framed = *std::move(opened);
+    } else if (transport == Transport::kFramed) {
+      throw ConnectionError(absl::StrCat("cannot open the framed transport of the shoal server at ",
+                                         address, ": ", opened.status().message()));
+    }
+  }
+  std::shared_ptr<Connection> connection = Connection::Open(
+      channel, answer.token(), answer.max_message_bytes(), options.timeout, std::move(framed));
   std::shared_ptr<ClientSession> session(new ClientSession(answer.session_id(), connection));
 
   // One round trip on the stream (an empty Release), so that a stream the

@@ -88,11 +88,12 @@ Connection::Connection(std::shared_ptr<grpc::Channel> channel, std::string token
 
 std::shared_ptr<Connection> Connection::Open(std::shared_ptr<grpc::Channel> channel,
                                              std::string token, int64_t max_message_bytes,
-                                             std::chrono::milliseconds close_timeout) {
+                                             std::chrono::milliseconds close_timeout,
+                                             std::unique_ptr<SessionStream> framed) {
   std::shared_ptr<Connection> connection(new Connection(
       std::move(channel), std::move(token), max_message_bytes, close_timeout));
-  connection->stream_context_.AddMetadata("authorization", "Bearer " + connection->token_);
-  connection->stream_ = connection->stub_->Stream(&connection->stream_context_);
+  connection->stream_ =
+      framed ? std::move(framed) : OpenGrpcStream(*connection->stub_, connection->token_);
   connection->reader_ = std::thread([connection] { connection->ReadLoop(); });
   connection->flusher_ = std::thread([raw = connection.get()] { raw->FlushLoop(); });
   return connection;
@@ -267,7 +268,7 @@ void Connection::Close() {
     return;
   }
   if (!stream_ended_.WaitForNotificationWithTimeout(absl::FromChrono(close_timeout_))) {
-    stream_context_.TryCancel();
+    stream_->Cancel();
   }
   reader_.join();
 }

@@ -1,6 +1,6 @@
-// The transport of one session: the Session/Stream bidirectional stream on
-// which every call is multiplexed by call id, opened with gRPC's synchronous
-// API. One reader thread takes reply frames off the stream and completes the
+// The transport of one session: the session stream on which every call is
+// multiplexed by call id, carried by the framed transport or by gRPC's
+// Session/Stream (SessionStream). One reader thread takes reply frames off the stream and completes the
 // pending calls, in whatever order the replies come. Writers take turns under
 // a mutex. Released references are queued and sent in batches, inside the
 // next call's frame or by a small flusher thread, so that dropping a proxy
@@ -17,8 +17,6 @@
 #define SHOAL_CLIENT_SRC_CONNECTION_H_
 
 #include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
-#include <grpcpp/support/sync_stream.h>
 
 #include <chrono>
 #include <cstdint>
@@ -33,6 +31,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message_lite.h"
+#include "client/src/session_stream.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.grpc.pb.h"
 #include "shoal/v1/session.pb.h"
@@ -65,15 +64,17 @@ class Outbox;
 
 class Connection {
  public:
-  // Opens the session stream on channel, authorized by the bearer token, and
-  // starts the reader and flusher threads. close_timeout bounds the
+  // Takes framed as the session stream, or without it opens Session/Stream
+  // on channel, authorized by the bearer token; starts the reader and
+  // flusher threads. Session/Close goes on channel. close_timeout bounds the
   // Session/Close call made by Close().
   // max_message_bytes is the server's limit on one message (from login); a
   // call that would not fit fails alone with LimitError instead of breaking
   // the stream.
   static std::shared_ptr<Connection> Open(std::shared_ptr<grpc::Channel> channel, std::string token,
                                           int64_t max_message_bytes,
-                                          std::chrono::milliseconds close_timeout);
+                                          std::chrono::milliseconds close_timeout,
+                                          std::unique_ptr<SessionStream> framed = nullptr);
 
   ~Connection();
   Connection(const Connection&) = delete;
@@ -162,11 +163,9 @@ class Connection {
   const std::chrono::milliseconds close_timeout_;
   std::unique_ptr<v1::Session::Stub> stub_;
 
-  // The stream and its context are set once in Open and live as long as the
-  // connection. Reads happen on the reader thread only; writes under
-  // write_mu_.
-  grpc::ClientContext stream_context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
+  // The stream is set once in Open and lives as long as the connection.
+  // Reads happen on the reader thread only; writes under write_mu_.
+  std::unique_ptr<SessionStream> stream_;
 
   // Held while a frame is taken from queued_ and written, so that frames go
   // out in the order their calls were queued.

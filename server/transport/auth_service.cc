@@ -36,6 +36,7 @@ grpc::ServerUnaryReactor* AuthService::Answer(grpc::CallbackServerContext* conte
   reply->set_token(token);
   reply->set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));
   reply->set_max_message_bytes(core_.options().max_message_bytes);
+  if (framed_.port() != 0 || !framed_.unix_path().empty()) *reply->mutable_framed() = framed_;
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/transport/framed_server.h"
 #include "server/transport/reflection_service.h"
 #include "server/transport/services.h"
 #include "server/transport/table_service.h"
@@ -22,6 +23,7 @@ struct Server::Services {
                     &QueueTable(), &JoinableQueueTable()}),
         auth(core),
         session(core, dispatcher),
+        framed(core, dispatcher),
         health(dispatcher),
         reflection_v1(reflection_index),
         reflection_v1alpha(reflection_index) {
@@ -33,6 +35,7 @@ struct Server::Services {
   Dispatcher dispatcher;
   AuthService auth;
   SessionService session;
+  FramedServer framed;
   HealthService health;
   ReflectionIndex reflection_index;
   ReflectionServiceV1 reflection_v1;
@@ -50,7 +53,27 @@ Server::~Server() {
   if (services_->server) Shutdown(absl::ZeroDuration());
 }
 
+namespace {
+
+// The address of the framed transport that "auto" stands for.
+std::string AutoSessionAddress(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:")) return absl::StrCat(listen, ".framed");
+  const size_t colon = listen.rfind(':');
+  return absl::StrCat(listen.substr(0, colon == std::string::npos ? listen.size() : colon), ":0");
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> Server::Start() {
+  if (options_.session_listen != "none") {
+    const std::string address = options_.session_listen == "auto"
+                                    ? AutoSessionAddress(options_.listen)
+                                    : options_.session_listen;
+    absl::StatusOr<v1::FramedEndpoint> endpoint =
+        services_->framed.Start(address, options_.session_threads);
+    if (!endpoint.ok()) return endpoint.status();
+    services_->auth.set_framed(*std::move(endpoint));
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
@@ -77,8 +100,10 @@ void Server::Shutdown(absl::Duration grace) {
   if (!services_->server) return;
   services_->health.SetServing(false);
   services_->session.EndStreams();
+  services_->framed.End();
   services_->server->Shutdown(std::chrono::system_clock::now() +
                               absl::ToChronoMilliseconds(grace));
+  services_->framed.Stop();
 }
 
 void Server::Wait() {

@@ -14,6 +14,12 @@ namespace shoal::server {
 struct ServerOptions {
   // "host:port" (port 0 picks a free one) or "unix:PATH".
   std::string listen = "127.0.0.1:50051";
+  // Where the framed transport of the session stream listens: "auto" (the
+  // host of listen with a free port, or for unix:PATH the socket PATH.framed),
+  // "none", "host:port" or "unix:PATH".
+  std::string session_listen = "auto";
+  // Event-loop threads of the framed transport.
+  int session_threads = 2;
   // core.max_message_bytes also sets the transport's limit.
   CoreOptions core;
 };

@@ -19,6 +19,8 @@ namespace shoal::server {
 class AuthService : public v1::Auth::CallbackService {
  public:
   explicit AuthService(Core& core) : core_(core) {}
+  // Offers the framed transport in every AnswerReply; set before serving.
+  void set_framed(v1::FramedEndpoint framed) { framed_ = std::move(framed); }
   grpc::ServerUnaryReactor* Challenge(grpc::CallbackServerContext* context,
                                       const v1::ChallengeRequest* request,
                                       v1::ChallengeReply* reply) override;
@@ -28,6 +30,7 @@ class AuthService : public v1::Auth::CallbackService {
 
  private:
   Core& core_;
+  v1::FramedEndpoint framed_;
 };
 
 class StreamReactor;

@@ -54,6 +54,18 @@ namespace detail {
 class ClientSession;
 }  // namespace detail
 
+// What carries the session stream.
+enum class Transport {
+  // The framed transport when the server offers it and it can be reached,
+  // else gRPC's Session/Stream.
+  kAuto,
+  // The framed transport, or a ConnectionError: a plain TCP or unix socket
+  // beside the gRPC port, cheaper per call.
+  kFramed,
+  // gRPC's Session/Stream, over HTTP/2 on the server's gRPC address.
+  kGrpcStream,
+};
+
 struct ConnectOptions {
   // Shown in the server's session listings; defaults to "<host> pid <pid>".
   std::string client_name;
@@ -63,6 +75,9 @@ struct ConnectOptions {
   // as in Python. true: keep trying until the timeout, for clients started
   // alongside their server.
   bool wait_for_server = false;
+  // The handshake always runs on gRPC; this chooses what carries the calls.
+  // With kAuto, $SHOAL_TRANSPORT (auto, framed or grpc) may choose instead.
+  Transport transport = Transport::kAuto;
 };
 
 // One session's hold on a synchronization object.

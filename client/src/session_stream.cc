@@ -1,0 +1,253 @@
+#include "client/src/session_stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/sync_stream.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "shared/framing.h"
+
+namespace shoal::detail {
+namespace {
+
+class GrpcStream : public SessionStream {
+ public:
+  GrpcStream(v1::Session::Stub& stub, const std::string& token) {
+    context_.AddMetadata("authorization", "Bearer " + token);
+    stream_ = stub.Stream(&context_);
+  }
+  bool Write(const v1::ClientFrame& frame) override { return stream_->Write(frame); }
+  void WritesDone() override { stream_->WritesDone(); }
+  bool Read(v1::ServerFrame* frame) override { return stream_->Read(frame); }
+  grpc::Status Finish() override { return stream_->Finish(); }
+  void Cancel() override { context_.TryCancel(); }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
+};
+
+// How much is read from the socket at a time.
+constexpr size_t kReadChunk = 64 << 10;
+
+class FramedStream : public SessionStream {
+ public:
+  explicit FramedStream(int fd) : fd_(fd) {}
+  ~FramedStream() override { close(fd_); }
+
+  bool Write(const v1::ClientFrame& frame) override {
+    out_.clear();
+    AppendFrame(frame, &out_);
+    size_t sent = 0;
+    while (sent < out_.size()) {
+      const ssize_t n = send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    if (out_.capacity() > (1 << 20)) std::string().swap(out_);
+    return true;
+  }
+
+  void WritesDone() override { shutdown(fd_, SHUT_WR); }
+
+  bool Read(v1::ServerFrame* frame) override {
+    if (ended_) return false;
+    for (;;) {
+      const size_t have = end_ - begin_;
+      if (have >= kFrameHeaderBytes) {
+        const size_t size = ReadFrameHeader(in_.data() + begin_);
+        if (have >= kFrameHeaderBytes + size) {
+          const bool parsed =
+              frame->ParseFromArray(in_.data() + begin_ + kFrameHeaderBytes, static_cast<int>(size));
+          begin_ += kFrameHeaderBytes + size;
+          if (!parsed) return End(grpc::StatusCode::INTERNAL, "the server sent a malformed frame");
+          if (frame->has_end()) {
+            return End(static_cast<grpc::StatusCode>(frame->end().code()), frame->end().message());
+          }
+          return true;
+        }
+        if (!Fill(kFrameHeaderBytes + size)) return false;
+      } else if (!Fill(kFrameHeaderBytes)) {
+        return false;
+      }
+    }
+  }
+
+  grpc::Status Finish() override { return status_; }
+
+  void Cancel() override {
+    cancelled_.store(true);
+    shutdown(fd_, SHUT_RDWR);
+  }
+
+ private:
+  // Reads until the buffer holds at least need bytes past begin_, or fails.
+  bool Fill(size_t need) {
+    if (begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (in_.size() < std::max(need, end_ + kReadChunk)) in_.resize(std::max(need, end_ + kReadChunk));
+    const ssize_t n = recv(fd_, in_.data() + end_, in_.size() - end_, 0);
+    if (n > 0) {
+      end_ += static_cast<size_t>(n);
+      return true;
+    }
+    if (n < 0 && errno == EINTR) return true;
+    if (cancelled_.load()) return End(grpc::StatusCode::CANCELLED, "the stream was cancelled");
+    if (n == 0) {
+      return End(grpc::StatusCode::UNAVAILABLE, "the server closed the session connection");
+    }
+    return End(grpc::StatusCode::UNAVAILABLE, absl::StrCat("the session connection failed: ",
+                                                           std::strerror(errno)));
+  }
+
+  bool End(grpc::StatusCode code, std::string message) {
+    ended_ = true;
+    status_ = grpc::Status(code, std::move(message));
+    return false;
+  }
+
+  const int fd_;
+  // The reader's: the bytes read and not yet parsed are in_[begin_, end_).
+  std::string in_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  bool ended_ = false;
+  grpc::Status status_;
+  // The writer's.
+  std::string out_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// Connects fd to addr by deadline.
+absl::Status ConnectBy(int fd, const sockaddr* addr, socklen_t length,
+                       std::chrono::system_clock::time_point deadline) {
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  if (connect(fd, addr, length) != 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+      return absl::UnavailableError(std::strerror(errno));
+    }
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::system_clock::now());
+      if (left.count() <= 0) return absl::DeadlineExceededError("timed out connecting");
+      pollfd waiting{fd, POLLOUT, 0};
+      const int ready = poll(&waiting, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) return absl::UnavailableError(std::strerror(errno));
+      if (ready > 0) break;
+    }
+    int error = 0;
+    socklen_t size = sizeof(error);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
+    if (error != 0) return absl::UnavailableError(std::strerror(error));
+  }
+  fcntl(fd, F_SETFL, flags);
+  return absl::OkStatus();
+}
+
+// The host part of a gRPC target such as "host:port", "dns:///host:port" or
+// "[::1]:port".
+std::string TargetHost(absl::string_view target) {
+  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) {
+      target.remove_prefix(scheme.size());
+      break;
+    }
+  }
+  if (absl::StartsWith(target, "[")) {
+    const size_t close = target.find(']');
+    if (close != absl::string_view::npos) return std::string(target.substr(1, close - 1));
+  }
+  const size_t colon = target.rfind(':');
+  return std::string(colon == absl::string_view::npos ? target : target.substr(0, colon));
+}
+
+absl::StatusOr<int> ConnectUnix(const std::string& path,
+                                std::chrono::system_clock::time_point deadline) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return absl::InvalidArgumentError("path too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(std::strerror(errno));
+  absl::Status connected = ConnectBy(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), deadline);
+  if (!connected.ok()) {
+    close(fd);
+    return connected;
+  }
+  return fd;
+}
+
+absl::StatusOr<int> ConnectTcp(const std::string& host, uint32_t port,
+                               std::chrono::system_clock::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+  if (rc != 0) return absl::UnavailableError(gai_strerror(rc));
+  absl::Status last = absl::UnavailableError("no address");
+  for (addrinfo* at = found; at != nullptr; at = at->ai_next) {
+    const int fd = socket(at->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    last = ConnectBy(fd, at->ai_addr, at->ai_addrlen, deadline);
+    if (last.ok()) {
+      freeaddrinfo(found);
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      return fd;
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return last;
+}
+
+}  // namespace
+
+std::unique_ptr<SessionStream> OpenGrpcStream(v1::Session::Stub& stub, const std::string& token) {
+  return std::make_unique<GrpcStream>(stub, token);
+}
+
+absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
+    const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,
+    std::chrono::system_clock::time_point deadline) {
+  absl::StatusOr<int> fd = absl::UnavailableError("the server offers no framed endpoint");
+  if (absl::StartsWith(address, "unix:")) {
+    if (!endpoint.unix_path().empty()) fd = ConnectUnix(endpoint.unix_path(), deadline);
+  } else if (endpoint.port() != 0) {
+    fd = ConnectTcp(TargetHost(address), endpoint.port(), deadline);
+  }
+  if (!fd.ok()) return fd.status();
+  auto stream = std::make_unique<FramedStream>(*fd);
+  v1::ClientFrame hello;
+  hello.set_token(token);
+  if (!stream->Write(hello)) {
+    return absl::UnavailableError(absl::StrCat("cannot write: ", std::strerror(errno)));
+  }
+  return stream;
+}
+
+}  // namespace shoal::detail
