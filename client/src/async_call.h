@@ -24,9 +24,18 @@ template <class Response, class Convert>
 auto Start(const AsyncTarget& target, absl::string_view method,
            const google::protobuf::MessageLite& request, KeepAlive keep_alive, Convert convert)
     -> Future<std::invoke_result_t<Convert&, ClientSession&, Response&>> {
-  return {target.handle->session().CallAsync<Response>(method, request, std::move(keep_alive),
-                                                       std::move(convert), target.outbox.get()),
-          target.outbox};
+  ClientSession& session = target.handle->session();
+  if (target.outbox != nullptr) {
+    return {session.CallAsync<Response>(method, request, std::move(keep_alive),
+                                        std::move(convert), target.outbox.get()),
+            target.outbox};
+  }
+  // Written at once: whoever waits on the Future may read the reply itself.
+  uint64_t call_id = 0;
+  auto future = session.CallAsync<Response>(method, request, std::move(keep_alive),
+                                            std::move(convert), nullptr, &call_id);
+  if (call_id == 0) return {std::move(future), std::shared_ptr<Outbox>()};
+  return {std::move(future), session.connection(), call_id};
 }
 
 // Starts a call whose reply carries nothing to return.

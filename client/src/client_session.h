@@ -74,17 +74,30 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // future delivers; an error reply delivers the matching shoal::Error.
   // convert must adopt every reference in the reply and must not block.
   // With outbox, the call waits there until the outbox is flushed.
+  // With awaited_id (and no outbox), the call is sent as awaited
+  // (Connection::Send) and its id stored there: Await it or Disown it.
   template <class Response, class Convert>
   auto CallAsync(absl::string_view method, const google::protobuf::MessageLite& request,
-                 KeepAlive keep_alive, Convert convert, Outbox* outbox = nullptr)
+                 KeepAlive keep_alive, Convert convert, Outbox* outbox = nullptr,
+                 uint64_t* awaited_id = nullptr)
       -> std::future<std::invoke_result_t<Convert&, ClientSession&, Response&>>;
 
-  // The blocking form of CallAsync.
+  // The blocking form of CallAsync: the caller reads its own reply when no
+  // other thread is reading.
   template <class Response, class Convert>
   auto Call(absl::string_view method, const google::protobuf::MessageLite& request,
             KeepAlive keep_alive, Convert convert) {
-    return CallAsync<Response>(method, request, std::move(keep_alive), std::move(convert)).get();
+    uint64_t call_id = 0;
+    auto future = CallAsync<Response>(method, request, std::move(keep_alive), std::move(convert),
+                                      nullptr, &call_id);
+    if (call_id != 0) {
+      const std::shared_ptr<Connection> connection = connection_;
+      connection->Await(call_id);
+    }
+    return future.get();
   }
+
+  const std::shared_ptr<Connection>& connection() const { return connection_; }
 
   // A blocking call whose reply holds no references; returns the reply.
   template <class Response>
@@ -134,13 +147,13 @@ void EncodeArg(const Value& value, v1::Value* wire, KeepAlive* keep_alive);
 template <class Response, class Convert>
 auto ClientSession::CallAsync(absl::string_view method,
                               const google::protobuf::MessageLite& request, KeepAlive keep_alive,
-                              Convert convert, Outbox* outbox)
+                              Convert convert, Outbox* outbox, uint64_t* awaited_id)
     -> std::future<std::invoke_result_t<Convert&, ClientSession&, Response&>> {
   using Result = std::invoke_result_t<Convert&, ClientSession&, Response&>;
   auto promise = std::make_shared<std::promise<Result>>();
   std::future<Result> future = promise->get_future();
   std::weak_ptr<ClientSession> weak = weak_from_this();
-  connection_->Send(
+  const uint64_t call_id = connection_->Send(
       method, request, std::move(keep_alive),
       [promise, weak = std::move(weak),
        convert = std::move(convert)](CallOutcome& outcome) mutable {
@@ -175,7 +188,8 @@ auto ClientSession::CallAsync(absl::string_view method,
           promise->set_exception(std::current_exception());
         }
       },
-      outbox);
+      outbox, awaited_id != nullptr && outbox == nullptr);
+  if (awaited_id != nullptr) *awaited_id = outbox == nullptr ? call_id : 0;
   return future;
 }
 

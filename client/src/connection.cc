@@ -105,8 +105,9 @@ Connection::~Connection() {
   Close();
 }
 
-void Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
-                      KeepAlive keep_alive, CallCompletion done, Outbox* outbox) {
+uint64_t Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
+                          KeepAlive keep_alive, CallCompletion done, Outbox* outbox,
+                          bool awaited) {
   // The server ends a stream that brings it a message past its limit; refuse
   // such a call here, alone. The margin covers the call's framing and any
   // releases riding with it (sent on their own when they would not fit).
@@ -119,21 +120,26 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
                                          " bytes, past the server's message limit of ",
                                          max_message_bytes_);
     done(outcome);
-    return;
+    return 0;
   }
   v1::Call call;
   call.set_method(std::string(method));
   request.SerializeToString(call.mutable_request());
   const bool gathered = outbox != nullptr && !outbox->stream_;
   bool write_now = outbox == nullptr;
+  awaited = awaited && outbox == nullptr;
   std::string gone;
+  uint64_t call_id = 0;
   {
     MutexLock lock(&mu_);
     if (closing_ || broken_) {
       gone = GoneReasonLocked();
     } else {
-      call.set_call_id(next_call_id_++);
-      pending_.emplace(call.call_id(), Pending{std::move(done), std::move(keep_alive), false});
+      call_id = next_call_id_++;
+      call.set_call_id(call_id);
+      pending_.emplace(call.call_id(),
+                       Pending{std::move(done), std::move(keep_alive), false, awaited});
+      if (!awaited) ++unawaited_;
       if (!gathered) {
         // Queued calls go out in the order they were queued: by the caller
         // now, or by the flusher, or by whoever waits on one of them first.
@@ -148,13 +154,49 @@ void Connection::Send(absl::string_view method, const google::protobuf::MessageL
   if (!gone.empty()) {
     CallOutcome outcome = GoneOutcome(std::move(gone));
     done(outcome);
-    return;
+    return 0;
   }
   if (gathered) {
     outbox->Add(std::move(call), call_bytes);
   } else if (write_now) {
     WriteQueued();
   }
+  return call_id;
+}
+
+void Connection::Await(uint64_t call_id) {
+  MutexLock lock(&mu_);
+  auto it = pending_.find(call_id);
+  if (it == pending_.end()) return;
+  if (!it->second.awaited) {
+    it->second.awaited = true;
+    --unawaited_;
+  }
+  auto answered_or_free = [this, call_id]() {
+    mu_.AssertReaderHeld();
+    return broken_ || !reading_ || !pending_.contains(call_id);
+  };
+  for (;;) {
+    // Answered (its completion runs or has run on the thread that read the
+    // reply; the caller's future waits for it), or the session is gone.
+    if (!pending_.contains(call_id) || broken_) return;
+    // A reply being read by another thread is complete once it is out of
+    // pending_ and that thread has let go of the role; FailAllPending
+    // empties pending_ at the end of the stream.
+    if (!reading_) {
+      ReadFrameLocked();
+      continue;
+    }
+    mu_.Await(Condition(&answered_or_free));
+  }
+}
+
+void Connection::Disown(uint64_t call_id) {
+  MutexLock lock(&mu_);
+  auto it = pending_.find(call_id);
+  if (it == pending_.end() || !it->second.awaited) return;
+  it->second.awaited = false;
+  ++unawaited_;
 }
 
 void Connection::WriteQueued() { WriteCalls(nullptr); }
@@ -223,10 +265,16 @@ void Connection::SettleReleases() {
 }
 
 void Connection::Close() {
+  // Close may run inside a completion, on the thread that reads.
+  bool reading_here = false;
+  {
+    MutexLock lock(&mu_);
+    reading_here = ReadingHereLocked();
+  }
   // Calls queued and not yet written go out first, as they would have had
-  // the flusher come to them; but never from the reader thread, which must
-  // not wait on the stream's flow control.
-  if (reader_.get_id() != std::this_thread::get_id()) WriteQueued();
+  // the flusher come to them; but never from the reader, which must not wait
+  // on the stream's flow control.
+  if (!reading_here) WriteQueued();
   bool stream_broken = false;
   {
     MutexLock lock(&mu_);
@@ -260,10 +308,10 @@ void Connection::Close() {
   }
 
   if (!reader_.joinable()) return;
-  if (reader_.get_id() == std::this_thread::get_id()) {
-    // Close runs inside a completion on the reader thread. That thread owns a
-    // reference to this connection and finishes on its own once the stream
-    // ends.
+  if (reading_here) {
+    // Close runs inside a completion on the thread that reads. The reader
+    // thread owns a reference to this connection, reads to the end of the
+    // stream once this thread lets go of the role, and finishes on its own.
     reader_.detach();
     return;
   }
@@ -279,9 +327,22 @@ grpc::Status Connection::end_status() const {
 }
 
 void Connection::ReadLoop() {
-  v1::ServerFrame frame;
-  while (stream_->Read(&frame)) {
-    for (v1::Reply& reply : *frame.mutable_replies()) {
+  MutexLock lock(&mu_);
+  for (;;) {
+    mu_.Await(Condition(this, &Connection::ReaderThreadMustRead));
+    if (broken_) return;
+    ReadFrameLocked();
+  }
+}
+
+void Connection::ReadFrameLocked() {
+  reading_ = true;
+  reading_thread_ = std::this_thread::get_id();
+  mu_.Unlock();
+  if (!stream_->Read(&in_)) {
+    EndOfStream();
+  } else {
+    for (v1::Reply& reply : *in_.mutable_replies()) {
       Pending pending;
       bool closing = false;
       {
@@ -291,6 +352,7 @@ void Connection::ReadLoop() {
         if (it == pending_.end()) continue;
         pending = std::move(it->second);
         pending_.erase(it);
+        if (!pending.awaited) --unawaited_;
         if (pending.is_release) release_calls_.erase(reply.call_id());
         closing = closing_;
       }
@@ -314,8 +376,14 @@ void Connection::ReadLoop() {
       // The request's keep-alive goes only now, after the server has taken
       // its own references.
     }
-    frame.Clear();
+    in_.Clear();
   }
+  mu_.Lock();
+  reading_ = false;
+  reading_thread_ = std::thread::id();
+}
+
+void Connection::EndOfStream() {
   // No write may start once Finish has begun.
   {
     MutexLock lock(&write_mu_);
@@ -355,6 +423,7 @@ void Connection::FailAllPending() {
   {
     MutexLock lock(&mu_);
     failed.swap(pending_);
+    unawaited_ = 0;
     release_calls_.clear();
     reason = GoneReasonLocked();
   }
@@ -376,7 +445,8 @@ void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {
     v1::ReleaseRequest request;
     for (size_t i = begin; i < end; ++i) request.add_ids(release_queue_[i]);
     const uint64_t call_id = next_call_id_++;
-    pending_.emplace(call_id, Pending{CallCompletion(), KeepAlive(), true});
+    pending_.emplace(call_id, Pending{CallCompletion(), KeepAlive(), true, false});
+    ++unawaited_;
     release_calls_.insert(call_id);
     v1::Call* call = frame->add_calls();
     call->set_call_id(call_id);

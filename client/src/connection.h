@@ -1,18 +1,22 @@
 // The transport of one session: the session stream on which every call is
 // multiplexed by call id, carried by the framed transport or by gRPC's
-// Session/Stream (SessionStream). One reader thread takes reply frames off the stream and completes the
-// pending calls, in whatever order the replies come. Writers take turns under
+// Session/Stream (SessionStream). Replies are read by one thread at a time,
+// which completes the pending calls they answer, in whatever order they
+// come: a caller waiting for its own call (Await) reads when nobody else
+// does, so that a blocking call's reply wakes no other thread; the reader
+// thread reads when calls nobody waits for (async() calls, releases) are
+// pending, or the connection is closing. Writers take turns under
 // a mutex. Released references are queued and sent in batches, inside the
 // next call's frame or by a small flusher thread, so that dropping a proxy
-// never blocks on the network and never writes from the reader thread.
+// never blocks on the network and never writes from a reader.
 //
 // When the stream breaks, every pending call and every later one fails with
 // ConnectionError("session lost: ..."); after Close() they fail with
 // ConnectionError("session closed").
 //
-// Thread-safe. Owned through shared_ptr: the reader thread holds one, so that
-// the connection outlives a Close() that runs on the reader thread itself
-// (which happens when a reply's completion drops the last owner).
+// Thread-safe. Owned through shared_ptr: the reader thread and each Await
+// hold one, so that the connection outlives a Close() that runs inside a
+// completion (which happens when a reply's completion drops the last owner).
 #ifndef SHOAL_CLIENT_SRC_CONNECTION_H_
 #define SHOAL_CLIENT_SRC_CONNECTION_H_
 
@@ -51,7 +55,7 @@ struct CallOutcome {
   std::string response;
 };
 
-// Runs exactly once per call: on the reader thread for a reply, or on the
+// Runs exactly once per call: on the thread that reads its reply, or on the
 // thread that notices the session is gone. Must not block, and must not throw.
 using CallCompletion = std::function<void(CallOutcome&)>;
 
@@ -91,8 +95,19 @@ class Connection {
   // goes out when the batch is flushed (or fills up). Calls are written in
   // the order they were sent, except that a batch's go out when it is
   // flushed.
-  void Send(absl::string_view method, const google::protobuf::MessageLite& request,
-            KeepAlive keep_alive, CallCompletion done, Outbox* outbox = nullptr);
+  //
+  // awaited (for calls without outbox only) promises that the caller will
+  // Await the call or Disown it; the reader thread leaves its reply to the
+  // caller. Returns the call's id, 0 when done has run already.
+  uint64_t Send(absl::string_view method, const google::protobuf::MessageLite& request,
+                KeepAlive keep_alive, CallCompletion done, Outbox* outbox = nullptr,
+                bool awaited = false);
+
+  // Waits until call_id has been answered and its completion has run (or the
+  // session is gone), reading replies itself while no other thread reads.
+  void Await(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // Leaves an awaited call's reply to the reader thread after all.
+  void Disown(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Queues the release of one reference the session holds. Cheap and
   // non-blocking; safe from any thread, the reader thread included, and a
@@ -111,7 +126,7 @@ class Connection {
 
   // Ends the session: Session/Close, then the end of the stream, then the
   // threads. Pending calls fail with ConnectionError("session closed").
-  // Idempotent; safe from any thread, including the reader thread.
+  // Idempotent; safe from any thread, including a reader inside a completion.
   void Close();
 
   // How the stream ended, once it has (the reader has seen its end): the
@@ -125,12 +140,27 @@ class Connection {
     CallCompletion done;  // empty for the connection's own Release calls
     KeepAlive keep_alive;
     bool is_release = false;
+    // A caller will read its reply (Send's awaited).
+    bool awaited = false;
   };
 
   Connection(std::shared_ptr<grpc::Channel> channel, std::string token, int64_t max_message_bytes,
              std::chrono::milliseconds close_timeout);
 
-  void ReadLoop();
+  void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes the reader's role, reads one frame and completes what it answers
+  // (or, at the end of the stream, everything), and gives the role back.
+  // Called with mu_ held and nobody reading; mu_ is released meanwhile.
+  void ReadFrameLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The end of the stream: its status, and every pending call failed.
+  void EndOfStream() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  bool ReaderThreadMustRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return broken_ || (!reading_ && (unawaited_ > 0 || closing_));
+  }
+  // Whether this thread reads now (and so runs the completions).
+  bool ReadingHereLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return reading_ && reading_thread_ == std::this_thread::get_id();
+  }
   void FlushLoop();
   // Completes every pending call with the session-gone outcome.
   void FailAllPending();
@@ -164,8 +194,10 @@ class Connection {
   std::unique_ptr<v1::Session::Stub> stub_;
 
   // The stream is set once in Open and lives as long as the connection.
-  // Reads happen on the reader thread only; writes under write_mu_.
+  // Reads happen in the reader's role (reading_); writes under write_mu_.
   std::unique_ptr<SessionStream> stream_;
+  // The frame being read; the reader's.
+  v1::ServerFrame in_;
 
   // Held while a frame is taken from queued_ and written, so that frames go
   // out in the order their calls were queued.
@@ -181,6 +213,11 @@ class Connection {
   bool flusher_has_calls_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // How many pending calls are not awaited: the reader thread reads for them.
+  int64_t unawaited_ ABSL_GUARDED_BY(mu_) = 0;
+  // A thread holds the reader's role, and which.
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread::id reading_thread_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
   // The call ids of Release calls sent (or about to be) and not yet answered.
   std::set<uint64_t> release_calls_ ABSL_GUARDED_BY(mu_);
@@ -190,8 +227,8 @@ class Connection {
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
 
-  // Notified by the reader thread once the stream has ended and every pending
-  // call has been failed.
+  // Notified by the reader that saw the stream end, once every pending call
+  // has been failed.
   Notification stream_ended_;
 
   // Started in Open and stopped in Close, which runs once.

@@ -12,6 +12,10 @@ void Flush(Outbox* outbox) {
   if (outbox != nullptr) outbox->Flush();
 }
 
+void Await(Connection& connection, uint64_t call_id) { connection.Await(call_id); }
+
+void Disown(Connection& connection, uint64_t call_id) { connection.Disown(call_id); }
+
 }  // namespace detail
 
 Batch::Batch(const Manager& manager) : outbox_(manager.session().NewOutbox()) {}

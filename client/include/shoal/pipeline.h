@@ -36,6 +36,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <future>
 #include <memory>
 #include <utility>
@@ -50,6 +51,12 @@ class ObjectHandle;
 class Outbox;
 // Sends what outbox holds. A no-op for a null or empty outbox.
 void Flush(Outbox* outbox);
+// The transport of a session; defined in the library's sources.
+class Connection;
+// Waits for an awaited call's reply, reading it on this thread when no
+// other thread reads; Disown leaves it to the connection's reader thread.
+void Await(Connection& connection, uint64_t call_id);
+void Disown(Connection& connection, uint64_t call_id);
 // What an async() view calls through: the object's handle and, for
 // async(batch), the batch's outbox.
 struct AsyncTarget {
@@ -66,22 +73,40 @@ class Future {
   Future() = default;
   Future(std::future<T> future, std::shared_ptr<detail::Outbox> outbox)
       : future_(std::move(future)), outbox_(std::move(outbox)) {}
+  // A call written at once, whose reply the waiting thread may read itself.
+  Future(std::future<T> future, std::shared_ptr<detail::Connection> connection, uint64_t call_id)
+      : future_(std::move(future)), connection_(std::move(connection)), call_id_(call_id) {}
+  ~Future() { disown(); }
+  Future(Future&&) noexcept = default;
+  Future& operator=(Future&& other) noexcept {
+    if (this != &other) {
+      disown();
+      future_ = std::move(other.future_);
+      outbox_ = std::move(other.outbox_);
+      connection_ = std::move(other.connection_);
+      call_id_ = other.call_id_;
+    }
+    return *this;
+  }
 
   // Waits for the reply and returns the result, or throws the call's error
   // (a shoal::Error). Like std::future::get, it may be called once.
   T get() {
     send();
+    await();
     return future_.get();
   }
   // Waits for the reply without taking the result.
   void wait() {
     send();
+    await();
     future_.wait();
   }
   // Waits at most timeout; true when the reply is there.
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) {
     send();
+    disown();
     return future_.wait_for(timeout) == std::future_status::ready;
   }
   // Whether the reply is there, without waiting or sending.
@@ -98,9 +123,26 @@ class Future {
       outbox_.reset();
     }
   }
+  void await() {
+    if (connection_ != nullptr) {
+      detail::Await(*connection_, call_id_);
+      connection_.reset();
+    }
+  }
+  // A reply nobody waits for here is read by the reader thread.
+  void disown() {
+    if (connection_ != nullptr) {
+      detail::Disown(*connection_, call_id_);
+      connection_.reset();
+    }
+  }
 
   std::future<T> future_;
   std::shared_ptr<detail::Outbox> outbox_;
+  // Set while this Future may read its own reply: the call was sent as
+  // awaited, and nobody has awaited or disowned it yet.
+  std::shared_ptr<detail::Connection> connection_;
+  uint64_t call_id_ = 0;
 };
 
 // Calls gathered to go out as one message. Keeps its Manager's session open.
