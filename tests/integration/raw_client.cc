@@ -30,6 +30,7 @@ grpc::Status RawClient::Answer(const RawChallenge& challenge, const std::string&
   grpc::ClientContext context;
   grpc::Status status = auth_->Answer(&context, request, &reply);
   if (status.ok() && token != nullptr) *token = reply.token();
+  if (status.ok()) last_answer_ = reply;
   return status;
 }
 

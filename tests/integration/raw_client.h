@@ -35,6 +35,8 @@ class RawClient {
   grpc::Status Answer(const RawChallenge& challenge, const std::string& key, std::string* token);
   // A full handshake; returns the token ("" on failure).
   std::string Login(const std::string& key);
+  // The server's reply to the last successful Answer.
+  const shoal::v1::AnswerReply& last_answer() const { return last_answer_; }
 
   // A context carrying "authorization: Bearer token".
   static std::unique_ptr<grpc::ClientContext> WithToken(const std::string& token);
@@ -42,6 +44,7 @@ class RawClient {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<shoal::v1::Auth::Stub> auth_;
+  shoal::v1::AnswerReply last_answer_;
 };
 
 // One session stream driven frame by frame, as the client library would,

@@ -1,0 +1,313 @@
+// The framed transport of the session stream, spoken byte by byte on a real
+// socket, and chosen (or refused) by the client library.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "integration/fixture.h"
+#include "integration/raw_client.h"
+#include "shared/framing.h"
+#include "shoal/v1/manager.pb.h"
+#include "shoal/v1/session.pb.h"
+#include "shoal/v1/sync.pb.h"
+
+namespace shoal::testing {
+namespace {
+
+// One framed connection to 127.0.0.1:port, driven by hand. Reads give up
+// after 30 s, so that a frame that never comes fails the test.
+class FramedSocket {
+ public:
+  explicit FramedSocket(uint32_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval timeout{30, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~FramedSocket() { close(fd_); }
+
+  bool connected() const { return connected_; }
+
+  bool WriteBytes(const std::string& bytes) {
+    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  bool Write(const v1::ClientFrame& frame) {
+    std::string bytes;
+    AppendFrame(frame, &bytes);
+    return WriteBytes(bytes);
+  }
+  void WritesDone() { shutdown(fd_, SHUT_WR); }
+
+  // The next frame; false at the end of the connection (or a timeout).
+  bool Read(v1::ServerFrame* frame) {
+    char header[kFrameHeaderBytes];
+    if (!ReadExactly(header, sizeof(header))) return false;
+    std::string body(ReadFrameHeader(header), '\0');
+    if (!ReadExactly(body.data(), body.size())) return false;
+    return frame->ParseFromString(body);
+  }
+
+  // Reads frames until the end frame, which it returns; replies before it
+  // are counted in replies.
+  v1::StreamEnd ReadUntilEnd(int* replies = nullptr) {
+    v1::ServerFrame frame;
+    while (Read(&frame)) {
+      if (frame.has_end()) return frame.end();
+      if (replies != nullptr) *replies += frame.replies_size();
+    }
+    ADD_FAILURE() << "the connection ended without an end frame";
+    return v1::StreamEnd();
+  }
+
+  // Whether the server closed the connection: a read finds its end.
+  bool AtEnd() {
+    char byte;
+    return recv(fd_, &byte, 1, 0) == 0;
+  }
+
+ private:
+  bool ReadExactly(char* at, size_t size) {
+    while (size > 0) {
+      const ssize_t n = recv(fd_, at, size, 0);
+      if (n <= 0) return false;
+      at += n;
+      size -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+v1::ClientFrame Hello(const std::string& token) {
+  v1::ClientFrame frame;
+  frame.set_token(token);
+  return frame;
+}
+
+class FramedTest : public ServerTest {
+ protected:
+  // A session's token, and the framed port the server offered with it.
+  struct Login {
+    std::string token;
+    uint32_t port = 0;
+  };
+  Login LogIn() {
+    RawClient raw(server().address());
+    Login login;
+    login.token = raw.Login(server().authkey());
+    login.port = raw.last_answer().framed().port();
+    return login;
+  }
+
+  // The server still serves, and what it holds is intact.
+  void ExpectServerServes() {
+    Manager m = Connect();
+    ListProxy list = m.list(Ints({1, 2, 3}), Unique("still-serving"));
+    list.append(4);
+    EXPECT_EQ(list.copy(), Value(Ints({1, 2, 3, 4})));
+  }
+};
+
+TEST_F(FramedTest, ServerOffersItsPortAtLogin) {
+  Login login = LogIn();
+  ASSERT_FALSE(login.token.empty());
+  EXPECT_NE(login.port, 0u);
+}
+
+TEST_F(FramedTest, CallsAreAnsweredAndTheEndIsOrderly) {
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  v1::ClientFrame frame = Hello(login.token);
+  v1::Call* call = frame.add_calls();
+  call->set_call_id(7);
+  call->set_method("/shoal.v1.Manager/ListSessions");
+  call->set_request(v1::ListSessionsRequest().SerializeAsString());
+  ASSERT_TRUE(socket.Write(frame));
+
+  v1::ServerFrame reply;
+  ASSERT_TRUE(socket.Read(&reply));
+  ASSERT_EQ(reply.replies_size(), 1);
+  EXPECT_EQ(reply.replies(0).call_id(), 7u);
+  EXPECT_EQ(reply.replies(0).code(), 0);
+  v1::ListSessionsReply sessions;
+  ASSERT_TRUE(sessions.ParseFromString(reply.replies(0).response()));
+  // This very connection counts as the session's stream.
+  bool found = false;
+  for (const v1::SessionInfo& session : sessions.sessions()) {
+    if (session.client() == "raw test client" && session.streams() == 1) found = true;
+  }
+  EXPECT_TRUE(found);
+
+  // Once the client stops writing, the server ends the stream with code 0.
+  socket.WritesDone();
+  v1::StreamEnd end = socket.ReadUntilEnd();
+  EXPECT_EQ(end.code(), 0);
+  EXPECT_TRUE(socket.AtEnd());
+}
+
+TEST_F(FramedTest, AWrongTokenIsUnauthenticatedAndTheServerGoesOn) {
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  ASSERT_TRUE(socket.Write(Hello("not-a-token")));
+  v1::StreamEnd end = socket.ReadUntilEnd();
+  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_NE(end.message().find("AuthenticationError"), std::string::npos) << end.message();
+  EXPECT_TRUE(socket.AtEnd());
+  ExpectServerServes();
+}
+
+TEST_F(FramedTest, AFramePastTheMessageLimitIsALimitError) {
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  ASSERT_TRUE(socket.Write(Hello(login.token)));
+  // A header announcing 2 GiB: refused before anything is read or kept.
+  ASSERT_TRUE(socket.WriteBytes(std::string("\x7f\xff\xff\xff", 4)));
+  v1::StreamEnd end = socket.ReadUntilEnd();
+  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_NE(end.message().find("LimitError"), std::string::npos) << end.message();
+  EXPECT_TRUE(socket.AtEnd());
+  ExpectServerServes();
+}
+
+TEST_F(FramedTest, BytesThatAreNotAFrameAreAValueError) {
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  ASSERT_TRUE(socket.Write(Hello(login.token)));
+  // Five bytes of 0xff: a field tag whose varint never ends.
+  ASSERT_TRUE(socket.WriteBytes(std::string("\x00\x00\x00\x05\xff\xff\xff\xff\xff", 9)));
+  v1::StreamEnd end = socket.ReadUntilEnd();
+  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(end.message().find("ValueError"), std::string::npos) << end.message();
+  ExpectServerServes();
+}
+
+TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
+  // A raw client parks a get on an empty queue and vanishes; the item put
+  // afterwards goes to the living getter, not to the vanished one.
+  Manager m = Connect();
+  QueueProxy queue = m.Queue(0, Unique("queue"));
+  Login login = LogIn();
+  {
+    FramedSocket socket(login.port);
+    ASSERT_TRUE(socket.connected());
+    v1::ClientFrame frame = Hello(login.token);
+    v1::Call* call = frame.add_calls();
+    call->set_call_id(1);
+    call->set_method("/shoal.v1.Manager/Lookup");
+    v1::LookupRequest lookup;
+    lookup.set_name(Unique("queue"));
+    call->set_request(lookup.SerializeAsString());
+    ASSERT_TRUE(socket.Write(frame));
+    v1::ServerFrame reply;
+    ASSERT_TRUE(socket.Read(&reply));
+    ASSERT_EQ(reply.replies_size(), 1);
+    ASSERT_EQ(reply.replies(0).code(), 0) << reply.replies(0).error_message();
+    v1::LookupReply found;
+    ASSERT_TRUE(found.ParseFromString(reply.replies(0).response()));
+
+    v1::ClientFrame get;
+    v1::Call* parked = get.add_calls();
+    parked->set_call_id(2);
+    parked->set_method("/shoal.v1.QueueService/Get");
+    // No timeout: blocks until an item comes.
+    v1::TimedRequest request;
+    request.set_id(found.ref().id());
+    parked->set_request(request.SerializeAsString());
+    ASSERT_TRUE(socket.Write(get));
+    // The server holds one parked getter before the socket goes.
+    for (;;) {
+      bool waiting = false;
+      for (const ObjectInfo& info : m.objects()) {
+        if (info.name == Unique("queue") && info.waiting == 1) waiting = true;
+      }
+      if (waiting) break;
+      std::this_thread::yield();
+    }
+  }
+  queue.put(42);
+  EXPECT_EQ(queue.get(true, std::chrono::seconds(30)), Value(42));
+}
+
+TEST_F(FramedTest, TheLibraryCarriesSessionsOnEitherTransport) {
+  ConnectOptions framed;
+  framed.transport = Transport::kFramed;
+  ConnectOptions grpc_stream;
+  grpc_stream.transport = Transport::kGrpcStream;
+  Manager a = Manager::connect(server().address(), AuthKey::from_file(server().authkey_file()),
+                               framed);
+  Manager b = Manager::connect(server().address(), AuthKey::from_file(server().authkey_file()),
+                               grpc_stream);
+  DictProxy da = a.dict(Unique("shared"));
+  DictProxy db = b.dict(Unique("shared"));
+  da.set("from", "framed");
+  db.set("to", "grpc");
+  EXPECT_EQ(db.get("from"), Value("framed"));
+  EXPECT_EQ(da.get("to"), Value("grpc"));
+}
+
+TEST_F(FramedTest, AnUnknownTransportInTheEnvironmentIsAValueError) {
+  const char* before = std::getenv("SHOAL_TRANSPORT");
+  const std::string saved = before != nullptr ? before : "";
+  setenv("SHOAL_TRANSPORT", "carrier-pigeon", 1);
+  EXPECT_THROW(Connect(), ValueError);
+  if (before != nullptr) {
+    setenv("SHOAL_TRANSPORT", saved.c_str(), 1);
+  } else {
+    unsetenv("SHOAL_TRANSPORT");
+  }
+}
+
+TEST(FramedOffTest, AServerWithoutItIsReachedOverTheGrpcStream) {
+  ServerProcess server({"--session_listen=none"});
+  const AuthKey key = AuthKey::from_file(server.authkey_file());
+  ConnectOptions framed;
+  framed.transport = Transport::kFramed;
+  EXPECT_THROW(Manager::connect(server.address(), key, framed), ConnectionError);
+  ConnectOptions automatic;
+  automatic.transport = Transport::kAuto;
+  Manager m = Manager::connect(server.address(), key, automatic);
+  ValueProxy value = m.Value("i", Value(1));
+  value.set(2);
+  EXPECT_EQ(value.get(), Value(2));
+}
+
+TEST(FramedUnixTest, AUnixSocketServerOffersAUnixSocket) {
+  char dir[] = "/tmp/shoal-framed-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/shoal.sock";
+  {
+    ServerProcess server({"--listen=unix:" + path});
+    ASSERT_EQ(server.address(), "unix:" + path);
+    ConnectOptions framed;
+    framed.transport = Transport::kFramed;
+    Manager m = Manager::connect(server.address(), AuthKey::from_file(server.authkey_file()),
+                                 framed);
+    ListProxy list = m.list();
+    list.extend(Ints({1, 2}));
+    EXPECT_EQ(list.len(), 2u);
+    EXPECT_EQ(access((path + ".framed").c_str(), F_OK), 0);
+  }
+  // The server removes its framed socket when it stops.
+  EXPECT_NE(access((path + ".framed").c_str(), F_OK), 0);
+  rmdir(dir);
+}
+
+}  // namespace
+}  // namespace shoal::testing
