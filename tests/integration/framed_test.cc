@@ -97,6 +97,14 @@ v1::ClientFrame Hello(const std::string& token) {
   return frame;
 }
 
+void AddCall(v1::ClientFrame* frame, uint64_t call_id, const std::string& method,
+             const google::protobuf::MessageLite& request) {
+  v1::Call* call = frame->add_calls();
+  call->set_call_id(call_id);
+  call->set_method(method);
+  call->set_request(request.SerializeAsString());
+}
+
 class FramedTest : public ServerTest {
  protected:
   // A session's token, and the framed port the server offered with it.
@@ -110,6 +118,22 @@ class FramedTest : public ServerTest {
     login.token = raw.Login(server().authkey());
     login.port = raw.last_answer().framed().port();
     return login;
+  }
+
+  // Opens a framed connection whose first frame carries token, then sends
+  // bytes; expects the server to end the connection with code and an error
+  // of kind, and to go on serving.
+  void ExpectRefused(const std::string& token, const std::string& bytes, grpc::StatusCode code,
+                     const std::string& kind) {
+    FramedSocket socket(LogIn().port);
+    ASSERT_TRUE(socket.connected());
+    ASSERT_TRUE(socket.Write(Hello(token)));
+    if (!bytes.empty()) ASSERT_TRUE(socket.WriteBytes(bytes));
+    v1::StreamEnd end = socket.ReadUntilEnd();
+    EXPECT_EQ(end.code(), static_cast<int>(code));
+    EXPECT_NE(end.message().find(kind), std::string::npos) << end.message();
+    EXPECT_TRUE(socket.AtEnd());
+    ExpectServerServes();
   }
 
   // The server still serves, and what it holds is intact.
@@ -132,10 +156,7 @@ TEST_F(FramedTest, CallsAreAnsweredAndTheEndIsOrderly) {
   FramedSocket socket(login.port);
   ASSERT_TRUE(socket.connected());
   v1::ClientFrame frame = Hello(login.token);
-  v1::Call* call = frame.add_calls();
-  call->set_call_id(7);
-  call->set_method("/shoal.v1.Manager/ListSessions");
-  call->set_request(v1::ListSessionsRequest().SerializeAsString());
+  AddCall(&frame, 7, "/shoal.v1.Manager/ListSessions", v1::ListSessionsRequest());
   ASSERT_TRUE(socket.Write(frame));
 
   v1::ServerFrame reply;
@@ -160,42 +181,19 @@ TEST_F(FramedTest, CallsAreAnsweredAndTheEndIsOrderly) {
 }
 
 TEST_F(FramedTest, AWrongTokenIsUnauthenticatedAndTheServerGoesOn) {
-  Login login = LogIn();
-  FramedSocket socket(login.port);
-  ASSERT_TRUE(socket.connected());
-  ASSERT_TRUE(socket.Write(Hello("not-a-token")));
-  v1::StreamEnd end = socket.ReadUntilEnd();
-  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
-  EXPECT_NE(end.message().find("AuthenticationError"), std::string::npos) << end.message();
-  EXPECT_TRUE(socket.AtEnd());
-  ExpectServerServes();
+  ExpectRefused("not-a-token", "", grpc::StatusCode::UNAUTHENTICATED, "AuthenticationError");
 }
 
 TEST_F(FramedTest, AFramePastTheMessageLimitIsALimitError) {
-  Login login = LogIn();
-  FramedSocket socket(login.port);
-  ASSERT_TRUE(socket.connected());
-  ASSERT_TRUE(socket.Write(Hello(login.token)));
   // A header announcing 2 GiB: refused before anything is read or kept.
-  ASSERT_TRUE(socket.WriteBytes(std::string("\x7f\xff\xff\xff", 4)));
-  v1::StreamEnd end = socket.ReadUntilEnd();
-  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
-  EXPECT_NE(end.message().find("LimitError"), std::string::npos) << end.message();
-  EXPECT_TRUE(socket.AtEnd());
-  ExpectServerServes();
+  ExpectRefused(LogIn().token, std::string("\x7f\xff\xff\xff", 4),
+                grpc::StatusCode::RESOURCE_EXHAUSTED, "LimitError");
 }
 
 TEST_F(FramedTest, BytesThatAreNotAFrameAreAValueError) {
-  Login login = LogIn();
-  FramedSocket socket(login.port);
-  ASSERT_TRUE(socket.connected());
-  ASSERT_TRUE(socket.Write(Hello(login.token)));
   // Five bytes of 0xff: a field tag whose varint never ends.
-  ASSERT_TRUE(socket.WriteBytes(std::string("\x00\x00\x00\x05\xff\xff\xff\xff\xff", 9)));
-  v1::StreamEnd end = socket.ReadUntilEnd();
-  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-  EXPECT_NE(end.message().find("ValueError"), std::string::npos) << end.message();
-  ExpectServerServes();
+  ExpectRefused(LogIn().token, std::string("\x00\x00\x00\x05\xff\xff\xff\xff\xff", 9),
+                grpc::StatusCode::INVALID_ARGUMENT, "ValueError");
 }
 
 TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
@@ -208,12 +206,9 @@ TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
     FramedSocket socket(login.port);
     ASSERT_TRUE(socket.connected());
     v1::ClientFrame frame = Hello(login.token);
-    v1::Call* call = frame.add_calls();
-    call->set_call_id(1);
-    call->set_method("/shoal.v1.Manager/Lookup");
     v1::LookupRequest lookup;
     lookup.set_name(Unique("queue"));
-    call->set_request(lookup.SerializeAsString());
+    AddCall(&frame, 1, "/shoal.v1.Manager/Lookup", lookup);
     ASSERT_TRUE(socket.Write(frame));
     v1::ServerFrame reply;
     ASSERT_TRUE(socket.Read(&reply));
@@ -222,14 +217,11 @@ TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
     v1::LookupReply found;
     ASSERT_TRUE(found.ParseFromString(reply.replies(0).response()));
 
-    v1::ClientFrame get;
-    v1::Call* parked = get.add_calls();
-    parked->set_call_id(2);
-    parked->set_method("/shoal.v1.QueueService/Get");
     // No timeout: blocks until an item comes.
     v1::TimedRequest request;
     request.set_id(found.ref().id());
-    parked->set_request(request.SerializeAsString());
+    v1::ClientFrame get;
+    AddCall(&get, 2, "/shoal.v1.QueueService/Get", request);
     ASSERT_TRUE(socket.Write(get));
     // The server holds one parked getter before the socket goes.
     for (;;) {
