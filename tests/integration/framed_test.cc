@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -136,6 +137,19 @@ class FramedTest : public ServerTest {
     ExpectServerServes();
   }
 
+  // Whether the server lists count calls waiting on the object name, within
+  // 30 seconds.
+  static bool WaitUntilWaiting(const Manager& m, const std::string& name, int64_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const ObjectInfo& info : m.objects()) {
+        if (info.name == name && info.waiting == count) return true;
+      }
+      std::this_thread::yield();
+    }
+    return false;
+  }
+
   // The server still serves, and what it holds is intact.
   void ExpectServerServes() {
     Manager m = Connect();
@@ -224,15 +238,11 @@ TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
     AddCall(&get, 2, "/shoal.v1.QueueService/Get", request);
     ASSERT_TRUE(socket.Write(get));
     // The server holds one parked getter before the socket goes.
-    for (;;) {
-      bool waiting = false;
-      for (const ObjectInfo& info : m.objects()) {
-        if (info.name == Unique("queue") && info.waiting == 1) waiting = true;
-      }
-      if (waiting) break;
-      std::this_thread::yield();
-    }
+    ASSERT_TRUE(WaitUntilWaiting(m, Unique("queue"), 1));
   }
+  // The server sees the connection end and cancels the get; an item put
+  // before that would go to the getter that is gone, as on any transport.
+  ASSERT_TRUE(WaitUntilWaiting(m, Unique("queue"), 0));
   queue.put(42);
   EXPECT_EQ(queue.get(true, std::chrono::seconds(30)), Value(42));
 }
