@@ -178,13 +178,14 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
 std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address,
                                                       const std::string& key,
                                                       const ConnectOptions& options) {
+  // Decided first, so that a bad $SHOAL_TRANSPORT opens no session.
+  const Transport transport = ChooseTransport(options.transport);
   Handshake handshake = RunHandshake(address, key, options);
   const v1::AnswerReply& answer = handshake.answer;
   const auto deadline = handshake.deadline;
   std::shared_ptr<grpc::Channel> channel = std::move(handshake.channel);
 
   std::unique_ptr<SessionStream> framed;
-  const Transport transport = ChooseTransport(options.transport);
   if (transport != Transport::kGrpcStream) {
     // Where the framed port is filtered, auto does not spend the whole
     // timeout on it before it falls back.

@@ -74,7 +74,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // future delivers; an error reply delivers the matching shoal::Error.
   // convert must adopt every reference in the reply and must not block.
   // With outbox, the call waits there until the outbox is flushed.
-  // With awaited_id (and no outbox), the call is sent as awaited
+  // With awaited_id (only without outbox), the call is sent as awaited
   // (Connection::Send) and its id stored there: Await it or Disown it.
   template <class Response, class Convert>
   auto CallAsync(absl::string_view method, const google::protobuf::MessageLite& request,
@@ -188,8 +188,8 @@ auto ClientSession::CallAsync(absl::string_view method,
           promise->set_exception(std::current_exception());
         }
       },
-      outbox, awaited_id != nullptr && outbox == nullptr);
-  if (awaited_id != nullptr) *awaited_id = outbox == nullptr ? call_id : 0;
+      outbox, awaited_id != nullptr);
+  if (awaited_id != nullptr) *awaited_id = call_id;
   return future;
 }
 

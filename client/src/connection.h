@@ -103,8 +103,9 @@ class Connection {
                 KeepAlive keep_alive, CallCompletion done, Outbox* outbox = nullptr,
                 bool awaited = false);
 
-  // Waits until call_id has been answered and its completion has run (or the
-  // session is gone), reading replies itself while no other thread reads.
+  // Waits until call_id has been answered (or the session is gone), reading
+  // replies itself while no other thread reads. When another thread read the
+  // reply, its completion may still be running: the caller's future waits.
   void Await(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Leaves an awaited call's reply to the reader thread after all.
   void Disown(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
