@@ -24,6 +24,7 @@ class SessionCalls::Control : public CallControl {
 void SessionCalls::DispatchFrame(const v1::ClientFrame& frame) {
   for (const v1::Call& call : frame.calls()) Dispatch(call);
   for (uint64_t call_id : frame.cancels()) CancelCall(call_id);
+  if (frame.close()) core_.EndSession(session_);
 }
 
 void SessionCalls::Dispatch(const v1::Call& call) {
