@@ -23,8 +23,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Ki
                                              KindName(entry.object->kind()), ", not a ",
                                              KindName(kind)));
       }
-      ++entry.session_refs;
-      ++session_refs_[session][it->second];
+      AdjustSessionRefsLocked(session, it->second, 1);
       return std::make_pair(it->second, false);
     }
   }
@@ -38,8 +37,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Ki
   Entry& entry = objects_[id];
   entry.object = std::shared_ptr<Object>(std::move(*made));
   entry.name = name;
-  entry.session_refs = 1;
-  ++session_refs_[session][id];
+  AdjustSessionRefsLocked(session, id, 1);
   if (!name.empty()) names_[name] = id;
   return std::make_pair(id, true);
 }
@@ -113,8 +111,7 @@ void Registry::RetainRefs(SessionId session, const Value& value) {
   for (const ObjectRef& ref : refs) {
     auto it = objects_.find(ref.id);
     if (it == objects_.end()) continue;
-    ++it->second.session_refs;
-    ++session_refs_[session][ref.id];
+    AdjustSessionRefsLocked(session, ref.id, 1);
   }
 }
 
@@ -125,8 +122,7 @@ absl::StatusOr<ObjectRef> Registry::Retain(SessionId session, uint64_t id,
   if (!resolved.ok()) return resolved.status();
   id = *resolved;
   auto it = objects_.find(id);
-  ++it->second.session_refs;
-  ++session_refs_[session][id];
+  AdjustSessionRefsLocked(session, id, 1);
   ObjectRef ref;
   ref.id = id;
   ref.kind = it->second.object->kind();
@@ -135,28 +131,35 @@ absl::StatusOr<ObjectRef> Registry::Retain(SessionId session, uint64_t id,
 
 void Registry::Release(SessionId session, uint64_t id) {
   MutexLock lock(&mu_);
-  auto held = session_refs_.find(session);
-  if (held == session_refs_.end()) return;
-  auto count = held->second.find(id);
-  if (count == held->second.end()) return;
-  if (--count->second == 0) held->second.erase(count);
-  if (held->second.empty()) session_refs_.erase(held);
-  ReleaseLocked(session, id, 1);
-}
-
-void Registry::ReleaseLocked(SessionId /*session*/, uint64_t id, int64_t count) {
-  auto it = objects_.find(id);
-  if (it == objects_.end()) return;
-  it->second.session_refs -= count;
-  if (it->second.session_refs <= 0 && it->second.name.empty()) collect_wanted_ = true;
+  AdjustSessionRefsLocked(session, id, -1);
 }
 
 void Registry::DropSession(SessionId session) {
   MutexLock lock(&mu_);
   auto held = session_refs_.find(session);
   if (held == session_refs_.end()) return;
-  for (const auto& [id, count] : held->second) ReleaseLocked(session, id, count);
-  session_refs_.erase(held);
+  // A copy: dropping the last of them erases the session's map.
+  const absl::flat_hash_map<uint64_t, int64_t> counts = held->second;
+  for (const auto& [id, count] : counts) AdjustSessionRefsLocked(session, id, -count);
+}
+
+void Registry::AdjustSessionRefsLocked(SessionId session, uint64_t id, int64_t delta) {
+  auto object = objects_.find(id);
+  if (delta == 0 || object == objects_.end()) return;
+  if (delta > 0) {
+    session_refs_[session][id] += delta;
+  } else {
+    auto held = session_refs_.find(session);
+    if (held == session_refs_.end()) return;
+    auto counted = held->second.find(id);
+    if (counted == held->second.end()) return;
+    delta = -std::min(-delta, counted->second);
+    if ((counted->second += delta) == 0) held->second.erase(counted);
+    if (held->second.empty()) session_refs_.erase(held);
+  }
+  Entry& entry = object->second;
+  entry.session_refs += delta;
+  if (entry.session_refs <= 0 && entry.name.empty()) collect_wanted_ = true;
 }
 
 std::vector<ObjectSummary> Registry::SyncObjects() const {

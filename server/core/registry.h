@@ -8,10 +8,14 @@
 // too. Collect runs when a reference count falls to zero, a session ends or a
 // name is deleted, deferred to the housekeeping thread.
 //
-// Thread-safe. Operations on objects hold the collector lock shared
-// (OperationLock) for their whole length, from the validation of references in
-// their request to the retention of references in their reply; Collect holds
-// it exclusively, so it never frees an object an operation is handing over.
+// Thread-safe. Two mutexes: mu_ guards the tables, and the collector lock
+// (collector_mutex()) orders operations against collection. The transport's
+// dispatcher takes the collector lock shared around every call on an object,
+// for the call's whole length, from the validation of references in its
+// request to the retention of references in its reply; Collect takes it
+// exclusively, so it never frees an object a call is handing over (and
+// Core::EndSession takes it exclusively for a moment, to wait out the calls in
+// flight). The collector lock is taken before mu_, never after.
 #ifndef SHOAL_SERVER_CORE_REGISTRY_H_
 #define SHOAL_SERVER_CORE_REGISTRY_H_
 
@@ -80,7 +84,7 @@ class Registry {
   void Release(SessionId session, uint64_t id);
   // Drops every reference session holds.
   void DropSession(SessionId session);
-  // Every live object of a synchronization kind (Lock ... JoinableQueue), the
+  // Every live object of a synchronization kind (IsSyncKind), the
   // kinds that hold for sessions and park their calls, ordered by id; the
   // reference counts are left at 0.
   std::vector<ObjectSummary> SyncObjects() const;
@@ -109,6 +113,7 @@ class Registry {
   struct Entry {
     std::shared_ptr<Object> object;
     std::string name;
+    // Written by AdjustSessionRefsLocked only.
     int64_t session_refs = 0;
   };
 
@@ -117,7 +122,18 @@ class Registry {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Marks reachable objects and counts references held in containers.
   absl::flat_hash_map<uint64_t, int64_t> Mark() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  void ReleaseLocked(SessionId session, uint64_t id, int64_t count)
+
+  // The only writer of the session reference counts, which are kept twice:
+  // per object (Entry::session_refs, the collector's roots) and per session
+  // (session_refs_, what DropSession gives back). It keeps, for every live
+  // object id,
+  //   objects_[id].session_refs == sum over s of session_refs_[s][id],
+  // with only positive counts in session_refs_ and no empty inner map.
+  // Adds delta to session's references to id; a negative delta drops no
+  // more than the session holds, and when that leaves an anonymous object
+  // without session references, asks for a collection. A no-op for an id
+  // that names no object.
+  void AdjustSessionRefsLocked(SessionId session, uint64_t id, int64_t delta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int64_t max_objects_;
@@ -126,6 +142,8 @@ class Registry {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Entry> objects_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> names_ ABSL_GUARDED_BY(mu_);
+  // Each session's references, by object id. Written by
+  // AdjustSessionRefsLocked only.
   absl::flat_hash_map<SessionId, absl::flat_hash_map<uint64_t, int64_t>> session_refs_
       ABSL_GUARDED_BY(mu_);
   bool collect_wanted_ ABSL_GUARDED_BY(mu_) = false;

@@ -29,6 +29,23 @@ ListObject& ListAt(Registry& registry, uint64_t id) {
   return static_cast<ListObject&>(**registry.Find(id, ""));
 }
 
+// The session references the registry counts for id, per object, after
+// checking that they equal the sum of the per-session counts of sessions.
+int64_t SessionRefsOf(Registry& registry, uint64_t id, std::initializer_list<SessionId> sessions) {
+  absl::StatusOr<ObjectSummary> summary = registry.Summarize(id, "");
+  EXPECT_TRUE(summary.ok()) << summary.status();
+  int64_t summed = 0;
+  for (SessionId session : sessions) {
+    const absl::flat_hash_map<uint64_t, int64_t> held = registry.SessionRefs(session);
+    auto it = held.find(id);
+    if (it == held.end()) continue;
+    EXPECT_GT(it->second, 0) << "session " << session;
+    summed += it->second;
+  }
+  EXPECT_EQ(summary->session_refs, summed);
+  return summary->session_refs;
+}
+
 Value RefTo(uint64_t id) {
   ObjectRef ref;
   ref.id = id;
@@ -138,6 +155,60 @@ TEST(Registry, ObjectLimitIsLimitError) {
   auto third = registry.Create(kAlice, Kind::kList, "", NewList());
   EXPECT_EQ(ErrorKindOf(third.status()), ErrorKind::kLimitError);
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(Registry, SessionRefCountsAgreeThroughEveryChange) {
+  Registry registry(0);
+  const uint64_t id = MakeList(registry, kAlice, "jobs");
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 1);
+  ASSERT_TRUE(registry.Create(kBob, Kind::kList, "jobs", NewList()).ok());
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 2);
+  ASSERT_TRUE(registry.Retain(kAlice, 0, "jobs").ok());
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 3);
+  registry.RetainRefs(kBob, Value::list({RefTo(id), RefTo(id)}));
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 5);
+  registry.Release(kAlice, id);
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 4);
+  EXPECT_EQ(registry.SessionRefs(kAlice).at(id), 1);
+  registry.DropSession(kBob);
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 1);
+  EXPECT_TRUE(registry.SessionRefs(kBob).empty());
+  registry.Release(kAlice, id);
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 0);
+  EXPECT_TRUE(registry.SessionRefs(kAlice).empty());
+  // Named: it stays without session references.
+  EXPECT_EQ(registry.Collect(), 0);
+}
+
+TEST(Registry, ReleasingWhatASessionDoesNotHoldChangesNothing) {
+  Registry registry(0);
+  const uint64_t id = MakeList(registry, kAlice);
+  EXPECT_EQ(registry.Collect(), 0);
+  registry.Release(kBob, id);
+  registry.Release(kAlice, id + 1);
+  registry.DropSession(kBob);
+  EXPECT_EQ(SessionRefsOf(registry, id, {kAlice, kBob}), 1);
+  EXPECT_FALSE(registry.collect_wanted());
+  EXPECT_EQ(registry.Collect(), 0);
+  // A session drops no more than it holds.
+  registry.Release(kAlice, id);
+  registry.Release(kAlice, id);
+  EXPECT_TRUE(registry.SessionRefs(kAlice).empty());
+  EXPECT_EQ(registry.Collect(), 1);
+}
+
+TEST(Registry, EndedSessionHoldsNothingAndItsObjectsGo) {
+  Registry registry(0);
+  const uint64_t a = MakeList(registry, kAlice);
+  const uint64_t b = MakeList(registry, kAlice);
+  ASSERT_TRUE(registry.Retain(kAlice, a, "").ok());
+  ASSERT_TRUE(registry.Retain(kBob, b, "").ok());
+  registry.DropSession(kAlice);
+  EXPECT_TRUE(registry.SessionRefs(kAlice).empty());
+  EXPECT_EQ(SessionRefsOf(registry, b, {kAlice, kBob}), 1);
+  EXPECT_TRUE(registry.collect_wanted());
+  EXPECT_EQ(registry.Collect(), 1);
+  EXPECT_EQ(ErrorKindOf(registry.Find(a, "").status()), ErrorKind::kKeyError);
 }
 
 }  // namespace
