@@ -8,6 +8,7 @@ Core::Core(CoreOptions options)
     : options_(std::move(options)),
       budget_(options_.max_bytes),
       registry_(options_.max_objects),
+      factory_(&registry_, &budget_, &timers_),
       sessions_(options_.lease, options_.stream_grace),
       challenges_(options_.authkey, options_.challenge_ttl, options_.max_challenges),
       thread_([this] { Loop(); }) {}
@@ -35,6 +36,17 @@ void Core::GiveBack(SessionId id) {
   for (const ObjectSummary& sync : registry_.SyncObjects()) sync.object->EndSession(id);
   registry_.DropSession(id);
   RequestCollect();
+}
+
+void Core::ReleaseRefs(SessionId session, absl::Span<const uint64_t> ids) {
+  for (uint64_t id : ids) registry_.Release(session, id);
+  if (registry_.collect_wanted()) RequestCollect();
+}
+
+absl::Status Core::DeleteName(const std::string& name) {
+  absl::Status deleted = registry_.DeleteName(name);
+  if (deleted.ok()) RequestCollect();
+  return deleted;
 }
 
 void Core::RequestCollect() {

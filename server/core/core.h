@@ -1,5 +1,5 @@
-// The server's core: the object registry, the sessions, the handshake's
-// challenges and the memory budget, plus the housekeeping thread that ends
+// The server's core: the object registry and the factory that fills it, the
+// sessions, the handshake's challenges and the memory budget, plus the housekeeping thread that ends
 // sessions whose time ran out and collects unreachable objects.
 //
 // Thread-safe. The transport layer holds one Core for the server's lifetime.
@@ -11,8 +11,11 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "server/core/challenges.h"
+#include "server/core/object_factory.h"
 #include "server/core/registry.h"
 #include "server/core/sessions.h"
 #include "server/core/timer_queue.h"
@@ -48,6 +51,7 @@ class Core {
 
   const CoreOptions& options() const { return options_; }
   Registry& registry() { return registry_; }
+  ObjectFactory& factory() { return factory_; }
   Sessions& sessions() { return sessions_; }
   Challenges& challenges() { return challenges_; }
   MemoryBudget& budget() { return budget_; }
@@ -60,6 +64,12 @@ class Core {
   // dropped. False when it had ended already. Must not be called with the
   // registry's collector lock held (it waits for the calls in flight).
   bool EndSession(SessionId id);
+  // Drops one of session's references to each of ids (Registry::Release),
+  // and has what that left unreachable collected soon.
+  void ReleaseRefs(SessionId session, absl::Span<const uint64_t> ids);
+  // Removes a name (Registry::DeleteName), and has its object collected soon
+  // if nothing else refers to it. KeyError when no object has that name.
+  absl::Status DeleteName(const std::string& name);
   // Asks the housekeeping thread to collect soon.
   void RequestCollect();
   // One round of housekeeping; the thread calls it every tick.
@@ -74,6 +84,7 @@ class Core {
   // Before the registry: objects cancel their timers when destroyed.
   TimerQueue timers_;
   Registry registry_;
+  ObjectFactory factory_;
   Sessions sessions_;
   Challenges challenges_;
 

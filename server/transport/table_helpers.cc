@@ -1,8 +1,7 @@
 #include "server/transport/tables.h"
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
+#include "server/core/timeout.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
@@ -36,12 +35,15 @@ void GiveAll(const CallContext& context, const Value::List& values,
 absl::StatusOr<std::optional<absl::Time>> DeadlineOf(CallContext& context, bool has_timeout,
                                                      double timeout) {
   if (!has_timeout) return std::optional<absl::Time>();
-  if (std::isnan(timeout) || timeout < 0) {
+  std::optional<absl::Duration> duration = TimeoutFromSeconds(timeout);
+  if (!duration.has_value()) {
     return error::ValueError(absl::StrCat("timeout must be a non-negative number of seconds, not ",
                                           timeout));
   }
-  if (std::isinf(timeout)) return std::optional<absl::Time>(absl::InfiniteFuture());
-  return std::optional<absl::Time>(context.core().timers().Now() + absl::Seconds(timeout));
+  if (*duration == absl::InfiniteDuration()) {
+    return std::optional<absl::Time>(absl::InfiniteFuture());
+  }
+  return std::optional<absl::Time>(context.core().timers().Now() + *duration);
 }
 
 void FillEmpty(const CallContext&, const Outcome&, v1::EmptyReply&) {}

@@ -1,0 +1,91 @@
+// What the Manager's listings show: the live objects, each with who holds it
+// and how many calls wait on it, and the sessions, each with the references it
+// holds and what it holds and waits on. The listings join the registry with
+// the sessions' table; the transport only encodes them.
+//
+// Thread-safe, as the registry and the sessions' table are. A listing is a
+// snapshot: objects and sessions change while it is taken, so it may show a
+// session that ended a moment ago, or miss one that just opened.
+#ifndef SHOAL_SERVER_CORE_LISTING_H_
+#define SHOAL_SERVER_CORE_LISTING_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/registry.h"
+#include "server/core/sessions.h"
+#include "shoal/value.h"
+
+namespace shoal::server {
+
+// One session's hold on a synchronization object.
+struct ObjectHolder {
+  SessionId session = 0;
+  // The session's client name; empty when the session has ended.
+  std::string client;
+  // 1 for a Lock, the recursion count of an RLock, the permits of a Semaphore.
+  int64_t count = 0;
+};
+
+struct ObjectListing {
+  uint64_t id = 0;
+  Kind kind = Kind::kUnspecified;
+  std::string name;
+  int64_t session_refs = 0;
+  int64_t container_refs = 0;
+  int64_t size = 0;
+  // Python's repr, cut with "..." in ListObjects.
+  std::string repr;
+  // A Value's typecode; empty for the other kinds.
+  std::string typecode;
+  // Synchronization kinds only: the holders ordered by session, and the
+  // calls parked on the object.
+  std::vector<ObjectHolder> holders;
+  int64_t waiting = 0;
+};
+
+// What one session holds of, or waits on, one synchronization object.
+struct SessionHolding {
+  uint64_t object_id = 0;
+  Kind kind = Kind::kUnspecified;
+  std::string name;
+  // The count it holds (see ObjectHolder::count); 0 when it only waits.
+  int64_t count = 0;
+  // Its calls parked on the object.
+  int64_t waiting = 0;
+};
+
+struct SessionListing {
+  SessionId id = 0;
+  std::string client;
+  std::string peer;
+  int streams = 0;
+  // How long until the session ends unless it calls again (never below
+  // zero); none while a stream or a call keeps it open.
+  std::optional<absl::Duration> expires_in;
+  // The references it holds, summed over objects.
+  int64_t refs = 0;
+  // Ordered by object id.
+  std::vector<SessionHolding> holdings;
+};
+
+// Every live object, ordered by id, after a collection (Registry::List), with
+// reprs cut to a listing's length. Takes the collector lock.
+std::vector<ObjectListing> ListObjects(Registry& registry, const Sessions& sessions);
+
+// One object, by id or by name when id is 0, with its whole repr. KeyError
+// when there is none. Takes the collector lock shared.
+absl::StatusOr<ObjectListing> DescribeObject(Registry& registry, const Sessions& sessions,
+                                             uint64_t id, const std::string& name);
+
+// Every live session, ordered by id, with expires_in measured from now.
+std::vector<SessionListing> ListSessions(const Registry& registry, const Sessions& sessions,
+                                         absl::Time now);
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_CORE_LISTING_H_

@@ -1,0 +1,152 @@
+#include "server/core/object_factory.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "server/core/registry.h"
+#include "server/core/timer_queue.h"
+#include "server/objects/list_object.h"
+#include "server/objects/memory_budget.h"
+#include "shared/error_kind.h"
+
+namespace shoal::server {
+namespace {
+
+constexpr SessionId kAlice = 1;
+constexpr SessionId kBob = 2;
+
+ObjectSpec Spec(Kind kind, Value initial = Value()) {
+  ObjectSpec spec;
+  spec.kind = kind;
+  spec.initial = std::move(initial);
+  return spec;
+}
+
+class ObjectFactoryTest : public ::testing::Test {
+ protected:
+  // The objects cancel their timers and give back their bytes when they go,
+  // so the timers and the budget outlive the registry.
+  TimerQueue timers_;
+  MemoryBudget budget_{int64_t{1} << 20};
+  Registry registry_{0};
+  ObjectFactory factory_{&registry_, &budget_, &timers_};
+
+  // Creates for kAlice and returns the new object's kind; kUnspecified (and
+  // a test failure) when the factory refused.
+  Kind Made(ObjectSpec spec) {
+    absl::StatusOr<CreatedObject> created = factory_.Create(kAlice, std::move(spec));
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return Kind::kUnspecified;
+    EXPECT_TRUE(created->created);
+    return (*registry_.Find(created->id, ""))->kind();
+  }
+
+  // The error kind of a refused creation, which must leave the registry as
+  // it was.
+  ErrorKind Refused(ObjectSpec spec) {
+    const size_t before = registry_.size();
+    absl::StatusOr<CreatedObject> created = factory_.Create(kAlice, std::move(spec));
+    EXPECT_FALSE(created.ok());
+    EXPECT_EQ(registry_.size(), before);
+    return ErrorKindOf(created.status());
+  }
+};
+
+TEST_F(ObjectFactoryTest, MakesEveryKind) {
+  EXPECT_EQ(Made(Spec(Kind::kList, Value::list({1, 2}))), Kind::kList);
+  EXPECT_EQ(Made(Spec(Kind::kDict)), Kind::kDict);
+  EXPECT_EQ(Made(Spec(Kind::kNamespace, Value::dict({{"a", 1}}))), Kind::kNamespace);
+  EXPECT_EQ(Made(Spec(Kind::kValue, 5)), Kind::kValue);
+  EXPECT_EQ(Made(Spec(Kind::kLock)), Kind::kLock);
+  EXPECT_EQ(Made(Spec(Kind::kRLock)), Kind::kRLock);
+  EXPECT_EQ(Made(Spec(Kind::kSemaphore, 3)), Kind::kSemaphore);
+  EXPECT_EQ(Made(Spec(Kind::kBoundedSemaphore)), Kind::kBoundedSemaphore);
+  EXPECT_EQ(Made(Spec(Kind::kCondition)), Kind::kCondition);
+  EXPECT_EQ(Made(Spec(Kind::kEvent)), Kind::kEvent);
+  ObjectSpec barrier = Spec(Kind::kBarrier);
+  barrier.parties = 2;
+  EXPECT_EQ(Made(barrier), Kind::kBarrier);
+  EXPECT_EQ(Made(Spec(Kind::kQueue)), Kind::kQueue);
+  EXPECT_EQ(Made(Spec(Kind::kJoinableQueue)), Kind::kJoinableQueue);
+  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 13u);
+}
+
+TEST_F(ObjectFactoryTest, InitialValueOfTheWrongTypeIsTypeError) {
+  EXPECT_EQ(Refused(Spec(Kind::kList, 1)), ErrorKind::kTypeError);
+  EXPECT_EQ(Refused(Spec(Kind::kDict, Value::list({}))), ErrorKind::kTypeError);
+  EXPECT_EQ(Refused(Spec(Kind::kNamespace, "a")), ErrorKind::kTypeError);
+  EXPECT_EQ(Refused(Spec(Kind::kNamespace, Value::dict({{1, 1}}))), ErrorKind::kTypeError);
+  EXPECT_EQ(Refused(Spec(Kind::kSemaphore, "three")), ErrorKind::kTypeError);
+}
+
+TEST_F(ObjectFactoryTest, KindWithoutObjectsIsValueErrorNamingIt) {
+  ObjectSpec spec = Spec(Kind::kUnspecified);
+  spec.kind_label = "KIND_UNSPECIFIED";
+  absl::StatusOr<CreatedObject> created = factory_.Create(kAlice, spec);
+  EXPECT_EQ(ErrorKindOf(created.status()), ErrorKind::kValueError);
+  EXPECT_EQ(created.status().message(), "cannot create objects of kind KIND_UNSPECIFIED");
+  EXPECT_EQ(registry_.size(), 0u);
+}
+
+TEST_F(ObjectFactoryTest, BarrierTimeoutIsANonNegativeNumberOfSeconds) {
+  ObjectSpec spec = Spec(Kind::kBarrier);
+  spec.parties = 2;
+  for (double bad : {-1.0, std::nan("")}) {
+    spec.timeout_seconds = bad;
+    EXPECT_EQ(Refused(spec), ErrorKind::kValueError) << bad;
+  }
+  for (double good : {0.0, 1.5, std::numeric_limits<double>::infinity()}) {
+    spec.timeout_seconds = good;
+    EXPECT_EQ(Made(spec), Kind::kBarrier) << good;
+  }
+}
+
+TEST_F(ObjectFactoryTest, ConditionWorksOverAnExistingLockOrRLock) {
+  absl::StatusOr<CreatedObject> lock = factory_.Create(kAlice, Spec(Kind::kRLock));
+  ASSERT_TRUE(lock.ok());
+  ObjectSpec over = Spec(Kind::kCondition);
+  over.lock_id = lock->id;
+  EXPECT_EQ(Made(over), Kind::kCondition);
+
+  absl::StatusOr<CreatedObject> list = factory_.Create(kAlice, Spec(Kind::kList));
+  ASSERT_TRUE(list.ok());
+  over.lock_id = list->id;
+  EXPECT_EQ(Refused(over), ErrorKind::kTypeError);
+  over.lock_id = 999;
+  EXPECT_EQ(Refused(over), ErrorKind::kKeyError);
+}
+
+TEST_F(ObjectFactoryTest, NameIsGetOrCreate) {
+  ObjectSpec spec = Spec(Kind::kDict);
+  spec.name = "results";
+  absl::StatusOr<CreatedObject> first = factory_.Create(kAlice, spec);
+  absl::StatusOr<CreatedObject> again = factory_.Create(kBob, spec);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_EQ(registry_.SessionRefs(kBob).at(first->id), 1);
+  spec.kind = Kind::kList;
+  EXPECT_EQ(Refused(spec), ErrorKind::kTypeError);
+}
+
+TEST_F(ObjectFactoryTest, InitialValueMayReferToLiveObjectsOnly) {
+  absl::StatusOr<CreatedObject> inner = factory_.Create(kAlice, Spec(Kind::kList));
+  ASSERT_TRUE(inner.ok());
+  ObjectRef ref;
+  ref.id = inner->id;
+  ref.kind = Kind::kList;
+  absl::StatusOr<CreatedObject> outer =
+      factory_.Create(kAlice, Spec(Kind::kList, Value::list({Value(ref)})));
+  ASSERT_TRUE(outer.ok());
+  // The outer list holds a reference, so the collector scans it.
+  EXPECT_TRUE((*registry_.Find(outer->id, ""))->may_hold_refs());
+  ref.id = 999;
+  EXPECT_EQ(Refused(Spec(Kind::kList, Value::list({Value(ref)}))), ErrorKind::kValueError);
+}
+
+}  // namespace
+}  // namespace shoal::server
