@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/objects/object.h"
 #include "server/serve.h"
 #include "shoal/shoal.h"
 
@@ -229,10 +230,6 @@ int List(const Options& options) {
   return 0;
 }
 
-bool IsSyncKind(shoal::Kind kind) {
-  return static_cast<int>(kind) >= static_cast<int>(shoal::Kind::kLock);
-}
-
 shoal::ObjectInfo Describe(const shoal::Manager& manager, const std::string& name_or_id) {
   try {
     return manager.describe(name_or_id);
@@ -270,14 +267,14 @@ int Show(const Options& options) {
   rows.push_back({"id:", absl::StrCat(info.id)});
   rows.push_back({"kind:", shoal::KindName(info.kind)});
   if (!info.typecode.empty()) rows.push_back({"typecode:", info.typecode});
-  if (!IsSyncKind(info.kind) || info.kind == shoal::Kind::kQueue ||
+  if (!shoal::server::IsSyncKind(info.kind) || info.kind == shoal::Kind::kQueue ||
       info.kind == shoal::Kind::kJoinableQueue) {
     rows.push_back({"size:", absl::StrCat(info.size)});
   }
   rows.push_back({"refs:", absl::StrCat(info.session_refs, " from sessions, ",
                                         info.container_refs, " from objects")});
   rows.push_back({"value:", info.repr});
-  if (IsSyncKind(info.kind)) {
+  if (shoal::server::IsSyncKind(info.kind)) {
     if (info.holders.empty()) {
       rows.push_back({"held by:", "nobody"});
     }

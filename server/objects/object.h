@@ -18,10 +18,30 @@
 
 namespace shoal::server {
 
-// The kinds that hold for sessions and park calls: Lock ... JoinableQueue.
+// Whether kind is a synchronization kind: one that holds for sessions or
+// parks their calls, and so has Holdings to show and a session's end to
+// handle. The switch names every kind and has no default, so the compiler
+// (-Wswitch) points at a kind added to the enum until it is sorted here.
 inline bool IsSyncKind(Kind kind) {
-  return static_cast<int>(kind) >= static_cast<int>(Kind::kLock) &&
-         static_cast<int>(kind) <= static_cast<int>(Kind::kJoinableQueue);
+  switch (kind) {
+    case Kind::kLock:
+    case Kind::kRLock:
+    case Kind::kSemaphore:
+    case Kind::kBoundedSemaphore:
+    case Kind::kCondition:
+    case Kind::kEvent:
+    case Kind::kBarrier:
+    case Kind::kQueue:
+    case Kind::kJoinableQueue:
+      return true;
+    case Kind::kUnspecified:
+    case Kind::kList:
+    case Kind::kDict:
+    case Kind::kNamespace:
+    case Kind::kValue:
+      return false;
+  }
+  return false;
 }
 
 // Who holds a synchronization object and who waits on it, for Describe and
