@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "integration/server_process.h"
+#include "integration/waiting.h"
 #include "shoal/shoal.h"
 
 namespace shoal::testing {
@@ -42,16 +43,6 @@ class FaultsTest : public ::testing::Test {
   std::string Unique(const std::string& prefix) {
     return prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }
-  // Waits until the object has waiting parked calls.
-  static void AwaitWaiting(const Manager& m, const ObjectProxy& object, int64_t waiting) {
-    for (int i = 0; i < 5000; ++i) {
-      for (const ObjectInfo& info : m.objects()) {
-        if (info.id == object.id() && info.waiting == waiting) return;
-      }
-      std::this_thread::yield();
-    }
-    FAIL() << object.token() << " never had " << waiting << " waiting calls";
-  }
   static void Kill(pid_t pid) {
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     EXPECT_EQ(WaitWorker(pid), 128 + SIGKILL);
@@ -72,7 +63,7 @@ TEST_F(FaultsTest, LockOfAKilledWorkerGoesToTheNextWaiter) {
   LockProxy lock = m.Lock(name);
   EXPECT_FALSE(lock.acquire(false));
   std::thread waiter([&] { EXPECT_TRUE(lock.acquire()); });
-  AwaitWaiting(m, lock, 1);
+  EXPECT_TRUE(AwaitWaiting(m, lock, 1));
   Kill(worker);
   waiter.join();  // granted once the worker's session ended
   EXPECT_GT(lock.fencing_token(), worker_token);
@@ -87,10 +78,10 @@ TEST_F(FaultsTest, KilledBlockedGetterTakesNoItem) {
   int out = -1;
   pid_t worker = Spawn({"blocked-get", name}, &out);
   ASSERT_EQ(ReadLine(out), "ready");
-  AwaitWaiting(m, q, 1);
+  EXPECT_TRUE(AwaitWaiting(m, q, 1));
   Kill(worker);
   // Once the server has seen the worker go, its get is gone with it...
-  AwaitWaiting(m, q, 0);
+  EXPECT_TRUE(AwaitWaiting(m, q, 0));
   // ...so every item put afterwards is received, exactly once, by the living.
   for (int i = 0; i < 20; ++i) q.put(i);
   std::set<int64_t> received;
@@ -111,10 +102,10 @@ TEST_F(FaultsTest, KilledGettersAmongLivingOnesLoseNothing) {
     workers[w] = Spawn({"blocked-get", name}, &out[w]);
     ASSERT_EQ(ReadLine(out[w]), "ready");
   }
-  AwaitWaiting(m, q, 3);
+  EXPECT_TRUE(AwaitWaiting(m, q, 3));
   Kill(workers[0]);
   Kill(workers[2]);
-  AwaitWaiting(m, q, 1);
+  EXPECT_TRUE(AwaitWaiting(m, q, 1));
   q.put("for the living");
   EXPECT_EQ(ReadLine(out[1]), "got 'for the living'");
   Kill(workers[1]);
@@ -132,7 +123,7 @@ TEST_F(FaultsTest, KilledBarrierPartyBreaksItForTheOthers) {
   Manager other = Connect();
   BarrierProxy mine = other.attach<BarrierProxy>(barrier.token());
   std::thread party([&] { EXPECT_THROW(mine.wait(), BrokenBarrierError); });
-  AwaitWaiting(m, barrier, 2);
+  EXPECT_TRUE(AwaitWaiting(m, barrier, 2));
   Kill(worker);
   party.join();
   EXPECT_TRUE(barrier.broken());

@@ -14,6 +14,7 @@
 
 #include "integration/fixture.h"
 #include "integration/raw_client.h"
+#include "integration/waiting.h"
 #include "shared/framing.h"
 #include "shoal/v1/manager.pb.h"
 #include "shoal/v1/session.pb.h"
@@ -137,19 +138,6 @@ class FramedTest : public ServerTest {
     ExpectServerServes();
   }
 
-  // Whether the server lists count calls waiting on the object name, within
-  // 30 seconds.
-  static bool WaitUntilWaiting(const Manager& m, const std::string& name, int64_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      for (const ObjectInfo& info : m.objects()) {
-        if (info.name == name && info.waiting == count) return true;
-      }
-      std::this_thread::yield();
-    }
-    return false;
-  }
-
   // The server still serves, and what it holds is intact.
   void ExpectServerServes() {
     Manager m = Connect();
@@ -238,11 +226,11 @@ TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
     AddCall(&get, 2, "/shoal.v1.QueueService/Get", request);
     ASSERT_TRUE(socket.Write(get));
     // The server holds one parked getter before the socket goes.
-    ASSERT_TRUE(WaitUntilWaiting(m, Unique("queue"), 1));
+    ASSERT_TRUE(AwaitWaiting(m, Unique("queue"), 1));
   }
   // The server sees the connection end and cancels the get; an item put
   // before that would go to the getter that is gone, as on any transport.
-  ASSERT_TRUE(WaitUntilWaiting(m, Unique("queue"), 0));
+  ASSERT_TRUE(AwaitWaiting(m, Unique("queue"), 0));
   queue.put(42);
   EXPECT_EQ(queue.get(true, std::chrono::seconds(30)), Value(42));
 }

@@ -10,6 +10,7 @@
 
 #include "integration/fixture.h"
 #include "integration/raw_client.h"
+#include "integration/waiting.h"
 #include "shoal/v1/event.grpc.pb.h"
 #include "shoal/v1/lock.grpc.pb.h"
 #include "shoal/v1/manager.pb.h"
@@ -76,15 +77,14 @@ class ParkedTest : public ServerTest {
     return s.reply(id);
   }
 
-  // Waits until the server reports waiting parked calls on the named object.
-  void AwaitWaiting(RawStream& s, const std::string& name, int64_t waiting) {
+  // Waits until the server shows want calls parked on the named object,
+  // asking it with Describe calls on s.
+  ::testing::AssertionResult AwaitWaiting(RawStream& s, const std::string& name, int64_t want) {
     v1::DescribeRequest request;
     request.set_name(name);
-    for (int i = 0; i < 2000; ++i) {
-      v1::ObjectInfo info = Parse<v1::ObjectInfo>(Run(s, "/shoal.v1.Manager/Describe", request));
-      if (info.waiting() == waiting) return;
-    }
-    FAIL() << name << " never had " << waiting << " waiters";
+    return shoal::testing::AwaitWaiting(name, want, [&] {
+      return Parse<v1::ObjectInfo>(Run(s, "/shoal.v1.Manager/Describe", request)).waiting();
+    });
   }
 
   RawClient raw_;
@@ -116,10 +116,10 @@ TEST_F(ParkedTest, AThousandWaitersOfEachKindParkOnAFewThreads) {
     ASSERT_TRUE(waiters[s]->Send());
     // Each session's acquires park before the next session's, so that the
     // lock's first-come order is known below.
-    AwaitWaiting(*owner, lock, (s + 1) * (kWaiters / 10));
+    EXPECT_TRUE(AwaitWaiting(*owner, lock, (s + 1) * (kWaiters / 10)));
   }
-  AwaitWaiting(*owner, queue, kWaiters);
-  AwaitWaiting(*owner, event, kWaiters);
+  EXPECT_TRUE(AwaitWaiting(*owner, queue, kWaiters));
+  EXPECT_TRUE(AwaitWaiting(*owner, event, kWaiters));
   const int threads_parked = server().ThreadCount();
   RecordProperty("threads_before", threads_before);
   RecordProperty("threads_with_3000_parked", threads_parked);
@@ -179,12 +179,12 @@ TEST_F(ParkedTest, CancelFrameEndsAParkedGetWhichTakesNothing) {
   ASSERT_EQ(Run(*s, "/shoal.v1.Manager/Create", Create(v1::QUEUE, queue)).code(), 0);
   const uint64_t parked = s->Add("/shoal.v1.QueueService/Get", Timed(queue));
   ASSERT_TRUE(s->Send());
-  AwaitWaiting(*s, queue, 1);
+  EXPECT_TRUE(AwaitWaiting(*s, queue, 1));
   s->AddCancel(parked);
   ASSERT_TRUE(s->Send());
   ASSERT_TRUE(s->Receive(1));
   EXPECT_EQ(s->reply(parked).code(), kCancelled);
-  AwaitWaiting(*s, queue, 0);
+  EXPECT_TRUE(AwaitWaiting(*s, queue, 0));
 
   ASSERT_EQ(Run(*s, "/shoal.v1.QueueService/Put", Put(queue, 7)).code(), 0);
   EXPECT_EQ(Parse<v1::ValueReply>(Run(*s, "/shoal.v1.QueueService/Get", Timed(queue, 0)))
@@ -207,10 +207,10 @@ TEST_F(ParkedTest, BrokenStreamCancelsItsParkedCalls) {
     auto dying = Open();
     dying->Add("/shoal.v1.QueueService/Get", Timed(queue));
     ASSERT_TRUE(dying->Send());
-    AwaitWaiting(*other, queue, 1);
+    EXPECT_TRUE(AwaitWaiting(*other, queue, 1));
     dying->Cancel();
   }
-  AwaitWaiting(*other, queue, 0);
+  EXPECT_TRUE(AwaitWaiting(*other, queue, 0));
   ASSERT_EQ(Run(*other, "/shoal.v1.QueueService/Put", Put(queue, 11)).code(), 0);
   EXPECT_EQ(Parse<v1::ValueReply>(Run(*other, "/shoal.v1.QueueService/Get", Timed(queue, 0)))
                 .value()
@@ -231,7 +231,7 @@ TEST_F(ParkedTest, UnaryCallPastItsDeadlineIsCancelledAndTakesNothing) {
   v1::ValueReply reply;
   grpc::Status status = stub->Get(context.get(), Timed(queue), &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  AwaitWaiting(*s, queue, 0);
+  EXPECT_TRUE(AwaitWaiting(*s, queue, 0));
   ASSERT_EQ(Run(*s, "/shoal.v1.QueueService/Put", Put(queue, 5)).code(), 0);
   EXPECT_EQ(Parse<v1::IntReply>(Run(*s, "/shoal.v1.QueueService/QSize", Named(queue))).value(), 1);
 }
@@ -251,7 +251,7 @@ TEST_F(ParkedTest, UnaryAcquireIsGrantedWhenTheHolderCloses) {
   auto call = stub->AsyncAcquire(context.get(), Timed(lock), &cq);
   grpc::Status status;
   call->Finish(&reply, &status, reinterpret_cast<void*>(1));
-  AwaitWaiting(*holder, lock, 1);
+  EXPECT_TRUE(AwaitWaiting(*holder, lock, 1));
   holder->Cancel();  // The holder's stream breaks; its session ends after the grace.
   void* tag = nullptr;
   bool ok = false;

@@ -14,25 +14,14 @@
 #include <vector>
 
 #include "integration/fixture.h"
+#include "integration/waiting.h"
 
 namespace shoal::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-class SyncTest : public ServerTest {
- protected:
-  // Waits until the object has waiting parked calls.
-  static void AwaitWaiting(const Manager& m, const ObjectProxy& object, int64_t waiting) {
-    for (int i = 0; i < 5000; ++i) {
-      for (const ObjectInfo& info : m.objects()) {
-        if (info.id == object.id() && info.waiting == waiting) return;
-      }
-      std::this_thread::yield();
-    }
-    FAIL() << object.token() << " never had " << waiting << " waiting calls";
-  }
-};
+class SyncTest : public ServerTest {};
 
 TEST_F(SyncTest, LockAcquireReleaseAndPythonErrors) {
   Manager a = Connect(), b = Connect();
@@ -101,7 +90,7 @@ TEST_F(SyncTest, BlockedAcquireIsGrantedOnReleaseAndOtherCallsGoOn) {
   ASSERT_TRUE(lock.acquire());
   LockProxy other = b.attach<LockProxy>(lock.token());
   std::thread waiter([&] { EXPECT_TRUE(other.acquire()); });
-  AwaitWaiting(a, lock, 1);
+  EXPECT_TRUE(AwaitWaiting(a, lock, 1));
   // The same Manager's other calls are not held up by its parked acquire.
   list.append(1);
   EXPECT_EQ(list.len(), 1u);
@@ -180,7 +169,7 @@ TEST_F(SyncTest, ConditionNotifyWakesWaitersWithTheLockHeld) {
     out.append(m.session_id());
   };
   std::thread first(waiter, b), second(waiter, c);
-  AwaitWaiting(a, cond, 2);
+  EXPECT_TRUE(AwaitWaiting(a, cond, 2));
   {
     std::lock_guard<ConditionProxy> hold(cond);
     cond.notify();
@@ -188,7 +177,7 @@ TEST_F(SyncTest, ConditionNotifyWakesWaitersWithTheLockHeld) {
   // One waiter wakes; the other still waits.
   for (int i = 0; i < 5000 && woken.len() < 1; ++i) std::this_thread::yield();
   EXPECT_EQ(woken.len(), 1u);
-  AwaitWaiting(a, cond, 1);
+  EXPECT_TRUE(AwaitWaiting(a, cond, 1));
   {
     std::lock_guard<ConditionProxy> hold(cond);
     cond.notify_all();
@@ -222,11 +211,11 @@ TEST_F(SyncTest, ConditionNotifyNAndTimeoutsAndWaitFor) {
     });
   }
   cond.release();
-  AwaitWaiting(a, cond, 3);
+  EXPECT_TRUE(AwaitWaiting(a, cond, 3));
   cond.acquire();
   cond.notify(2);
   cond.release();
-  AwaitWaiting(a, cond, 1);
+  EXPECT_TRUE(AwaitWaiting(a, cond, 1));
   cond.acquire();
   cond.notify(5);
   cond.release();
@@ -242,7 +231,7 @@ TEST_F(SyncTest, EventSetClearWait) {
   EXPECT_FALSE(event.wait(20ms));
   EventProxy other = b.attach<EventProxy>(event.token());
   std::thread waiter([&] { EXPECT_TRUE(other.wait()); });
-  AwaitWaiting(a, event, 1);
+  EXPECT_TRUE(AwaitWaiting(a, event, 1));
   event.set();
   waiter.join();
   EXPECT_TRUE(event.wait());
@@ -291,13 +280,13 @@ TEST_F(SyncTest, BarrierAbortResetAndTimeoutBreakIt) {
   EXPECT_FALSE(barrier.broken());
   // abort() while a party waits.
   std::thread waiter([&] { EXPECT_THROW(other.wait(), BrokenBarrierError); });
-  AwaitWaiting(a, barrier, 1);
+  EXPECT_TRUE(AwaitWaiting(a, barrier, 1));
   barrier.abort();
   waiter.join();
   barrier.reset();
   // reset() while a party waits.
   std::thread reset_waiter([&] { EXPECT_THROW(other.wait(), BrokenBarrierError); });
-  AwaitWaiting(a, barrier, 1);
+  EXPECT_TRUE(AwaitWaiting(a, barrier, 1));
   barrier.reset();
   reset_waiter.join();
   // The barrier's own timeout applies to a wait without one.
@@ -328,7 +317,7 @@ TEST_F(SyncTest, QueuePutGetMatrixWithMaxsize) {
   Manager b = Connect();
   QueueProxy other = b.attach<QueueProxy>(q.token());
   std::thread putter([&] { other.put(12); });
-  AwaitWaiting(a, q, 1);
+  EXPECT_TRUE(AwaitWaiting(a, q, 1));
   EXPECT_EQ(q.get().as_int(), 10);
   putter.join();
   EXPECT_EQ(q.get().as_int(), 11);
@@ -341,7 +330,7 @@ TEST_F(SyncTest, QueueIsFifoAcrossSessionsAndHandsToParkedGetters) {
   QueueProxy other = b.attach<QueueProxy>(q.token());
   Value got;
   std::thread getter([&] { got = other.get(); });
-  AwaitWaiting(a, q, 1);
+  EXPECT_TRUE(AwaitWaiting(a, q, 1));
   q.put("first");
   getter.join();
   EXPECT_EQ(got.as_str(), "first");
@@ -381,7 +370,7 @@ TEST_F(SyncTest, JoinableQueueTaskDoneAndJoin) {
     other.join();
     joined = true;
   });
-  AwaitWaiting(a, q, 1);
+  EXPECT_TRUE(AwaitWaiting(a, q, 1));
   q.get();
   q.task_done();
   q.get();
@@ -413,7 +402,7 @@ TEST_F(SyncTest, EndedSessionGivesItsLockToTheWaiterAndListsHoldings) {
   LockProxy other = b.attach<LockProxy>(lock.token());
   SemaphoreProxy other_sem = b.attach<SemaphoreProxy>(sem.token());
   std::thread waiter([&] { EXPECT_TRUE(other.acquire()); });
-  AwaitWaiting(b, other, 1);
+  EXPECT_TRUE(AwaitWaiting(b, other, 1));
   const int64_t old_token = lock.fencing_token();
   a.close();
   waiter.join();
