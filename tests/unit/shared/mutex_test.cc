@@ -53,6 +53,8 @@ class MutexTest : public ::testing::Test {
     Mutex mu;
     int value ABSL_GUARDED_BY(mu) = 0;
     bool flag ABSL_GUARDED_BY(mu) = false;
+    // Who moved, turn by turn.
+    std::vector<int> turns ABSL_GUARDED_BY(mu);
 
     bool Positive() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return value > 0; }
     bool Flagged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return flag; }
@@ -99,14 +101,22 @@ TYPED_TEST(MutexTest, ReadersShareTheMutex) {
 
 TYPED_TEST(MutexTest, AwaitReturnsOnceAnotherThreadMakesTheConditionTrue) {
   typename TestFixture::Shared shared;
-  std::thread setter([&shared] {
-    absl::SleepFor(absl::Milliseconds(20));
+  std::atomic<bool> awaiting{false};
+  // Await evaluates the condition with the mutex held and releases it only to
+  // wait, so the setter, which waits for the first evaluation and then takes
+  // the mutex, changes value while the main thread waits in Await.
+  auto positive = [&shared, &awaiting]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+    awaiting.store(true);
+    return shared.value > 0;
+  };
+  std::thread setter([&shared, &awaiting] {
+    while (!awaiting.load()) std::this_thread::yield();
     typename TestFixture::MutexLock lock(&shared.mu);
     shared.value = 1;
   });
   {
     typename TestFixture::MutexLock lock(&shared.mu);
-    shared.mu.Await(typename TestFixture::Condition(&shared, &TestFixture::Shared::Positive));
+    shared.mu.Await(typename TestFixture::Condition(&positive));
     EXPECT_EQ(shared.value, 1);
     shared.mu.AssertHeld();
   }
@@ -115,14 +125,20 @@ TYPED_TEST(MutexTest, AwaitReturnsOnceAnotherThreadMakesTheConditionTrue) {
 
 TYPED_TEST(MutexTest, AwaitUnderAReaderLock) {
   typename TestFixture::Shared shared;
-  std::thread setter([&shared] {
-    absl::SleepFor(absl::Milliseconds(20));
+  std::atomic<bool> awaiting{false};
+  // As above: the writer comes once the reader waits in Await.
+  auto flagged = [&shared, &awaiting]() ABSL_SHARED_LOCKS_REQUIRED(shared.mu) {
+    awaiting.store(true);
+    return shared.flag;
+  };
+  std::thread setter([&shared, &awaiting] {
+    while (!awaiting.load()) std::this_thread::yield();
     typename TestFixture::MutexLock lock(&shared.mu);
     shared.flag = true;
   });
   {
     typename TestFixture::ReaderMutexLock lock(&shared.mu);
-    shared.mu.Await(typename TestFixture::Condition(&shared.flag));
+    shared.mu.Await(typename TestFixture::Condition(&flagged));
     EXPECT_TRUE(shared.flag);
   }
   setter.join();
@@ -131,14 +147,17 @@ TYPED_TEST(MutexTest, AwaitUnderAReaderLock) {
 TYPED_TEST(MutexTest, ReleaseInAwaitWakesOtherWaiters) {
   // Two threads take turns through value, each setting it for the other and
   // then awaiting its own turn: no one signals, so this finishes only if the
-  // release inside Await wakes the other waiter as any release does.
+  // release inside Await wakes the other waiter as any release does. Each
+  // turn is recorded, so the turns are seen to alternate.
+  constexpr int kRounds = 100;
   typename TestFixture::Shared shared;
   auto player = [&shared](int me, int other) {
     typename TestFixture::MutexLock lock(&shared.mu);
-    for (int round = 0; round < 100; ++round) {
+    for (int round = 0; round < kRounds; ++round) {
       auto my_turn = [&shared, me]()
                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) { return shared.value == me; };
       shared.mu.Await(typename TestFixture::Condition(&my_turn));
+      shared.turns.push_back(me);
       shared.value = other;
     }
   };
@@ -150,6 +169,13 @@ TYPED_TEST(MutexTest, ReleaseInAwaitWakesOtherWaiters) {
   std::thread two(player, 2, 1);
   one.join();
   two.join();
+  typename TestFixture::MutexLock lock(&shared.mu);
+  ASSERT_EQ(shared.turns.size(), 2u * kRounds);
+  for (size_t i = 0; i < shared.turns.size(); ++i) {
+    EXPECT_EQ(shared.turns[i], i % 2 == 0 ? 1 : 2) << "turn " << i;
+  }
+  // The last turn, player 2's, handed value back to player 1.
+  EXPECT_EQ(shared.value, 1);
 }
 
 TYPED_TEST(MutexTest, AwaitWithTimeoutSaysWhetherTheConditionHeld) {
@@ -171,15 +197,24 @@ TYPED_TEST(MutexTest, AwaitWithTimeoutSaysWhetherTheConditionHeld) {
 
 TYPED_TEST(MutexTest, AwaitWithTimeoutReturnsEarlyWhenTheConditionComesTrue) {
   typename TestFixture::Shared shared;
-  std::thread setter([&shared] {
-    absl::SleepFor(absl::Milliseconds(20));
+  std::atomic<bool> awaiting{false};
+  // As in AwaitReturnsOnceAnotherThreadMakesTheConditionTrue: the setter sets
+  // the flag while the main thread waits.
+  auto flagged = [&shared, &awaiting]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+    awaiting.store(true);
+    return shared.flag;
+  };
+  std::thread setter([&shared, &awaiting] {
+    while (!awaiting.load()) std::this_thread::yield();
     typename TestFixture::MutexLock lock(&shared.mu);
     shared.flag = true;
   });
   {
     typename TestFixture::MutexLock lock(&shared.mu);
-    EXPECT_TRUE(shared.mu.AwaitWithTimeout(typename TestFixture::Condition(&shared.flag),
+    const absl::Time start = absl::Now();
+    EXPECT_TRUE(shared.mu.AwaitWithTimeout(typename TestFixture::Condition(&flagged),
                                            absl::Seconds(60)));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   }
   setter.join();
 }
