@@ -15,19 +15,15 @@
 // trip it correctly, so they get BrokenBarrierError at once and the one gone
 // gets CancelledError.
 //
-// Thread-safety: every public method is safe to call from any thread. Which
-// event completes a waiter is decided under the object's mutex, so each waiter
-// is completed exactly once; the completions run after the mutex is released.
-// The object schedules timers with its mutex held and cancels them only with
-// it released, because Timers::Cancel waits out a running timer callback,
-// which takes the mutex. A completion may call back into the object, or drop
-// the last reference to it: nothing touches the object after completions
-// start running.
+// Thread-safety: every public method is safe to call from any thread. The
+// parked parties are a WaiterList under the object's mutex, which completes
+// each exactly once (see waiter_list.h); completions run after the mutex is
+// released, and nothing touches the object once they start, so a completion
+// may call back into it or drop the last reference to it.
 #ifndef SHOAL_SERVER_OBJECTS_BARRIER_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_BARRIER_OBJECT_H_
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,8 +31,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/objects/object.h"
+#include "server/objects/waiter_list.h"
 #include "server/objects/waiting.h"
 #include "shared/mutex.h"
 
@@ -88,12 +86,9 @@ class BarrierObject : public Object {
   Holdings Held() const override;
 
  private:
+  // A parked party's arrival index in its pass.
   struct Party {
-    SessionId session = 0;
     int64_t index = 0;
-    Completion done;
-    // Set when the wait has a deadline.
-    std::optional<Timers::TimerId> timer;
   };
 
   BarrierObject(int64_t parties, std::optional<absl::Duration> default_timeout, Timers* timers);
@@ -101,20 +96,18 @@ class BarrierObject : public Object {
   // The timer callback of party id: breaks the barrier, unless something
   // else completed the party first.
   void Expire(WaitId id);
-  // Completes every parked party with status (their timers cancelled) and
-  // empties the pass.
-  void FailAllLocked(const absl::Status& status, Settlement& settle)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Breaks the barrier: it is broken, and every parked party gets
+  // BrokenBarrierError with why.
+  void BreakLocked(absl::string_view why, Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int64_t parties_;
   const std::optional<absl::Duration> default_timeout_;
   Timers* const timers_;
   mutable Mutex mu_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  // The parties parked in the current pass, by id; ids grow, so this is
-  // arrival order, and its size is the next arrival's index.
-  std::map<WaitId, Party> waiting_ ABSL_GUARDED_BY(mu_);
-  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // The parties parked in the current pass; its size is the next arrival's
+  // index.
+  WaiterList<Party> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

@@ -2,48 +2,57 @@
 
 #include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/objects/waiter_list.h"
 #include "shared/error_kind.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
 namespace {
 
-// Ids of the condition's own waiters carry this bit; the lock's ids (from
-// Acquire made through the condition) never reach it, so Cancel can tell
-// which is which.
-constexpr WaitId kWaitTag = WaitId{1} << 63;
+// The id tag of the condition's own waiters; the ids of its lock (from an
+// Acquire made through the condition) carry the lock's tag, 0, so that
+// Cancel can tell which is which.
+constexpr WaitIdTag kConditionTag = 1;
 
-struct Waiter {
+// A waiter that left the condition's list, notified or timed out, and asks
+// for the lock back: its Wait answers once the lock is its own again.
+struct Reacquiring {
   SessionId session = 0;
-  // The recursion count to restore when re-acquiring.
-  int64_t count = 1;
-  Completion done;
-  // Set while the wait's deadline timer may be pending or running.
-  std::optional<Timers::TimerId> timer;
-  // Once re-acquiring: the lock's id of the request, when it parked.
+  // The lock's id of the request, once it parked there.
   WaitId lock_wait = 0;
-  // A Cancel came while re-acquiring, before lock_wait was known: whoever
-  // learns lock_wait cancels it.
+  // A Cancel came before lock_wait was known: whoever learns lock_wait
+  // cancels it.
   bool cancel_requested = false;
 };
 
-absl::Status CancelledBySession() { return absl::CancelledError("the session ended"); }
+// Asks that r's re-acquire be cancelled. Returns the lock's id to cancel,
+// or 0 when the request has not parked at the lock yet: then it cancels
+// itself once it has.
+WaitId CancelReacquire(Reacquiring& r) {
+  if (r.lock_wait == 0) r.cancel_requested = true;
+  return r.lock_wait;
+}
 
 }  // namespace
 
 struct ConditionObject::State {
+  State(Timers* timers, WaiterList<>::DeadlineHandler on_deadline)
+      : waiting(timers, kConditionTag, std::move(on_deadline)) {}
+
   Mutex mu;
-  // Waiters parked until a notify or their deadline, by id: arrival order.
-  std::map<WaitId, Waiter> waiting ABSL_GUARDED_BY(mu);
-  // Waiters notified or timed out, waiting for the lock again.
-  std::map<WaitId, Waiter> reacquiring ABSL_GUARDED_BY(mu);
-  WaitId next_id ABSL_GUARDED_BY(mu) = 1;
+  // Waiters parked until a notify or their deadline. Their completions are
+  // ThenReacquire's: True (notified) and False (timed out) send them to take
+  // the lock again, after the waiter was recorded in reacquiring.
+  WaiterList<> waiting ABSL_GUARDED_BY(mu);
+  // Waiters taking the lock again, by the condition's id.
+  std::map<WaitId, Reacquiring> reacquiring ABSL_GUARDED_BY(mu);
 };
 
 ConditionObject::ConditionObject(Timers* timers, std::shared_ptr<LockObject> lock)
@@ -51,39 +60,24 @@ ConditionObject::ConditionObject(Timers* timers, std::shared_ptr<LockObject> loc
       timers_(timers),
       owns_lock_(lock == nullptr),
       lock_(lock != nullptr ? std::move(lock) : std::make_shared<LockObject>(Kind::kRLock, timers)),
-      state_(std::make_shared<State>()) {}
+      state_(std::make_shared<State>(timers, [this](WaitId id) { Expire(id); })) {}
 
 ConditionObject::~ConditionObject() {
-  // First no timer callback runs or will run; then nothing moves waiters but
-  // the lock's completions, which need only state_.
-  std::vector<Timers::TimerId> timers;
-  {
-    MutexLock lock(&state_->mu);
-    for (const auto* waiters : {&state_->waiting, &state_->reacquiring}) {
-      for (const auto& [id, waiter] : *waiters) {
-        if (waiter.timer.has_value()) timers.push_back(*waiter.timer);
-      }
-    }
-  }
-  for (Timers::TimerId timer : timers) timers_->Cancel(timer);
-
-  std::map<WaitId, Waiter> waiting;
   std::vector<WaitId> lock_waits;
   {
-    MutexLock lock(&state_->mu);
-    waiting.swap(state_->waiting);
-    for (auto& [id, waiter] : state_->reacquiring) {
-      if (waiter.lock_wait != 0) {
-        lock_waits.push_back(waiter.lock_wait);
-      } else {
-        waiter.cancel_requested = true;
+    // The settlement cancels the waiters' timers, waiting out a running
+    // one, before their completions run.
+    Settlement settle(timers_);
+    MutexLock hold(&state_->mu);
+    state_->waiting.CompleteAll(Outcome::Error(absl::CancelledError("the condition was destroyed")),
+                                settle);
+    for (auto& [id, r] : state_->reacquiring) {
+      if (const WaitId lock_wait = CancelReacquire(r); lock_wait != 0) {
+        lock_waits.push_back(lock_wait);
       }
     }
   }
   for (WaitId lock_wait : lock_waits) lock_->Cancel(lock_wait);
-  for (auto& [id, waiter] : waiting) {
-    std::move(waiter.done)(Outcome::Error(absl::CancelledError("the condition was destroyed")));
-  }
 }
 
 WaitId ConditionObject::Acquire(WaitRequest request) { return lock_->Acquire(std::move(request)); }
@@ -91,88 +85,89 @@ WaitId ConditionObject::Acquire(WaitRequest request) { return lock_->Acquire(std
 absl::Status ConditionObject::Release(Caller caller) { return lock_->Release(caller); }
 
 WaitId ConditionObject::Wait(WaitRequest request) {
-  const std::optional<absl::Time> deadline = FiniteDeadline(request.deadline);
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   // Locals, because a completion run below may free the object.
   const std::shared_ptr<LockObject> lock = lock_;
   const std::shared_ptr<State> state = state_;
+  const SessionId session = request.caller.session;
   WaitId id = 0;
-  int64_t count = 0;
-  // Runs under the lock's mutex, before the lock is let go: a notifier has to
-  // hold the lock, so none can pick the waiters before this one is parked.
-  auto park = [&](int64_t held) {
-    MutexLock hold(&state->mu);
-    id = kWaitTag | state->next_id++;
-    count = held;
-    Waiter waiter;
-    waiter.session = request.caller.session;
-    waiter.count = held;
-    waiter.done = std::move(request.done);
-    if (must_not_wait) {
-      state->reacquiring.emplace(id, std::move(waiter));
-      return;
-    }
-    if (deadline.has_value()) {
-      const WaitId timed = id;
-      waiter.timer = timers_->Schedule(*deadline, [this, timed] { Expire(timed); });
-    }
-    state->waiting.emplace(id, std::move(waiter));
-  };
-  if (!lock->ReleaseSave(request.caller, park)) {
+  bool released = false;
+  {
+    // Runs the completion of a wait that may not wait, once the lock's
+    // mutex is let go.
+    Settlement settle(timers_);
+    // Runs under the lock's mutex, before the lock is let go: a notifier has
+    // to hold the lock, so none can pick the waiters before this one is
+    // parked.
+    auto park = [&](int64_t count) {
+      MutexLock hold(&state->mu);
+      const WaitId next = state->waiting.NextId();
+      id = state->waiting.Park(
+          session, must_not_wait ? std::nullopt : request.deadline,
+          ThenReacquire(lock, state, next, session, count, std::move(request.done)));
+      if (must_not_wait) {
+        // It times out at once, as a deadline would: the lock is let go and
+        // taken again (Python's wait(0)).
+        state->reacquiring.emplace(id, Reacquiring{session});
+        state->waiting.Complete(id, Outcome::Ok(false), settle);
+      }
+    };
+    released = lock->ReleaseSave(request.caller, park);
+  }
+  if (!released) {
     std::move(request.done)(Outcome::Error(error::RuntimeError("cannot wait on un-acquired lock")));
     return 0;
   }
-  if (must_not_wait) {
-    return Reacquire(lock, state, id, request.caller.session, count, /*notified=*/false) ? id : 0;
-  }
-  return id;
+  if (!must_not_wait) return id;
+  // Cancel is of use only while the re-acquire waits at the lock.
+  MutexLock hold(&state->mu);
+  return state->reacquiring.count(id) != 0 ? id : 0;
 }
 
 void ConditionObject::Expire(WaitId id) {
-  const std::shared_ptr<LockObject> lock = lock_;
   const std::shared_ptr<State> state = state_;
-  SessionId session = 0;
-  int64_t count = 0;
-  {
-    MutexLock hold(&state->mu);
-    auto node = state->waiting.extract(id);
-    if (node.empty()) return;  // Notified or cancelled first.
-    session = node.mapped().session;
-    count = node.mapped().count;
-    // The timer stays recorded: the destructor's Cancel waits this out.
-    state->reacquiring.insert(std::move(node));
-  }
-  Reacquire(lock, state, id, session, count, /*notified=*/false);
+  Settlement settle(timers_);
+  MutexLock hold(&state->mu);
+  const auto* waiter = state->waiting.Find(id);
+  if (waiter == nullptr) return;  // Notified or cancelled first.
+  state->reacquiring.emplace(id, Reacquiring{waiter->session});
+  state->waiting.CompleteExpired(id, Outcome::Ok(false), settle);
 }
 
-bool ConditionObject::Reacquire(const std::shared_ptr<LockObject>& lock,
-                                const std::shared_ptr<State>& state, WaitId id, SessionId session,
-                                int64_t count, bool notified) {
-  const WaitId lock_wait =
-      lock->AcquireRestore(Caller{session}, count, [state, id, notified](Outcome outcome) {
-        FinishWait(*state, id, notified, std::move(outcome));
-      });
-  if (lock_wait == 0) return false;
-  bool cancel = false;
-  {
-    MutexLock hold(&state->mu);
-    auto it = state->reacquiring.find(id);
-    if (it != state->reacquiring.end()) {  // Else granted or cancelled already.
-      it->second.lock_wait = lock_wait;
-      cancel = it->second.cancel_requested;
+Completion ConditionObject::ThenReacquire(std::shared_ptr<LockObject> lock,
+                                          std::shared_ptr<State> state, WaitId id,
+                                          SessionId session, int64_t count, Completion done) {
+  return [lock = std::move(lock), state = std::move(state), id, session, count,
+          done = std::move(done)](Outcome outcome) mutable {
+    if (!outcome.status.ok()) {  // Cancelled: no re-acquire.
+      std::move(done)(std::move(outcome));
+      return;
     }
-  }
-  if (cancel) lock->Cancel(lock_wait);
-  return true;
+    const bool notified = outcome.value == Value(true);
+    const WaitId lock_wait = lock->AcquireRestore(
+        Caller{session}, count,
+        [state, id, notified, done = std::move(done)](Outcome lock_outcome) mutable {
+          FinishWait(*state, id, notified, std::move(lock_outcome), std::move(done));
+        });
+    if (lock_wait == 0) return;
+    bool cancel = false;
+    {
+      MutexLock hold(&state->mu);
+      auto it = state->reacquiring.find(id);
+      if (it != state->reacquiring.end()) {  // Else granted or cancelled already.
+        it->second.lock_wait = lock_wait;
+        cancel = it->second.cancel_requested;
+      }
+    }
+    if (cancel) lock->Cancel(lock_wait);
+  };
 }
 
-void ConditionObject::FinishWait(State& state, WaitId id, bool notified, Outcome lock_outcome) {
-  Completion done;
+void ConditionObject::FinishWait(State& state, WaitId id, bool notified, Outcome lock_outcome,
+                                 Completion done) {
   {
     MutexLock hold(&state.mu);
-    auto node = state.reacquiring.extract(id);
-    if (node.empty()) return;  // Cannot happen: the lock completes a request once.
-    done = std::move(node.mapped().done);
+    state.reacquiring.erase(id);
   }
   if (!lock_outcome.status.ok()) {
     std::move(done)(Outcome::Error(std::move(lock_outcome.status)));
@@ -185,30 +180,16 @@ void ConditionObject::FinishWait(State& state, WaitId id, bool notified, Outcome
 
 absl::Status ConditionObject::Notify(Caller caller, int64_t n) {
   if (n < 0) return error::ValueError("n must be zero or more");
-  const std::shared_ptr<LockObject> lock = lock_;
+  if (!lock_->IsOwned(caller)) return error::RuntimeError("cannot notify on un-acquired lock");
   const std::shared_ptr<State> state = state_;
-  Timers* const timers = timers_;
-  if (!lock->IsOwned(caller)) return error::RuntimeError("cannot notify on un-acquired lock");
-  struct Woken {
-    WaitId id;
-    SessionId session;
-    int64_t count;
-  };
-  std::vector<Woken> woken;
-  std::vector<Timers::TimerId> timers_to_cancel;
-  {
-    MutexLock hold(&state->mu);
-    for (; n > 0 && !state->waiting.empty(); --n) {
-      auto node = state->waiting.extract(state->waiting.begin());
-      Waiter& waiter = node.mapped();
-      if (waiter.timer.has_value()) timers_to_cancel.push_back(*waiter.timer);
-      waiter.timer.reset();
-      woken.push_back(Woken{node.key(), waiter.session, waiter.count});
-      state->reacquiring.insert(std::move(node));
-    }
+  Settlement settle(timers_);
+  MutexLock hold(&state->mu);
+  for (; n > 0; --n) {
+    const auto* oldest = state->waiting.Oldest();
+    if (oldest == nullptr) break;
+    state->reacquiring.emplace(oldest->id, Reacquiring{oldest->session});
+    state->waiting.CompleteOldest(Outcome::Ok(true), settle);
   }
-  for (Timers::TimerId timer : timers_to_cancel) timers->Cancel(timer);
-  for (const Woken& w : woken) Reacquire(lock, state, w.id, w.session, w.count, /*notified=*/true);
   return absl::OkStatus();
 }
 
@@ -218,66 +199,44 @@ absl::Status ConditionObject::NotifyAll(Caller caller) {
 
 int64_t ConditionObject::NWaiting() const {
   MutexLock hold(&state_->mu);
-  return static_cast<int64_t>(state_->waiting.size());
+  return state_->waiting.size();
 }
 
 void ConditionObject::Cancel(WaitId id) {
-  if ((id & kWaitTag) == 0) {
+  if (!HasWaitIdTag(id, kConditionTag)) {
     lock_->Cancel(id);
     return;
   }
   const std::shared_ptr<LockObject> lock = lock_;
-  Timers* const timers = timers_;
-  Completion done;
-  std::optional<Timers::TimerId> timer;
   WaitId lock_wait = 0;
   {
+    Settlement settle(timers_);
     MutexLock hold(&state_->mu);
-    auto node = state_->waiting.extract(id);
-    if (!node.empty()) {
-      done = std::move(node.mapped().done);
-      timer = node.mapped().timer;
-    } else if (auto it = state_->reacquiring.find(id); it != state_->reacquiring.end()) {
-      lock_wait = it->second.lock_wait;
-      if (lock_wait == 0) it->second.cancel_requested = true;
+    if (!state_->waiting.Complete(id, WaitCancelled(), settle)) {
+      auto it = state_->reacquiring.find(id);
+      if (it != state_->reacquiring.end()) lock_wait = CancelReacquire(it->second);
     }
   }
-  if (timer.has_value()) timers->Cancel(*timer);
   if (lock_wait != 0) lock->Cancel(lock_wait);
-  if (done) std::move(done)(Outcome::Error(absl::CancelledError("the wait was cancelled")));
 }
 
 void ConditionObject::EndSession(SessionId session) {
   const std::shared_ptr<LockObject> lock = lock_;
   const bool owns_lock = owns_lock_;
-  Timers* const timers = timers_;
-  std::vector<Completion> cancelled;
-  std::vector<Timers::TimerId> timers_to_cancel;
   std::vector<WaitId> lock_waits;
   {
+    Settlement settle(timers_);
     MutexLock hold(&state_->mu);
-    for (auto it = state_->waiting.begin(); it != state_->waiting.end();) {
-      if (it->second.session != session) {
-        ++it;
-        continue;
-      }
-      if (it->second.timer.has_value()) timers_to_cancel.push_back(*it->second.timer);
-      cancelled.push_back(std::move(it->second.done));
-      it = state_->waiting.erase(it);
-    }
-    for (auto& [id, waiter] : state_->reacquiring) {
-      if (waiter.session != session) continue;
-      if (waiter.lock_wait != 0) {
-        lock_waits.push_back(waiter.lock_wait);
-      } else {
-        waiter.cancel_requested = true;
+    state_->waiting.CompleteSession(session, SessionEnded(), settle);
+    for (auto& [id, r] : state_->reacquiring) {
+      if (r.session != session) continue;
+      if (const WaitId lock_wait = CancelReacquire(r); lock_wait != 0) {
+        lock_waits.push_back(lock_wait);
       }
     }
   }
-  for (Timers::TimerId timer : timers_to_cancel) timers->Cancel(timer);
   for (WaitId lock_wait : lock_waits) lock->Cancel(lock_wait);
   if (owns_lock) lock->EndSession(session);
-  for (Completion& done : cancelled) std::move(done)(Outcome::Error(CancelledBySession()));
 }
 
 std::string ConditionObject::Repr() const {
@@ -292,9 +251,8 @@ Holdings ConditionObject::Held() const {
   holdings.held = lock_->Held().held;
   MutexLock hold(&state_->mu);
   SessionCounts waiting;
-  for (const auto* waiters : {&state_->waiting, &state_->reacquiring}) {
-    for (const auto& [id, waiter] : *waiters) ++waiting[waiter.session];
-  }
+  state_->waiting.CountSessions(waiting);
+  for (const auto& [id, r] : state_->reacquiring) ++waiting[r.session];
   holdings.waiting = CountPairs(waiting);
   return holdings;
 }

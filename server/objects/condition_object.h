@@ -14,8 +14,12 @@
 // notify, at once (it does not take the lock again, since nobody would
 // release it); while it re-acquires, by cancelling its request at the lock.
 //
-// Thread-safety: every public method is safe to call from any thread; each
-// waiter is completed exactly once, and completions run with no mutex held.
+// Thread-safety: every public method is safe to call from any thread. A
+// waiter is completed exactly once: while it waits for a notify it is in the
+// condition's WaiterList (see waiter_list.h), whose completion of it either
+// answers the Wait (an error) or hands it on to the lock as a re-acquire
+// (True or False), which the lock's own WaiterList completes once.
+// Completions run with no mutex held.
 // Lock order, outer first:
 //   1. the LockObject's mutex: LockObject::ReleaseSave calls back into the
 //      condition under it, so that parking a waiter and releasing the lock
@@ -25,8 +29,8 @@
 //   3. the Timers' internal lock (Timers::Schedule is called under 1 and 2;
 //      Timers::Cancel under none, as it waits out a running timer callback,
 //      which takes 2).
-// The waiters' state lives in a block shared with the lock's completions of
-// their re-acquires, so those completions never touch the ConditionObject
+// The waiters' state lives in a block shared with the completions of their
+// waits and re-acquires, so those completions never touch the ConditionObject
 // itself and may outlive it; the lock may be shared with other holders.
 #ifndef SHOAL_SERVER_OBJECTS_CONDITION_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_CONDITION_OBJECT_H_
@@ -94,17 +98,19 @@ class ConditionObject : public Object {
   struct State;
 
   // The timer callback of waiter id: unless notified or cancelled first, the
-  // waiter re-acquires the lock and then completes with False.
+  // waiter takes the lock again and then completes with False.
   void Expire(WaitId id);
-  // Asks the lock back for waiter id, which has moved to re-acquiring; it
-  // completes with notified once granted. Returns false when it completed at
-  // once. Touches only lock and state, not the object, which a completion
-  // may have freed.
-  static bool Reacquire(const std::shared_ptr<LockObject>& lock,
-                        const std::shared_ptr<State>& state, WaitId id, SessionId session,
-                        int64_t count, bool notified);
-  // The lock's completion of waiter id's re-acquire.
-  static void FinishWait(State& state, WaitId id, bool notified, Outcome lock_outcome);
+  // The completion of waiter id's stay in the condition's list, which goes
+  // on to answer done: an error (Cancel, the end of its session, the
+  // condition's end) answers done at once; True (notified) or False (timed
+  // out) asks lock back for the waiter, with its recursion count, and done
+  // answers once it is granted. Touches only lock and state, not the object,
+  // which a completion may have freed.
+  static Completion ThenReacquire(std::shared_ptr<LockObject> lock, std::shared_ptr<State> state,
+                                  WaitId id, SessionId session, int64_t count, Completion done);
+  // The lock's completion of waiter id's re-acquire: answers done.
+  static void FinishWait(State& state, WaitId id, bool notified, Outcome lock_outcome,
+                         Completion done);
 
   Timers* const timers_;
   const bool owns_lock_;

@@ -1,41 +1,26 @@
 #include "server/objects/event_object.h"
 
-#include <map>
-#include <optional>
 #include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 
 namespace shoal::server {
-EventObject::EventObject(Timers* timers) : Object(Kind::kEvent), timers_(timers) {}
+
+EventObject::EventObject(Timers* timers)
+    : Object(Kind::kEvent), timers_(timers), waiters_(timers, [this](WaitId id) { Expire(id); }) {}
 
 EventObject::~EventObject() {
-  // The waiters are taken out under the mutex, so that a timer callback
-  // already waiting for it finds nothing to complete; Cancel then waits that
-  // callback out.
-  std::map<WaitId, Waiter> waiters;
-  {
-    MutexLock lock(&mu_);
-    waiters.swap(waiters_);
-  }
   Settlement settle(timers_);
-  for (auto& [id, waiter] : waiters) {
-    settle.Complete(std::move(waiter.done),
-                    Outcome::Error(absl::CancelledError("the Event was deleted")), waiter.timer);
-  }
+  MutexLock lock(&mu_);
+  waiters_.CompleteAll(Outcome::Error(absl::CancelledError("the Event was deleted")), settle);
 }
 
 void EventObject::Set() {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   set_ = true;
-  for (auto& [id, waiter] : waiters_) {
-    settle.Complete(std::move(waiter.done), Outcome::Ok(true), waiter.timer);
-  }
-  waiters_.clear();
+  waiters_.CompleteAll(Outcome::Ok(true), settle);
 }
 
 void EventObject::Clear() {
@@ -49,61 +34,37 @@ bool EventObject::IsSet() const {
 }
 
 WaitId EventObject::Wait(WaitRequest request) {
-  const std::optional<absl::Time> deadline = FiniteDeadline(request.deadline);
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (set_ || must_not_wait) {
-    settle.Complete(std::move(request.done), Outcome::Ok(set_), std::nullopt);
+    settle.CompleteNow(std::move(request.done), Outcome::Ok(set_));
     return 0;
   }
-  const WaitId id = next_id_++;
-  Waiter& waiter = waiters_[id];
-  waiter.session = request.caller.session;
-  waiter.done = std::move(request.done);
-  if (deadline.has_value()) {
-    waiter.timer = timers_->Schedule(*deadline, [this, id] { Expire(id); });
-  }
-  return id;
+  return waiters_.Park(request.caller.session, request.deadline, std::move(request.done));
 }
 
 void EventObject::Expire(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;  // Set or cancelled first.
-  // The running timer is this one: nothing to cancel.
-  settle.Complete(std::move(it->second.done), Outcome::Ok(false), std::nullopt);
-  waiters_.erase(it);
+  waiters_.CompleteExpired(id, Outcome::Ok(false), settle);
 }
 
 void EventObject::Cancel(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;
-  settle.Complete(std::move(it->second.done),
-                  Outcome::Error(absl::CancelledError("the wait was cancelled")), it->second.timer);
-  waiters_.erase(it);
+  waiters_.Complete(id, WaitCancelled(), settle);
 }
 
 void EventObject::EndSession(SessionId session) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.session != session) {
-      ++it;
-      continue;
-    }
-    settle.Complete(std::move(it->second.done),
-                    Outcome::Error(absl::CancelledError("the session ended")), it->second.timer);
-    it = waiters_.erase(it);
-  }
+  waiters_.CompleteSession(session, SessionEnded(), settle);
 }
 
 int64_t EventObject::NWaiting() const {
   MutexLock lock(&mu_);
-  return static_cast<int64_t>(waiters_.size());
+  return waiters_.size();
 }
 
 std::string EventObject::Repr() const {
@@ -117,7 +78,7 @@ int64_t EventObject::Size() const { return 0; }
 Holdings EventObject::Held() const {
   MutexLock lock(&mu_);
   SessionCounts waiting;
-  for (const auto& [id, waiter] : waiters_) ++waiting[waiter.session];
+  waiters_.CountSessions(waiting);
   return Holdings{{}, CountPairs(waiting)};
 }
 

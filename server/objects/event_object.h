@@ -6,24 +6,20 @@
 // flag, which is still false then); Cancel and EndSession complete a waiter
 // with CancelledError because its caller is gone.
 //
-// Thread-safety: every public method is safe to call from any thread. Which
-// event completes a waiter is decided under the object's mutex, so each waiter
-// is completed exactly once; the completions run after the mutex is released.
-// The object schedules timers with its mutex held and cancels them only with
-// it released, because Timers::Cancel waits out a running timer callback,
-// which takes the mutex. A completion may call back into the object, or drop
-// the last reference to it: nothing touches the object after completions
-// start running.
+// Thread-safety: every public method is safe to call from any thread. The
+// parked waiters are a WaiterList under the object's mutex, which completes
+// each exactly once (see waiter_list.h); completions run after the mutex is
+// released, and nothing touches the object once they start, so a completion
+// may call back into it or drop the last reference to it.
 #ifndef SHOAL_SERVER_OBJECTS_EVENT_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_EVENT_OBJECT_H_
 
 #include <cstdint>
-#include <map>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "server/objects/object.h"
+#include "server/objects/waiter_list.h"
 #include "server/objects/waiting.h"
 #include "shared/mutex.h"
 
@@ -62,13 +58,6 @@ class EventObject : public Object {
   Holdings Held() const override;
 
  private:
-  struct Waiter {
-    SessionId session = 0;
-    Completion done;
-    // Set when the wait has a deadline.
-    std::optional<Timers::TimerId> timer;
-  };
-
   // The timer callback of waiter id: completes it with False, unless
   // something else completed it first.
   void Expire(WaitId id);
@@ -76,9 +65,7 @@ class EventObject : public Object {
   Timers* const timers_;
   mutable Mutex mu_;
   bool set_ ABSL_GUARDED_BY(mu_) = false;
-  // Parked waiters by id; ids grow, so this is arrival order.
-  std::map<WaitId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  WaiterList<> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

@@ -2,7 +2,6 @@
 
 #include <cassert>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -23,27 +22,19 @@ LockObject::LockObject(Kind kind, Timers* timers, bool any_session_may_release)
     : Object(kind),
       reentrant_(kind == Kind::kRLock),
       any_session_may_release_(any_session_may_release && kind == Kind::kLock),
-      timers_(timers) {
+      timers_(timers),
+      waiters_(timers, [this](WaitId id) { Expire(id); }) {
   assert(kind == Kind::kLock || kind == Kind::kRLock);
 }
 
 LockObject::~LockObject() {
-  std::map<WaitId, Waiter> left;
-  {
-    MutexLock lock(&mu_);
-    left.swap(waiters_);
-  }
-  // A timer callback blocked on mu_ finds no waiter once it gets it; Cancel
-  // waits it out.
   Settlement settle(timers_);
-  for (auto& [id, waiter] : left) {
-    settle.Complete(std::move(waiter.done),
-                    Outcome::Error(absl::CancelledError("the lock was destroyed")), waiter.timer);
-  }
+  MutexLock lock(&mu_);
+  waiters_.CompleteAll(Outcome::Error(absl::CancelledError("the lock was destroyed")), settle);
 }
 
 WaitId LockObject::Acquire(WaitRequest request) {
-  return AcquireWithCount(request.caller, 1, /*restore=*/false, FiniteDeadline(request.deadline),
+  return AcquireWithCount(request.caller, 1, /*restore=*/false, request.deadline,
                           std::move(request.done));
 }
 
@@ -54,43 +45,31 @@ WaitId LockObject::AcquireRestore(Caller caller, int64_t count, Completion done)
 
 WaitId LockObject::AcquireWithCount(Caller caller, int64_t count, bool restore,
                                     std::optional<absl::Time> deadline, Completion done) {
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (!holder_.has_value()) {
     holder_ = caller.session;
     count_ = count;
-    settle.Complete(std::move(done), Granted(++last_token_), std::nullopt);
+    settle.CompleteNow(std::move(done), Granted(++last_token_));
     return 0;
   }
   if (reentrant_ && !restore && *holder_ == caller.session) {
     ++count_;
-    settle.Complete(std::move(done), Granted(last_token_), std::nullopt);
+    settle.CompleteNow(std::move(done), Granted(last_token_));
     return 0;
   }
   if (must_not_wait) {
-    settle.Complete(std::move(done), Outcome::Ok(false), std::nullopt);
+    settle.CompleteNow(std::move(done), Outcome::Ok(false));
     return 0;
   }
-  const WaitId id = next_id_++;
-  Waiter& waiter = waiters_[id];
-  waiter.session = caller.session;
-  waiter.count = count;
-  waiter.done = std::move(done);
-  if (deadline.has_value()) {
-    waiter.timer = timers_->Schedule(*deadline, [this, id] { Expire(id); });
-  }
-  return id;
+  return waiters_.Park(caller.session, deadline, std::move(done), Acquirer{count});
 }
 
 void LockObject::Expire(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;  // Granted or cancelled first.
-  // The running timer is this one: nothing to cancel.
-  settle.Complete(std::move(it->second.done), Outcome::Ok(false), std::nullopt);
-  waiters_.erase(it);
+  waiters_.CompleteExpired(id, Outcome::Ok(false), settle);
 }
 
 absl::Status LockObject::Release(Caller caller) {
@@ -120,11 +99,7 @@ bool LockObject::Locked() const {
 void LockObject::Cancel(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;
-  settle.Complete(std::move(it->second.done),
-                  Outcome::Error(absl::CancelledError("the wait was cancelled")), it->second.timer);
-  waiters_.erase(it);
+  waiters_.Complete(id, WaitCancelled(), settle);
 }
 
 LockObject::Description LockObject::Describe() const {
@@ -132,7 +107,7 @@ LockObject::Description LockObject::Describe() const {
   Description description;
   description.holder = holder_;
   description.recursion_count = count_;
-  description.waiting = static_cast<int64_t>(waiters_.size());
+  description.waiting = waiters_.size();
   description.last_fencing_token = last_token_;
   return description;
 }
@@ -163,26 +138,17 @@ void LockObject::Free() {
 }
 
 void LockObject::GrantNext(Settlement& settle) {
-  if (holder_.has_value() || waiters_.empty()) return;
-  auto it = waiters_.begin();
-  holder_ = it->second.session;
-  count_ = it->second.count;
-  settle.Complete(std::move(it->second.done), Granted(++last_token_), it->second.timer);
-  waiters_.erase(it);
+  const auto* next = waiters_.Oldest();
+  if (holder_.has_value() || next == nullptr) return;
+  holder_ = next->session;
+  count_ = next->payload.count;
+  waiters_.CompleteOldest(Granted(++last_token_), settle);
 }
 
 void LockObject::EndSession(SessionId session) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.session != session) {
-      ++it;
-      continue;
-    }
-    settle.Complete(std::move(it->second.done),
-                    Outcome::Error(absl::CancelledError("the session ended")), it->second.timer);
-    it = waiters_.erase(it);
-  }
+  waiters_.CompleteSession(session, SessionEnded(), settle);
   if (holder_ == session) {
     Free();
     GrantNext(settle);
@@ -208,7 +174,7 @@ Holdings LockObject::Held() const {
   Holdings holdings;
   if (holder_.has_value()) holdings.held.emplace_back(*holder_, count_);
   SessionCounts waiting;
-  for (const auto& [id, waiter] : waiters_) ++waiting[waiter.session];
+  waiters_.CountSessions(waiting);
   holdings.waiting = CountPairs(waiting);
   return holdings;
 }

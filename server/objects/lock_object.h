@@ -15,21 +15,18 @@
 // release a Lock, which shoal offers as an explicit option
 // (any_session_may_release).
 //
-// Thread-safety: every public method is safe to call from any thread. Which
-// event completes a waiter (grant, deadline, Cancel, session end) is decided
-// under the object's mutex, so each waiter is completed exactly once and a
-// grant is never lost or given twice; completions run after the mutex is
-// released, on the thread that made the decision (the releaser's, the timer
-// thread, ...). The mutex is held while calling Timers::Schedule and
-// Timers::Now, never while calling Timers::Cancel (which waits out a running
-// timer callback, and those callbacks take the mutex). A completion may call
-// back into the object, or drop the last reference to it: nothing touches the
-// object after completions start running.
+// Thread-safety: every public method is safe to call from any thread. The
+// parked acquirers are a WaiterList under the object's mutex: which event
+// completes one (grant, deadline, Cancel, session end) is decided under it,
+// so each is completed exactly once (see waiter_list.h) and a grant is never
+// lost or given twice. Completions run after the mutex is released, on the
+// thread that made the decision (the releaser's, the timer thread, ...), and
+// nothing touches the object once they start, so a completion may call back
+// into it or drop the last reference to it.
 #ifndef SHOAL_SERVER_OBJECTS_LOCK_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_LOCK_OBJECT_H_
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 
@@ -37,6 +34,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "server/objects/object.h"
+#include "server/objects/waiter_list.h"
 #include "server/objects/waiting.h"
 #include "shared/mutex.h"
 
@@ -125,13 +123,10 @@ class LockObject : public Object {
   Holdings Held() const override;
 
  private:
-  struct Waiter {
-    SessionId session = 0;
-    // The recursion count to hold once granted: 1 for an Acquire.
+  // What a parked acquirer holds once granted: count, the recursion count
+  // (1 for an Acquire, the saved count for an AcquireRestore).
+  struct Acquirer {
     int64_t count = 1;
-    Completion done;
-    // Set when the wait has a deadline.
-    std::optional<Timers::TimerId> timer;
   };
 
   // Grants the lock at once, or parks a waiter; shared by Acquire and
@@ -154,10 +149,8 @@ class LockObject : public Object {
   std::optional<SessionId> holder_ ABSL_GUARDED_BY(mu_);
   int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_token_ ABSL_GUARDED_BY(mu_) = 0;
-  // Parked waiters by id; ids grow, so this is arrival order. Invariant:
-  // there are waiters only while the lock is held.
-  std::map<WaitId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Invariant: there are waiters only while the lock is held.
+  WaiterList<Acquirer> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

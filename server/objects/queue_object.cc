@@ -1,9 +1,6 @@
 #include "server/objects/queue_object.h"
 
-#include <map>
-#include <optional>
 #include <utility>
-#include <vector>
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +13,11 @@ namespace {
 // Python's queue.Empty and queue.Full carry no message.
 Outcome EmptyOutcome() { return Outcome::Error(MakeError(ErrorKind::kEmpty, "")); }
 Outcome FullOutcome() { return Outcome::Error(MakeError(ErrorKind::kFull, "")); }
+
+// The id tags of the three lists of parked calls.
+constexpr WaitIdTag kGetterTag = 1;
+constexpr WaitIdTag kPutterTag = 2;
+constexpr WaitIdTag kJoinerTag = 3;
 
 }  // namespace
 
@@ -30,30 +32,22 @@ absl::StatusOr<std::unique_ptr<QueueObject>> QueueObject::Create(Kind kind, int6
 }
 
 QueueObject::QueueObject(Kind kind, int64_t maxsize, MemoryBudget* budget, Timers* timers)
-    : Object(kind), maxsize_(maxsize), timers_(timers), account_(budget) {}
+    : Object(kind),
+      maxsize_(maxsize),
+      timers_(timers),
+      account_(budget),
+      getters_(timers, kGetterTag, [this](WaitId id) { Expire(id); }),
+      putters_(timers, kPutterTag, [this](WaitId id) { Expire(id); }),
+      joiners_(timers, kJoinerTag, [this](WaitId id) { Expire(id); }) {}
 
 QueueObject::~QueueObject() {
-  // The waiters are taken out under the mutex, so that a timer callback
-  // already waiting for it finds nothing to complete; Cancel then waits that
-  // callback out.
-  std::map<WaitId, Waiter> getters;
-  std::map<WaitId, Waiter> putters;
-  std::map<WaitId, Waiter> joiners;
-  {
-    MutexLock lock(&mu_);
-    getters.swap(getters_);
-    putters.swap(putters_);
-    joiners.swap(joiners_);
-  }
+  const Outcome deleted =
+      Outcome::Error(absl::CancelledError(absl::StrCat("the ", KindName(kind()), " was deleted")));
   Settlement settle(timers_);
-  for (auto* waiters : {&getters, &putters, &joiners}) {
-    for (auto& [id, waiter] : *waiters) {
-      settle.Complete(std::move(waiter.done),
-                      Outcome::Error(absl::CancelledError(
-                          absl::StrCat("the ", KindName(kind()), " was deleted"))),
-                      waiter.timer);
-    }
-  }
+  MutexLock lock(&mu_);
+  getters_.CompleteAll(deleted, settle);
+  putters_.CompleteAll(deleted, settle);
+  joiners_.CompleteAll(deleted, settle);
 }
 
 bool QueueObject::FullLocked() const {
@@ -69,55 +63,33 @@ absl::Status QueueObject::StoreLocked(Value item) {
 }
 
 void QueueObject::AdmitPuttersLocked(Settlement& settle) {
-  while (!putters_.empty() && !FullLocked()) {
-    auto oldest = putters_.begin();
-    Waiter& putter = oldest->second;
+  while (!FullLocked()) {
+    auto* putter = putters_.Oldest();
+    if (putter == nullptr) return;
     // The budget may have shrunk since the putter parked; then this putter
     // fails and the next one gets its chance.
-    absl::Status stored = StoreLocked(std::move(putter.item));
+    absl::Status stored = StoreLocked(std::move(putter->payload.item));
     if (stored.ok()) {
       ++unfinished_;
-      settle.Complete(std::move(putter.done), Outcome::Ok(Value()), putter.timer);
+      putters_.CompleteOldest(Outcome::Ok(Value()), settle);
     } else {
-      settle.Complete(std::move(putter.done), Outcome::Error(std::move(stored)), putter.timer);
+      putters_.CompleteOldest(Outcome::Error(std::move(stored)), settle);
     }
-    putters_.erase(oldest);
   }
 }
 
 void QueueObject::ReleaseJoinersLocked(Settlement& settle) {
-  if (unfinished_ != 0) return;
-  for (auto& [id, joiner] : joiners_) {
-    settle.Complete(std::move(joiner.done), Outcome::Ok(Value()), joiner.timer);
-  }
-  joiners_.clear();
-}
-
-WaitId QueueObject::ParkLocked(std::map<WaitId, Waiter>& waiters, SessionId session,
-                               Completion done, std::optional<absl::Time> deadline, Value item) {
-  const WaitId id = next_id_++;
-  Waiter& waiter = waiters[id];
-  waiter.session = session;
-  waiter.done = std::move(done);
-  waiter.item = std::move(item);
-  if (deadline.has_value()) {
-    waiter.timer = timers_->Schedule(*deadline, [this, id] { Expire(id); });
-  }
-  return id;
+  if (unfinished_ == 0) joiners_.CompleteAll(Outcome::Ok(Value()), settle);
 }
 
 WaitId QueueObject::Put(WaitRequest request, Value item) {
-  const std::optional<absl::Time> deadline = FiniteDeadline(request.deadline);
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (!getters_.empty()) {
     // Getters wait only while the queue is empty, so the oldest one is next
     // in line for this item: it goes straight there and is never stored.
-    auto oldest = getters_.begin();
-    settle.Complete(std::move(oldest->second.done), Outcome::Ok(std::move(item)),
-                    oldest->second.timer);
-    getters_.erase(oldest);
+    getters_.CompleteOldest(Outcome::Ok(std::move(item)), settle);
     ++unfinished_;
     settle.CompleteNow(std::move(request.done), Outcome::Ok(Value()));
     return 0;
@@ -138,13 +110,12 @@ WaitId QueueObject::Put(WaitRequest request, Value item) {
   }
   // The parked item is held here too, and ForEachRef visits it.
   if (item.contains_ref()) MarkMayHoldRefs();
-  return ParkLocked(putters_, request.caller.session, std::move(request.done), deadline,
-                    std::move(item));
+  return putters_.Park(request.caller.session, request.deadline, std::move(request.done),
+                       Putter{std::move(item)});
 }
 
 WaitId QueueObject::Get(WaitRequest request) {
-  const std::optional<absl::Time> deadline = FiniteDeadline(request.deadline);
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (!items_.empty()) {
@@ -159,12 +130,11 @@ WaitId QueueObject::Get(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), EmptyOutcome());
     return 0;
   }
-  return ParkLocked(getters_, request.caller.session, std::move(request.done), deadline, Value());
+  return getters_.Park(request.caller.session, request.deadline, std::move(request.done));
 }
 
 WaitId QueueObject::Join(WaitRequest request) {
-  const std::optional<absl::Time> deadline = FiniteDeadline(request.deadline);
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (unfinished_ == 0) {
@@ -175,7 +145,7 @@ WaitId QueueObject::Join(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), Outcome::Ok(false));
     return 0;
   }
-  return ParkLocked(joiners_, request.caller.session, std::move(request.done), deadline, Value());
+  return joiners_.Park(request.caller.session, request.deadline, std::move(request.done));
 }
 
 absl::Status QueueObject::TaskDone() {
@@ -190,48 +160,30 @@ absl::Status QueueObject::TaskDone() {
 void QueueObject::Expire(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  // The running timer is this one: nothing to cancel.
-  if (auto getter = getters_.find(id); getter != getters_.end()) {
-    settle.CompleteNow(std::move(getter->second.done), EmptyOutcome());
-    getters_.erase(getter);
-  } else if (auto putter = putters_.find(id); putter != putters_.end()) {
-    settle.CompleteNow(std::move(putter->second.done), FullOutcome());
-    putters_.erase(putter);
-  } else if (auto joiner = joiners_.find(id); joiner != joiners_.end()) {
-    settle.CompleteNow(std::move(joiner->second.done), Outcome::Ok(false));
-    joiners_.erase(joiner);
+  if (HasWaitIdTag(id, kGetterTag)) {
+    getters_.CompleteExpired(id, EmptyOutcome(), settle);
+  } else if (HasWaitIdTag(id, kPutterTag)) {
+    putters_.CompleteExpired(id, FullOutcome(), settle);
+  } else {
+    joiners_.CompleteExpired(id, Outcome::Ok(false), settle);
   }
-  // Otherwise something else completed it first.
 }
 
 void QueueObject::Cancel(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  for (auto* waiters : {&getters_, &putters_, &joiners_}) {
-    auto it = waiters->find(id);
-    if (it == waiters->end()) continue;
-    settle.Complete(std::move(it->second.done),
-                    Outcome::Error(absl::CancelledError("the wait was cancelled")),
-                    it->second.timer);
-    waiters->erase(it);
-    return;
-  }
+  // Ids are unique across the three lists: at most one holds id.
+  getters_.Complete(id, WaitCancelled(), settle);
+  putters_.Complete(id, WaitCancelled(), settle);
+  joiners_.Complete(id, WaitCancelled(), settle);
 }
 
 void QueueObject::EndSession(SessionId session) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  for (auto* waiters : {&getters_, &putters_, &joiners_}) {
-    for (auto it = waiters->begin(); it != waiters->end();) {
-      if (it->second.session != session) {
-        ++it;
-        continue;
-      }
-      settle.Complete(std::move(it->second.done),
-                      Outcome::Error(absl::CancelledError("the session ended")), it->second.timer);
-      it = waiters->erase(it);
-    }
-  }
+  getters_.CompleteSession(session, SessionEnded(), settle);
+  putters_.CompleteSession(session, SessionEnded(), settle);
+  joiners_.CompleteSession(session, SessionEnded(), settle);
 }
 
 int64_t QueueObject::QSize() const {
@@ -256,17 +208,17 @@ int64_t QueueObject::UnfinishedTasks() const {
 
 int64_t QueueObject::NGetters() const {
   MutexLock lock(&mu_);
-  return static_cast<int64_t>(getters_.size());
+  return getters_.size();
 }
 
 int64_t QueueObject::NPutters() const {
   MutexLock lock(&mu_);
-  return static_cast<int64_t>(putters_.size());
+  return putters_.size();
 }
 
 int64_t QueueObject::NJoiners() const {
   MutexLock lock(&mu_);
-  return static_cast<int64_t>(joiners_.size());
+  return joiners_.size();
 }
 
 std::string QueueObject::Repr() const {
@@ -279,16 +231,16 @@ int64_t QueueObject::Size() const { return QSize(); }
 Holdings QueueObject::Held() const {
   MutexLock lock(&mu_);
   SessionCounts waiting;
-  for (const auto* waiters : {&getters_, &putters_, &joiners_}) {
-    for (const auto& [id, waiter] : *waiters) ++waiting[waiter.session];
-  }
+  getters_.CountSessions(waiting);
+  putters_.CountSessions(waiting);
+  joiners_.CountSessions(waiting);
   return Holdings{{}, CountPairs(waiting)};
 }
 
 void QueueObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
   MutexLock lock(&mu_);
   for (const Value& item : items_) item.ForEachRef(fn);
-  for (const auto& [id, putter] : putters_) putter.item.ForEachRef(fn);
+  putters_.ForEach([&fn](const auto& putter) { putter.payload.item.ForEachRef(fn); });
 }
 
 }  // namespace shoal::server

@@ -23,23 +23,19 @@
 // charged when it is admitted into the queue (and if it no longer fits then,
 // that putter gets LimitError and the next one is tried).
 //
-// Thread-safety: every public method is safe to call from any thread. Which
-// event completes a waiter is decided under the object's mutex, so each waiter
-// is completed exactly once; the completions run after the mutex is released.
-// The object schedules timers with its mutex held and cancels them only with
-// it released, because Timers::Cancel waits out a running timer callback,
-// which takes the mutex. A completion may call back into the object, or drop
-// the last reference to it: nothing touches the object after completions
-// start running.
+// Thread-safety: every public method is safe to call from any thread. The
+// parked getters, putters and joiners are three WaiterLists under the
+// object's mutex, which complete each waiter exactly once (see
+// waiter_list.h); completions run after the mutex is released, and nothing
+// touches the object once they start, so a completion may call back into it
+// or drop the last reference to it.
 #ifndef SHOAL_SERVER_OBJECTS_QUEUE_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_QUEUE_OBJECT_H_
 
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -48,6 +44,7 @@
 #include "server/objects/budget_account.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
+#include "server/objects/waiter_list.h"
 #include "server/objects/waiting.h"
 #include "shared/mutex.h"
 #include "shoal/value.h"
@@ -117,12 +114,8 @@ class QueueObject : public Object {
   Holdings Held() const override;
 
  private:
-  // A parked call. item is used by putters only.
-  struct Waiter {
-    SessionId session = 0;
-    Completion done;
-    // Set when the wait has a deadline.
-    std::optional<Timers::TimerId> timer;
+  // A parked putter's item, held until it is admitted into the queue.
+  struct Putter {
     Value item;
   };
 
@@ -136,12 +129,8 @@ class QueueObject : public Object {
   void AdmitPuttersLocked(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Completes every parked joiner with None, once no task is unfinished.
   void ReleaseJoinersLocked(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Parks a waiter in waiters, with a timer for its deadline if any.
-  WaitId ParkLocked(std::map<WaitId, Waiter>& waiters, SessionId session, Completion done,
-                    std::optional<absl::Time> deadline, Value item)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The timer callback of waiter id: completes it with Empty, Full or False,
-  // unless something else completed it first.
+  // The timer callback of waiter id (of any of the three lists): completes
+  // it with Empty, Full or False, unless something else completed it first.
   void Expire(WaitId id);
 
   const int64_t maxsize_;
@@ -151,13 +140,12 @@ class QueueObject : public Object {
   // Holds exactly the sum of ApproxBytes over items_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);
   int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
-  // Parked waiters by id; ids grow, so each map is in arrival order. Getters
-  // wait only while items_ is empty and putters only while the queue is
-  // full: whoever changes that completes them in the same step.
-  std::map<WaitId, Waiter> getters_ ABSL_GUARDED_BY(mu_);
-  std::map<WaitId, Waiter> putters_ ABSL_GUARDED_BY(mu_);
-  std::map<WaitId, Waiter> joiners_ ABSL_GUARDED_BY(mu_);
-  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Getters wait only while items_ is empty and putters only while the
+  // queue is full: whoever changes that completes them in the same step.
+  // Each list has its own id tag, so an id names one waiter of one list.
+  WaiterList<> getters_ ABSL_GUARDED_BY(mu_);
+  WaiterList<Putter> putters_ ABSL_GUARDED_BY(mu_);
+  WaiterList<> joiners_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

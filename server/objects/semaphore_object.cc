@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -31,57 +30,36 @@ SemaphoreObject::SemaphoreObject(Kind kind, int64_t value, Timers* timers)
       bounded_(kind == Kind::kBoundedSemaphore),
       initial_value_(value),
       timers_(timers),
-      value_(value) {}
+      value_(value),
+      waiters_(timers, [this](WaitId id) { Expire(id); }) {}
 
 SemaphoreObject::~SemaphoreObject() {
-  std::map<WaitId, Waiter> left;
-  {
-    MutexLock lock(&mu_);
-    left.swap(waiters_);
-  }
-  // A timer callback blocked on mu_ finds no waiter once it gets it; Cancel
-  // waits it out.
   Settlement settle(timers_);
-  for (auto& [id, waiter] : left) {
-    settle.Complete(std::move(waiter.done),
-                    Outcome::Error(absl::CancelledError("the semaphore was destroyed")),
-                    waiter.timer);
-  }
+  MutexLock lock(&mu_);
+  waiters_.CompleteAll(Outcome::Error(absl::CancelledError("the semaphore was destroyed")), settle);
 }
 
 WaitId SemaphoreObject::Acquire(WaitRequest request) {
-  const std::optional<absl::Time> deadline = FiniteDeadline(request.deadline);
-  const bool must_not_wait = deadline.has_value() && *deadline <= timers_->Now();
+  const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (value_ > 0) {
     --value_;
     ++held_[request.caller.session];
-    settle.Complete(std::move(request.done), Outcome::Ok(true), std::nullopt);
+    settle.CompleteNow(std::move(request.done), Outcome::Ok(true));
     return 0;
   }
   if (must_not_wait) {
-    settle.Complete(std::move(request.done), Outcome::Ok(false), std::nullopt);
+    settle.CompleteNow(std::move(request.done), Outcome::Ok(false));
     return 0;
   }
-  const WaitId id = next_id_++;
-  Waiter& waiter = waiters_[id];
-  waiter.session = request.caller.session;
-  waiter.done = std::move(request.done);
-  if (deadline.has_value()) {
-    waiter.timer = timers_->Schedule(*deadline, [this, id] { Expire(id); });
-  }
-  return id;
+  return waiters_.Park(request.caller.session, request.deadline, std::move(request.done));
 }
 
 void SemaphoreObject::Expire(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;  // Granted or cancelled first.
-  // The running timer is this one: nothing to cancel.
-  settle.Complete(std::move(it->second.done), Outcome::Ok(false), std::nullopt);
-  waiters_.erase(it);
+  waiters_.CompleteExpired(id, Outcome::Ok(false), settle);
 }
 
 absl::Status SemaphoreObject::Release(Caller caller, int64_t n) {
@@ -103,12 +81,12 @@ absl::Status SemaphoreObject::Release(Caller caller, int64_t n) {
 }
 
 void SemaphoreObject::GrantWaiters(Settlement& settle) {
-  while (value_ > 0 && !waiters_.empty()) {
-    auto it = waiters_.begin();
+  while (value_ > 0) {
+    const auto* next = waiters_.Oldest();
+    if (next == nullptr) return;
     --value_;
-    ++held_[it->second.session];
-    settle.Complete(std::move(it->second.done), Outcome::Ok(true), it->second.timer);
-    waiters_.erase(it);
+    ++held_[next->session];
+    waiters_.CompleteOldest(Outcome::Ok(true), settle);
   }
 }
 
@@ -125,31 +103,19 @@ int64_t SemaphoreObject::HeldBy(SessionId session) const {
 
 int64_t SemaphoreObject::NWaiting() const {
   MutexLock lock(&mu_);
-  return static_cast<int64_t>(waiters_.size());
+  return waiters_.size();
 }
 
 void SemaphoreObject::Cancel(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;
-  settle.Complete(std::move(it->second.done),
-                  Outcome::Error(absl::CancelledError("the wait was cancelled")), it->second.timer);
-  waiters_.erase(it);
+  waiters_.Complete(id, WaitCancelled(), settle);
 }
 
 void SemaphoreObject::EndSession(SessionId session) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.session != session) {
-      ++it;
-      continue;
-    }
-    settle.Complete(std::move(it->second.done),
-                    Outcome::Error(absl::CancelledError("the session ended")), it->second.timer);
-    it = waiters_.erase(it);
-  }
+  waiters_.CompleteSession(session, SessionEnded(), settle);
   auto held = held_.find(session);
   if (held == held_.end()) return;
   // Other sessions' releases may have covered these permits already; a
@@ -176,7 +142,7 @@ Holdings SemaphoreObject::Held() const {
   Holdings holdings;
   holdings.held.assign(held_.begin(), held_.end());
   SessionCounts waiting;
-  for (const auto& [id, waiter] : waiters_) ++waiting[waiter.session];
+  waiters_.CountSessions(waiting);
   holdings.waiting = CountPairs(waiting);
   return holdings;
 }

@@ -14,22 +14,18 @@
 // whose session ends. A BoundedSemaphore never gives back past its initial
 // value.
 //
-// Thread-safety: every public method is safe to call from any thread. Which
-// event completes a waiter (grant, deadline, Cancel, session end) is decided
-// under the object's mutex, so each waiter is completed exactly once and a
-// permit is never lost or given twice; completions run after the mutex is
-// released. The mutex is held while calling Timers::Schedule and Timers::Now,
-// never while calling Timers::Cancel (which waits out a running timer
-// callback, and those callbacks take the mutex). Nothing touches the object
-// after its completions start running, so a completion may drop the last
-// reference to it.
+// Thread-safety: every public method is safe to call from any thread. The
+// parked acquirers are a WaiterList under the object's mutex: which event
+// completes one (grant, deadline, Cancel, session end) is decided under it,
+// so each is completed exactly once (see waiter_list.h) and a permit is
+// never lost or given twice. Completions run after the mutex is released,
+// and nothing touches the object once they start, so a completion may drop
+// the last reference to it.
 #ifndef SHOAL_SERVER_OBJECTS_SEMAPHORE_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_SEMAPHORE_OBJECT_H_
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -37,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/objects/object.h"
+#include "server/objects/waiter_list.h"
 #include "server/objects/waiting.h"
 #include "shared/mutex.h"
 
@@ -94,13 +91,6 @@ class SemaphoreObject : public Object {
   Holdings Held() const override;
 
  private:
-  struct Waiter {
-    SessionId session = 0;
-    Completion done;
-    // Set when the wait has a deadline.
-    std::optional<Timers::TimerId> timer;
-  };
-
   // The timer callback of waiter id: completes it with False, unless it was
   // completed first.
   void Expire(WaitId id);
@@ -115,9 +105,7 @@ class SemaphoreObject : public Object {
   int64_t value_ ABSL_GUARDED_BY(mu_);
   // The permits each session holds; sessions holding none are absent.
   absl::flat_hash_map<SessionId, int64_t> held_ ABSL_GUARDED_BY(mu_);
-  // Parked waiters by id; ids grow, so this is arrival order.
-  std::map<WaitId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  WaitId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  WaiterList<> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

@@ -141,6 +141,12 @@ inline std::optional<absl::Time> FiniteDeadline(std::optional<absl::Time> deadli
   return deadline;
 }
 
+// Whether a call with this deadline must not park at all: it has come
+// already (Python's blocking=False, or timeout=0).
+inline bool DeadlinePassed(const std::optional<absl::Time>& deadline, Timers& timers) {
+  return deadline.has_value() && *deadline != absl::InfiniteFuture() && *deadline <= timers.Now();
+}
+
 }  // namespace shoal::server
 
 #endif  // SHOAL_SERVER_OBJECTS_WAITING_H_
