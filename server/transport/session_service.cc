@@ -1,16 +1,12 @@
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/functional/any_invocable.h"
-#include "absl/strings/str_cat.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/transport/authenticate.h"
 #include "server/transport/grpc_status.h"
 #include "server/transport/services.h"
 #include "server/transport/session_core.h"
-#include "shared/error_kind.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
