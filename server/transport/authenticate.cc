@@ -1,14 +1,13 @@
 #include "server/transport/authenticate.h"
 
-#include <string>
-
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
 
-absl::StatusOr<SessionId> Authenticate(Core& core, const grpc::CallbackServerContext& context) {
+absl::StatusOr<std::string> BearerToken(const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
@@ -23,7 +22,13 @@ absl::StatusOr<SessionId> Authenticate(Core& core, const grpc::CallbackServerCon
                      "authorization metadata must be 'Bearer <token>'");
   }
   header.remove_prefix(kScheme.size());
-  return core.sessions().Authenticate(std::string(header), absl::Now());
+  return std::string(header);
+}
+
+absl::StatusOr<SessionId> Authenticate(Core& core, const grpc::CallbackServerContext& context) {
+  absl::StatusOr<std::string> token = BearerToken(context);
+  if (!token.ok()) return token.status();
+  return core.sessions().Authenticate(*token, absl::Now());
 }
 
 }  // namespace shoal::server

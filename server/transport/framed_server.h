@@ -1,21 +1,17 @@
 // The framed transport of the session stream (see FramedEndpoint in
 // session.proto): ClientFrame and ServerFrame messages, each after its
-// length, over plain TCP or unix sockets, served by a few event-loop threads.
+// length, over plain TCP or unix sockets. The server ties the pieces
+// together: a listener (FramedListener), a few event-loop threads
+// (EventLoop), and the open connections (FramedConnection), each of which
+// belongs to one loop, handed out in turn as they are accepted.
 //
-// Each connection belongs to one loop thread, which reads its frames,
-// dispatches their calls and writes the replies that are ready when the
-// frame is done, in one write: a call that does not park is read, run and
-// answered by one thread, with no hand-over. Replies that complete later
-// (a parked call granted by another session) are written by the thread that
-// completes them. Writes never block: what the socket does not take waits
-// for it to drain, and a connection whose unsent replies pile up is not read
-// until they drain.
+// Start, then End and Stop from one thread (the server's); the loops run on
+// their own threads.
 #ifndef SHOAL_SERVER_TRANSPORT_FRAMED_SERVER_H_
 #define SHOAL_SERVER_TRANSPORT_FRAMED_SERVER_H_
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -23,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
+#include "server/transport/event_loop.h"
+#include "server/transport/framed_listener.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.pb.h"
 
@@ -49,20 +47,18 @@ class FramedServer {
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  friend class FramedConnection;
-  struct Loop;
-
-  void Run(Loop& loop);
+  // Loop thread: the events of the listener or of one connection.
+  void Serve(void* tag, uint32_t events);
+  // Loop 0's thread: takes every waiting connection.
   void Accept();
   // Forgets a connection that its loop will not serve again.
   void Forget(FramedConnection* connection) ABSL_LOCKS_EXCLUDED(mu_);
 
   Core& core_;
   const Dispatcher& dispatcher_;
-  int listen_fd_ = -1;
-  std::string unix_path_;
-  std::vector<std::unique_ptr<Loop>> loops_;
-  size_t next_loop_ = 0;  // touched by loop 0 (Accept) only
+  FramedListener listener_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  size_t next_loop_ = 0;  // touched by Accept only
 
   Mutex mu_;
   absl::flat_hash_map<FramedConnection*, std::shared_ptr<FramedConnection>> connections_

@@ -26,11 +26,8 @@ struct Server::Services {
         framed(core, dispatcher),
         health(dispatcher),
         reflection_v1(reflection_index),
-        reflection_v1alpha(reflection_index) {
-    for (const DispatchTable* table : dispatcher.tables()) {
-      tables.push_back(std::make_unique<TableService>(core, dispatcher, *table));
-    }
-  }
+        reflection_v1alpha(reflection_index),
+        tables(core, dispatcher) {}
 
   Dispatcher dispatcher;
   AuthService auth;
@@ -40,7 +37,7 @@ struct Server::Services {
   ReflectionIndex reflection_index;
   ReflectionServiceV1 reflection_v1;
   ReflectionServiceV1Alpha reflection_v1alpha;
-  std::vector<std::unique_ptr<TableService>> tables;
+  TableService tables;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -85,7 +82,7 @@ absl::StatusOr<std::string> Server::Start() {
   builder.RegisterService(&services_->health);
   builder.RegisterService(&services_->reflection_v1);
   builder.RegisterService(&services_->reflection_v1alpha);
-  for (auto& table : services_->tables) builder.RegisterService(table.get());
+  builder.RegisterCallbackGenericService(&services_->tables);
   services_->server = builder.BuildAndStart();
   if (!services_->server) {
     return error::ValueError(absl::StrCat("cannot listen on ", options_.listen));

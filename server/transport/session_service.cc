@@ -1,160 +1,84 @@
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/functional/any_invocable.h"
-#include "absl/strings/str_cat.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/transport/authenticate.h"
 #include "server/transport/grpc_status.h"
 #include "server/transport/services.h"
-#include "server/transport/session_calls.h"
-#include "shared/error_kind.h"
+#include "server/transport/session_core.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
 
-// Serves one session stream over gRPC. Frames of calls are read one at a
-// time and each call is dispatched (SessionCalls); replies are written in
-// batches, one write in flight at a time, so replies that complete while a
-// write is out go together in the next frame.
+// Serves one session stream over gRPC: the adapter between gRPC's reactor
+// and the stream's SessionCore. Frames are read one at a time and handed to
+// the core; the core's replies are written one batch at a time, so replies
+// that complete while a write is out go together in the next frame.
 //
-// The reactor finishes once the client has stopped writing (or the stream
-// broke), no call is in flight and every reply is written, and is deleted
-// only after that (OnDone), so no completion can reach a deleted reactor.
+// The core finishes the stream only once no call is in flight, and gRPC runs
+// OnDone after Finish, so the reactor, deleted there, outlives every call.
 class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame>,
-                      public SessionCalls {
+                      private FrameSink {
  public:
-  StreamReactor(SessionService& service, absl::StatusOr<SessionId> session)
-      : SessionCalls(service.core_, service.dispatcher_), service_(service) {
-    if (!session.ok()) {
-      MutexLock lock(&mu_);
-      finished_ = true;
-      Finish(ToGrpcStatus(session.status()));
+  StreamReactor(SessionService& service, const grpc::CallbackServerContext& context)
+      : service_(service),
+        session_(service.core_, service.dispatcher_, *this,
+                 SessionCore::InputEnd::kAnswerCalls) {
+    absl::StatusOr<std::string> token = BearerToken(context);
+    if (!token.ok()) {
+      session_.Fail(token.status());
       return;
     }
-    session_ = *session;
-    if (!core_.sessions().AttachStream(session_)) {
-      MutexLock lock(&mu_);
-      finished_ = true;
-      Finish(ToGrpcStatus(MakeError(ErrorKind::kAuthenticationError, "session ended")));
-      return;
-    }
-    attached_ = true;
-    StartRead(&in_);
+    if (session_.Attach(*token)) StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      MutexLock lock(&mu_);
-      reading_done_ = true;
-      MaybeFinishLocked();
+      session_.OnInputEnd();
       return;
     }
-    DispatchFrame(in_);
+    session_.OnFrame(in_);
     in_.Clear();
     StartRead(&in_);
   }
 
-  void OnWriteDone(bool ok) override {
-    Cancels cancels;
-    {
-      MutexLock lock(&mu_);
-      out_.Clear();
-      if (!ok) {
-        writing_ = false;
-        cancels = BreakLocked();
-      } else if (queued_.replies_size() > 0 && !broken_ && !finished_) {
-        out_.Swap(&queued_);
-        StartWrite(&out_);
-      } else {
-        writing_ = false;
-        MaybeFinishLocked();
-      }
-    }
-    RunAll(cancels);
-  }
+  void OnWriteDone(bool ok) override { session_.OnWriteDone(ok); }
 
   // The client cancelled the stream, or it broke.
-  void OnCancel() override {
-    Cancels cancels;
-    {
-      MutexLock lock(&mu_);
-      cancels = BreakLocked();
-    }
-    RunAll(cancels);
-  }
+  void OnCancel() override { session_.Break(); }
 
   void OnDone() override {
     service_.Forget(this);
-    if (attached_) core_.sessions().DetachStream(session_, absl::Now());
+    session_.Detach();
     delete this;
   }
 
-  // Ends the stream, for a server shutting down: parked calls are cancelled,
-  // and the stream finishes (UNAVAILABLE) once they are answered.
-  void End() {
-    Cancels cancels;
-    {
-      MutexLock lock(&mu_);
-      if (finished_) return;
-      ending_ = true;
-      cancels = TakeCancelsLocked();
-      MaybeFinishLocked();
-    }
-    RunAll(cancels);
-  }
+  // Ends the stream, for a server shutting down (SessionCore::End).
+  void End() { session_.End(); }
 
  private:
-  bool TakesRepliesLocked() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !broken_ && !finished_;
-  }
-
-  void ReplyQueuedLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_) return;
-    writing_ = true;
-    out_.Swap(&queued_);
+  bool WriteLocked(v1::ServerFrame& replies) override {
+    out_.Clear();
+    out_.Swap(&replies);
     StartWrite(&out_);
+    return false;
   }
-
-  void CallEndedLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { MaybeFinishLocked(); }
-
-  // Marks the stream broken and takes every parked call's cancellation.
-  Cancels BreakLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    broken_ = true;
-    Cancels cancels = TakeCancelsLocked();
-    MaybeFinishLocked();
-    return cancels;
-  }
-
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || !NoCallsLocked()) return;
-    if (ending_) {
-      finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
-      return;
-    }
-    if (writing_ || !(reading_done_ || broken_)) return;
-    finished_ = true;
-    Finish(grpc::Status::OK);
-  }
+  void FinishLocked(const absl::Status& status) override { Finish(ToGrpcStatus(status)); }
+  void ClosedLocked() override { Finish(grpc::Status::OK); }
 
   SessionService& service_;
-  bool attached_ = false;
+  SessionCore session_;
   // Only the read path touches in_, and one read is in flight at a time.
   v1::ClientFrame in_;
-  v1::ServerFrame out_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool ending_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The frame of the write in flight: set by WriteLocked, which the core
+  // calls only once the previous write is done.
+  v1::ServerFrame out_;
 };
 
 grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame>* SessionService::Stream(
     grpc::CallbackServerContext* context) {
-  auto* reactor = new StreamReactor(*this, Authenticate(core_, *context));
+  auto* reactor = new StreamReactor(*this, *context);
   MutexLock lock(&streams_mu_);
   streams_.insert(reactor);
   if (ending_) reactor->End();

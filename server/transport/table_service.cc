@@ -4,48 +4,55 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/impl/codegen/server_callback_handlers.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
+#include <grpcpp/support/status.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/transport/authenticate.h"
 #include "server/transport/grpc_status.h"
 #include "shared/error_kind.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
-
-TableService::TableService(Core& core, const Dispatcher& dispatcher, const DispatchTable& table)
-    : core_(core), dispatcher_(dispatcher) {
-  int index = 0;
-  for (const Method& row : table.rows()) {
-    const Method* method = &row;
-    AddMethod(new grpc::internal::RpcServiceMethod(
-        method->path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
-    MarkMethodRawCallback(
-        index++, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-                     [this, method](grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-                       return Handle(context, *method, request, response);
-                     }));
-  }
-}
-
 namespace {
 
-// One unary call. gRPC cancels it when the client goes away or its deadline
-// passes (grpcurl's -max-time); a call parked on an object is cancelled then.
-// The reactor deletes itself in OnDone, which gRPC runs after Finish and
-// after OnCancel, so the completion (which calls Finish exactly once) and the
-// cancellation never reach a deleted reactor.
-// While it runs, the call holds its session's lease open (Sessions::BeginCall).
-class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
+// One unary call on a table row, over the generic (streaming) API: the
+// request is the one message read, the reply the one message written with
+// the status.
+//
+// gRPC cancels the call when the client goes away or its deadline passes
+// (grpcurl's -max-time); a call parked on an object is cancelled then. The
+// reactor deletes itself in OnDone, which gRPC runs after Finish and after
+// OnCancel, so the completion (which finishes exactly once) and the
+// cancellation never reach a deleted reactor. While it runs, the call holds
+// its session's lease open (Sessions::BeginCall).
+class UnaryCall : public grpc::ServerGenericBidiReactor, public CallControl {
  public:
-  // Counts the call as in progress for session; false when the session has
-  // ended.
-  bool Begin(Sessions& sessions, SessionId session) {
-    if (!sessions.BeginCall(session)) return false;
-    sessions_ = &sessions;
-    session_ = session;
-    return true;
+  UnaryCall(Core& core, const Dispatcher& dispatcher, const Method& method, SessionId session)
+      : core_(core), dispatcher_(dispatcher), method_(method), session_(session) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client sent no request: it went away, or its message was refused.
+      Answer(error::ValueError("a unary call without a request message"), std::string());
+      return;
+    }
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (request_.Dump(&slices).ok()) {
+      for (const grpc::Slice& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    request_.Clear();
+    CallContext context(core_, session_, this);
+    dispatcher_.Invoke(method_, context, bytes, [this](absl::Status status, std::string out) {
+      Answer(status, std::move(out));
+    });
   }
 
   void SetCancel(absl::AnyInvocable<void()> cancel) override {
@@ -59,17 +66,6 @@ class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
     cancel();
   }
 
-  void Answer(const grpc::Status& status) {
-    absl::AnyInvocable<void()> dropped;
-    {
-      MutexLock lock(&mu_);
-      answered_ = true;
-      dropped = std::move(cancel_);
-    }
-    if (sessions_ != nullptr) sessions_->EndCall(session_, absl::Now());
-    Finish(status);
-  }
-
   void OnCancel() override {
     absl::AnyInvocable<void()> cancel;
     {
@@ -80,53 +76,63 @@ class UnaryCall : public grpc::ServerUnaryReactor, public CallControl {
     if (cancel) cancel();
   }
 
+  void OnWriteDone(bool) override {}
+
   void OnDone() override { delete this; }
 
  private:
-  // Set by Begin, before the call is dispatched; read by Answer, once.
-  Sessions* sessions_ = nullptr;
-  SessionId session_ = 0;
+  void Answer(const absl::Status& status, std::string out) {
+    absl::AnyInvocable<void()> dropped;
+    {
+      MutexLock lock(&mu_);
+      answered_ = true;
+      dropped = std::move(cancel_);
+    }
+    core_.sessions().EndCall(session_, absl::Now());
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    grpc::Slice slice(out);
+    response_ = grpc::ByteBuffer(&slice, 1);
+    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  Core& core_;
+  const Dispatcher& dispatcher_;
+  const Method& method_;
+  const SessionId session_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
   Mutex mu_;
   absl::AnyInvocable<void()> cancel_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A call answered at once, without a row.
+class Refusal : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit Refusal(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
-grpc::ServerUnaryReactor* TableService::Handle(grpc::CallbackServerContext* context,
-                                               const Method& method,
-                                               const grpc::ByteBuffer* request,
-                                               grpc::ByteBuffer* response) {
-  auto* call = new UnaryCall();
+grpc::ServerGenericBidiReactor* TableService::CreateReactor(
+    grpc::GenericCallbackServerContext* context) {
+  const Method* method = dispatcher_.Find(context->method());
+  if (method == nullptr) {
+    return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                    absl::StrCat("unknown method ", context->method())));
+  }
   absl::StatusOr<SessionId> session = Authenticate(core_, *context);
-  if (!session.ok()) {
-    call->Answer(ToGrpcStatus(session.status()));
-    return call;
+  if (!session.ok()) return new Refusal(ToGrpcStatus(session.status()));
+  if (!core_.sessions().BeginCall(*session)) {
+    return new Refusal(
+        ToGrpcStatus(MakeError(ErrorKind::kAuthenticationError, "the session ended")));
   }
-  if (!call->Begin(core_.sessions(), *session)) {
-    call->Answer(ToGrpcStatus(MakeError(ErrorKind::kAuthenticationError, "the session ended")));
-    return call;
-  }
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (request->Dump(&slices).ok()) {
-    for (const grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  CallContext context_for_call(core_, *session, call);
-  dispatcher_.Invoke(method, context_for_call, bytes,
-                     [call, response](absl::Status status, std::string out) {
-                       if (!status.ok()) {
-                         call->Answer(ToGrpcStatus(status));
-                         return;
-                       }
-                       grpc::Slice slice(out);
-                       *response = grpc::ByteBuffer(&slice, 1);
-                       call->Answer(grpc::Status::OK);
-                     });
-  return call;
+  return new UnaryCall(core_, dispatcher_, *method, *session);
 }
 
 }  // namespace shoal::server

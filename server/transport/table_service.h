@@ -1,26 +1,31 @@
-// A gRPC service made from a dispatch table: each row becomes a unary method
-// of the service named in the table, served with the callback API on raw
-// bytes, so the row does the decoding. Reflection lists these services like
-// any generated one, since their descriptors are linked in.
+// The typed unary services (for grpcurl and simple clients), made from the
+// dispatch tables with gRPC's public generic API: every call that no other
+// service takes arrives here as raw bytes, is routed by its method path to
+// its table row through the Dispatcher, and is answered with the row's
+// serialized reply. An unknown method is UNIMPLEMENTED. Reflection lists the
+// services like any generated one, from the descriptors linked in.
+//
+// Thread-safe: gRPC calls CreateReactor from any thread.
 #ifndef SHOAL_SERVER_TRANSPORT_TABLE_SERVICE_H_
 #define SHOAL_SERVER_TRANSPORT_TABLE_SERVICE_H_
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/impl/service_type.h>
+#include <grpcpp/generic/async_generic_service.h>
 
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 
 namespace shoal::server {
 
-class TableService : public grpc::Service {
+class TableService : public grpc::CallbackGenericService {
  public:
-  TableService(Core& core, const Dispatcher& dispatcher, const DispatchTable& table);
+  TableService(Core& core, const Dispatcher& dispatcher) : core_(core), dispatcher_(dispatcher) {}
+  TableService(const TableService&) = delete;
+  TableService& operator=(const TableService&) = delete;
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override;
 
  private:
-  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, const Method& method,
-                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response);
-
   Core& core_;
   const Dispatcher& dispatcher_;
 };

@@ -1,0 +1,100 @@
+// One connection of the framed transport: the adapter between a socket and
+// the stream's SessionCore. As the frame source it reads the socket (on its
+// event loop's thread), cuts the bytes into frames (FrameReader), and hands
+// each ClientFrame to the core: the first one's token attaches the stream to
+// its session. As the frame sink it writes the core's replies and its last
+// frame (a StreamEnd) without blocking, from whichever thread has them: what
+// the socket does not take waits for it to drain, and a connection whose
+// unsent replies pile up is not read until they drain.
+//
+// A call that does not park is read, run and answered by the loop thread,
+// whose replies go out in one write once the frames it read are dispatched.
+//
+// Owned by a shared_ptr: each call in flight holds one, so a completion that
+// runs after the loop let the connection go still finds it. Thread-safe as
+// marked: OnEvents and Remove on the loop thread, End and Break from any.
+#ifndef SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
+#define SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "server/core/core.h"
+#include "server/transport/dispatch.h"
+#include "server/transport/session_core.h"
+#include "shared/frame_reader.h"
+#include "shared/mutex.h"
+#include "shoal/v1/session.pb.h"
+
+namespace shoal::server {
+
+class FramedConnection : private FrameSink,
+                         public std::enable_shared_from_this<FramedConnection> {
+ public:
+  // Serves fd, which is in epoll_fd's set with this connection as its tag.
+  FramedConnection(Core& core, const Dispatcher& dispatcher, int fd, int epoll_fd);
+  ~FramedConnection() override;
+  FramedConnection(const FramedConnection&) = delete;
+  FramedConnection& operator=(const FramedConnection&) = delete;
+
+  // Loop thread: serves what epoll reported. True once the loop is done with
+  // the connection; then call Remove.
+  bool OnEvents(uint32_t events);
+  // Loop thread, once OnEvents said done (or the loop has stopped): takes
+  // the socket out of the loop, shuts it, and detaches the session. Calls
+  // still in flight hold the connection until they are answered.
+  void Remove();
+
+  // For a server shutting down (SessionCore::End).
+  void End();
+  // For a server that stops: cancels whatever is parked, writes nothing more.
+  void Break();
+
+ private:
+  // Loop thread: one read, and every whole frame it completes.
+  void Read();
+  // Loop thread: one frame. False when the connection is to be read no more.
+  bool HandleFrame(absl::string_view message);
+
+  // FrameSink, called with the session's mutex held (then out_mu_ is taken).
+  bool WriteLocked(v1::ServerFrame& replies) override;
+  void FinishLocked(const absl::Status& status) override;
+  std::shared_ptr<void> HoldForCall() override { return shared_from_this(); }
+
+  // Writes what the socket takes now; the rest waits for EPOLLOUT.
+  void WriteOutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
+  // Asks epoll for what the connection waits for now.
+  void UpdateInterestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
+
+  const int fd_;
+  const int epoll_fd_;
+  SessionCore session_;
+
+  // Loop thread only.
+  FrameReader reader_;
+  v1::ClientFrame frame_;
+  bool greeted_ = false;
+  // The connection is read no more: the client stopped writing, or broke
+  // the protocol.
+  bool read_no_more_ = false;
+
+  // The writing side; taken after the session's mutex, when both are.
+  Mutex out_mu_;
+  // Bytes not yet taken by the socket, from out_begin_ on.
+  std::string out_ ABSL_GUARDED_BY(out_mu_);
+  size_t out_begin_ ABSL_GUARDED_BY(out_mu_) = 0;
+  uint32_t interest_ ABSL_GUARDED_BY(out_mu_);
+  // Whether the connection wants to read (set by the loop thread, cleared
+  // by the last frame).
+  bool reading_ ABSL_GUARDED_BY(out_mu_) = true;
+  // The socket failed or was shut: nothing more is written, and the loop
+  // lets the connection go.
+  bool closed_ ABSL_GUARDED_BY(out_mu_) = false;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_

@@ -1,0 +1,190 @@
+// The session core: one session stream's life, whatever carries it (gRPC's
+// Session/Stream or the framed transport). It authenticates the stream and
+// attaches it to its session, dispatches the calls of each frame, keeps the
+// calls in flight with what cancels them, batches their replies for the
+// transport, and decides when and how the stream ends.
+//
+// A transport is an adapter with two sides. As a frame source it hands the
+// core what it reads: Attach (or Fail) first, then each ClientFrame
+// (OnFrame), the end of reading (OnInputEnd), or that the stream is gone
+// (Break). As a frame sink (FrameSink) it writes what the core gives it: a
+// batch of replies, and at the end the stream's status.
+//
+// The stream's life is one StreamState. A call that parks stays in flight
+// until its completion answers it; a Cancel in a frame cancels one parked
+// call, and a broken stream, a server shutting down (End) or a client at
+// fault (Fail) cancels them all. The core is told of every call's end, so it
+// ends the stream only once no call is in flight, except on Fail.
+//
+// Thread-safe: the source's calls come from the transport's reading thread,
+// completions from any thread. The core calls the sink with its mutex held.
+// The transport must outlive every call it dispatched: a completion may run
+// after the stream has ended, on any thread, holding what the sink's
+// HoldForCall returned.
+#ifndef SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_
+#define SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/core/core.h"
+#include "server/transport/dispatch.h"
+#include "shared/mutex.h"
+#include "shoal/v1/session.pb.h"
+
+namespace shoal::server {
+
+// Where a session stream is in its life.
+enum class StreamState {
+  // Frames are read and their calls dispatched.
+  kOpen,
+  // The client writes no more: the calls in flight are answered (or, when
+  // the transport says so, cancelled), then the stream ends OK.
+  kDraining,
+  // The server is shutting down: parked calls are cancelled, and the stream
+  // ends with ConnectionError (UNAVAILABLE) once every call is answered.
+  kEnding,
+  // The stream's last status is with the sink; replies are dropped.
+  kFinished,
+  // The stream is gone: parked calls are cancelled and replies dropped until
+  // every call is answered.
+  kBroken,
+  // Broken, and every call answered: nothing more happens.
+  kClosed,
+};
+
+// The transport's writing side. Its methods are called with the core's
+// mutex held: they must not block, nor call back into the core.
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+
+  // Writes replies (the sink may take their contents). Returns true when the
+  // sink takes the next batch at once, false when this write is in flight
+  // and the transport will call SessionCore::OnWriteDone.
+  virtual bool WriteLocked(v1::ServerFrame& replies) = 0;
+  // The stream ends with status (OK, or what the client is told), after the
+  // replies written so far. Called at most once, and never after a break.
+  virtual void FinishLocked(const absl::Status& status) = 0;
+  // The stream broke and every call is answered: nothing more will come.
+  virtual void ClosedLocked() {}
+  // What each call's completion holds until it has run: the transport, when
+  // it is shared-owned, so that it outlives its calls. Called without the
+  // core's mutex.
+  virtual std::shared_ptr<void> HoldForCall() { return nullptr; }
+};
+
+class SessionCore {
+ public:
+  // What the end of reading means to the transport.
+  enum class InputEnd {
+    // The client may still wait for replies: calls in flight are answered.
+    kAnswerCalls,
+    // The client is gone or closing: parked calls are cancelled.
+    kCancelParked,
+  };
+
+  SessionCore(Core& core, const Dispatcher& dispatcher, FrameSink& sink, InputEnd input_end)
+      : core_(core), dispatcher_(dispatcher), sink_(sink), input_end_(input_end) {}
+  SessionCore(const SessionCore&) = delete;
+  SessionCore& operator=(const SessionCore&) = delete;
+
+  // The frame source. Attach, or Fail, comes first; then frames.
+
+  // Authenticates token and attaches the stream to its session (so that the
+  // session does not expire while the stream is open). False when the token
+  // is refused or the session has ended: the stream has then finished, with
+  // the reason.
+  bool Attach(absl::string_view token) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends the stream at once with status, for a client at fault (or a stream
+  // refused before Attach): parked calls are cancelled, later replies
+  // dropped.
+  void Fail(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Dispatches the calls of one frame, then its cancels, then its close.
+  void OnFrame(const v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(mu_);
+  // The client has stopped writing.
+  void OnInputEnd() ABSL_LOCKS_EXCLUDED(mu_);
+  // The stream is gone (cancelled, or the socket failed).
+  void Break() ABSL_LOCKS_EXCLUDED(mu_);
+  // While replies are held, they wait in the core and the stream does not
+  // end: a transport dispatching what it read holds them, so the replies
+  // ready by then go out in one write when it releases them.
+  void HoldReplies() ABSL_LOCKS_EXCLUDED(mu_);
+  void ReleaseReplies() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The sink's report on a write that WriteLocked left in flight.
+  void OnWriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // For a server shutting down: cancels the parked calls, and ends the
+  // stream (kEnding) once every call is answered.
+  void End() ABSL_LOCKS_EXCLUDED(mu_);
+  // The transport is done with the stream: detaches it from its session,
+  // whose grace starts now. Idempotent.
+  void Detach() ABSL_LOCKS_EXCLUDED(mu_);
+
+  StreamState state() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  using Cancels = std::vector<absl::AnyInvocable<void()>>;
+  // One call in flight.
+  struct InFlight {
+    // Set while the call is parked: what cancels it.
+    absl::AnyInvocable<void()> cancel;
+  };
+  class Control;
+
+  // Moves a live stream to state (kBroken or kEnding): cancels the parked
+  // calls, and ends the stream if no call is in flight.
+  void Leave(StreamState state) ABSL_LOCKS_EXCLUDED(mu_);
+  void Dispatch(const v1::Call& call) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
+  void CancelCall(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
+  void Complete(uint64_t call_id, const absl::Status& status, std::string response)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Whether replies still go to the sink.
+  bool TakesRepliesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a call that parks now is cancelled at once.
+  bool CancelsParkedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueReplyLocked(uint64_t call_id, const absl::Status& status, std::string response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the queued replies to the sink, when it takes them.
+  void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the stream if its state and the calls in flight allow it.
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves to state, when the stream is still live, and takes every parked
+  // call's cancellation. Run them with RunAll, without mu_.
+  Cancels LeaveLocked(StreamState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Cancels TakeCancelsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void RunAll(Cancels& cancels);
+
+  Core& core_;
+  const Dispatcher& dispatcher_;
+  FrameSink& sink_;
+  const InputEnd input_end_;
+  // Set by Attach, before any frame is dispatched.
+  SessionId session_ = 0;
+
+  mutable Mutex mu_;
+  StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;
+  absl::flat_hash_map<uint64_t, InFlight> calls_ ABSL_GUARDED_BY(mu_);
+  // Replies not yet handed to the sink.
+  v1::ServerFrame queued_ ABSL_GUARDED_BY(mu_);
+  // A write is in flight: the sink takes nothing until OnWriteDone.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Between HoldReplies and ReleaseReplies.
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
+  bool attached_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_

@@ -1,0 +1,161 @@
+#include "shared/frame_reader.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "shared/error_kind.h"
+#include "shared/framing.h"
+#include "shoal/v1/session.pb.h"
+
+namespace shoal {
+namespace {
+
+// The bytes of a frame holding a ClientFrame with this token.
+std::string Framed(const std::string& token) {
+  v1::ClientFrame frame;
+  frame.set_token(token);
+  std::string out;
+  AppendFrame(frame, &out);
+  return out;
+}
+
+std::string TokenOf(absl::string_view message) {
+  v1::ClientFrame frame;
+  EXPECT_TRUE(frame.ParseFromArray(message.data(), static_cast<int>(message.size())));
+  return frame.token();
+}
+
+TEST(FrameReader, YieldsNothingFromAnEmptyBuffer) {
+  FrameReader reader;
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_TRUE(reader.status().ok());
+}
+
+TEST(FrameReader, YieldsEveryWholeFrameOfOneRead) {
+  FrameReader reader;
+  const std::string bytes = Framed("one") + Framed("two") + Framed("three");
+  reader.Append(bytes.data(), bytes.size());
+  std::vector<std::string> tokens;
+  while (std::optional<absl::string_view> message = reader.Next()) {
+    tokens.push_back(TokenOf(*message));
+  }
+  EXPECT_EQ(tokens, (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(reader.buffered(), 0u);
+}
+
+TEST(FrameReader, WaitsForAFrameThatArrivesByteByByte) {
+  FrameReader reader;
+  const std::string bytes = Framed("slow");
+  for (size_t i = 0; i + 1 < bytes.size(); ++i) {
+    reader.Append(&bytes[i], 1);
+    EXPECT_FALSE(reader.Next().has_value()) << "after " << i + 1 << " bytes";
+  }
+  reader.Append(&bytes.back(), 1);
+  std::optional<absl::string_view> message = reader.Next();
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(TokenOf(*message), "slow");
+}
+
+TEST(FrameReader, KeepsThePartOfTheNextFrameAfterAWholeOne) {
+  FrameReader reader;
+  const std::string first = Framed("first");
+  const std::string second = Framed(std::string(1000, 's'));
+  const std::string bytes = first + second.substr(0, 10);
+  reader.Append(bytes.data(), bytes.size());
+  ASSERT_TRUE(reader.Next().has_value());
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_EQ(reader.buffered(), 10u);
+  reader.Append(second.data() + 10, second.size() - 10);
+  std::optional<absl::string_view> message = reader.Next();
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(TokenOf(*message), std::string(1000, 's'));
+}
+
+TEST(FrameReader, WriteSpaceMakesRoomForTheRestOfTheFrame) {
+  FrameReader reader;
+  const std::string bytes = Framed(std::string(100000, 'x'));
+  reader.Append(bytes.data(), 16);
+  EXPECT_FALSE(reader.Next().has_value());
+  absl::Span<char> space = reader.WriteSpace(64);
+  ASSERT_GE(space.size(), bytes.size() - 16);
+  std::memcpy(space.data(), bytes.data() + 16, bytes.size() - 16);
+  reader.Commit(bytes.size() - 16);
+  std::optional<absl::string_view> message = reader.Next();
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(TokenOf(*message).size(), 100000u);
+}
+
+TEST(FrameReader, ReadsIntoWriteSpaceAsABlockingReaderWould) {
+  FrameReader reader;
+  const std::string bytes = Framed("a") + Framed("bb") + Framed("ccc");
+  // A reader that gets at most 3 bytes per read.
+  size_t at = 0;
+  std::vector<std::string> tokens;
+  while (tokens.size() < 3) {
+    if (std::optional<absl::string_view> message = reader.Next()) {
+      tokens.push_back(TokenOf(*message));
+      continue;
+    }
+    absl::Span<char> space = reader.WriteSpace(3);
+    const size_t n = std::min<size_t>(3, bytes.size() - at);
+    ASSERT_GT(n, 0u);
+    std::memcpy(space.data(), bytes.data() + at, n);
+    reader.Commit(n);
+    at += n;
+  }
+  EXPECT_EQ(tokens, (std::vector<std::string>{"a", "bb", "ccc"}));
+}
+
+TEST(FrameReader, RefusesAFramePastTheLimitOnceItsHeaderIsRead) {
+  FrameReader reader(/*max_frame=*/100);
+  const std::string small = Framed("ok");
+  const std::string large = Framed(std::string(200, 'x'));
+  const std::string bytes = small + large.substr(0, kFrameHeaderBytes);
+  reader.Append(bytes.data(), bytes.size());
+  ASSERT_TRUE(reader.Next().has_value());
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_EQ(ErrorKindOf(reader.status()), ErrorKind::kLimitError);
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kResourceExhausted);
+  // The refusal stays, whatever arrives later.
+  reader.Append(large.data() + kFrameHeaderBytes, large.size() - kFrameHeaderBytes);
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_FALSE(reader.status().ok());
+}
+
+TEST(FrameReader, AcceptsAFrameOfExactlyTheLimit) {
+  const std::string bytes = Framed("limit");
+  FrameReader reader(bytes.size() - kFrameHeaderBytes);
+  reader.Append(bytes.data(), bytes.size());
+  EXPECT_TRUE(reader.Next().has_value());
+  EXPECT_TRUE(reader.status().ok());
+}
+
+TEST(FrameReader, AnEmptyMessageIsAFrame) {
+  FrameReader reader;
+  const std::string bytes = Framed("");
+  ASSERT_EQ(bytes.size(), kFrameHeaderBytes);
+  reader.Append(bytes.data(), bytes.size());
+  std::optional<absl::string_view> message = reader.Next();
+  ASSERT_TRUE(message.has_value());
+  EXPECT_TRUE(message->empty());
+}
+
+TEST(FrameReader, ManyFramesThroughASmallBufferKeepTheirOrder) {
+  FrameReader reader;
+  std::string bytes;
+  for (int i = 0; i < 1000; ++i) bytes += Framed(std::to_string(i));
+  int next = 0;
+  for (size_t at = 0; at < bytes.size(); at += 7) {
+    reader.Append(bytes.data() + at, std::min<size_t>(7, bytes.size() - at));
+    while (std::optional<absl::string_view> message = reader.Next()) {
+      EXPECT_EQ(TokenOf(*message), std::to_string(next++));
+    }
+  }
+  EXPECT_EQ(next, 1000);
+  EXPECT_EQ(reader.buffered(), 0u);
+}
+
+}  // namespace
+}  // namespace shoal
