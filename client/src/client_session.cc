@@ -1,13 +1,7 @@
 #include "client/src/client_session.h"
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/channel_arguments.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <algorithm>
-#include <climits>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -15,18 +9,18 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "client/src/call.h"
+#include "client/src/error_mapping.h"
+#include "client/src/grpc_transport.h"
 #include "client/src/object_handle.h"
 #include "client/src/session_stream.h"
-#include "shared/hmac.h"
 #include "shared/value_codec.h"
-#include "shoal/v1/auth.grpc.pb.h"
-#include "shoal/v1/manager.pb.h"
+#include "shoal/errors.h"
 
 namespace shoal::detail {
 namespace {
-
-constexpr size_t kNonceBytes = 32;
 
 // How long the framed transport gets to connect before auto falls back to
 // the gRPC stream.
@@ -41,21 +35,6 @@ Transport ChooseTransport(Transport asked) {
   if (std::strcmp(env, "framed") == 0) return Transport::kFramed;
   if (std::strcmp(env, "grpc") == 0) return Transport::kGrpcStream;
   throw ValueError(absl::StrCat("SHOAL_TRANSPORT must be auto, framed or grpc, not '", env, "'"));
-}
-
-std::string DefaultClientName() {
-  char host[HOST_NAME_MAX + 1] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return absl::StrCat(host[0] != '\0' ? host : "unknown-host", " pid ", getpid());
-}
-
-[[noreturn]] void ThrowHandshakeFailure(const grpc::Status& status, const std::string& address) {
-  const grpc::StatusCode code = status.error_code();
-  if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    throw ConnectionError(
-        absl::StrCat("cannot reach the shoal server at ", address, ": ", status.error_message()));
-  }
-  ThrowGrpcStatus(status, absl::StrCat("handshake with the shoal server at ", address));
 }
 
 // Every handle made for one reply value, by object id; an id appears once per
@@ -133,48 +112,6 @@ void AttachOwners(Value& value, HandlePool& pool) {
 
 }  // namespace
 
-Handshake RunHandshake(const std::string& address, const std::string& key,
-                       const ConnectOptions& options) {
-  grpc::ChannelArguments args;
-  // The server enforces its own limits; a large copy() must not fail here.
-  args.SetMaxReceiveMessageSize(-1);
-  Handshake out;
-  out.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  out.deadline = std::chrono::system_clock::now() + options.timeout;
-  std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(out.channel);
-
-  // Step one: the server proves it holds the key, before we prove anything.
-  const std::string client_nonce = RandomBytes(kNonceBytes);
-  v1::ChallengeReply challenge;
-  {
-    grpc::ClientContext context;
-    context.set_deadline(out.deadline);
-    context.set_wait_for_ready(options.wait_for_server);
-    v1::ChallengeRequest request;
-    request.set_client_nonce(client_nonce);
-    grpc::Status status = auth->Challenge(&context, request, &challenge);
-    if (!status.ok()) ThrowHandshakeFailure(status, address);
-  }
-  const std::string expected = ServerProof(key, client_nonce, challenge.server_nonce());
-  if (!ConstantTimeEquals(challenge.server_proof(), expected)) {
-    throw AuthenticationError("server could not prove it holds the authkey");
-  }
-
-  // Step two: our proof, for a session and its bearer token.
-  {
-    grpc::ClientContext context;
-    context.set_deadline(out.deadline);
-    v1::AnswerRequest request;
-    request.set_challenge_id(challenge.challenge_id());
-    request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
-    request.set_client_name(options.client_name.empty() ? DefaultClientName()
-                                                        : options.client_name);
-    grpc::Status status = auth->Answer(&context, request, &out.answer);
-    if (!status.ok()) ThrowHandshakeFailure(status, address);
-  }
-  return out;
-}
-
 std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address,
                                                       const std::string& key,
                                                       const ConnectOptions& options) {
@@ -183,9 +120,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   Handshake handshake = RunHandshake(address, key, options);
   const v1::AnswerReply& answer = handshake.answer;
   const auto deadline = handshake.deadline;
-  std::shared_ptr<grpc::Channel> channel = std::move(handshake.channel);
 
-  std::unique_ptr<SessionStream> framed;
+  std::unique_ptr<SessionStream> stream;
   if (transport != Transport::kGrpcStream) {
     // Where the framed port is filtered, auto does not spend the whole
     // timeout on it before it falls back.
@@ -196,22 +132,23 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     absl::StatusOr<std::unique_ptr<SessionStream>> opened =
         OpenFramedStream(address, answer.framed(), answer.token(), framed_deadline);
     if (opened.ok()) {
-      framed = *std::move(opened);
+      stream = *std::move(opened);
     } else if (transport == Transport::kFramed) {
       throw ConnectionError(absl::StrCat("cannot open the framed transport of the shoal server at ",
                                          address, ": ", opened.status().message()));
     }
   }
-  std::shared_ptr<Connection> connection = Connection::Open(
-      channel, answer.token(), answer.max_message_bytes(), options.timeout, std::move(framed));
+  // On the framed transport, the handshake's channel is not needed any more.
+  if (stream == nullptr) stream = OpenGrpcStream(std::move(handshake.channel), answer.token());
+  std::shared_ptr<Connection> connection =
+      Connection::Open(std::move(stream), answer.max_message_bytes(), options.timeout);
   std::shared_ptr<ClientSession> session(new ClientSession(answer.session_id(), connection));
 
   // One round trip on the stream (an empty Release), so that a stream the
   // server refuses fails here, as connect's error, and not in the first call.
-  std::future<v1::ReleaseReply> probe = session->CallAsync<v1::ReleaseReply>(
-      "/shoal.v1.Manager/Release", v1::ReleaseRequest(), KeepAlive(),
-      [](ClientSession&, v1::ReleaseReply& reply) { return reply; });
-  if (probe.wait_until(deadline) != std::future_status::ready) {
+  Future<v1::ReleaseReply> probe = Start(*session, nullptr, method::Manager::Release,
+                                         v1::ReleaseRequest(), KeepAlive(), WholeReply);
+  if (!probe.wait_for(deadline - std::chrono::system_clock::now())) {
     session->Close();
     throw ConnectionError(
         absl::StrCat("the shoal server at ", address, " did not open the session stream in time"));
@@ -219,9 +156,9 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   try {
     probe.get();
   } catch (const ConnectionError&) {
-    const grpc::Status end = connection->end_status();
-    if (end.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-      throw AuthenticationError("the server refused the session: " + end.error_message());
+    const absl::Status end = connection->end_status();
+    if (absl::IsUnauthenticated(end)) {
+      throw AuthenticationError("the server refused the session: " + std::string(end.message()));
     }
     throw;
   }

@@ -5,12 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "shoal/v1/manager.pb.h"
+#include "client/src/methods.h"
+#include "shoal/pipeline.h"
 
 namespace shoal::detail {
 namespace {
-
-constexpr char kReleaseMethod[] = "/shoal.v1.Manager/Release";
 
 // Keeps each Release message far below any message size limit, whatever the
 // size of the burst of drops.
@@ -35,42 +34,9 @@ constexpr int64_t kMaxQueuedBytes = 4 << 20;
 // drops to go out as one message, short enough not to matter to anyone.
 constexpr absl::Duration kReleaseLinger = absl::Milliseconds(1);
 
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    default:
-      return "error";
-  }
-}
-
 CallOutcome GoneOutcome(std::string reason) {
   CallOutcome outcome;
-  outcome.code = static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  outcome.code = absl::StatusCode::kUnavailable;
   outcome.error_kind = "ConnectionError";
   outcome.error_message = std::move(reason);
   return outcome;
@@ -78,22 +44,57 @@ CallOutcome GoneOutcome(std::string reason) {
 
 }  // namespace
 
-Connection::Connection(std::shared_ptr<grpc::Channel> channel, std::string token,
-                       int64_t max_message_bytes, std::chrono::milliseconds close_timeout)
-    : channel_(std::move(channel)),
-      token_(std::move(token)),
-      max_message_bytes_(max_message_bytes),
-      close_timeout_(close_timeout),
-      stub_(v1::Session::NewStub(channel_)) {}
+void PendingCalls::Add(uint64_t call_id, Call call, bool awaited) {
+  (awaited ? awaited_ : unawaited_).emplace(call_id, std::move(call));
+}
 
-std::shared_ptr<Connection> Connection::Open(std::shared_ptr<grpc::Channel> channel,
-                                             std::string token, int64_t max_message_bytes,
-                                             std::chrono::milliseconds close_timeout,
-                                             std::unique_ptr<SessionStream> framed) {
-  std::shared_ptr<Connection> connection(new Connection(
-      std::move(channel), std::move(token), max_message_bytes, close_timeout));
-  connection->stream_ =
-      framed ? std::move(framed) : OpenGrpcStream(*connection->stub_, connection->token_);
+void PendingCalls::AddRelease(uint64_t call_id) {
+  unawaited_.emplace(call_id, Call());
+  releases_.insert(call_id);
+}
+
+bool PendingCalls::Take(uint64_t call_id, Call* call) {
+  for (absl::flat_hash_map<uint64_t, Call>* calls : {&awaited_, &unawaited_}) {
+    auto it = calls->find(call_id);
+    if (it == calls->end()) continue;
+    *call = std::move(it->second);
+    calls->erase(it);
+    releases_.erase(call_id);
+    return true;
+  }
+  return false;
+}
+
+std::vector<PendingCalls::Call> PendingCalls::TakeAll() {
+  std::vector<Call> calls;
+  calls.reserve(awaited_.size() + unawaited_.size());
+  for (auto* from : {&awaited_, &unawaited_}) {
+    for (auto& [call_id, call] : *from) calls.push_back(std::move(call));
+    from->clear();
+  }
+  releases_.clear();
+  return calls;
+}
+
+void PendingCalls::SetAwaited(uint64_t call_id, bool awaited) {
+  absl::flat_hash_map<uint64_t, Call>& from = awaited ? unawaited_ : awaited_;
+  auto it = from.find(call_id);
+  if (it == from.end()) return;
+  (awaited ? awaited_ : unawaited_).emplace(call_id, std::move(it->second));
+  from.erase(it);
+}
+
+Connection::Connection(std::unique_ptr<SessionStream> stream, int64_t max_message_bytes,
+                       std::chrono::milliseconds close_timeout)
+    : max_message_bytes_(max_message_bytes),
+      close_timeout_(close_timeout),
+      stream_(std::move(stream)) {}
+
+std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stream,
+                                             int64_t max_message_bytes,
+                                             std::chrono::milliseconds close_timeout) {
+  std::shared_ptr<Connection> connection(
+      new Connection(std::move(stream), max_message_bytes, close_timeout));
   connection->reader_ = std::thread([connection] { connection->ReadLoop(); });
   connection->flusher_ = std::thread([raw = connection.get()] { raw->FlushLoop(); });
   return connection;
@@ -106,15 +107,14 @@ Connection::~Connection() {
 }
 
 uint64_t Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
-                          KeepAlive keep_alive, CallCompletion done, Outbox* outbox,
-                          bool awaited) {
+                          KeepAlive keep_alive, CallCompletion done, Outbox* outbox) {
   // The server ends a stream that brings it a message past its limit; refuse
   // such a call here, alone. The margin covers the call's framing and any
   // releases riding with it (sent on their own when they would not fit).
   const int64_t call_bytes = static_cast<int64_t>(request.ByteSizeLong() + method.size());
   if (max_message_bytes_ > 0 && call_bytes + kFrameMargin > max_message_bytes_) {
     CallOutcome outcome;
-    outcome.code = static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED);
+    outcome.code = absl::StatusCode::kResourceExhausted;
     outcome.error_kind = "LimitError";
     outcome.error_message = absl::StrCat("the call would take ", call_bytes,
                                          " bytes, past the server's message limit of ",
@@ -126,8 +126,9 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
   call.set_method(std::string(method));
   request.SerializeToString(call.mutable_request());
   const bool gathered = outbox != nullptr && !outbox->stream_;
-  bool write_now = outbox == nullptr;
-  awaited = awaited && outbox == nullptr;
+  // A call written at once is awaited: its Future may read the reply.
+  const bool awaited = outbox == nullptr;
+  bool write_now = awaited;
   std::string gone;
   uint64_t call_id = 0;
   {
@@ -137,9 +138,7 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
     } else {
       call_id = next_call_id_++;
       call.set_call_id(call_id);
-      pending_.emplace(call.call_id(),
-                       Pending{std::move(done), std::move(keep_alive), false, awaited});
-      if (!awaited) ++unawaited_;
+      pending_.Add(call_id, {std::move(done), std::move(keep_alive)}, awaited);
       if (!gathered) {
         // Queued calls go out in the order they were queued: by the caller
         // now, or by the flusher, or by whoever waits on one of them first.
@@ -166,20 +165,16 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
 
 void Connection::Await(uint64_t call_id) {
   MutexLock lock(&mu_);
-  auto it = pending_.find(call_id);
-  if (it == pending_.end()) return;
-  if (!it->second.awaited) {
-    it->second.awaited = true;
-    --unawaited_;
-  }
+  // The caller reads for the call from now on, if it did not already.
+  pending_.SetAwaited(call_id, true);
   auto answered_or_free = [this, call_id]() {
     mu_.AssertReaderHeld();
-    return broken_ || !reading_ || !pending_.contains(call_id);
+    return broken_ || !reading_ || !pending_.Contains(call_id);
   };
   for (;;) {
     // Answered (its completion runs or has run on the thread that read the
     // reply; the caller's future waits for it), or the session is gone.
-    if (!pending_.contains(call_id) || broken_) return;
+    if (!pending_.Contains(call_id) || broken_) return;
     // A reply being read by another thread is complete once it is out of
     // pending_ and that thread has let go of the role; FailAllPending
     // empties pending_ at the end of the stream.
@@ -193,10 +188,7 @@ void Connection::Await(uint64_t call_id) {
 
 void Connection::Disown(uint64_t call_id) {
   MutexLock lock(&mu_);
-  auto it = pending_.find(call_id);
-  if (it == pending_.end() || !it->second.awaited) return;
-  it->second.awaited = false;
-  ++unawaited_;
+  pending_.SetAwaited(call_id, false);
 }
 
 void Connection::WriteQueued() { WriteCalls(nullptr); }
@@ -275,34 +267,26 @@ void Connection::Close() {
   // the flusher come to them; but never from the reader, which must not wait
   // on the stream's flow control.
   if (!reading_here) WriteQueued();
-  bool stream_broken = false;
   {
     MutexLock lock(&mu_);
     if (closing_) return;
     closing_ = true;
-    stream_broken = broken_;
     // The server drops every reference of the session when it ends.
     release_queue_.clear();
   }
   if (flusher_.joinable()) flusher_.join();
 
-  // Ending the session explicitly, before the stream, frees what it holds at
-  // once instead of after the server's grace period for broken streams. A
-  // failure means the session is gone anyway. When the stream has broken
-  // already, the server is likely unreachable and ends the session after its
-  // grace, so the call is not worth waiting for.
-  if (!stream_broken) {
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", "Bearer " + token_);
-    context.set_deadline(std::chrono::system_clock::now() + close_timeout_);
-    v1::CloseRequest request;
-    v1::CloseReply reply;
-    stub_->Close(&context, request, &reply);
-  }
+  // Ending the session explicitly, in a last frame, frees what it holds at
+  // once instead of after the server's grace period for broken streams. The
+  // server answers the calls written before it, cancels the parked ones, and
+  // ends the stream. A stream that has ended takes no more frames.
   {
     MutexLock lock(&write_mu_);
     if (!writes_done_) {
       writes_done_ = true;
+      v1::ClientFrame last;
+      last.set_close(true);
+      stream_->Write(last);
       stream_->WritesDone();
     }
   }
@@ -321,7 +305,7 @@ void Connection::Close() {
   reader_.join();
 }
 
-grpc::Status Connection::end_status() const {
+absl::Status Connection::end_status() const {
   MutexLock lock(&mu_);
   return end_status_;
 }
@@ -343,30 +327,25 @@ void Connection::ReadFrameLocked() {
     EndOfStream();
   } else {
     for (v1::Reply& reply : *in_.mutable_replies()) {
-      Pending pending;
+      PendingCalls::Call pending;
       bool closing = false;
       {
         MutexLock lock(&mu_);
-        auto it = pending_.find(reply.call_id());
         // A reply to no call of ours: nothing to complete.
-        if (it == pending_.end()) continue;
-        pending = std::move(it->second);
-        pending_.erase(it);
-        if (!pending.awaited) --unawaited_;
-        if (pending.is_release) release_calls_.erase(reply.call_id());
+        if (!pending_.Take(reply.call_id(), &pending)) continue;
         closing = closing_;
       }
       if (pending.done) {
         CallOutcome outcome;
-        if (closing && (reply.code() == static_cast<int>(grpc::StatusCode::CANCELLED) ||
-                        reply.code() == static_cast<int>(grpc::StatusCode::UNAUTHENTICATED))) {
+        const auto code = static_cast<absl::StatusCode>(reply.code());
+        if (closing &&
+            (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kUnauthenticated)) {
           // Close() ended the session: the server cancelled what was parked,
-          // and refuses what came after (Session/Close travels apart from the
-          // stream, and may overtake calls written before it). To the caller,
-          // the call failed because the session closed.
+          // and refuses what reached it after the session's end. To the
+          // caller, the call failed because the session closed.
           outcome = GoneOutcome("session closed");
         } else {
-          outcome.code = reply.code();
+          outcome.code = code;
           outcome.error_kind = std::move(*reply.mutable_error_kind());
           outcome.error_message = std::move(*reply.mutable_error_message());
           outcome.response = std::move(*reply.mutable_response());
@@ -389,7 +368,7 @@ void Connection::EndOfStream() {
     MutexLock lock(&write_mu_);
     writes_done_ = true;
   }
-  grpc::Status status = stream_->Finish();
+  absl::Status status = stream_->Finish();
   {
     MutexLock lock(&mu_);
     end_status_ = std::move(status);
@@ -418,16 +397,14 @@ void Connection::FlushLoop() {
 }
 
 void Connection::FailAllPending() {
-  absl::flat_hash_map<uint64_t, Pending> failed;
+  std::vector<PendingCalls::Call> failed;
   std::string reason;
   {
     MutexLock lock(&mu_);
-    failed.swap(pending_);
-    unawaited_ = 0;
-    release_calls_.clear();
+    failed = pending_.TakeAll();
     reason = GoneReasonLocked();
   }
-  for (auto& [call_id, pending] : failed) {
+  for (PendingCalls::Call& pending : failed) {
     if (!pending.done) continue;
     CallOutcome outcome = GoneOutcome(reason);
     pending.done(outcome);
@@ -445,12 +422,10 @@ void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {
     v1::ReleaseRequest request;
     for (size_t i = begin; i < end; ++i) request.add_ids(release_queue_[i]);
     const uint64_t call_id = next_call_id_++;
-    pending_.emplace(call_id, Pending{CallCompletion(), KeepAlive(), true, false});
-    ++unawaited_;
-    release_calls_.insert(call_id);
+    pending_.AddRelease(call_id);
     v1::Call* call = frame->add_calls();
     call->set_call_id(call_id);
-    call->set_method(kReleaseMethod);
+    call->set_method(std::string(method::Manager::Release.path));
     request.SerializeToString(call->mutable_request());
   }
   release_queue_.clear();
@@ -459,8 +434,8 @@ void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {
 std::string Connection::GoneReasonLocked() const {
   if (closing_) return "session closed";
   if (end_status_.ok()) return "session lost: the server ended the session stream";
-  return absl::StrCat("session lost: ", CodeName(end_status_.error_code()), ": ",
-                      end_status_.error_message());
+  return absl::StrCat("session lost: ", absl::StatusCodeToString(end_status_.code()), ": ",
+                      end_status_.message());
 }
 
 Outbox::Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open,
@@ -496,6 +471,27 @@ void Outbox::FlushLocked() {
   if (frame_.calls_size() == 0) return;
   connection_->WriteCalls(&frame_);
   bytes_ = 0;
+}
+
+void CallTicket::Send() {
+  if (outbox_ == nullptr) return;
+  outbox_->Flush();
+  outbox_.reset();
+}
+
+void CallTicket::Await() {
+  Send();
+  if (connection_ == nullptr) return;
+  // Held until the reply is in, so that the connection outlives a Close()
+  // run by a completion on this thread.
+  const std::shared_ptr<Connection> connection = std::move(connection_);
+  connection->Await(call_id_);
+}
+
+void CallTicket::Disown() {
+  if (connection_ == nullptr) return;
+  connection_->Disown(call_id_);
+  connection_.reset();
 }
 
 }  // namespace shoal::detail

@@ -1,8 +1,8 @@
 // The transport of one session: the session stream on which every call is
 // multiplexed by call id, carried by the framed transport or by gRPC's
-// Session/Stream (SessionStream). Replies are read by one thread at a time,
-// which completes the pending calls they answer, in whatever order they
-// come: a caller waiting for its own call (Await) reads when nobody else
+// Session/Stream (a SessionStream either way). Replies are read by one thread
+// at a time, which completes the pending calls they answer, in whatever order
+// they come: a caller waiting for its own call (Await) reads when nobody else
 // does, so that a blocking call's reply wakes no other thread; the reader
 // thread reads when calls nobody waits for (async() calls, releases) are
 // pending, or the connection is closing. Writers take turns under
@@ -14,13 +14,16 @@
 // ConnectionError("session lost: ..."); after Close() they fail with
 // ConnectionError("session closed").
 //
-// Thread-safe. Owned through shared_ptr: the reader thread and each Await
-// hold one, so that the connection outlives a Close() that runs inside a
-// completion (which happens when a reply's completion drops the last owner).
+// A Future waits on its call through a CallTicket (shoal/pipeline.h), whose
+// methods are defined with the connection: they flush the outbox that holds
+// the call, or Await it.
+//
+// Thread-safe. Owned through shared_ptr: the reader thread and each awaited
+// call's CallTicket hold one, so that the connection outlives a Close() that
+// runs inside a completion (which happens when a reply's completion drops the
+// last owner).
 #ifndef SHOAL_CLIENT_SRC_CONNECTION_H_
 #define SHOAL_CLIENT_SRC_CONNECTION_H_
-
-#include <grpcpp/channel.h>
 
 #include <chrono>
 #include <cstdint>
@@ -33,25 +36,25 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/message_lite.h"
 #include "client/src/session_stream.h"
+#include "google/protobuf/message_lite.h"
 #include "shared/mutex.h"
-#include "shoal/v1/session.grpc.pb.h"
 #include "shoal/v1/session.pb.h"
 
 namespace shoal::detail {
 
 // How one call ended: as the server replied, or, when the stream broke or was
-// closed first, as the connection decided (code UNAVAILABLE, kind
+// closed first, as the connection decided (code kUnavailable, kind
 // "ConnectionError").
 struct CallOutcome {
-  // A grpc status code; 0 is OK.
-  int code = 0;
-  // The Python error kind and message when code is not 0.
+  // The reply's code (a google.rpc.Code, which absl's codes match).
+  absl::StatusCode code = absl::StatusCode::kOk;
+  // The Python error kind and message when code is not kOk.
   std::string error_kind;
   std::string error_message;
-  // The serialized response message when code is 0.
+  // The serialized response message when code is kOk.
   std::string response;
 };
 
@@ -66,46 +69,85 @@ using KeepAlive = std::vector<std::shared_ptr<void>>;
 
 class Outbox;
 
+// The calls sent and not yet answered, by call id, in two sets by who reads
+// their replies: the calls a caller awaits (it reads for itself), and the
+// others, for which the reader thread reads. Also knows which of them are
+// the connection's own Release calls.
+//
+// Not thread-safe: the Connection's mutex guards it.
+class PendingCalls {
+ public:
+  struct Call {
+    CallCompletion done;  // empty for the connection's own Release calls
+    KeepAlive keep_alive;
+  };
+
+  // Adds a call; awaited says whether a caller will read its reply.
+  void Add(uint64_t call_id, Call call, bool awaited);
+  // Adds one of the connection's own Release calls, which nobody awaits.
+  void AddRelease(uint64_t call_id);
+  // Takes the call a reply answers; false when none is pending.
+  bool Take(uint64_t call_id, Call* call);
+  // Takes every call: the session is gone.
+  std::vector<Call> TakeAll();
+
+  bool Contains(uint64_t call_id) const {
+    return awaited_.contains(call_id) || unawaited_.contains(call_id);
+  }
+  // Moves a pending call between the two sets; a no-op for a call that is
+  // not pending (answered already).
+  void SetAwaited(uint64_t call_id, bool awaited);
+  // Whether some pending call has no caller to read its reply.
+  bool HasUnawaited() const { return !unawaited_.empty(); }
+  // Whether every Release call with an id up to up_to has been answered.
+  bool ReleasesAnsweredUpTo(uint64_t up_to) const {
+    return releases_.empty() || *releases_.begin() > up_to;
+  }
+
+ private:
+  absl::flat_hash_map<uint64_t, Call> awaited_;
+  absl::flat_hash_map<uint64_t, Call> unawaited_;
+  // The ids of the Release calls among unawaited_, in order.
+  std::set<uint64_t> releases_;
+};
+
 class Connection {
  public:
-  // Takes framed as the session stream, or without it opens Session/Stream
-  // on channel, authorized by the bearer token; starts the reader and
-  // flusher threads. Session/Close goes on channel. close_timeout bounds the
-  // Session/Close call made by Close().
-  // max_message_bytes is the server's limit on one message (from login); a
-  // call that would not fit fails alone with LimitError instead of breaking
-  // the stream.
-  static std::shared_ptr<Connection> Open(std::shared_ptr<grpc::Channel> channel, std::string token,
+  // Takes stream as the session stream and starts the reader and flusher
+  // threads. close_timeout bounds how long Close() waits for the server to
+  // end the stream. max_message_bytes is the server's limit on one message
+  // (from login); a call that would not fit fails alone with LimitError
+  // instead of breaking the stream.
+  static std::shared_ptr<Connection> Open(std::unique_ptr<SessionStream> stream,
                                           int64_t max_message_bytes,
-                                          std::chrono::milliseconds close_timeout,
-                                          std::unique_ptr<SessionStream> framed = nullptr);
+                                          std::chrono::milliseconds close_timeout);
 
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Sends one call: method is the full gRPC method path
+  // Sends one call: method is the full method path
   // ("/shoal.v1.ListService/Append"), request its request message. done runs
   // once the outcome is known; keep_alive is held until then. Never throws for
   // a lost session: done receives the ConnectionError outcome instead.
-  // Without outbox, the call is written before Send returns (with any
-  // calls queued before it). With a stream outbox, it is queued for the
-  // flusher thread, which writes whatever is queued as one frame; waiting on
-  // it writes it at once. With a batch outbox, it is added to the batch and
-  // goes out when the batch is flushed (or fills up). Calls are written in
-  // the order they were sent, except that a batch's go out when it is
-  // flushed.
   //
-  // awaited (for calls without outbox only) promises that the caller will
-  // Await the call or Disown it; the reader thread leaves its reply to the
-  // caller. Returns the call's id, 0 when done has run already.
+  // Without outbox, the call is written before Send returns (with any calls
+  // queued before it), and it is awaited: the caller promises to Await it or
+  // Disown it, and the reader thread leaves its reply to the caller. With a
+  // stream outbox, it is queued for the flusher thread, which writes whatever
+  // is queued as one frame; waiting on it writes it at once. With a batch
+  // outbox, it is added to the batch and goes out when the batch is flushed
+  // (or fills up). Calls are written in the order they were sent, except that
+  // a batch's go out when it is flushed.
+  //
+  // Returns the call's id, or 0 when done has run already.
   uint64_t Send(absl::string_view method, const google::protobuf::MessageLite& request,
-                KeepAlive keep_alive, CallCompletion done, Outbox* outbox = nullptr,
-                bool awaited = false);
+                KeepAlive keep_alive, CallCompletion done, Outbox* outbox)
+      ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
 
-  // Waits until call_id has been answered (or the session is gone), reading
-  // replies itself while no other thread reads. When another thread read the
-  // reply, its completion may still be running: the caller's future waits.
+  // Waits until an awaited call has been answered (or the session is gone),
+  // reading replies itself while no other thread reads. When another thread
+  // read the reply, its completion may still be running.
   void Await(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Leaves an awaited call's reply to the reader thread after all.
   void Disown(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
@@ -113,39 +155,32 @@ class Connection {
   // Queues the release of one reference the session holds. Cheap and
   // non-blocking; safe from any thread, the reader thread included, and a
   // no-op once the session is gone (the server has dropped everything then).
-  void QueueRelease(uint64_t id);
+  void QueueRelease(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sends the queued releases now and waits until the server has answered
   // every release sent so far, or the session is gone. After it returns, the
   // server's reference counts reflect every handle this process dropped
   // before the call. Releases queued later, by other threads, are not waited
   // for, so steady churn elsewhere cannot hold it up.
-  void SettleReleases();
+  void SettleReleases() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
 
   // Writes the calls queued so far, if another thread is not writing them.
   void WriteQueued() ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
 
-  // Ends the session: Session/Close, then the end of the stream, then the
-  // threads. Pending calls fail with ConnectionError("session closed").
-  // Idempotent; safe from any thread, including a reader inside a completion.
-  void Close();
+  // Ends the session: a last frame that closes it, then the end of the
+  // writing side, then, once the server has ended the stream, the threads.
+  // Pending calls fail with ConnectionError("session closed"). Idempotent;
+  // safe from any thread, including a reader inside a completion.
+  void Close() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
 
   // How the stream ended, once it has (the reader has seen its end): the
   // status of Finish(). OK while the stream is open.
-  grpc::Status end_status() const;
+  absl::Status end_status() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   friend class Outbox;
 
-  struct Pending {
-    CallCompletion done;  // empty for the connection's own Release calls
-    KeepAlive keep_alive;
-    bool is_release = false;
-    // A caller will read its reply (Send's awaited).
-    bool awaited = false;
-  };
-
-  Connection(std::shared_ptr<grpc::Channel> channel, std::string token, int64_t max_message_bytes,
+  Connection(std::unique_ptr<SessionStream> stream, int64_t max_message_bytes,
              std::chrono::milliseconds close_timeout);
 
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -156,15 +191,15 @@ class Connection {
   // The end of the stream: its status, and every pending call failed.
   void EndOfStream() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   bool ReaderThreadMustRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return broken_ || (!reading_ && (unawaited_ > 0 || closing_));
+    return broken_ || (!reading_ && (pending_.HasUnawaited() || closing_));
   }
   // Whether this thread reads now (and so runs the completions).
   bool ReadingHereLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return reading_ && reading_thread_ == std::this_thread::get_id();
   }
-  void FlushLoop();
+  void FlushLoop() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Completes every pending call with the session-gone outcome.
-  void FailAllPending();
+  void FailAllPending() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the queued calls and the queued releases, then the calls of
   // more (a batch's, emptied), in frames under the size limit.
   void WriteCalls(v1::ClientFrame* more) ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
@@ -185,18 +220,15 @@ class Connection {
   }
   // Whether every Release call with a call id up to up_to has been answered.
   bool ReleasesAnsweredUpTo(uint64_t up_to) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return closing_ || broken_ || release_calls_.empty() || *release_calls_.begin() > up_to;
+    return closing_ || broken_ || pending_.ReleasesAnsweredUpTo(up_to);
   }
 
-  const std::shared_ptr<grpc::Channel> channel_;
-  const std::string token_;
   const int64_t max_message_bytes_;
   const std::chrono::milliseconds close_timeout_;
-  std::unique_ptr<v1::Session::Stub> stub_;
 
-  // The stream is set once in Open and lives as long as the connection.
-  // Reads happen in the reader's role (reading_); writes under write_mu_.
-  std::unique_ptr<SessionStream> stream_;
+  // The stream lives as long as the connection. Reads happen in the
+  // reader's role (reading_); writes under write_mu_.
+  const std::unique_ptr<SessionStream> stream_;
   // The frame being read; the reader's.
   v1::ServerFrame in_;
 
@@ -213,20 +245,16 @@ class Connection {
   // blocking call writes what is queued itself, without waking the flusher.
   bool flusher_has_calls_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
-  // How many pending calls are not awaited: the reader thread reads for them.
-  int64_t unawaited_ ABSL_GUARDED_BY(mu_) = 0;
+  PendingCalls pending_ ABSL_GUARDED_BY(mu_);
   // A thread holds the reader's role, and which.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   std::thread::id reading_thread_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
-  // The call ids of Release calls sent (or about to be) and not yet answered.
-  std::set<uint64_t> release_calls_ ABSL_GUARDED_BY(mu_);
   // Close() has begun; new calls fail.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   // The stream has ended; new calls fail.
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
+  absl::Status end_status_ ABSL_GUARDED_BY(mu_);
 
   // Notified by the reader that saw the stream end, once every pending call
   // has been failed.

@@ -2,8 +2,9 @@
 
 #include <utility>
 
-#include "client/src/async_call.h"
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -14,9 +15,10 @@ namespace {
 using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
+using detail::NoResult;
 using detail::RequestFor;
 using detail::Start;
-using detail::StartEmpty;
+namespace method = detail::method;
 
 Value::Dict DictOf(ClientSession& session, v1::ValueReply& reply) {
   Value copied = detail::ValueOf(session, reply);
@@ -43,7 +45,7 @@ Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
     EncodeArg(key, entry->mutable_key(), &keep_alive);
     EncodeArg(value, entry->mutable_value(), &keep_alive);
   }
-  return StartEmpty(target, "/shoal.v1.DictService/Update", *request, std::move(keep_alive));
+  return Start(target, method::DictService::Update, *request, std::move(keep_alive), NoResult);
 }
 
 }  // namespace
@@ -55,66 +57,62 @@ DictProxy::Async DictProxy::now() const { return Async(immediate_target()); }
 Future<Value> DictProxy::Async::item(const Value& key) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::KeyRequest>(target_, key, &keep_alive);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/GetItem", request,
-                               std::move(keep_alive), detail::ValueOf);
+  return Start(target_, method::DictService::GetItem, request, std::move(keep_alive),
+               detail::ValueOf);
 }
 
 Future<Value> DictProxy::Async::get(const Value& key, const Value& default_value) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
   EncodeArg(default_value, request.mutable_default_(), &keep_alive);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Get", request,
-                               std::move(keep_alive), detail::ValueOf);
+  return Start(target_, method::DictService::Get, request, std::move(keep_alive), detail::ValueOf);
 }
 
 Future<void> DictProxy::Async::set(const Value& key, const Value& value) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::SetRequest>(target_, key, &keep_alive);
   EncodeArg(value, request.mutable_value(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.DictService/SetItem", request, std::move(keep_alive));
+  return Start(target_, method::DictService::SetItem, request, std::move(keep_alive), NoResult);
 }
 
 Future<void> DictProxy::Async::del(const Value& key) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::KeyRequest>(target_, key, &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.DictService/DelItem", request, std::move(keep_alive));
+  return Start(target_, method::DictService::DelItem, request, std::move(keep_alive), NoResult);
 }
 
 Future<bool> DictProxy::Async::contains(const Value& key) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::KeyRequest>(target_, key, &keep_alive);
-  return Start<v1::BoolReply>(target_, "/shoal.v1.DictService/Contains", request,
-                              std::move(keep_alive), detail::BoolOf);
+  return Start(target_, method::DictService::Contains, request, std::move(keep_alive),
+               detail::BoolOf);
 }
 
 Future<Value> DictProxy::Async::setdefault(const Value& key, const Value& default_value) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::SetRequest>(target_, key, &keep_alive);
   EncodeArg(default_value, request.mutable_value(), &keep_alive);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/SetDefault", request,
-                               std::move(keep_alive), detail::ValueOf);
+  return Start(target_, method::DictService::SetDefault, request, std::move(keep_alive),
+               detail::ValueOf);
 }
 
 Future<Value> DictProxy::Async::pop(const Value& key) {
   KeepAlive keep_alive;
   // No default: the server raises KeyError for a missing key.
   auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Pop", request,
-                               std::move(keep_alive), detail::ValueOf);
+  return Start(target_, method::DictService::Pop, request, std::move(keep_alive), detail::ValueOf);
 }
 
 Future<Value> DictProxy::Async::pop(const Value& key, const Value& default_value) {
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
   EncodeArg(default_value, request.mutable_default_(), &keep_alive);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Pop", request,
-                               std::move(keep_alive), detail::ValueOf);
+  return Start(target_, method::DictService::Pop, request, std::move(keep_alive), detail::ValueOf);
 }
 
 Future<DictProxy::Entry> DictProxy::Async::popitem() {
-  return Start<v1::EntryReply>(target_, "/shoal.v1.DictService/PopItem",
-                               RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
-                               detail::EntryOf);
+  return Start(target_, method::DictService::PopItem, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), detail::EntryOf);
 }
 
 Future<void> DictProxy::Async::update(const std::vector<Entry>& entries) {
@@ -126,35 +124,33 @@ Future<void> DictProxy::Async::update(const Value::Dict& entries) {
 }
 
 Future<Value::List> DictProxy::Async::keys() {
-  return Start<v1::ValuesReply>(target_, "/shoal.v1.DictService/Keys",
-                                RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
-                                detail::ValuesOf);
+  return Start(target_, method::DictService::Keys, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), detail::ValuesOf);
 }
 
 Future<Value::List> DictProxy::Async::values() {
-  return Start<v1::ValuesReply>(target_, "/shoal.v1.DictService/Values",
-                                RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
-                                detail::ValuesOf);
+  return Start(target_, method::DictService::Values, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), detail::ValuesOf);
 }
 
 Future<std::vector<DictProxy::Entry>> DictProxy::Async::items() {
-  return Start<v1::EntriesReply>(target_, "/shoal.v1.DictService/Items",
-                                 RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
-                                 detail::EntriesOf);
+  return Start(target_, method::DictService::Items, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), detail::EntriesOf);
 }
 
 Future<size_t> DictProxy::Async::len() {
-  return Start<v1::IntReply>(target_, "/shoal.v1.DictService/Len",
-                             RequestFor<v1::ObjectRequest>(target_), KeepAlive(), detail::SizeOf);
+  return Start(target_, method::DictService::Len, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), detail::SizeOf);
 }
 
 Future<void> DictProxy::Async::clear() {
-  return StartEmpty(target_, "/shoal.v1.DictService/Clear", RequestFor<v1::ObjectRequest>(target_));
+  return Start(target_, method::DictService::Clear, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), NoResult);
 }
 
 Future<Value::Dict> DictProxy::Async::copy() {
-  return Start<v1::ValueReply>(target_, "/shoal.v1.DictService/Copy",
-                               RequestFor<v1::ObjectRequest>(target_), KeepAlive(), DictOf);
+  return Start(target_, method::DictService::Copy, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), DictOf);
 }
 
 // The blocking methods: the pipelined call, waited for.

@@ -2,46 +2,12 @@
 
 #include <string>
 
-#include "absl/strings/str_cat.h"
-#include "google/rpc/status.pb.h"
 #include "shared/error_kind.h"
 #include "shoal/errors.h"
-#include "shoal/v1/errors.pb.h"
 
 namespace shoal::detail {
-namespace {
 
-// The ErrorInfo a gRPC status carries, when the server left one.
-bool InfoFromDetails(const grpc::Status& status, v1::ErrorInfo* info) {
-  if (status.error_details().empty()) return false;
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return false;
-  for (const auto& any : details.details()) {
-    if (any.UnpackTo(info) && !info->kind().empty()) return true;
-  }
-  return false;
-}
-
-// The kind for a status without details: the transport's own failures.
-absl::string_view KindFromCode(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::CANCELLED:
-      return "ConnectionError";
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "AuthenticationError";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "LimitError";
-    default:
-      return "Error";
-  }
-}
-
-}  // namespace
-
-std::exception_ptr MakeError(absl::string_view kind, const std::string& message) {
+std::exception_ptr ExceptionForKind(absl::string_view kind, const std::string& message) {
   if (kind.empty()) kind = "Error";
   // One entry per class of shoal/errors.h; the names are the Python ones the
   // server sends in error_kind.
@@ -62,16 +28,7 @@ std::exception_ptr MakeError(absl::string_view kind, const std::string& message)
 }
 
 void ThrowError(absl::string_view kind, const std::string& message) {
-  std::rethrow_exception(MakeError(kind, message));
-}
-
-void ThrowGrpcStatus(const grpc::Status& status, absl::string_view context) {
-  v1::ErrorInfo info;
-  if (InfoFromDetails(status, &info)) {
-    ThrowError(info.kind(), absl::StrCat(context, ": ", info.message()));
-  }
-  ThrowError(KindFromCode(status.error_code()),
-             absl::StrCat(context, ": ", status.error_message()));
+  std::rethrow_exception(ExceptionForKind(kind, message));
 }
 
 void ThrowStatus(const absl::Status& status) {

@@ -3,8 +3,9 @@
 #include <optional>
 #include <utility>
 
-#include "client/src/async_call.h"
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/list.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -15,9 +16,10 @@ namespace {
 using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
+using detail::NoResult;
 using detail::RequestFor;
 using detail::Start;
-using detail::StartEmpty;
+namespace method = detail::method;
 
 // Sets the optional slice bounds of a SliceRequest or SetSliceRequest;
 // an absent bound is Python's None.
@@ -45,7 +47,7 @@ Future<void> ListProxy::Async::append(const Value& item) {
   auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/Append", request, std::move(keep_alive));
+  return Start(target_, method::ListService::Append, request, std::move(keep_alive), NoResult);
 }
 
 Future<void> ListProxy::Async::extend(const Value::List& items) {
@@ -53,7 +55,7 @@ Future<void> ListProxy::Async::extend(const Value::List& items) {
   KeepAlive keep_alive;
   request->mutable_items()->Reserve(static_cast<int>(items.size()));
   for (const Value& item : items) EncodeArg(item, request->add_items(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/Extend", *request, std::move(keep_alive));
+  return Start(target_, method::ListService::Extend, *request, std::move(keep_alive), NoResult);
 }
 
 Future<void> ListProxy::Async::insert(int64_t index, const Value& item) {
@@ -61,26 +63,25 @@ Future<void> ListProxy::Async::insert(int64_t index, const Value& item) {
   request.set_index(index);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/Insert", request, std::move(keep_alive));
+  return Start(target_, method::ListService::Insert, request, std::move(keep_alive), NoResult);
 }
 
 Future<Value> ListProxy::Async::pop() {
-  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/Pop",
-                               RequestFor<v1::PopRequest>(target_), KeepAlive(), detail::ValueOf);
+  return Start(target_, method::ListService::Pop, RequestFor<v1::PopRequest>(target_), KeepAlive(),
+               detail::ValueOf);
 }
 
 Future<Value> ListProxy::Async::pop(int64_t index) {
   auto request = RequestFor<v1::PopRequest>(target_);
   request.set_index(index);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/Pop", request, KeepAlive(),
-                               detail::ValueOf);
+  return Start(target_, method::ListService::Pop, request, KeepAlive(), detail::ValueOf);
 }
 
 Future<void> ListProxy::Async::remove(const Value& item) {
   auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/Remove", request, std::move(keep_alive));
+  return Start(target_, method::ListService::Remove, request, std::move(keep_alive), NoResult);
 }
 
 Future<int64_t> ListProxy::Async::index(const Value& item, std::optional<int64_t> start,
@@ -90,34 +91,31 @@ Future<int64_t> ListProxy::Async::index(const Value& item, std::optional<int64_t
   EncodeArg(item, request.mutable_item(), &keep_alive);
   if (start) request.set_start(*start);
   if (stop) request.set_stop(*stop);
-  return Start<v1::IntReply>(target_, "/shoal.v1.ListService/Index", request,
-                             std::move(keep_alive), detail::IntOf);
+  return Start(target_, method::ListService::Index, request, std::move(keep_alive), detail::IntOf);
 }
 
 Future<size_t> ListProxy::Async::count(const Value& item) {
   auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return Start<v1::IntReply>(target_, "/shoal.v1.ListService/Count", request,
-                             std::move(keep_alive), detail::SizeOf);
+  return Start(target_, method::ListService::Count, request, std::move(keep_alive), detail::SizeOf);
 }
 
 Future<void> ListProxy::Async::reverse() {
-  return StartEmpty(target_, "/shoal.v1.ListService/Reverse",
-                    RequestFor<v1::ObjectRequest>(target_));
+  return Start(target_, method::ListService::Reverse, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), NoResult);
 }
 
 Future<void> ListProxy::Async::sort(bool reverse) {
   auto request = RequestFor<v1::SortRequest>(target_);
   request.set_reverse(reverse);
-  return StartEmpty(target_, "/shoal.v1.ListService/Sort", request);
+  return Start(target_, method::ListService::Sort, request, KeepAlive(), NoResult);
 }
 
 Future<Value> ListProxy::Async::get(int64_t index) {
   auto request = RequestFor<v1::IndexRequest>(target_);
   request.set_index(index);
-  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/GetItem", request, KeepAlive(),
-                               detail::ValueOf);
+  return Start(target_, method::ListService::GetItem, request, KeepAlive(), detail::ValueOf);
 }
 
 Future<void> ListProxy::Async::set(int64_t index, const Value& item) {
@@ -125,13 +123,13 @@ Future<void> ListProxy::Async::set(int64_t index, const Value& item) {
   request.set_index(index);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/SetItem", request, std::move(keep_alive));
+  return Start(target_, method::ListService::SetItem, request, std::move(keep_alive), NoResult);
 }
 
 Future<void> ListProxy::Async::del(int64_t index) {
   auto request = RequestFor<v1::IndexRequest>(target_);
   request.set_index(index);
-  return StartEmpty(target_, "/shoal.v1.ListService/DelItem", request);
+  return Start(target_, method::ListService::DelItem, request, KeepAlive(), NoResult);
 }
 
 Future<Value::List> ListProxy::Async::slice(std::optional<int64_t> start,
@@ -139,8 +137,7 @@ Future<Value::List> ListProxy::Async::slice(std::optional<int64_t> start,
                                             std::optional<int64_t> step) {
   auto request = RequestFor<v1::SliceRequest>(target_);
   SetBounds(&request, start, stop, step);
-  return Start<v1::ValuesReply>(target_, "/shoal.v1.ListService/GetSlice", request, KeepAlive(),
-                                detail::ValuesOf);
+  return Start(target_, method::ListService::GetSlice, request, KeepAlive(), detail::ValuesOf);
 }
 
 Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
@@ -156,7 +153,7 @@ Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
   KeepAlive keep_alive;
   request->mutable_items()->Reserve(static_cast<int>(items.size()));
   for (const Value& item : items) EncodeArg(item, request->add_items(), &keep_alive);
-  return StartEmpty(target_, "/shoal.v1.ListService/SetSlice", *request, std::move(keep_alive));
+  return Start(target_, method::ListService::SetSlice, *request, std::move(keep_alive), NoResult);
 }
 
 Future<void> ListProxy::Async::del_slice(std::optional<int64_t> start,
@@ -164,35 +161,36 @@ Future<void> ListProxy::Async::del_slice(std::optional<int64_t> start,
                                          std::optional<int64_t> step) {
   auto request = RequestFor<v1::SliceRequest>(target_);
   SetBounds(&request, start, stop, step);
-  return StartEmpty(target_, "/shoal.v1.ListService/DelSlice", request);
+  return Start(target_, method::ListService::DelSlice, request, KeepAlive(), NoResult);
 }
 
 Future<size_t> ListProxy::Async::len() {
-  return Start<v1::IntReply>(target_, "/shoal.v1.ListService/Len",
-                             RequestFor<v1::ObjectRequest>(target_), KeepAlive(), detail::SizeOf);
+  return Start(target_, method::ListService::Len, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), detail::SizeOf);
 }
 
 Future<bool> ListProxy::Async::contains(const Value& item) {
   auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);
-  return Start<v1::BoolReply>(target_, "/shoal.v1.ListService/Contains", request,
-                              std::move(keep_alive), detail::BoolOf);
+  return Start(target_, method::ListService::Contains, request, std::move(keep_alive),
+               detail::BoolOf);
 }
 
 Future<void> ListProxy::Async::clear() {
-  return StartEmpty(target_, "/shoal.v1.ListService/Clear", RequestFor<v1::ObjectRequest>(target_));
+  return Start(target_, method::ListService::Clear, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), NoResult);
 }
 
 Future<Value::List> ListProxy::Async::copy() {
-  return Start<v1::ValueReply>(target_, "/shoal.v1.ListService/Copy",
-                               RequestFor<v1::ObjectRequest>(target_), KeepAlive(), ListOf);
+  return Start(target_, method::ListService::Copy, RequestFor<v1::ObjectRequest>(target_),
+               KeepAlive(), ListOf);
 }
 
 Future<void> ListProxy::Async::repeat(int64_t count) {
   auto request = RequestFor<v1::RepeatRequest>(target_);
   request.set_count(count);
-  return StartEmpty(target_, "/shoal.v1.ListService/Repeat", request);
+  return Start(target_, method::ListService::Repeat, request, KeepAlive(), NoResult);
 }
 
 // The blocking methods: the pipelined call, waited for.

@@ -1,6 +1,6 @@
 #include "shoal/login.h"
 
-#include "client/src/client_session.h"
+#include "client/src/grpc_transport.h"
 
 namespace shoal {
 

@@ -3,10 +3,14 @@
 #include <string>
 #include <utility>
 
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/connection.h"
+#include "client/src/methods.h"
 #include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/errors.h"
+#include "shoal/pipeline.h"
 #include "shoal/v1/manager.pb.h"
 
 namespace shoal {
@@ -15,6 +19,9 @@ using detail::ClientSession;
 using detail::KeepAlive;
 using detail::ObjectHandle;
 using detail::ProxyAccess;
+using detail::Start;
+using detail::WholeReply;
+namespace method = detail::method;
 
 Manager Manager::connect(const std::string& address, const AuthKey& key,
                          const ConnectOptions& options) {
@@ -144,8 +151,9 @@ QueueProxy Manager::JoinableQueue(int64_t maxsize, std::string_view name) const 
 }
 
 std::vector<SessionInfo> Manager::sessions() const {
-  auto reply = session().Call<v1::ListSessionsReply>("/shoal.v1.Manager/ListSessions",
-                                                     v1::ListSessionsRequest());
+  v1::ListSessionsReply reply = Start(session(), nullptr, method::Manager::ListSessions,
+                                      v1::ListSessionsRequest(), KeepAlive(), WholeReply)
+                                    .get();
   std::vector<SessionInfo> sessions;
   for (const v1::SessionInfo& wire : reply.sessions()) {
     SessionInfo info;
@@ -168,8 +176,9 @@ std::vector<ObjectInfo> Manager::objects() const {
   ClientSession& session = this->session();
   // Drops made before this call must show in the counts.
   session.SettleReleases();
-  auto reply =
-      session.Call<v1::ListObjectsReply>("/shoal.v1.Manager/ListObjects", v1::ListObjectsRequest());
+  v1::ListObjectsReply reply = Start(session, nullptr, method::Manager::ListObjects,
+                                     v1::ListObjectsRequest(), KeepAlive(), WholeReply)
+                                   .get();
   std::vector<ObjectInfo> objects;
   objects.reserve(static_cast<size_t>(reply.objects_size()));
   for (const v1::ObjectInfo& info : reply.objects()) objects.push_back(detail::ToObjectInfo(info));
@@ -189,7 +198,7 @@ size_t Manager::object_count() const { return objects().size(); }
 void Manager::delete_named(std::string_view name) const {
   v1::DeleteRequest request;
   request.set_name(std::string(name));
-  session().Call<v1::DeleteReply>("/shoal.v1.Manager/Delete", request);
+  Start(session(), nullptr, method::Manager::Delete, request, KeepAlive(), WholeReply).get();
 }
 
 std::string Manager::session_id() const { return session().id(); }
@@ -197,6 +206,16 @@ std::string Manager::session_id() const { return session().id(); }
 void Manager::close() {
   if (session_ != nullptr) session_->Close();
 }
+
+Batch::Batch(const Manager& manager) : outbox_(manager.session().NewOutbox()) {}
+
+Batch::~Batch() { send(); }
+
+void Batch::send() {
+  if (outbox_ != nullptr) outbox_->Flush();
+}
+
+size_t Batch::size() const { return outbox_ != nullptr ? outbox_->size() : 0; }
 
 namespace detail {
 
@@ -217,9 +236,12 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Create(const Manager& manager, Kind k
     request.mutable_lock()->set_kind(static_cast<v1::Kind>(options.lock_kind));
   }
   request.set_any_session_may_release(options.any_session_may_release);
-  std::shared_ptr<ObjectHandle> handle = manager.session().Call<v1::CreateReply>(
-      "/shoal.v1.Manager/Create", request, std::move(keep_alive),
-      [](ClientSession& session, v1::CreateReply& reply) { return session.AdoptRef(reply.ref()); });
+  std::shared_ptr<ObjectHandle> handle =
+      Start(manager.session(), nullptr, method::Manager::Create, request, std::move(keep_alive),
+            [](ClientSession& session, v1::CreateReply& reply) {
+              return session.AdoptRef(reply.ref());
+            })
+          .get();
   // A named object of another kind: the reference just taken goes back with
   // the handle.
   if (handle->kind() != kind) {
@@ -243,9 +265,12 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Attach(const Manager& manager, const 
   }
   v1::LookupRequest request;
   request.set_id(id);
-  std::shared_ptr<ObjectHandle> handle = manager.session().Call<v1::LookupReply>(
-      "/shoal.v1.Manager/Lookup", request, KeepAlive(),
-      [](ClientSession& session, v1::LookupReply& reply) { return session.AdoptRef(reply.ref()); });
+  std::shared_ptr<ObjectHandle> handle =
+      Start(manager.session(), nullptr, method::Manager::Lookup, request, KeepAlive(),
+            [](ClientSession& session, v1::LookupReply& reply) {
+              return session.AdoptRef(reply.ref());
+            })
+          .get();
   if (!accepted(handle->kind())) {
     throw TypeError("object " + std::to_string(id) + " is a " + KindName(handle->kind()) +
                     ", not a " + KindName(kind));

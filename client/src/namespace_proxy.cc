@@ -3,8 +3,9 @@
 #include <exception>
 #include <utility>
 
-#include "client/src/async_call.h"
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/v1/namespace.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -14,6 +15,7 @@ namespace shoal {
 using detail::ClientSession;
 using detail::KeepAlive;
 using detail::RequestFor;
+namespace method = detail::method;
 
 namespace {
 
@@ -50,8 +52,8 @@ NamespaceProxy::Async NamespaceProxy::async(Batch& batch) const {
 NamespaceProxy::Async NamespaceProxy::now() const { return Async(immediate_target()); }
 
 Future<Value> NamespaceProxy::Async::get(const std::string& attr) {
-  return detail::Start<v1::ValueReply>(target_, "/shoal.v1.NamespaceService/GetAttr",
-                                       AttrRequest(target_, attr), KeepAlive(), detail::ValueOf);
+  return detail::Start(target_, method::NamespaceService::GetAttr, AttrRequest(target_, attr),
+                       KeepAlive(), detail::ValueOf);
 }
 
 Future<void> NamespaceProxy::Async::set(const std::string& attr, const Value& value) {
@@ -59,19 +61,18 @@ Future<void> NamespaceProxy::Async::set(const std::string& attr, const Value& va
   request.set_attr(attr);
   KeepAlive keep_alive;
   detail::EncodeArg(value, request.mutable_value(), &keep_alive);
-  return detail::StartEmpty(target_, "/shoal.v1.NamespaceService/SetAttr", request,
-                            std::move(keep_alive));
+  return detail::Start(target_, method::NamespaceService::SetAttr, request, std::move(keep_alive),
+                       detail::NoResult);
 }
 
 Future<void> NamespaceProxy::Async::del(const std::string& attr) {
-  return detail::StartEmpty(target_, "/shoal.v1.NamespaceService/DelAttr",
-                            AttrRequest(target_, attr));
+  return detail::Start(target_, method::NamespaceService::DelAttr, AttrRequest(target_, attr),
+                       KeepAlive(), detail::NoResult);
 }
 
 Future<std::vector<std::pair<std::string, Value>>> NamespaceProxy::Async::attrs() {
-  return detail::Start<v1::AttrsReply>(target_, "/shoal.v1.NamespaceService/Attrs",
-                                       RequestFor<v1::ObjectRequest>(target_), KeepAlive(),
-                                       AttrsOf);
+  return detail::Start(target_, method::NamespaceService::Attrs,
+                       RequestFor<v1::ObjectRequest>(target_), KeepAlive(), AttrsOf);
 }
 
 Value NamespaceProxy::get(const std::string& attr) const { return now().get(attr).get(); }

@@ -3,7 +3,9 @@
 #include <string>
 #include <utility>
 
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/methods.h"
 #include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/errors.h"
@@ -72,11 +74,11 @@ std::string ObjectProxy::str() const {
     case Kind::kValue: {
       // Python prints a Value as Value('i', 5). Both calls go out before
       // either reply is awaited.
-      std::future<ObjectInfo> info = detail::DescribeAsync(session, id());
+      Future<ObjectInfo> info = detail::DescribeAsync(session, id());
       v1::ObjectRequest request;
       request.set_id(id());
-      std::future<Value> value = session.CallAsync<v1::ValueReply>(
-          "/shoal.v1.ValueService/Get", request, detail::KeepAlive(), detail::ValueOf);
+      Future<Value> value = detail::Start(session, nullptr, detail::method::ValueService::Get,
+                                          request, detail::KeepAlive(), detail::ValueOf);
       const std::string typecode = info.get().typecode;
       return "Value(" + Value(typecode).repr() + ", " + value.get().repr() + ")";
     }

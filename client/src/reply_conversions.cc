@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "client/src/call.h"
+
 namespace shoal::detail {
 namespace {
 
@@ -83,16 +85,15 @@ ObjectInfo ToObjectInfo(const v1::ObjectInfo& wire) {
   return info;
 }
 
-std::future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id) {
+Future<ObjectInfo> DescribeAsync(ClientSession& session, uint64_t id) {
   v1::DescribeRequest request;
   request.set_id(id);
   return DescribeAsync(session, request);
 }
 
-std::future<ObjectInfo> DescribeAsync(ClientSession& session, const v1::DescribeRequest& request) {
-  return session.CallAsync<v1::ObjectInfo>(
-      "/shoal.v1.Manager/Describe", request, KeepAlive(),
-      [](ClientSession&, v1::ObjectInfo& reply) { return ToObjectInfo(reply); });
+Future<ObjectInfo> DescribeAsync(ClientSession& session, const v1::DescribeRequest& request) {
+  return Start(session, nullptr, method::Manager::Describe, request, KeepAlive(),
+               [](ClientSession&, v1::ObjectInfo& reply) { return ToObjectInfo(reply); });
 }
 
 }  // namespace shoal::detail

@@ -2,8 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grpcpp/client_context.h>
-#include <grpcpp/support/sync_stream.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,23 +22,6 @@
 
 namespace shoal::detail {
 namespace {
-
-class GrpcStream : public SessionStream {
- public:
-  GrpcStream(v1::Session::Stub& stub, const std::string& token) {
-    context_.AddMetadata("authorization", "Bearer " + token);
-    stream_ = stub.Stream(&context_);
-  }
-  bool Write(const v1::ClientFrame& frame) override { return stream_->Write(frame); }
-  void WritesDone() override { stream_->WritesDone(); }
-  bool Read(v1::ServerFrame* frame) override { return stream_->Read(frame); }
-  grpc::Status Finish() override { return stream_->Finish(); }
-  void Cancel() override { context_.TryCancel(); }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
-};
 
 // How much is read from the socket at a time.
 constexpr size_t kReadChunk = 64 << 10;
@@ -76,9 +57,9 @@ class FramedStream : public SessionStream {
           const bool parsed =
               frame->ParseFromArray(in_.data() + begin_ + kFrameHeaderBytes, static_cast<int>(size));
           begin_ += kFrameHeaderBytes + size;
-          if (!parsed) return End(grpc::StatusCode::INTERNAL, "the server sent a malformed frame");
+          if (!parsed) return End(absl::StatusCode::kInternal, "the server sent a malformed frame");
           if (frame->has_end()) {
-            return End(static_cast<grpc::StatusCode>(frame->end().code()), frame->end().message());
+            return End(static_cast<absl::StatusCode>(frame->end().code()), frame->end().message());
           }
           return true;
         }
@@ -89,7 +70,7 @@ class FramedStream : public SessionStream {
     }
   }
 
-  grpc::Status Finish() override { return status_; }
+  absl::Status Finish() override { return status_; }
 
   void Cancel() override {
     cancelled_.store(true);
@@ -111,17 +92,17 @@ class FramedStream : public SessionStream {
       return true;
     }
     if (n < 0 && errno == EINTR) return true;
-    if (cancelled_.load()) return End(grpc::StatusCode::CANCELLED, "the stream was cancelled");
+    if (cancelled_.load()) return End(absl::StatusCode::kCancelled, "the stream was cancelled");
     if (n == 0) {
-      return End(grpc::StatusCode::UNAVAILABLE, "the server closed the session connection");
+      return End(absl::StatusCode::kUnavailable, "the server closed the session connection");
     }
-    return End(grpc::StatusCode::UNAVAILABLE, absl::StrCat("the session connection failed: ",
-                                                           std::strerror(errno)));
+    return End(absl::StatusCode::kUnavailable,
+               absl::StrCat("the session connection failed: ", std::strerror(errno)));
   }
 
-  bool End(grpc::StatusCode code, std::string message) {
+  bool End(absl::StatusCode code, std::string message) {
     ended_ = true;
-    status_ = grpc::Status(code, std::move(message));
+    status_ = absl::Status(code, std::move(message));
     return false;
   }
 
@@ -131,7 +112,7 @@ class FramedStream : public SessionStream {
   size_t begin_ = 0;
   size_t end_ = 0;
   bool ended_ = false;
-  grpc::Status status_;
+  absl::Status status_;
   // The writer's.
   std::string out_;
   std::atomic<bool> cancelled_{false};
@@ -226,10 +207,6 @@ absl::StatusOr<int> ConnectTcp(const std::string& host, uint32_t port,
 }
 
 }  // namespace
-
-std::unique_ptr<SessionStream> OpenGrpcStream(v1::Session::Stub& stub, const std::string& token) {
-  return std::make_unique<GrpcStream>(stub, token);
-}
 
 absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
     const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,

@@ -1,19 +1,19 @@
-// What carries a session's frames: gRPC's Session/Stream, or the framed
-// transport (FramedEndpoint in session.proto), a plain TCP or unix socket
-// with one less thread hand-over on each side of a round trip.
+// What carries a session's frames: the framed transport (FramedEndpoint in
+// session.proto), a plain TCP or unix socket with one less thread hand-over on
+// each side of a round trip, or gRPC's Session/Stream (grpc_transport.h).
+//
+// Thread-safety: one reader and one writer at a time, each on its own
+// thread; Cancel from any thread.
 #ifndef SHOAL_CLIENT_SRC_SESSION_STREAM_H_
 #define SHOAL_CLIENT_SRC_SESSION_STREAM_H_
-
-#include <grpcpp/channel.h>
-#include <grpcpp/support/status.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "shoal/v1/auth.pb.h"
-#include "shoal/v1/session.grpc.pb.h"
 #include "shoal/v1/session.pb.h"
 
 namespace shoal::detail {
@@ -28,14 +28,12 @@ class SessionStream {
   virtual void WritesDone() = 0;
   // Reads one frame; false at the end of the stream. One reader at a time.
   virtual bool Read(v1::ServerFrame* frame) = 0;
-  // How the stream ended, once Read has returned false.
-  virtual grpc::Status Finish() = 0;
+  // How the stream ended, once Read has returned false: OK for an orderly
+  // end, else the code and message the server or the socket gave.
+  virtual absl::Status Finish() = 0;
   // Breaks the stream off, from any thread: a blocked Read returns false.
   virtual void Cancel() = 0;
 };
-
-// Opens Session/Stream on channel, authorized by the bearer token.
-std::unique_ptr<SessionStream> OpenGrpcStream(v1::Session::Stub& stub, const std::string& token);
 
 // Connects to the framed transport the server offered: its unix socket when
 // address (the gRPC target) is unix:..., else its port on address's host.

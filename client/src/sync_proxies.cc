@@ -1,15 +1,18 @@
-// The proxies of the synchronization kinds. Each call goes to the service of
-// the proxy's kind ("/shoal.v1.<Kind>Service/<Op>"), so one proxy class
-// serves the two kinds that share its operations.
+// The proxies of the synchronization kinds. The kinds that one proxy class
+// serves (Lock and RLock through AcquirerProxy, Semaphore and
+// BoundedSemaphore, Queue and JoinableQueue) have a service each, with the
+// same operations: a call goes to the service of the object's kind.
 #include <string>
 #include <utility>
 
-#include "client/src/async_call.h"
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/methods.h"
 #include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
 #include "shoal/acquirer_proxy.h"
 #include "shoal/condition_proxy.h"
+#include "shoal/errors.h"
 #include "shoal/event_proxy.h"
 #include "shoal/queue_proxy.h"
 #include "shoal/v1/object.pb.h"
@@ -19,37 +22,40 @@
 namespace shoal {
 namespace {
 
-using detail::ClientSession;
+using detail::AsyncTarget;
+using detail::BoolOf;
+using detail::IntOf;
 using detail::KeepAlive;
-using detail::ObjectHandle;
+using detail::NoResult;
+namespace method = detail::method;
 
-const char* ServiceOf(Kind kind) {
-  switch (kind) {
-    case Kind::kLock:
-      return "LockService";
-    case Kind::kRLock:
-      return "RLockService";
-    case Kind::kSemaphore:
-      return "SemaphoreService";
-    case Kind::kBoundedSemaphore:
-      return "BoundedSemaphoreService";
-    case Kind::kCondition:
-      return "ConditionService";
-    case Kind::kEvent:
-      return "EventService";
-    case Kind::kBarrier:
-      return "BarrierService";
-    case Kind::kQueue:
-      return "QueueService";
-    case Kind::kJoinableQueue:
-      return "JoinableQueueService";
-    default:
-      return "UnknownService";
+// The method for kind among those of the kinds a proxy class serves, given
+// as (kind, method) pairs; they take and return the same messages, or this
+// does not compile. A proxy is made only for a kind of its class, checked
+// when its handle is made.
+template <class M>
+const M& ForKind(Kind kind, Kind candidate, const M& method) {
+  if (kind != candidate) {
+    throw TypeError(std::string("this proxy does not serve a ") + KindName(kind));
   }
+  return method;
+}
+template <class M, class... More>
+const M& ForKind(Kind kind, Kind candidate, const M& method, const More&... more) {
+  return kind == candidate ? method : ForKind<M>(kind, more...);
 }
 
-std::string MethodOf(const ObjectHandle& handle, const char* op) {
-  return std::string("/shoal.v1.") + ServiceOf(handle.kind()) + "/" + op;
+// The method of a Queue or a JoinableQueue, for the target's kind.
+template <class M>
+const M& OfQueue(const AsyncTarget& target, const M& queue, const M& joinable) {
+  return ForKind(target.handle->kind(), Kind::kQueue, queue, Kind::kJoinableQueue, joinable);
+}
+
+// The method of a Semaphore or a BoundedSemaphore, for the target's kind.
+template <class M>
+const M& OfSemaphore(const AsyncTarget& target, const M& semaphore, const M& bounded) {
+  return ForKind(target.handle->kind(), Kind::kSemaphore, semaphore, Kind::kBoundedSemaphore,
+                 bounded);
 }
 
 // Python's (block, timeout) as the wire's optional timeout: left out waits
@@ -63,33 +69,19 @@ void SetWait(Request& request, bool block, const Timeout& timeout) {
   }
 }
 
-// One call on the handle's object whose reply holds no references.
-template <class Response, class Request>
-Response Run(const ObjectHandle& handle, const char* op, Request request,
-             KeepAlive keep_alive = {}) {
-  request.set_id(handle.id());
-  return handle.session().Call<Response>(MethodOf(handle, op), request, std::move(keep_alive));
+// The requests of these kinds, aimed at the target's object.
+v1::ObjectRequest Plain(const AsyncTarget& target) {
+  return detail::RequestFor<v1::ObjectRequest>(target);
 }
 
-// The pipelined form of Run, on an async view's target.
-template <class Response, class Request, class Convert>
-auto Start(const detail::AsyncTarget& target, const char* op, Request request,
-           KeepAlive keep_alive, Convert convert) {
-  request.set_id(target.handle->id());
-  return detail::Start<Response>(target, MethodOf(*target.handle, op), request,
-                                 std::move(keep_alive), std::move(convert));
-}
-
-v1::ObjectRequest Plain() { return v1::ObjectRequest(); }
-
-v1::TimedRequest Timed(bool block, const Timeout& timeout) {
-  v1::TimedRequest request;
+v1::TimedRequest Timed(const AsyncTarget& target, bool block, const Timeout& timeout) {
+  auto request = detail::RequestFor<v1::TimedRequest>(target);
   SetWait(request, block, timeout);
   return request;
 }
 
-v1::CountRequest Count(int64_t n) {
-  v1::CountRequest request;
+v1::CountRequest Count(const AsyncTarget& target, int64_t n) {
+  auto request = detail::RequestFor<v1::CountRequest>(target);
   request.set_n(n);
   return request;
 }
@@ -97,7 +89,15 @@ v1::CountRequest Count(int64_t n) {
 }  // namespace
 
 bool AcquirerProxy::acquire(bool blocking, Timeout timeout) {
-  v1::AcquireReply reply = Run<v1::AcquireReply>(handle(), "Acquire", Timed(blocking, timeout));
+  const AsyncTarget target = immediate_target();
+  const auto& acquire =
+      ForKind(kind(), Kind::kLock, method::LockService::Acquire, Kind::kRLock,
+              method::RLockService::Acquire, Kind::kSemaphore, method::SemaphoreService::Acquire,
+              Kind::kBoundedSemaphore, method::BoundedSemaphoreService::Acquire, Kind::kCondition,
+              method::ConditionService::Acquire);
+  v1::AcquireReply reply = detail::Start(target, acquire, Timed(target, blocking, timeout),
+                                         KeepAlive(), detail::WholeReply)
+                               .get();
   if (reply.acquired() && reply.fencing_token() != 0) {
     token_->store(reply.fencing_token(), std::memory_order_release);
   }
@@ -105,51 +105,83 @@ bool AcquirerProxy::acquire(bool blocking, Timeout timeout) {
 }
 
 void AcquirerProxy::release() {
+  const AsyncTarget target = immediate_target();
   if (kind() == Kind::kSemaphore || kind() == Kind::kBoundedSemaphore) {
-    Run<v1::EmptyReply>(handle(), "Release", Count(1));
-  } else {
-    Run<v1::EmptyReply>(handle(), "Release", Plain());
+    const auto& release = OfSemaphore(target, method::SemaphoreService::Release,
+                                      method::BoundedSemaphoreService::Release);
+    detail::Start(target, release, Count(target, 1), KeepAlive(), NoResult).get();
+    return;
   }
+  const auto& release =
+      ForKind(kind(), Kind::kLock, method::LockService::Release, Kind::kRLock,
+              method::RLockService::Release, Kind::kCondition, method::ConditionService::Release);
+  detail::Start(target, release, Plain(target), KeepAlive(), NoResult).get();
 }
 
-bool LockProxy::locked() const { return Run<v1::BoolReply>(handle(), "Locked", Plain()).value(); }
+bool LockProxy::locked() const {
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::LockService::Locked, Plain(target), KeepAlive(), BoolOf)
+      .get();
+}
 
-bool RLockProxy::locked() const { return Run<v1::BoolReply>(handle(), "Locked", Plain()).value(); }
+bool RLockProxy::locked() const {
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::RLockService::Locked, Plain(target), KeepAlive(), BoolOf)
+      .get();
+}
 
-void SemaphoreProxy::release(int64_t n) { Run<v1::EmptyReply>(handle(), "Release", Count(n)); }
+void SemaphoreProxy::release(int64_t n) {
+  const AsyncTarget target = immediate_target();
+  const auto& release = OfSemaphore(target, method::SemaphoreService::Release,
+                                    method::BoundedSemaphoreService::Release);
+  detail::Start(target, release, Count(target, n), KeepAlive(), NoResult).get();
+}
 
 int64_t SemaphoreProxy::value() const {
-  return Run<v1::IntReply>(handle(), "Value", Plain()).value();
+  const AsyncTarget target = immediate_target();
+  const auto& value =
+      OfSemaphore(target, method::SemaphoreService::Value, method::BoundedSemaphoreService::Value);
+  return detail::Start(target, value, Plain(target), KeepAlive(), IntOf).get();
 }
 
 bool ConditionProxy::wait(Timeout timeout) {
-  return Run<v1::BoolReply>(handle(), "Wait", Timed(true, timeout)).value();
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::ConditionService::Wait, Timed(target, true, timeout),
+                       KeepAlive(), BoolOf)
+      .get();
 }
 
-void ConditionProxy::notify(int64_t n) { Run<v1::EmptyReply>(handle(), "Notify", Count(n)); }
+void ConditionProxy::notify(int64_t n) {
+  const AsyncTarget target = immediate_target();
+  detail::Start(target, method::ConditionService::Notify, Count(target, n), KeepAlive(), NoResult)
+      .get();
+}
 
-void ConditionProxy::notify_all() { Run<v1::EmptyReply>(handle(), "NotifyAll", Plain()); }
+void ConditionProxy::notify_all() {
+  const AsyncTarget target = immediate_target();
+  detail::Start(target, method::ConditionService::NotifyAll, Plain(target), KeepAlive(), NoResult)
+      .get();
+}
 
 EventProxy::Async EventProxy::async() const { return Async(async_target(nullptr)); }
 EventProxy::Async EventProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
 EventProxy::Async EventProxy::now() const { return Async(immediate_target()); }
 
 Future<bool> EventProxy::Async::is_set() {
-  return Start<v1::BoolReply>(target_, "IsSet", Plain(), KeepAlive(), detail::BoolOf);
+  return detail::Start(target_, method::EventService::IsSet, Plain(target_), KeepAlive(), BoolOf);
 }
 
 Future<void> EventProxy::Async::set() {
-  return Start<v1::EmptyReply>(target_, "Set", Plain(), KeepAlive(),
-                               [](ClientSession&, v1::EmptyReply&) {});
+  return detail::Start(target_, method::EventService::Set, Plain(target_), KeepAlive(), NoResult);
 }
 
 Future<void> EventProxy::Async::clear() {
-  return Start<v1::EmptyReply>(target_, "Clear", Plain(), KeepAlive(),
-                               [](ClientSession&, v1::EmptyReply&) {});
+  return detail::Start(target_, method::EventService::Clear, Plain(target_), KeepAlive(), NoResult);
 }
 
 Future<bool> EventProxy::Async::wait(Timeout timeout) {
-  return Start<v1::BoolReply>(target_, "Wait", Timed(true, timeout), KeepAlive(), detail::BoolOf);
+  return detail::Start(target_, method::EventService::Wait, Timed(target_, true, timeout),
+                       KeepAlive(), BoolOf);
 }
 
 bool EventProxy::is_set() const { return now().is_set().get(); }
@@ -161,23 +193,38 @@ void EventProxy::clear() { now().clear().get(); }
 bool EventProxy::wait(Timeout timeout) const { return now().wait(timeout).get(); }
 
 int64_t BarrierProxy::wait(Timeout timeout) {
-  return Run<v1::IntReply>(handle(), "Wait", Timed(true, timeout)).value();
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::BarrierService::Wait, Timed(target, true, timeout),
+                       KeepAlive(), IntOf)
+      .get();
 }
 
-void BarrierProxy::reset() { Run<v1::EmptyReply>(handle(), "Reset", Plain()); }
+void BarrierProxy::reset() {
+  const AsyncTarget target = immediate_target();
+  detail::Start(target, method::BarrierService::Reset, Plain(target), KeepAlive(), NoResult).get();
+}
 
-void BarrierProxy::abort() { Run<v1::EmptyReply>(handle(), "Abort", Plain()); }
+void BarrierProxy::abort() {
+  const AsyncTarget target = immediate_target();
+  detail::Start(target, method::BarrierService::Abort, Plain(target), KeepAlive(), NoResult).get();
+}
 
 int64_t BarrierProxy::parties() const {
-  return Run<v1::IntReply>(handle(), "Parties", Plain()).value();
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::BarrierService::Parties, Plain(target), KeepAlive(), IntOf)
+      .get();
 }
 
 int64_t BarrierProxy::n_waiting() const {
-  return Run<v1::IntReply>(handle(), "NWaiting", Plain()).value();
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::BarrierService::NWaiting, Plain(target), KeepAlive(), IntOf)
+      .get();
 }
 
 bool BarrierProxy::broken() const {
-  return Run<v1::BoolReply>(handle(), "Broken", Plain()).value();
+  const AsyncTarget target = immediate_target();
+  return detail::Start(target, method::BarrierService::Broken, Plain(target), KeepAlive(), BoolOf)
+      .get();
 }
 
 QueueProxy::Async QueueProxy::async() const { return Async(async_target(nullptr)); }
@@ -185,30 +232,35 @@ QueueProxy::Async QueueProxy::async(Batch& batch) const { return Async(async_tar
 QueueProxy::Async QueueProxy::now() const { return Async(immediate_target()); }
 
 Future<void> QueueProxy::Async::put(const Value& item, bool block, Timeout timeout) {
-  v1::PutRequest request;
+  auto request = detail::RequestFor<v1::PutRequest>(target_);
   KeepAlive keep_alive;
   detail::EncodeArg(item, request.mutable_item(), &keep_alive);
   SetWait(request, block, timeout);
-  return Start<v1::EmptyReply>(target_, "Put", std::move(request), std::move(keep_alive),
-                               [](ClientSession&, v1::EmptyReply&) {});
+  const auto& put = OfQueue(target_, method::QueueService::Put, method::JoinableQueueService::Put);
+  return detail::Start(target_, put, request, std::move(keep_alive), NoResult);
 }
 
 Future<Value> QueueProxy::Async::get(bool block, Timeout timeout) {
-  return Start<v1::ValueReply>(target_, "Get", Timed(block, timeout), KeepAlive(),
-                               detail::ValueOf);
+  const auto& get = OfQueue(target_, method::QueueService::Get, method::JoinableQueueService::Get);
+  return detail::Start(target_, get, Timed(target_, block, timeout), KeepAlive(), detail::ValueOf);
 }
 
 Future<int64_t> QueueProxy::Async::qsize() {
-  return Start<v1::IntReply>(target_, "QSize", Plain(), KeepAlive(), detail::IntOf);
+  const auto& qsize =
+      OfQueue(target_, method::QueueService::QSize, method::JoinableQueueService::QSize);
+  return detail::Start(target_, qsize, Plain(target_), KeepAlive(), IntOf);
 }
 
 Future<void> QueueProxy::Async::task_done() {
-  return Start<v1::EmptyReply>(target_, "TaskDone", Plain(), KeepAlive(),
-                               [](ClientSession&, v1::EmptyReply&) {});
+  const auto& task_done =
+      OfQueue(target_, method::QueueService::TaskDone, method::JoinableQueueService::TaskDone);
+  return detail::Start(target_, task_done, Plain(target_), KeepAlive(), NoResult);
 }
 
 Future<bool> QueueProxy::Async::join(Timeout timeout) {
-  return Start<v1::BoolReply>(target_, "Join", Timed(true, timeout), KeepAlive(), detail::BoolOf);
+  const auto& join =
+      OfQueue(target_, method::QueueService::Join, method::JoinableQueueService::Join);
+  return detail::Start(target_, join, Timed(target_, true, timeout), KeepAlive(), BoolOf);
 }
 
 void QueueProxy::put(const Value& item, bool block, Timeout timeout) {
@@ -219,9 +271,19 @@ Value QueueProxy::get(bool block, Timeout timeout) { return now().get(block, tim
 
 int64_t QueueProxy::qsize() const { return now().qsize().get(); }
 
-bool QueueProxy::empty() const { return Run<v1::BoolReply>(handle(), "Empty", Plain()).value(); }
+bool QueueProxy::empty() const {
+  const AsyncTarget target = immediate_target();
+  const auto& empty =
+      OfQueue(target, method::QueueService::Empty, method::JoinableQueueService::Empty);
+  return detail::Start(target, empty, Plain(target), KeepAlive(), BoolOf).get();
+}
 
-bool QueueProxy::full() const { return Run<v1::BoolReply>(handle(), "Full", Plain()).value(); }
+bool QueueProxy::full() const {
+  const AsyncTarget target = immediate_target();
+  const auto& full =
+      OfQueue(target, method::QueueService::Full, method::JoinableQueueService::Full);
+  return detail::Start(target, full, Plain(target), KeepAlive(), BoolOf).get();
+}
 
 void QueueProxy::task_done() { now().task_done().get(); }
 

@@ -47,21 +47,60 @@ class Manager;
 
 namespace detail {
 class ObjectHandle;
-// Calls gathered by a Batch; defined in the library's sources.
+// Calls gathered by a Batch, and the connection of a session; defined in the
+// library's sources.
 class Outbox;
-// Sends what outbox holds. A no-op for a null or empty outbox.
-void Flush(Outbox* outbox);
-// The transport of a session; defined in the library's sources.
 class Connection;
-// Waits for an awaited call's reply, reading it on this thread when no
-// other thread reads; Disown leaves it to the connection's reader thread.
-void Await(Connection& connection, uint64_t call_id);
-void Disown(Connection& connection, uint64_t call_id);
-// What an async() view calls through: the object's handle and, for
-// async(batch), the batch's outbox.
+
+// What an async() view calls through: the object's handle and the outbox its
+// calls go to (the session's stream outbox, or a batch's), or none for the
+// blocking methods, whose calls are written at once.
 struct AsyncTarget {
   std::shared_ptr<ObjectHandle> handle;
   std::shared_ptr<Outbox> outbox;
+};
+
+// Where a call stands until its reply can arrive, for the Future that waits
+// on it: gathered in an outbox, to be written when the outbox is flushed; or
+// written and awaited, its reply to be read by whoever waits on the Future
+// while no other thread reads. Defined in the library's sources.
+//
+// Not thread-safe, as the Future that holds it.
+class CallTicket {
+ public:
+  CallTicket() = default;
+  // A call waiting in outbox.
+  explicit CallTicket(std::shared_ptr<Outbox> outbox) : outbox_(std::move(outbox)) {}
+  // A call written on connection and awaited (see Connection::Send).
+  CallTicket(std::shared_ptr<Connection> connection, uint64_t call_id)
+      : connection_(std::move(connection)), call_id_(call_id) {}
+  // A reply nobody waits for here is read by the connection's reader thread.
+  ~CallTicket() { Disown(); }
+  CallTicket(CallTicket&&) noexcept = default;
+  CallTicket& operator=(CallTicket&& other) noexcept {
+    if (this != &other) {
+      Disown();
+      outbox_ = std::move(other.outbox_);
+      connection_ = std::move(other.connection_);
+      call_id_ = other.call_id_;
+    }
+    return *this;
+  }
+
+  // Writes the outbox the call waits in, if it does.
+  void Send();
+  // Sends, then waits until an awaited call's reply is in, reading replies
+  // on this thread while no other thread reads. When another thread read
+  // the reply, its conversion may still be running: the std::future waits.
+  void Await();
+  // Leaves an awaited call's reply to the connection's reader thread.
+  void Disown();
+
+ private:
+  std::shared_ptr<Outbox> outbox_;
+  // Set while the call is awaited and nobody has awaited or disowned it yet.
+  std::shared_ptr<Connection> connection_;
+  uint64_t call_id_ = 0;
 };
 }  // namespace detail
 
@@ -71,42 +110,25 @@ template <class T>
 class Future {
  public:
   Future() = default;
-  Future(std::future<T> future, std::shared_ptr<detail::Outbox> outbox)
-      : future_(std::move(future)), outbox_(std::move(outbox)) {}
-  // A call written at once, whose reply the waiting thread may read itself.
-  Future(std::future<T> future, std::shared_ptr<detail::Connection> connection, uint64_t call_id)
-      : future_(std::move(future)), connection_(std::move(connection)), call_id_(call_id) {}
-  ~Future() { disown(); }
-  Future(Future&&) noexcept = default;
-  Future& operator=(Future&& other) noexcept {
-    if (this != &other) {
-      disown();
-      future_ = std::move(other.future_);
-      outbox_ = std::move(other.outbox_);
-      connection_ = std::move(other.connection_);
-      call_id_ = other.call_id_;
-    }
-    return *this;
-  }
+  Future(std::future<T> future, detail::CallTicket ticket)
+      : future_(std::move(future)), ticket_(std::move(ticket)) {}
 
   // Waits for the reply and returns the result, or throws the call's error
   // (a shoal::Error). Like std::future::get, it may be called once.
   T get() {
-    send();
-    await();
+    ticket_.Await();
     return future_.get();
   }
   // Waits for the reply without taking the result.
   void wait() {
-    send();
-    await();
+    ticket_.Await();
     future_.wait();
   }
   // Waits at most timeout; true when the reply is there.
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) {
-    send();
-    disown();
+    ticket_.Send();
+    ticket_.Disown();
     return future_.wait_for(timeout) == std::future_status::ready;
   }
   // Whether the reply is there, without waiting or sending.
@@ -117,32 +139,8 @@ class Future {
   bool valid() const { return future_.valid(); }
 
  private:
-  void send() {
-    if (outbox_ != nullptr) {
-      detail::Flush(outbox_.get());
-      outbox_.reset();
-    }
-  }
-  void await() {
-    if (connection_ != nullptr) {
-      detail::Await(*connection_, call_id_);
-      connection_.reset();
-    }
-  }
-  // A reply nobody waits for here is read by the reader thread.
-  void disown() {
-    if (connection_ != nullptr) {
-      detail::Disown(*connection_, call_id_);
-      connection_.reset();
-    }
-  }
-
   std::future<T> future_;
-  std::shared_ptr<detail::Outbox> outbox_;
-  // Set while this Future may read its own reply: the call was sent as
-  // awaited, and nobody has awaited or disowned it yet.
-  std::shared_ptr<detail::Connection> connection_;
-  uint64_t call_id_ = 0;
+  detail::CallTicket ticket_;
 };
 
 // Calls gathered to go out as one message. Keeps its Manager's session open.

@@ -1,0 +1,132 @@
+// The one way the client library calls the server: Start sends a method's
+// request on the session stream and returns the Future of its result. Every
+// proxy operation and every Manager call goes through it; a blocking method is
+// its call started and waited for at once (Future::get), and then the waiting
+// thread reads the reply itself while no other thread reads, so that the
+// reply wakes no other thread.
+//
+// The outbox decides when the call is written: without one, at once, and its
+// Future may read the reply; the session's stream outbox leaves it to the
+// connection's flusher thread (async()); a batch's outbox gathers it until the
+// batch is sent (async(batch)). Either way the Future sends what holds its
+// call before it waits.
+//
+// When the reply arrives, the thread that reads it parses it as the method's
+// Response and runs convert(ClientSession&, Response&), whose result (or
+// exception) the Future delivers; an error reply delivers the matching
+// shoal::Error. convert must adopt every reference in the reply (see
+// ClientSession::Adopt) and must not block.
+//
+// Thread-safe, as the session and its connection.
+#ifndef SHOAL_CLIENT_SRC_CALL_H_
+#define SHOAL_CLIENT_SRC_CALL_H_
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "client/src/client_session.h"
+#include "client/src/connection.h"
+#include "client/src/error_mapping.h"
+#include "client/src/methods.h"
+#include "client/src/object_handle.h"
+#include "shared/stack_arena.h"
+#include "shoal/errors.h"
+#include "shoal/pipeline.h"
+
+namespace shoal::detail {
+
+// Starts a call of method on session; keep_alive is held until the reply.
+template <class M, class Convert>
+auto Start(ClientSession& session, const std::shared_ptr<Outbox>& outbox, const M& method,
+           const typename M::Request& request, KeepAlive keep_alive, Convert convert)
+    -> Future<std::invoke_result_t<Convert&, ClientSession&, typename M::Response&>> {
+  using Response = typename M::Response;
+  using Result = std::invoke_result_t<Convert&, ClientSession&, Response&>;
+  auto promise = std::make_shared<std::promise<Result>>();
+  std::future<Result> future = promise->get_future();
+  CallCompletion done = [promise, weak = session.weak_from_this(),
+                         convert = std::move(convert)](CallOutcome& outcome) mutable {
+    try {
+      if (outcome.code != absl::StatusCode::kOk) {
+        promise->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
+        return;
+      }
+      Response response;
+      if (!response.ParseFromString(outcome.response)) {
+        throw Error("Error", "malformed reply from the server");
+      }
+      // The session may be mid-destruction while its last replies arrive;
+      // nothing can own their references then, and the server drops them
+      // with the session.
+      std::shared_ptr<ClientSession> self = weak.lock();
+      if (self == nullptr) throw ConnectionError("session closed");
+      // The caller may drop its last handle on the session as soon as the
+      // future is ready, and then exit: let go of the session first, so that
+      // its Close runs on the caller's thread, not on this one while the
+      // process ends.
+      if constexpr (std::is_void_v<Result>) {
+        convert(*self, response);
+        self.reset();
+        promise->set_value();
+      } else {
+        Result result = convert(*self, response);
+        self.reset();
+        promise->set_value(std::move(result));
+      }
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  };
+  const std::shared_ptr<Connection>& connection = session.connection();
+  const uint64_t call_id =
+      connection->Send(method.path, request, std::move(keep_alive), std::move(done), outbox.get());
+  if (outbox != nullptr) return {std::move(future), CallTicket(outbox)};
+  // Refused before it was written (the session is gone, or the call too
+  // large): the outcome is in the future already.
+  if (call_id == 0) return {std::move(future), CallTicket()};
+  return {std::move(future), CallTicket(connection, call_id)};
+}
+
+// Starts a call on the target's session, into its outbox.
+template <class M, class Convert>
+auto Start(const AsyncTarget& target, const M& method, const typename M::Request& request,
+           KeepAlive keep_alive, Convert convert) {
+  return Start(target.handle->session(), target.outbox, method, request, std::move(keep_alive),
+               std::move(convert));
+}
+
+// The conversions of replies that hold no references: none, and the whole
+// reply message.
+inline constexpr auto NoResult = [](ClientSession&, v1::EmptyReply&) {};
+inline constexpr auto WholeReply = [](ClientSession&, auto& reply) { return std::move(reply); };
+
+// A request message aimed at the target's object.
+template <class Request>
+Request RequestFor(const AsyncTarget& target) {
+  Request request;
+  request.set_id(target.handle->id());
+  return request;
+}
+
+// A request message aimed at the target's object, on a StackArena: for
+// requests of many Values.
+template <class Request>
+class ArenaRequest {
+ public:
+  explicit ArenaRequest(const AsyncTarget& target) : request_(arena_.Create<Request>()) {
+    request_->set_id(target.handle->id());
+  }
+  Request& operator*() { return *request_; }
+  Request* operator->() { return request_; }
+
+ private:
+  StackArena arena_;
+  Request* const request_;
+};
+
+}  // namespace shoal::detail
+
+#endif  // SHOAL_CLIENT_SRC_CALL_H_

@@ -1,0 +1,155 @@
+#include "client/src/grpc_transport.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/status.h>
+#include <grpcpp/support/sync_stream.h>
+#include <unistd.h>
+
+#include <climits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "client/src/error_mapping.h"
+#include "google/rpc/status.pb.h"
+#include "shared/hmac.h"
+#include "shoal/errors.h"
+#include "shoal/v1/auth.grpc.pb.h"
+#include "shoal/v1/errors.pb.h"
+#include "shoal/v1/session.grpc.pb.h"
+
+namespace shoal::detail {
+namespace {
+
+constexpr size_t kNonceBytes = 32;
+
+std::string DefaultClientName() {
+  char host[HOST_NAME_MAX + 1] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "unknown-host", " pid ", getpid());
+}
+
+// The ErrorInfo a gRPC status carries, when the server left one.
+bool InfoFromDetails(const grpc::Status& status, v1::ErrorInfo* info) {
+  if (status.error_details().empty()) return false;
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return false;
+  for (const auto& any : details.details()) {
+    if (any.UnpackTo(info) && !info->kind().empty()) return true;
+  }
+  return false;
+}
+
+// The kind for a status without details: the transport's own failures.
+absl::string_view KindFromCode(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+      return "ConnectionError";
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "AuthenticationError";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "LimitError";
+    default:
+      return "Error";
+  }
+}
+
+// The exception for a failed handshake call: the kind from the status
+// details (a google.rpc.Status carrying shoal.v1.ErrorInfo) when present,
+// otherwise one chosen from the code.
+[[noreturn]] void ThrowHandshakeFailure(const grpc::Status& status, const std::string& address) {
+  const grpc::StatusCode code = status.error_code();
+  if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    throw ConnectionError(
+        absl::StrCat("cannot reach the shoal server at ", address, ": ", status.error_message()));
+  }
+  const std::string context = absl::StrCat("handshake with the shoal server at ", address);
+  v1::ErrorInfo info;
+  if (InfoFromDetails(status, &info)) {
+    ThrowError(info.kind(), absl::StrCat(context, ": ", info.message()));
+  }
+  ThrowError(KindFromCode(code), absl::StrCat(context, ": ", status.error_message()));
+}
+
+// Session/Stream. The status it ends with becomes an absl::Status of the
+// same code: what the rest of the library speaks.
+class GrpcStream : public SessionStream {
+ public:
+  GrpcStream(std::shared_ptr<grpc::Channel> channel, const std::string& token)
+      : channel_(std::move(channel)), stub_(v1::Session::NewStub(channel_)) {
+    context_.AddMetadata("authorization", "Bearer " + token);
+    stream_ = stub_->Stream(&context_);
+  }
+  bool Write(const v1::ClientFrame& frame) override { return stream_->Write(frame); }
+  void WritesDone() override { stream_->WritesDone(); }
+  bool Read(v1::ServerFrame* frame) override { return stream_->Read(frame); }
+  absl::Status Finish() override {
+    const grpc::Status status = stream_->Finish();
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  void Cancel() override { context_.TryCancel(); }
+
+ private:
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<v1::Session::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
+};
+
+}  // namespace
+
+Handshake RunHandshake(const std::string& address, const std::string& key,
+                       const ConnectOptions& options) {
+  grpc::ChannelArguments args;
+  // The server enforces its own limits; a large copy() must not fail here.
+  args.SetMaxReceiveMessageSize(-1);
+  Handshake out;
+  out.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  out.deadline = std::chrono::system_clock::now() + options.timeout;
+  std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(out.channel);
+
+  // Step one: the server proves it holds the key, before we prove anything.
+  const std::string client_nonce = RandomBytes(kNonceBytes);
+  v1::ChallengeReply challenge;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(out.deadline);
+    context.set_wait_for_ready(options.wait_for_server);
+    v1::ChallengeRequest request;
+    request.set_client_nonce(client_nonce);
+    grpc::Status status = auth->Challenge(&context, request, &challenge);
+    if (!status.ok()) ThrowHandshakeFailure(status, address);
+  }
+  const std::string expected = ServerProof(key, client_nonce, challenge.server_nonce());
+  if (!ConstantTimeEquals(challenge.server_proof(), expected)) {
+    throw AuthenticationError("server could not prove it holds the authkey");
+  }
+
+  // Step two: our proof, for a session and its bearer token.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(out.deadline);
+    v1::AnswerRequest request;
+    request.set_challenge_id(challenge.challenge_id());
+    request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
+    request.set_client_name(options.client_name.empty() ? DefaultClientName()
+                                                        : options.client_name);
+    grpc::Status status = auth->Answer(&context, request, &out.answer);
+    if (!status.ok()) ThrowHandshakeFailure(status, address);
+  }
+  return out;
+}
+
+std::unique_ptr<SessionStream> OpenGrpcStream(std::shared_ptr<grpc::Channel> channel,
+                                              const std::string& token) {
+  return std::make_unique<GrpcStream>(std::move(channel), token);
+}
+
+}  // namespace shoal::detail
