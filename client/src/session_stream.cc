@@ -12,12 +12,14 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "shared/frame_reader.h"
 #include "shared/framing.h"
 
 namespace shoal::detail {
@@ -50,23 +52,16 @@ class FramedStream : public SessionStream {
   bool Read(v1::ServerFrame* frame) override {
     if (ended_) return false;
     for (;;) {
-      const size_t have = end_ - begin_;
-      if (have >= kFrameHeaderBytes) {
-        const size_t size = ReadFrameHeader(in_.data() + begin_);
-        if (have >= kFrameHeaderBytes + size) {
-          const bool parsed =
-              frame->ParseFromArray(in_.data() + begin_ + kFrameHeaderBytes, static_cast<int>(size));
-          begin_ += kFrameHeaderBytes + size;
-          if (!parsed) return End(absl::StatusCode::kInternal, "the server sent a malformed frame");
-          if (frame->has_end()) {
-            return End(static_cast<absl::StatusCode>(frame->end().code()), frame->end().message());
-          }
-          return true;
+      if (std::optional<absl::string_view> message = reader_.Next()) {
+        if (!frame->ParseFromArray(message->data(), static_cast<int>(message->size()))) {
+          return End(absl::StatusCode::kInternal, "the server sent a malformed frame");
         }
-        if (!Fill(kFrameHeaderBytes + size)) return false;
-      } else if (!Fill(kFrameHeaderBytes)) {
-        return false;
+        if (frame->has_end()) {
+          return End(static_cast<absl::StatusCode>(frame->end().code()), frame->end().message());
+        }
+        return true;
       }
+      if (!Fill()) return false;
     }
   }
 
@@ -78,17 +73,12 @@ class FramedStream : public SessionStream {
   }
 
  private:
-  // Reads until the buffer holds at least need bytes past begin_, or fails.
-  bool Fill(size_t need) {
-    if (begin_ > 0) {
-      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
-      end_ -= begin_;
-      begin_ = 0;
-    }
-    if (in_.size() < std::max(need, end_ + kReadChunk)) in_.resize(std::max(need, end_ + kReadChunk));
-    const ssize_t n = recv(fd_, in_.data() + end_, in_.size() - end_, 0);
+  // Reads what the socket has into the reader, or fails.
+  bool Fill() {
+    const absl::Span<char> space = reader_.WriteSpace(kReadChunk);
+    const ssize_t n = recv(fd_, space.data(), space.size(), 0);
     if (n > 0) {
-      end_ += static_cast<size_t>(n);
+      reader_.Commit(static_cast<size_t>(n));
       return true;
     }
     if (n < 0 && errno == EINTR) return true;
@@ -107,10 +97,8 @@ class FramedStream : public SessionStream {
   }
 
   const int fd_;
-  // The reader's: the bytes read and not yet parsed are in_[begin_, end_).
-  std::string in_;
-  size_t begin_ = 0;
-  size_t end_ = 0;
+  // The reader's: the bytes read and not yet parsed.
+  FrameReader reader_;
   bool ended_ = false;
   absl::Status status_;
   // The writer's.
