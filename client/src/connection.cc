@@ -274,35 +274,43 @@ void Connection::Close() {
     // The server drops every reference of the session when it ends.
     release_queue_.clear();
   }
-  if (flusher_.joinable()) flusher_.join();
-
-  // Ending the session explicitly, in a last frame, frees what it holds at
-  // once instead of after the server's grace period for broken streams. The
-  // server answers the calls written before it, cancels the parked ones, and
-  // ends the stream. A stream that has ended takes no more frames.
-  {
-    MutexLock lock(&write_mu_);
-    if (!writes_done_) {
-      writes_done_ = true;
-      v1::ClientFrame last;
-      last.set_close(true);
-      stream_->Write(last);
-      stream_->WritesDone();
-    }
-  }
-
-  if (!reader_.joinable()) return;
   if (reading_here) {
-    // Close runs inside a completion on the thread that reads. The reader
-    // thread owns a reference to this connection, reads to the end of the
-    // stream once this thread lets go of the role, and finishes on its own.
-    reader_.detach();
+    // Close runs inside a completion on the thread that reads, which must
+    // not wait on the stream's flow control: the server may be waiting for
+    // it to read before it reads again. The flusher is joined and the last
+    // frame written by a thread of their own, while this thread goes on
+    // reading. The reader thread owns a reference to this connection, reads
+    // to the end of the stream once this thread lets go of the role, and
+    // finishes on its own.
+    if (std::shared_ptr<Connection> self = weak_from_this().lock()) {
+      std::thread([self = std::move(self)] { self->EndWriting(); }).detach();
+    } else {
+      EndWriting();  // being destroyed: no reply is awaited any more
+    }
+    if (reader_.joinable()) reader_.detach();
     return;
   }
+  EndWriting();
+  if (!reader_.joinable()) return;
   if (!stream_ended_.WaitForNotificationWithTimeout(absl::FromChrono(close_timeout_))) {
     stream_->Cancel();
   }
   reader_.join();
+}
+
+void Connection::EndWriting() {
+  if (flusher_.joinable()) flusher_.join();
+  // Ending the session explicitly, in a last frame, frees what it holds at
+  // once instead of after the server's grace period for broken streams. The
+  // server answers the calls written before it, cancels the parked ones, and
+  // ends the stream. A stream that has ended takes no more frames.
+  MutexLock lock(&write_mu_);
+  if (writes_done_) return;
+  writes_done_ = true;
+  v1::ClientFrame last;
+  last.set_close(true);
+  stream_->Write(last);
+  stream_->WritesDone();
 }
 
 absl::Status Connection::end_status() const {

@@ -111,7 +111,7 @@ class PendingCalls {
   std::set<uint64_t> releases_;
 };
 
-class Connection {
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Takes stream as the session stream and starts the reader and flusher
   // threads. close_timeout bounds how long Close() waits for the server to
@@ -198,6 +198,9 @@ class Connection {
     return reading_ && reading_thread_ == std::this_thread::get_id();
   }
   void FlushLoop() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // Joins the flusher, then writes the frame that ends the session and ends
+  // the writing side. May wait on the stream's flow control.
+  void EndWriting() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Completes every pending call with the session-gone outcome.
   void FailAllPending() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the queued calls and the queued releases, then the calls of

@@ -50,7 +50,9 @@ bool FramedConnection::OnEvents(uint32_t events) {
   const bool done = closed_ || state == StreamState::kBroken || state == StreamState::kClosed ||
                     (state == StreamState::kFinished && out_begin_ == out_.size());
   if (!done) {
-    reading_ = !read_no_more_ && state != StreamState::kFinished;
+    // Never back on: the state read above may be older than a finish that a
+    // completion made meanwhile, which turned reading off for good.
+    reading_ = reading_ && !read_no_more_ && state != StreamState::kFinished;
     UpdateInterestLocked();
   }
   return done;
