@@ -1,4 +1,9 @@
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "server/transport/grpc_status.h"
+#include "server/transport/listener.h"
 #include "server/transport/services.h"
 
 namespace shoal::server {
@@ -20,6 +25,24 @@ grpc::ServerUnaryReactor* AuthService::Challenge(grpc::CallbackServerContext* co
   return reactor;
 }
 
+namespace {
+
+// gRPC names the peer of a connection handed to it (Acceptor) by its
+// descriptor, "fd:12"; the session lists the address behind it, as for a
+// connection gRPC accepts itself. The call holds the connection open, so the
+// descriptor is still the peer's.
+std::string PeerOf(const grpc::CallbackServerContext& context) {
+  std::string peer = context.peer();
+  int fd = -1;
+  if (absl::StartsWith(peer, "fd:") && absl::SimpleAtoi(peer.substr(3), &fd)) {
+    std::string named = SocketPeerName(fd);
+    if (!named.empty()) return named;
+  }
+  return peer;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* AuthService::Answer(grpc::CallbackServerContext* context,
                                               const v1::AnswerRequest* request,
                                               v1::AnswerReply* reply) {
@@ -31,7 +54,7 @@ grpc::ServerUnaryReactor* AuthService::Answer(grpc::CallbackServerContext* conte
     reactor->Finish(ToGrpcStatus(redeemed));
     return reactor;
   }
-  auto [id, token] = core_.sessions().Open(request->client_name(), context->peer(), now);
+  auto [id, token] = core_.sessions().Open(request->client_name(), PeerOf(*context), now);
   reply->set_session_id(std::to_string(id));
   reply->set_token(token);
   reply->set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "server/transport/framed_connection.h"
+#include "server/transport/stream_errors.h"
+#include "shared/framing.h"
 
 namespace shoal::server {
 
@@ -14,28 +16,29 @@ FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher)
 
 FramedServer::~FramedServer() { Stop(); }
 
-absl::StatusOr<v1::FramedEndpoint> FramedServer::Start(const std::string& address, int threads) {
-  absl::StatusOr<v1::FramedEndpoint> endpoint = listener_.Bind(address);
-  if (!endpoint.ok()) return endpoint.status();
+absl::Status FramedServer::Start(int threads) {
   for (int i = 0; i < std::max(1, threads); ++i) {
     auto loop = std::make_unique<EventLoop>();
     absl::Status opened = loop->Open();
     if (!opened.ok()) return opened;
     loops_.push_back(std::move(loop));
   }
-  // The listener's tag is the listener itself; a connection's, the connection.
-  loops_[0]->Add(listener_.fd(), &listener_, EPOLLIN);
+  // A connection's tag is the connection.
   for (auto& loop : loops_) {
     loop->Start([this](void* tag, uint32_t events) { Serve(tag, events); });
   }
-  return endpoint;
+  return absl::OkStatus();
+}
+
+std::string FramedServer::Refusal(const absl::Status& status) {
+  v1::ServerFrame last;
+  FillStreamEnd(status, last.mutable_end());
+  std::string bytes;
+  AppendFrame(last, &bytes);
+  return bytes;
 }
 
 void FramedServer::Serve(void* tag, uint32_t events) {
-  if (tag == &listener_) {
-    Accept();
-    return;
-  }
   auto* connection = static_cast<FramedConnection*>(tag);
   if (connection->OnEvents(events)) {
     connection->Remove();
@@ -43,22 +46,18 @@ void FramedServer::Serve(void* tag, uint32_t events) {
   }
 }
 
-void FramedServer::Accept() {
-  for (;;) {
-    const int fd = listener_.Accept();
-    if (fd < 0) return;
-    EventLoop& loop = *loops_[next_loop_++ % loops_.size()];
-    auto connection = std::make_shared<FramedConnection>(core_, dispatcher_, fd, loop.epoll_fd());
-    bool ending = false;
-    {
-      MutexLock lock(&mu_);
-      if (stopped_) return;  // connection closes the descriptor
-      connections_.emplace(connection.get(), connection);
-      ending = ending_;
-    }
-    loop.Add(fd, connection.get(), EPOLLIN);
-    if (ending) connection->End();
+void FramedServer::Adopt(int fd) {
+  EventLoop& loop = *loops_[next_loop_++ % loops_.size()];
+  auto connection = std::make_shared<FramedConnection>(core_, dispatcher_, fd, loop.epoll_fd());
+  bool ending = false;
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;  // connection closes the descriptor
+    connections_.emplace(connection.get(), connection);
+    ending = ending_;
   }
+  loop.Add(fd, connection.get(), EPOLLIN);
+  if (ending) connection->End();
 }
 
 void FramedServer::Forget(FramedConnection* connection) {
@@ -88,7 +87,6 @@ void FramedServer::Stop() {
     stopped_ = true;
   }
   for (auto& loop : loops_) loop->Stop();
-  listener_.Close();
   absl::flat_hash_map<FramedConnection*, std::shared_ptr<FramedConnection>> open;
   {
     MutexLock lock(&mu_);

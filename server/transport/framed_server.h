@@ -1,12 +1,12 @@
 // The framed transport of the session stream (see FramedEndpoint in
 // session.proto): ClientFrame and ServerFrame messages, each after its
 // length, over plain TCP or unix sockets. The server ties the pieces
-// together: a listener (FramedListener), a few event-loop threads
-// (EventLoop), and the open connections (FramedConnection), each of which
-// belongs to one loop, handed out in turn as they are accepted.
+// together: a few event-loop threads (EventLoop), and the open connections
+// (FramedConnection), each of which belongs to one loop, handed out in turn
+// as the server's Acceptor passes them on.
 //
-// Start, then End and Stop from one thread (the server's); the loops run on
-// their own threads.
+// Start, then End and Stop from one thread (the server's); Adopt from one
+// thread (the acceptor's); the loops run on their own threads.
 #ifndef SHOAL_SERVER_TRANSPORT_FRAMED_SERVER_H_
 #define SHOAL_SERVER_TRANSPORT_FRAMED_SERVER_H_
 
@@ -16,11 +16,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "server/transport/event_loop.h"
-#include "server/transport/framed_listener.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.pb.h"
 
@@ -35,9 +34,15 @@ class FramedServer {
   FramedServer(const FramedServer&) = delete;
   FramedServer& operator=(const FramedServer&) = delete;
 
-  // Binds address ("host:port", port 0 picks a free one, or "unix:PATH")
-  // and starts threads loop threads. Returns what clients are told.
-  absl::StatusOr<v1::FramedEndpoint> Start(const std::string& address, int threads);
+  // Starts threads loop threads.
+  absl::Status Start(int threads);
+
+  // Serves a connection just accepted, and owns its descriptor.
+  void Adopt(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What a connection refused before it is served is sent: the last frame,
+  // with status as its StreamEnd.
+  static std::string Refusal(const absl::Status& status);
 
   // Ends every connection (UNAVAILABLE) for a server shutting down: parked
   // calls are cancelled, and each connection ends once they are answered.
@@ -47,18 +52,15 @@ class FramedServer {
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // Loop thread: the events of the listener or of one connection.
+  // Loop thread: the events of one connection.
   void Serve(void* tag, uint32_t events);
-  // Loop 0's thread: takes every waiting connection.
-  void Accept();
   // Forgets a connection that its loop will not serve again.
   void Forget(FramedConnection* connection) ABSL_LOCKS_EXCLUDED(mu_);
 
   Core& core_;
   const Dispatcher& dispatcher_;
-  FramedListener listener_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
-  size_t next_loop_ = 0;  // touched by Accept only
+  size_t next_loop_ = 0;  // touched by Adopt only
 
   Mutex mu_;
   absl::flat_hash_map<FramedConnection*, std::shared_ptr<FramedConnection>> connections_

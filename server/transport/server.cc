@@ -1,12 +1,15 @@
 #include "server/transport/server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/transport/acceptor.h"
 #include "server/transport/framed_server.h"
+#include "server/transport/listener.h"
 #include "server/transport/reflection_service.h"
 #include "server/transport/services.h"
 #include "server/transport/table_service.h"
@@ -16,7 +19,7 @@
 namespace shoal::server {
 
 struct Server::Services {
-  explicit Services(Core& core)
+  Services(Core& core, int64_t max_connections)
       : dispatcher({&ListTable(), &DictTable(), &NamespaceTable(), &ValueTable(),
                     &ManagerTable(), &LockTable(), &RLockTable(), &SemaphoreTable(),
                     &BoundedSemaphoreTable(), &ConditionTable(), &EventTable(), &BarrierTable(),
@@ -27,8 +30,11 @@ struct Server::Services {
         health(dispatcher),
         reflection_v1(reflection_index),
         reflection_v1alpha(reflection_index),
-        tables(core, dispatcher) {}
+        tables(core, dispatcher),
+        acceptor(max_connections) {}
 
+  Listener grpc_listener;
+  Listener framed_listener;
   Dispatcher dispatcher;
   AuthService auth;
   SessionService session;
@@ -39,12 +45,15 @@ struct Server::Services {
   ReflectionServiceV1Alpha reflection_v1alpha;
   TableService tables;
   std::unique_ptr<grpc::Server> server;
+  // Declared last, destroyed first: the acceptor stops (and closes the
+  // listeners) before what it hands connections to goes.
+  Acceptor acceptor;
 };
 
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       core_(std::make_unique<Core>(options_.core)),
-      services_(std::make_unique<Services>(*core_)) {}
+      services_(std::make_unique<Services>(*core_, options_.max_connections)) {}
 
 Server::~Server() {
   if (services_->server) Shutdown(absl::ZeroDuration());
@@ -62,18 +71,28 @@ std::string AutoSessionAddress(const std::string& listen) {
 }  // namespace
 
 absl::StatusOr<std::string> Server::Start() {
-  if (options_.session_listen != "none") {
+  // The gRPC address first: a second server on it fails naming that address.
+  absl::Status bound = services_->grpc_listener.Bind(options_.listen);
+  if (!bound.ok()) return bound;
+  const bool framed = options_.session_listen != "none";
+  if (framed) {
     const std::string address = options_.session_listen == "auto"
                                     ? AutoSessionAddress(options_.listen)
                                     : options_.session_listen;
-    absl::StatusOr<v1::FramedEndpoint> endpoint =
-        services_->framed.Start(address, options_.session_threads);
-    if (!endpoint.ok()) return endpoint.status();
-    services_->auth.set_framed(*std::move(endpoint));
+    bound = services_->framed_listener.Bind(address);
+    if (!bound.ok()) return bound;
+    absl::Status started = services_->framed.Start(options_.session_threads);
+    if (!started.ok()) return started;
+    v1::FramedEndpoint endpoint;
+    if (services_->framed_listener.unix_path().empty()) {
+      endpoint.set_port(services_->framed_listener.port());
+    } else {
+      endpoint.set_unix_path(services_->framed_listener.unix_path());
+    }
+    services_->auth.set_framed(std::move(endpoint));
   }
+  // No listening port: gRPC serves the connections the acceptor hands it.
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
   const int max_message = static_cast<int>(options_.core.max_message_bytes);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
@@ -85,17 +104,35 @@ absl::StatusOr<std::string> Server::Start() {
   builder.RegisterCallbackGenericService(&services_->tables);
   services_->server = builder.BuildAndStart();
   if (!services_->server) {
-    return error::ValueError(absl::StrCat("cannot listen on ", options_.listen));
+    return error::ValueError(absl::StrCat("cannot start the gRPC server on ", options_.listen));
   }
+
+  const absl::Status refused =
+      absl::ResourceExhaustedError(Acceptor::RefusalMessage(options_.max_connections));
+  grpc::Server* grpc_server = services_->server.get();
+  services_->acceptor.Add(Acceptor::Port{
+      "gRPC", &services_->grpc_listener,
+      [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); },
+      Acceptor::Http2Refusal(std::string(refused.message()))});
+  if (framed) {
+    FramedServer* framed_server = &services_->framed;
+    services_->acceptor.Add(Acceptor::Port{"framed", &services_->framed_listener,
+                                           [framed_server](int fd) { framed_server->Adopt(fd); },
+                                           FramedServer::Refusal(refused)});
+  }
+  absl::Status accepting = services_->acceptor.Start();
+  if (!accepting.ok()) return accepting;
+
   if (absl::StartsWith(options_.listen, "unix:")) return options_.listen;
-  if (port == 0) return error::ValueError(absl::StrCat("cannot listen on ", options_.listen));
   const size_t colon = options_.listen.rfind(':');
-  return absl::StrCat(options_.listen.substr(0, colon), ":", port);
+  return absl::StrCat(options_.listen.substr(0, colon), ":", services_->grpc_listener.port());
 }
 
 void Server::Shutdown(absl::Duration grace) {
   if (!services_->server) return;
   services_->health.SetServing(false);
+  // No new connection from here on, on either port.
+  services_->acceptor.Stop();
   services_->session.EndStreams();
   services_->framed.End();
   services_->server->Shutdown(std::chrono::system_clock::now() +

@@ -1,8 +1,11 @@
-// shoal-server's gRPC server: every service, reflection and health, bound to
-// one address.
+// shoal-server: the gRPC server (every service, reflection and health) on
+// one address, and the framed transport on another. The server binds both
+// itself and accepts on both with one Acceptor, which hands each gRPC
+// connection to gRPC and each framed one to the FramedServer.
 #ifndef SHOAL_SERVER_TRANSPORT_SERVER_H_
 #define SHOAL_SERVER_TRANSPORT_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +23,8 @@ struct ServerOptions {
   std::string session_listen = "auto";
   // Event-loop threads of the framed transport.
   int session_threads = 2;
+  // Most connections open at once, on both ports together (0: no limit).
+  int64_t max_connections = 0;
   // core.max_message_bytes also sets the transport's limit.
   CoreOptions core;
 };
