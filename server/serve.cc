@@ -1,9 +1,11 @@
 #include "server/serve.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -26,6 +28,10 @@ ABSL_FLAG(std::string, session_listen, "auto",
           "--listen with a free port, or unix:PATH.framed), none, host:port or unix:PATH. "
           "Clients learn it at login and fall back to the gRPC stream without it");
 ABSL_FLAG(int32_t, session_threads, 2, "Event-loop threads of the framed transport");
+ABSL_FLAG(int64_t, max_connections, 0,
+          "Most connections open at once, on both ports together; one more is refused "
+          "with RESOURCE_EXHAUSTED. 0: the descriptor limit (raised at start to the hard "
+          "limit) less 64 kept for the server's own use, and at least half the limit");
 ABSL_FLAG(std::string, authkey_file, "",
           "File holding the authkey; created with a new random key if it does not exist. "
           "Without it the key comes from $SHOAL_AUTHKEY, or a new one is generated into a "
@@ -80,6 +86,35 @@ absl::StatusOr<LoadedKey> LoadKey() {
                    FromFile(generated)};
 }
 
+// Each connection is a descriptor: the soft limit (often 1024) is raised to
+// the hard one, which needs no privilege. Returns the limit now in force.
+int64_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur != limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (before == limit.rlim_cur) {
+    std::printf("descriptors: %llu\n", static_cast<unsigned long long>(limit.rlim_cur));
+  } else {
+    std::printf("descriptors: %llu -> %llu\n", static_cast<unsigned long long>(before),
+                static_cast<unsigned long long>(limit.rlim_cur));
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? 0 : static_cast<int64_t>(limit.rlim_cur);
+}
+
+// The default of --max-connections: room for the server's own descriptors
+// (its threads, epoll sets, files), so that at the limit a connection is
+// refused with words rather than dropped for want of a descriptor.
+int64_t DefaultMaxConnections(int64_t descriptors) {
+  constexpr int64_t kReserve = 64;
+  if (descriptors <= 0) return 0;
+  return std::max(descriptors - kReserve, descriptors / 2);
+}
+
 // Abseil flags are spelled with underscores; accept the dashes people type
 // too (--authkey-file), by rewriting the name part of each --flag.
 void AcceptDashedFlags(int argc, char** argv) {
@@ -115,6 +150,14 @@ int Serve(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  const int64_t descriptors = RaiseDescriptorLimit();
+  int64_t max_connections = absl::GetFlag(FLAGS_max_connections);
+  if (max_connections < 0) {
+    std::fprintf(stderr, "shoal-server: --max-connections must be 0 or more\n");
+    return 2;
+  }
+  if (max_connections == 0) max_connections = DefaultMaxConnections(descriptors);
+
   absl::StatusOr<LoadedKey> key = LoadKey();
   if (!key.ok()) {
     std::fprintf(stderr, "shoal-server: authkey: %s\n", std::string(key.status().message()).c_str());
@@ -125,6 +168,7 @@ int Serve(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.session_listen = absl::GetFlag(FLAGS_session_listen);
   options.session_threads = absl::GetFlag(FLAGS_session_threads);
+  options.max_connections = max_connections;
   options.core.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.core.authkey = key->key;
   options.core.lease = absl::GetFlag(FLAGS_lease);
@@ -136,6 +180,10 @@ int Serve(int argc, char** argv) {
   if (!address.ok()) {
     std::fprintf(stderr, "shoal-server: %s\n", std::string(address.status().message()).c_str());
     return 1;
+  }
+  if (max_connections > 0) {
+    std::printf("connections: at most %lld (--max-connections)\n",
+                static_cast<long long>(max_connections));
   }
   std::printf("shoal-server listening on %s\n", address->c_str());
   std::printf("authkey: %s\n", key->origin.c_str());

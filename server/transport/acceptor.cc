@@ -12,7 +12,10 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
@@ -52,19 +55,73 @@ bool ConnectionError(int error) {
   }
 }
 
-void AppendFrameHeader(uint32_t length, uint8_t type, std::string* out) {
-  out->push_back(static_cast<char>((length >> 16) & 0xff));
-  out->push_back(static_cast<char>((length >> 8) & 0xff));
-  out->push_back(static_cast<char>(length & 0xff));
-  out->push_back(static_cast<char>(type));
-  out->push_back(0);                    // flags
-  out->append(4, '\0');                 // stream 0: the connection
-}
+// How long a refused gRPC connection gets to send its first call.
+constexpr absl::Duration kRefusalWait = absl::Seconds(1);
+
+// HTTP/2 (RFC 9113), as much as a refusal needs.
+constexpr char kClientPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr size_t kClientPrefaceBytes = sizeof(kClientPreface) - 1;
+constexpr size_t kFrameHeaderBytes = 9;
+constexpr uint8_t kHeaders = 0x1, kSettings = 0x4, kGoaway = 0x7;
+constexpr uint8_t kEndStream = 0x1, kAck = 0x1, kEndHeaders = 0x4;
+constexpr uint32_t kEnhanceYourCalm = 0xb;
+// Past this much unread input, a refused connection is ended unanswered.
+constexpr size_t kMaxRefusalInput = 64 << 10;
 
 void AppendUint32(uint32_t value, std::string* out) {
   for (int shift = 24; shift >= 0; shift -= 8) {
     out->push_back(static_cast<char>((value >> shift) & 0xff));
   }
+}
+
+void AppendFrameHeader(uint32_t length, uint8_t type, uint8_t flags, uint32_t stream,
+                       std::string* out) {
+  out->push_back(static_cast<char>((length >> 16) & 0xff));
+  out->push_back(static_cast<char>((length >> 8) & 0xff));
+  out->push_back(static_cast<char>(length & 0xff));
+  out->push_back(static_cast<char>(type));
+  out->push_back(static_cast<char>(flags));
+  AppendUint32(stream & 0x7fffffff, out);
+}
+
+// An HPACK string or integer length with a 7-bit prefix (RFC 7541 5.1),
+// without Huffman coding.
+void AppendHpackLength(size_t length, std::string* out) {
+  if (length < 127) {
+    out->push_back(static_cast<char>(length));
+    return;
+  }
+  out->push_back(127);
+  length -= 127;
+  while (length >= 128) {
+    out->push_back(static_cast<char>((length & 0x7f) | 0x80));
+    length >>= 7;
+  }
+  out->push_back(static_cast<char>(length));
+}
+
+// A literal header field, not indexed, with a new name (RFC 7541 6.2.2).
+void AppendHeader(absl::string_view name, absl::string_view value, std::string* out) {
+  out->push_back(0);
+  AppendHpackLength(name.size(), out);
+  out->append(name.data(), name.size());
+  AppendHpackLength(value.size(), out);
+  out->append(value.data(), value.size());
+}
+
+// grpc-message is percent-encoded: every byte outside printable ASCII, and
+// '%' itself.
+std::string PercentEncode(absl::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte <= 0x7e && byte != '%') {
+      out.push_back(c);
+    } else {
+      out += absl::StrFormat("%%%02X", byte);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -77,17 +134,27 @@ std::string Acceptor::RefusalMessage(int64_t max_connections) {
   return absl::StrCat("too many connections (--max-connections=", max_connections, ")");
 }
 
-std::string Acceptor::Http2Refusal(const std::string& message) {
-  constexpr uint8_t kSettings = 0x4, kGoaway = 0x7;
-  constexpr uint32_t kEnhanceYourCalm = 0xb;
+std::string Acceptor::Http2Refusal(uint32_t stream, const std::string& message) {
   // HTTP/2 frames carry at most 16384 bytes unless the peer allows more.
-  const std::string debug = message.substr(0, 16384 - 8);
+  const std::string text = message.substr(0, 1024);
   std::string out;
-  AppendFrameHeader(0, kSettings, &out);
-  AppendFrameHeader(static_cast<uint32_t>(8 + debug.size()), kGoaway, &out);
-  AppendUint32(0, &out);  // the last stream processed: none
+  AppendFrameHeader(0, kSettings, kAck, 0, &out);
+  if (stream != 0) {
+    // A response of trailers only: the call's status, and the end of its
+    // stream.
+    std::string block;
+    AppendHeader(":status", "200", &block);
+    AppendHeader("content-type", "application/grpc", &block);
+    AppendHeader("grpc-status", "8", &block);  // RESOURCE_EXHAUSTED
+    AppendHeader("grpc-message", PercentEncode(text), &block);
+    AppendFrameHeader(static_cast<uint32_t>(block.size()), kHeaders, kEndStream | kEndHeaders,
+                      stream, &out);
+    out += block;
+  }
+  AppendFrameHeader(static_cast<uint32_t>(8 + text.size()), kGoaway, 0, 0, &out);
+  AppendUint32(stream, &out);  // the last stream processed
   AppendUint32(kEnhanceYourCalm, &out);
-  out += debug;
+  out += text;
   return out;
 }
 
@@ -109,6 +176,11 @@ absl::Status Acceptor::Start() {
     loop_.Add(watched->port.listener->fd(), &watched->listener_tag, EPOLLIN);
     loop_.Add(watched->timer_fd, &watched->timer_tag, EPOLLIN);
   }
+  refusal_timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (refusal_timer_fd_ < 0) {
+    return error::ValueError(absl::StrCat("timerfd: ", std::strerror(errno)));
+  }
+  loop_.Add(refusal_timer_fd_, &refusal_timer_tag_, EPOLLIN);
   loop_.Start([this](void* tag, uint32_t events) { Serve(tag, events); });
   return absl::OkStatus();
 }
@@ -120,9 +192,27 @@ void Acceptor::Stop() {
     if (watched->timer_fd >= 0) close(watched->timer_fd);
     watched->timer_fd = -1;
   }
+  for (Refusing& refusing : refusing_) {
+    if (refusing.fd >= 0) close(refusing.fd);
+    refusing.fd = -1;
+  }
+  if (refusal_timer_fd_ >= 0) close(refusal_timer_fd_);
+  refusal_timer_fd_ = -1;
 }
 
 void Acceptor::Serve(void* tag, uint32_t /*events*/) {
+  if (tag == &refusal_timer_tag_) {
+    uint64_t expirations = 0;
+    (void)!read(refusal_timer_fd_, &expirations, sizeof(expirations));
+    ExpireRefusals();
+    return;
+  }
+  for (Refusing& refusing : refusing_) {
+    if (tag == &refusing) {
+      if (refusing.fd >= 0) ReadRefusing(refusing);
+      return;
+    }
+  }
   for (auto& watched : watched_) {
     if (tag == &watched->listener_tag) {
       AcceptFrom(*watched);
@@ -212,16 +302,49 @@ void Acceptor::Sweep() {
 }
 
 void Acceptor::Refuse(Watched& watched, int fd) {
-  const std::string& refusal = watched.port.refusal;
-  (void)!send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  // The refusal, then the end of the stream; what the client sent already is
-  // read away, so that closing does not reset the connection before the
-  // client has read the refusal.
-  shutdown(fd, SHUT_WR);
-  char discard[4096];
-  while (recv(fd, discard, sizeof(discard), MSG_DONTWAIT) > 0) {
+  if (watched.port.grpc) {
+    // The server's preface at once; the answer once the first call shows.
+    std::string settings;
+    AppendFrameHeader(0, kSettings, 0, 0, &settings);
+    (void)!send(fd, settings.data(), settings.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    Refusing* slot = nullptr;
+    for (Refusing& refusing : refusing_) {
+      if (refusing.fd < 0) {
+        slot = &refusing;
+        break;
+      }
+    }
+    Refusing overflow;
+    if (slot == nullptr) {
+      // More refusals under way than slots: this one goes unanswered.
+      overflow.fd = fd;
+      EndRefusing(overflow, 0);
+    } else {
+      slot->fd = fd;
+      slot->in.clear();
+      slot->deadline = absl::Now() + kRefusalWait;
+      loop_.Add(fd, slot, EPOLLIN);
+      itimerspec pending{};
+      timerfd_gettime(refusal_timer_fd_, &pending);
+      if (pending.it_value.tv_sec == 0 && pending.it_value.tv_nsec == 0) {
+        itimerspec when{};
+        when.it_value = absl::ToTimespec(kRefusalWait);
+        timerfd_settime(refusal_timer_fd_, 0, &when, nullptr);
+      }
+      ReadRefusing(*slot);
+    }
+  } else {
+    const std::string& refusal = watched.port.refusal;
+    (void)!send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    // The refusal, then the end of the stream; what the client sent already
+    // is read away, so that closing does not reset the connection before the
+    // client has read the refusal.
+    shutdown(fd, SHUT_WR);
+    char discard[4096];
+    while (recv(fd, discard, sizeof(discard), MSG_DONTWAIT) > 0) {
+    }
+    close(fd);
   }
-  close(fd);
   ++refusals_unlogged_;
   const absl::Time now = absl::Now();
   if (now - last_refusal_log_ < kRefusalLogInterval) return;
@@ -230,6 +353,71 @@ void Acceptor::Refuse(Watched& watched, int fd) {
                watched.port.name.c_str(), RefusalMessage(max_connections_).c_str());
   refusals_unlogged_ = 0;
   last_refusal_log_ = now;
+}
+
+}  // namespace shoal::server
+
+namespace shoal::server {
+
+void Acceptor::ReadRefusing(Refusing& refusing) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(refusing.fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n > 0) {
+      refusing.in.append(buffer, static_cast<size_t>(n));
+      if (refusing.in.size() > kMaxRefusalInput) return EndRefusing(refusing, 0);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return EndRefusing(refusing, 0);  // the client is gone, or failed
+  }
+  absl::string_view in = refusing.in;
+  if (in.size() < kClientPrefaceBytes) return;
+  if (!absl::StartsWith(in, absl::string_view(kClientPreface, kClientPrefaceBytes))) {
+    return EndRefusing(refusing, 0);  // not HTTP/2
+  }
+  in.remove_prefix(kClientPrefaceBytes);
+  while (in.size() >= kFrameHeaderBytes) {
+    const auto byte = [&in](size_t i) { return static_cast<uint8_t>(in[i]); };
+    const size_t length = (size_t{byte(0)} << 16) | (size_t{byte(1)} << 8) | byte(2);
+    const uint8_t type = byte(3);
+    const uint32_t stream = ((uint32_t{byte(5)} << 24) | (uint32_t{byte(6)} << 16) |
+                             (uint32_t{byte(7)} << 8) | byte(8)) &
+                            0x7fffffff;
+    if (type == kHeaders && stream != 0) return EndRefusing(refusing, stream);
+    if (in.size() < kFrameHeaderBytes + length) return;
+    in.remove_prefix(kFrameHeaderBytes + length);
+  }
+}
+
+void Acceptor::EndRefusing(Refusing& refusing, uint32_t stream) {
+  const std::string out = Http2Refusal(stream, RefusalMessage(max_connections_));
+  (void)!send(refusing.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  shutdown(refusing.fd, SHUT_WR);
+  char discard[4096];
+  while (recv(refusing.fd, discard, sizeof(discard), MSG_DONTWAIT) > 0) {
+  }
+  close(refusing.fd);  // which also takes it out of the epoll set
+  refusing.fd = -1;
+  std::string().swap(refusing.in);
+}
+
+void Acceptor::ExpireRefusals() {
+  const absl::Time now = absl::Now();
+  absl::Time next = absl::InfiniteFuture();
+  for (Refusing& refusing : refusing_) {
+    if (refusing.fd < 0) continue;
+    if (refusing.deadline <= now) {
+      EndRefusing(refusing, 0);
+    } else {
+      next = std::min(next, refusing.deadline);
+    }
+  }
+  if (next == absl::InfiniteFuture()) return;
+  itimerspec when{};
+  when.it_value = absl::ToTimespec(std::max(next - now, absl::Milliseconds(1)));
+  timerfd_settime(refusal_timer_fd_, 0, &when, nullptr);
 }
 
 }  // namespace shoal::server

@@ -10,9 +10,11 @@
 //   listener, tries it again after a pause (100 ms, doubling up to 1 s, on a
 //   timerfd), and logs once when the episode starts and once when it ends.
 // - At most max_connections connections are open at once, on both ports
-//   together. One over is refused: it is sent the port's refusal (bytes the
-//   port's clients understand), then closed; refusals are logged at most once
-//   a second. The acceptor knows which connections are still open without
+//   together. One over is refused in words its client reads, then closed:
+//   on the framed port the port's refusal bytes (a last frame), on the gRPC
+//   port the answer of gRPC to its first call, RESOURCE_EXHAUSTED with the
+//   same words (a call the server never answered, the client would quietly
+//   retry). Refusals are logged at most once a second. The acceptor knows which connections are still open without
 //   being told: it remembers each descriptor it handed off with its inode,
 //   and a descriptor that is closed, or names another file, is a connection
 //   that ended. It looks (a sweep) when the count reaches the limit.
@@ -47,8 +49,11 @@ class Acceptor {
     Listener* listener = nullptr;
     // Takes an accepted connection's descriptor, and owns it from then on.
     std::function<void(int fd)> hand_off;
-    // What a connection refused over the limit is sent before it is closed.
+    // What a connection refused over the limit is sent before it is closed,
+    // on a port that is not gRPC.
     std::string refusal;
+    // A gRPC port: a refused connection is answered in HTTP/2.
+    bool grpc = false;
   };
 
   // The pause after a failed accept: the first, and the longest.
@@ -68,9 +73,11 @@ class Acceptor {
 
   // The words a refused connection is told, naming the limit.
   static std::string RefusalMessage(int64_t max_connections);
-  // The refusal of the gRPC port: an HTTP/2 server preface (SETTINGS), then
-  // GOAWAY with ENHANCE_YOUR_CALM and message as its debug data.
-  static std::string Http2Refusal(const std::string& message);
+  // How the gRPC port ends a refused connection, in HTTP/2: SETTINGS ACK,
+  // then (when the client opened stream, not 0) a gRPC status for it,
+  // RESOURCE_EXHAUSTED with message, and GOAWAY (ENHANCE_YOUR_CALM, message
+  // as its debug data).
+  static std::string Http2Refusal(uint32_t stream, const std::string& message);
 
  private:
   struct Watched {
@@ -79,7 +86,8 @@ class Acceptor {
     // Whether the listener is out of the epoll set, waiting for the timer.
     bool paused = false;
     absl::Duration pause = kFirstPause;
-    absl::Time paused_since;
+    // When the episode of failed accepts began; InfinitePast outside one.
+    absl::Time paused_since = absl::InfinitePast();
     // The tags of the listener's and the timer's events.
     char listener_tag = 0;
     char timer_tag = 0;
@@ -95,6 +103,25 @@ class Acceptor {
   // Forgets the handed-off descriptors that are closed now.
   void Sweep();
   void Refuse(Watched& watched, int fd);
+
+  // A refused gRPC connection, read until its first call (HEADERS) shows
+  // which stream to answer, for at most kRefusalWait. A fixed set of slots,
+  // never freed, so that an event still queued for a slot let go meanwhile
+  // finds the slot, not freed memory (at worst a read that finds nothing).
+  struct Refusing {
+    int fd = -1;
+    absl::Time deadline;
+    std::string in;
+  };
+  void ReadRefusing(Refusing& refusing);
+  // Answers the refused call (stream 0: none), and closes the connection.
+  void EndRefusing(Refusing& refusing, uint32_t stream);
+  // The refusal timer: ends the refusals past their deadline.
+  void ExpireRefusals();
+  static constexpr int kRefusingSlots = 32;
+  Refusing refusing_[kRefusingSlots];
+  int refusal_timer_fd_ = -1;
+  char refusal_timer_tag_ = 0;
 
   const int64_t max_connections_;
   std::vector<std::unique_ptr<Watched>> watched_;

@@ -113,12 +113,12 @@ absl::StatusOr<std::string> Server::Start() {
   services_->acceptor.Add(Acceptor::Port{
       "gRPC", &services_->grpc_listener,
       [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); },
-      Acceptor::Http2Refusal(std::string(refused.message()))});
+      /*refusal=*/"", /*grpc=*/true});
   if (framed) {
     FramedServer* framed_server = &services_->framed;
     services_->acceptor.Add(Acceptor::Port{"framed", &services_->framed_listener,
                                            [framed_server](int fd) { framed_server->Adopt(fd); },
-                                           FramedServer::Refusal(refused)});
+                                           FramedServer::Refusal(refused), /*grpc=*/false});
   }
   absl::Status accepting = services_->acceptor.Start();
   if (!accepting.ok()) return accepting;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace shoal::testing {
 namespace {
@@ -31,6 +33,13 @@ std::string ReadProcField(pid_t pid, const std::string& field) {
   return "";
 }
 
+// In a child before exec: RLIMIT_NOFILE at limit, soft and hard.
+void LimitDescriptors(long limit) {
+  if (limit <= 0) return;
+  rlimit set{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+  if (setrlimit(RLIMIT_NOFILE, &set) != 0) _exit(126);
+}
+
 }  // namespace
 
 std::string ServerBinary() {
@@ -39,7 +48,10 @@ std::string ServerBinary() {
   return bin;
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
+ServerProcess::ServerProcess(std::vector<std::string> extra_args)
+    : ServerProcess(Options{std::move(extra_args)}) {}
+
+ServerProcess::ServerProcess(Options options) {
   char dir[] = "/tmp/shoal-test-XXXXXX";
   if (mkdtemp(dir) == nullptr) Fail("mkdtemp");
   dir_ = dir;
@@ -57,13 +69,21 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
   }
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) Fail("pipe");
-  std::vector<std::string> args = {ServerBinary(), "--listen=127.0.0.1:0",
+  std::vector<std::string> args = {ServerBinary(), "--listen=" + options.listen,
                                    "--authkey-file=" + authkey_file_};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  args.insert(args.end(), options.args.begin(), options.args.end());
   pid_ = fork();
   if (pid_ < 0) Fail("fork");
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
+    if (options.capture_stderr) dup2(out[1], STDERR_FILENO);
+    LimitDescriptors(options.max_descriptors);
+    if (options.soft_descriptors > 0) {
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      limit.rlim_cur = static_cast<rlim_t>(options.soft_descriptors);
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -93,6 +113,65 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
     address_ = seen.substr(at + marker.size(), end - at - marker.size());
     break;
   }
+  output_ = std::move(seen);
+}
+
+size_t ServerProcess::WaitForOutput(const std::string& text, int timeout_ms, size_t from) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const size_t at = output_.find(text, from);
+    if (at != std::string::npos) return at;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || out_fd_ < 0) return std::string::npos;
+    pollfd p{out_fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = read(out_fd_, buffer, sizeof buffer);
+    if (n <= 0) return output_.find(text, from);
+    output_.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+ServerExit RunServerToExit(const std::vector<std::string>& args, long max_descriptors) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) Fail("pipe");
+  std::vector<std::string> all = {ServerBinary()};
+  all.insert(all.end(), args.begin(), args.end());
+  const pid_t pid = fork();
+  if (pid < 0) Fail("fork");
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(out[1], STDERR_FILENO);
+    LimitDescriptors(max_descriptors);
+    std::vector<char*> argv;
+    for (std::string& arg : all) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  ServerExit exit;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      close(out[0]);
+      return exit;
+    }
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = read(out[0], buffer, sizeof buffer);
+    if (n <= 0) break;  // every writer closed: the server is gone
+    exit.output.append(buffer, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  waitpid(pid, &exit.status, 0);
+  return exit;
 }
 
 ServerProcess::~ServerProcess() {

@@ -12,10 +12,26 @@ namespace shoal::testing {
 
 class ServerProcess {
  public:
+  struct Options {
+    // Go to shoal-server after --listen and --authkey-file.
+    std::vector<std::string> args;
+    std::string listen = "127.0.0.1:0";
+    // When not 0, the server runs with RLIMIT_NOFILE at this (soft and hard,
+    // so that the server cannot raise it).
+    long max_descriptors = 0;
+    // When not 0, the server starts with this soft RLIMIT_NOFILE (the hard
+    // limit stays), which it raises.
+    long soft_descriptors = 0;
+    // Whether the server's standard error joins its standard output, for
+    // WaitForOutput.
+    bool capture_stderr = false;
+  };
+
   // extra_args go to shoal-server after --listen and --authkey-file. Blocks
   // until the server says where it listens; aborts the test program if it
   // does not within 20 seconds.
   explicit ServerProcess(std::vector<std::string> extra_args = {});
+  explicit ServerProcess(Options options);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -25,6 +41,14 @@ class ServerProcess {
   const std::string& authkey_file() const { return authkey_file_; }
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return pid_; }
+
+  // What the server has written so far (standard output, and standard error
+  // with capture_stderr), up to when it said where it listens, and since
+  // through WaitForOutput.
+  const std::string& output() const { return output_; }
+  // Reads the server's output until it holds text after position from, or
+  // timeout passes. Returns where text starts, or std::string::npos.
+  size_t WaitForOutput(const std::string& text, int timeout_ms, size_t from = 0);
 
   // Whether the process is still running.
   bool Running();
@@ -42,7 +66,18 @@ class ServerProcess {
   std::string address_;
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  std::string output_;
 };
+
+// Runs shoal-server with args (and, when max_descriptors is not 0, that
+// RLIMIT_NOFILE) until it exits, for a start that is to fail. Its exit status
+// (as waitpid reports it, or -1 if it ran past 20 seconds and was killed) and
+// all it wrote, standard output and error together.
+struct ServerExit {
+  int status = -1;
+  std::string output;
+};
+ServerExit RunServerToExit(const std::vector<std::string>& args, long max_descriptors = 0);
 
 // The path of the shoal-server binary: $SHOAL_SERVER_BIN.
 std::string ServerBinary();
