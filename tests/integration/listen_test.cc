@@ -87,8 +87,13 @@ std::optional<Manager> ConnectWhenAdmitted(const ServerProcess& server, Transpor
   for (;;) {
     try {
       return ConnectWith(server, transport);
-    } catch (const ConnectionError&) {
-      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    } catch (const Error& e) {
+      // Refused (LimitError) while the server has not yet seen the other
+      // connection close, or not reached yet (ConnectionError).
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "still not admitted: " << e.what();
+        return std::nullopt;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
