@@ -275,7 +275,7 @@ class Soak {
   std::vector<Worker> workers_;
   uint64_t next_id_ = 0;
   Ledger ledger_;
-  int64_t kills_ = 0, restarts_ = 0, clean_stops_ = 0;
+  int64_t kills_ = 0, run_kills_ = 0, restarts_ = 0, clean_stops_ = 0;
   std::vector<std::string> worker_failures_;
   std::vector<Check> checks_;
 };
@@ -496,6 +496,7 @@ int Soak::Run() {
     }
   }
   const double run_seconds = SecondsSince(start);
+  run_kills_ = kills_;
   const Sample end_sample = SampleServer(metrics_pid);
   if (!warm) warm = end_sample;
 
@@ -716,10 +717,10 @@ void Soak::Summary(double run_seconds, const Sample& warm, const Sample& end,
   std::printf("  sessions          %d at once (%d workers x %d), %lld connected in all\n",
               o_.workers * o_.sessions, o_.workers, o_.sessions,
               static_cast<long long>(ledger_.connected));
-  std::printf("  kills             %lld (SIGKILL; %lld during the run, %zu at the end)\n",
-              static_cast<long long>(kills_), static_cast<long long>(restarts_),
-              workers_.size() / 2);
-  std::printf("  restarts          %lld; clean stops at the end %lld\n",
+  std::printf("  kills             %lld (SIGKILL; %lld during the run, %lld at the end)\n",
+              static_cast<long long>(kills_), static_cast<long long>(run_kills_),
+              static_cast<long long>(kills_ - run_kills_));
+  std::printf("  restarts          %lld; stopped cleanly at the end %lld\n",
               static_cast<long long>(restarts_), static_cast<long long>(clean_stops_));
   std::printf("  operations        %lld acknowledged, %.0f/s (an operation is 1 to 4 calls)\n",
               static_cast<long long>(total), total / run_seconds);

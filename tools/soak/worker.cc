@@ -131,14 +131,13 @@ class Session {
     } else {
       connect.transport = Transport::kFramed;
     }
+    connect_ = connect;
     try {
-      m_ = Manager::connect(options_.address, AuthKey::from_file(options_.authkey_file), connect);
-      objects_.emplace(m_, names_);
+      Connect();
     } catch (const std::exception& e) {
       Emit(std::string("E connect: ") + e.what());
       return;
     }
-    Emit("U");
     last_flush_ = std::chrono::steady_clock::now();
     while (!stop.load(std::memory_order_relaxed)) {
       const int kind = static_cast<int>(rng_() % kOpKinds);
@@ -154,20 +153,40 @@ class Session {
       }
       Flush(false);
     }
-    // A clean stop leaves nothing of this session's behind.
     try {
-      if (dict_set_) objects_->dict.del(key_);
-      if (ns_set_) objects_->ns.del(key_);
-      if (nested_set_) objects_->nested.del(key_);
+      Disconnect();
     } catch (const std::exception& e) {
       Emit(std::string("E cleanup: ") + e.what());
     }
     Flush(true);
+  }
+
+ private:
+  void Connect() {
+    m_ = Manager::connect(options_.address, AuthKey::from_file(options_.authkey_file), connect_);
+    objects_.emplace(m_, names_);
+    Emit("U");
+  }
+
+  // A clean end leaves nothing of this session's behind: its entries are
+  // deleted, and close() gives back what it holds.
+  void Disconnect() {
+    if (dict_set_) objects_->dict.del(key_);
+    if (ns_set_) objects_->ns.del(key_);
+    if (nested_set_) objects_->nested.del(key_);
+    dict_set_ = ns_set_ = nested_set_ = false;
     objects_.reset();
     m_.close();
   }
 
- private:
+  // Ends the session and starts another; sometimes while holding the Lock,
+  // which the close must give back.
+  void Reconnect(bool holding) {
+    if (holding && objects_->lock.acquire(true, 300ms)) last_token_ = objects_->lock.fencing_token();
+    Disconnect();
+    Connect();
+  }
+
   void Op(int kind) {
     Objects& o = *objects_;
     const uint64_t r = rng_();
@@ -186,7 +205,13 @@ class Session {
       case kOpQueue: QueueOp(o.queue, 'q', r); break;
       case kOpJoinableQueue: QueueOp(o.joinable, 'j', r); break;
       case kOpNested: NestedOp(o.nested, r); break;
-      case kOpManager: ManagerOp(r); break;
+      case kOpManager:
+        if (r % 64 == 5) {
+          Reconnect(r % 128 == 5);
+        } else {
+          ManagerOp(r);
+        }
+        break;
     }
     ++counts_[kind];
   }
@@ -465,6 +490,7 @@ class Session {
   const std::string tag_;
   // This session's own dict key, Namespace attribute and nested entry.
   const std::string key_;
+  ConnectOptions connect_;
   Manager m_;
   std::optional<Objects> objects_;
   int64_t seq_ = 0;
