@@ -264,6 +264,10 @@ class Soak {
   void CheckWorkersAlive();
   bool ServerAlive();
   void Add(Check check) { checks_.push_back(std::move(check)); }
+  // Deletes the dict keys, Namespace attributes and nested entries of killed
+  // workers whose sessions have all ended on the server (so no call of
+  // theirs can still arrive), keeping the objects' size flat over a long run.
+  void CleanUp(const Manager& m, const Names& names);
   void Summary(double run_seconds, const Sample& warm, const Sample& end, const Sample& quiet);
 
   Options o_;
@@ -278,7 +282,39 @@ class Soak {
   int64_t kills_ = 0, run_kills_ = 0, restarts_ = 0, clean_stops_ = 0;
   std::vector<std::string> worker_failures_;
   std::vector<Check> checks_;
+  // Killed workers whose entries are still to delete.
+  std::vector<uint64_t> dead_;
+  int64_t cleaned_ = 0;
 };
+
+void Soak::CleanUp(const Manager& m, const Names& names) {
+  if (dead_.empty()) return;
+  std::vector<std::string> live;
+  for (const SessionInfo& s : m.sessions()) live.push_back(s.client);
+  DictProxy dict = m.dict(names.dict);
+  DictProxy nested = m.dict(names.nested);
+  NamespaceProxy ns = m.Namespace(names.ns);
+  std::vector<uint64_t> waiting;
+  for (uint64_t id : dead_) {
+    const std::string prefix = "soak w" + std::to_string(id) + "_s";
+    if (std::any_of(live.begin(), live.end(),
+                    [&](const std::string& c) { return c.rfind(prefix, 0) == 0; })) {
+      waiting.push_back(id);
+      continue;
+    }
+    for (int s = 0; s < o_.sessions; ++s) {
+      const std::string key = "w" + std::to_string(id) + "_s" + std::to_string(s);
+      dict.pop(key, shoal::Value());
+      nested.pop(key, shoal::Value());
+      try {
+        ns.del(key);
+      } catch (const AttributeError&) {
+      }
+    }
+    ++cleaned_;
+  }
+  dead_ = std::move(waiting);
+}
 
 void Soak::StartServer() {
   char dir[] = "/tmp/shoal-soak-XXXXXX";
@@ -414,6 +450,7 @@ void Soak::Kill(Worker& w) {
   kill(w.pid, SIGKILL);
   waitpid(w.pid, nullptr, 0);
   ++kills_;
+  dead_.push_back(w.id);
   Close(w);
 }
 
@@ -471,6 +508,7 @@ int Soak::Run() {
   auto next_kill = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(gap(rng_)));
   auto next_check = start;
+  auto next_cleanup = start;
   std::optional<Sample> warm;
   bool server_died = false;
   while (Clock::now() < end) {
@@ -484,6 +522,10 @@ int Soak::Run() {
         break;
       }
       CheckWorkersAlive();
+    }
+    if (Clock::now() >= next_cleanup) {
+      CleanUp(m, names);
+      next_cleanup = Clock::now() + 1s;
     }
     if (!warm && Clock::now() >= warm_at) warm = SampleServer(metrics_pid);
     if (Clock::now() >= next_kill) {
@@ -722,6 +764,8 @@ void Soak::Summary(double run_seconds, const Sample& warm, const Sample& end,
               static_cast<long long>(kills_ - run_kills_));
   std::printf("  restarts          %lld; stopped cleanly at the end %lld\n",
               static_cast<long long>(restarts_), static_cast<long long>(clean_stops_));
+  std::printf("  cleaned up        the entries of %lld killed workers, once their sessions ended\n",
+              static_cast<long long>(cleaned_));
   std::printf("  operations        %lld acknowledged, %.0f/s (an operation is 1 to 4 calls)\n",
               static_cast<long long>(total), total / run_seconds);
   for (int k = 0; k < kOpKinds; ++k) {
