@@ -66,16 +66,25 @@ struct Options {
   std::string prefix;
 };
 
+constexpr char kUsage[] =
+    "usage: shoal-soak [--seconds=N] [--workers=N] [--sessions=N] [--seed=N]\n"
+    "                  [--kill-min=SECONDS] [--kill-max=SECONDS] [--transport=mixed|framed|grpc]\n"
+    "                  [--server-bin=PATH] [--stream-grace=SECONDS]\n"
+    "                  [--address=ADDR --authkey-file=PATH [--server-pid=PID]]\n"
+    "Runs a shoal-server under load while killing worker processes at random,\n"
+    "then checks its invariants (docs/reliability.md). Exit code 0: all held.\n";
+
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "shoal-soak: %s\n(see the comment at the top of tools/soak/soak.cc)\n",
-               why.c_str());
-  std::exit(2);
+  if (!why.empty()) std::fprintf(stderr, "shoal-soak: %s\n", why.c_str());
+  std::fputs(kUsage, why.empty() ? stdout : stderr);
+  std::exit(why.empty() ? 0 : 2);
 }
 
 Options Parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") Usage("");
     if (arg.rfind("--", 0) != 0) Usage("unexpected argument " + arg);
     std::string name = arg.substr(2), value;
     if (size_t eq = name.find('='); eq != std::string::npos) {
