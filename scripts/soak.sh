@@ -9,5 +9,5 @@ build=${SHOAL_BUILD_DIR:-$root/build}
 if [[ ! -f $build/build.ninja ]]; then
   SHOAL_BUILD_DIR=$build "$root/scripts/build.sh" -DSHOAL_SANITIZE= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
-cmake --build "$build" --target shoal-soak shoal-server -j "${SHOAL_JOBS:-$(nproc)}" >/dev/null
+cmake --build "$build" --target shoal-soak shoal-server -j "${SHOAL_JOBS:-$(nproc)}"
 exec "$build/tools/shoal-soak" --server-bin "$build/server/shoal-server" "$@"

@@ -91,6 +91,13 @@ Options Parse(int argc, char** argv) {
       value = name.substr(eq + 1);
       name.resize(eq);
     } else if (name != "worker") {
+      static const char* const kNames[] = {
+          "seconds",  "workers",      "sessions", "seed",       "kill-min",   "kill-max",
+          "stream-grace", "transport", "address", "authkey-file", "server-bin", "server-pid",
+          "id",       "prefix"};
+      if (std::find(std::begin(kNames), std::end(kNames), name) == std::end(kNames)) {
+        Usage("unknown flag --" + name);
+      }
       if (i + 1 >= argc) Usage("--" + name + " needs a value");
       value = argv[++i];
     }
