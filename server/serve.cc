@@ -128,6 +128,13 @@ int Serve(int argc, char** argv) {
     return 2;
   }
 
+  // The gRPC port takes the timeout in milliseconds, as an int.
+  if (absl::GetFlag(FLAGS_login_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_login_timeout) > absl::Hours(24)) {
+    std::fprintf(stderr, "shoal-server: --login-timeout must be positive and at most 24h\n");
+    return 2;
+  }
+
   shoal::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.session_listen = absl::GetFlag(FLAGS_session_listen);

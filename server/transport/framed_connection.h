@@ -6,10 +6,11 @@
 // behind the connection: its first frame may hold at most kMaxLoginFrame
 // bytes (a larger one ends the connection with a LimitError), and the
 // PendingLogins it was given closes it if it does not log in in time; after,
-// frames up to the server's message limit are read. As the frame sink it writes the core's replies and its last
-// frame (a StreamEnd) without blocking, from whichever thread has them: what
-// the socket does not take waits for it to drain, and a connection whose
-// unsent replies pile up is not read until they drain.
+// frames up to the server's message limit are read. As the frame sink it
+// writes the core's replies and its last frame (a StreamEnd) without
+// blocking, from whichever thread has them: what the socket does not take
+// waits for it to drain, and a connection whose unsent replies pile up is not
+// read until they drain.
 //
 // A call that does not park is read, run and answered by the loop thread,
 // whose replies go out in one write once the frames it read are dispatched.

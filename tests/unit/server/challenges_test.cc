@@ -144,10 +144,10 @@ TEST_F(ChallengesTest, TamperedFieldsAreMalformed) {
         << "byte " << at;
   }
   // A client nonce of the attacker's choosing, with the proof made for it.
-  std::string swapped = bytes.substr(0, 41) + std::string(32, 'n') + bytes.substr(bytes.size() - 32);
+  const std::string chosen(32, 'n');
+  const std::string swapped = bytes.substr(0, 41) + chosen + bytes.substr(bytes.size() - 32);
   EXPECT_NE(Refusal(challenges_.Redeem(Encoded(swapped),
-                                       ClientProof(kKey, issued->server_nonce, std::string(32, 'n')),
-                                       now_))
+                                       ClientProof(kKey, issued->server_nonce, chosen), now_))
                 .find("malformed challenge"),
             std::string::npos);
   // Truncated ids.
@@ -238,8 +238,8 @@ TEST_F(ChallengesTest, ReplayAfterExpiryIsStillRefused) {
   ASSERT_TRUE(challenges_.Redeem(issued->id, proof, now_).ok());
   challenges_.Expire(now_ + absl::Seconds(11));
   EXPECT_EQ(challenges_.remembered(), 0u);
-  EXPECT_NE(Refusal(challenges_.Redeem(issued->id, proof, now_ + absl::Seconds(11))).find("expired"),
-            std::string::npos);
+  const absl::Status late = challenges_.Redeem(issued->id, proof, now_ + absl::Seconds(11));
+  EXPECT_NE(Refusal(late).find("expired"), std::string::npos);
 }
 
 }  // namespace
