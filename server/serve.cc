@@ -43,6 +43,12 @@ ABSL_FLAG(absl::Duration, stream_grace, absl::Seconds(2),
 ABSL_FLAG(int64_t, max_objects, 1000000, "Most objects held at once (0: no limit)");
 ABSL_FLAG(int64_t, max_bytes, int64_t{1} << 30, "Most bytes held in objects (0: no limit)");
 ABSL_FLAG(int32_t, max_message_bytes, 16 << 20, "Largest message accepted or sent");
+ABSL_FLAG(absl::Duration, login_timeout, absl::Seconds(10),
+          "A connection that has not logged in this long after it was accepted is closed "
+          "(the framed transport: its first frame carries the session token; gRPC: the "
+          "connection's handshake)");
+ABSL_FLAG(int32_t, max_pending_logins, 1024,
+          "Most framed connections waiting to log in at once; past it the oldest is closed");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2),
           "On SIGINT or SIGTERM, how long open calls get to finish");
 
@@ -164,6 +170,13 @@ int Serve(int argc, char** argv) {
     return 2;
   }
 
+  // The gRPC port takes the timeout in milliseconds, as an int.
+  if (absl::GetFlag(FLAGS_login_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_login_timeout) > absl::Hours(24)) {
+    std::fprintf(stderr, "shoal-server: --login-timeout must be positive and at most 24h\n");
+    return 2;
+  }
+
   shoal::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.session_listen = absl::GetFlag(FLAGS_session_listen);
@@ -175,6 +188,9 @@ int Serve(int argc, char** argv) {
   options.core.stream_grace = absl::GetFlag(FLAGS_stream_grace);
   options.core.max_objects = absl::GetFlag(FLAGS_max_objects);
   options.core.max_bytes = absl::GetFlag(FLAGS_max_bytes);
+  options.core.login_timeout = absl::GetFlag(FLAGS_login_timeout);
+  options.core.max_pending_logins =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_pending_logins)));
   shoal::server::Server server(options);
   absl::StatusOr<std::string> address = server.Start();
   if (!address.ok()) {

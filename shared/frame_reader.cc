@@ -18,15 +18,21 @@ constexpr size_t kKeepBuffer = 1 << 20;
 absl::Span<char> FrameReader::WriteSpace(size_t min) {
   if (begin_ == end_) {
     begin_ = end_ = 0;
-    if (buffer_.size() > kKeepBuffer) std::string().swap(buffer_);
+    if (buffer_.capacity() > kKeepBuffer) std::string().swap(buffer_);
   } else if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
   }
-  const size_t rest_of_frame = needed_ > end_ ? needed_ - end_ : 0;
-  const size_t room = std::max(min, rest_of_frame);
-  if (buffer_.size() < end_ + room) buffer_.resize(end_ + room);
+  // Only min more than what is buffered: what a header announces is not
+  // trusted with memory before its bytes arrive. The capacity grows
+  // geometrically, so that a large frame read min bytes at a time is not
+  // copied once per read; resize then fills (and touches) only what was asked.
+  const size_t wanted = end_ + min;
+  if (buffer_.size() < wanted) {
+    if (buffer_.capacity() < wanted) buffer_.reserve(std::max(wanted, 2 * buffer_.capacity()));
+    buffer_.resize(wanted);
+  }
   return absl::Span<char>(buffer_.data() + end_, buffer_.size() - end_);
 }
 
@@ -48,13 +54,9 @@ std::optional<absl::string_view> FrameReader::Next() {
                                              " bytes is past the message limit of ", max_frame_));
     return std::nullopt;
   }
-  if (have < kFrameHeaderBytes + size) {
-    needed_ = kFrameHeaderBytes + size;
-    return std::nullopt;
-  }
+  if (have < kFrameHeaderBytes + size) return std::nullopt;
   const absl::string_view message(buffer_.data() + begin_ + kFrameHeaderBytes, size);
   begin_ += kFrameHeaderBytes + size;
-  needed_ = 0;
   return message;
 }
 

@@ -5,6 +5,12 @@
 // compacted as frames are taken, and given back when it grew large, so a
 // long stream costs the largest frame, not the bytes it carried.
 //
+// The buffer grows with the bytes that arrived, never with the length a
+// header announces: a peer that announces a large frame and sends a few
+// bytes costs what it sent plus one read's room, not the frame it announced.
+// (The buffer's capacity grows geometrically, so reading a large frame in
+// reads of a fixed size still costs amortised constant time per byte.)
+//
 // It does no I/O, so it serves a non-blocking event loop (read what the
 // socket has, take what is whole) and a blocking reader (read until Next
 // yields) alike. A frame longer than the limit is refused as soon as its
@@ -36,8 +42,8 @@ class FrameReader {
   FrameReader(const FrameReader&) = delete;
   FrameReader& operator=(const FrameReader&) = delete;
 
-  // Room at the end of the buffer for at least min bytes, and for the rest of
-  // the frame being read when its header says it is longer: read into it,
+  // Room at the end of the buffer for at least min bytes (the caller's read
+  // size; the room may be larger when the buffer already is): read into it,
   // then Commit what was read. Invalidates the views Next returned.
   absl::Span<char> WriteSpace(size_t min);
   // Counts n bytes written into the last WriteSpace as read.
@@ -50,20 +56,25 @@ class FrameReader {
   // says so). A view stays valid until WriteSpace or Append.
   std::optional<absl::string_view> Next();
 
+  // Changes the limit for the frames whose header Next has not read yet: a
+  // transport accepts only a small first frame before its peer has logged in,
+  // and the full limit after.
+  void set_max_frame(size_t max_frame) { max_frame_ = max_frame; }
+  size_t max_frame() const { return max_frame_; }
+
   // OK, or the LimitError of a frame past the limit; once not OK it stays so.
   const absl::Status& status() const { return status_; }
   // Bytes buffered and not yet taken by Next.
   size_t buffered() const { return end_ - begin_; }
+  // Bytes the buffer holds allocated, used or not.
+  size_t allocated() const { return buffer_.capacity(); }
 
  private:
-  const size_t max_frame_;
+  size_t max_frame_;
   // The bytes read and not yet taken are buffer_[begin_, end_).
   std::string buffer_;
   size_t begin_ = 0;
   size_t end_ = 0;
-  // The length of the frame being read, header included, once its header is
-  // buffered; 0 before.
-  size_t needed_ = 0;
   absl::Status status_;
 };
 

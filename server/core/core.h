@@ -31,12 +31,21 @@ struct CoreOptions {
   // A session whose stream broke ends this long after, unless a stream returns.
   absl::Duration stream_grace = absl::Seconds(2);
   absl::Duration challenge_ttl = absl::Seconds(10);
+  // Most successful logins remembered at once to refuse their replay: one
+  // challenge_ttl's worth (see Challenges). Issuing a challenge stores nothing.
   size_t max_challenges = 10000;
   // <= 0: no limit.
   int64_t max_objects = 1000000;
   int64_t max_bytes = int64_t{1} << 30;
   // The largest message the transport accepts; told to clients at login.
   int64_t max_message_bytes = 16 << 20;
+  // A connection that has not logged in this long after it was accepted is
+  // closed (the framed transport), or its handshake given up (gRPC). Positive,
+  // and at most 24 hours.
+  absl::Duration login_timeout = absl::Seconds(10);
+  // Most framed connections waiting to log in at once; past it, the oldest
+  // waiting is closed.
+  size_t max_pending_logins = 1024;
   // How often housekeeping looks for expired sessions.
   absl::Duration tick = absl::Milliseconds(100);
 };

@@ -5,7 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "server/transport/pending_logins.h"
 #include "server/transport/stream_errors.h"
 #include "shared/error_kind.h"
 #include "shared/framing.h"
@@ -26,10 +30,11 @@ FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher, int
                                    int epoll_fd)
     : fd_(fd),
       epoll_fd_(epoll_fd),
+      max_message_bytes_(static_cast<size_t>(core.options().max_message_bytes)),
       // The end of a socket's input means its client closed the session or
       // is gone: nobody waits for what is parked.
       session_(core, dispatcher, *this, SessionCore::InputEnd::kCancelParked),
-      reader_(static_cast<size_t>(core.options().max_message_bytes)),
+      reader_(std::min(kMaxLoginFrame, max_message_bytes_)),
       interest_(EPOLLIN) {}
 
 FramedConnection::~FramedConnection() { close(fd_); }
@@ -66,6 +71,16 @@ void FramedConnection::Remove() {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
   shutdown(fd_, SHUT_RDWR);
   session_.Detach();
+  if (logins_ != nullptr) logins_->Remove(this);
+}
+
+bool FramedConnection::RefuseLogin(const absl::Status& status) {
+  Login waiting = Login::kWaiting;
+  if (!login_.compare_exchange_strong(waiting, Login::kRefused)) return false;
+  // Ends the stream, writes the StreamEnd and shuts the socket, which wakes
+  // the loop to remove the connection.
+  session_.Fail(status);
+  return true;
 }
 
 void FramedConnection::End() { session_.End(); }
@@ -97,7 +112,12 @@ void FramedConnection::Read() {
   }
   if (!reader_.status().ok()) {
     read_no_more_ = true;
-    session_.Fail(reader_.status());
+    session_.Fail(greeted_ ? reader_.status()
+                           : error::LimitError(absl::StrCat(
+                                 "before it has logged in, a connection's first frame may hold "
+                                 "at most ",
+                                 kMaxLoginFrame, " bytes (its session token): ",
+                                 reader_.status().message())));
   }
   session_.ReleaseReplies();
 }
@@ -110,10 +130,18 @@ bool FramedConnection::HandleFrame(absl::string_view message) {
   }
   if (!greeted_) {
     greeted_ = true;
+    Login waiting = Login::kWaiting;
+    if (!login_.compare_exchange_strong(waiting, Login::kLoggedIn)) {
+      // Refused meanwhile (its deadline, or too many waiting): it has ended.
+      read_no_more_ = true;
+      return false;
+    }
+    if (logins_ != nullptr) logins_->Remove(this);
     if (!session_.Attach(frame_.token())) {
       read_no_more_ = true;
       return false;
     }
+    reader_.set_max_frame(max_message_bytes_);
   }
   session_.OnFrame(frame_);
   frame_.Clear();

@@ -2,10 +2,15 @@
 // the stream's SessionCore. As the frame source it reads the socket (on its
 // event loop's thread), cuts the bytes into frames (FrameReader), and hands
 // each ClientFrame to the core: the first one's token attaches the stream to
-// its session. As the frame sink it writes the core's replies and its last
-// frame (a StreamEnd) without blocking, from whichever thread has them: what
-// the socket does not take waits for it to drain, and a connection whose
-// unsent replies pile up is not read until they drain.
+// its session (the connection logs in). Until then nobody is known to be
+// behind the connection: its first frame may hold at most kMaxLoginFrame
+// bytes (a larger one ends the connection with a LimitError), and the
+// PendingLogins it was given closes it if it does not log in in time; after,
+// frames up to the server's message limit are read. As the frame sink it
+// writes the core's replies and its last frame (a StreamEnd) without
+// blocking, from whichever thread has them: what the socket does not take
+// waits for it to drain, and a connection whose unsent replies pile up is not
+// read until they drain.
 //
 // A call that does not park is read, run and answered by the loop thread,
 // whose replies go out in one write once the frames it read are dispatched.
@@ -16,11 +21,14 @@
 #ifndef SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
 #define SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
@@ -31,9 +39,15 @@
 
 namespace shoal::server {
 
+class PendingLogins;
+
 class FramedConnection : private FrameSink,
                          public std::enable_shared_from_this<FramedConnection> {
  public:
+  // The largest first frame read before the connection has logged in. The
+  // client's first frame carries its session token and nothing else.
+  static constexpr size_t kMaxLoginFrame = 4 << 10;
+
   // Serves fd, which is in epoll_fd's set with this connection as its tag.
   FramedConnection(Core& core, const Dispatcher& dispatcher, int fd, int epoll_fd);
   ~FramedConnection() override;
@@ -47,6 +61,14 @@ class FramedConnection : private FrameSink,
   // the socket out of the loop, shuts it, and detaches the session. Calls
   // still in flight hold the connection until they are answered.
   void Remove();
+
+  // Called by logins (PendingLogins::Add), before the loop serves the
+  // connection: the connection tells it when it logs in or goes.
+  void AwaitLogin(PendingLogins* logins) { logins_ = logins; }
+  // Any thread: if the connection has not logged in yet, it never will: it
+  // ends with status (its StreamEnd) and closes. False, doing nothing, when
+  // it has logged in already.
+  bool RefuseLogin(const absl::Status& status);
 
   // For a server shutting down (SessionCore::End).
   void End();
@@ -69,9 +91,17 @@ class FramedConnection : private FrameSink,
   // Asks epoll for what the connection waits for now.
   void UpdateInterestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
 
+  // Whether the connection has logged in: decided once, by its first frame
+  // (on the loop thread) or by RefuseLogin (from any), whichever comes first.
+  enum class Login : uint8_t { kWaiting, kLoggedIn, kRefused };
+
   const int fd_;
   const int epoll_fd_;
+  const size_t max_message_bytes_;
   SessionCore session_;
+  // Set before the loop serves the connection; told of its login and its end.
+  PendingLogins* logins_ = nullptr;
+  std::atomic<Login> login_{Login::kWaiting};
 
   // Loop thread only.
   FrameReader reader_;

@@ -12,7 +12,10 @@
 namespace shoal::server {
 
 FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher)
-    : core_(core), dispatcher_(dispatcher) {}
+    : core_(core),
+      dispatcher_(dispatcher),
+      pending_logins_(core.timers(), core.options().login_timeout,
+                      core.options().max_pending_logins) {}
 
 FramedServer::~FramedServer() { Stop(); }
 
@@ -56,6 +59,7 @@ void FramedServer::Adopt(int fd) {
     connections_.emplace(connection.get(), connection);
     ending = ending_;
   }
+  pending_logins_.Add(connection);
   loop.Add(fd, connection.get(), EPOLLIN);
   if (ending) connection->End();
 }

@@ -20,6 +20,7 @@
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "server/transport/event_loop.h"
+#include "server/transport/pending_logins.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.pb.h"
 
@@ -61,6 +62,9 @@ class FramedServer {
   const Dispatcher& dispatcher_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   size_t next_loop_ = 0;  // touched by Adopt only
+  // The connections not logged in yet: each closed if it does not log in
+  // within core.options().login_timeout, at most max_pending_logins at once.
+  PendingLogins pending_logins_;
 
   Mutex mu_;
   absl::flat_hash_map<FramedConnection*, std::shared_ptr<FramedConnection>> connections_

@@ -96,6 +96,9 @@ absl::StatusOr<std::string> Server::Start() {
   const int max_message = static_cast<int>(options_.core.max_message_bytes);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.core.login_timeout)));
   builder.RegisterService(&services_->auth);
   builder.RegisterService(&services_->session);
   builder.RegisterService(&services_->health);

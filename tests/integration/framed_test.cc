@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "integration/fixture.h"
+#include "integration/framed_socket.h"
 #include "integration/raw_client.h"
 #include "integration/waiting.h"
 #include "shared/framing.h"
@@ -22,76 +23,6 @@
 
 namespace shoal::testing {
 namespace {
-
-// One framed connection to 127.0.0.1:port, driven by hand. Reads give up
-// after 30 s, so that a frame that never comes fails the test.
-class FramedSocket {
- public:
-  explicit FramedSocket(uint32_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    timeval timeout{30, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  }
-  ~FramedSocket() { close(fd_); }
-
-  bool connected() const { return connected_; }
-
-  bool WriteBytes(const std::string& bytes) {
-    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
-  }
-  bool Write(const v1::ClientFrame& frame) {
-    std::string bytes;
-    AppendFrame(frame, &bytes);
-    return WriteBytes(bytes);
-  }
-  void WritesDone() { shutdown(fd_, SHUT_WR); }
-
-  // The next frame; false at the end of the connection (or a timeout).
-  bool Read(v1::ServerFrame* frame) {
-    char header[kFrameHeaderBytes];
-    if (!ReadExactly(header, sizeof(header))) return false;
-    std::string body(ReadFrameHeader(header), '\0');
-    if (!ReadExactly(body.data(), body.size())) return false;
-    return frame->ParseFromString(body);
-  }
-
-  // Reads frames until the end frame, which it returns; replies before it
-  // are counted in replies.
-  v1::StreamEnd ReadUntilEnd(int* replies = nullptr) {
-    v1::ServerFrame frame;
-    while (Read(&frame)) {
-      if (frame.has_end()) return frame.end();
-      if (replies != nullptr) *replies += frame.replies_size();
-    }
-    ADD_FAILURE() << "the connection ended without an end frame";
-    return v1::StreamEnd();
-  }
-
-  // Whether the server closed the connection: a read finds its end.
-  bool AtEnd() {
-    char byte;
-    return recv(fd_, &byte, 1, 0) == 0;
-  }
-
- private:
-  bool ReadExactly(char* at, size_t size) {
-    while (size > 0) {
-      const ssize_t n = recv(fd_, at, size, 0);
-      if (n <= 0) return false;
-      at += n;
-      size -= static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-};
 
 v1::ClientFrame Hello(const std::string& token) {
   v1::ClientFrame frame;

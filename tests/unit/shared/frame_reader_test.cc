@@ -1,5 +1,7 @@
 #include "shared/frame_reader.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,18 +75,91 @@ TEST(FrameReader, KeepsThePartOfTheNextFrameAfterAWholeOne) {
   EXPECT_EQ(TokenOf(*message), std::string(1000, 's'));
 }
 
-TEST(FrameReader, WriteSpaceMakesRoomForTheRestOfTheFrame) {
-  FrameReader reader;
-  const std::string bytes = Framed(std::string(100000, 'x'));
-  reader.Append(bytes.data(), 16);
+// The bytes of a header announcing a message of size bytes.
+std::string Header(uint32_t size) {
+  return std::string{static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                     static_cast<char>(size >> 8), static_cast<char>(size)};
+}
+
+TEST(FrameReader, AnnouncedLengthReservesNothing) {
+  // A header announcing 16 MiB, then a few bytes: the buffer holds what came
+  // and one read's room, not the frame announced.
+  constexpr size_t kChunk = 64 << 10;
+  FrameReader reader(/*max_frame=*/16 << 20);
+  const std::string bytes = Header(16 << 20) + "abcdef";
+  reader.Append(bytes.data(), bytes.size());
   EXPECT_FALSE(reader.Next().has_value());
-  absl::Span<char> space = reader.WriteSpace(64);
-  ASSERT_GE(space.size(), bytes.size() - 16);
-  std::memcpy(space.data(), bytes.data() + 16, bytes.size() - 16);
-  reader.Commit(bytes.size() - 16);
+  EXPECT_TRUE(reader.status().ok());
+  absl::Span<char> space = reader.WriteSpace(kChunk);
+  EXPECT_GE(space.size(), kChunk);
+  EXPECT_LT(space.size(), 2 * kChunk);
+  EXPECT_LE(reader.allocated(), 2 * (bytes.size() + kChunk));
+  reader.Commit(0);
+  EXPECT_EQ(reader.buffered(), bytes.size());
+}
+
+TEST(FrameReader, BufferGrowsGeometricallyWithWhatArrived) {
+  // A 4 MiB frame read 64 KiB at a time, as the server reads a socket: the
+  // buffer never holds much more than twice what arrived, and it is
+  // reallocated a logarithmic number of times, not once per read.
+  constexpr size_t kChunk = 64 << 10;
+  const std::string bytes = Framed(std::string(4 << 20, 'x'));
+  FrameReader reader;
+  size_t at = 0;
+  size_t reallocations = 0;
+  size_t last_allocated = reader.allocated();
+  std::optional<absl::string_view> message;
+  while (!(message = reader.Next()).has_value()) {
+    ASSERT_LT(at, bytes.size());
+    absl::Span<char> space = reader.WriteSpace(kChunk);
+    ASSERT_GE(space.size(), kChunk);
+    const size_t n = std::min(kChunk, bytes.size() - at);
+    std::memcpy(space.data(), bytes.data() + at, n);
+    reader.Commit(n);
+    at += n;
+    EXPECT_LE(reader.allocated(), 2 * (at + kChunk)) << "after " << at << " bytes";
+    if (reader.allocated() != last_allocated) ++reallocations;
+    last_allocated = reader.allocated();
+  }
+  EXPECT_EQ(at, bytes.size());
+  EXPECT_EQ(TokenOf(*message).size(), size_t{4} << 20);
+  EXPECT_LE(reallocations, 10u);
+}
+
+TEST(FrameReader, GivesBackALargeBufferOnceEmpty) {
+  const std::string large = Framed(std::string(3 << 20, 'l'));
+  FrameReader reader;
+  reader.Append(large.data(), large.size());
+  ASSERT_TRUE(reader.Next().has_value());
+  EXPECT_GE(reader.allocated(), large.size());
+  const std::string small = Framed("small");
+  reader.Append(small.data(), small.size());
+  EXPECT_LT(reader.allocated(), size_t{1} << 20);
   std::optional<absl::string_view> message = reader.Next();
   ASSERT_TRUE(message.has_value());
-  EXPECT_EQ(TokenOf(*message).size(), 100000u);
+  EXPECT_EQ(TokenOf(*message), "small");
+}
+
+TEST(FrameReader, LimitCanBeRaisedForLaterFrames) {
+  // A small first frame, then the full limit, as a transport does at login.
+  FrameReader reader(/*max_frame=*/64);
+  const std::string first = Framed("login");
+  const std::string second = Framed(std::string(1000, 'b'));
+  const std::string bytes = first + second;
+  reader.Append(bytes.data(), bytes.size());
+  ASSERT_TRUE(reader.Next().has_value());
+  reader.set_max_frame(4096);
+  std::optional<absl::string_view> message = reader.Next();
+  ASSERT_TRUE(message.has_value()) << reader.status();
+  EXPECT_EQ(TokenOf(*message).size(), 1000u);
+}
+
+TEST(FrameReader, SmallLimitRefusesALargeFirstFrame) {
+  FrameReader reader(/*max_frame=*/64);
+  const std::string bytes = Framed(std::string(1000, 'b'));
+  reader.Append(bytes.data(), kFrameHeaderBytes);
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_EQ(ErrorKindOf(reader.status()), ErrorKind::kLimitError);
 }
 
 TEST(FrameReader, ReadsIntoWriteSpaceAsABlockingReaderWould) {
