@@ -45,8 +45,8 @@ ABSL_FLAG(int64_t, max_bytes, int64_t{1} << 30, "Most bytes held in objects (0: 
 ABSL_FLAG(int32_t, max_message_bytes, 16 << 20, "Largest message accepted or sent");
 ABSL_FLAG(absl::Duration, login_timeout, absl::Seconds(10),
           "A connection that has not logged in this long after it was accepted is closed "
-          "(the framed transport: its first frame carries the session token; gRPC: the "
-          "connection's handshake)");
+          "(the framed transport: its first frame carries the session token), and a gRPC "
+          "connection with no call open this long");
 ABSL_FLAG(int32_t, max_pending_logins, 1024,
           "Most framed connections waiting to log in at once; past it the oldest is closed");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2),

@@ -40,7 +40,8 @@ struct CoreOptions {
   // The largest message the transport accepts; told to clients at login.
   int64_t max_message_bytes = 16 << 20;
   // A connection that has not logged in this long after it was accepted is
-  // closed (the framed transport), or its handshake given up (gRPC). Positive,
+  // closed (the framed transport); a gRPC connection with no call open this
+  // long is closed too. Positive,
   // and at most 24 hours.
   absl::Duration login_timeout = absl::Seconds(10);
   // Most framed connections waiting to log in at once; past it, the oldest

@@ -96,8 +96,13 @@ absl::StatusOr<std::string> Server::Start() {
   const int max_message = static_cast<int>(options_.core.max_message_bytes);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
+  // gRPC takes its connections from the acceptor, which skips gRPC's own
+  // handshake deadline: a connection with no call open for the login timeout
+  // (one that never spoke, or that logged in for the framed port and is done
+  // with gRPC) is closed instead. A client's channel opens a new one when it
+  // next calls; a session's gRPC stream is a call open for as long as it lasts.
   builder.AddChannelArgument(
-      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(options_.core.login_timeout)));
   builder.RegisterService(&services_->auth);
   builder.RegisterService(&services_->session);
