@@ -12,6 +12,10 @@ namespace {
 
 // A buffer past this size is given back once it holds nothing.
 constexpr size_t kKeepBuffer = 1 << 20;
+// The most room made at once for the rest of a frame: the buffer grows
+// with the bytes that arrive, not with what a header announces, so four
+// bytes cannot make the reader allocate a whole (up to 4 GiB) frame.
+constexpr size_t kMostAhead = 1 << 20;
 
 }  // namespace
 
@@ -24,7 +28,7 @@ absl::Span<char> FrameReader::WriteSpace(size_t min) {
     end_ -= begin_;
     begin_ = 0;
   }
-  const size_t rest_of_frame = needed_ > end_ ? needed_ - end_ : 0;
+  const size_t rest_of_frame = needed_ > end_ ? std::min(needed_ - end_, kMostAhead) : 0;
   const size_t room = std::max(min, rest_of_frame);
   if (buffer_.size() < end_ + room) buffer_.resize(end_ + room);
   return absl::Span<char>(buffer_.data() + end_, buffer_.size() - end_);

@@ -37,8 +37,9 @@ class FrameReader {
   FrameReader& operator=(const FrameReader&) = delete;
 
   // Room at the end of the buffer for at least min bytes, and for the rest of
-  // the frame being read when its header says it is longer: read into it,
-  // then Commit what was read. Invalidates the views Next returned.
+  // the frame being read when its header says it is longer (up to 1 MiB at
+  // a time): read into it, then Commit what was read. Invalidates the views
+  // Next returned.
   absl::Span<char> WriteSpace(size_t min);
   // Counts n bytes written into the last WriteSpace as read.
   void Commit(size_t n);
