@@ -50,7 +50,8 @@ absl::Status Challenges::Redeem(const std::string& id, const std::string& client
     pending = std::move(it->second);
     pending_.erase(it);
   }
-  if (now > pending.deadline) {
+  // At its deadline a challenge has expired, as Expire and Issue count it.
+  if (now >= pending.deadline) {
     return MakeError(ErrorKind::kAuthenticationError, "challenge expired");
   }
   const std::string expected = ClientProof(authkey_, pending.server_nonce, pending.client_nonce);

@@ -78,6 +78,25 @@ TEST_F(ChallengesTest, ExpiredChallengeIsRefused) {
   EXPECT_NE(late.message().find("expired"), absl::string_view::npos);
 }
 
+// At the deadline itself the challenge has expired, for Redeem as for
+// Expire, which forgets it then; whether it was still redeemable must not
+// depend on whether housekeeping ran. Found by fuzz/handshake_fuzz.cc.
+TEST_F(ChallengesTest, ChallengeHasExpiredAtItsDeadline) {
+  auto issued = challenges_.Issue(client_nonce_, now_);
+  ASSERT_TRUE(issued.ok());
+  const std::string proof = ClientProof(kKey, issued->server_nonce, client_nonce_);
+  absl::Status late = challenges_.Redeem(issued->id, proof, now_ + absl::Seconds(10));
+  EXPECT_EQ(ErrorKindOf(late), ErrorKind::kAuthenticationError);
+  EXPECT_NE(late.message().find("expired"), absl::string_view::npos);
+  // Just before it, the same answer opens a session.
+  issued = challenges_.Issue(client_nonce_, now_);
+  ASSERT_TRUE(issued.ok());
+  EXPECT_TRUE(challenges_
+                  .Redeem(issued->id, ClientProof(kKey, issued->server_nonce, client_nonce_),
+                          now_ + absl::Seconds(10) - absl::Nanoseconds(1))
+                  .ok());
+}
+
 TEST_F(ChallengesTest, UnknownChallengeIsRefused) {
   EXPECT_EQ(ErrorKindOf(challenges_.Redeem("no-such-id", "proof", now_)),
             ErrorKind::kAuthenticationError);
