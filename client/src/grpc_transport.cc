@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "client/src/error_mapping.h"
+#include "client/src/handshake.h"
 #include "google/rpc/status.pb.h"
 #include "shared/hmac.h"
 #include "shoal/errors.h"
@@ -127,8 +128,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
     grpc::Status status = auth->Challenge(&context, request, &challenge);
     if (!status.ok()) ThrowHandshakeFailure(status, address);
   }
-  const std::string expected = ServerProof(key, client_nonce, challenge.server_nonce());
-  if (!ConstantTimeEquals(challenge.server_proof(), expected)) {
+  if (!ServerProvesKey(key, client_nonce, challenge)) {
     throw AuthenticationError("server could not prove it holds the authkey");
   }
 
@@ -136,11 +136,9 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
   {
     grpc::ClientContext context;
     context.set_deadline(out.deadline);
-    v1::AnswerRequest request;
-    request.set_challenge_id(challenge.challenge_id());
-    request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
-    request.set_client_name(options.client_name.empty() ? DefaultClientName()
-                                                        : options.client_name);
+    const v1::AnswerRequest request =
+        AnswerFor(key, client_nonce, challenge,
+                  options.client_name.empty() ? DefaultClientName() : options.client_name);
     grpc::Status status = auth->Answer(&context, request, &out.answer);
     if (!status.ok()) ThrowHandshakeFailure(status, address);
   }

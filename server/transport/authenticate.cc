@@ -7,6 +7,16 @@
 
 namespace shoal::server {
 
+absl::StatusOr<std::string> TokenFromAuthorization(absl::string_view header) {
+  constexpr absl::string_view kScheme = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(header, kScheme)) {
+    return MakeError(ErrorKind::kAuthenticationError,
+                     "authorization metadata must be 'Bearer <token>'");
+  }
+  header.remove_prefix(kScheme.size());
+  return std::string(header);
+}
+
 absl::StatusOr<std::string> BearerToken(const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -15,14 +25,7 @@ absl::StatusOr<std::string> BearerToken(const grpc::CallbackServerContext& conte
                      "missing 'authorization: Bearer <token>' metadata; get a token with "
                      "the Auth service (or 'shoal token')");
   }
-  absl::string_view header(it->second.data(), it->second.size());
-  constexpr absl::string_view kScheme = "Bearer ";
-  if (!absl::StartsWithIgnoreCase(header, kScheme)) {
-    return MakeError(ErrorKind::kAuthenticationError,
-                     "authorization metadata must be 'Bearer <token>'");
-  }
-  header.remove_prefix(kScheme.size());
-  return std::string(header);
+  return TokenFromAuthorization(absl::string_view(it->second.data(), it->second.size()));
 }
 
 absl::StatusOr<SessionId> Authenticate(Core& core, const grpc::CallbackServerContext& context) {

@@ -9,9 +9,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/core.h"
 
 namespace shoal::server {
+
+// The token of an "authorization" header's value, "Bearer <token>" (the
+// scheme in any case). AuthenticationError when it has another form.
+absl::StatusOr<std::string> TokenFromAuthorization(absl::string_view header);
 
 // The token of the call's "authorization: Bearer <token>" metadata.
 // AuthenticationError (UNAUTHENTICATED) when the header is missing or

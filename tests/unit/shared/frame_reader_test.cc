@@ -162,6 +162,33 @@ TEST(FrameReader, SmallLimitRefusesALargeFirstFrame) {
   EXPECT_EQ(ErrorKindOf(reader.status()), ErrorKind::kLimitError);
 }
 
+// A header alone must not make the reader allocate the frame it announces
+// (up to 4 GiB with the client's reader, which has no limit): room is made
+// as the bytes arrive. Found by fuzz/frame_reader_fuzz.cc.
+TEST(FrameReader, AHeaderAloneDoesNotAllocateTheFrameItAnnounces) {
+  FrameReader reader;
+  const std::string big(8 << 20, 'b');
+  std::string bytes;
+  v1::ClientFrame frame;
+  frame.set_token(big);
+  AppendFrame(frame, &bytes);
+  reader.Append(bytes.data(), kFrameHeaderBytes);
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_LE(reader.WriteSpace(64).size(), size_t{1} << 20);
+  // The frame still comes whole, read in the room each WriteSpace gives.
+  size_t at = kFrameHeaderBytes;
+  std::optional<absl::string_view> message;
+  while (!(message = reader.Next()).has_value()) {
+    ASSERT_LT(at, bytes.size());
+    absl::Span<char> space = reader.WriteSpace(64 << 10);
+    const size_t n = std::min(space.size(), bytes.size() - at);
+    std::memcpy(space.data(), bytes.data() + at, n);
+    reader.Commit(n);
+    at += n;
+  }
+  EXPECT_EQ(TokenOf(*message), big);
+}
+
 TEST(FrameReader, ReadsIntoWriteSpaceAsABlockingReaderWould) {
   FrameReader reader;
   const std::string bytes = Framed("a") + Framed("bb") + Framed("ccc");

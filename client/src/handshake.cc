@@ -1,0 +1,24 @@
+#include "client/src/handshake.h"
+
+#include <utility>
+
+#include "shared/hmac.h"
+
+namespace shoal::detail {
+
+bool ServerProvesKey(absl::string_view key, absl::string_view client_nonce,
+                     const v1::ChallengeReply& challenge) {
+  const std::string expected = ServerProof(key, client_nonce, challenge.server_nonce());
+  return ConstantTimeEquals(challenge.server_proof(), expected);
+}
+
+v1::AnswerRequest AnswerFor(absl::string_view key, absl::string_view client_nonce,
+                            const v1::ChallengeReply& challenge, std::string client_name) {
+  v1::AnswerRequest request;
+  request.set_challenge_id(challenge.challenge_id());
+  request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
+  request.set_client_name(std::move(client_name));
+  return request;
+}
+
+}  // namespace shoal::detail

@@ -1,0 +1,170 @@
+// Decode and dispatch of every method on hostile input: the input is a
+// session stream's ClientFrame (proto/shoal/v1/session.proto), served by
+// SessionCore (the code both the gRPC stream and the framed transport hand
+// their frames to) on a real in-process Core whose named objects of every
+// kind (fuzz/dispatch_world.h) give the calls targets. Two sessions take
+// part, so that calls can contend: a call with an even id goes to the
+// first, an odd one to the second, in the frame's order. Then the frame's
+// cancels go to both, its close to the first, and both streams end, which
+// cancels what is still parked. Checked: every call is answered exactly once
+// and both streams end, within a bound.
+//
+// State (the objects and what fuzzed calls made) carries over from input to
+// input, and the world is made anew every kResetEvery inputs, so memory
+// does not grow.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <condition_variable>
+#include <string>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "fuzz/dispatch_world.h"
+#include "fuzz/proto_mutator.h"
+#include "server/transport/session_core.h"
+#include "shoal/v1/session.pb.h"
+
+namespace {
+
+using shoal::server::SessionCore;
+
+constexpr int kResetEvery = 2000;
+constexpr auto kAnswerBound = std::chrono::seconds(10);
+
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "dispatch_fuzz: %s\n", what.c_str());
+  std::abort();
+}
+
+// One session stream, as a transport holds it: the sink counts the replies
+// and notes the end; completions hold it (HoldForCall) until they have run.
+class Stream : public shoal::server::FrameSink, public std::enable_shared_from_this<Stream> {
+ public:
+  explicit Stream(shoal::fuzz::World& world)
+      : session_(world.core(), world.dispatcher(), *this, SessionCore::InputEnd::kCancelParked) {}
+
+  SessionCore& session() { return session_; }
+
+  bool WriteLocked(shoal::v1::ServerFrame& replies) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    replies_ += replies.replies_size();
+    return true;
+  }
+  void FinishLocked(const absl::Status&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    done_.notify_all();
+  }
+  std::shared_ptr<void> HoldForCall() override { return shared_from_this(); }
+
+  // Waits, within the bound, for the stream to end; the replies it carried.
+  int AwaitEnd() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!done_.wait_for(lock, kAnswerBound, [this] { return finished_; })) {
+      Fail("a stream did not end: a call was never answered");
+    }
+    return replies_;
+  }
+
+ private:
+  SessionCore session_;
+  std::mutex mu_;
+  std::condition_variable done_;
+  int replies_ = 0;
+  bool finished_ = false;
+};
+
+std::unique_ptr<shoal::fuzz::World>& TheWorld() {
+  static auto* world = new std::unique_ptr<shoal::fuzz::World>();
+  return *world;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  shoal::fuzz::QuietProtobuf();
+  TheWorld() = std::make_unique<shoal::fuzz::World>();
+  return 0;
+}
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned seed) {
+  static const shoal::fuzz::ProtoMutator* mutator = [] {
+    auto* m = new shoal::fuzz::ProtoMutator();
+    std::vector<std::string> paths = shoal::fuzz::AllPaths();
+    paths.push_back("/shoal.v1.Session/Stream");
+    m->AddStrings("shoal.v1.Call.method", std::move(paths));
+    std::vector<std::string> names;
+    for (int k = 1; k <= static_cast<int>(shoal::Kind::kJoinableQueue); ++k) {
+      for (int i = 0; i < shoal::fuzz::kObjectsPerKind; ++i) {
+        names.push_back(shoal::fuzz::ObjectName(static_cast<shoal::Kind>(k), i));
+      }
+    }
+    for (const char* field : {"shoal.v1.ObjectRequest.name", "shoal.v1.ItemRequest.name",
+                              "shoal.v1.ItemsRequest.name", "shoal.v1.TimedRequest.name",
+                              "shoal.v1.CreateRequest.name", "shoal.v1.LookupRequest.name",
+                              "shoal.v1.DeleteRequest.name"}) {
+      m->AddStrings(field, names);
+    }
+    m->AddNested("shoal.v1.Call.request",
+                 [](const google::protobuf::Message& call) -> const google::protobuf::Descriptor* {
+                   const auto& c = static_cast<const shoal::v1::Call&>(call);
+                   const shoal::server::Method* method =
+                       TheWorld()->dispatcher().Find(c.method());
+                   return method == nullptr ? nullptr : method->request_type;
+                 });
+    return m;
+  }();
+  return mutator->Mutate(shoal::v1::ClientFrame::default_instance(), data, size, max_size, seed);
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  shoal::v1::ClientFrame frame;
+  if (!frame.ParseFromArray(data, static_cast<int>(size))) return -1;
+  static int inputs = 0;
+  if (++inputs % kResetEvery == 0) {
+    TheWorld().reset();
+    TheWorld() = std::make_unique<shoal::fuzz::World>();
+  }
+  shoal::fuzz::World& world = *TheWorld();
+
+  std::shared_ptr<Stream> streams[2];
+  shoal::server::SessionId sessions[2];
+  int calls[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    auto [id, token] = world.core().sessions().Open("fuzz", "in-process", absl::Now());
+    sessions[i] = id;
+    streams[i] = std::make_shared<Stream>(world);
+    if (!streams[i]->session().Attach(token)) Fail("a new session's stream was refused");
+    streams[i]->session().HoldReplies();
+  }
+  for (const shoal::v1::Call& call : frame.calls()) {
+    const int to = static_cast<int>(call.call_id() % 2);
+    shoal::v1::ClientFrame one;
+    *one.add_calls() = call;
+    streams[to]->session().OnFrame(one);
+    ++calls[to];
+  }
+  shoal::v1::ClientFrame rest;
+  *rest.mutable_cancels() = frame.cancels();
+  streams[1]->session().OnFrame(rest);
+  rest.set_close(frame.close());
+  streams[0]->session().OnFrame(rest);
+  for (auto& stream : streams) {
+    stream->session().ReleaseReplies();
+    stream->session().OnInputEnd();
+  }
+  for (int i = 0; i < 2; ++i) {
+    const int replies = streams[i]->AwaitEnd();
+    if (replies != calls[i]) {
+      Fail("a stream answered " + std::to_string(replies) + " replies to " +
+           std::to_string(calls[i]) + " calls");
+    }
+    streams[i]->session().Detach();
+    world.core().EndSession(sessions[i]);
+  }
+  return 0;
+}
