@@ -42,6 +42,9 @@ ABSL_FLAG(absl::Duration, stream_grace, absl::Seconds(2),
           "A session whose stream broke ends this long after, unless it comes back");
 ABSL_FLAG(int64_t, max_objects, 1000000, "Most objects held at once (0: no limit)");
 ABSL_FLAG(int64_t, max_bytes, int64_t{1} << 30, "Most bytes held in objects (0: no limit)");
+ABSL_FLAG(int64_t, max_parked_per_session, 65536,
+          "Most calls one session may have waiting at once (0: no limit); each also counts "
+          "320 bytes against --max-bytes");
 ABSL_FLAG(int32_t, max_message_bytes, 16 << 20, "Largest message accepted or sent");
 ABSL_FLAG(absl::Duration, login_timeout, absl::Seconds(10),
           "A connection that has not logged in this long after it was accepted is closed "
@@ -191,6 +194,7 @@ int Serve(int argc, char** argv) {
   options.core.login_timeout = absl::GetFlag(FLAGS_login_timeout);
   options.core.max_pending_logins =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_pending_logins)));
+  options.core.max_parked_per_session = absl::GetFlag(FLAGS_max_parked_per_session);
   shoal::server::Server server(options);
   absl::StatusOr<std::string> address = server.Start();
   if (!address.ok()) {

@@ -1,9 +1,12 @@
 #include "shared/value_codec.h"
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "shared/error_kind.h"
 
 namespace shoal {
@@ -46,10 +49,7 @@ absl::StatusOr<Value> Decode(const v1::Value& wire, int depth) {
     case v1::Value::kDict:
       break;
   }
-  if (depth >= kMaxValueDepth) {
-    return error::ValueError(
-        absl::StrCat("value nested deeper than ", kMaxValueDepth, " levels"));
-  }
+  if (depth >= kMaxValueDepth) return error::ValueError(TooDeepMessage());
   if (wire.kind_case() == v1::Value::kList) {
     Value::List items;
     items.reserve(static_cast<size_t>(wire.list().items_size()));
@@ -76,7 +76,9 @@ absl::StatusOr<Value> Decode(const v1::Value& wire, int depth) {
   return Value(std::move(dict));
 }
 
-void Encode(const Value& value, v1::Value* wire) {
+// depth counts the containers around value. Returns false, leaving wire
+// partly filled, when a container lies at depth max_depth or deeper.
+bool Encode(const Value& value, v1::Value* wire, int depth, int max_depth) {
   switch (value.type()) {
     case Value::Type::kNone:
       wire->set_none(true);
@@ -97,18 +99,24 @@ void Encode(const Value& value, v1::Value* wire) {
       wire->set_bytes(value.as_bytes());
       break;
     case Value::Type::kList: {
+      if (depth >= max_depth) return false;
       v1::ListValue* list = wire->mutable_list();
       list->mutable_items()->Reserve(static_cast<int>(value.as_list().size()));
-      for (const Value& item : value.as_list()) Encode(item, list->add_items());
+      for (const Value& item : value.as_list()) {
+        if (!Encode(item, list->add_items(), depth + 1, max_depth)) return false;
+      }
       break;
     }
     case Value::Type::kDict: {
+      if (depth >= max_depth) return false;
       v1::DictValue* dict = wire->mutable_dict();
       dict->mutable_entries()->Reserve(static_cast<int>(value.as_dict().size()));
       for (const auto& [key, item] : value.as_dict()) {
         v1::Entry* entry = dict->add_entries();
-        Encode(key, entry->mutable_key());
-        Encode(item, entry->mutable_value());
+        if (!Encode(key, entry->mutable_key(), depth + 1, max_depth) ||
+            !Encode(item, entry->mutable_value(), depth + 1, max_depth)) {
+          return false;
+        }
       }
       break;
     }
@@ -120,16 +128,43 @@ void Encode(const Value& value, v1::Value* wire) {
       break;
     }
   }
+  return true;
 }
 
 }  // namespace
+
+bool ParseCarryingValues(absl::string_view bytes, google::protobuf::MessageLite* message) {
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                               static_cast<int>(bytes.size()));
+  input.SetRecursionLimit(kMaxMessageDepth);
+  return message->ParseFromCodedStream(&input) && input.ConsumedEntireMessage();
+}
+
+std::string MalformedMessage(absl::string_view what) {
+  return absl::StrCat("malformed ", what, ", or values nested deeper than ", kMaxValueDepth,
+                      " levels");
+}
+
+std::string TooDeepMessage() {
+  return absl::StrCat("values nested deeper than ", kMaxValueDepth, " levels");
+}
 
 absl::StatusOr<Value> DecodeValue(const v1::Value& wire) { return Decode(wire, 0); }
 
 void EncodeValue(const Value& value, v1::Value* wire) {
   // Start from an empty message so nothing of an earlier value survives.
   wire->Clear();
-  Encode(value, wire);
+  // The values a server holds decoded within kMaxValueDepth; no limit here.
+  Encode(value, wire, 0, std::numeric_limits<int>::max());
+}
+
+absl::Status EncodeValueToSend(const Value& value, v1::Value* wire) {
+  wire->Clear();
+  if (!Encode(value, wire, 0, kMaxValueDepth)) {
+    wire->Clear();
+    return error::ValueError(TooDeepMessage());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace shoal

@@ -33,6 +33,7 @@
 #include "client/src/methods.h"
 #include "client/src/object_handle.h"
 #include "shared/stack_arena.h"
+#include "shared/value_codec.h"
 #include "shoal/errors.h"
 #include "shoal/pipeline.h"
 
@@ -55,8 +56,8 @@ auto Start(ClientSession& session, const std::shared_ptr<Outbox>& outbox, const 
         return;
       }
       Response response;
-      if (!response.ParseFromString(outcome.response)) {
-        throw Error("Error", "malformed reply from the server");
+      if (!ParseCarryingValues(outcome.response, &response)) {
+        throw Error("Error", MalformedMessage("reply from the server"));
       }
       // The session may be mid-destruction while its last replies arrive;
       // nothing can own their references then, and the server drops them

@@ -183,7 +183,10 @@ std::shared_ptr<ObjectHandle> ClientSession::AdoptRef(const v1::ObjectRef& ref) 
 }
 
 void EncodeArg(const Value& value, v1::Value* wire, KeepAlive* keep_alive) {
-  EncodeValue(value, wire);
+  // Refused here, before anything is sent, as the server would refuse it.
+  if (absl::Status encoded = EncodeValueToSend(value, wire); !encoded.ok()) {
+    throw ValueError(std::string(encoded.message()));
+  }
   value.ForEachRef([keep_alive](const ObjectRef& ref) {
     if (ref.owner != nullptr) keep_alive->push_back(ref.owner);
   });

@@ -81,7 +81,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 };
 
 // Encodes a value for a request and adds the owners of the objects it refers
-// to to keep_alive.
+// to to keep_alive. Throws ValueError, sending nothing, for a value nested
+// deeper than the server accepts (kMaxValueDepth).
 void EncodeArg(const Value& value, v1::Value* wire, KeepAlive* keep_alive);
 
 }  // namespace shoal::detail

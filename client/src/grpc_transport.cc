@@ -116,7 +116,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
   out.deadline = std::chrono::system_clock::now() + options.timeout;
   std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(out.channel);
 
-  // Step one: the server proves it holds the key, before we prove anything.
+  // Step one: the challenge, with the server's proof that it holds the key.
   const std::string client_nonce = RandomBytes(kNonceBytes);
   v1::ChallengeReply challenge;
   {
@@ -128,11 +128,14 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
     grpc::Status status = auth->Challenge(&context, request, &challenge);
     if (!status.ok()) ThrowHandshakeFailure(status, address);
   }
-  if (!ServerProvesKey(key, client_nonce, challenge)) {
-    throw AuthenticationError("server could not prove it holds the authkey");
-  }
+  const bool server_proved = ServerProvesKey(key, client_nonce, challenge);
 
-  // Step two: our proof, for a session and its bearer token.
+  // Step two: our proof, for a session and its bearer token. It goes even when
+  // the server's proof failed, so that the user learns which side's proof
+  // did: a server with another key refuses ours, a server without one cannot
+  // check it. The proof tells a server nothing that the real one does not
+  // give anybody who asks for a challenge, and the session is never used
+  // unless both proofs held.
   {
     grpc::ClientContext context;
     context.set_deadline(out.deadline);
@@ -140,6 +143,16 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
         AnswerFor(key, client_nonce, challenge,
                   options.client_name.empty() ? DefaultClientName() : options.client_name);
     grpc::Status status = auth->Answer(&context, request, &out.answer);
+    const grpc::StatusCode code = status.error_code();
+    if (!server_proved && code != grpc::StatusCode::UNAVAILABLE &&
+        code != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      const std::string where = absl::StrCat("handshake with the shoal server at ", address, ": ");
+      if (code == grpc::StatusCode::UNAUTHENTICATED) {
+        throw AuthenticationError(where + "the server refused our authkey (wrong key?)");
+      }
+      throw AuthenticationError(
+          where + "the server could not prove it knows the authkey (wrong server or wrong key?)");
+    }
     if (!status.ok()) ThrowHandshakeFailure(status, address);
   }
   return out;

@@ -7,6 +7,7 @@ namespace shoal::server {
 Core::Core(CoreOptions options)
     : options_(std::move(options)),
       budget_(options_.max_bytes),
+      parking_(&budget_, options_.max_parked_per_session),
       registry_(options_.max_objects),
       factory_(&registry_, &budget_, &timers_),
       sessions_(options_.lease, options_.stream_grace),

@@ -1,6 +1,7 @@
 // The server's core: the object registry and the factory that fills it, the
-// sessions, the handshake's challenges and the memory budget, plus the housekeeping thread that ends
-// sessions whose time ran out and collects unreachable objects.
+// sessions, the handshake's challenges, the memory budget and the limits on
+// parked calls, plus the housekeeping thread that ends sessions whose time
+// ran out and collects unreachable objects.
 //
 // Thread-safe. The transport layer holds one Core for the server's lifetime.
 #ifndef SHOAL_SERVER_CORE_CORE_H_
@@ -20,6 +21,7 @@
 #include "server/core/sessions.h"
 #include "server/core/timer_queue.h"
 #include "server/objects/memory_budget.h"
+#include "server/objects/parking_limits.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
@@ -37,6 +39,9 @@ struct CoreOptions {
   // <= 0: no limit.
   int64_t max_objects = 1000000;
   int64_t max_bytes = int64_t{1} << 30;
+  // The most calls one session may have parked at once (<= 0: no limit).
+  // Each parked call also counts kParkedCallBytes against max_bytes.
+  int64_t max_parked_per_session = 65536;
   // The largest message the transport accepts; told to clients at login.
   int64_t max_message_bytes = 16 << 20;
   // A connection that has not logged in this long after it was accepted is
@@ -65,6 +70,8 @@ class Core {
   Sessions& sessions() { return sessions_; }
   Challenges& challenges() { return challenges_; }
   MemoryBudget& budget() { return budget_; }
+  // The limits every parked call counts against.
+  ParkingLimits& parking() { return parking_; }
   // The one timer thread behind every deadline of a parked call.
   Timers& timers() { return timers_; }
 
@@ -91,6 +98,8 @@ class Core {
 
   const CoreOptions options_;
   MemoryBudget budget_;
+  // Before the registry: the objects' parked calls hold permits.
+  ParkingLimits parking_;
   // Before the registry: objects cancel their timers when destroyed.
   TimerQueue timers_;
   Registry registry_;

@@ -73,7 +73,7 @@ WaitId BarrierObject::Wait(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), Outcome::Error(BrokenError(why)));
     return 0;
   }
-  return waiting_.Park(request.caller.session, deadline, std::move(request.done), Party{index});
+  return waiting_.Park(request.caller, deadline, std::move(request.done), settle, Party{index});
 }
 
 void BarrierObject::Expire(WaitId id) {

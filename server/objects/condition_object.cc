@@ -91,30 +91,39 @@ WaitId ConditionObject::Wait(WaitRequest request) {
   const std::shared_ptr<State> state = state_;
   const SessionId session = request.caller.session;
   WaitId id = 0;
-  bool released = false;
+  bool owned = false;
   {
-    // Runs the completion of a wait that may not wait, once the lock's
-    // mutex is let go.
+    // Runs the completion of a wait that may not wait, or that the parking
+    // limits refused, once the lock's mutex is let go.
     Settlement settle(timers_);
     // Runs under the lock's mutex, before the lock is let go: a notifier has
     // to hold the lock, so none can pick the waiters before this one is
     // parked.
+    // Returns whether the lock is to be let go: not when the parking limits
+    // refused the wait, which then fails with their LimitError (through
+    // ThenReacquire, as an error, without a re-acquire) while the caller
+    // still holds the lock.
     auto park = [&](int64_t count) {
       MutexLock hold(&state->mu);
       const WaitId next = state->waiting.NextId();
+      // A wait that may not wait leaves the list at once: it is not charged.
+      Caller caller = request.caller;
+      if (must_not_wait) caller.parking = nullptr;
       id = state->waiting.Park(
-          session, must_not_wait ? std::nullopt : request.deadline,
-          ThenReacquire(lock, state, next, session, count, std::move(request.done)));
+          caller, must_not_wait ? std::nullopt : request.deadline,
+          ThenReacquire(lock, state, next, session, count, std::move(request.done)), settle);
+      if (id == 0) return false;
       if (must_not_wait) {
         // It times out at once, as a deadline would: the lock is let go and
         // taken again (Python's wait(0)).
         state->reacquiring.emplace(id, Reacquiring{session});
         state->waiting.Complete(id, Outcome::Ok(false), settle);
       }
+      return true;
     };
-    released = lock->ReleaseSave(request.caller, park);
+    owned = lock->ReleaseSave(request.caller, park);
   }
-  if (!released) {
+  if (!owned) {
     std::move(request.done)(Outcome::Error(error::RuntimeError("cannot wait on un-acquired lock")));
     return 0;
   }
@@ -144,6 +153,9 @@ Completion ConditionObject::ThenReacquire(std::shared_ptr<LockObject> lock,
       return;
     }
     const bool notified = outcome.value == Value(true);
+    // The re-acquire is not charged to the parking limits: it goes on a wait
+    // that was admitted, and refusing it would leave the caller without the
+    // lock that Python's wait() returns holding.
     const WaitId lock_wait = lock->AcquireRestore(
         Caller{session}, count,
         [state, id, notified, done = std::move(done)](Outcome lock_outcome) mutable {

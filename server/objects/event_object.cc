@@ -41,7 +41,7 @@ WaitId EventObject::Wait(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), Outcome::Ok(set_));
     return 0;
   }
-  return waiters_.Park(request.caller.session, request.deadline, std::move(request.done));
+  return waiters_.Park(request.caller, request.deadline, std::move(request.done), settle);
 }
 
 void EventObject::Expire(WaitId id) {

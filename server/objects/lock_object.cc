@@ -63,7 +63,7 @@ WaitId LockObject::AcquireWithCount(Caller caller, int64_t count, bool restore,
     settle.CompleteNow(std::move(done), Outcome::Ok(false));
     return 0;
   }
-  return waiters_.Park(caller.session, deadline, std::move(done), Acquirer{count});
+  return waiters_.Park(caller, deadline, std::move(done), settle, Acquirer{count});
 }
 
 void LockObject::Expire(WaitId id) {
@@ -122,11 +122,11 @@ bool LockObject::IsOwnedLocked(SessionId session) const {
   return *holder_ == session || any_session_may_release_;
 }
 
-bool LockObject::ReleaseSave(Caller caller, absl::FunctionRef<void(int64_t count)> before_release) {
+bool LockObject::ReleaseSave(Caller caller, absl::FunctionRef<bool(int64_t count)> before_release) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (!IsOwnedLocked(caller.session)) return false;
-  before_release(count_);
+  if (!before_release(count_)) return true;
   Free();
   GrantNext(settle);
   return true;

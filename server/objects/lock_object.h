@@ -96,12 +96,12 @@ class LockObject : public Object {
   // is a held Lock that any session may release.
   bool IsOwned(Caller caller) const;
   // When IsOwned(caller): calls before_release(count) with the recursion
-  // count (1 for a Lock), then releases the lock fully, granting it to the
-  // oldest waiter, and returns true. Otherwise returns false and changes
-  // nothing. before_release runs under the lock's mutex, so that nothing can
-  // take the lock between the check and what it does; it must not call into
-  // this lock, nor run completions.
-  bool ReleaseSave(Caller caller, absl::FunctionRef<void(int64_t count)> before_release);
+  // count (1 for a Lock), then, if it returned true, releases the lock fully,
+  // granting it to the oldest waiter; returns true either way. Otherwise
+  // returns false and changes nothing. before_release runs under the lock's
+  // mutex, so that nothing can take the lock between the check and what it
+  // does; it must not call into this lock, nor run completions.
+  bool ReleaseSave(Caller caller, absl::FunctionRef<bool(int64_t count)> before_release);
   // Acquires the lock for caller's session with the given recursion count
   // (1 for a Lock), with no deadline, as a new grant (a new fencing token),
   // and completes done with True then. It waits its turn behind the waiters

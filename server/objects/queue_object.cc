@@ -110,7 +110,7 @@ WaitId QueueObject::Put(WaitRequest request, Value item) {
   }
   // The parked item is held here too, and ForEachRef visits it.
   if (item.contains_ref()) MarkMayHoldRefs();
-  return putters_.Park(request.caller.session, request.deadline, std::move(request.done),
+  return putters_.Park(request.caller, request.deadline, std::move(request.done), settle,
                        Putter{std::move(item)});
 }
 
@@ -130,7 +130,7 @@ WaitId QueueObject::Get(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), EmptyOutcome());
     return 0;
   }
-  return getters_.Park(request.caller.session, request.deadline, std::move(request.done));
+  return getters_.Park(request.caller, request.deadline, std::move(request.done), settle);
 }
 
 WaitId QueueObject::Join(WaitRequest request) {
@@ -145,7 +145,7 @@ WaitId QueueObject::Join(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), Outcome::Ok(false));
     return 0;
   }
-  return joiners_.Park(request.caller.session, request.deadline, std::move(request.done));
+  return joiners_.Park(request.caller, request.deadline, std::move(request.done), settle);
 }
 
 absl::Status QueueObject::TaskDone() {

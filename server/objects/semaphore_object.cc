@@ -53,7 +53,7 @@ WaitId SemaphoreObject::Acquire(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), Outcome::Ok(false));
     return 0;
   }
-  return waiters_.Park(request.caller.session, request.deadline, std::move(request.done));
+  return waiters_.Park(request.caller, request.deadline, std::move(request.done), settle);
 }
 
 void SemaphoreObject::Expire(WaitId id) {

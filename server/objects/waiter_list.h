@@ -14,12 +14,17 @@
 //   - every member that removes a waiter (Complete, CompleteExpired,
 //     CompleteOldest, CompleteSession, CompleteAll) gives its Completion to a
 //     Settlement as it removes it, and nothing else removes one;
+//   - a Park refused by the caller's limits parks nothing: it hands the
+//     Completion, with the LimitError, to the Settlement at once;
 //   - the removal happens under the owner's mutex, so of two events racing
 //     for a waiter (a grant and its deadline, a Cancel and the end of its
 //     session) the second finds it gone and completes nothing;
 //   - the owner empties the list before it goes (CompleteAll in its
 //     destructor); in a debug build the list checks that it is empty when
 //     destroyed.
+// The same holds for a waiter's ParkingPermit (parking_limits.h), its charge
+// against the server's limits on parked calls: it lives in the waiter's entry
+// only, so it is given back, once, when the waiter leaves the list.
 // A waiter's timer is cancelled by the Settlement, after the owner's mutex
 // is released (Timers::Cancel waits out a running timer callback, which
 // takes that mutex), before any completion runs; the timer that fires is
@@ -42,8 +47,10 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/objects/object.h"
+#include "server/objects/parking_limits.h"
 #include "server/objects/waiting.h"
 
 namespace shoal::server {
@@ -95,17 +102,30 @@ class WaiterList {
   WaiterList(const WaiterList&) = delete;
   WaiterList& operator=(const WaiterList&) = delete;
 
-  // Parks a waiter at the back and returns its id. A finite deadline
-  // schedules a timer that calls the deadline handler with that id.
-  WaitId Park(SessionId session, std::optional<absl::Time> deadline, Completion done,
-              Payload payload = Payload()) {
+  // Parks a waiter of caller at the back and returns its id. A finite
+  // deadline schedules a timer that calls the deadline handler with that id.
+  // When caller's parking limits refuse one more parked call, nothing is
+  // parked: done is completed through settle with their LimitError, and
+  // Park returns 0, as for a call that completed at once.
+  WaitId Park(const Caller& caller, std::optional<absl::Time> deadline, Completion done,
+              Settlement& settle, Payload payload = Payload()) {
+    ParkingPermit permit;
+    if (caller.parking != nullptr) {
+      absl::StatusOr<ParkingPermit> admitted = caller.parking->Admit(caller.session);
+      if (!admitted.ok()) {
+        settle.CompleteNow(std::move(done), Outcome::Error(std::move(admitted).status()));
+        return 0;
+      }
+      permit = *std::move(admitted);
+    }
     const WaitId id = next_id_++;
     std::optional<Timers::TimerId> timer;
     deadline = FiniteDeadline(deadline);
     if (deadline.has_value()) {
       timer = timers_->Schedule(*deadline, [on_deadline = on_deadline_, id] { on_deadline(id); });
     }
-    waiters_.emplace(id, Entry{Waiter{id, session, std::move(payload)}, std::move(done), timer});
+    waiters_.emplace(id, Entry{Waiter{id, caller.session, std::move(payload)}, std::move(done),
+                               timer, std::move(permit)});
     return id;
   }
   // The id the next Park returns, for a completion that must know its own
@@ -182,11 +202,15 @@ class WaiterList {
     Completion done;
     // Set while the waiter's deadline timer may fire.
     std::optional<Timers::TimerId> timer;
+    // The waiter's charge against its caller's limits, given back as the
+    // entry is erased.
+    ParkingPermit permit;
   };
   using Entries = std::map<WaitId, Entry>;
 
-  // The one way out of the list: removes the waiter at it and gives its
-  // completion and its timer to settle. Returns the next position.
+  // The one way out of the list: removes the waiter at it, gives its
+  // completion and its timer to settle, and gives back its permit (with the
+  // entry). Returns the next position.
   typename Entries::iterator Settle(typename Entries::iterator it, Outcome outcome,
                                     Settlement& settle) {
     settle.Complete(std::move(it->second.done), std::move(outcome), it->second.timer);

@@ -31,9 +31,13 @@ namespace shoal::server {
 
 using SessionId = uint64_t;
 
-// Who makes a call: the session whose holdings and waits it creates.
+class ParkingLimits;
+
+// Who makes a call: the session whose holdings and waits it creates, and the
+// limits its parked calls count against (parking_limits.h); none when null.
 struct Caller {
   SessionId session = 0;
+  ParkingLimits* parking = nullptr;
 };
 
 // How a call ended. status carries the Python error kind of a failure

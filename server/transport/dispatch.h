@@ -22,6 +22,7 @@
 #include "server/core/core.h"
 #include "shared/error_kind.h"
 #include "shared/stack_arena.h"
+#include "shared/value_codec.h"
 #include "shoal/v1/value.pb.h"
 #include "shoal/value.h"
 
@@ -141,8 +142,8 @@ Method MakeMethod(absl::string_view service, absl::string_view name,
                                        ReplyFn reply) {
     StackArena arena;
     Req& request = *arena.Create<Req>();
-    if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      reply(error::ValueError("malformed request message"), std::string());
+    if (!ParseCarryingValues(bytes, &request)) {
+      reply(error::ValueError(MalformedMessage("request message")), std::string());
       return;
     }
     Resp& response = *arena.Create<Resp>();
@@ -188,8 +189,8 @@ Method WaitingRow(
   method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                              ReplyFn reply) {
     Req request;
-    if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      reply(error::ValueError("malformed request message"), std::string());
+    if (!ParseCarryingValues(bytes, &request)) {
+      reply(error::ValueError(MalformedMessage("request message")), std::string());
       return;
     }
     absl::StatusOr<std::shared_ptr<Object>> object =

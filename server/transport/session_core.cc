@@ -8,6 +8,15 @@
 #include "shared/error_kind.h"
 
 namespace shoal::server {
+namespace {
+
+// How the stream, and each call it still had parked, ends when the server
+// shuts down: the client lost its server, it did not cancel anything.
+absl::Status ShuttingDown() {
+  return MakeError(ErrorKind::kConnectionError, "the server is shutting down");
+}
+
+}  // namespace
 
 // The CallControl of one call.
 class SessionCore::Control : public CallControl {
@@ -187,7 +196,11 @@ void SessionCore::Complete(uint64_t call_id, const absl::Status& status, std::st
     dropped = std::move(it->second.cancel);
     calls_.erase(it);
   }
-  QueueReplyLocked(call_id, status, std::move(response));
+  // A parked call cancelled as the server shuts down (End) ends as the
+  // stream does.
+  const bool ended_by_shutdown =
+      state_ == StreamState::kEnding && status.code() == absl::StatusCode::kCancelled;
+  QueueReplyLocked(call_id, ended_by_shutdown ? ShuttingDown() : status, std::move(response));
   MaybeFinishLocked();
   // dropped is destroyed after mu_ is released (declared before the lock).
 }
@@ -236,7 +249,7 @@ void SessionCore::MaybeFinishLocked() {
     case StreamState::kEnding:
       // Replies still queued behind a write in flight are not waited for:
       // a client that does not read must not hold up the shutdown.
-      FinishLocked(MakeError(ErrorKind::kConnectionError, "the server is shutting down"));
+      FinishLocked(ShuttingDown());
       return;
     case StreamState::kBroken:
       if (writing_) return;

@@ -48,8 +48,9 @@ enum class StreamState {
   // The client writes no more: the calls in flight are answered (or, when
   // the transport says so, cancelled), then the stream ends OK.
   kDraining,
-  // The server is shutting down: parked calls are cancelled, and the stream
-  // ends with ConnectionError (UNAVAILABLE) once every call is answered.
+  // The server is shutting down: parked calls are cancelled and answered with
+  // ConnectionError (UNAVAILABLE), and the stream ends with it once every
+  // call is answered.
   kEnding,
   // The stream's last status is with the sink; replies are dropped.
   kFinished,

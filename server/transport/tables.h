@@ -68,7 +68,9 @@ void FillAcquire(const CallContext& context, const Outcome& outcome, v1::Acquire
 // ValueError and start is not called), calls start with the WaitRequest that
 // the object completes, and lets the transport cancel the waiter start parked
 // (CallContext::Parked). The call is answered exactly once, when the object
-// completes it: with the outcome's error, or with the reply fill makes.
+// completes it: with the outcome's error, or with the reply fill makes. A call
+// that would park beyond the server's limits on parked calls (the core's
+// ParkingLimits) is answered with their LimitError instead.
 template <typename Resp, typename Obj>
 void ParkCall(CallContext& context, std::shared_ptr<Obj> object, bool has_timeout,
               double timeout, Responder<Resp> respond,
@@ -77,7 +79,7 @@ void ParkCall(CallContext& context, std::shared_ptr<Obj> object, bool has_timeou
   absl::StatusOr<std::optional<absl::Time>> deadline = DeadlineOf(context, has_timeout, timeout);
   if (!deadline.ok()) return respond(deadline.status());
   WaitRequest request{
-      Caller{context.session()}, *deadline,
+      Caller{context.session(), &context.core().parking()}, *deadline,
       [respond = std::move(respond), fill, detached = context.Detached()](Outcome o) mutable {
         if (!o.status.ok()) return respond(o.status);
         Resp out;

@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <string>
 #include <thread>
 
 #include "integration/fixture.h"
 #include "integration/framed_socket.h"
+#include "integration/nesting.h"
 #include "integration/raw_client.h"
 #include "integration/waiting.h"
 #include "shared/framing.h"
@@ -121,6 +123,40 @@ TEST_F(FramedTest, AFramePastTheMessageLimitIsALimitError) {
   // A header announcing 2 GiB: refused before anything is read or kept.
   ExpectRefused(LogIn().token, std::string("\x7f\xff\xff\xff", 4),
                 grpc::StatusCode::RESOURCE_EXHAUSTED, "LimitError");
+}
+
+// The nesting limit on the framed transport: 64 levels are taken, 65 and
+// 10,000 are answered with ValueError naming the limit, and the server and
+// the connection go on.
+TEST_F(FramedTest, ValuesNestedDeeperThanTheLimitAreValueErrors) {
+  const std::string name = Unique("nested");
+  Manager m = Connect();
+  ListProxy list = m.list(name);
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  v1::ClientFrame frame = Hello(login.token);
+  for (const int depth : {64, 65, 10000}) {
+    v1::Call* call = frame.add_calls();
+    call->set_call_id(static_cast<uint64_t>(depth));
+    call->set_method("/shoal.v1.ListService/Append");
+    call->set_request(AppendNestedRequest(name, depth));
+  }
+  ASSERT_TRUE(socket.Write(frame));
+  std::map<uint64_t, v1::Reply> replies;
+  v1::ServerFrame reply;
+  while (replies.size() < 3 && socket.Read(&reply)) {
+    for (const v1::Reply& r : reply.replies()) replies[r.call_id()] = r;
+  }
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(replies[64].code(), 0) << replies[64].error_message();
+  EXPECT_EQ(replies[65].error_kind(), "ValueError");
+  EXPECT_EQ(replies[65].error_message(), "values nested deeper than 64 levels");
+  EXPECT_EQ(replies[10000].error_kind(), "ValueError");
+  EXPECT_EQ(replies[10000].error_message(),
+            "malformed request message, or values nested deeper than 64 levels");
+  EXPECT_EQ(list.len(), 1u);
+  ExpectServerServes();
 }
 
 TEST_F(FramedTest, BytesThatAreNotAFrameAreAValueError) {

@@ -1,7 +1,16 @@
 // The mutual authkey handshake against a real server, in both directions.
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
 #include "integration/fixture.h"
 #include "integration/raw_client.h"
 #include "shared/hmac.h"
+#include "shoal/v1/auth.grpc.pb.h"
 #include "shoal/v1/list.grpc.pb.h"
 #include "shoal/v1/manager.grpc.pb.h"
 
@@ -15,11 +24,68 @@ TEST_F(HandshakeTest, ClientWithTheKeyConnects) {
   EXPECT_FALSE(m.session_id().empty());
 }
 
+// The message of the AuthenticationError that connecting to address with
+// key throws ("" and a failure when it throws something else, or nothing).
+std::string AuthenticationErrorOf(const std::string& address, const AuthKey& key) {
+  try {
+    Manager::connect(address, key);
+  } catch (const AuthenticationError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not an AuthenticationError: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "connected";
+  return "";
+}
+
+constexpr char kRefused[] = "the server refused our authkey (wrong key?)";
+constexpr char kNotProved[] =
+    "the server could not prove it knows the authkey (wrong server or wrong key?)";
+
 TEST_F(HandshakeTest, ClientWithAWrongKeyIsRefused) {
-  // The library checks the server's proof first, so a wrong key on the
-  // client side is caught there; either way it is an AuthenticationError.
-  EXPECT_THROW(Manager::connect(server().address(), AuthKey::from_string("wrong")),
-               AuthenticationError);
+  // The server's proof fails too, but the server's refusal of ours says more.
+  const std::string message =
+      AuthenticationErrorOf(server().address(), AuthKey::from_string("wrong"));
+  EXPECT_NE(message.find(kRefused), std::string::npos) << message;
+}
+
+// A fake Auth service: its proofs are made up, and it takes any answer.
+class FakeAuth final : public v1::Auth::Service {
+ public:
+  grpc::Status Challenge(grpc::ServerContext*, const v1::ChallengeRequest*,
+                         v1::ChallengeReply* reply) override {
+    reply->set_challenge_id("fake");
+    reply->set_server_nonce(std::string(32, 'n'));
+    reply->set_server_proof(std::string(32, 'p'));
+    return grpc::Status::OK;
+  }
+  grpc::Status Answer(grpc::ServerContext*, const v1::AnswerRequest*,
+                      v1::AnswerReply* reply) override {
+    answers_.fetch_add(1);
+    reply->set_session_id("fake");
+    reply->set_token("fake-token");
+    return grpc::Status::OK;
+  }
+  int answers() const { return answers_.load(); }
+
+ private:
+  std::atomic<int> answers_{0};
+};
+
+TEST_F(HandshakeTest, ClientRefusesAFakeServerThatTakesAnyKey) {
+  FakeAuth fake;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&fake);
+  std::unique_ptr<grpc::Server> fake_server = builder.BuildAndStart();
+  ASSERT_NE(fake_server, nullptr);
+  const std::string message = AuthenticationErrorOf("127.0.0.1:" + std::to_string(port),
+                                                    AuthKey::from_string(server().authkey()));
+  EXPECT_NE(message.find(kNotProved), std::string::npos) << message;
+  EXPECT_EQ(fake.answers(), 1);  // Accepted, yet the session is not used.
+  fake_server->Shutdown();
 }
 
 TEST_F(HandshakeTest, ServerRefusesAWrongClientProof) {
@@ -42,10 +108,12 @@ TEST_F(HandshakeTest, ServerProvesItHoldsTheKey) {
 }
 
 TEST_F(HandshakeTest, ClientRefusesAServerWithoutTheKey) {
-  // A server started with another key cannot prove it holds ours.
+  // A shoal server started with another key cannot prove it holds ours, and
+  // refuses ours: from either side, a wrong key.
   ServerProcess impostor;
-  EXPECT_THROW(Manager::connect(impostor.address(), AuthKey::from_string(server().authkey())),
-               AuthenticationError);
+  const std::string message =
+      AuthenticationErrorOf(impostor.address(), AuthKey::from_string(server().authkey()));
+  EXPECT_NE(message.find(kRefused), std::string::npos) << message;
 }
 
 TEST_F(HandshakeTest, ReplayedChallengeIsRefused) {

@@ -56,10 +56,14 @@ RawStream::RawStream(std::shared_ptr<grpc::Channel> channel, const std::string& 
 RawStream::~RawStream() { context_->TryCancel(); }
 
 uint64_t RawStream::Add(const std::string& method, const google::protobuf::MessageLite& request) {
+  return AddBytes(method, request.SerializeAsString());
+}
+
+uint64_t RawStream::AddBytes(const std::string& method, const std::string& request) {
   shoal::v1::Call* call = frame_.add_calls();
   call->set_call_id(next_id_);
   call->set_method(method);
-  call->set_request(request.SerializeAsString());
+  call->set_request(request);
   return next_id_++;
 }
 

@@ -58,6 +58,8 @@ class RawStream {
 
   // Adds a call to the next frame and returns its call id.
   uint64_t Add(const std::string& method, const google::protobuf::MessageLite& request);
+  // The same with the request's bytes as they are.
+  uint64_t AddBytes(const std::string& method, const std::string& request);
   // Adds a cancellation of call_id to the next frame.
   void AddCancel(uint64_t call_id);
   // Writes the frame built so far; false when the stream is closed.

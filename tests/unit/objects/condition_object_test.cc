@@ -12,6 +12,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/objects/lock_object.h"
+#include "server/objects/memory_budget.h"
+#include "server/objects/parking_limits.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
 #include "tests/unit/objects/recorder.h"
@@ -23,6 +25,7 @@ namespace {
 using ::shoal::server::testing::ManualTimers;
 using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
+using ::shoal::testing_util::IsKind;
 using ::shoal::testing_util::IsOk;
 
 bool IsTrue(const Outcome& outcome) { return outcome.status.ok() && outcome.value == Value(true); }
@@ -218,6 +221,35 @@ TEST_F(ConditionObjectTest, WaitWithAPassedDeadlineStillLetsTheLockGo) {
   ASSERT_TRUE(IsOk(cond.Release(Caller{2})));
   EXPECT_TRUE(IsFalse(record_.Of("w2")));
   EXPECT_EQ(Holder(cond), SessionId{1});
+}
+
+// A wait that the parking limits refuse fails with their LimitError and
+// leaves the lock with its caller; the re-acquire of an admitted wait is not
+// charged, and every charge is given back.
+TEST_F(ConditionObjectTest, ARefusedWaitKeepsTheLock) {
+  MemoryBudget budget(0);
+  ParkingLimits parking(&budget, 1);
+  ConditionObject cond(&timers_);
+  Hold(cond, 1);
+  const WaitId w = cond.Wait(WaitRequest{Caller{1, &parking}, std::nullopt, record_.Track("w")});
+  EXPECT_NE(w, 0u);
+  EXPECT_EQ(parking.parked(1), 1);
+  Hold(cond, 1);
+  EXPECT_EQ(cond.Wait(WaitRequest{Caller{1, &parking}, std::nullopt, record_.Track("refused")}),
+            0u);
+  EXPECT_TRUE(IsKind(record_.Of("refused").status, ErrorKind::kLimitError));
+  EXPECT_EQ(Holder(cond), SessionId{1});
+  EXPECT_EQ(cond.NWaiting(), 1);
+  // wait(0) does not park: it is not refused.
+  EXPECT_EQ(cond.Wait(WaitRequest{Caller{1, &parking}, timers_.Now(), record_.Track("w0")}), 0u);
+  EXPECT_TRUE(IsFalse(record_.Of("w0")));
+
+  ASSERT_TRUE(IsOk(cond.Notify(Caller{1})));
+  EXPECT_EQ(parking.parked(1), 0);  // Left the condition's list; re-acquiring.
+  ASSERT_TRUE(IsOk(cond.Release(Caller{1})));
+  EXPECT_TRUE(IsTrue(record_.Of("w")));
+  EXPECT_EQ(Holder(cond), SessionId{1});
+  EXPECT_EQ(budget.used(), 0);
 }
 
 TEST_F(ConditionObjectTest, RLockRecursionCountIsRestored) {

@@ -339,11 +339,19 @@ TEST_F(LockObjectTest, ReleaseSaveReleasesFullyAfterTheHook) {
   lock.Acquire(Forever(1, "a"));
   lock.Acquire(Forever(2, "b"));
   int64_t saved = 0;
-  EXPECT_FALSE(lock.ReleaseSave(Caller{2}, [&](int64_t count) { saved = count; }));
+  EXPECT_FALSE(lock.ReleaseSave(Caller{2}, [&](int64_t count) {
+    saved = count;
+    return true;
+  }));
   EXPECT_EQ(saved, 0);
+  // A hook that says no keeps the lock where it is.
+  EXPECT_TRUE(lock.ReleaseSave(Caller{1}, [](int64_t) { return false; }));
+  EXPECT_EQ(lock.Describe().holder, SessionId{1});
+  EXPECT_EQ(record_.size(), 2u);
   EXPECT_TRUE(lock.ReleaseSave(Caller{1}, [&](int64_t count) {
     saved = count;
     EXPECT_EQ(record_.size(), 2u);  // Not granted yet.
+    return true;
   }));
   EXPECT_EQ(saved, 2);
   EXPECT_EQ(lock.Describe().holder, SessionId{2});

@@ -15,6 +15,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/objects/memory_budget.h"
+#include "server/objects/parking_limits.h"
+#include "shared/error_kind.h"
 #include "shared/mutex.h"
 #include "tests/unit/objects/manual_timers.h"
 #include "tests/unit/objects/recorder.h"
@@ -69,8 +72,11 @@ class SpyTimers : public Timers {
 // the deadline handler takes the mutex and completes the waiter with False.
 class Owner {
  public:
-  explicit Owner(Timers* timers, WaitIdTag tag = 0)
-      : timers_(timers), waiters_(timers, tag, [this](WaitId id) { Expire(id); }) {}
+  // Waiters park under parking's limits, when given.
+  explicit Owner(Timers* timers, WaitIdTag tag = 0, ParkingLimits* parking = nullptr)
+      : timers_(timers),
+        parking_(parking),
+        waiters_(timers, tag, [this](WaitId id) { Expire(id); }) {}
   ~Owner() {
     Settlement settle(timers_);
     Locked hold(*this);
@@ -79,8 +85,9 @@ class Owner {
 
   WaitId Park(SessionId session, std::optional<absl::Time> deadline, Completion done,
               int payload = 0) {
+    Settlement settle(timers_);
     Locked hold(*this);
-    return waiters_.Park(session, deadline, std::move(done), payload);
+    return waiters_.Park(Caller{session, parking_}, deadline, std::move(done), settle, payload);
   }
   bool Complete(WaitId id, Outcome outcome) {
     Settlement settle(timers_);
@@ -155,6 +162,7 @@ class Owner {
   }
 
   Timers* const timers_;
+  ParkingLimits* const parking_;
   Mutex mu_;
   WaiterList<int> waiters_ ABSL_GUARDED_BY(mu_);
 };
@@ -215,6 +223,79 @@ TEST_F(WaiterListTest, IdsCarryTheListsTag) {
   EXPECT_NE(id, untagged);
   // An id of another list is not this one's.
   EXPECT_FALSE(owner_->Complete(id, Outcome::Ok(true)));
+}
+
+// Every way out of the list gives the waiter's charge back, once: the
+// session's count and the memory budget return to zero.
+TEST_F(WaiterListTest, TheParkingChargeIsGivenBackOnceWhicheverWayTheWaiterLeaves) {
+  MemoryBudget budget(0);
+  ParkingLimits parking(&budget, 3);
+  auto owner = std::make_unique<Owner>(&timers_, 0, &parking);
+  const WaitId by_id = owner->Park(1, std::nullopt, Track("by id"));
+  owner->Park(1, In(absl::Seconds(1)), Track("deadline"));
+  owner->Park(1, std::nullopt, Track("oldest"));
+  EXPECT_EQ(parking.parked(1), 3);
+  EXPECT_EQ(budget.used(), 3 * kParkedCallBytes);
+
+  // The cap: a fourth of session 1 is refused at once, parking nothing and
+  // charging nothing; another session still parks.
+  EXPECT_EQ(owner->Park(1, std::nullopt, Track("refused")), 0u);
+  const Outcome refused = recorder_.Of("refused");
+  EXPECT_EQ(ErrorKindOf(refused.status), ErrorKind::kLimitError);
+  EXPECT_THAT(std::string(refused.status.message()),
+              ::testing::HasSubstr("--max-parked-per-session (3)"));
+  EXPECT_EQ(owner->size(), 3);
+  EXPECT_EQ(parking.parked(1), 3);
+  owner->Park(2, std::nullopt, Track("session 2"));
+  owner->Park(2, std::nullopt, Track("destroyed"));
+  EXPECT_EQ(parking.total(), 5);
+  EXPECT_EQ(budget.used(), 5 * kParkedCallBytes);
+
+  // By id; a second completion finds it gone and gives nothing back.
+  EXPECT_TRUE(owner->Complete(by_id, Outcome::Ok(true)));
+  EXPECT_FALSE(owner->Complete(by_id, Outcome::Ok(true)));
+  EXPECT_EQ(parking.parked(1), 2);
+  // Room again: session 1 parks one more.
+  owner->Park(1, std::nullopt, Track("session end"));
+  EXPECT_EQ(parking.parked(1), 3);
+  // By deadline.
+  timers_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(IsFalse(recorder_.Of("deadline")));
+  EXPECT_EQ(parking.parked(1), 2);
+  // The oldest ("oldest", then session 2's first).
+  EXPECT_TRUE(owner->CompleteOldest(Outcome::Ok(true)));
+  EXPECT_TRUE(owner->CompleteOldest(Outcome::Ok(true)));
+  EXPECT_EQ(parking.parked(1), 1);
+  EXPECT_EQ(parking.parked(2), 1);
+  // The session's end.
+  EXPECT_EQ(owner->EndSession(1), 1);
+  EXPECT_EQ(parking.parked(1), 0);
+  // The owner's end (CompleteAll), as on a server shutting down.
+  owner.reset();
+  EXPECT_TRUE(IsCancelled(recorder_.Of("destroyed")));
+  EXPECT_EQ(parking.total(), 0);
+  EXPECT_EQ(parking.parked(2), 0);
+  EXPECT_EQ(budget.used(), 0);
+}
+
+// Parked calls count against the memory budget: past it, Park refuses with
+// LimitError naming --max-bytes, and a call given back makes room.
+TEST_F(WaiterListTest, ParkedCallsCountAgainstTheMemoryBudget) {
+  MemoryBudget budget(2 * kParkedCallBytes);
+  ParkingLimits parking(&budget, 0);
+  Owner owner(&timers_, 0, &parking);
+  const WaitId a = owner.Park(1, std::nullopt, Track("a"));
+  owner.Park(2, std::nullopt, Track("b"));
+  EXPECT_EQ(owner.Park(3, std::nullopt, Track("c")), 0u);
+  const Outcome refused = recorder_.Of("c");
+  EXPECT_EQ(ErrorKindOf(refused.status), ErrorKind::kLimitError);
+  EXPECT_THAT(std::string(refused.status.message()), ::testing::HasSubstr("--max-bytes"));
+  EXPECT_EQ(budget.used(), 2 * kParkedCallBytes);
+  EXPECT_TRUE(owner.Complete(a, Outcome::Ok(true)));
+  EXPECT_NE(owner.Park(3, std::nullopt, Track("d")), 0u);
+  EXPECT_EQ(owner.EndSession(2) + owner.EndSession(3), 2);
+  EXPECT_EQ(budget.used(), 0);
+  EXPECT_EQ(parking.total(), 0);
 }
 
 TEST_F(WaiterListTest, CompletingByIdIsOnceAndCancelsTheTimer) {

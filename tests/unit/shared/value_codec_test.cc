@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "shared/error_kind.h"
+#include "shoal/v1/object.pb.h"
 
 namespace shoal {
 namespace {
@@ -160,6 +161,80 @@ TEST(ValueCodecTest, DepthLimit) {
   v1::Value outer;
   *outer.mutable_dict()->add_entries()->mutable_value() = wire;
   EXPECT_EQ(ErrorKindOf(DecodeValue(outer).status()), ErrorKind::kValueError);
+}
+
+v1::Value NestedDicts(int levels) {
+  v1::Value wire;
+  wire.set_int_(1);
+  for (int i = 0; i < levels; ++i) {
+    v1::Value outer;
+    v1::Entry* entry = outer.mutable_dict()->add_entries();
+    entry->mutable_key()->set_str("k");
+    *entry->mutable_value() = wire;
+    wire = outer;
+  }
+  return wire;
+}
+
+// A message carrying a value (the ItemRequest of ListService/Append).
+std::string Carrying(const v1::Value& item) {
+  v1::ItemRequest request;
+  request.set_name("list");
+  *request.mutable_item() = item;
+  return request.SerializeAsString();
+}
+
+TEST(ValueCodecTest, TooDeepIsAValueErrorNamingTheLimit) {
+  absl::StatusOr<Value> too_deep = DecodeValue(NestedDicts(kMaxValueDepth + 1));
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_EQ(ErrorKindOf(too_deep.status()), ErrorKind::kValueError);
+  EXPECT_EQ(too_deep.status().message(), "values nested deeper than 64 levels");
+}
+
+// A message whose value is one level too deep still parses, whether it nests
+// lists or dicts (three messages a level), so that the codec, not protobuf's
+// recursion limit, refuses it with its message; protobuf's default limit
+// would not even parse 64 levels of dicts.
+TEST(ValueCodecTest, MessagesCarryingValuesParseOneLevelPastTheLimit) {
+  for (const v1::Value& wire : {NestedLists(kMaxValueDepth + 1), NestedDicts(kMaxValueDepth + 1)}) {
+    v1::ItemRequest parsed;
+    ASSERT_TRUE(ParseCarryingValues(Carrying(wire), &parsed));
+    EXPECT_EQ(DecodeValue(parsed.item()).status().message(), "values nested deeper than 64 levels");
+  }
+  v1::ItemRequest parsed;
+  ASSERT_TRUE(ParseCarryingValues(Carrying(NestedDicts(kMaxValueDepth)), &parsed));
+  EXPECT_TRUE(DecodeValue(parsed.item()).ok());
+  v1::ItemRequest by_default;
+  EXPECT_FALSE(by_default.ParseFromString(Carrying(NestedDicts(kMaxValueDepth))));
+}
+
+TEST(ValueCodecTest, FarTooDeepOrMalformedMessagesDoNotParse) {
+  // 1,000 levels: past the recursion limit, refused without recursing on.
+  v1::ItemRequest parsed;
+  EXPECT_FALSE(ParseCarryingValues(Carrying(NestedLists(1000)), &parsed));
+  EXPECT_FALSE(ParseCarryingValues(std::string("\xff\xff\xff\xff\xff", 5), &parsed));
+  EXPECT_EQ(MalformedMessage("request message"),
+            "malformed request message, or values nested deeper than 64 levels");
+}
+
+TEST(ValueCodecTest, EncodingToSendRefusesWhatTheReceiverWould) {
+  Value v(1);
+  for (int i = 0; i < kMaxValueDepth; ++i) v = Value(Value::List{v});
+  v1::Value wire;
+  ASSERT_TRUE(EncodeValueToSend(v, &wire).ok());
+  EXPECT_EQ(*DecodeValue(wire), v);
+
+  const Value deeper(Value::List{v});
+  absl::Status status = EncodeValueToSend(deeper, &wire);
+  EXPECT_EQ(ErrorKindOf(status), ErrorKind::kValueError);
+  EXPECT_EQ(status.message(), "values nested deeper than 64 levels");
+  ValueDict d;
+  d.set(Value("k"), v);
+  EXPECT_EQ(ErrorKindOf(EncodeValueToSend(Value(std::move(d)), &wire)), ErrorKind::kValueError);
+  // EncodeValue itself has no limit.
+  EncodeValue(deeper, &wire);
+  ASSERT_EQ(wire.list().items_size(), 1);
+  EXPECT_EQ(*DecodeValue(wire.list().items(0)), v);
 }
 
 TEST(ValueCodecTest, InvalidRefsAreValueErrors) {
