@@ -1,5 +1,6 @@
 #include "server/core/challenges.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -98,6 +99,10 @@ absl::Status Challenges::Redeem(const std::string& id, const std::string& client
   }
   MutexLock lock(&mu_);
   ForgetExpiredLocked(now);
+  // The check of now against the expiry above ran before the lock: another
+  // thread may meanwhile have forgotten this challenge's use, with a later
+  // now (or before a clock step back). What has been forgotten is refused.
+  if (expiry < forgotten_before_) return Refused("challenge expired");
   Redeemed redeemed(expiry, std::string(mac));
   if (redeemed_.count(redeemed) > 0) return Refused("challenge already used");
   if (redeemed_.size() >= max_recent_) {
@@ -123,6 +128,7 @@ void Challenges::ForgetExpiredLocked(absl::Time now) {
   // A challenge can be answered up to its expiry included: it is forgotten
   // once that has passed, when no answer to it can be accepted anyway.
   while (!redeemed_.empty() && redeemed_.begin()->first < now) redeemed_.erase(redeemed_.begin());
+  forgotten_before_ = std::max(forgotten_before_, now);
 }
 
 }  // namespace shoal::server

@@ -78,6 +78,9 @@ class Challenges {
   const size_t max_recent_;
   mutable Mutex mu_;
   std::set<Redeemed> redeemed_ ABSL_GUARDED_BY(mu_);
+  // Every challenge expiring before this has been forgotten, used or not:
+  // the latest now the window was cleared with. Never goes back.
+  absl::Time forgotten_before_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace shoal::server

@@ -185,6 +185,21 @@ TEST_F(ChallengesTest, AChallengeIsGoodUpToItsExpiry) {
                   .ok());
 }
 
+// An answer whose now was read before another thread forgot the challenge's
+// use (housekeeping with a later now) is not a way to replay it.
+TEST_F(ChallengesTest, AUseForgottenMeanwhileIsNotAWayToReplay) {
+  auto issued = challenges_.Issue(client_nonce_, now_);
+  ASSERT_TRUE(issued.ok());
+  const std::string proof = ClientProof(kKey, issued->server_nonce, client_nonce_);
+  ASSERT_TRUE(challenges_.Redeem(issued->id, proof, now_).ok());
+  challenges_.Expire(now_ + absl::Seconds(10) + absl::Microseconds(1));
+  const absl::Status replay = challenges_.Redeem(issued->id, proof, now_ + absl::Seconds(10));
+  EXPECT_EQ(ErrorKindOf(replay), ErrorKind::kAuthenticationError) << replay;
+  // Nor after the clock steps back.
+  const absl::Status earlier = challenges_.Redeem(issued->id, proof, now_ + absl::Seconds(1));
+  EXPECT_EQ(ErrorKindOf(earlier), ErrorKind::kAuthenticationError) << earlier;
+}
+
 TEST_F(ChallengesTest, ShortNonceIsValueError) {
   EXPECT_EQ(ErrorKindOf(challenges_.Issue("short", now_).status()), ErrorKind::kValueError);
   EXPECT_EQ(ErrorKindOf(challenges_.Issue(std::string(65, 'l'), now_).status()),
