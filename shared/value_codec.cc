@@ -16,9 +16,9 @@ bool IsKnownKind(int kind) {
   return kind >= static_cast<int>(Kind::kList) && kind <= static_cast<int>(Kind::kJoinableQueue);
 }
 
-// depth counts the containers around wire; recursion stops at
-// kMaxValueDepth, so the stack use is bounded whatever the message holds.
-absl::StatusOr<Value> Decode(const v1::Value& wire, int depth) {
+// depth counts the containers around wire; recursion stops at max_depth, so
+// the stack use is bounded whatever the message holds.
+absl::StatusOr<Value> Decode(const v1::Value& wire, int depth, int max_depth) {
   switch (wire.kind_case()) {
     case v1::Value::KIND_NOT_SET:
     case v1::Value::kNone:
@@ -49,12 +49,12 @@ absl::StatusOr<Value> Decode(const v1::Value& wire, int depth) {
     case v1::Value::kDict:
       break;
   }
-  if (depth >= kMaxValueDepth) return error::ValueError(TooDeepMessage());
+  if (depth >= max_depth) return error::ValueError(TooDeepMessage());
   if (wire.kind_case() == v1::Value::kList) {
     Value::List items;
     items.reserve(static_cast<size_t>(wire.list().items_size()));
     for (const v1::Value& item : wire.list().items()) {
-      absl::StatusOr<Value> decoded = Decode(item, depth + 1);
+      absl::StatusOr<Value> decoded = Decode(item, depth + 1, max_depth);
       if (!decoded.ok()) return decoded.status();
       items.push_back(*std::move(decoded));
     }
@@ -62,12 +62,12 @@ absl::StatusOr<Value> Decode(const v1::Value& wire, int depth) {
   }
   ValueDict dict;
   for (const v1::Entry& entry : wire.dict().entries()) {
-    absl::StatusOr<Value> key = Decode(entry.key(), depth + 1);
+    absl::StatusOr<Value> key = Decode(entry.key(), depth + 1, max_depth);
     if (!key.ok()) return key.status();
     if (!key->hashable()) {
       return error::TypeError(absl::StrCat("unhashable type: '", key->type_name(), "'"));
     }
-    absl::StatusOr<Value> value = Decode(entry.value(), depth + 1);
+    absl::StatusOr<Value> value = Decode(entry.value(), depth + 1, max_depth);
     if (!value.ok()) return value.status();
     // A repeated key keeps its first position and takes the last value, as
     // in a Python dict display.
@@ -149,7 +149,13 @@ std::string TooDeepMessage() {
   return absl::StrCat("values nested deeper than ", kMaxValueDepth, " levels");
 }
 
-absl::StatusOr<Value> DecodeValue(const v1::Value& wire) { return Decode(wire, 0); }
+absl::StatusOr<Value> DecodeValue(const v1::Value& wire) {
+  return Decode(wire, 0, kMaxValueDepth);
+}
+
+absl::StatusOr<Value> DecodeReplyValue(const v1::Value& wire) {
+  return Decode(wire, 0, kMaxValueDepth + kReplyNesting);
+}
 
 void EncodeValue(const Value& value, v1::Value* wire) {
   // Start from an empty message so nothing of an earlier value survives.

@@ -18,13 +18,19 @@ namespace shoal {
 // when it decodes, so a hostile message cannot exhaust the stack.
 inline constexpr int kMaxValueDepth = 64;
 
+// How much deeper than kMaxValueDepth a reply's value may be: a reply can
+// wrap values the server holds in a few containers of its own (a list's
+// copy, a dict's items as pairs in a list), and what the server took, the
+// client must be able to read back.
+inline constexpr int kReplyNesting = 4;
+
 // The protobuf recursion limit for parsing a message that carries values.
 // Each level of nesting takes up to three messages (a Value, its DictValue,
 // an Entry), the innermost value one more, and the request or reply around
 // the values a few: so a value one level too deep still parses, and is
 // refused by DecodeValue with its clear message. protobuf's default limit,
 // 100, would stop at 33 levels of dicts.
-inline constexpr int kMaxMessageDepth = 3 * (kMaxValueDepth + 1) + 16;
+inline constexpr int kMaxMessageDepth = 3 * (kMaxValueDepth + kReplyNesting + 1) + 16;
 
 // Parses bytes into message with kMaxMessageDepth as the recursion limit.
 // Use it, not ParseFromString, for every message that may carry values.
@@ -42,6 +48,10 @@ std::string TooDeepMessage();
 // ValueError for nesting past kMaxValueDepth, a reference without an id or
 // with an unknown kind. A message with no field set decodes as None.
 absl::StatusOr<Value> DecodeValue(const v1::Value& wire);
+
+// Decodes a value of a reply, which may be nested up to kReplyNesting
+// levels deeper than kMaxValueDepth; otherwise as DecodeValue.
+absl::StatusOr<Value> DecodeReplyValue(const v1::Value& wire);
 
 // Encodes a value; references keep their id and kind.
 void EncodeValue(const Value& value, v1::Value* wire);

@@ -74,7 +74,8 @@ void CollectRefs(const std::shared_ptr<ClientSession>& session, const v1::Value&
 }
 
 // Gives each reference in a decoded value one handle from the pool as its
-// owner. The value is at most kMaxValueDepth deep, since it decoded.
+// owner. The value is at most kMaxValueDepth + kReplyNesting deep, since it
+// decoded.
 void AttachOwners(Value& value, HandlePool& pool) {
   switch (value.type()) {
     case Value::Type::kRef: {
@@ -170,7 +171,7 @@ ClientSession::~ClientSession() { connection_->Close(); }
 Value ClientSession::Adopt(const v1::Value& wire) {
   HandlePool pool;
   CollectRefs(shared_from_this(), wire, &pool);
-  absl::StatusOr<Value> value = DecodeValue(wire);
+  absl::StatusOr<Value> value = DecodeReplyValue(wire);
   // On failure the handles go with the pool, giving their references back.
   if (!value.ok()) ThrowStatus(value.status());
   if (!pool.empty()) AttachOwners(*value, pool);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "integration/error_of.h"
 #include "integration/fixture.h"
 #include "integration/nesting.h"
 #include "integration/raw_client.h"
@@ -20,19 +21,6 @@ namespace {
 constexpr int kLimit = 64;
 constexpr char kTooDeep[] = "values nested deeper than 64 levels";
 constexpr int kInvalidArgument = 3;  // google.rpc.Code
-
-std::string ValueErrorOf(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const ValueError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a ValueError: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
 
 class NestingTest : public ServerTest {
  protected:
@@ -52,14 +40,22 @@ TEST_F(NestingTest, TheClientLibrarySendsSixtyFourLevelsAndRefusesSixtyFive) {
   list.append(NestedDicts(kLimit));
   EXPECT_EQ(list.get(0), NestedLists(kLimit));
   EXPECT_EQ(list.get(1), NestedDicts(kLimit));
+  // What the server took it gives back, in the containers of its replies too.
+  EXPECT_EQ(list.copy(), (Value::List{NestedLists(kLimit), NestedDicts(kLimit)}));
+  DictProxy dict = m.dict(Unique("dict"));
+  dict.set("k", NestedDicts(kLimit));
+  EXPECT_EQ(dict.items().at(0).second, NestedDicts(kLimit));
+  const Value::Dict copy = dict.copy();
+  ASSERT_NE(copy.find(Value("k")), nullptr);
+  EXPECT_EQ(*copy.find(Value("k")), NestedDicts(kLimit));
 
   // Refused before sending: a ValueError naming the limit, and nothing sent.
   for (const Value& too_deep : {NestedLists(kLimit + 1), NestedDicts(kLimit + 1)}) {
-    const std::string message = ValueErrorOf([&] { list.append(too_deep); });
+    const std::string message = ErrorOf<ValueError>([&] { list.append(too_deep); });
     EXPECT_NE(message.find(kTooDeep), std::string::npos) << message;
   }
   // Far deeper (a Value that deep is the caller's to build and destroy).
-  const std::string message = ValueErrorOf([&] { list.append(NestedLists(1000)); });
+  const std::string message = ErrorOf<ValueError>([&] { list.append(NestedLists(1000)); });
   EXPECT_NE(message.find(kTooDeep), std::string::npos) << message;
   EXPECT_EQ(list.len(), 2u);
 }
@@ -88,18 +84,6 @@ TEST_F(NestingTest, TheSessionStreamTakesSixtyFourLevelsAndRefusesDeeper) {
   EXPECT_EQ(stream.reply(far_deeper).error_message(),
             "malformed request message, or values nested deeper than 64 levels");
   ExpectListHolds(list, 1);
-}
-
-std::string RunCommand(const std::string& command, int* exit_code) {
-  std::string out;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int status = pclose(pipe);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
 }
 
 // grpcurl's JSON of NestedLists(depth).
