@@ -140,17 +140,38 @@ absl::Status Listener::BindTcp() {
   if (rc != 0) {
     return error::ValueError(absl::StrCat("cannot resolve ", address_, ": ", gai_strerror(rc)));
   }
-  fd_ = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // One socket for the address. Of what the name resolves to: the IPv6
+  // wildcard, as a dual-stack socket that takes IPv4 too (an empty host or
+  // [::]); else the first IPv4 address (localhost resolves to ::1 first on
+  // many hosts, while clients and tools mostly try 127.0.0.1); else the
+  // first. Clients try each address a name resolves to.
+  const addrinfo* chosen = nullptr;
+  bool dual_stack = false;
+  for (const addrinfo* at = found; at != nullptr && !dual_stack; at = at->ai_next) {
+    if (at->ai_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(at->ai_addr)->sin6_addr)) {
+      chosen = at;
+      dual_stack = true;
+    } else if (at->ai_family == AF_INET && (chosen == nullptr || chosen->ai_family != AF_INET)) {
+      chosen = at;
+    }
+  }
+  if (chosen == nullptr) chosen = found;
+  fd_ = socket(chosen->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     freeaddrinfo(found);
     return SystemError("socket", errno);
+  }
+  if (dual_stack) {
+    const int zero = 0;
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
   }
   // SO_REUSEADDR lets a restarted server bind while its old connections sit
   // in TIME_WAIT; it never lets two sockets listen on one address (that is
   // SO_REUSEPORT, which a second server would use to take half the clients).
   const int one = 1;
   setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  const int bound = bind(fd_, found->ai_addr, found->ai_addrlen);
+  const int bound = bind(fd_, chosen->ai_addr, chosen->ai_addrlen);
   const int error = errno;
   freeaddrinfo(found);
   if (bound != 0) {

@@ -57,6 +57,47 @@ TEST(ListenerTest, AnAcceptedConnectionCarriesTheKeepaliveOptions) {
   close(client);
 }
 
+// Connects to the loopback address of family (AF_INET or AF_INET6) on port;
+// true when a connection was made.
+bool ConnectsOver(int family, int port) {
+  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int rc = -1;
+  if (family == AF_INET) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } else {
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    addr.sin6_addr = in6addr_loopback;
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  close(fd);
+  return rc == 0;
+}
+
+bool HostHasIpv6Loopback() {
+  Listener probe;
+  return probe.Bind("[::1]:0").ok();
+}
+
+TEST(ListenerTest, LocalhostTakesIpv4Connections) {
+  Listener listener;
+  ASSERT_TRUE(listener.Bind("localhost:0").ok());
+  EXPECT_TRUE(ConnectsOver(AF_INET, listener.port()));
+}
+
+TEST(ListenerTest, AnEmptyHostTakesBothFamilies) {
+  Listener listener;
+  ASSERT_TRUE(listener.Bind(":0").ok());
+  EXPECT_TRUE(ConnectsOver(AF_INET, listener.port()));
+  if (HostHasIpv6Loopback()) EXPECT_TRUE(ConnectsOver(AF_INET6, listener.port()));
+}
+
 TEST(ListenerTest, ATcpAddressInUseIsAnError) {
   Listener first;
   ASSERT_TRUE(first.Bind("127.0.0.1:0").ok());
