@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/error_of.h"
 #include "integration/fixture.h"
 #include "integration/waiting.h"
 
@@ -17,22 +18,6 @@ namespace shoal::testing {
 namespace {
 
 using std::chrono_literals::operator""s;
-
-// What a Future's get() threw: the LimitError's message, or "" when it threw
-// something else or nothing.
-template <class T>
-std::string LimitMessage(Future<T> future) {
-  try {
-    future.get();
-  } catch (const LimitError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a LimitError: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
 
 class ParkedLimitsTest : public ::testing::Test {
  protected:
@@ -54,7 +39,7 @@ TEST_F(ParkedLimitsTest, ASessionParksAtMostItsCapAndThenParksAgain) {
   ASSERT_TRUE(AwaitWaiting(m, "q", 5));
 
   // The sixth parked call of the session fails, whatever it waits on...
-  const std::string message = LimitMessage(q.async().get());
+  const std::string message = ErrorOf<LimitError>([&] { q.async().get().get(); });
   EXPECT_NE(message.find("--max-parked-per-session (5)"), std::string::npos) << message;
   EXPECT_THROW(lock.acquire(), LimitError);
   EXPECT_TRUE(AwaitWaiting(m, "q", 5));
@@ -106,9 +91,9 @@ TEST_F(ParkedLimitsTest, ParkedCallsCountAgainstTheMemoryBudget) {
   waits.push_back(other.Event("event").async().wait());
   ASSERT_TRUE(AwaitWaiting(m, "event", 3));
 
-  std::string message = LimitMessage(event.async().wait());
+  std::string message = ErrorOf<LimitError>([&] { event.async().wait().get(); });
   EXPECT_NE(message.find("--max-bytes"), std::string::npos) << message;
-  message = LimitMessage(other.Event("event").async().wait());
+  message = ErrorOf<LimitError>([&] { other.Event("event").async().wait().get(); });
   EXPECT_NE(message.find("--max-bytes"), std::string::npos) << message;
   EXPECT_TRUE(AwaitWaiting(m, "event", 3));
 
@@ -117,6 +102,24 @@ TEST_F(ParkedLimitsTest, ParkedCallsCountAgainstTheMemoryBudget) {
   for (auto& wait : waits) EXPECT_TRUE(wait.get());
   event.clear();
   waits.clear();
+  for (int i = 0; i < 3; ++i) waits.push_back(event.async().wait());
+  ASSERT_TRUE(AwaitWaiting(m, "event", 3));
+  event.set();
+  for (auto& wait : waits) EXPECT_TRUE(wait.get());
+  event.clear();
+  waits.clear();
+
+  // So do the calls of a session that ends with them parked.
+  {
+    Manager gone = ConnectTo(server);
+    EventProxy theirs = gone.Event("event");
+    std::vector<Future<bool>> parked;
+    for (int i = 0; i < 3; ++i) parked.push_back(theirs.async().wait());
+    ASSERT_TRUE(AwaitWaiting(m, "event", 3));
+    EXPECT_THROW(event.async().wait().get(), LimitError);
+    gone.close();
+    ASSERT_TRUE(AwaitWaiting(m, "event", 0));
+  }
   for (int i = 0; i < 3; ++i) waits.push_back(event.async().wait());
   ASSERT_TRUE(AwaitWaiting(m, "event", 3));
   event.set();

@@ -308,12 +308,12 @@ TEST(LoginFloodTest, KeylessChallengesNeverLockOutAClientWithTheKey) {
   }
   // The flood runs before the first login, until it has asked for more
   // challenges than a server that kept each one would hold (10000 within a
-  // challenge's life), or for 10 s in a slow (sanitizer) build.
-  const auto give_up = Clock::now() + std::chrono::seconds(10);
+  // challenge's life); a slow (sanitizer) build gets 30 s to get there.
+  const auto give_up = Clock::now() + std::chrono::seconds(30);
   while (challenges.load() + refused.load() < kBeyondATable && Clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_GE(challenges.load(), 200);
+  ASSERT_GE(challenges.load() + refused.load(), kBeyondATable);
   std::printf("flood: %ld keyless Challenge calls before the first login\n",
               challenges.load() + refused.load());
 

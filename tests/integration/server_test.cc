@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/error_of.h"
 #include "integration/fixture.h"
 #include "integration/raw_client.h"
 #include <gmock/gmock.h>
@@ -19,19 +20,6 @@
 
 namespace shoal::testing {
 namespace {
-
-// Runs a shell command and returns what it printed (stdout and stderr).
-std::string RunCommand(const std::string& command, int* exit_code = nullptr) {
-  std::string out;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int status = pclose(pipe);
-  if (exit_code != nullptr) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
 
 TEST(ServerProcessTest, SigtermShutsDownGracefully) {
   ServerProcess server;

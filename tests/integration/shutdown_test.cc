@@ -5,27 +5,12 @@
 #include <future>
 #include <string>
 
+#include "integration/error_of.h"
 #include "integration/fixture.h"
 #include "integration/waiting.h"
 
 namespace shoal::testing {
 namespace {
-
-// What a blocked call threw: the ConnectionError's message, or "" (and a
-// failure) when it threw something else or nothing.
-template <class Call>
-std::string ConnectionErrorOf(Call&& call) {
-  try {
-    call();
-  } catch (const ConnectionError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a ConnectionError: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
 
 TEST(ShutdownTest, ParkedGetsAndAcquiresEndWithConnectionError) {
   ServerProcess server;
@@ -36,9 +21,9 @@ TEST(ShutdownTest, ParkedGetsAndAcquiresEndWithConnectionError) {
   ASSERT_TRUE(holder.Lock("lock").acquire());
   LockProxy lock = m.Lock("lock");
 
-  auto get = std::async(std::launch::async, [&] { return ConnectionErrorOf([&] { q.get(); }); });
+  auto get = std::async(std::launch::async, [&] { return ErrorOf<ConnectionError>([&] { q.get(); }); });
   auto acquire =
-      std::async(std::launch::async, [&] { return ConnectionErrorOf([&] { lock.acquire(); }); });
+      std::async(std::launch::async, [&] { return ErrorOf<ConnectionError>([&] { lock.acquire(); }); });
   ASSERT_TRUE(AwaitWaiting(m, "q", 1));
   ASSERT_TRUE(AwaitWaiting(m, "lock", 1));
 
