@@ -40,6 +40,31 @@ void LimitDescriptors(long limit) {
   if (setrlimit(RLIMIT_NOFILE, &set) != 0) _exit(126);
 }
 
+// Starts the server binary with args, its standard output (and standard
+// error, with capture_stderr) on out, under the descriptor limits given (0:
+// inherited): soft and hard at max_descriptors, then the soft one lowered to
+// soft_descriptors. Returns its pid.
+pid_t SpawnServer(std::vector<std::string> args, int out, bool capture_stderr,
+                  long max_descriptors, long soft_descriptors) {
+  const pid_t pid = fork();
+  if (pid < 0) Fail("fork");
+  if (pid > 0) return pid;
+  dup2(out, STDOUT_FILENO);
+  if (capture_stderr) dup2(out, STDERR_FILENO);
+  LimitDescriptors(max_descriptors);
+  if (soft_descriptors > 0) {
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = static_cast<rlim_t>(soft_descriptors);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+  }
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
 }  // namespace
 
 std::string ServerBinary() {
@@ -72,24 +97,8 @@ ServerProcess::ServerProcess(Options options) {
   std::vector<std::string> args = {ServerBinary(), "--listen=" + options.listen,
                                    "--authkey-file=" + authkey_file_};
   args.insert(args.end(), options.args.begin(), options.args.end());
-  pid_ = fork();
-  if (pid_ < 0) Fail("fork");
-  if (pid_ == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    if (options.capture_stderr) dup2(out[1], STDERR_FILENO);
-    LimitDescriptors(options.max_descriptors);
-    if (options.soft_descriptors > 0) {
-      rlimit limit{};
-      getrlimit(RLIMIT_NOFILE, &limit);
-      limit.rlim_cur = static_cast<rlim_t>(options.soft_descriptors);
-      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
-    }
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = SpawnServer(std::move(args), out[1], options.capture_stderr, options.max_descriptors,
+                     options.soft_descriptors);
   close(out[1]);
   out_fd_ = out[0];
   // Read lines until the server names its address.
@@ -138,18 +147,8 @@ ServerExit RunServerToExit(const std::vector<std::string>& args, long max_descri
   if (pipe2(out, O_CLOEXEC) != 0) Fail("pipe");
   std::vector<std::string> all = {ServerBinary()};
   all.insert(all.end(), args.begin(), args.end());
-  const pid_t pid = fork();
-  if (pid < 0) Fail("fork");
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(out[1], STDERR_FILENO);
-    LimitDescriptors(max_descriptors);
-    std::vector<char*> argv;
-    for (std::string& arg : all) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  const pid_t pid = SpawnServer(std::move(all), out[1], /*capture_stderr=*/true, max_descriptors,
+                                /*soft_descriptors=*/0);
   close(out[1]);
   ServerExit exit;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
