@@ -33,6 +33,10 @@ constexpr KindInfo kKinds[] = {
      absl::StatusCode::kUnauthenticated},
     {ErrorKind::kConnectionError, "ConnectionError", absl::StatusCode::kUnavailable},
     {ErrorKind::kLimitError, "LimitError", absl::StatusCode::kResourceExhausted},
+    {ErrorKind::kEOFError, "EOFError", absl::StatusCode::kOutOfRange},
+    {ErrorKind::kOSError, "OSError", absl::StatusCode::kFailedPrecondition},
+    {ErrorKind::kOverflowError, "OverflowError", absl::StatusCode::kOutOfRange},
+    {ErrorKind::kShutDown, "ShutDown", absl::StatusCode::kFailedPrecondition},
     {ErrorKind::kError, "Error", absl::StatusCode::kUnknown},
 };
 

@@ -26,6 +26,10 @@ enum class ErrorKind {
   kAuthenticationError,
   kConnectionError,
   kLimitError,
+  kEOFError,
+  kOSError,
+  kOverflowError,
+  kShutDown,
   // Anything else: an internal failure, reported with its status code.
   kError,
 };
@@ -58,6 +62,12 @@ inline absl::Status RuntimeError(absl::string_view m) {
   return MakeError(ErrorKind::kRuntimeError, m);
 }
 inline absl::Status LimitError(absl::string_view m) { return MakeError(ErrorKind::kLimitError, m); }
+inline absl::Status EOFError(absl::string_view m) { return MakeError(ErrorKind::kEOFError, m); }
+inline absl::Status OSError(absl::string_view m) { return MakeError(ErrorKind::kOSError, m); }
+inline absl::Status OverflowError(absl::string_view m) {
+  return MakeError(ErrorKind::kOverflowError, m);
+}
+inline absl::Status ShutDown(absl::string_view m) { return MakeError(ErrorKind::kShutDown, m); }
 
 }  // namespace error
 }  // namespace shoal

@@ -24,6 +24,10 @@ std::exception_ptr ExceptionForKind(absl::string_view kind, const std::string& m
   if (kind == "AuthenticationError") return std::make_exception_ptr(AuthenticationError(message));
   if (kind == "ConnectionError") return std::make_exception_ptr(ConnectionError(message));
   if (kind == "LimitError") return std::make_exception_ptr(LimitError(message));
+  if (kind == "EOFError") return std::make_exception_ptr(EOFError(message));
+  if (kind == "OSError") return std::make_exception_ptr(OSError(message));
+  if (kind == "OverflowError") return std::make_exception_ptr(OverflowError(message));
+  if (kind == "ShutDown") return std::make_exception_ptr(ShutDown(message));
   return std::make_exception_ptr(Error(std::string(kind), message));
 }
 

@@ -46,6 +46,14 @@ SHOAL_DEFINE_ERROR(AuthenticationError);
 SHOAL_DEFINE_ERROR(ConnectionError);
 // A server limit (objects, bytes held, message size) was reached.
 SHOAL_DEFINE_ERROR(LimitError);
+// recv on a Pipe end whose peer is closed, once all it sent was received.
+SHOAL_DEFINE_ERROR(EOFError);
+// Using a closed Pipe end, or an end in the direction it does not go.
+SHOAL_DEFINE_ERROR(OSError);
+// A number out of the range of an Array's or a Value's typecode.
+SHOAL_DEFINE_ERROR(OverflowError);
+// put or get on a Queue that was shut down (Python 3.13's queue.ShutDown).
+SHOAL_DEFINE_ERROR(ShutDown);
 
 #undef SHOAL_DEFINE_ERROR
 

@@ -16,7 +16,9 @@ constexpr ErrorKind kEveryKind[] = {
     ErrorKind::kTypeError,          ErrorKind::kAttributeError,  ErrorKind::kRuntimeError,
     ErrorKind::kEmpty,              ErrorKind::kFull,            ErrorKind::kBrokenBarrierError,
     ErrorKind::kTimeoutError,       ErrorKind::kAuthenticationError,
-    ErrorKind::kConnectionError,    ErrorKind::kLimitError,      ErrorKind::kError,
+    ErrorKind::kConnectionError,    ErrorKind::kLimitError,      ErrorKind::kEOFError,
+    ErrorKind::kOSError,            ErrorKind::kOverflowError,   ErrorKind::kShutDown,
+    ErrorKind::kError,
 };
 
 TEST(ErrorKindTest, EveryKindHasItsOwnNameAndComesBackFromIt) {
@@ -43,7 +45,7 @@ TEST(ErrorKindTest, NoneAndUnknownNames) {
   EXPECT_EQ(ErrorKindName(ErrorKind::kNone), "");
   EXPECT_EQ(ErrorKindCode(ErrorKind::kNone), absl::StatusCode::kOk);
   EXPECT_EQ(ErrorKindFromName(""), ErrorKind::kNone);
-  EXPECT_EQ(ErrorKindFromName("OSError"), ErrorKind::kError);
+  EXPECT_EQ(ErrorKindFromName("MemoryError"), ErrorKind::kError);
   EXPECT_EQ(ErrorKindFromName("keyerror"), ErrorKind::kError);
   EXPECT_EQ(ErrorKindName(ErrorKind::kError), "Error");
 }
