@@ -80,4 +80,18 @@ namespace {
   (void)swapped, (void)attached, (void)live, (void)id;
 }
 
+// Child processes: a function run in a forked child, and a program.
+[[maybe_unused]] void ProcessUsage(shoal::ListProxy jobs) {
+  std::vector<shoal::Process> workers;
+  workers.emplace_back([jobs]() mutable { jobs.append(1); });
+  workers.emplace_back(std::vector<std::string>{"/bin/sh", "-c", "exit 7"}, "shell");
+  for (shoal::Process& p : workers) p.start();
+  if (!workers[0].join(std::chrono::seconds(5))) workers[0].terminate();
+  workers[1].join();
+  std::optional<int> code = workers[1].exitcode();
+  std::optional<pid_t> pid = workers[0].pid();
+  bool alive = workers[0].is_alive();
+  (void)code, (void)pid, (void)alive;
+}
+
 }  // namespace
