@@ -40,6 +40,10 @@ namespace {
   shoal::ListProxy again(results["jobs"]);
   jobs += {5, 6};
   jobs *= 2;
+  shoal::Value::List plain = jobs + shoal::Value::List{5};
+  plain = jobs * 2;
+  plain = 2 * jobs;
+  plain = jobs.reversed();
   shoal::Value::List middle = jobs.slice(1, std::nullopt);
   jobs.set_slice(0, 2, {7, 8});
   jobs.del_slice(std::nullopt, std::nullopt, 2);
@@ -77,7 +81,7 @@ namespace {
   }
   m.close();
   (void)first, (void)k, (void)again, (void)middle, (void)last, (void)seeded, (void)now;
-  (void)swapped, (void)attached, (void)live, (void)id;
+  (void)swapped, (void)attached, (void)live, (void)id, (void)plain;
 }
 
 // Child processes: a function run in a forked child, and a program.

@@ -1,12 +1,17 @@
 #include "shoal/list_proxy.h"
 
+#include <algorithm>
+#include <new>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "client/src/call.h"
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
+#include "shoal/errors.h"
 #include "shoal/v1/list.pb.h"
 #include "shoal/v1/object.pb.h"
 
@@ -240,6 +245,38 @@ ListProxy& ListProxy::operator+=(const Value::List& items) {
 ListProxy& ListProxy::operator*=(int64_t count) {
   now().repeat(count).get();
   return *this;
+}
+
+Value::List ListProxy::operator+(const Value::List& items) const {
+  Value::List out = copy();
+  out.insert(out.end(), items.begin(), items.end());
+  return out;
+}
+
+Value::List ListProxy::operator*(int64_t count) const {
+  Value::List items = copy();
+  if (count <= 0) return Value::List();
+  if (count == 1 || items.empty()) return items;
+  const size_t length = items.size();
+  const LimitError too_large("cannot repeat a list of " + std::to_string(length) + " items " +
+                             std::to_string(count) + " times: too large");
+  if (length > items.max_size() / static_cast<uint64_t>(count)) throw too_large;
+  Value::List out;
+  try {
+    out.reserve(length * static_cast<size_t>(count));
+  } catch (const std::bad_alloc&) {
+    throw too_large;  // Python's MemoryError
+  } catch (const std::length_error&) {
+    throw too_large;
+  }
+  for (int64_t i = 0; i < count; ++i) out.insert(out.end(), items.begin(), items.end());
+  return out;
+}
+
+Value::List ListProxy::reversed() const {
+  Value::List items = copy();
+  std::reverse(items.begin(), items.end());
+  return items;
 }
 
 }  // namespace shoal

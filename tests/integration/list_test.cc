@@ -1,5 +1,7 @@
 // Every ListProxy operation against a real server, with the results Python's
 // ListProxy gives for the same calls.
+#include <cstdint>
+#include <limits>
 #include <thread>
 
 #include "integration/fixture.h"
@@ -119,6 +121,41 @@ TEST_F(ListTest, InPlaceOperators) {
   EXPECT_EQ(l.copy(), Ints({1, 2, 3, 1, 2, 3}));
   l *= 0;
   EXPECT_EQ(l.len(), 0u);
+}
+
+TEST_F(ListTest, ConcatenationRepetitionAndReversedGiveNewPlainLists) {
+  // Python: lst + [3] == [1, 2, 3]; lst * 2 == 2 * lst == [1, 2, 1, 2];
+  // list(reversed(lst)) == [2, 1]; lst itself stays [1, 2].
+  ListProxy l = Fresh({1, 2});
+  EXPECT_EQ(l + Value::List{3}, Ints({1, 2, 3}));
+  EXPECT_EQ(l + Value::List{}, Ints({1, 2}));
+  EXPECT_EQ(l * 2, Ints({1, 2, 1, 2}));
+  EXPECT_EQ(2 * l, Ints({1, 2, 1, 2}));
+  EXPECT_EQ(l * 1, Ints({1, 2}));
+  EXPECT_EQ(l * 0, Value::List());
+  EXPECT_EQ(l * -3, Value::List());
+  EXPECT_EQ(l.reversed(), Ints({2, 1}));
+  EXPECT_EQ(l.copy(), Ints({1, 2}));
+
+  ListProxy other = Fresh({3, 4});
+  EXPECT_EQ(l + other.copy(), Ints({1, 2, 3, 4}));
+
+  ListProxy empty = m_.list();
+  EXPECT_EQ(empty * 1000000, Value::List());
+  EXPECT_EQ(empty.reversed(), Value::List());
+  EXPECT_THROW(l * std::numeric_limits<int64_t>::max(), LimitError);
+}
+
+TEST_F(ListTest, RepetitionRepeatsReferencesToTheSameObjects) {
+  ListProxy inner = m_.list(Ints({7}));
+  ListProxy l = m_.list(Value::List{inner});
+  Value::List twice = l * 2;
+  ASSERT_EQ(twice.size(), 2u);
+  ListProxy first(twice[0]), second(twice[1]);
+  EXPECT_EQ(first, inner);
+  EXPECT_EQ(second, inner);
+  first.append(8);
+  EXPECT_EQ(inner.copy(), Ints({7, 8}));
 }
 
 TEST_F(ListTest, AllValueTypesRoundTrip) {

@@ -98,6 +98,19 @@ class ListProxy : public ObjectProxy {
   // lst *= count; a count of zero or less empties the list.
   ListProxy& operator*=(int64_t count);
 
+  // lst + items: a new plain list, the items of lst followed by items; lst
+  // is read in one call and left as it is. (To add two shared lists, add the
+  // copy() of the second, as Python's proxy takes no proxy there either.)
+  Value::List operator+(const Value::List& items) const;
+  // lst * count and count * lst: a new plain list, the items of lst count
+  // times (none when count is zero or less); lst is read in one call.
+  // LimitError when the result would be too long to hold.
+  Value::List operator*(int64_t count) const;
+  friend Value::List operator*(int64_t count, const ListProxy& lst) { return lst * count; }
+  // reversed(lst): the items in reverse order, as a new plain list read in
+  // one call (Python gives an iterator; the items are the same).
+  Value::List reversed() const;
+
  private:
   friend class detail::ProxyAccess;
   // The view the blocking methods wait on.
