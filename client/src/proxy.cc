@@ -1,7 +1,9 @@
 #include "shoal/proxy.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "client/src/call.h"
 #include "client/src/client_session.h"
@@ -15,16 +17,20 @@
 namespace shoal {
 namespace {
 
-// Python's Namespace.__repr__: sorted names, leaving out the private ones
-// (a leading underscore), as Python does.
+// Python's Namespace.__repr__: the "name=value" strings of the public names
+// (no leading underscore), sorted as strings, so that Namespace(x=1, x1=2)
+// prints as Namespace(x1=2, x=1) ('1' sorts before '=').
 std::string NamespaceRepr(const NamespaceProxy& ns) {
-  std::string out = "Namespace(";
-  bool first = true;
+  std::vector<std::string> parts;
   for (const auto& [name, value] : ns.attrs()) {
     if (!name.empty() && name[0] == '_') continue;
-    if (!first) out += ", ";
-    first = false;
-    out += name + "=" + value.repr();
+    parts.push_back(name + "=" + value.repr());
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string out = "Namespace(";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += parts[i];
   }
   return out + ")";
 }

@@ -27,6 +27,31 @@ TEST_F(NamespaceValueTest, NamespaceAttributes) {
   EXPECT_EQ(ns.str(), "Namespace(b='x')");
 }
 
+TEST_F(NamespaceValueTest, NamespacePrintsExactlyAsPython) {
+  // Python sorts the "name=value" strings, not the names:
+  //   print(Namespace(x=1, x1=2))  ->  Namespace(x1=2, x=1)
+  NamespaceProxy ns = m_.Namespace();
+  ns.set("x", 1);
+  ns.set("x1", 2);
+  EXPECT_EQ(ns.str(), "Namespace(x1=2, x=1)");
+  EXPECT_EQ(ns.repr(), "Namespace(x1=2, x=1)");
+  // print(Namespace(x=1, x1=2, _h=3, B='s', a_b=[1, 'a'], ab=None, a=True))
+  ns.set("_h", 3);
+  ns.set("B", "s");
+  ns.set("a_b", Value::List{1, "a"});
+  ns.set("ab", Value());
+  ns.set("a", true);
+  EXPECT_EQ(ns.str(), "Namespace(B='s', a=True, a_b=[1, 'a'], ab=None, x1=2, x=1)");
+  // The server's rendering, as listings show it, is the same.
+  bool listed = false;
+  for (const ObjectInfo& info : m_.objects()) {
+    if (info.id != ns.id()) continue;
+    listed = true;
+    EXPECT_EQ(info.repr, ns.str());
+  }
+  EXPECT_TRUE(listed);
+}
+
 TEST_F(NamespaceValueTest, ValueGetSetAndTypecode) {
   ValueProxy v = m_.Value("i", 5);
   EXPECT_EQ(v.get().as_int(), 5);

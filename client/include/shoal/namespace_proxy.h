@@ -1,6 +1,7 @@
 // NamespaceProxy is a shared bag of named attributes on a shoal server, the
 // counterpart of Python's manager.Namespace(). Attribute names are strings;
-// values are any Value. str() prints Namespace(a=1, b='x') with sorted names.
+// values are any Value. str() prints Namespace(a=1, b='x') exactly as Python
+// does: the "name=value" strings sorted, so Namespace(x1=2, x=1).
 //
 // Thread-safety: safe to use from several threads at once; every method is one
 // atomic operation on the server.
