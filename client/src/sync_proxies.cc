@@ -89,6 +89,13 @@ v1::CountRequest Count(const AsyncTarget& target, int64_t n) {
 }  // namespace
 
 bool AcquirerProxy::acquire(bool blocking, Timeout timeout) {
+  if (!blocking && timeout.has_value()) {
+    // Python's threading raises this before doing anything; so does this,
+    // before sending anything. The message is the one Python gives the kind.
+    throw ValueError(kind() == Kind::kSemaphore || kind() == Kind::kBoundedSemaphore
+                         ? "can't specify timeout for non-blocking acquire"
+                         : "can't specify a timeout for a non-blocking call");
+  }
   const AsyncTarget target = immediate_target();
   const auto& acquire =
       ForKind(kind(), Kind::kLock, method::LockService::Acquire, Kind::kRLock,

@@ -155,6 +155,52 @@ TEST_F(SyncTest, SemaphoreAndBoundedSemaphore) {
   EXPECT_TRUE(attached.bounded());
 }
 
+// The message of the ValueError that acquire(false, timeout) throws.
+std::string NonBlockingWithTimeoutError(AcquirerProxy& acquirer, Timeout timeout) {
+  try {
+    acquirer.acquire(false, timeout);
+  } catch (const ValueError& e) {
+    return e.what();
+  }
+  return "no ValueError";
+}
+
+TEST_F(SyncTest, NonBlockingAcquireWithATimeoutIsValueErrorAndTakesNothing) {
+  // Python: Lock().acquire(False, 1), and the same for RLock and Condition,
+  // raise ValueError("can't specify a timeout for a non-blocking call");
+  // Semaphore and BoundedSemaphore ValueError("can't specify timeout for
+  // non-blocking acquire"). A timeout of 0 is still a timeout.
+  Manager a = Connect();
+  const std::string lock_message = "can't specify a timeout for a non-blocking call";
+  const std::string semaphore_message = "can't specify timeout for non-blocking acquire";
+
+  LockProxy lock = a.Lock();
+  EXPECT_EQ(NonBlockingWithTimeoutError(lock, 1s), lock_message);
+  EXPECT_EQ(NonBlockingWithTimeoutError(lock, 0s), lock_message);
+  EXPECT_FALSE(lock.locked());
+  RLockProxy rlock = a.RLock();
+  EXPECT_EQ(NonBlockingWithTimeoutError(rlock, 1s), lock_message);
+  EXPECT_FALSE(rlock.locked());
+  LockProxy under = a.Lock();
+  ConditionProxy cond = a.Condition(under);
+  EXPECT_EQ(NonBlockingWithTimeoutError(cond, 1s), lock_message);
+  EXPECT_FALSE(under.locked());
+
+  SemaphoreProxy sem = a.Semaphore(1);
+  EXPECT_EQ(NonBlockingWithTimeoutError(sem, 1s), semaphore_message);
+  EXPECT_EQ(sem.value(), 1);
+  SemaphoreProxy bounded = a.BoundedSemaphore(1);
+  EXPECT_EQ(NonBlockingWithTimeoutError(bounded, 0s), semaphore_message);
+  EXPECT_EQ(bounded.value(), 1);
+
+  // Without a timeout a non-blocking acquire goes on as before.
+  EXPECT_TRUE(lock.acquire(false));
+  EXPECT_FALSE(lock.acquire(false));
+  lock.release();
+  EXPECT_TRUE(sem.acquire(false, std::nullopt));
+  EXPECT_EQ(sem.value(), 0);
+}
+
 TEST_F(SyncTest, ConditionNotifyWakesWaitersWithTheLockHeld) {
   Manager a = Connect(), b = Connect(), c = Connect();
   ConditionProxy cond = a.Condition();

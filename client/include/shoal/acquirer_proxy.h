@@ -37,6 +37,8 @@ class AcquirerProxy : public ObjectProxy {
  public:
   // acquire(blocking=True, timeout=None): true once acquired; false when
   // blocking is false and it is taken, or when the timeout passed first.
+  // ValueError, with nothing sent, when blocking is false and a timeout is
+  // given, as in Python.
   bool acquire(bool blocking = true, Timeout timeout = std::nullopt);
   // release(). RuntimeError when the caller's session does not hold it (a
   // Lock made with LockOptions::any_session_may_release may be released by
