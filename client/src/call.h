@@ -41,9 +41,13 @@ namespace shoal::detail {
 
 // Starts a call of method on session; keep_alive is held until the reply.
 template <class M, class Convert>
-auto Start(ClientSession& session, const std::shared_ptr<Outbox>& outbox, const M& method,
+auto Start(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M& method,
            const typename M::Request& request, KeepAlive keep_alive, Convert convert)
     -> Future<std::invoke_result_t<Convert&, ClientSession&, typename M::Response&>> {
+  // A session inherited through fork() is its parent's: in a child, calls
+  // go to its successor. (Proxies and Managers resolve theirs first, so that
+  // their references are the child's too; this is for any other caller.)
+  ClientSession& session = caller.ForThisProcess();
   using Response = typename M::Response;
   using Result = std::invoke_result_t<Convert&, ClientSession&, Response&>;
   auto promise = std::make_shared<std::promise<Result>>();

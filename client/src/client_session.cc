@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "client/src/call.h"
 #include "client/src/error_mapping.h"
+#include "client/src/fork.h"
 #include "client/src/grpc_transport.h"
+#include "client/src/handshake.h"
 #include "client/src/object_handle.h"
 #include "client/src/session_stream.h"
 #include "shared/value_codec.h"
@@ -116,11 +119,31 @@ void AttachOwners(Value& value, HandlePool& pool) {
 std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address,
                                                       const std::string& key,
                                                       const ConnectOptions& options) {
+  InstallForkHandlers();
   // Decided first, so that a bad $SHOAL_TRANSPORT opens no session.
   const Transport transport = ChooseTransport(options.transport);
+  Origin origin{address, key, options, v1::FramedEndpoint()};
+  if (GrpcLostToFork()) {
+    // gRPC's threads did not survive the fork that made this process: the
+    // login runs on the framed transport, whatever the options say.
+    std::optional<v1::FramedEndpoint> framed = KnownFramedEndpoint(address);
+    if (!framed.has_value()) {
+      throw ConnectionError(absl::StrCat(
+          "cannot connect to the shoal server at ", address,
+          " from this process: it was forked after the client library had used gRPC, whose "
+          "threads do not survive fork(), so it logs in on the framed transport, whose address "
+          "it knows only for the servers it or its parent had logged in to before the fork. "
+          "Connect to ",
+          address, " once before forking, or start this process with exec()"));
+    }
+    origin.framed = *std::move(framed);
+    return ConnectFramed(std::move(origin));
+  }
   Handshake handshake = RunHandshake(address, key, options);
   const v1::AnswerReply& answer = handshake.answer;
   const auto deadline = handshake.deadline;
+  RememberFramedEndpoint(address, answer.framed());
+  origin.framed = answer.framed();
 
   std::unique_ptr<SessionStream> stream;
   if (transport != Transport::kGrpcStream) {
@@ -143,7 +166,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   if (stream == nullptr) stream = OpenGrpcStream(std::move(handshake.channel), answer.token());
   std::shared_ptr<Connection> connection =
       Connection::Open(std::move(stream), answer.max_message_bytes(), options.timeout);
-  std::shared_ptr<ClientSession> session(new ClientSession(answer.session_id(), connection));
+  std::shared_ptr<ClientSession> session(
+      new ClientSession(answer.session_id(), std::move(origin), connection));
 
   // One round trip on the stream (an empty Release), so that a stream the
   // server refuses fails here, as connect's error, and not in the first call.
@@ -163,10 +187,56 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     }
     throw;
   }
+  return Registered(std::move(session));
+}
+
+std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
+  const auto deadline = std::chrono::system_clock::now() + origin.options.timeout;
+  FramedLogin login = LogInFramed(
+      origin.address, origin.framed, origin.key,
+      origin.options.client_name.empty() ? DefaultClientName() : origin.options.client_name,
+      deadline);
+  // The login's answer is the server's word on where it listens now.
+  RememberFramedEndpoint(origin.address, login.answer.framed());
+  if (login.answer.has_framed()) origin.framed = login.answer.framed();
+  // The answer came once the server had attached the stream to the session:
+  // no round trip is needed to know the stream is taken.
+  std::shared_ptr<Connection> connection = Connection::Open(
+      std::move(login.stream), login.answer.max_message_bytes(), origin.options.timeout);
+  return Registered(std::shared_ptr<ClientSession>(
+      new ClientSession(login.answer.session_id(), std::move(origin), std::move(connection))));
+}
+
+std::shared_ptr<ClientSession> ClientSession::Registered(std::shared_ptr<ClientSession> session) {
+  RegisterSession(session);
   return session;
 }
 
-ClientSession::~ClientSession() { connection_->Close(); }
+ClientSession::~ClientSession() {
+  // An inherited session is the parent's to close; its successor, if any,
+  // goes with successor_ (closed when its last owner lets go).
+  if (!inherited()) connection_->Close();
+}
+
+ClientSession& ClientSession::ForThisProcess() {
+  if (!inherited()) return *this;
+  if (closed_.load()) throw ConnectionError("session closed");
+  return *successor_.Get([this] {
+    if (SessionsOfThisProcessEnded()) {
+      throw ConnectionError("session closed: the sessions of this process have ended");
+    }
+    return ConnectFramed(origin_);
+  });
+}
+
+void ClientSession::Close() {
+  closed_.store(true);
+  if (!inherited()) {
+    connection_->Close();
+    return;
+  }
+  if (std::shared_ptr<ClientSession> successor = successor_.Peek()) successor->Close();
+}
 
 Value ClientSession::Adopt(const v1::Value& wire) {
   HandlePool pool;
@@ -189,7 +259,16 @@ void EncodeArg(const Value& value, v1::Value* wire, KeepAlive* keep_alive) {
     throw ValueError(std::string(encoded.message()));
   }
   value.ForEachRef([keep_alive](const ObjectRef& ref) {
-    if (ref.owner != nullptr) keep_alive->push_back(ref.owner);
+    if (ref.owner == nullptr) return;
+    // In a forked child, a reference inherited from the parent is kept
+    // alive by the child's own (taken now, if it was not yet).
+    if (ForkGeneration() != 0) {
+      if (std::shared_ptr<ObjectHandle> handle = OwningHandle(ref)) {
+        keep_alive->push_back(ObjectHandle::ForThisProcess(handle));
+        return;
+      }
+    }
+    keep_alive->push_back(ref.owner);
   });
 }
 

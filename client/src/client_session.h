@@ -14,16 +14,27 @@
 // destroyed, that is when the last Manager, proxy and Value holding a
 // reference is gone, or at Close(). Calls go through client/src/call.h.
 //
+// After fork(), a ClientSession the child inherited stays its parent's
+// (fork.h): the child never calls on it, and neither destroying it nor
+// Close() touches its connection there. Calls in the child go to its
+// successor, ForThisProcess(): a session of the child's own, logged in on
+// the framed transport on first use, with the address, key and options the
+// session kept and the framed endpoint its login learned.
+//
 // Thread-safe.
 #ifndef SHOAL_CLIENT_SRC_CLIENT_SESSION_H_
 #define SHOAL_CLIENT_SRC_CLIENT_SESSION_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "client/src/connection.h"
+#include "client/src/fork.h"
 #include "shoal/manager.h"
+#include "shoal/v1/auth.pb.h"
 #include "shoal/v1/value.pb.h"
 #include "shoal/value.h"
 
@@ -34,7 +45,10 @@ class ObjectHandle;
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
   // Reaches the server, runs the handshake, and opens the session stream.
-  // Throws ConnectionError or AuthenticationError.
+  // In a process forked after the library used gRPC, both run on the framed
+  // transport of a server this process (or an ancestor) logged in to
+  // before; another is a ConnectionError that says so. Throws
+  // ConnectionError or AuthenticationError.
   static std::shared_ptr<ClientSession> Connect(const std::string& address, const std::string& key,
                                                 const ConnectOptions& options);
 
@@ -43,6 +57,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientSession& operator=(const ClientSession&) = delete;
 
   const std::string& id() const { return session_id_; }
+
+  // Whether this process inherited the session through fork().
+  bool inherited() const { return InheritedHere(born_); }
+  // The session that calls in this process go to: this one, or, when it was
+  // inherited, its successor, logged in the first time (which may throw as
+  // Connect does). ConnectionError when the session was closed (here, or in
+  // the parent before the fork), or EndSessionsOfThisProcess has run. The
+  // successor lives as long as this session does here.
+  ClientSession& ForThisProcess();
 
   // What carries the session's calls.
   const std::shared_ptr<Connection>& connection() const { return connection_; }
@@ -66,18 +89,42 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The outbox of async() calls: queued for the connection's flusher.
   const std::shared_ptr<Outbox>& stream_outbox() const { return stream_outbox_; }
 
-  // Ends the session now. Idempotent.
-  void Close() { connection_->Close(); }
+  // Ends the session now; for an inherited session, its successor, and no
+  // successor is made afterwards. Idempotent.
+  void Close();
 
  private:
-  ClientSession(std::string session_id, std::shared_ptr<Connection> connection)
+  // How the session was opened: what its successor in a forked child logs
+  // in with.
+  struct Origin {
+    std::string address;
+    std::string key;
+    ConnectOptions options;
+    // Where the server's framed transport listens.
+    v1::FramedEndpoint framed;
+  };
+
+  ClientSession(std::string session_id, Origin origin, std::shared_ptr<Connection> connection)
       : session_id_(std::move(session_id)),
+        origin_(std::move(origin)),
         connection_(std::move(connection)),
         stream_outbox_(std::make_shared<Outbox>(connection_, nullptr, /*stream=*/true)) {}
 
+  // Opens a session on the framed transport alone (LogInFramed).
+  static std::shared_ptr<ClientSession> ConnectFramed(Origin origin);
+  // Makes the session known to EndSessionsOfThisProcess.
+  static std::shared_ptr<ClientSession> Registered(std::shared_ptr<ClientSession> session);
+
+  // The fork generation of the process that opened the session.
+  const uint64_t born_ = ForkGeneration();
   const std::string session_id_;
+  const Origin origin_;
   const std::shared_ptr<Connection> connection_;
   const std::shared_ptr<Outbox> stream_outbox_;
+  // Close() has run: in a forked child, no successor is made.
+  std::atomic<bool> closed_{false};
+  // In a process that inherited the session, its successor there.
+  ForkLocal<ClientSession> successor_;
 };
 
 // Encodes a value for a request and adds the owners of the objects it refers

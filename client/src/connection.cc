@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/src/methods.h"
+#include "shoal/errors.h"
 #include "shoal/pipeline.h"
 
 namespace shoal::detail {
@@ -33,6 +34,18 @@ constexpr int64_t kMaxQueuedBytes = 4 << 20;
 // a call made meanwhile to carry them in its own frame and for a burst of
 // drops to go out as one message, short enough not to matter to anyone.
 constexpr absl::Duration kReleaseLinger = absl::Milliseconds(1);
+
+// Why a connection inherited through fork() takes no call.
+constexpr char kOrphaned[] =
+    "this session belongs to the process that forked this one; a forked process uses a session "
+    "of its own, which its Managers and proxies open on first use";
+
+// Awaiting a call on an orphaned connection.
+[[noreturn]] void ThrowParentsCall() {
+  throw ConnectionError(
+      "this call was made by the process that forked this one, before fork(): its reply goes to "
+      "that process");
+}
 
 CallOutcome GoneOutcome(std::string reason) {
   CallOutcome outcome;
@@ -93,8 +106,14 @@ Connection::Connection(std::unique_ptr<SessionStream> stream, int64_t max_messag
 std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stream,
                                              int64_t max_message_bytes,
                                              std::chrono::milliseconds close_timeout) {
+  // A process that inherited the connection through fork() never destroys
+  // it: its threads are not this process's, and their std::thread objects
+  // would end it if destroyed.
   std::shared_ptr<Connection> connection(
-      new Connection(std::move(stream), max_message_bytes, close_timeout));
+      new Connection(std::move(stream), max_message_bytes, close_timeout),
+      [](Connection* inherited) {
+        if (!inherited->orphaned()) delete inherited;
+      });
   connection->reader_ = std::thread([connection] { connection->ReadLoop(); });
   connection->flusher_ = std::thread([raw = connection.get()] { raw->FlushLoop(); });
   return connection;
@@ -108,6 +127,11 @@ Connection::~Connection() {
 
 uint64_t Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
                           KeepAlive keep_alive, CallCompletion done, Outbox* outbox) {
+  if (orphaned()) {
+    CallOutcome outcome = GoneOutcome(kOrphaned);
+    done(outcome);
+    return 0;
+  }
   // The server ends a stream that brings it a message past its limit; refuse
   // such a call here, alone. The margin covers the call's framing and any
   // releases riding with it (sent on their own when they would not fit).
@@ -164,6 +188,7 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
 }
 
 void Connection::Await(uint64_t call_id) {
+  if (orphaned()) ThrowParentsCall();
   MutexLock lock(&mu_);
   // The caller reads for the call from now on, if it did not already.
   pending_.SetAwaited(call_id, true);
@@ -187,6 +212,7 @@ void Connection::Await(uint64_t call_id) {
 }
 
 void Connection::Disown(uint64_t call_id) {
+  if (orphaned()) return;
   MutexLock lock(&mu_);
   pending_.SetAwaited(call_id, false);
 }
@@ -194,6 +220,7 @@ void Connection::Disown(uint64_t call_id) {
 void Connection::WriteQueued() { WriteCalls(nullptr); }
 
 void Connection::WriteCalls(v1::ClientFrame* more) {
+  if (orphaned()) return;
   MutexLock write_lock(&write_mu_);
   v1::ClientFrame frame;
   {
@@ -238,12 +265,15 @@ int64_t Connection::FrameLimit() const {
 }
 
 void Connection::QueueRelease(uint64_t id) {
+  // The parent's reference is the parent's to give back.
+  if (orphaned()) return;
   MutexLock lock(&mu_);
   if (closing_ || broken_) return;
   release_queue_.push_back(id);
 }
 
 void Connection::SettleReleases() {
+  if (orphaned()) return;
   // Sends every release queued before now, if another writer has not; once
   // it returns, each of them has a call id.
   WriteQueued();
@@ -257,6 +287,9 @@ void Connection::SettleReleases() {
 }
 
 void Connection::Close() {
+  // The parent's session is the parent's to close: not even its socket is
+  // shut down here, which would end it for the parent too.
+  if (orphaned()) return;
   // Close may run inside a completion, on the thread that reads.
   bool reading_here = false;
   {
@@ -314,6 +347,7 @@ void Connection::EndWriting() {
 }
 
 absl::Status Connection::end_status() const {
+  if (orphaned()) return absl::UnavailableError(kOrphaned);
   MutexLock lock(&mu_);
   return end_status_;
 }
@@ -462,11 +496,13 @@ void Outbox::Add(v1::Call call, int64_t bytes) {
 }
 
 void Outbox::Flush() {
+  if (orphaned()) return;
   MutexLock lock(&mu_);
   FlushLocked();
 }
 
 size_t Outbox::size() const {
+  if (orphaned()) return 0;
   MutexLock lock(&mu_);
   return static_cast<size_t>(frame_.calls_size());
 }
@@ -488,6 +524,9 @@ void CallTicket::Send() {
 }
 
 void CallTicket::Await() {
+  // A call the parent gathered or queued before fork(): its reply goes to
+  // the parent (Connection::Await says so for the calls it wrote).
+  if (outbox_ != nullptr && outbox_->orphaned()) ThrowParentsCall();
   Send();
   if (connection_ == nullptr) return;
   // Held until the reply is in, so that the connection outlives a Close()

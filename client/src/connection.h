@@ -18,6 +18,14 @@
 // methods are defined with the connection: they flush the outbox that holds
 // the call, or Await it.
 //
+// After fork(), a connection inherited by the child is orphaned (fork.h):
+// it stays its parent's. Each method checks that first and touches nothing
+// in the child, where its threads are gone and its mutexes may have been
+// held at the fork: nothing is written or read, calls fail with
+// ConnectionError, awaiting a call the parent made throws ConnectionError
+// (its reply goes to the parent), and the connection is never destroyed
+// there (its threads' std::thread objects could not be).
+//
 // Thread-safe. Owned through shared_ptr: the reader thread and each awaited
 // call's CallTicket hold one, so that the connection outlives a Close() that
 // runs inside a completion (which happens when a reply's completion drops the
@@ -38,6 +46,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "client/src/fork.h"
 #include "client/src/session_stream.h"
 #include "google/protobuf/message_lite.h"
 #include "shared/mutex.h"
@@ -177,6 +186,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // status of Finish(). OK while the stream is open.
   absl::Status end_status() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Whether this process inherited the connection through fork(): then it
+  // is its parent's, and nothing here touches it.
+  bool orphaned() const { return InheritedHere(born_); }
+
  private:
   friend class Outbox;
 
@@ -226,6 +239,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return closing_ || broken_ || pending_.ReleasesAnsweredUpTo(up_to);
   }
 
+  // The fork generation of the process that opened the connection.
+  const uint64_t born_ = ForkGeneration();
   const int64_t max_message_bytes_;
   const std::chrono::milliseconds close_timeout_;
 
@@ -283,7 +298,8 @@ class Outbox {
  public:
   Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> keep_open,
          bool stream = false);
-  // A batch sends what it still holds.
+  // A batch sends what it still holds (unless the parent made it, before
+  // fork()).
   ~Outbox() {
     if (!stream_) Flush();
   }
@@ -294,6 +310,8 @@ class Outbox {
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
   // How many calls are gathered.
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the outbox belongs to a connection this process inherited.
+  bool orphaned() const { return connection_->orphaned(); }
 
  private:
   friend class Connection;

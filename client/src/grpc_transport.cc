@@ -6,15 +6,14 @@
 #include <grpcpp/support/channel_arguments.h>
 #include <grpcpp/support/status.h>
 #include <grpcpp/support/sync_stream.h>
-#include <unistd.h>
 
-#include <climits>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "client/src/error_mapping.h"
+#include "client/src/fork.h"
 #include "client/src/handshake.h"
 #include "google/rpc/status.pb.h"
 #include "shared/hmac.h"
@@ -25,14 +24,6 @@
 
 namespace shoal::detail {
 namespace {
-
-constexpr size_t kNonceBytes = 32;
-
-std::string DefaultClientName() {
-  char host[HOST_NAME_MAX + 1] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return absl::StrCat(host[0] != '\0' ? host : "unknown-host", " pid ", getpid());
-}
 
 // The ErrorInfo a gRPC status carries, when the server left one.
 bool InfoFromDetails(const grpc::Status& status, v1::ErrorInfo* info) {
@@ -108,6 +99,8 @@ class GrpcStream : public SessionStream {
 
 Handshake RunHandshake(const std::string& address, const std::string& key,
                        const ConnectOptions& options) {
+  // From here on, a process forked from this one cannot use gRPC.
+  NoteGrpcUse();
   grpc::ChannelArguments args;
   // The server enforces its own limits; a large copy() must not fail here.
   args.SetMaxReceiveMessageSize(-1);
@@ -117,7 +110,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
   std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(out.channel);
 
   // Step one: the challenge, with the server's proof that it holds the key.
-  const std::string client_nonce = RandomBytes(kNonceBytes);
+  const std::string client_nonce = RandomBytes(kClientNonceBytes);
   v1::ChallengeReply challenge;
   {
     grpc::ClientContext context;
@@ -132,10 +125,9 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
 
   // Step two: our proof, for a session and its bearer token. It goes even when
   // the server's proof failed, so that the user learns which side's proof
-  // did: a server with another key refuses ours, a server without one cannot
-  // check it. The proof tells a server nothing that the real one does not
-  // give anybody who asks for a challenge, and the session is never used
-  // unless both proofs held.
+  // did (handshake.h). The proof tells a server nothing that the real one
+  // does not give anybody who asks for a challenge, and the session is never
+  // used unless both proofs held.
   {
     grpc::ClientContext context;
     context.set_deadline(out.deadline);
@@ -148,10 +140,9 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
         code != grpc::StatusCode::DEADLINE_EXCEEDED) {
       const std::string where = absl::StrCat("handshake with the shoal server at ", address, ": ");
       if (code == grpc::StatusCode::UNAUTHENTICATED) {
-        throw AuthenticationError(where + "the server refused our authkey (wrong key?)");
+        throw AuthenticationError(absl::StrCat(where, kRefusedOurKey));
       }
-      throw AuthenticationError(
-          where + "the server could not prove it knows the authkey (wrong server or wrong key?)");
+      throw AuthenticationError(absl::StrCat(where, kServerNotProved));
     }
     if (!status.ok()) ThrowHandshakeFailure(status, address);
   }

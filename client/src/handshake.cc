@@ -1,7 +1,11 @@
 #include "client/src/handshake.h"
 
+#include <unistd.h>
+
+#include <climits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "shared/hmac.h"
 
 namespace shoal::detail {
@@ -19,6 +23,12 @@ v1::AnswerRequest AnswerFor(absl::string_view key, absl::string_view client_nonc
   request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
   request.set_client_name(std::move(client_name));
   return request;
+}
+
+std::string DefaultClientName() {
+  char host[HOST_NAME_MAX + 1] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "unknown-host", " pid ", getpid());
 }
 
 }  // namespace shoal::detail

@@ -30,7 +30,7 @@ Manager Manager::connect(const std::string& address, const AuthKey& key,
 
 detail::ClientSession& Manager::session() const {
   if (session_ == nullptr) throw ConnectionError("this Manager is not connected");
-  return *session_;
+  return session_->ForThisProcess();
 }
 
 ListProxy Manager::list(std::string_view name) const {

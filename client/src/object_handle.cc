@@ -4,7 +4,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "client/src/call.h"
 #include "client/src/client_session.h"
+#include "client/src/methods.h"
 #include "shoal/errors.h"
 
 namespace shoal::detail {
@@ -25,7 +27,34 @@ constexpr Kind kAllKinds[] = {
 
 }  // namespace
 
-ObjectHandle::~ObjectHandle() { session_->Release(id_); }
+ObjectHandle::~ObjectHandle() {
+  // An inherited handle's reference is its parent's; this process's own
+  // goes with successor_.
+  if (!session_->inherited()) session_->Release(id_);
+}
+
+std::shared_ptr<ObjectHandle> ObjectHandle::ForThisProcess(
+    const std::shared_ptr<ObjectHandle>& handle) {
+  if (!handle->session_->inherited()) return handle;
+  return handle->successor_.Get([&handle] {
+    ClientSession& session = handle->session_->ForThisProcess();
+    v1::LookupRequest request;
+    request.set_id(handle->id_);
+    std::shared_ptr<ObjectHandle> own;
+    try {
+      own = Start(session, nullptr, method::Manager::Lookup, request, KeepAlive(),
+                  [](ClientSession& session, v1::LookupReply& reply) {
+                    return session.AdoptRef(reply.ref());
+                  })
+                .get();
+    } catch (const KeyError& e) {
+      throw KeyError(absl::StrCat(FormatToken(handle->kind_, handle->id_),
+                                  ", inherited from the parent process, no longer exists: ",
+                                  e.what()));
+    }
+    return own;
+  });
+}
 
 std::shared_ptr<ObjectHandle> NewHandle(std::shared_ptr<ClientSession> session, uint64_t id,
                                         Kind kind) {

@@ -64,8 +64,14 @@ Kind ObjectProxy::kind() const { return handle_->kind(); }
 std::string ObjectProxy::token() const { return detail::FormatToken(kind(), id()); }
 
 detail::AsyncTarget ObjectProxy::async_target(Batch* batch) const {
-  return detail::AsyncTarget{handle_, batch != nullptr ? batch->outbox_
-                                                       : handle_->session().stream_outbox()};
+  std::shared_ptr<detail::ObjectHandle> handle = detail::ObjectHandle::ForThisProcess(handle_);
+  std::shared_ptr<detail::Outbox> outbox =
+      batch != nullptr ? batch->outbox_ : handle->session().stream_outbox();
+  return detail::AsyncTarget{std::move(handle), std::move(outbox)};
+}
+
+detail::AsyncTarget ObjectProxy::immediate_target() const {
+  return detail::AsyncTarget{detail::ObjectHandle::ForThisProcess(handle_), nullptr};
 }
 
 Value ObjectProxy::ref() const { return Value(ObjectRef{id(), kind(), handle_}); }
@@ -73,7 +79,8 @@ Value ObjectProxy::ref() const { return Value(ObjectRef{id(), kind(), handle_});
 std::string ObjectProxy::repr() const { return str(); }
 
 std::string ObjectProxy::str() const {
-  detail::ClientSession& session = handle_->session();
+  const detail::AsyncTarget target = immediate_target();
+  detail::ClientSession& session = target.handle->session();
   switch (kind()) {
     case Kind::kNamespace:
       return NamespaceRepr(detail::ProxyAccess::Make<NamespaceProxy>(handle_));

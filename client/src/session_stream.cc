@@ -19,8 +19,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "client/src/error_mapping.h"
+#include "client/src/fork.h"
+#include "client/src/handshake.h"
 #include "shared/frame_reader.h"
 #include "shared/framing.h"
+#include "shared/hmac.h"
+#include "shoal/errors.h"
 
 namespace shoal::detail {
 namespace {
@@ -30,8 +35,9 @@ constexpr size_t kReadChunk = 64 << 10;
 
 class FramedStream : public SessionStream {
  public:
+  // Takes fd, made by OpenSessionSocket.
   explicit FramedStream(int fd) : fd_(fd) {}
-  ~FramedStream() override { close(fd_); }
+  ~FramedStream() override { CloseSessionSocket(fd_); }
 
   bool Write(const v1::ClientFrame& frame) override {
     out_.clear();
@@ -49,7 +55,12 @@ class FramedStream : public SessionStream {
 
   void WritesDone() override { shutdown(fd_, SHUT_WR); }
 
-  bool Read(v1::ServerFrame* frame) override {
+  bool Read(v1::ServerFrame* frame) override { return ReadBy(frame, std::nullopt); }
+
+  // Read, which gives up at deadline, when there is one: the stream then
+  // ends with DEADLINE_EXCEEDED.
+  bool ReadBy(v1::ServerFrame* frame,
+              std::optional<std::chrono::system_clock::time_point> deadline) {
     if (ended_) return false;
     for (;;) {
       if (std::optional<absl::string_view> message = reader_.Next()) {
@@ -61,6 +72,7 @@ class FramedStream : public SessionStream {
         }
         return true;
       }
+      if (deadline.has_value() && !AwaitInput(*deadline)) return false;
       if (!Fill()) return false;
     }
   }
@@ -73,6 +85,25 @@ class FramedStream : public SessionStream {
   }
 
  private:
+  // Waits until the socket has something to read, or ends the stream at
+  // deadline.
+  bool AwaitInput(std::chrono::system_clock::time_point deadline) {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::system_clock::now());
+      if (left.count() <= 0) {
+        return End(absl::StatusCode::kDeadlineExceeded, "the server did not answer in time");
+      }
+      pollfd waiting{fd_, POLLIN, 0};
+      const int ready = poll(&waiting, 1, static_cast<int>(left.count()));
+      if (ready > 0) return true;
+      if (ready < 0 && errno != EINTR) {
+        return End(absl::StatusCode::kUnavailable,
+                   absl::StrCat("the session connection failed: ", std::strerror(errno)));
+      }
+    }
+  }
+
   // Reads what the socket has into the reader, or fails.
   bool Fill() {
     const absl::Span<char> space = reader_.WriteSpace(kReadChunk);
@@ -157,11 +188,11 @@ absl::StatusOr<int> ConnectUnix(const std::string& path,
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) return absl::InvalidArgumentError("path too long");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = OpenSessionSocket(AF_UNIX);
   if (fd < 0) return absl::UnavailableError(std::strerror(errno));
   absl::Status connected = ConnectBy(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), deadline);
   if (!connected.ok()) {
-    close(fd);
+    CloseSessionSocket(fd);
     return connected;
   }
   return fd;
@@ -179,7 +210,7 @@ absl::StatusOr<int> ConnectTcp(const std::string& host, uint32_t port,
   if (rc != 0) return absl::UnavailableError(gai_strerror(rc));
   absl::Status last = absl::UnavailableError("no address");
   for (addrinfo* at = found; at != nullptr; at = at->ai_next) {
-    const int fd = socket(at->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = OpenSessionSocket(at->ai_family);
     if (fd < 0) continue;
     last = ConnectBy(fd, at->ai_addr, at->ai_addrlen, deadline);
     if (last.ok()) {
@@ -188,16 +219,16 @@ absl::StatusOr<int> ConnectTcp(const std::string& host, uint32_t port,
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       return fd;
     }
-    close(fd);
+    CloseSessionSocket(fd);
   }
   freeaddrinfo(found);
   return last;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
-    const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,
+// A connection to the framed transport the server offered (see
+// OpenFramedStream).
+absl::StatusOr<std::unique_ptr<FramedStream>> ConnectFramed(
+    const std::string& address, const v1::FramedEndpoint& endpoint,
     std::chrono::system_clock::time_point deadline) {
   absl::StatusOr<int> fd = absl::UnavailableError("the server offers no framed endpoint");
   if (absl::StartsWith(address, "unix:")) {
@@ -206,13 +237,80 @@ absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
     fd = ConnectTcp(TargetHost(address), endpoint.port(), deadline);
   }
   if (!fd.ok()) return fd.status();
-  auto stream = std::make_unique<FramedStream>(*fd);
+  return std::make_unique<FramedStream>(*fd);
+}
+
+// The exception for a framed login that ended with status: the kind the
+// server named in its last frame ("AuthenticationError: ..."), or, for a
+// connection that failed or timed out, ConnectionError.
+[[noreturn]] void ThrowLoginFailure(const absl::Status& status, const std::string& where) {
+  const absl::string_view message = status.message();
+  const size_t colon = message.find(": ");
+  if (colon != absl::string_view::npos && colon > 0 &&
+      message.substr(0, colon).find(' ') == absl::string_view::npos) {
+    ThrowError(message.substr(0, colon), absl::StrCat(where, message.substr(colon + 2)));
+  }
+  throw ConnectionError(absl::StrCat(where, message));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
+    const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,
+    std::chrono::system_clock::time_point deadline) {
+  absl::StatusOr<std::unique_ptr<FramedStream>> stream = ConnectFramed(address, endpoint, deadline);
+  if (!stream.ok()) return stream.status();
   v1::ClientFrame hello;
   hello.set_token(token);
-  if (!stream->Write(hello)) {
+  if (!(*stream)->Write(hello)) {
     return absl::UnavailableError(absl::StrCat("cannot write: ", std::strerror(errno)));
   }
-  return stream;
+  return *std::move(stream);
+}
+
+FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& endpoint,
+                        const std::string& key, const std::string& client_name,
+                        std::chrono::system_clock::time_point deadline) {
+  absl::StatusOr<std::unique_ptr<FramedStream>> connected =
+      ConnectFramed(address, endpoint, deadline);
+  if (!connected.ok()) {
+    throw ConnectionError(absl::StrCat("cannot reach the framed transport of the shoal server at ",
+                                       address, ": ", connected.status().message()));
+  }
+  FramedStream& stream = **connected;
+  const std::string where =
+      absl::StrCat("login on the framed transport of the shoal server at ", address, ": ");
+
+  // Step one: the challenge, with the server's proof that it holds the key.
+  // A write that fails is a connection the server ended: its last frame
+  // says why.
+  const std::string client_nonce = RandomBytes(kClientNonceBytes);
+  v1::ClientFrame frame;
+  frame.mutable_challenge()->set_client_nonce(client_nonce);
+  v1::ServerFrame reply;
+  stream.Write(frame);
+  if (!stream.ReadBy(&reply, deadline)) ThrowLoginFailure(stream.Finish(), where);
+  if (!reply.has_challenge()) throw Error("Error", where + "the server did not send a challenge");
+  const bool server_proved = ServerProvesKey(key, client_nonce, reply.challenge());
+
+  // Step two: our proof, even when the server's failed (handshake.h).
+  frame.Clear();
+  *frame.mutable_answer() = AnswerFor(key, client_nonce, reply.challenge(), client_name);
+  reply.Clear();
+  stream.Write(frame);
+  const bool answered = stream.ReadBy(&reply, deadline);
+  const absl::Status end = answered ? absl::OkStatus() : stream.Finish();
+  if (!server_proved && !absl::IsUnavailable(end) && !absl::IsDeadlineExceeded(end)) {
+    // The session such a server opened goes with the connection.
+    throw AuthenticationError(
+        absl::StrCat(where, absl::IsUnauthenticated(end) ? kRefusedOurKey : kServerNotProved));
+  }
+  if (!answered) ThrowLoginFailure(end, where);
+  if (!reply.has_answer()) throw Error("Error", where + "the server did not answer the login");
+  FramedLogin login;
+  login.answer = std::move(*reply.mutable_answer());
+  login.stream = *std::move(connected);
+  return login;
 }
 
 }  // namespace shoal::detail

@@ -1,6 +1,8 @@
 // What carries a session's frames: the framed transport (FramedEndpoint in
-// session.proto), a plain TCP or unix socket with one less thread hand-over on
+// auth.proto), a plain TCP or unix socket with one less thread hand-over on
 // each side of a round trip, or gRPC's Session/Stream (grpc_transport.h).
+// The framed transport's sockets are made through fork.h, so that a forked
+// child closes its copies.
 //
 // Thread-safety: one reader and one writer at a time, each on its own
 // thread; Cancel from any thread.
@@ -42,6 +44,25 @@ class SessionStream {
 absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
     const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,
     std::chrono::system_clock::time_point deadline);
+
+// A session opened on the framed transport alone: its stream, attached to
+// the session, and the server's answer (session id, token, limits, where
+// the framed transport listens).
+struct FramedLogin {
+  std::unique_ptr<SessionStream> stream;
+  v1::AnswerReply answer;
+};
+
+// Connects as OpenFramedStream does and runs the handshake in the
+// connection's first two frames (ClientFrame.challenge, then .answer), with
+// no gRPC: how a process forked after gRPC was used logs in. The server's
+// proof is checked as on gRPC (handshake.h). Throws ConnectionError when the
+// server cannot be reached or does not answer by deadline,
+// AuthenticationError when either side does not hold key, saying which, and
+// the error the server ends the connection with otherwise.
+FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& endpoint,
+                        const std::string& key, const std::string& client_name,
+                        std::chrono::system_clock::time_point deadline);
 
 }  // namespace shoal::detail
 

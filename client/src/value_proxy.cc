@@ -66,7 +66,7 @@ bool ValueProxy::compare_and_swap(const Value& expected, const Value& desired, V
 }
 
 std::string ValueProxy::typecode() const {
-  return detail::DescribeAsync(handle().session(), id()).get().typecode;
+  return detail::DescribeAsync(immediate_target().handle->session(), id()).get().typecode;
 }
 
 }  // namespace shoal

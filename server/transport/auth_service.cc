@@ -1,4 +1,5 @@
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -12,15 +13,12 @@ grpc::ServerUnaryReactor* AuthService::Challenge(grpc::CallbackServerContext* co
                                                  const v1::ChallengeRequest* request,
                                                  v1::ChallengeReply* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Challenges::Issued> issued =
-      core_.challenges().Issue(request->client_nonce(), absl::Now());
-  if (!issued.ok()) {
-    reactor->Finish(ToGrpcStatus(issued.status()));
+  absl::StatusOr<v1::ChallengeReply> challenge = handshake_.Challenge(*request);
+  if (!challenge.ok()) {
+    reactor->Finish(ToGrpcStatus(challenge.status()));
     return reactor;
   }
-  reply->set_challenge_id(issued->id);
-  reply->set_server_nonce(issued->server_nonce);
-  reply->set_server_proof(issued->server_proof);
+  *reply = *std::move(challenge);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -47,19 +45,12 @@ grpc::ServerUnaryReactor* AuthService::Answer(grpc::CallbackServerContext* conte
                                               const v1::AnswerRequest* request,
                                               v1::AnswerReply* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time now = absl::Now();
-  absl::Status redeemed =
-      core_.challenges().Redeem(request->challenge_id(), request->client_proof(), now);
-  if (!redeemed.ok()) {
-    reactor->Finish(ToGrpcStatus(redeemed));
+  absl::StatusOr<v1::AnswerReply> answer = handshake_.Answer(*request, PeerOf(*context));
+  if (!answer.ok()) {
+    reactor->Finish(ToGrpcStatus(answer.status()));
     return reactor;
   }
-  auto [id, token] = core_.sessions().Open(request->client_name(), PeerOf(*context), now);
-  reply->set_session_id(std::to_string(id));
-  reply->set_token(token);
-  reply->set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));
-  reply->set_max_message_bytes(core_.options().max_message_bytes);
-  if (framed_.port() != 0 || !framed_.unix_path().empty()) *reply->mutable_framed() = framed_;
+  *reply = *std::move(answer);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "server/transport/listener.h"
 #include "server/transport/pending_logins.h"
 #include "server/transport/stream_errors.h"
 #include "shared/error_kind.h"
@@ -26,9 +28,10 @@ constexpr size_t kKeepBuffer = 1 << 20;
 
 }  // namespace
 
-FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher, int fd,
-                                   int epoll_fd)
-    : fd_(fd),
+FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher,
+                                   const Handshake& handshake, int fd, int epoll_fd)
+    : handshake_(handshake),
+      fd_(fd),
       epoll_fd_(epoll_fd),
       max_message_bytes_(static_cast<size_t>(core.options().max_message_bytes)),
       // The end of a socket's input means its client closed the session or
@@ -112,12 +115,12 @@ void FramedConnection::Read() {
   }
   if (!reader_.status().ok()) {
     read_no_more_ = true;
-    session_.Fail(greeted_ ? reader_.status()
-                           : error::LimitError(absl::StrCat(
-                                 "before it has logged in, a connection's first frame may hold "
-                                 "at most ",
-                                 kMaxLoginFrame, " bytes (its session token): ",
-                                 reader_.status().message())));
+    session_.Fail(stage_ == Stage::kIn
+                      ? reader_.status()
+                      : error::LimitError(absl::StrCat(
+                            "before it has logged in, a connection's first frames (its session "
+                            "token, or the handshake's challenge and answer) may hold at most ",
+                            kMaxLoginFrame, " bytes each: ", reader_.status().message())));
   }
   session_.ReleaseReplies();
 }
@@ -128,23 +131,93 @@ bool FramedConnection::HandleFrame(absl::string_view message) {
     session_.Fail(error::ValueError("a frame is not a ClientFrame message"));
     return false;
   }
-  if (!greeted_) {
-    greeted_ = true;
-    Login waiting = Login::kWaiting;
-    if (!login_.compare_exchange_strong(waiting, Login::kLoggedIn)) {
-      // Refused meanwhile (its deadline, or too many waiting): it has ended.
+  if (stage_ != Stage::kIn) {
+    if (!LogInStep()) {
       read_no_more_ = true;
       return false;
     }
-    if (logins_ != nullptr) logins_->Remove(this);
-    if (!session_.Attach(frame_.token())) {
-      read_no_more_ = true;
-      return false;
+    // A challenge is answered alone; the frame that logs in may carry calls.
+    if (stage_ != Stage::kIn) {
+      frame_.Clear();
+      return true;
     }
-    reader_.set_max_frame(max_message_bytes_);
   }
   session_.OnFrame(frame_);
   frame_.Clear();
+  return true;
+}
+
+bool FramedConnection::LogInStep() {
+  if (stage_ == Stage::kChallenged) return Answer();
+  if (frame_.has_challenge()) return Challenge();
+  if (frame_.has_answer()) {
+    RefuseLogin(error::ValueError("an answer comes in the frame after its challenge"));
+    return false;
+  }
+  return TakeLogin() && Attach(frame_.token());
+}
+
+bool FramedConnection::Challenge() {
+  if (!frame_.token().empty() || frame_.has_answer() || frame_.calls_size() > 0 ||
+      frame_.cancels_size() > 0 || frame_.close()) {
+    RefuseLogin(error::ValueError("a frame that asks for a challenge carries nothing else"));
+    return false;
+  }
+  absl::StatusOr<v1::ChallengeReply> challenge = handshake_.Challenge(frame_.challenge());
+  if (!challenge.ok()) {
+    RefuseLogin(challenge.status());
+    return false;
+  }
+  v1::ServerFrame reply;
+  *reply.mutable_challenge() = *std::move(challenge);
+  if (!WriteLoginFrame(reply)) return false;
+  // The answer is still a frame before login: the same limits hold for it.
+  stage_ = Stage::kChallenged;
+  return true;
+}
+
+bool FramedConnection::Answer() {
+  if (!frame_.has_answer() || frame_.has_challenge() || !frame_.token().empty()) {
+    RefuseLogin(MakeError(ErrorKind::kAuthenticationError,
+                          "the frame after a challenge must carry its answer, and no token"));
+    return false;
+  }
+  if (!TakeLogin()) return false;
+  absl::StatusOr<v1::AnswerReply> answer = handshake_.Answer(frame_.answer(), SocketPeerName(fd_));
+  if (!answer.ok()) {
+    session_.Fail(answer.status());
+    return false;
+  }
+  if (!Attach(answer->token())) return false;
+  v1::ServerFrame reply;
+  *reply.mutable_answer() = *std::move(answer);
+  // Written before the replies to the calls the frame carries: those are
+  // held until the frames read are dispatched (Read).
+  return WriteLoginFrame(reply);
+}
+
+bool FramedConnection::TakeLogin() {
+  Login waiting = Login::kWaiting;
+  // Refused meanwhile (its deadline, or too many waiting): it has ended.
+  if (!login_.compare_exchange_strong(waiting, Login::kLoggedIn)) return false;
+  if (logins_ != nullptr) logins_->Remove(this);
+  return true;
+}
+
+bool FramedConnection::Attach(absl::string_view token) {
+  if (!session_.Attach(token)) return false;
+  stage_ = Stage::kIn;
+  reader_.set_max_frame(max_message_bytes_);
+  return true;
+}
+
+bool FramedConnection::WriteLoginFrame(const v1::ServerFrame& frame) {
+  MutexLock lock(&out_mu_);
+  // Not reading any more means the stream has finished (FinishLocked): its
+  // last frame is written already.
+  if (closed_ || !reading_) return false;
+  AppendFrame(frame, &out_);
+  WriteOutLocked();
   return true;
 }
 

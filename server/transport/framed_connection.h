@@ -32,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
+#include "server/transport/handshake.h"
 #include "server/transport/session_core.h"
 #include "shared/frame_reader.h"
 #include "shared/mutex.h"
@@ -44,12 +45,15 @@ class PendingLogins;
 class FramedConnection : private FrameSink,
                          public std::enable_shared_from_this<FramedConnection> {
  public:
-  // The largest first frame read before the connection has logged in. The
-  // client's first frame carries its session token and nothing else.
+  // The largest frame read before the connection has logged in. The
+  // client's frames carry its session token, or the handshake's challenge
+  // or answer, and little else.
   static constexpr size_t kMaxLoginFrame = 4 << 10;
 
   // Serves fd, which is in epoll_fd's set with this connection as its tag.
-  FramedConnection(Core& core, const Dispatcher& dispatcher, int fd, int epoll_fd);
+  // A connection that logs in by itself runs handshake's steps.
+  FramedConnection(Core& core, const Dispatcher& dispatcher, const Handshake& handshake, int fd,
+                   int epoll_fd);
   ~FramedConnection() override;
   FramedConnection(const FramedConnection&) = delete;
   FramedConnection& operator=(const FramedConnection&) = delete;
@@ -80,6 +84,21 @@ class FramedConnection : private FrameSink,
   void Read();
   // Loop thread: one frame. False when the connection is to be read no more.
   bool HandleFrame(absl::string_view message);
+  // Loop thread, before login: one step of it, the frame in frame_: a
+  // session token, a challenge, or the answer to the challenge given. False
+  // when the connection ends (its login refused).
+  bool LogInStep();
+  bool Challenge();
+  bool Answer();
+  // Loop thread: the connection logs in now, unless its login was refused
+  // meanwhile (false then); its login deadline is forgotten.
+  bool TakeLogin();
+  // Loop thread: attaches the stream to the session named by token, after
+  // which frames up to the message limit are read. False when refused.
+  bool Attach(absl::string_view token);
+  // Loop thread, before login: writes a reply of the handshake, unless the
+  // connection has ended meanwhile (its login refused). False then.
+  bool WriteLoginFrame(const v1::ServerFrame& frame);
 
   // FrameSink, called with the session's mutex held (then out_mu_ is taken).
   bool WriteLocked(v1::ServerFrame& replies) override;
@@ -92,9 +111,14 @@ class FramedConnection : private FrameSink,
   void UpdateInterestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
 
   // Whether the connection has logged in: decided once, by its first frame
-  // (on the loop thread) or by RefuseLogin (from any), whichever comes first.
+  // or its answer (on the loop thread) or by RefuseLogin (from any),
+  // whichever comes first.
   enum class Login : uint8_t { kWaiting, kLoggedIn, kRefused };
+  // Which frame the loop thread reads: the first, the answer to the
+  // challenge it was given, or any after login.
+  enum class Stage : uint8_t { kFirst, kChallenged, kIn };
 
+  const Handshake& handshake_;
   const int fd_;
   const int epoll_fd_;
   const size_t max_message_bytes_;
@@ -106,7 +130,7 @@ class FramedConnection : private FrameSink,
   // Loop thread only.
   FrameReader reader_;
   v1::ClientFrame frame_;
-  bool greeted_ = false;
+  Stage stage_ = Stage::kFirst;
   // The connection is read no more: the client stopped writing, or broke
   // the protocol.
   bool read_no_more_ = false;

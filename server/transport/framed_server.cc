@@ -11,9 +11,10 @@
 
 namespace shoal::server {
 
-FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher)
+FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher, const Handshake& handshake)
     : core_(core),
       dispatcher_(dispatcher),
+      handshake_(handshake),
       pending_logins_(core.timers(), core.options().login_timeout,
                       core.options().max_pending_logins) {}
 
@@ -51,7 +52,8 @@ void FramedServer::Serve(void* tag, uint32_t events) {
 
 void FramedServer::Adopt(int fd) {
   EventLoop& loop = *loops_[next_loop_++ % loops_.size()];
-  auto connection = std::make_shared<FramedConnection>(core_, dispatcher_, fd, loop.epoll_fd());
+  auto connection = std::make_shared<FramedConnection>(core_, dispatcher_, handshake_, fd,
+                                                       loop.epoll_fd());
   bool ending = false;
   {
     MutexLock lock(&mu_);

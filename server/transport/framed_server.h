@@ -20,6 +20,7 @@
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "server/transport/event_loop.h"
+#include "server/transport/handshake.h"
 #include "server/transport/pending_logins.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.pb.h"
@@ -30,7 +31,8 @@ class FramedConnection;
 
 class FramedServer {
  public:
-  FramedServer(Core& core, const Dispatcher& dispatcher);
+  // Connections that log in by themselves run handshake's steps.
+  FramedServer(Core& core, const Dispatcher& dispatcher, const Handshake& handshake);
   ~FramedServer();
   FramedServer(const FramedServer&) = delete;
   FramedServer& operator=(const FramedServer&) = delete;
@@ -60,6 +62,7 @@ class FramedServer {
 
   Core& core_;
   const Dispatcher& dispatcher_;
+  const Handshake& handshake_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   size_t next_loop_ = 0;  // touched by Adopt only
   // The connections not logged in yet: each closed if it does not log in

@@ -88,7 +88,7 @@ void PendingLogins::TimedOut(uint64_t seq) {
       ErrorKind::kTimeoutError,
       absl::StrCat("no login within ", absl::FormatDuration(timeout_),
                    " (--login-timeout): a connection's first frame must carry its session "
-                   "token")));
+                   "token, or its first two the handshake's challenge and answer")));
 }
 
 }  // namespace shoal::server

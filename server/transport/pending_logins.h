@@ -1,5 +1,6 @@
-// The framed connections that have not logged in yet: accepted, and their
-// first frame (the one whose session token attaches them) not yet read.
+// The framed connections that have not logged in yet: accepted, and not yet
+// attached to a session, either by a first frame carrying a session token or
+// by the handshake run in their first two frames.
 // Before login nobody is known to be behind a connection, so what it may cost
 // the server is bounded: each gets a deadline (the login timeout), after
 // which it is closed, and at most max_pending wait at once.
@@ -7,7 +8,7 @@
 // When a connection arrives with max_pending waiting already, the oldest
 // waiting one is closed to make room, rather than the new one refused. A
 // client that holds the key sends its first frame as soon as it has
-// connected, so it waits for a round trip; a flood of silent connections
+// connected, so it waits for a round trip (two, for the handshake); a flood of silent connections
 // would have to outpace that to close it. Refusing new connections instead
 // would let the same flood lock every client out for a whole login timeout.
 //

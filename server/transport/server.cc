@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/transport/acceptor.h"
 #include "server/transport/framed_server.h"
+#include "server/transport/handshake.h"
 #include "server/transport/listener.h"
 #include "server/transport/reflection_service.h"
 #include "server/transport/services.h"
@@ -24,9 +25,10 @@ struct Server::Services {
                     &ManagerTable(), &LockTable(), &RLockTable(), &SemaphoreTable(),
                     &BoundedSemaphoreTable(), &ConditionTable(), &EventTable(), &BarrierTable(),
                     &QueueTable(), &JoinableQueueTable()}),
-        auth(core),
+        handshake(core),
+        auth(handshake),
         session(core, dispatcher),
-        framed(core, dispatcher),
+        framed(core, dispatcher, handshake),
         health(dispatcher),
         reflection_v1(reflection_index),
         reflection_v1alpha(reflection_index),
@@ -36,6 +38,7 @@ struct Server::Services {
   Listener grpc_listener;
   Listener framed_listener;
   Dispatcher dispatcher;
+  Handshake handshake;
   AuthService auth;
   SessionService session;
   FramedServer framed;
@@ -89,7 +92,7 @@ absl::StatusOr<std::string> Server::Start() {
     } else {
       endpoint.set_unix_path(services_->framed_listener.unix_path());
     }
-    services_->auth.set_framed(std::move(endpoint));
+    services_->handshake.set_framed(std::move(endpoint));
   }
   // No listening port: gRPC serves the connections the acceptor hands it.
   grpc::ServerBuilder builder;

@@ -10,17 +10,17 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
+#include "server/transport/handshake.h"
 #include "shared/mutex.h"
 #include "shoal/v1/auth.grpc.pb.h"
 #include "shoal/v1/session.grpc.pb.h"
 
 namespace shoal::server {
 
+// The handshake's two steps as unary calls (handshake.h does the work).
 class AuthService : public v1::Auth::CallbackService {
  public:
-  explicit AuthService(Core& core) : core_(core) {}
-  // Offers the framed transport in every AnswerReply; set before serving.
-  void set_framed(v1::FramedEndpoint framed) { framed_ = std::move(framed); }
+  explicit AuthService(const Handshake& handshake) : handshake_(handshake) {}
   grpc::ServerUnaryReactor* Challenge(grpc::CallbackServerContext* context,
                                       const v1::ChallengeRequest* request,
                                       v1::ChallengeReply* reply) override;
@@ -29,8 +29,7 @@ class AuthService : public v1::Auth::CallbackService {
                                    v1::AnswerReply* reply) override;
 
  private:
-  Core& core_;
-  v1::FramedEndpoint framed_;
+  const Handshake& handshake_;
 };
 
 class StreamReactor;

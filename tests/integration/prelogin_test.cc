@@ -34,6 +34,24 @@ v1::ClientFrame Hello(const std::string& token) {
   return frame;
 }
 
+// A connection's first frame when it logs in by itself: a challenge.
+v1::ClientFrame ChallengeFrame() {
+  v1::ClientFrame frame;
+  frame.mutable_challenge()->set_client_nonce(RandomBytes(32));
+  return frame;
+}
+
+// Asks for a challenge on socket and reads it.
+v1::ChallengeReply Challenge(FramedSocket& socket, const std::string& nonce) {
+  v1::ClientFrame frame;
+  frame.mutable_challenge()->set_client_nonce(nonce);
+  EXPECT_TRUE(socket.Write(frame));
+  v1::ServerFrame reply;
+  EXPECT_TRUE(socket.Read(&reply));
+  EXPECT_TRUE(reply.has_challenge()) << reply.ShortDebugString();
+  return reply.challenge();
+}
+
 // The bytes of a frame header announcing a message of size bytes.
 std::string Header(uint32_t size) {
   return std::string{static_cast<char>(size >> 24), static_cast<char>(size >> 16),
@@ -207,6 +225,89 @@ TEST(PreLoginTest, AFirstFramePastTheLoginLimitIsRefused) {
     EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)) << end.message();
   }
   ExpectServes(server, "after");
+}
+
+TEST(PreLoginTest, TheHandshakesFramesArePastTheLoginLimitToo) {
+  ServerProcess server;
+  const uint32_t port = FramedPort(server);
+  {
+    // A challenge frame of 5000 bytes.
+    FramedSocket socket(port);
+    ASSERT_TRUE(socket.connected());
+    v1::ClientFrame frame = ChallengeFrame();
+    frame.mutable_challenge()->set_client_nonce(std::string(5000, 'n'));
+    ASSERT_TRUE(socket.Write(frame));
+    v1::StreamEnd end = socket.ReadUntilEnd();
+    EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+    EXPECT_NE(end.message().find("before it has logged in"), std::string::npos) << end.message();
+    EXPECT_TRUE(socket.AtEnd());
+  }
+  {
+    // A right answer, but 5000 bytes of it: the second frame is still read
+    // with the login limit.
+    FramedSocket socket(port);
+    ASSERT_TRUE(socket.connected());
+    const std::string nonce = RandomBytes(32);
+    const v1::ChallengeReply challenge = Challenge(socket, nonce);
+    v1::ClientFrame answer;
+    answer.mutable_answer()->set_challenge_id(challenge.challenge_id());
+    answer.mutable_answer()->set_client_proof(
+        ClientProof(server.authkey(), challenge.server_nonce(), nonce));
+    answer.mutable_answer()->set_client_name(std::string(5000, 'c'));
+    ASSERT_TRUE(socket.Write(answer));
+    v1::StreamEnd end = socket.ReadUntilEnd();
+    EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+    EXPECT_NE(end.message().find("LimitError"), std::string::npos) << end.message();
+    EXPECT_NE(end.message().find("4096"), std::string::npos) << end.message();
+    EXPECT_TRUE(socket.AtEnd());
+  }
+  ExpectServes(server, "after");
+}
+
+TEST(PreLoginTest, AChallengedConnectionThatDoesNotAnswerInTimeIsClosed) {
+  ServerProcess server({"--login_timeout=1s"});
+  const uint32_t port = FramedPort(server);
+  const auto start = Clock::now();
+  FramedSocket socket(port);
+  ASSERT_TRUE(socket.connected());
+  Challenge(socket, RandomBytes(32));
+  // The answer never comes: the login timeout runs from the connection's
+  // start, through its challenge.
+  v1::StreamEnd end = socket.ReadUntilEnd();
+  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED));
+  EXPECT_NE(end.message().find("no login within 1s"), std::string::npos) << end.message();
+  EXPECT_TRUE(socket.AtEnd());
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(900));
+  ExpectServes(server, "after");
+}
+
+TEST(PreLoginTest, ChallengedConnectionsStillWaitToLogIn) {
+  ServerProcess server({"--max_pending_logins=2", "--login_timeout=60s"});
+  const uint32_t port = FramedPort(server);
+  FramedSocket first(port);
+  FramedSocket second(port);
+  ASSERT_TRUE(first.connected());
+  ASSERT_TRUE(second.connected());
+  Challenge(first, RandomBytes(32));
+  const std::string nonce = RandomBytes(32);
+  const v1::ChallengeReply challenge = Challenge(second, nonce);
+  // A third connection closes the oldest waiting, challenged or not.
+  FramedSocket third(port);
+  ASSERT_TRUE(third.connected());
+  v1::StreamEnd end = first.ReadUntilEnd();
+  EXPECT_EQ(end.code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_NE(end.message().find("too many connections waiting to log in"), std::string::npos)
+      << end.message();
+  // The second still logs in with its answer.
+  v1::ClientFrame answer;
+  answer.mutable_answer()->set_challenge_id(challenge.challenge_id());
+  answer.mutable_answer()->set_client_proof(
+      ClientProof(server.authkey(), challenge.server_nonce(), nonce));
+  ASSERT_TRUE(second.Write(answer));
+  v1::ServerFrame reply;
+  ASSERT_TRUE(second.Read(&reply));
+  EXPECT_TRUE(reply.has_answer()) << reply.ShortDebugString();
+  EXPECT_TRUE(Quiet(third.fd()));
 }
 
 TEST(PreLoginTest, AConnectionThatDoesNotLogInInTimeIsClosed) {

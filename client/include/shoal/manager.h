@@ -15,11 +15,21 @@
 // std::shared_ptr, one Manager variable must not be assigned in one thread
 // while used in another.
 //
-// Worker processes: gRPC's internal threads do not survive fork(), so a
-// child forked from a process that has connected cannot use gRPC at all. Start
-// workers with fork() and exec() (or posix_spawn), or fork them before the
-// parent connects; each worker then connects its own Manager and reaches the
-// parent's objects by name or by token().
+// fork(): a child inherits its parent's Managers and proxies, and they work
+// there as in the parent. On its first use in the child, a Manager opens a
+// session of the child's own on the server, with the address, key and
+// options it kept (on the framed transport: gRPC's threads do not survive
+// fork(), and nothing of gRPC's is used in the child), and proxies take
+// references of that session to their objects (see ObjectProxy). The
+// parent's session is neither used nor disturbed by the child. connect() in
+// a child works for the servers the parent had reached before the fork
+// (where their framed transport listens is known; a ConnectionError says so
+// for another). close() in the child ends the child's session only. A
+// child's sessions end with it; one that _exit()s should close() its
+// Managers first, so that the server gives back what they held at once
+// rather than after the grace of a broken connection (--stream-grace).
+// Futures and Batches stay with the process that made them: in a child,
+// get() on a Future the parent made throws ConnectionError.
 #ifndef SHOAL_MANAGER_H_
 #define SHOAL_MANAGER_H_
 
@@ -75,8 +85,10 @@ struct ConnectOptions {
   // as in Python. true: keep trying until the timeout, for clients started
   // alongside their server.
   bool wait_for_server = false;
-  // The handshake always runs on gRPC; this chooses what carries the calls.
-  // With kAuto, $SHOAL_TRANSPORT (auto, framed or grpc) may choose instead.
+  // The handshake runs on gRPC; this chooses what carries the calls. With
+  // kAuto, $SHOAL_TRANSPORT (auto, framed or grpc) may choose instead. In a
+  // process forked after gRPC was used, the handshake and the calls go on
+  // the framed transport, whatever this says.
   Transport transport = Transport::kAuto;
 };
 
@@ -220,12 +232,14 @@ class Manager {
   // KeyError when no object has that name.
   void delete_named(std::string_view name) const;
 
-  // The server's id of this session.
+  // The server's id of this session (in a child made by fork(), of the
+  // child's own session).
   std::string session_id() const;
 
   // Ends the session now: the server drops its references and gives back what
   // it holds. Every later call through this Manager, its copies and its
-  // proxies throws ConnectionError. Idempotent.
+  // proxies throws ConnectionError. Idempotent. In a child made by fork(),
+  // a Manager it inherited ends the child's session, not the parent's.
   void close();
 
  private:

@@ -9,6 +9,13 @@
 // proxy variable must not be assigned in one thread while used in another.
 // A proxy keeps its Manager's session open; after the session is closed or
 // lost, every call throws ConnectionError.
+//
+// fork(): a proxy inherited by a child process works there as in the parent.
+// On its first use in the child it takes a reference of the child's own to
+// the object (in the child's session, see Manager), so the object lives on
+// for the child even if the parent drops it later; destroying the proxy in
+// the child gives back the child's reference only. Until that first use
+// only the parent's reference keeps the object alive.
 #ifndef SHOAL_PROXY_H_
 #define SHOAL_PROXY_H_
 
@@ -65,7 +72,9 @@ class ObjectProxy {
   // outbox, or batch's when it is not null.
   detail::AsyncTarget async_target(Batch* batch) const;
   // What the blocking methods call through: each call is written at once.
-  detail::AsyncTarget immediate_target() const { return detail::AsyncTarget{handle_, nullptr}; }
+  detail::AsyncTarget immediate_target() const;
+  // Both targets go through this process's own reference to the object: in
+  // a child made by fork(), a proxy it inherited takes one on first use.
 
  private:
   friend class detail::ProxyAccess;

@@ -1,0 +1,142 @@
+#include "client/src/fork.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "client/src/client_session.h"
+
+namespace shoal::detail {
+namespace {
+
+std::atomic<uint64_t> generation{0};
+// The generation in which gRPC was first used; -1 before.
+std::atomic<int64_t> grpc_generation{-1};
+// The generation in which EndSessionsOfThisProcess ran; -1 before.
+std::atomic<int64_t> ended_generation{-1};
+
+// What the process keeps across fork(). Its mutex is held across each fork
+// (the prepare handler takes it, the parent and child handlers give it
+// back), so that the child never inherits it locked and finds the state
+// whole.
+struct ProcessState {
+  Mutex mu;
+  // The framed sockets open now.
+  absl::flat_hash_set<int> sockets ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, v1::FramedEndpoint> endpoints ABSL_GUARDED_BY(mu);
+  // Every session opened, with the generation that opened it; the expired
+  // ones are dropped as new ones come.
+  std::vector<std::pair<uint64_t, std::weak_ptr<ClientSession>>> sessions ABSL_GUARDED_BY(mu);
+};
+
+// Never destroyed: a session may close after static destructors ran.
+ProcessState& State() {
+  static ProcessState* const state = new ProcessState();
+  return *state;
+}
+
+void BeforeFork() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mu.Lock(); }
+
+void AfterForkInParent() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mu.Unlock(); }
+
+void AfterForkInChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  ProcessState& state = State();
+  generation.fetch_add(1, std::memory_order_acq_rel);
+  // The sockets are the parent's connections: the child's copies go, the
+  // parent's stay as they are (close, never shutdown).
+  for (int fd : state.sockets) close(fd);
+  state.sockets.clear();
+  state.mu.Unlock();
+}
+
+}  // namespace
+
+void InstallForkHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    State();
+    pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild);
+  });
+}
+
+uint64_t ForkGeneration() { return generation.load(std::memory_order_acquire); }
+
+int OpenSessionSocket(int domain) {
+  ProcessState& state = State();
+  // Under the mutex, so that no fork comes between the socket's birth and
+  // its registration.
+  MutexLock lock(&state.mu);
+  const int fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) state.sockets.insert(fd);
+  return fd;
+}
+
+void CloseSessionSocket(int fd) {
+  ProcessState& state = State();
+  // Under the mutex, so that a child never closes a number reused meanwhile.
+  MutexLock lock(&state.mu);
+  state.sockets.erase(fd);
+  close(fd);
+}
+
+void RememberFramedEndpoint(const std::string& address, const v1::FramedEndpoint& endpoint) {
+  if (endpoint.port() == 0 && endpoint.unix_path().empty()) return;
+  ProcessState& state = State();
+  MutexLock lock(&state.mu);
+  state.endpoints[address] = endpoint;
+}
+
+std::optional<v1::FramedEndpoint> KnownFramedEndpoint(const std::string& address) {
+  ProcessState& state = State();
+  MutexLock lock(&state.mu);
+  auto it = state.endpoints.find(address);
+  if (it == state.endpoints.end()) return std::nullopt;
+  return it->second;
+}
+
+void NoteGrpcUse() {
+  int64_t unset = -1;
+  grpc_generation.compare_exchange_strong(unset, static_cast<int64_t>(ForkGeneration()));
+}
+
+bool GrpcLostToFork() {
+  const int64_t used = grpc_generation.load();
+  return used >= 0 && static_cast<uint64_t>(used) != ForkGeneration();
+}
+
+void RegisterSession(const std::shared_ptr<ClientSession>& session) {
+  ProcessState& state = State();
+  MutexLock lock(&state.mu);
+  state.sessions.erase(std::remove_if(state.sessions.begin(), state.sessions.end(),
+                                      [](const auto& entry) { return entry.second.expired(); }),
+                       state.sessions.end());
+  state.sessions.emplace_back(ForkGeneration(), session);
+}
+
+void EndSessionsOfThisProcess() {
+  const uint64_t here = ForkGeneration();
+  ended_generation.store(static_cast<int64_t>(here));
+  std::vector<std::shared_ptr<ClientSession>> open;
+  {
+    ProcessState& state = State();
+    MutexLock lock(&state.mu);
+    for (const auto& [born, weak] : state.sessions) {
+      if (born != here) continue;
+      if (std::shared_ptr<ClientSession> session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  // Closed without the mutex: a close waits for the server.
+  for (const std::shared_ptr<ClientSession>& session : open) session->Close();
+}
+
+bool SessionsOfThisProcessEnded() {
+  return ended_generation.load() == static_cast<int64_t>(ForkGeneration());
+}
+
+}  // namespace shoal::detail

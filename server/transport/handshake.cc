@@ -1,0 +1,35 @@
+#include "server/transport/handshake.h"
+
+#include "absl/time/clock.h"
+
+namespace shoal::server {
+
+absl::StatusOr<v1::ChallengeReply> Handshake::Challenge(
+    const v1::ChallengeRequest& request) const {
+  absl::StatusOr<Challenges::Issued> issued =
+      core_.challenges().Issue(request.client_nonce(), absl::Now());
+  if (!issued.ok()) return issued.status();
+  v1::ChallengeReply reply;
+  reply.set_challenge_id(issued->id);
+  reply.set_server_nonce(issued->server_nonce);
+  reply.set_server_proof(issued->server_proof);
+  return reply;
+}
+
+absl::StatusOr<v1::AnswerReply> Handshake::Answer(const v1::AnswerRequest& request,
+                                                  std::string peer) const {
+  const absl::Time now = absl::Now();
+  absl::Status redeemed =
+      core_.challenges().Redeem(request.challenge_id(), request.client_proof(), now);
+  if (!redeemed.ok()) return redeemed;
+  auto [id, token] = core_.sessions().Open(request.client_name(), std::move(peer), now);
+  v1::AnswerReply reply;
+  reply.set_session_id(std::to_string(id));
+  reply.set_token(token);
+  reply.set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));
+  reply.set_max_message_bytes(core_.options().max_message_bytes);
+  if (framed_.port() != 0 || !framed_.unix_path().empty()) *reply.mutable_framed() = framed_;
+  return reply;
+}
+
+}  // namespace shoal::server
