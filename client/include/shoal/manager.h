@@ -169,9 +169,10 @@ class Manager {
   // manager.Namespace()
   NamespaceProxy Namespace(std::string_view name = "") const;
 
-  // manager.Value(typecode, value). TypeError when initial does not fit
-  // typecode. (Inside this class the member hides the type; spell the type
-  // shoal::Value.)
+  // manager.Value(typecode, value). TypeError when initial is of a type
+  // typecode does not hold, OverflowError when it is a number out of
+  // typecode's range, ValueError for an unknown typecode. (Inside this class
+  // the member hides the type; spell the type shoal::Value.)
   ValueProxy Value(std::string typecode, shoal::Value initial, std::string_view name = "") const;
 
   // manager.Lock(), manager.RLock()
