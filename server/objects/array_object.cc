@@ -291,9 +291,15 @@ absl::Status ArrayObject::SetItem(int64_t index, const Value& value) {
 
 absl::StatusOr<Value::List> ArrayObject::GetSlice(std::optional<int64_t> start,
                                                   std::optional<int64_t> stop,
-                                                  std::optional<int64_t> step) const {
+                                                  std::optional<int64_t> step,
+                                                  int64_t max_items) const {
   absl::StatusOr<ResolvedSlice> slice = ResolveSlice(start, stop, step, length_);
   if (!slice.ok()) return slice.status();
+  if (slice->count > max_items) {
+    return error::LimitError(absl::StrCat("the reply would hold ", slice->count,
+                                          " items, past the server's message limit; "
+                                          "read large Arrays in slices"));
+  }
   Value::List out;
   out.reserve(static_cast<size_t>(slice->count));
   ReaderMutexLock lock(&mu_);
@@ -340,11 +346,13 @@ std::string ArrayObject::Repr() const {
   if (layout_.type == ItemType::kChar) {
     // Python shows a 'u' array's items as one str.
     std::string text;
-    for (int64_t i = 0; i < length_; ++i) text += Load(i).as_str();
-    return absl::StrCat(out, ", ", Value(std::move(text)).repr(), ")");
+    int64_t i = 0;
+    for (; i < length_ && text.size() < kReprLimit; ++i) text += Load(i).as_str();
+    return absl::StrCat(out, ", ", Value(std::move(text)).repr(), i < length_ ? "...)" : ")");
   }
   out += ", [";
   for (int64_t i = 0; i < length_; ++i) {
+    if (out.size() >= kReprLimit) return out + "...])";
     if (i > 0) out += ", ";
     out += Load(i).repr();
   }

@@ -21,7 +21,9 @@
 #ifndef SHOAL_SERVER_OBJECTS_ARRAY_OBJECT_H_
 #define SHOAL_SERVER_OBJECTS_ARRAY_OBJECT_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,9 +67,12 @@ class ArrayObject : public Object {
   // the value's TypeError or OverflowError.
   absl::Status SetItem(int64_t index, const Value& value);
   // a[start:stop:step] as a list; an unset bound is Python's None. ValueError
-  // for a zero step.
+  // for a zero step; LimitError, before any item is read, when the slice
+  // selects more than max_items (the most a reply can carry: a compact Array
+  // could otherwise ask for far more memory as Values than it holds).
   absl::StatusOr<Value::List> GetSlice(std::optional<int64_t> start, std::optional<int64_t> stop,
-                                       std::optional<int64_t> step) const;
+                                       std::optional<int64_t> step,
+                                       int64_t max_items = kNoItemLimit) const;
   // a[start:stop:step] = values: as many values as the slice selects (the
   // length is fixed), else ValueError; every value is checked before any is
   // stored.
@@ -76,9 +81,15 @@ class ArrayObject : public Object {
   // a[:], every item.
   Value::List ToList() const;
 
+  static constexpr int64_t kNoItemLimit = std::numeric_limits<int64_t>::max();
+  // Repr stops once its text passes this many bytes, ending in "...])":
+  // listings call Repr for every object, and a compact Array's repr can be
+  // many times its size.
+  static constexpr size_t kReprLimit = size_t{1} << 20;
+
   // Object:
   // Python's array repr: array('i', [1, 2, 3]), array('u', 'abc'), and
-  // array('d') when empty.
+  // array('d') when empty; cut after kReprLimit bytes.
   std::string Repr() const override;
   int64_t Size() const override { return length_; }  // the length
 

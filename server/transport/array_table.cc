@@ -31,6 +31,11 @@ std::optional<int64_t> Step(const Req& r) {
   return r.has_step() ? std::optional<int64_t>(r.step()) : std::nullopt;
 }
 
+// The most items a reply can carry: each takes at least 4 bytes on the wire
+// (the smallest Value, inside its repeated field). A larger slice is refused
+// before its items are made, rather than once they would not fit.
+int64_t MaxReplyItems(const CallContext& c) { return c.core().options().max_message_bytes / 4; }
+
 std::vector<Method> Rows() {
   using v1::EmptyReply;
   using v1::IntReply;
@@ -51,7 +56,8 @@ std::vector<Method> Rows() {
   rows.push_back(Op<v1::ArraySliceRequest, ValuesReply>(
       "GetSlice",
       [](CallContext& c, ArrayObject& a, const v1::ArraySliceRequest& r, ValuesReply& out) {
-        absl::StatusOr<Value::List> items = a.GetSlice(Start(r), Stop(r), Step(r));
+        absl::StatusOr<Value::List> items =
+            a.GetSlice(Start(r), Stop(r), Step(r), MaxReplyItems(c));
         if (!items.ok()) return items.status();
         GiveAll(c, *items, out.mutable_values());
         return absl::OkStatus();
@@ -75,7 +81,10 @@ std::vector<Method> Rows() {
       }));
   rows.push_back(Op<ObjectRequest, ValuesReply>(
       "ToList", [](CallContext& c, ArrayObject& a, const ObjectRequest&, ValuesReply& out) {
-        GiveAll(c, a.ToList(), out.mutable_values());
+        absl::StatusOr<Value::List> items =
+            a.GetSlice(std::nullopt, std::nullopt, std::nullopt, MaxReplyItems(c));
+        if (!items.ok()) return items.status();
+        GiveAll(c, *items, out.mutable_values());
         return absl::OkStatus();
       }));
   rows.push_back(Op<ObjectRequest, v1::TypecodeReply>(

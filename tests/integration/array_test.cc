@@ -273,5 +273,23 @@ TEST(ArrayLimitTest, AHugeArrayIsLimitErrorAndTheServerGoesOn) {
   EXPECT_EQ(fits.len(), 100000u);
 }
 
+TEST(ArrayLimitTest, AReadPastTheMessageLimitIsLimitErrorAndSlicesReadIt) {
+  ServerProcess server({"--max-message-bytes=65536"});
+  Manager m = Manager::connect(server.address(), AuthKey::from_file(server.authkey_file()));
+  ArrayProxy big = m.Array("b", 100000);
+  big.set(-1, 7);
+  EXPECT_THROW(big.tolist(), LimitError);
+  EXPECT_THROW(big.slice(std::nullopt, std::nullopt), LimitError);
+  // Read in slices, as the error says.
+  size_t read = 0;
+  for (int64_t start = 0; start < 100000; start += 5000) {
+    Value::List part = big.slice(start, start + 5000);
+    read += part.size();
+    if (start + 5000 == 100000) EXPECT_EQ(part.back().as_int(), 7);
+  }
+  EXPECT_EQ(read, 100000u);
+  EXPECT_EQ(big.len(), 100000u);
+}
+
 }  // namespace
 }  // namespace shoal::testing

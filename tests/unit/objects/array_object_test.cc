@@ -304,6 +304,31 @@ TEST(ArrayObject, SetSliceChecksEveryValueBeforeStoringAny) {
   EXPECT_EQ(array->ToList(), Items({1, 2, 3}));
 }
 
+TEST(ArrayObject, ASliceOfMoreItemsThanTheLimitIsLimitError) {
+  std::unique_ptr<ArrayObject> array = Make("b", 100);
+  ASSERT_NE(array, nullptr);
+  EXPECT_EQ(array->GetSlice(std::nullopt, std::nullopt, std::nullopt, 100).value().size(), 100u);
+  EXPECT_EQ(array->GetSlice(std::nullopt, std::nullopt, 2, 50).value().size(), 50u);
+  EXPECT_TRUE(IsError(array->GetSlice(std::nullopt, std::nullopt, std::nullopt, 99),
+                      ErrorKind::kLimitError,
+                      "the reply would hold 100 items, past the server's message limit; read "
+                      "large Arrays in slices"));
+}
+
+TEST(ArrayObject, ReprOfAHugeArrayIsCut) {
+  std::unique_ptr<ArrayObject> bytes = Make("b", 4 << 20);
+  ASSERT_NE(bytes, nullptr);
+  const std::string repr = bytes->Repr();
+  EXPECT_LE(repr.size(), ArrayObject::kReprLimit + 16);
+  EXPECT_EQ(repr.substr(0, 16), "array('b', [0, 0");
+  EXPECT_EQ(repr.substr(repr.size() - 5), "...])");
+  std::unique_ptr<ArrayObject> chars = Make("u", 2 << 20);
+  ASSERT_NE(chars, nullptr);
+  const std::string text = chars->Repr();
+  EXPECT_LE(text.size(), 5 * ArrayObject::kReprLimit);  // each NUL shows as \x00
+  EXPECT_EQ(text.substr(text.size() - 4), "...)");
+}
+
 TEST(ArrayObject, ReprLikePythonsArray) {
   EXPECT_EQ(Make("i", Value::list({1, -2, 3}))->Repr(), "array('i', [1, -2, 3])");
   EXPECT_EQ(Make("d", Value::list({1, 2.5}))->Repr(), "array('d', [1.0, 2.5])");
