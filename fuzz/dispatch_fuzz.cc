@@ -98,9 +98,10 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
     paths.push_back("/shoal.v1.Session/Stream");
     m->AddStrings("shoal.v1.Call.method", std::move(paths));
     std::vector<std::string> names;
-    for (int k = 1; k <= static_cast<int>(shoal::Kind::kJoinableQueue); ++k) {
+    for (const shoal::fuzz::TableKind& entry : shoal::fuzz::AllTables()) {
+      if (entry.kind == shoal::Kind::kUnspecified) continue;
       for (int i = 0; i < shoal::fuzz::kObjectsPerKind; ++i) {
-        names.push_back(shoal::fuzz::ObjectName(static_cast<shoal::Kind>(k), i));
+        names.push_back(shoal::fuzz::ObjectName(entry.kind, i));
       }
     }
     for (const char* field : {"shoal.v1.ObjectRequest.name", "shoal.v1.ItemRequest.name",

@@ -41,6 +41,7 @@ const std::vector<TableKind>& AllTables() {
       {&server::BarrierTable(), Kind::kBarrier},
       {&server::QueueTable(), Kind::kQueue},
       {&server::JoinableQueueTable(), Kind::kJoinableQueue},
+      {&server::ArrayTable(), Kind::kArray},
   };
   return *tables;
 }
@@ -62,11 +63,14 @@ World::World() : core_(Options()), dispatcher_([] {
 }()) {
   owner_ = core_.sessions().Open("fuzz setup", "in-process", absl::Now()).first;
   const server::Method* create = dispatcher_.Find("/shoal.v1.Manager/Create");
-  for (int k = static_cast<int>(Kind::kList); k <= static_cast<int>(Kind::kJoinableQueue); ++k) {
-    const Kind kind = static_cast<Kind>(k);
+  // In the tables' order, which makes the Lock and the RLock before the
+  // Condition that works over them. The kinds' numbers have gaps.
+  for (const TableKind& entry : AllTables()) {
+    const Kind kind = entry.kind;
+    if (kind == Kind::kUnspecified) continue;
     for (int index = 0; index < kObjectsPerKind; ++index) {
       v1::CreateRequest request;
-      request.set_kind(static_cast<v1::Kind>(k));
+      request.set_kind(static_cast<v1::Kind>(kind));
       request.set_name(ObjectName(kind, index));
       switch (kind) {
         case Kind::kSemaphore:
@@ -79,6 +83,11 @@ World::World() : core_(Options()), dispatcher_([] {
         case Kind::kQueue:
         case Kind::kJoinableQueue:
           request.set_maxsize(index * 2);
+          break;
+        case Kind::kArray:
+          // An int array of 4 items and a double one of 5.
+          request.set_typecode(index == 0 ? "i" : "d");
+          request.mutable_initial()->set_int_(index + 4);
           break;
         case Kind::kCondition:
           // Over the Lock and the RLock made before, rather than a new RLock,
@@ -102,15 +111,13 @@ World::World() : core_(Options()), dispatcher_([] {
                      ObjectName(kind, index).c_str(), status.ToString().c_str());
         std::abort();
       }
-      ids_.push_back(reply.ref().id());
+      ids_[{kind, index}] = reply.ref().id();
     }
   }
 }
 
 World::~World() { core_.EndSession(owner_); }
 
-uint64_t World::id(Kind kind, int index) const {
-  return ids_[(static_cast<size_t>(kind) - 1) * kObjectsPerKind + static_cast<size_t>(index)];
-}
+uint64_t World::id(Kind kind, int index) const { return ids_.at({kind, index}); }
 
 }  // namespace shoal::fuzz

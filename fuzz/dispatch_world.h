@@ -7,7 +7,9 @@
 #define SHOAL_FUZZ_DISPATCH_WORLD_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/core/core.h"
@@ -47,7 +49,8 @@ class World {
   server::Core core_;
   server::Dispatcher dispatcher_;
   server::SessionId owner_ = 0;
-  std::vector<uint64_t> ids_;
+  // By kind and index.
+  std::map<std::pair<Kind, int>, uint64_t> ids_;
 };
 
 }  // namespace shoal::fuzz

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "shared/utf8.h"
 #include "shoal/errors.h"
 
 namespace shoal {
@@ -189,33 +190,6 @@ bool AppendAsciiEscaped(unsigned char c, char quote, std::string* out) {
   return true;
 }
 
-// The length of the well-formed UTF-8 sequence at s[i] and its code point, or
-// 0 when the bytes there are not valid UTF-8 (overlong, surrogate, truncated).
-size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* code_point) {
-  unsigned char lead = static_cast<unsigned char>(s[i]);
-  size_t length;
-  uint32_t cp;
-  uint32_t min;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2, cp = lead & 0x1f, min = 0x80;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3, cp = lead & 0x0f, min = 0x800;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4, cp = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > s.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    unsigned char c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  *code_point = cp;
-  return length;
-}
-
 void AppendStrRepr(const std::string& s, std::string* out) {
   char quote = PickQuote(s);
   out->push_back(quote);
@@ -290,6 +264,8 @@ const char* KindName(Kind kind) {
       return "Queue";
     case Kind::kJoinableQueue:
       return "JoinableQueue";
+    case Kind::kArray:
+      return "Array";
     case Kind::kUnspecified:
       break;
   }

@@ -12,8 +12,29 @@
 namespace shoal {
 namespace {
 
+// Whether kind is a number of shoal.v1.Kind that names objects. The numbers
+// have gaps, so each is listed; -Wswitch points here when a kind is added.
 bool IsKnownKind(int kind) {
-  return kind >= static_cast<int>(Kind::kList) && kind <= static_cast<int>(Kind::kJoinableQueue);
+  switch (static_cast<Kind>(kind)) {
+    case Kind::kList:
+    case Kind::kDict:
+    case Kind::kNamespace:
+    case Kind::kValue:
+    case Kind::kLock:
+    case Kind::kRLock:
+    case Kind::kSemaphore:
+    case Kind::kBoundedSemaphore:
+    case Kind::kCondition:
+    case Kind::kEvent:
+    case Kind::kBarrier:
+    case Kind::kQueue:
+    case Kind::kJoinableQueue:
+    case Kind::kArray:
+      return true;
+    case Kind::kUnspecified:
+      return false;
+  }
+  return false;
 }
 
 // depth counts the containers around wire; recursion stops at max_depth, so

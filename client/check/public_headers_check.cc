@@ -57,6 +57,14 @@ namespace {
   shoal::Value now = counter.add(1);
   shoal::Value seen;
   bool swapped = counter.compare_and_swap(1, 2, &seen);
+  shoal::ArrayProxy samples = m.Array("i", {1, 2, 3});
+  shoal::ArrayProxy zeros = m.Array("d", 10, "zeros");
+  samples.set(-1, samples[0].as_int() + 1);
+  samples.set_slice(0, 2, {4, 5});
+  shoal::Value::List items = samples.slice(std::nullopt, std::nullopt);
+  items = zeros.tolist();
+  shown += samples.typecode() + std::to_string(samples.len());
+  shoal::ArrayProxy again_array = m.attach<shoal::ArrayProxy>(samples.token());
   std::string token = jobs.token();
   shoal::ListProxy attached = m.attach<shoal::ListProxy>(token);
   size_t live = m.object_count();
@@ -81,7 +89,7 @@ namespace {
   }
   m.close();
   (void)first, (void)k, (void)again, (void)middle, (void)last, (void)seeded, (void)now;
-  (void)swapped, (void)attached, (void)live, (void)id, (void)plain;
+  (void)swapped, (void)attached, (void)live, (void)id, (void)plain, (void)again_array;
 }
 
 // Child processes: a function run in a forked child, and a program.

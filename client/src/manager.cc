@@ -72,7 +72,7 @@ NamespaceProxy Manager::Namespace(std::string_view name) const {
 
 namespace {
 
-detail::CreateOptions ValueOptions(std::string typecode) {
+detail::CreateOptions TypecodeOptions(std::string typecode) {
   detail::CreateOptions options;
   options.typecode = std::move(typecode);
   return options;
@@ -82,7 +82,19 @@ detail::CreateOptions ValueOptions(std::string typecode) {
 
 ValueProxy Manager::Value(std::string typecode, shoal::Value initial, std::string_view name) const {
   return ProxyAccess::Make<ValueProxy>(
-      ProxyAccess::Create(*this, Kind::kValue, name, initial, ValueOptions(std::move(typecode))));
+      ProxyAccess::Create(*this, Kind::kValue, name, initial, TypecodeOptions(std::move(typecode))));
+}
+
+ArrayProxy Manager::Array(std::string typecode, shoal::Value::List initializer,
+                          std::string_view name) const {
+  return ProxyAccess::Make<ArrayProxy>(ProxyAccess::Create(*this, Kind::kArray, name,
+                                                           shoal::Value(std::move(initializer)),
+                                                           TypecodeOptions(std::move(typecode))));
+}
+
+ArrayProxy Manager::SizedArray(std::string typecode, int64_t size, std::string_view name) const {
+  return ProxyAccess::Make<ArrayProxy>(ProxyAccess::Create(
+      *this, Kind::kArray, name, shoal::Value(size), TypecodeOptions(std::move(typecode))));
 }
 
 LockProxy Manager::Lock(std::string_view name, LockOptions options) const {

@@ -15,6 +15,7 @@
 #define SHOAL_CLIENT_SRC_METHODS_H_
 
 #include "absl/strings/string_view.h"
+#include "shoal/v1/array.pb.h"
 #include "shoal/v1/barrier.pb.h"
 #include "shoal/v1/condition.pb.h"
 #include "shoal/v1/dict.pb.h"
@@ -143,7 +144,15 @@ struct Method {
   ROW(JoinableQueueService, Empty, ObjectRequest, BoolReply)                    \
   ROW(JoinableQueueService, Full, ObjectRequest, BoolReply)                     \
   ROW(JoinableQueueService, TaskDone, ObjectRequest, EmptyReply)                \
-  ROW(JoinableQueueService, Join, TimedRequest, BoolReply)
+  ROW(JoinableQueueService, Join, TimedRequest, BoolReply)                      \
+                                                                                \
+  ROW(ArrayService, GetItem, ArrayIndexRequest, ValueReply)                     \
+  ROW(ArrayService, SetItem, ArraySetItemRequest, EmptyReply)                   \
+  ROW(ArrayService, GetSlice, ArraySliceRequest, ValuesReply)                   \
+  ROW(ArrayService, SetSlice, ArraySetSliceRequest, EmptyReply)                 \
+  ROW(ArrayService, Len, ObjectRequest, IntReply)                               \
+  ROW(ArrayService, ToList, ObjectRequest, ValuesReply)                         \
+  ROW(ArrayService, Typecode, ObjectRequest, TypecodeReply)
 
 namespace method {
 

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "client/src/fork.h"
 #include "shared/mutex.h"
 #include "shoal/errors.h"
 
@@ -170,7 +171,10 @@ void ReportUncaught(const std::string& name, const std::string& kind, const char
 // The one way out of a function-form child: whether its function returned,
 // threw, or called Process::exit.
 [[noreturn]] void EndChild(int code) {
-  // sessions opened in the child end here
+  // The sessions the child opened end now, so that what they hold (locks,
+  // permits, waits) is given back at once rather than after the grace of a
+  // broken connection: _exit runs no destructor.
+  detail::EndSessionsOfThisProcess();
   FlushStandardStreams();
   _exit(code);
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "server/objects/array_object.h"
 #include "server/objects/value_object.h"
 
 namespace shoal::server {
@@ -35,6 +36,9 @@ ObjectListing ListingOf(const ObjectSummary& summary, size_t repr_limit,
   }
   if (summary.kind == Kind::kValue) {
     out.typecode = static_cast<const ValueObject&>(*summary.object).typecode();
+  }
+  if (summary.kind == Kind::kArray) {
+    out.typecode = static_cast<const ArrayObject&>(*summary.object).typecode();
   }
   if (!IsSyncKind(summary.kind)) return out;
   const Holdings holdings = summary.object->Held();

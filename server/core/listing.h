@@ -40,7 +40,7 @@ struct ObjectListing {
   int64_t size = 0;
   // Python's repr, cut with "..." in ListObjects.
   std::string repr;
-  // A Value's typecode; empty for the other kinds.
+  // A Value's or an Array's typecode; empty for the other kinds.
   std::string typecode;
   // Synchronization kinds only: the holders ordered by session, and the
   // calls parked on the object.

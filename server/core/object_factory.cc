@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/core/timeout.h"
+#include "server/objects/array_object.h"
 #include "server/objects/barrier_object.h"
 #include "server/objects/condition_object.h"
 #include "server/objects/dict_object.h"
@@ -87,6 +88,9 @@ absl::StatusOr<std::unique_ptr<Object>> ObjectFactory::Make(
     }
     case Kind::kValue:
       made = ValueObject::Create(budget_, spec.typecode, std::move(initial));
+      break;
+    case Kind::kArray:
+      made = ArrayObject::Create(budget_, spec.typecode, initial);
       break;
     case Kind::kLock:
     case Kind::kRLock:

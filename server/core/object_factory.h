@@ -33,9 +33,11 @@ struct ObjectSpec {
   std::string name;
   // list: a list or none; dict: a dict or none; Namespace: a dict of
   // attributes or none; Value: the value; Semaphore, BoundedSemaphore: the
-  // permits, an int or none (1).
+  // permits, an int or none (1); Array: its length (an int, for zeros), its
+  // items (a list) or its characters (a str).
   Value initial;
   // Value: the array typecode that fixes the value's type; empty for any.
+  // Array: the typecode of its items.
   std::string typecode;
   // Lock: any session may release it, not only the holder.
   bool any_session_may_release = false;

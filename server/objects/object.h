@@ -39,6 +39,7 @@ inline bool IsSyncKind(Kind kind) {
     case Kind::kDict:
     case Kind::kNamespace:
     case Kind::kValue:
+    case Kind::kArray:
       return false;
   }
   return false;

@@ -110,7 +110,7 @@ absl::StatusOr<Value> ValueObject::Convert(Value value) const {
       if (!value.is_int() && !value.is_bool()) return wrong_type("an int");
       const int64_t i = value.as_int();
       if (i < rule_.min || i > rule_.max) {
-        return error::ValueError(
+        return error::OverflowError(
             absl::StrCat(i, " is out of range for typecode '", typecode_, "'"));
       }
       return Value(i);
@@ -168,7 +168,7 @@ absl::StatusOr<Value> ValueObject::Add(const Value& delta) {
   } else {
     int64_t total = 0;
     if (__builtin_add_overflow(value_.as_int(), delta.as_int(), &total)) {
-      return error::ValueError("integer overflow");
+      return error::OverflowError("integer overflow");
     }
     sum = Value(total);
   }

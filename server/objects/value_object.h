@@ -8,9 +8,9 @@
 // stop at INT64_MAX, the largest int a Value holds); a bool is accepted and
 // stored as an int. "f" and "d" hold a number, stored as a float. "?" holds a
 // bool, "u" a str, "c" bytes of length 1. A value of the wrong type is
-// TypeError; an int out of range is ValueError "300 is out of range for
-// typecode 'b'"; an unknown typecode is ValueError. A failing call changes
-// nothing.
+// TypeError; an int out of range is OverflowError "300 is out of range for
+// typecode 'b'", as Python's array module says; an unknown typecode is
+// ValueError. A failing call changes nothing.
 //
 // Thread-safety: every public method is safe to call from any thread; each
 // takes the object's own mutex, so Add and CompareAndSwap are atomic.
@@ -51,7 +51,7 @@ class ValueObject : public Object {
   absl::Status Set(Value value);
   // Atomically v.value += delta; returns the new value. delta must be a
   // number (bool, int or float) and so must the value held, else TypeError.
-  // Two ints add in int64: ValueError "integer overflow" past it. A float on
+  // Two ints add in int64: OverflowError "integer overflow" past it. A float on
   // either side makes a float, which an integer typecode refuses (TypeError).
   // A bool adds as an int (True + 1 == 2). The sum must fit the typecode.
   absl::StatusOr<Value> Add(const Value& delta);

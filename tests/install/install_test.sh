@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs shoal into a temporary prefix, builds examples/ against it with
-# find_package(shoal), and runs the example against a real shoal-server.
+# find_package(shoal), and runs the examples against a real shoal-server.
 # Usage: install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -42,3 +42,7 @@ while read -r -t 20 line <&3; do
 done
 [[ -n $address ]] || { echo "server did not start" >&2; exit 1; }
 "$work/examples/hello" "$address" "$work/key"
+# The README's Value and Array example prints what Python's does.
+printf '3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n' >"$work/value_array.want"
+"$work/examples/value_array" "$address" "$work/key" >"$work/value_array.out"
+diff "$work/value_array.want" "$work/value_array.out"

@@ -67,6 +67,19 @@ TEST_F(NamespaceValueTest, ValueGetSetAndTypecode) {
   EXPECT_TRUE(f.get().is_float());
 }
 
+TEST_F(NamespaceValueTest, ValueOutOfRangeIsOverflowErrorAndWrongTypeTypeError) {
+  ValueProxy v = m_.Value("b", 5);
+  EXPECT_THROW(v.set(128), OverflowError);
+  EXPECT_THROW(v.set(-129), OverflowError);
+  EXPECT_THROW(v.set(1.5), TypeError);
+  EXPECT_THROW(v.add(123), OverflowError);
+  EXPECT_THROW(v.compare_and_swap(5, 1000), OverflowError);
+  EXPECT_EQ(v.get().as_int(), 5);  // nothing failed changed it
+  EXPECT_THROW(m_.Value("B", -1), OverflowError);
+  EXPECT_THROW(m_.Value("I", int64_t{1} << 32), OverflowError);
+  EXPECT_THROW(m_.Value("i", 2.0), TypeError);
+}
+
 TEST_F(NamespaceValueTest, AtomicAddAndCompareAndSwap) {
   ValueProxy v = m_.Value("q", 0);
   EXPECT_EQ(v.add(5).as_int(), 5);
@@ -81,7 +94,7 @@ TEST_F(NamespaceValueTest, AtomicAddAndCompareAndSwap) {
   ValueProxy any = m_.Value("", 1);
   EXPECT_EQ(any.add(0.5).as_float(), 1.5);  // untyped follows Python: int + float is float
   ValueProxy big = m_.Value("q", int64_t{9223372036854775807});
-  EXPECT_THROW(big.add(1), ValueError);
+  EXPECT_THROW(big.add(1), OverflowError);
   EXPECT_EQ(big.get().as_int(), int64_t{9223372036854775807});
 }
 

@@ -143,7 +143,8 @@ TEST(ServerProcessTest, GrpcurlListsAndDescribesEveryService) {
   for (const char* service :
        {"shoal.v1.Auth", "shoal.v1.Session", "shoal.v1.Manager", "shoal.v1.ListService",
         "shoal.v1.DictService", "shoal.v1.NamespaceService", "shoal.v1.ValueService",
-        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}) {
+        "shoal.v1.ArrayService", "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_NE(listed.find(service), std::string::npos) << service << " missing from:\n" << listed;
   }
   const std::string described =

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -100,6 +101,32 @@ int Consume(int argc, char** argv) {
   }
 }
 
+// Python's seeds: num.value = 3.1415927; for i in range(len(a)): a[i] = -a[i].
+int Negate(int argc, char** argv) {
+  if (argc != 5) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  ValueProxy num = m.attach<ValueProxy>(argv[3]);
+  ArrayProxy arr = m.attach<ArrayProxy>(argv[4]);
+  num.set(3.1415927);
+  for (int64_t i = 0; i < static_cast<int64_t>(arr.len()); ++i) arr.set(i, -arr[i].as_int());
+  return 0;
+}
+
+// Writes this worker's share of the Array's items, round after round.
+int ArrayWriter(int argc, char** argv) {
+  if (argc != 7) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  ArrayProxy arr = m.attach<ArrayProxy>(argv[3]);
+  const int worker = std::atoi(argv[4]);
+  const int workers = std::atoi(argv[5]);
+  const int rounds = std::atoi(argv[6]);
+  const int64_t length = static_cast<int64_t>(arr.len());
+  for (int round = 0; round < rounds; ++round) {
+    for (int64_t i = worker; i < length; i += workers) arr.set(i, worker * 1000 + round);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunWorker(int argc, char** argv) {
@@ -112,6 +139,8 @@ int RunWorker(int argc, char** argv) {
     if (name == "blocked-get") return BlockedGet(argc, argv);
     if (name == "barrier-party") return BarrierParty(argc, argv);
     if (name == "consume") return Consume(argc, argv);
+    if (name == "negate") return Negate(argc, argv);
+    if (name == "array-writer") return ArrayWriter(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker %s: %s\n", name.c_str(), e.what());
     return 1;

@@ -25,6 +25,13 @@ namespace shoal::testing {
 //   consume ADDRESS KEYFILE QUEUE LIST
 //       gets items from the named JoinableQueue until None, appending each
 //       to the named list, and calls task_done for each (the None included).
+//   negate ADDRESS KEYFILE VALUE_TOKEN ARRAY_TOKEN
+//       the seeds' Value and Array example: attaches to the Value and the
+//       Array by their tokens, sets the Value to 3.1415927 and negates every
+//       item of the Array, one item at a time.
+//   array-writer ADDRESS KEYFILE ARRAY_TOKEN WORKER WORKERS ROUNDS
+//       ROUNDS times, sets every item i of the Array with i % WORKERS ==
+//       WORKER to WORKER * 1000 + round, one item at a time.
 int RunWorker(int argc, char** argv);
 
 }  // namespace shoal::testing

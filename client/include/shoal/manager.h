@@ -1,7 +1,7 @@
 // A Manager is one authenticated session with a shoal server, the C++
 // counterpart of a connected multiprocessing.Manager(): it creates shared
 // objects and hands out proxies to them. Factories carry Python's names
-// (list, dict, Namespace, Value); a non-empty name makes the object named,
+// (list, dict, Namespace, Value, Array); a non-empty name makes the object named,
 // get-or-create, shared by name with every other session, and kept until
 // delete_named(); an anonymous object lives while some session or container
 // refers to it.
@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "shoal/acquirer_proxy.h"
+#include "shoal/array_proxy.h"
 #include "shoal/auth_key.h"
 #include "shoal/condition_proxy.h"
 #include "shoal/detail/proxy_access.h"
@@ -114,7 +115,7 @@ struct ObjectInfo {
   int64_t size = 0;
   // Python's repr of the contents; listings cut long ones with "...".
   std::string repr;
-  // For Value objects.
+  // For Value and Array objects.
   std::string typecode;
   // Synchronization kinds: the sessions holding it, and how many calls wait.
   std::vector<Holder> holders;
@@ -181,10 +182,27 @@ class Manager {
   // manager.Namespace()
   NamespaceProxy Namespace(std::string_view name = "") const;
 
-  // manager.Value(typecode, value). TypeError when initial does not fit
-  // typecode. (Inside this class the member hides the type; spell the type
-  // shoal::Value.)
+  // manager.Value(typecode, value). TypeError when initial is of a type
+  // typecode does not hold, OverflowError when it is a number out of
+  // typecode's range, ValueError for an unknown typecode. (Inside this class
+  // the member hides the type; spell the type shoal::Value.)
   ValueProxy Value(std::string typecode, shoal::Value initial, std::string_view name = "") const;
+
+  // Array(typecode, initializer): an Array of the items given, as
+  // m.Array("i", {1, 2, 3}); Array(typecode, size): size zeros, as
+  // m.Array("d", 10). The typecodes are those of Python's array module: b B h
+  // H i I l L q Q f d u. ValueError for another typecode or a negative size;
+  // an item of the wrong type (TypeError) or out of range (OverflowError)
+  // refuses the whole Array; LimitError past the server's --max-bytes.
+  ArrayProxy Array(std::string typecode, shoal::Value::List initializer,
+                   std::string_view name = "") const;
+  // A template, so that a braced list of one int, m.Array("i", {5}), is the
+  // initializer [5], as in Python, and not a size.
+  template <class Int,
+            std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
+  ArrayProxy Array(std::string typecode, Int size, std::string_view name = "") const {
+    return SizedArray(std::move(typecode), static_cast<int64_t>(size), name);
+  }
 
   // manager.Lock(), manager.RLock()
   LockProxy Lock(std::string_view name = "", LockOptions options = {}) const;
@@ -247,6 +265,9 @@ class Manager {
   friend class Batch;
 
   explicit Manager(std::shared_ptr<detail::ClientSession> session) : session_(std::move(session)) {}
+
+  // Array(typecode, size): size zeros.
+  ArrayProxy SizedArray(std::string typecode, int64_t size, std::string_view name) const;
 
   // The session, or ConnectionError when this Manager was never connected.
   detail::ClientSession& session() const;

@@ -14,6 +14,7 @@
 #define SHOAL_SHOAL_H_
 
 #include "shoal/acquirer_proxy.h"
+#include "shoal/array_proxy.h"
 #include "shoal/auth_key.h"
 #include "shoal/condition_proxy.h"
 #include "shoal/dict_proxy.h"

@@ -36,10 +36,12 @@ class ValueProxy : public ObjectProxy {
   // v.value
   Value get() const;
   Value value() const { return get(); }
-  // v.value = value; TypeError when value does not fit the typecode.
+  // v.value = value. TypeError when value is of a type the typecode does not
+  // hold, OverflowError when it is a number out of the typecode's range.
   void set(const Value& value);
   // Atomically v.value += delta (an int or a float, with Python's rules: int +
-  // float is float); returns the new value.
+  // float is float); returns the new value. OverflowError when the sum is out
+  // of the typecode's range (or of int64's).
   Value add(const Value& delta);
   // Atomically: if v.value == expected, v.value = desired. Returns whether it
   // swapped; *current, when given, receives the value after the call.

@@ -42,6 +42,7 @@ enum class Kind : int {
   kBarrier = 11,
   kQueue = 12,
   kJoinableQueue = 13,
+  kArray = 16,
 };
 
 // Python's typeid of a kind: "list", "dict", "Namespace", "Value", "Lock", ...

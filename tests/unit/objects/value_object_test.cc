@@ -71,14 +71,14 @@ TEST(ValueObject, IntegerTypecodesHoldTheirCRange) {
     EXPECT_TRUE(IsOk(value->Set(range.max)));
     EXPECT_EQ(value->Get(), Value(range.max));
     if (range.min != kInt64Min) {
-      EXPECT_TRUE(IsError(value->Set(range.min - 1), ErrorKind::kValueError,
+      EXPECT_TRUE(IsError(value->Set(range.min - 1), ErrorKind::kOverflowError,
                           std::to_string(range.min - 1) + " is out of range for typecode '" +
                               range.typecode + "'"));
       EXPECT_TRUE(IsKind(ValueObject::Create(nullptr, range.typecode, range.min - 1),
-                         ErrorKind::kValueError));
+                         ErrorKind::kOverflowError));
     }
     if (range.max != kInt64Max) {
-      EXPECT_TRUE(IsError(value->Set(range.max + 1), ErrorKind::kValueError,
+      EXPECT_TRUE(IsError(value->Set(range.max + 1), ErrorKind::kOverflowError,
                           std::to_string(range.max + 1) + " is out of range for typecode '" +
                               range.typecode + "'"));
     }
@@ -212,26 +212,26 @@ TEST(ValueObject, AddToAFloatTypecodeStaysFloat) {
   EXPECT_EQ(*sum, Value(2.5));
 }
 
-TEST(ValueObject, AddPastInt64IsValueError) {
+TEST(ValueObject, AddPastInt64IsOverflowError) {
   std::unique_ptr<ValueObject> value = Make("q", kInt64Max);
   ASSERT_NE(value, nullptr);
-  EXPECT_TRUE(IsError(value->Add(1), ErrorKind::kValueError, "integer overflow"));
+  EXPECT_TRUE(IsError(value->Add(1), ErrorKind::kOverflowError, "integer overflow"));
   EXPECT_EQ(value->Get(), Value(kInt64Max));
   std::unique_ptr<ValueObject> low = Make("", kInt64Min);
   ASSERT_NE(low, nullptr);
-  EXPECT_TRUE(IsError(low->Add(-1), ErrorKind::kValueError, "integer overflow"));
+  EXPECT_TRUE(IsError(low->Add(-1), ErrorKind::kOverflowError, "integer overflow"));
   EXPECT_EQ(low->Get(), Value(kInt64Min));
 }
 
-TEST(ValueObject, AddPastTheTypecodeRangeIsValueError) {
+TEST(ValueObject, AddPastTheTypecodeRangeIsOverflowError) {
   std::unique_ptr<ValueObject> value = Make("b", 127);
   ASSERT_NE(value, nullptr);
   EXPECT_TRUE(
-      IsError(value->Add(1), ErrorKind::kValueError, "128 is out of range for typecode 'b'"));
+      IsError(value->Add(1), ErrorKind::kOverflowError, "128 is out of range for typecode 'b'"));
   EXPECT_EQ(value->Get(), Value(127));
   std::unique_ptr<ValueObject> unsigned_value = Make("Q", 0);
   ASSERT_NE(unsigned_value, nullptr);
-  EXPECT_TRUE(IsKind(unsigned_value->Add(-1), ErrorKind::kValueError));
+  EXPECT_TRUE(IsKind(unsigned_value->Add(-1), ErrorKind::kOverflowError));
   EXPECT_EQ(unsigned_value->Get(), Value(0));
 }
 
@@ -285,7 +285,7 @@ TEST(ValueObject, CompareAndSwapChecksDesiredAgainstTheTypecode) {
   ASSERT_NE(value, nullptr);
   EXPECT_TRUE(IsKind(value->CompareAndSwap(5, "x"), ErrorKind::kTypeError));
   // Checked even when it would not swap.
-  EXPECT_TRUE(IsKind(value->CompareAndSwap(100, 300), ErrorKind::kValueError));
+  EXPECT_TRUE(IsKind(value->CompareAndSwap(100, 300), ErrorKind::kOverflowError));
   EXPECT_EQ(value->Get(), Value(5));
 }
 

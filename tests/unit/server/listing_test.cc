@@ -5,9 +5,11 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "server/core/registry.h"
 #include "server/core/sessions.h"
+#include "server/objects/array_object.h"
 #include "server/objects/object.h"
 #include "shared/error_kind.h"
 
@@ -47,6 +49,30 @@ class ListingTest : public ::testing::Test {
   Registry registry_{0};
   Sessions sessions_{absl::Seconds(30), absl::Seconds(2)};
 };
+
+TEST_F(ListingTest, AnArrayShowsItsTypecodeAndLength) {
+  const SessionId alice = sessions_.Open("alice", "peer-a", kStart).first;
+  auto created = registry_.Create(
+      alice, Kind::kArray, "samples", []() -> absl::StatusOr<std::unique_ptr<Object>> {
+        absl::StatusOr<std::unique_ptr<ArrayObject>> array =
+            ArrayObject::Create(nullptr, "h", Value::list({1, 2, 3}));
+        if (!array.ok()) return array.status();
+        return std::unique_ptr<Object>(*std::move(array));
+      });
+  ASSERT_TRUE(created.ok()) << created.status();
+
+  absl::StatusOr<ObjectListing> described = DescribeObject(registry_, sessions_, 0, "samples");
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_EQ(described->kind, Kind::kArray);
+  EXPECT_EQ(described->typecode, "h");
+  EXPECT_EQ(described->size, 3);
+  EXPECT_EQ(described->repr, "array('h', [1, 2, 3])");
+  EXPECT_TRUE(described->holders.empty());
+  const std::vector<ObjectListing> listed = ListObjects(registry_, sessions_);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].typecode, "h");
+  EXPECT_EQ(listed[0].size, 3);
+}
 
 TEST_F(ListingTest, ObjectsShowTheirHoldersByClientName) {
   const SessionId alice = sessions_.Open("alice", "peer-a", kStart).first;

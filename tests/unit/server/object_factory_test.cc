@@ -70,7 +70,31 @@ TEST_F(ObjectFactoryTest, MakesEveryKind) {
   EXPECT_EQ(Made(barrier), Kind::kBarrier);
   EXPECT_EQ(Made(Spec(Kind::kQueue)), Kind::kQueue);
   EXPECT_EQ(Made(Spec(Kind::kJoinableQueue)), Kind::kJoinableQueue);
-  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 13u);
+  ObjectSpec array = Spec(Kind::kArray, Value::list({1, 2}));
+  array.typecode = "i";
+  EXPECT_EQ(Made(array), Kind::kArray);
+  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 14u);
+}
+
+TEST_F(ObjectFactoryTest, ArrayIsMadeFromItsTypecodeAndALengthOrItems) {
+  ObjectSpec spec = Spec(Kind::kArray, 3);
+  spec.typecode = "d";
+  absl::StatusOr<CreatedObject> zeros = factory_.Create(kAlice, spec);
+  ASSERT_TRUE(zeros.ok()) << zeros.status();
+  EXPECT_EQ((*registry_.Find(zeros->id, ""))->Repr(), "array('d', [0.0, 0.0, 0.0])");
+  EXPECT_EQ(budget_.used(), 24);  // three doubles
+  spec.typecode = "x";
+  EXPECT_EQ(Refused(spec), ErrorKind::kValueError);
+  spec.typecode = "b";
+  spec.initial = Value::list({1, 1000});
+  EXPECT_EQ(Refused(spec), ErrorKind::kOverflowError);
+  spec.initial = Value::list({1, "x"});
+  EXPECT_EQ(Refused(spec), ErrorKind::kTypeError);
+  spec.initial = Value();
+  EXPECT_EQ(Refused(spec), ErrorKind::kTypeError);
+  spec.initial = int64_t{1} << 40;
+  EXPECT_EQ(Refused(spec), ErrorKind::kLimitError);
+  EXPECT_EQ(budget_.used(), 24);
 }
 
 TEST_F(ObjectFactoryTest, InitialValueOfTheWrongTypeIsTypeError) {

@@ -97,6 +97,7 @@ TEST(ValueCodecTest, ScalarsRoundTripWithTheirTypes) {
   ASSERT_TRUE(ref.is_ref());
   EXPECT_EQ(ref.as_ref().id, 42u);
   EXPECT_EQ(ref.as_ref().kind, Kind::kJoinableQueue);
+  EXPECT_EQ(RoundTrip(Ref(43, Kind::kArray)).as_ref().kind, Kind::kArray);
 }
 
 TEST(ValueCodecTest, NestedValuesRoundTrip) {

@@ -30,7 +30,7 @@ class ObjectHandle;
 
 // The creation fields that only some kinds read (see Manager/Create).
 struct CreateOptions {
-  // Value objects.
+  // Value and Array objects.
   std::string typecode;
   // Queue, JoinableQueue.
   int64_t maxsize = 0;

@@ -1,0 +1,46 @@
+#include "shared/utf8.h"
+
+#include <cstdint>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace shoal {
+namespace {
+
+TEST(Utf8Test, DecodesOneCharacterOfEachLength) {
+  struct Case {
+    std::string text;
+    uint32_t code_point;
+  };
+  const Case cases[] = {
+      {std::string(1, '\0'), 0}, {"a", 'a'},       {"\x7f", 0x7f},
+      {"\xc3\xa9", 0xe9},        {"\xe2\x82\xac", 0x20ac}, {"\xf0\x9f\x90\x9f", 0x1f41f},
+  };
+  for (const Case& c : cases) {
+    uint32_t cp = 0;
+    EXPECT_EQ(DecodeUtf8(c.text, 0, &cp), c.text.size()) << c.code_point;
+    EXPECT_EQ(cp, c.code_point);
+    std::string encoded;
+    AppendUtf8(c.code_point, &encoded);
+    EXPECT_EQ(encoded, c.text);
+  }
+}
+
+TEST(Utf8Test, RefusesWhatIsNotUtf8) {
+  uint32_t cp = 0;
+  EXPECT_EQ(DecodeUtf8("\x80", 0, &cp), 0u);              // a continuation byte
+  EXPECT_EQ(DecodeUtf8("\xc0\xaf", 0, &cp), 0u);          // overlong
+  EXPECT_EQ(DecodeUtf8("\xed\xa0\x80", 0, &cp), 0u);      // a surrogate
+  EXPECT_EQ(DecodeUtf8("\xf4\x90\x80\x80", 0, &cp), 0u);  // past U+10FFFF
+  EXPECT_EQ(DecodeUtf8("\xe2\x82", 0, &cp), 0u);          // truncated
+}
+
+TEST(Utf8Test, DecodesAtAnOffset) {
+  uint32_t cp = 0;
+  EXPECT_EQ(DecodeUtf8("ab\xc3\xa9", 2, &cp), 2u);
+  EXPECT_EQ(cp, 0xe9u);
+}
+
+}  // namespace
+}  // namespace shoal
