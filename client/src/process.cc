@@ -270,8 +270,9 @@ int PidfdOpen(pid_t pid) {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits until the pidfd says its process has ended, or until the deadline.
-bool PollPidfd(int pidfd, std::optional<Clock::time_point> deadline) {
+// Waits until the pidfd says its process has ended (true), or until the
+// deadline (false); std::nullopt when poll fails.
+std::optional<bool> PollPidfd(int pidfd, std::optional<Clock::time_point> deadline) {
   for (;;) {
     int timeout_ms = -1;
     if (deadline.has_value()) {
@@ -282,7 +283,7 @@ bool PollPidfd(int pidfd, std::optional<Clock::time_point> deadline) {
     const int ready = poll(&fd, 1, timeout_ms);
     if (ready > 0) return true;
     if (ready == 0 && (!deadline.has_value() || Clock::now() >= *deadline)) return false;
-    if (ready < 0 && errno != EINTR) return false;
+    if (ready < 0 && errno != EINTR) return std::nullopt;
   }
 }
 
@@ -299,11 +300,14 @@ bool Wait(ProcessState& state, std::optional<Clock::time_point> deadline) {
     pidfd = PidfdOpen(*state.pid);
   }
   if (pidfd >= 0) {
-    const bool ended = PollPidfd(pidfd, deadline);
+    const std::optional<bool> ended = PollPidfd(pidfd, deadline);
     close(pidfd);
-    MutexLock lock(&state.mu);
-    // Once the pidfd says so, the child has ended: waiting to reap it is brief.
-    return Reap(state, ended);
+    if (ended.has_value()) {
+      MutexLock lock(&state.mu);
+      // Once the pidfd says so, the child has ended: waiting to reap it is
+      // brief.
+      return Reap(state, *ended);
+    }
   }
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
