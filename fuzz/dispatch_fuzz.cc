@@ -98,7 +98,7 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
     paths.push_back("/shoal.v1.Session/Stream");
     m->AddStrings("shoal.v1.Call.method", std::move(paths));
     std::vector<std::string> names;
-    for (int k = 1; k <= static_cast<int>(shoal::Kind::kJoinableQueue); ++k) {
+    for (int k = 1; k <= static_cast<int>(shoal::Kind::kPipe); ++k) {
       for (int i = 0; i < shoal::fuzz::kObjectsPerKind; ++i) {
         names.push_back(shoal::fuzz::ObjectName(static_cast<shoal::Kind>(k), i));
       }

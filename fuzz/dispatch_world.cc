@@ -41,6 +41,7 @@ const std::vector<TableKind>& AllTables() {
       {&server::BarrierTable(), Kind::kBarrier},
       {&server::QueueTable(), Kind::kQueue},
       {&server::JoinableQueueTable(), Kind::kJoinableQueue},
+      {&server::ConnectionTable(), Kind::kConnection},
   };
   return *tables;
 }
@@ -62,8 +63,11 @@ World::World() : core_(Options()), dispatcher_([] {
 }()) {
   owner_ = core_.sessions().Open("fuzz setup", "in-process", absl::Now()).first;
   const server::Method* create = dispatcher_.Find("/shoal.v1.Manager/Create");
-  for (int k = static_cast<int>(Kind::kList); k <= static_cast<int>(Kind::kJoinableQueue); ++k) {
+  ids_.resize(static_cast<size_t>(Kind::kPipe) * kObjectsPerKind);
+  for (int k = static_cast<int>(Kind::kList); k <= static_cast<int>(Kind::kPipe); ++k) {
     const Kind kind = static_cast<Kind>(k);
+    // Connections are the ends of the pipes, made below.
+    if (kind == Kind::kConnection) continue;
     for (int index = 0; index < kObjectsPerKind; ++index) {
       v1::CreateRequest request;
       request.set_kind(static_cast<v1::Kind>(k));
@@ -79,6 +83,12 @@ World::World() : core_(Options()), dispatcher_([] {
         case Kind::kQueue:
         case Kind::kJoinableQueue:
           request.set_maxsize(index * 2);
+          break;
+        case Kind::kPipe:
+          // Pipe0 is duplex, with a buffer of a few small messages; Pipe1
+          // is one-way, with the default buffer.
+          request.set_duplex(index == 0);
+          request.set_maxsize(index == 0 ? 256 : 0);
           break;
         case Kind::kCondition:
           // Over the Lock and the RLock made before, rather than a new RLock,
@@ -102,15 +112,24 @@ World::World() : core_(Options()), dispatcher_([] {
                      ObjectName(kind, index).c_str(), status.ToString().c_str());
         std::abort();
       }
-      ids_.push_back(reply.ref().id());
+      ids_[Slot(kind, index)] = reply.ref().id();
+      // Connection0 and Connection1 are the two ends of Pipe0, so that what
+      // one sends the other receives.
+      if (kind == Kind::kPipe && index == 0) {
+        for (int end = 0; end < kObjectsPerKind; ++end) {
+          ids_[Slot(Kind::kConnection, end)] = reply.ends(end).id();
+        }
+      }
     }
   }
 }
 
 World::~World() { core_.EndSession(owner_); }
 
-uint64_t World::id(Kind kind, int index) const {
-  return ids_[(static_cast<size_t>(kind) - 1) * kObjectsPerKind + static_cast<size_t>(index)];
+size_t World::Slot(Kind kind, int index) {
+  return (static_cast<size_t>(kind) - 1) * kObjectsPerKind + static_cast<size_t>(index);
 }
+
+uint64_t World::id(Kind kind, int index) const { return ids_[Slot(kind, index)]; }
 
 }  // namespace shoal::fuzz

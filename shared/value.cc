@@ -290,6 +290,10 @@ const char* KindName(Kind kind) {
       return "Queue";
     case Kind::kJoinableQueue:
       return "JoinableQueue";
+    case Kind::kConnection:
+      return "Connection";
+    case Kind::kPipe:
+      return "Pipe";
     case Kind::kUnspecified:
       break;
   }

@@ -13,7 +13,7 @@ namespace shoal {
 namespace {
 
 bool IsKnownKind(int kind) {
-  return kind >= static_cast<int>(Kind::kList) && kind <= static_cast<int>(Kind::kJoinableQueue);
+  return kind >= static_cast<int>(Kind::kList) && kind <= static_cast<int>(Kind::kPipe);
 }
 
 // depth counts the containers around wire; recursion stops at max_depth, so

@@ -33,12 +33,14 @@ inline bool IsSyncKind(Kind kind) {
     case Kind::kBarrier:
     case Kind::kQueue:
     case Kind::kJoinableQueue:
+    case Kind::kConnection:
       return true;
     case Kind::kUnspecified:
     case Kind::kList:
     case Kind::kDict:
     case Kind::kNamespace:
     case Kind::kValue:
+    case Kind::kPipe:
       return false;
   }
   return false;

@@ -23,7 +23,7 @@ struct Server::Services {
       : dispatcher({&ListTable(), &DictTable(), &NamespaceTable(), &ValueTable(),
                     &ManagerTable(), &LockTable(), &RLockTable(), &SemaphoreTable(),
                     &BoundedSemaphoreTable(), &ConditionTable(), &EventTable(), &BarrierTable(),
-                    &QueueTable(), &JoinableQueueTable()}),
+                    &QueueTable(), &JoinableQueueTable(), &ConnectionTable()}),
         auth(core),
         session(core, dispatcher),
         framed(core, dispatcher),
