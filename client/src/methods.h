@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "shoal/v1/barrier.pb.h"
 #include "shoal/v1/condition.pb.h"
+#include "shoal/v1/connection.pb.h"
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/event.pb.h"
 #include "shoal/v1/list.pb.h"
@@ -143,7 +144,15 @@ struct Method {
   ROW(JoinableQueueService, Empty, ObjectRequest, BoolReply)                    \
   ROW(JoinableQueueService, Full, ObjectRequest, BoolReply)                     \
   ROW(JoinableQueueService, TaskDone, ObjectRequest, EmptyReply)                \
-  ROW(JoinableQueueService, Join, TimedRequest, BoolReply)
+  ROW(JoinableQueueService, Join, TimedRequest, BoolReply)                      \
+                                                                                \
+  ROW(ConnectionService, Send, SendRequest, EmptyReply)                         \
+  ROW(ConnectionService, Recv, TimedRequest, ValueReply)                        \
+  ROW(ConnectionService, Poll, TimedRequest, BoolReply)                         \
+  ROW(ConnectionService, Close, ObjectRequest, EmptyReply)                      \
+  ROW(ConnectionService, Closed, ObjectRequest, BoolReply)                      \
+  ROW(ConnectionService, Readable, ObjectRequest, BoolReply)                    \
+  ROW(ConnectionService, Writable, ObjectRequest, BoolReply)
 
 namespace method {
 

@@ -25,6 +25,15 @@ namespace shoal::testing {
 //   consume ADDRESS KEYFILE QUEUE LIST
 //       gets items from the named JoinableQueue until None, appending each
 //       to the named list, and calls task_done for each (the None included).
+//   pipe-echo ADDRESS KEYFILE TOKEN
+//       attaches the Pipe end named by TOKEN and answers each message M it
+//       receives with ["echo", M], until EOFError; then closes the end.
+//   pipe-send ADDRESS KEYFILE TOKEN TAG N
+//       attaches the Pipe end named by TOKEN and sends [TAG, i] for i from 0
+//       to N - 1.
+//   pipe-hold ADDRESS KEYFILE TOKEN
+//       attaches the Pipe end named by TOKEN, sends "attached" through it and
+//       waits to be killed.
 int RunWorker(int argc, char** argv);
 
 }  // namespace shoal::testing

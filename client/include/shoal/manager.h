@@ -38,6 +38,7 @@
 #include "shoal/acquirer_proxy.h"
 #include "shoal/auth_key.h"
 #include "shoal/condition_proxy.h"
+#include "shoal/connection_proxy.h"
 #include "shoal/detail/proxy_access.h"
 #include "shoal/dict_proxy.h"
 #include "shoal/event_proxy.h"
@@ -141,6 +142,14 @@ struct LockOptions {
   bool any_session_may_release = false;
 };
 
+// Options of Manager::Pipe.
+struct PipeOptions {
+  // How many bytes of messages each direction holds (as the server counts a
+  // value's size) before a send waits for the receiver; 0 for 64 KiB. A
+  // message larger than that still goes through, alone.
+  int64_t buffer_bytes = 0;
+};
+
 class Manager {
  public:
   // A Manager that is not connected; every call on it throws ConnectionError.
@@ -191,6 +200,14 @@ class Manager {
   // manager.Queue(maxsize), manager.JoinableQueue(maxsize); 0 is unbounded.
   QueueProxy Queue(int64_t maxsize = 0, std::string_view name = "") const;
   QueueProxy JoinableQueue(int64_t maxsize = 0, std::string_view name = "") const;
+  // manager.Pipe(duplex): the two ends of a new pipe. Duplex, each end sends
+  // and receives; otherwise the first end only receives and the second only
+  // sends, as Python's Pipe(duplex=False). Named, it is get-or-create: every
+  // session that asks for the name gets the same two ends (in the same
+  // order), which live until delete_named() and nothing refers to them. See
+  // ConnectionProxy for how ends close.
+  std::pair<ConnectionProxy, ConnectionProxy> Pipe(bool duplex = true, std::string_view name = "",
+                                                  PipeOptions options = {}) const;
 
   // The proxy of class P (ListProxy, DictProxy, ...) for a token that
   // another process got from proxy.token(). ValueError for a malformed token,
