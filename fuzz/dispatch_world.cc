@@ -116,9 +116,8 @@ World::World() : core_(Options()), dispatcher_([] {
       // Connection0 and Connection1 are the two ends of Pipe0, so that what
       // one sends the other receives.
       if (kind == Kind::kPipe && index == 0) {
-        for (int end = 0; end < kObjectsPerKind; ++end) {
-          ids_[Slot(Kind::kConnection, end)] = reply.ends(end).id();
-        }
+        ids_[Slot(Kind::kConnection, 0)] = reply.ends().first().id();
+        ids_[Slot(Kind::kConnection, 1)] = reply.ends().second().id();
       }
     }
   }

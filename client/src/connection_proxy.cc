@@ -41,15 +41,16 @@ std::pair<ConnectionProxy, ConnectionProxy> Manager::Pipe(bool duplex, std::stri
   std::pair<Handle, Handle> ends =
       detail::Start(session(), nullptr, method::Manager::Create, request, KeepAlive(),
                     [](detail::ClientSession& session, v1::CreateReply& reply) {
-                      if (reply.ref().id() == 0 || reply.ends_size() != 2 ||
-                          reply.ends(0).id() == 0 || reply.ends(1).id() == 0) {
+                      const v1::PipeEnds& ends = reply.ends();
+                      if (reply.ref().id() == 0 || ends.first().id() == 0 ||
+                          ends.second().id() == 0) {
                         throw Error("Error", "the server returned a Pipe without its two ends");
                       }
                       // The pipe's own reference goes back as this handle
                       // goes; the caller keeps the ends.
                       Handle pipe = session.AdoptRef(reply.ref());
-                      return std::make_pair(session.AdoptRef(reply.ends(0)),
-                                            session.AdoptRef(reply.ends(1)));
+                      return std::make_pair(session.AdoptRef(ends.first()),
+                                            session.AdoptRef(ends.second()));
                     })
           .get();
   return {detail::ProxyAccess::Make<ConnectionProxy>(std::move(ends.first)),

@@ -77,10 +77,12 @@ std::vector<Method> Rows() {
         out.mutable_ref()->set_id(created->id);
         out.mutable_ref()->set_kind(r.kind());
         out.set_created(created->created);
-        for (uint64_t end : created->ends) {
-          v1::ObjectRef* ref = out.add_ends();
-          ref->set_id(end);
-          ref->set_kind(v1::CONNECTION);
+        if (created->ends.size() == 2) {
+          v1::PipeEnds* ends = out.mutable_ends();
+          ends->mutable_first()->set_id(created->ends[0]);
+          ends->mutable_first()->set_kind(v1::CONNECTION);
+          ends->mutable_second()->set_id(created->ends[1]);
+          ends->mutable_second()->set_kind(v1::CONNECTION);
         }
         return absl::OkStatus();
       }));
