@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs shoal into a temporary prefix, builds examples/ against it with
-# find_package(shoal), and runs the example against a real shoal-server.
+# find_package(shoal), and runs the examples against a real shoal-server.
 # Usage: install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -42,3 +42,4 @@ while read -r -t 20 line <&3; do
 done
 [[ -n $address ]] || { echo "server did not start" >&2; exit 1; }
 "$work/examples/hello" "$address" "$work/key"
+"$work/examples/pipe" "$address" "$work/key"
