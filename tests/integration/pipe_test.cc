@@ -389,6 +389,52 @@ TEST_F(PipeTest, DescribeShowsAnEndsPeerMessagesAndWaiters) {
             "<Connection duplex, peer #" + std::to_string(b.id()) + " closed, 0 messages>");
 }
 
+TEST_F(PipeTest, AReceiverWhoseSessionEndedTakesNothing) {
+  Manager m = Connect();
+  auto [a, b] = m.Pipe();
+  std::vector<Future<Value>> parked;
+  {
+    Manager gone = Connect();
+    ConnectionProxy theirs = gone.attach<ConnectionProxy>(b.token());
+    for (int i = 0; i < 3; ++i) parked.push_back(theirs.async().recv());
+    ASSERT_TRUE(AwaitWaiting(m, b, 3));
+    gone.close();
+  }
+  for (Future<Value>& recv : parked) EXPECT_THROW(recv.get(), ConnectionError);
+  ASSERT_TRUE(AwaitWaiting(m, b, 0));
+  // What is sent now goes to the receiver still there, not to those gone.
+  a.send("kept");
+  EXPECT_EQ(b.recv().as_str(), "kept");
+  EXPECT_FALSE(b.poll());
+}
+
+TEST_F(PipeTest, ParkedPipeCallsCountAgainstTheParkingLimits) {
+  ServerProcess server({"--max-parked-per-session=2"});
+  Manager m = ConnectTo(server);
+  // Not a structured binding: a lambda below uses an end.
+  auto pipe = m.Pipe(true, "", PipeOptions{1});
+  ConnectionProxy& a = pipe.first;
+  ConnectionProxy& b = pipe.second;
+  Future<Value> recv = b.async().recv();
+  a.send("fills b's direction");  // Goes straight to the parked recv.
+  EXPECT_EQ(recv.get().as_str(), "fills b's direction");
+  a.send(1);
+  Future<void> first = a.async().send(2);
+  Future<bool> poll = a.async().poll(std::nullopt);
+  ASSERT_TRUE(AwaitWaiting(m, a, 2));
+  // A third parked call of the session fails, whichever it is, and changes
+  // nothing.
+  const std::string message = ErrorOf<LimitError>([&] { a.send(3); });
+  EXPECT_NE(message.find("--max-parked-per-session (2)"), std::string::npos) << message;
+  EXPECT_THROW(a.recv(), LimitError);
+  EXPECT_EQ(b.recv().as_int(), 1);
+  first.get();
+  EXPECT_EQ(b.recv().as_int(), 2);
+  EXPECT_FALSE(b.poll());
+  b.send("for the poll");
+  EXPECT_TRUE(poll.get());
+}
+
 TEST_F(PipeTest, TheMemoryBudgetRefusesWhatDoesNotFitAndThePipeGoesOn) {
   ServerProcess server({"--max-bytes=20000"});
   Manager m = ConnectTo(server);

@@ -203,9 +203,11 @@ class Manager {
   // manager.Pipe(duplex): the two ends of a new pipe. Duplex, each end sends
   // and receives; otherwise the first end only receives and the second only
   // sends, as Python's Pipe(duplex=False). Named, it is get-or-create: every
-  // session that asks for the name gets the same two ends (in the same
-  // order), which live until delete_named() and nothing refers to them. See
-  // ConnectionProxy for how ends close.
+  // session that asks for the name gets the same two ends, in the same order
+  // (the pipe stays as it was made, whatever duplex and options ask), and they
+  // live until delete_named() and nothing refers to them. TypeError when
+  // name is taken by an object of another kind. See ConnectionProxy for how
+  // ends close.
   std::pair<ConnectionProxy, ConnectionProxy> Pipe(bool duplex = true, std::string_view name = "",
                                                   PipeOptions options = {}) const;
 
