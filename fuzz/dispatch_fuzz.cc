@@ -98,10 +98,13 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
     paths.push_back("/shoal.v1.Session/Stream");
     m->AddStrings("shoal.v1.Call.method", std::move(paths));
     std::vector<std::string> names;
+    std::vector<shoal::Kind> kinds = {shoal::Kind::kPipe};
     for (const shoal::fuzz::TableKind& entry : shoal::fuzz::AllTables()) {
-      if (entry.kind == shoal::Kind::kUnspecified) continue;
+      if (entry.kind != shoal::Kind::kUnspecified) kinds.push_back(entry.kind);
+    }
+    for (const shoal::Kind kind : kinds) {
       for (int i = 0; i < shoal::fuzz::kObjectsPerKind; ++i) {
-        names.push_back(shoal::fuzz::ObjectName(entry.kind, i));
+        names.push_back(shoal::fuzz::ObjectName(kind, i));
       }
     }
     for (const char* field : {"shoal.v1.ObjectRequest.name", "shoal.v1.ItemRequest.name",

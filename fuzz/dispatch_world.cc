@@ -41,6 +41,7 @@ const std::vector<TableKind>& AllTables() {
       {&server::BarrierTable(), Kind::kBarrier},
       {&server::QueueTable(), Kind::kQueue},
       {&server::JoinableQueueTable(), Kind::kJoinableQueue},
+      {&server::ConnectionTable(), Kind::kConnection},
       {&server::ArrayTable(), Kind::kArray},
   };
   return *tables;
@@ -64,10 +65,16 @@ World::World() : core_(Options()), dispatcher_([] {
   owner_ = core_.sessions().Open("fuzz setup", "in-process", absl::Now()).first;
   const server::Method* create = dispatcher_.Find("/shoal.v1.Manager/Create");
   // In the tables' order, which makes the Lock and the RLock before the
-  // Condition that works over them. The kinds' numbers have gaps.
+  // Condition that works over them (the kinds' numbers have gaps), then the
+  // Pipes, which no table serves: their ends are the Connections.
+  std::vector<Kind> kinds;
   for (const TableKind& entry : AllTables()) {
-    const Kind kind = entry.kind;
-    if (kind == Kind::kUnspecified) continue;
+    if (entry.kind != Kind::kUnspecified && entry.kind != Kind::kConnection) {
+      kinds.push_back(entry.kind);
+    }
+  }
+  kinds.push_back(Kind::kPipe);
+  for (const Kind kind : kinds) {
     for (int index = 0; index < kObjectsPerKind; ++index) {
       v1::CreateRequest request;
       request.set_kind(static_cast<v1::Kind>(kind));
@@ -88,6 +95,12 @@ World::World() : core_(Options()), dispatcher_([] {
           // An int array of 4 items and a double one of 5.
           request.set_typecode(index == 0 ? "i" : "d");
           request.mutable_initial()->set_int_(index + 4);
+          break;
+        case Kind::kPipe:
+          // Pipe0 is duplex, with a buffer of a few small messages; Pipe1
+          // is one-way, with the default buffer.
+          request.set_duplex(index == 0);
+          request.set_maxsize(index == 0 ? 256 : 0);
           break;
         case Kind::kCondition:
           // Over the Lock and the RLock made before, rather than a new RLock,
@@ -112,6 +125,12 @@ World::World() : core_(Options()), dispatcher_([] {
         std::abort();
       }
       ids_[{kind, index}] = reply.ref().id();
+      // Connection0 and Connection1 are the two ends of Pipe0, so that what
+      // one sends the other receives.
+      if (kind == Kind::kPipe && index == 0) {
+        ids_[{Kind::kConnection, 0}] = reply.ends().first().id();
+        ids_[{Kind::kConnection, 1}] = reply.ends().second().id();
+      }
     }
   }
 }

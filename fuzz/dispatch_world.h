@@ -1,11 +1,13 @@
 // What the dispatch fuzz target runs calls against, and what the corpus
 // generator makes its seed calls for: a real Core with every dispatch table,
 // and a few named objects of each kind created through the Manager table, so
-// fuzzed calls have targets. No network: calls go in as the session stream's
+// fuzzed calls have targets (the ends of a Pipe are anonymous: the pipe has
+// the name). No network: calls go in as the session stream's
 // frames (server/transport/session_core.h).
 #ifndef SHOAL_FUZZ_DISPATCH_WORLD_H_
 #define SHOAL_FUZZ_DISPATCH_WORLD_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>

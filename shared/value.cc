@@ -266,6 +266,10 @@ const char* KindName(Kind kind) {
       return "JoinableQueue";
     case Kind::kArray:
       return "Array";
+    case Kind::kConnection:
+      return "Connection";
+    case Kind::kPipe:
+      return "Pipe";
     case Kind::kUnspecified:
       break;
   }

@@ -29,6 +29,8 @@ bool IsKnownKind(int kind) {
     case Kind::kBarrier:
     case Kind::kQueue:
     case Kind::kJoinableQueue:
+    case Kind::kConnection:
+    case Kind::kPipe:
     case Kind::kArray:
       return true;
     case Kind::kUnspecified:

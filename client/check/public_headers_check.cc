@@ -79,6 +79,21 @@ namespace {
   results.async(batch).update({{"c", 3}});
   batch.send();
   shown += before.get().repr();
+  // A Pipe: two ends, handed to another process by token.
+  auto [parent_conn, child_conn] = m.Pipe();
+  child_conn.send(shoal::Value::list({42, nullptr, "hello"}));
+  shoal::Value message = parent_conn.recv();
+  bool waiting = parent_conn.poll() || parent_conn.poll(std::chrono::milliseconds(10)) ||
+                 parent_conn.poll(std::nullopt);
+  shoal::ConnectionProxy attached_end = m.attach<shoal::ConnectionProxy>(child_conn.token());
+  std::pair<shoal::ConnectionProxy, shoal::ConnectionProxy> one_way =
+      m.Pipe(false, "one-way", shoal::PipeOptions{1 << 20});
+  attached_end.close();
+  try {
+    parent_conn.recv();
+  } catch (const shoal::EOFError&) {
+    waiting = !parent_conn.closed() && one_way.first.readable() && one_way.second.writable();
+  }
   m.delete_named("results");
   std::string id = m.session_id();
   try {
@@ -90,6 +105,7 @@ namespace {
   m.close();
   (void)first, (void)k, (void)again, (void)middle, (void)last, (void)seeded, (void)now;
   (void)swapped, (void)attached, (void)live, (void)id, (void)plain, (void)again_array;
+  (void)message, (void)waiting;
 }
 
 // Child processes: a function run in a forked child, and a program.

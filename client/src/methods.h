@@ -18,6 +18,7 @@
 #include "shoal/v1/array.pb.h"
 #include "shoal/v1/barrier.pb.h"
 #include "shoal/v1/condition.pb.h"
+#include "shoal/v1/connection.pb.h"
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/event.pb.h"
 #include "shoal/v1/list.pb.h"
@@ -152,7 +153,14 @@ struct Method {
   ROW(ArrayService, SetSlice, ArraySetSliceRequest, EmptyReply)                 \
   ROW(ArrayService, Len, ObjectRequest, IntReply)                               \
   ROW(ArrayService, ToList, ObjectRequest, ValuesReply)                         \
-  ROW(ArrayService, Typecode, ObjectRequest, TypecodeReply)
+  ROW(ArrayService, Typecode, ObjectRequest, TypecodeReply)                     \
+  ROW(ConnectionService, Send, SendRequest, EmptyReply)                         \
+  ROW(ConnectionService, Recv, TimedRequest, ValueReply)                        \
+  ROW(ConnectionService, Poll, TimedRequest, BoolReply)                         \
+  ROW(ConnectionService, Close, ObjectRequest, EmptyReply)                      \
+  ROW(ConnectionService, Closed, ObjectRequest, BoolReply)                      \
+  ROW(ConnectionService, Readable, ObjectRequest, BoolReply)                    \
+  ROW(ConnectionService, Writable, ObjectRequest, BoolReply)
 
 namespace method {
 

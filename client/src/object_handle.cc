@@ -22,7 +22,8 @@ struct HandleDeleter {
 constexpr Kind kAllKinds[] = {
     Kind::kList,    Kind::kDict,      Kind::kNamespace,        Kind::kValue,     Kind::kLock,
     Kind::kRLock,   Kind::kSemaphore, Kind::kBoundedSemaphore, Kind::kCondition, Kind::kEvent,
-    Kind::kBarrier, Kind::kQueue,     Kind::kJoinableQueue,    Kind::kArray,
+    Kind::kBarrier, Kind::kQueue,     Kind::kJoinableQueue,    Kind::kConnection,
+    Kind::kPipe,    Kind::kArray,
 };
 
 }  // namespace

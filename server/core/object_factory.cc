@@ -8,10 +8,12 @@
 #include "server/objects/array_object.h"
 #include "server/objects/barrier_object.h"
 #include "server/objects/condition_object.h"
+#include "server/objects/connection_object.h"
 #include "server/objects/dict_object.h"
 #include "server/objects/event_object.h"
 #include "server/objects/list_object.h"
 #include "server/objects/namespace_object.h"
+#include "server/objects/pipe_object.h"
 #include "server/objects/queue_object.h"
 #include "server/objects/semaphore_object.h"
 #include "server/objects/value_object.h"
@@ -23,6 +25,7 @@ ObjectFactory::ObjectFactory(Registry* registry, MemoryBudget* budget, Timers* t
     : registry_(registry), budget_(budget), timers_(timers) {}
 
 absl::StatusOr<CreatedObject> ObjectFactory::Create(SessionId session, ObjectSpec spec) {
+  if (spec.kind == Kind::kPipe) return CreatePipe(session, spec);
   absl::Status refs = registry_->CheckRefs(spec.initial);
   if (!refs.ok()) return refs;
   absl::StatusOr<std::shared_ptr<LockObject>> lock = ConditionLock(spec);
@@ -34,7 +37,74 @@ absl::StatusOr<CreatedObject> ObjectFactory::Create(SessionId session, ObjectSpe
   absl::StatusOr<std::pair<uint64_t, bool>> entered =
       registry_->Create(session, kind, name, [&]() { return Make(std::move(spec), *lock); });
   if (!entered.ok()) return entered.status();
-  return CreatedObject{entered->first, entered->second};
+  return CreatedObject{entered->first, entered->second, {}};
+}
+
+absl::StatusOr<CreatedObject> ObjectFactory::CreatePipe(SessionId session,
+                                                        const ObjectSpec& spec) {
+  if (!spec.name.empty()) {
+    // Get: a pipe of that name gives its own ends. The caller holds the
+    // collector lock shared (see Registry), so nothing found here is freed
+    // before it is retained.
+    absl::StatusOr<ObjectRef> named = registry_->Retain(session, 0, spec.name);
+    if (named.ok()) {
+      if (named->kind == Kind::kPipe) return PipeEnds(session, named->id);
+      registry_->Release(session, named->id);
+      return error::TypeError(absl::StrCat("the object named '", spec.name, "' is a ",
+                                           KindName(named->kind), ", not a Pipe"));
+    }
+  }
+  absl::StatusOr<ConnectionObject::Ends> made =
+      ConnectionObject::MakePipe(spec.duplex, spec.maxsize, budget_, timers_);
+  if (!made.ok()) return made.status();
+  ConnectionObject& first = *made->first;
+  ConnectionObject& second = *made->second;
+  absl::StatusOr<std::pair<uint64_t, bool>> first_id = registry_->Create(
+      session, Kind::kConnection, "",
+      [&]() -> absl::StatusOr<std::unique_ptr<Object>> { return std::move(made->first); });
+  if (!first_id.ok()) return first_id.status();
+  absl::StatusOr<std::pair<uint64_t, bool>> second_id = registry_->Create(
+      session, Kind::kConnection, "",
+      [&]() -> absl::StatusOr<std::unique_ptr<Object>> { return std::move(made->second); });
+  if (!second_id.ok()) {
+    registry_->Release(session, first_id->first);
+    return second_id.status();
+  }
+  first.SetPeerId(second_id->first);
+  second.SetPeerId(first_id->first);
+  absl::StatusOr<std::pair<uint64_t, bool>> pipe = registry_->Create(
+      session, Kind::kPipe, spec.name, [&]() -> absl::StatusOr<std::unique_ptr<Object>> {
+        return std::make_unique<PipeObject>(spec.duplex, first_id->first, second_id->first);
+      });
+  if (pipe.ok() && pipe->second) {
+    return CreatedObject{pipe->first, true, {first_id->first, second_id->first}};
+  }
+  // The ends made here are nobody's now: the collector frees them.
+  registry_->Release(session, first_id->first);
+  registry_->Release(session, second_id->first);
+  if (!pipe.ok()) return pipe.status();
+  // Another session made a pipe of this name meanwhile; Registry::Create
+  // checked its kind and gave this session a reference to it.
+  return PipeEnds(session, pipe->first);
+}
+
+absl::StatusOr<CreatedObject> ObjectFactory::PipeEnds(SessionId session, uint64_t pipe_id) {
+  absl::StatusOr<std::shared_ptr<Object>> found = registry_->Find(pipe_id, "", Kind::kPipe);
+  if (!found.ok()) return found.status();
+  const auto& pipe = static_cast<const PipeObject&>(**found);
+  CreatedObject out{pipe_id, false, {}};
+  // A pipe's ends live while it does, so this finds both; were one missing,
+  // the references taken here go back with the error.
+  for (uint64_t end : {pipe.first(), pipe.second()}) {
+    absl::StatusOr<ObjectRef> retained = registry_->Retain(session, end, "");
+    if (!retained.ok()) {
+      for (uint64_t taken : out.ends) registry_->Release(session, taken);
+      registry_->Release(session, pipe_id);
+      return retained.status();
+    }
+    out.ends.push_back(retained->id);
+  }
+  return out;
 }
 
 absl::StatusOr<std::shared_ptr<LockObject>> ObjectFactory::ConditionLock(
@@ -129,6 +199,11 @@ absl::StatusOr<std::unique_ptr<Object>> ObjectFactory::Make(
     case Kind::kJoinableQueue:
       made = QueueObject::Create(spec.kind, spec.maxsize, budget_, timers_);
       break;
+    case Kind::kConnection:
+      return error::ValueError("a Connection is made with its peer: create a PIPE");
+    case Kind::kPipe:
+      // Three objects, which Create enters one by one (CreatePipe).
+      return error::ValueError("a Pipe is made by Create, not alone");
     default:
       return error::ValueError(absl::StrCat("cannot create objects of kind ", spec.kind_label));
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/core/registry.h"
@@ -47,14 +48,21 @@ struct ObjectSpec {
   // seconds (none when left out; +inf is none too).
   int64_t parties = 0;
   std::optional<double> timeout_seconds;
-  // Queue, JoinableQueue: the most items held; 0 for no bound.
+  // Queue, JoinableQueue: the most items held; 0 for no bound. Pipe: the
+  // most bytes each direction buffers; 0 for kDefaultPipeBufferBytes.
   int64_t maxsize = 0;
+  // Pipe: both ends send and receive; false, the first only receives and
+  // the second only sends.
+  bool duplex = true;
 };
 
 struct CreatedObject {
   uint64_t id = 0;
   // False when a named object existed already and was returned.
   bool created = false;
+  // A Pipe's two ends (Connection objects), first the one that receives;
+  // the session holds a reference to each. Empty for the other kinds.
+  std::vector<uint64_t> ends;
 };
 
 class ObjectFactory {
@@ -69,7 +77,8 @@ class ObjectFactory {
   // reference in spec.initial to no live object or for a bad argument,
   // TypeError for an initial value of the wrong type or a Condition's lock
   // that is no Lock or RLock, KeyError for a lock_id no object has, and the
-  // registry's and the object's own errors.
+  // registry's and the object's own errors. A Pipe is three objects: its
+  // two ends and the pipe that holds them (CreatePipe).
   absl::StatusOr<CreatedObject> Create(SessionId session, ObjectSpec spec);
 
   // Makes the object alone, without entering it anywhere: the per-kind part
@@ -79,6 +88,15 @@ class ObjectFactory {
                                                std::shared_ptr<LockObject> lock) const;
 
  private:
+  // Create for a Pipe: the pipe named spec.name, when there is one, with
+  // its ends; otherwise two new ends entered first, then the pipe that holds
+  // them. What it entered before a failure it releases again, so that it is
+  // collected.
+  absl::StatusOr<CreatedObject> CreatePipe(SessionId session, const ObjectSpec& spec);
+  // For a pipe that existed already, to which session holds a reference
+  // now: gives session a reference to each of its ends too, and returns
+  // what Create returns for it.
+  absl::StatusOr<CreatedObject> PipeEnds(SessionId session, uint64_t pipe_id);
   // The Lock or RLock a Condition is to work over; null for a new RLock.
   absl::StatusOr<std::shared_ptr<LockObject>> ConditionLock(const ObjectSpec& spec) const;
 

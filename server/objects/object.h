@@ -33,6 +33,7 @@ inline bool IsSyncKind(Kind kind) {
     case Kind::kBarrier:
     case Kind::kQueue:
     case Kind::kJoinableQueue:
+    case Kind::kConnection:
       return true;
     case Kind::kUnspecified:
     case Kind::kList:
@@ -40,6 +41,7 @@ inline bool IsSyncKind(Kind kind) {
     case Kind::kNamespace:
     case Kind::kValue:
     case Kind::kArray:
+    case Kind::kPipe:
       return false;
   }
   return false;

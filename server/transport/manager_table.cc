@@ -70,12 +70,20 @@ std::vector<Method> Rows() {
         spec.parties = r.parties();
         if (r.has_timeout()) spec.timeout_seconds = r.timeout();
         spec.maxsize = r.maxsize();
+        spec.duplex = !r.has_duplex() || r.duplex();
         absl::StatusOr<CreatedObject> created =
             c.core().factory().Create(c.session(), std::move(spec));
         if (!created.ok()) return created.status();
         out.mutable_ref()->set_id(created->id);
         out.mutable_ref()->set_kind(r.kind());
         out.set_created(created->created);
+        if (created->ends.size() == 2) {
+          v1::PipeEnds* ends = out.mutable_ends();
+          ends->mutable_first()->set_id(created->ends[0]);
+          ends->mutable_first()->set_kind(v1::CONNECTION);
+          ends->mutable_second()->set_id(created->ends[1]);
+          ends->mutable_second()->set_kind(v1::CONNECTION);
+        }
         return absl::OkStatus();
       }));
   rows.push_back(Row<v1::LookupRequest, v1::LookupReply>(

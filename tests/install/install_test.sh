@@ -46,3 +46,4 @@ done
 printf '3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n' >"$work/value_array.want"
 "$work/examples/value_array" "$address" "$work/key" >"$work/value_array.out"
 diff "$work/value_array.want" "$work/value_array.out"
+"$work/examples/pipe" "$address" "$work/key"

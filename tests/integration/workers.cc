@@ -127,6 +127,45 @@ int ArrayWriter(int argc, char** argv) {
   return 0;
 }
 
+// Echoes every message that comes through the Pipe end of the token, until
+// the other end closes.
+int PipeEcho(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  ConnectionProxy conn = m.attach<ConnectionProxy>(argv[3]);
+  for (;;) {
+    Value message;
+    try {
+      message = conn.recv();
+    } catch (const EOFError&) {
+      conn.close();
+      return 0;
+    }
+    conn.send(Value::list({"echo", message}));
+  }
+}
+
+// Sends [TAG, i] through the Pipe end of the token, N times.
+int PipeSend(int argc, char** argv) {
+  if (argc != 6) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  ConnectionProxy conn = m.attach<ConnectionProxy>(argv[3]);
+  const std::string tag = argv[4];
+  const int n = std::atoi(argv[5]);
+  for (int i = 0; i < n; ++i) conn.send(Value::list({tag, i}));
+  return 0;
+}
+
+// Holds the Pipe end of the token, says so through it, and waits to be
+// killed.
+int PipeHold(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  ConnectionProxy conn = m.attach<ConnectionProxy>(argv[3]);
+  conn.send("attached");
+  for (;;) pause();
+}
+
 }  // namespace
 
 int RunWorker(int argc, char** argv) {
@@ -141,6 +180,9 @@ int RunWorker(int argc, char** argv) {
     if (name == "consume") return Consume(argc, argv);
     if (name == "negate") return Negate(argc, argv);
     if (name == "array-writer") return ArrayWriter(argc, argv);
+    if (name == "pipe-echo") return PipeEcho(argc, argv);
+    if (name == "pipe-send") return PipeSend(argc, argv);
+    if (name == "pipe-hold") return PipeHold(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker %s: %s\n", name.c_str(), e.what());
     return 1;

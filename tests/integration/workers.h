@@ -32,6 +32,15 @@ namespace shoal::testing {
 //   array-writer ADDRESS KEYFILE ARRAY_TOKEN WORKER WORKERS ROUNDS
 //       ROUNDS times, sets every item i of the Array with i % WORKERS ==
 //       WORKER to WORKER * 1000 + round, one item at a time.
+//   pipe-echo ADDRESS KEYFILE TOKEN
+//       attaches the Pipe end named by TOKEN and answers each message M it
+//       receives with ["echo", M], until EOFError; then closes the end.
+//   pipe-send ADDRESS KEYFILE TOKEN TAG N
+//       attaches the Pipe end named by TOKEN and sends [TAG, i] for i from 0
+//       to N - 1.
+//   pipe-hold ADDRESS KEYFILE TOKEN
+//       attaches the Pipe end named by TOKEN, sends "attached" through it and
+//       waits to be killed.
 int RunWorker(int argc, char** argv);
 
 }  // namespace shoal::testing

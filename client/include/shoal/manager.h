@@ -49,6 +49,7 @@
 #include "shoal/array_proxy.h"
 #include "shoal/auth_key.h"
 #include "shoal/condition_proxy.h"
+#include "shoal/connection_proxy.h"
 #include "shoal/detail/proxy_access.h"
 #include "shoal/dict_proxy.h"
 #include "shoal/event_proxy.h"
@@ -154,6 +155,14 @@ struct LockOptions {
   bool any_session_may_release = false;
 };
 
+// Options of Manager::Pipe.
+struct PipeOptions {
+  // How many bytes of messages each direction holds (as the server counts a
+  // value's size) before a send waits for the receiver; 0 for 64 KiB. A
+  // message larger than that still goes through, alone.
+  int64_t buffer_bytes = 0;
+};
+
 class Manager {
  public:
   // A Manager that is not connected; every call on it throws ConnectionError.
@@ -221,6 +230,16 @@ class Manager {
   // manager.Queue(maxsize), manager.JoinableQueue(maxsize); 0 is unbounded.
   QueueProxy Queue(int64_t maxsize = 0, std::string_view name = "") const;
   QueueProxy JoinableQueue(int64_t maxsize = 0, std::string_view name = "") const;
+  // manager.Pipe(duplex): the two ends of a new pipe. Duplex, each end sends
+  // and receives; otherwise the first end only receives and the second only
+  // sends, as Python's Pipe(duplex=False). Named, it is get-or-create: every
+  // session that asks for the name gets the same two ends, in the same order
+  // (the pipe stays as it was made, whatever duplex and options ask), and they
+  // live until delete_named() and nothing refers to them. TypeError when
+  // name is taken by an object of another kind. See ConnectionProxy for how
+  // ends close.
+  std::pair<ConnectionProxy, ConnectionProxy> Pipe(bool duplex = true, std::string_view name = "",
+                                                  PipeOptions options = {}) const;
 
   // The proxy of class P (ListProxy, DictProxy, ...) for a token that
   // another process got from proxy.token(). ValueError for a malformed token,

@@ -17,6 +17,7 @@
 #include "shoal/array_proxy.h"
 #include "shoal/auth_key.h"
 #include "shoal/condition_proxy.h"
+#include "shoal/connection_proxy.h"
 #include "shoal/dict_proxy.h"
 #include "shoal/errors.h"
 #include "shoal/event_proxy.h"

@@ -42,6 +42,8 @@ enum class Kind : int {
   kBarrier = 11,
   kQueue = 12,
   kJoinableQueue = 13,
+  kConnection = 14,
+  kPipe = 15,
   kArray = 16,
 };
 

@@ -5,8 +5,11 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
+
 #include "server/core/registry.h"
 #include "server/core/timer_queue.h"
+#include "server/objects/connection_object.h"
 #include "server/objects/list_object.h"
 #include "server/objects/memory_budget.h"
 #include "shared/error_kind.h"
@@ -73,7 +76,9 @@ TEST_F(ObjectFactoryTest, MakesEveryKind) {
   ObjectSpec array = Spec(Kind::kArray, Value::list({1, 2}));
   array.typecode = "i";
   EXPECT_EQ(Made(array), Kind::kArray);
-  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 14u);
+  // A Pipe is three objects: itself and its two ends.
+  EXPECT_EQ(Made(Spec(Kind::kPipe)), Kind::kPipe);
+  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 17u);
 }
 
 TEST_F(ObjectFactoryTest, ArrayIsMadeFromItsTypecodeAndALengthOrItems) {
@@ -170,6 +175,86 @@ TEST_F(ObjectFactoryTest, InitialValueMayReferToLiveObjectsOnly) {
   EXPECT_TRUE((*registry_.Find(outer->id, ""))->may_hold_refs());
   ref.id = 999;
   EXPECT_EQ(Refused(Spec(Kind::kList, Value::list({Value(ref)}))), ErrorKind::kValueError);
+}
+
+// The end with this id.
+ConnectionObject& End(Registry& registry, uint64_t id) {
+  return static_cast<ConnectionObject&>(**registry.Find(id, "", Kind::kConnection));
+}
+
+TEST_F(ObjectFactoryTest, APipeIsTwoEndsAndANamedPipeGivesEverySessionTheSameEnds) {
+  ObjectSpec spec = Spec(Kind::kPipe);
+  spec.name = "chat";
+  spec.duplex = false;
+  absl::StatusOr<CreatedObject> pipe = factory_.Create(kAlice, spec);
+  ASSERT_TRUE(pipe.ok()) << pipe.status();
+  EXPECT_TRUE(pipe->created);
+  ASSERT_EQ(pipe->ends.size(), 2u);
+  EXPECT_EQ((*registry_.Find(pipe->id, ""))->kind(), Kind::kPipe);
+  ConnectionObject& in = End(registry_, pipe->ends[0]);
+  ConnectionObject& out = End(registry_, pipe->ends[1]);
+  EXPECT_TRUE(in.Readable() && !in.Writable());
+  EXPECT_TRUE(out.Writable() && !out.Readable());
+  // Each end names the other in its repr.
+  EXPECT_EQ(in.Repr(), absl::StrCat("<Connection read-only, peer #", pipe->ends[1], ", 0 messages>"));
+  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 3u);
+
+  // Get: another session gets the same ends, in the same order, whatever
+  // duplex it asks for.
+  spec.duplex = true;
+  absl::StatusOr<CreatedObject> again = factory_.Create(kBob, spec);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->id, pipe->id);
+  EXPECT_EQ(again->ends, pipe->ends);
+  for (uint64_t id : {pipe->id, pipe->ends[0], pipe->ends[1]}) {
+    EXPECT_EQ(registry_.SessionRefs(kBob).at(id), 1);
+  }
+  // The name holds the pipe, and the pipe its ends.
+  registry_.DropSession(kAlice);
+  registry_.DropSession(kBob);
+  EXPECT_EQ(registry_.Collect(), 0);
+  EXPECT_FALSE(End(registry_, pipe->ends[0]).Closed());
+  ASSERT_TRUE(registry_.DeleteName("chat").ok());
+  EXPECT_EQ(registry_.Collect(), 3);
+}
+
+TEST_F(ObjectFactoryTest, AnAnonymousPipesEndsOutliveItAndCloseWithTheirLastReference) {
+  absl::StatusOr<CreatedObject> pipe = factory_.Create(kAlice, Spec(Kind::kPipe));
+  ASSERT_TRUE(pipe.ok()) << pipe.status();
+  ConnectionObject& first = End(registry_, pipe->ends[0]);
+  // The client lets the pipe go at once and keeps the ends.
+  registry_.Release(kAlice, pipe->id);
+  EXPECT_EQ(registry_.Collect(), 1);
+  EXPECT_FALSE(first.PeerClosed());
+  // The second end's last reference goes: it is freed, and so closed.
+  registry_.Release(kAlice, pipe->ends[1]);
+  EXPECT_EQ(registry_.Collect(), 1);
+  EXPECT_TRUE(first.PeerClosed());
+}
+
+TEST_F(ObjectFactoryTest, BadPipesAreRefusedAndLeaveNothingBehind) {
+  ObjectSpec spec = Spec(Kind::kPipe);
+  spec.maxsize = -1;
+  EXPECT_EQ(Refused(spec), ErrorKind::kValueError);
+  // An end is made with its peer only.
+  EXPECT_EQ(Refused(Spec(Kind::kConnection)), ErrorKind::kValueError);
+  ObjectSpec dict = Spec(Kind::kDict);
+  dict.name = "taken";
+  ASSERT_TRUE(factory_.Create(kAlice, dict).ok());
+  spec = Spec(Kind::kPipe);
+  spec.name = "taken";
+  EXPECT_EQ(Refused(spec), ErrorKind::kTypeError);
+  EXPECT_EQ(registry_.SessionRefs(kAlice).size(), 1u);
+
+  // Past the object limit after its ends: they are released and collected.
+  Registry small(2);
+  ObjectFactory factory(&small, &budget_, &timers_);
+  absl::StatusOr<CreatedObject> pipe = factory.Create(kAlice, Spec(Kind::kPipe));
+  EXPECT_EQ(ErrorKindOf(pipe.status()), ErrorKind::kLimitError);
+  EXPECT_TRUE(small.SessionRefs(kAlice).empty());
+  EXPECT_EQ(small.Collect(), 2);
+  EXPECT_EQ(small.size(), 0u);
 }
 
 }  // namespace
