@@ -22,9 +22,11 @@ std::atomic<int64_t> grpc_generation{-1};
 std::atomic<int64_t> ended_generation{-1};
 
 // What the process keeps across fork(). Its mutex is held across each fork
-// (the prepare handler takes it, the parent and child handlers give it
-// back), so that the child never inherits it locked and finds the state
-// whole.
+// (the prepare handler takes it), so that the child finds the state whole;
+// the parent gives it back after, and the child makes a copy with a mutex
+// of its own (the inherited one stays locked: unlocking it in the child
+// would not do, as a lock may remember its owner by a thread id that is
+// not the child's).
 struct ProcessState {
   Mutex mu;
   // The framed sockets open now.
@@ -33,11 +35,23 @@ struct ProcessState {
   // Every session opened, with the generation that opened it; the expired
   // ones are dropped as new ones come.
   std::vector<std::pair<uint64_t, std::weak_ptr<ClientSession>>> sessions ABSL_GUARDED_BY(mu);
+  // In a forked child, the parent's state, kept as it was: never used again,
+  // but not lost either.
+  ProcessState* parents = nullptr;
 };
 
-// Never destroyed: a session may close after static destructors ran.
+// This process's state. Never destroyed: a session may close after static
+// destructors ran.
+std::atomic<ProcessState*> current_state{nullptr};
+
 ProcessState& State() {
-  static ProcessState* const state = new ProcessState();
+  ProcessState* state = current_state.load(std::memory_order_acquire);
+  if (state != nullptr) return *state;
+  auto* fresh = new ProcessState();
+  if (current_state.compare_exchange_strong(state, fresh, std::memory_order_acq_rel)) {
+    return *fresh;
+  }
+  delete fresh;
   return *state;
 }
 
@@ -46,13 +60,17 @@ void BeforeFork() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mu.Lock(); }
 void AfterForkInParent() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mu.Unlock(); }
 
 void AfterForkInChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  ProcessState& state = State();
+  // Held by this thread since BeforeFork, and never used again.
+  ProcessState& inherited = State();
   generation.fetch_add(1, std::memory_order_acq_rel);
   // The sockets are the parent's connections: the child's copies go, the
   // parent's stay as they are (close, never shutdown).
-  for (int fd : state.sockets) close(fd);
-  state.sockets.clear();
-  state.mu.Unlock();
+  for (int fd : inherited.sockets) close(fd);
+  auto* mine = new ProcessState();
+  mine->endpoints = inherited.endpoints;
+  mine->sessions = inherited.sessions;
+  mine->parents = &inherited;
+  current_state.store(mine, std::memory_order_release);
 }
 
 }  // namespace

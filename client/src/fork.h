@@ -82,9 +82,10 @@ void RegisterSession(const std::shared_ptr<ClientSession>& session);
 // made afterwards: a later call through an inherited Manager or proxy
 // throws ConnectionError.
 //
-// For a child made by fork() that is about to _exit(): call it first (a
-// child that returns from main or calls exit() does the same as its Managers
-// and proxies are destroyed, but _exit() skips destructors).
+// For a child made by fork() that is about to _exit(): call it first.
+// Without it, the child's sessions end once the server sees their
+// connections close with the process, after the grace of a broken stream
+// (--stream-grace), and what they held is given back only then.
 void EndSessionsOfThisProcess();
 // Whether EndSessionsOfThisProcess has run in this process.
 bool SessionsOfThisProcessEnded();
