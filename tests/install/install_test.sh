@@ -47,3 +47,8 @@ printf '3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n' >"$work/value_arra
 "$work/examples/value_array" "$address" "$work/key" >"$work/value_array.out"
 diff "$work/value_array.want" "$work/value_array.out"
 "$work/examples/pipe" "$address" "$work/key"
+# The README's Process with a dict and a list: the child uses the proxies it
+# inherited, and the parent prints what Python's example prints.
+printf "{1: '1', '2': 2, 0.25: None}\n[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]\n" >"$work/process.want"
+"$work/examples/process_dict_list" "$address" "$work/key" >"$work/process.out"
+diff "$work/process.want" "$work/process.out"
