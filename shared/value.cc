@@ -607,6 +607,11 @@ const Value* ValueDict::find(const Value& key) const {
   return it == index_.end() ? nullptr : &it->second->second;
 }
 
+ValueDict::const_iterator ValueDict::find_entry(const Value& key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? entries_.end() : const_iterator(it->second);
+}
+
 Value* ValueDict::find(const Value& key) {
   auto it = index_.find(key);
   return it == index_.end() ? nullptr : &it->second->second;

@@ -1,5 +1,6 @@
 #include "shoal/dict_proxy.h"
 
+#include <optional>
 #include <utility>
 
 #include "client/src/call.h"
@@ -49,6 +50,67 @@ Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
 }
 
 }  // namespace
+
+DictProxy::iterator DictProxy::begin() const {
+  return iterator(detail::ProxyAccess::Handle(*this));
+}
+
+DictProxy::iterator DictProxy::end() const { return iterator(); }
+
+DictProxy::iterator::iterator(std::shared_ptr<detail::ObjectHandle> handle)
+    : handle_(std::move(handle)) {
+  Step(/*first=*/true);
+}
+
+DictProxy::iterator& DictProxy::iterator::operator++() {
+  Step(/*first=*/false);
+  return *this;
+}
+
+namespace {
+
+// One NextKey reply: the key (none when done) and the cursor that comes with
+// it.
+struct KeyStep {
+  std::optional<Value> key;
+  uint64_t stamp = 0;
+  int64_t size = 0;
+  int64_t index = 0;
+};
+
+KeyStep KeyStepOf(ClientSession& session, v1::NextKeyReply& reply) {
+  KeyStep step;
+  if (!reply.done()) step.key = session.Adopt(reply.key());
+  step.stamp = reply.stamp();
+  step.size = reply.size();
+  step.index = reply.index();
+  return step;
+}
+
+}  // namespace
+
+void DictProxy::iterator::Step(bool first) {
+  const detail::AsyncTarget target{handle_, nullptr};
+  auto request = RequestFor<v1::NextKeyRequest>(target);
+  KeepAlive keep_alive;
+  if (!first) {
+    EncodeArg(key_, request.mutable_after(), &keep_alive);
+    request.set_stamp(stamp_);
+    request.set_size(size_);
+    request.set_index(index_);
+  }
+  KeyStep step =
+      Start(target, method::DictService::NextKey, request, std::move(keep_alive), KeyStepOf).get();
+  if (!step.key.has_value()) {
+    handle_.reset();
+    key_ = Value();
+    return;
+  }
+  key_ = *std::move(step.key);
+  stamp_ = step.stamp;
+  size_ = step.size;
+  index_ = step.index;
+}
 
 DictProxy::Async DictProxy::async() const { return Async(async_target(nullptr)); }
 DictProxy::Async DictProxy::async(Batch& batch) const { return Async(async_target(&batch)); }

@@ -44,6 +44,33 @@ Value::List ListOf(ClientSession& session, v1::ValueReply& reply) {
 
 }  // namespace
 
+ListProxy::iterator ListProxy::begin() const {
+  return iterator(detail::ProxyAccess::Handle(*this));
+}
+
+ListProxy::iterator ListProxy::end() const { return iterator(); }
+
+ListProxy::iterator::iterator(std::shared_ptr<detail::ObjectHandle> handle)
+    : handle_(std::move(handle)) {
+  Read();
+}
+
+ListProxy::iterator& ListProxy::iterator::operator++() {
+  ++index_;
+  Read();
+  return *this;
+}
+
+void ListProxy::iterator::Read() {
+  // Python's sequence iteration: lst[index] until IndexError.
+  try {
+    item_ = Async(detail::AsyncTarget{handle_, nullptr}).get(index_).get();
+  } catch (const IndexError&) {
+    handle_.reset();
+    item_ = Value();
+  }
+}
+
 ListProxy::Async ListProxy::async() const { return Async(async_target(nullptr)); }
 ListProxy::Async ListProxy::async(Batch& batch) const { return Async(async_target(&batch)); }
 ListProxy::Async ListProxy::now() const { return Async(immediate_target()); }

@@ -108,14 +108,20 @@ RLockProxy Manager::RLock(std::string_view name) const {
   return ProxyAccess::Make<RLockProxy>(ProxyAccess::Create(*this, Kind::kRLock, name, shoal::Value()));
 }
 
-SemaphoreProxy Manager::Semaphore(int64_t value, std::string_view name) const {
+SemaphoreProxy Manager::Semaphore(int64_t value, std::string_view name,
+                                  SemaphoreOptions options) const {
+  detail::CreateOptions create;
+  create.release_at_session_end = options.release_at_session_end;
   return ProxyAccess::Make<SemaphoreProxy>(
-      ProxyAccess::Create(*this, Kind::kSemaphore, name, shoal::Value(value)));
+      ProxyAccess::Create(*this, Kind::kSemaphore, name, shoal::Value(value), create));
 }
 
-SemaphoreProxy Manager::BoundedSemaphore(int64_t value, std::string_view name) const {
+SemaphoreProxy Manager::BoundedSemaphore(int64_t value, std::string_view name,
+                                         SemaphoreOptions options) const {
+  detail::CreateOptions create;
+  create.release_at_session_end = options.release_at_session_end;
   return ProxyAccess::Make<SemaphoreProxy>(
-      ProxyAccess::Create(*this, Kind::kBoundedSemaphore, name, shoal::Value(value)));
+      ProxyAccess::Create(*this, Kind::kBoundedSemaphore, name, shoal::Value(value), create));
 }
 
 ConditionProxy Manager::Condition(std::string_view name) const {
@@ -248,6 +254,9 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Create(const Manager& manager, Kind k
     request.mutable_lock()->set_kind(static_cast<v1::Kind>(options.lock_kind));
   }
   request.set_any_session_may_release(options.any_session_may_release);
+  if (options.release_at_session_end.has_value()) {
+    request.set_release_at_session_end(*options.release_at_session_end);
+  }
   std::shared_ptr<ObjectHandle> handle =
       Start(manager.session(), nullptr, method::Manager::Create, request, std::move(keep_alive),
             [](ClientSession& session, v1::CreateReply& reply) {

@@ -89,6 +89,7 @@ struct Method {
   ROW(DictService, Len, ObjectRequest, IntReply)                                \
   ROW(DictService, Clear, ObjectRequest, EmptyReply)                            \
   ROW(DictService, Copy, ObjectRequest, ValueReply)                             \
+  ROW(DictService, NextKey, NextKeyRequest, NextKeyReply)                       \
                                                                                 \
   ROW(NamespaceService, GetAttr, AttrRequest, ValueReply)                       \
   ROW(NamespaceService, SetAttr, SetAttrRequest, EmptyReply)                    \
@@ -139,6 +140,8 @@ struct Method {
   ROW(QueueService, Full, ObjectRequest, BoolReply)                             \
   ROW(QueueService, TaskDone, ObjectRequest, EmptyReply)                        \
   ROW(QueueService, Join, TimedRequest, BoolReply)                              \
+  ROW(QueueService, Shutdown, ShutdownRequest, EmptyReply)                      \
+  ROW(QueueService, IsShutdown, ObjectRequest, BoolReply)                       \
   ROW(JoinableQueueService, Put, PutRequest, EmptyReply)                        \
   ROW(JoinableQueueService, Get, TimedRequest, ValueReply)                      \
   ROW(JoinableQueueService, QSize, ObjectRequest, IntReply)                     \
@@ -146,6 +149,8 @@ struct Method {
   ROW(JoinableQueueService, Full, ObjectRequest, BoolReply)                     \
   ROW(JoinableQueueService, TaskDone, ObjectRequest, EmptyReply)                \
   ROW(JoinableQueueService, Join, TimedRequest, BoolReply)                      \
+  ROW(JoinableQueueService, Shutdown, ShutdownRequest, EmptyReply)              \
+  ROW(JoinableQueueService, IsShutdown, ObjectRequest, BoolReply)               \
                                                                                 \
   ROW(ArrayService, GetItem, ArrayIndexRequest, ValueReply)                     \
   ROW(ArrayService, SetItem, ArraySetItemRequest, EmptyReply)                   \

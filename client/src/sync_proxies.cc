@@ -270,6 +270,20 @@ Future<bool> QueueProxy::Async::join(Timeout timeout) {
   return detail::Start(target_, join, Timed(target_, true, timeout), KeepAlive(), BoolOf);
 }
 
+Future<void> QueueProxy::Async::shutdown(bool immediate) {
+  auto request = detail::RequestFor<v1::ShutdownRequest>(target_);
+  request.set_immediate(immediate);
+  const auto& shutdown =
+      OfQueue(target_, method::QueueService::Shutdown, method::JoinableQueueService::Shutdown);
+  return detail::Start(target_, shutdown, request, KeepAlive(), NoResult);
+}
+
+Future<bool> QueueProxy::Async::is_shutdown() {
+  const auto& is_shutdown =
+      OfQueue(target_, method::QueueService::IsShutdown, method::JoinableQueueService::IsShutdown);
+  return detail::Start(target_, is_shutdown, Plain(target_), KeepAlive(), BoolOf);
+}
+
 void QueueProxy::put(const Value& item, bool block, Timeout timeout) {
   now().put(item, block, timeout).get();
 }
@@ -297,5 +311,9 @@ void QueueProxy::task_done() { now().task_done().get(); }
 void QueueProxy::join() { join(std::nullopt); }
 
 bool QueueProxy::join(Timeout timeout) { return now().join(timeout).get(); }
+
+void QueueProxy::shutdown(bool immediate) { now().shutdown(immediate).get(); }
+
+bool QueueProxy::is_shutdown() const { return now().is_shutdown().get(); }
 
 }  // namespace shoal

@@ -173,7 +173,8 @@ absl::StatusOr<std::unique_ptr<Object>> ObjectFactory::Make(
         return error::TypeError(
             absl::StrCat("a semaphore starts from an int, not ", initial.type_name()));
       }
-      made = SemaphoreObject::Create(spec.kind, initial.is_int() ? initial.as_int() : 1, timers_);
+      made = SemaphoreObject::Create(spec.kind, initial.is_int() ? initial.as_int() : 1, timers_,
+                                     spec.release_at_session_end);
       break;
     }
     case Kind::kCondition:

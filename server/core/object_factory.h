@@ -42,6 +42,10 @@ struct ObjectSpec {
   std::string typecode;
   // Lock: any session may release it, not only the holder.
   bool any_session_may_release = false;
+  // Semaphore, BoundedSemaphore: whether the permits a session holds are
+  // released when it ends; unset, the kind's default
+  // (SemaphoreObject::DefaultReleaseAtSessionEnd).
+  std::optional<bool> release_at_session_end;
   // Condition: the id of the Lock or RLock it works over; 0 for a new RLock.
   uint64_t lock_id = 0;
   // Barrier: the parties of each pass, and the default timeout of a wait in

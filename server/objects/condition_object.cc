@@ -261,8 +261,11 @@ int64_t ConditionObject::Size() const { return 0; }
 Holdings ConditionObject::Held() const {
   Holdings holdings;
   holdings.held = lock_->Held().held;
-  MutexLock hold(&state_->mu);
   SessionCounts waiting;
+  // The re-acquires parked on the lock are left to the loop over
+  // reacquiring below, which also counts those not parked there yet.
+  lock_->CountAcquires(waiting);
+  MutexLock hold(&state_->mu);
   state_->waiting.CountSessions(waiting);
   for (const auto& [id, r] : state_->reacquiring) ++waiting[r.session];
   holdings.waiting = CountPairs(waiting);

@@ -88,10 +88,12 @@ class ConditionObject : public Object {
   // made its own lock, also ends the session at the lock (releasing what it
   // holds); a lock given to it is the given lock's owner's to end.
   void EndSession(SessionId session) override;
-  // The holder of the lock (as LockObject::Held), and the condition's own
-  // parked waits of each session: those waiting for a notify and those
-  // taking the lock again, whose Wait has not answered yet. Acquires parked
-  // on the lock are the lock's, not counted here.
+  // The holder of the lock (as LockObject::Held), and the calls of each
+  // session that wait: acquires parked on the lock (as Describe of a Lock
+  // counts them; for a lock given to the condition, those made through the
+  // lock's own proxy too, since they wait for the same lock), and the
+  // condition's own waits: those waiting for a notify and those taking the
+  // lock again, whose Wait has not answered yet. Each call is counted once.
   Holdings Held() const override;
 
  private:

@@ -1,5 +1,6 @@
 #include "server/objects/dict_object.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -82,7 +83,7 @@ absl::Status DictObject::SetItem(Value key, Value value) {
   absl::Status reserved = account_.Adjust(delta);
   if (!reserved.ok()) return reserved;
   NoteRefs(key, value);
-  dict_.set(std::move(key), std::move(value));
+  if (dict_.set(std::move(key), std::move(value))) ++keys_stamp_;
   return absl::OkStatus();
 }
 
@@ -92,6 +93,7 @@ absl::Status DictObject::DelItem(const Value& key) {
   MutexLock lock(&mu_);
   std::optional<Value> value = dict_.take(key);
   if (!value.has_value()) return MissingKey(key);
+  ++keys_stamp_;
   account_.Release(ApproxEntryBytes(key, *value));
   return absl::OkStatus();
 }
@@ -112,6 +114,7 @@ absl::StatusOr<Value> DictObject::SetDefault(Value key, Value value) {
   if (!reserved.ok()) return reserved;
   NoteRefs(key, value);
   dict_.set(std::move(key), value);
+  ++keys_stamp_;
   return value;
 }
 
@@ -124,6 +127,7 @@ absl::StatusOr<Value> DictObject::Pop(const Value& key, std::optional<Value> def
     if (default_value.has_value()) return *std::move(default_value);
     return MissingKey(key);
   }
+  ++keys_stamp_;
   account_.Release(ApproxEntryBytes(key, *value));
   return *std::move(value);
 }
@@ -132,6 +136,7 @@ absl::StatusOr<std::pair<Value, Value>> DictObject::PopItem() {
   MutexLock lock(&mu_);
   if (dict_.empty()) return error::KeyError("'popitem(): dictionary is empty'");
   std::pair<Value, Value> entry = dict_.pop_last();
+  ++keys_stamp_;
   account_.Release(ApproxEntryBytes(entry.first, entry.second));
   return entry;
 }
@@ -167,7 +172,7 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
   if (!reserved.ok()) return reserved;
   for (auto& [key, value] : entries) {
     NoteRefs(key, value);
-    dict_.set(std::move(key), std::move(value));
+    if (dict_.set(std::move(key), std::move(value))) ++keys_stamp_;
   }
   return absl::OkStatus();
 }
@@ -200,6 +205,7 @@ int64_t DictObject::Len() const {
 
 void DictObject::Clear() {
   MutexLock lock(&mu_);
+  if (!dict_.empty()) ++keys_stamp_;
   dict_.clear();
   account_.ReleaseAll();
 }
@@ -207,6 +213,47 @@ void DictObject::Clear() {
 Value::Dict DictObject::Copy() const {
   MutexLock lock(&mu_);
   return dict_;
+}
+
+absl::StatusOr<DictObject::KeyStep> DictObject::NextKey(const KeyCursor& cursor) const {
+  if (cursor.after.has_value()) {
+    absl::Status hashable = CheckHashable(*cursor.after);
+    if (!hashable.ok()) return hashable;
+  }
+  MutexLock lock(&mu_);
+  const int64_t size = static_cast<int64_t>(dict_.size());
+  KeyStep step;
+  step.next = cursor;
+  step.next.stamp = keys_stamp_;
+  step.next.size = size;
+  Value::Dict::const_iterator next = dict_.begin();
+  if (cursor.after.has_value()) {
+    // Python's order of checks: the size first.
+    if (size != cursor.size) return error::RuntimeError("dictionary changed size during iteration");
+    if (keys_stamp_ != cursor.stamp) {
+      return error::RuntimeError("dictionary keys changed during iteration");
+    }
+    const Value& after = *cursor.after;
+    Value::Dict::const_iterator at = dict_.find_entry(after);
+    if (at == dict_.end() && !(after == after) && cursor.index >= 0 && cursor.index < size) {
+      // No lookup finds a key unequal to itself, but no key came or went
+      // since the step before, so it is still where that step saw it.
+      at = std::next(dict_.begin(), cursor.index);
+      if (at->first == at->first) at = dict_.end();
+    }
+    if (at == dict_.end()) {
+      return error::ValueError("the iteration's cursor names no key of the dict");
+    }
+    next = std::next(at);
+    if (next == dict_.end()) return step;
+    step.next.index = cursor.index + 1;
+  } else {
+    if (next == dict_.end()) return step;
+    step.next.index = 0;
+  }
+  step.key = next->first;
+  step.next.after = next->first;
+  return step;
 }
 
 std::string DictObject::Repr() const {

@@ -7,6 +7,16 @@
 // LimitError and leaves the dict as it was; likewise every other failing call
 // changes nothing.
 //
+// Iterating over the keys (NextKey) is Python's iter(d) on a DictProxy, one
+// key per call, with the cursor kept by the caller, not the dict: each step
+// costs the same whatever the dict's size, and an iteration the caller
+// abandons leaves nothing behind. The dict counts every key it gains or loses
+// (its keys stamp), so that a step can tell that the keys changed since the
+// step before: RuntimeError "dictionary changed size during iteration" when
+// the size differs, as Python's, and "dictionary keys changed during
+// iteration" when keys came and went leaving the size as it was (Python may
+// then go on, or raise that same error later; shoal always raises).
+//
 // Thread-safety: every public method is safe to call from any thread; each
 // takes the object's own mutex for the whole operation, so each operation
 // (Update included) is atomic with respect to the others.
@@ -34,6 +44,25 @@ namespace shoal::server {
 
 class DictObject : public Object {
  public:
+  // Where an iteration over the keys stands, between two NextKey calls.
+  struct KeyCursor {
+    // The key the step before returned; none before the first step.
+    std::optional<Value> after;
+    // What the step before returned, as the dict stood then: its keys stamp
+    // and size, and the position of after in insertion order.
+    uint64_t stamp = 0;
+    int64_t size = 0;
+    int64_t index = 0;
+  };
+  // What one step of the iteration gives.
+  struct KeyStep {
+    // The next key; none once every key has been returned (Python's
+    // StopIteration).
+    std::optional<Value> key;
+    // The cursor of the next step (its after is key).
+    KeyCursor next;
+  };
+
   // A dict holding `initial`, charged to budget (null: unlimited) before
   // anything is stored: LimitError when the entries do not fit.
   static absl::StatusOr<std::unique_ptr<DictObject>> Create(MemoryBudget* budget,
@@ -78,6 +107,16 @@ class DictObject : public Object {
   void Clear();
   // d.copy(): the entries as a plain dict.
   Value::Dict Copy() const;
+  // next(it) for it = iter(d): the key after cursor.after in insertion order
+  // (the first key for a cursor with no after). Errors, as the iteration
+  // stands: RuntimeError "dictionary changed size during iteration" when the
+  // size is no longer cursor.size; RuntimeError "dictionary keys changed
+  // during iteration" when keys were added and removed since (the stamp
+  // differs); TypeError for an unhashable after; ValueError when the cursor
+  // names no key of the dict. A step finds after through the dict's index,
+  // in constant time; only a key unequal to itself (NaN), which no lookup
+  // finds, is found by its position instead.
+  absl::StatusOr<KeyStep> NextKey(const KeyCursor& cursor) const;
 
   // Object:
   std::string Repr() const override;  // {'k': 1}
@@ -90,6 +129,9 @@ class DictObject : public Object {
 
   mutable Mutex mu_;
   Value::Dict dict_ ABSL_GUARDED_BY(mu_);
+  // How many keys the dict has gained and lost, for NextKey: any change to
+  // the set of keys moves it, a new value for a key does not.
+  uint64_t keys_stamp_ ABSL_GUARDED_BY(mu_) = 0;
   // Holds exactly the sum of ApproxEntryBytes over dict_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);
 };

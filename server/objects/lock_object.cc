@@ -63,7 +63,7 @@ WaitId LockObject::AcquireWithCount(Caller caller, int64_t count, bool restore,
     settle.CompleteNow(std::move(done), Outcome::Ok(false));
     return 0;
   }
-  return waiters_.Park(caller, deadline, std::move(done), settle, Acquirer{count});
+  return waiters_.Park(caller, deadline, std::move(done), settle, Acquirer{count, restore});
 }
 
 void LockObject::Expire(WaitId id) {
@@ -110,6 +110,13 @@ LockObject::Description LockObject::Describe() const {
   description.waiting = waiters_.size();
   description.last_fencing_token = last_token_;
   return description;
+}
+
+void LockObject::CountAcquires(SessionCounts& counts) const {
+  MutexLock lock(&mu_);
+  waiters_.ForEach([&counts](const auto& waiter) {
+    if (!waiter.payload.restore) ++counts[waiter.session];
+  });
 }
 
 bool LockObject::IsOwned(Caller caller) const {

@@ -108,6 +108,10 @@ class LockObject : public Object {
   // already parked even when the caller's session holds the RLock. Returns 0
   // when done ran at once, else the waiter's id (for Cancel).
   WaitId AcquireRestore(Caller caller, int64_t count, Completion done);
+  // Adds to counts, per session, the parked Acquires: the callers waiting to
+  // take the lock, not the AcquireRestores of condition waiters taking it
+  // back (which their condition counts as its own).
+  void CountAcquires(SessionCounts& counts) const;
 
   // Object:
   // <Lock unlocked>, <Lock locked by session 3, 2 waiting>,
@@ -124,9 +128,11 @@ class LockObject : public Object {
 
  private:
   // What a parked acquirer holds once granted: count, the recursion count
-  // (1 for an Acquire, the saved count for an AcquireRestore).
+  // (1 for an Acquire, the saved count for an AcquireRestore); and whether
+  // it came from AcquireRestore.
   struct Acquirer {
     int64_t count = 1;
+    bool restore = false;
   };
 
   // Grants the lock at once, or parks a waiter; shared by Acquire and

@@ -1,5 +1,6 @@
 #include "server/objects/queue_object.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -13,6 +14,8 @@ namespace {
 // Python's queue.Empty and queue.Full carry no message.
 Outcome EmptyOutcome() { return Outcome::Error(MakeError(ErrorKind::kEmpty, "")); }
 Outcome FullOutcome() { return Outcome::Error(MakeError(ErrorKind::kFull, "")); }
+// Nor does Python 3.13's queue.ShutDown.
+Outcome ShutDownOutcome() { return Outcome::Error(MakeError(ErrorKind::kShutDown, "")); }
 
 // The id tags of the three lists of parked calls.
 constexpr WaitIdTag kGetterTag = 1;
@@ -86,6 +89,10 @@ WaitId QueueObject::Put(WaitRequest request, Value item) {
   const bool must_not_wait = DeadlinePassed(request.deadline, *timers_);
   Settlement settle(timers_);
   MutexLock lock(&mu_);
+  if (shutdown_) {
+    settle.CompleteNow(std::move(request.done), ShutDownOutcome());
+    return 0;
+  }
   if (!getters_.empty()) {
     // Getters wait only while the queue is empty, so the oldest one is next
     // in line for this item: it goes straight there and is never stored.
@@ -126,6 +133,10 @@ WaitId QueueObject::Get(WaitRequest request) {
     AdmitPuttersLocked(settle);
     return 0;
   }
+  if (shutdown_) {
+    settle.CompleteNow(std::move(request.done), ShutDownOutcome());
+    return 0;
+  }
   if (must_not_wait) {
     settle.CompleteNow(std::move(request.done), EmptyOutcome());
     return 0;
@@ -155,6 +166,29 @@ absl::Status QueueObject::TaskDone() {
   --unfinished_;
   ReleaseJoinersLocked(settle);
   return absl::OkStatus();
+}
+
+void QueueObject::Shutdown(bool immediate) {
+  Settlement settle(timers_);
+  MutexLock lock(&mu_);
+  shutdown_ = true;
+  if (immediate) {
+    // Each dropped item counts as done, as in Python: the ones that were
+    // taken and are still being processed keep join waiting.
+    const int64_t dropped = static_cast<int64_t>(items_.size());
+    items_.clear();
+    account_.ReleaseAll();
+    unfinished_ -= std::min(unfinished_, dropped);
+    ReleaseJoinersLocked(settle);
+  }
+  // Getters park only on an empty queue, so every one of them is done for.
+  getters_.CompleteAll(ShutDownOutcome(), settle);
+  putters_.CompleteAll(ShutDownOutcome(), settle);
+}
+
+bool QueueObject::IsShutdown() const {
+  MutexLock lock(&mu_);
+  return shutdown_;
 }
 
 void QueueObject::Expire(WaitId id) {
@@ -223,7 +257,8 @@ int64_t QueueObject::NJoiners() const {
 
 std::string QueueObject::Repr() const {
   MutexLock lock(&mu_);
-  return absl::StrCat("<", KindName(kind()), " ", items_.size(), " items, maxsize=", maxsize_, ">");
+  return absl::StrCat("<", KindName(kind()), " ", items_.size(), " items, maxsize=", maxsize_,
+                      shutdown_ ? ", shutdown>" : ">");
 }
 
 int64_t QueueObject::Size() const { return QSize(); }

@@ -17,6 +17,12 @@
 // both manager.Queue() and manager.JoinableQueue()) does: every item accepted
 // by a Put counts one, TaskDone takes one off, and Join waits for zero.
 //
+// Shutdown is Python 3.13's Queue.shutdown: for good, a Put fails with
+// ShutDown, and so does a Get once the queue is empty; the parked putters and
+// getters complete with ShutDown at once (a putter's item is not added). An
+// immediate shutdown drops the items held, counting each as done, so that
+// joiners waiting for those alone complete.
+//
 // Items held in the queue are charged to the MemoryBudget: a Put that does
 // not fit fails with LimitError and changes nothing. An item handed straight
 // to a getter is never held, so it is not charged; a parked putter's item is
@@ -65,12 +71,15 @@ class QueueObject : public Object {
   // q.put(item, block, timeout): completes with None once the item is in the
   // queue or handed to a getter; with Full when the queue is full and the
   // deadline has passed (at once when it already has: put_nowait); with
-  // LimitError when the item does not fit the memory budget. Returns 0 when
-  // it completed at once.
+  // LimitError when the item does not fit the memory budget; with ShutDown,
+  // before any other check, when the queue is shut down, or when it is shut
+  // down while the put waits. Returns 0 when it completed at once.
   WaitId Put(WaitRequest request, Value item);
   // q.get(block, timeout): completes with the oldest item, or with Empty when
   // the queue is empty and the deadline has passed (at once when it already
-  // has: get_nowait). Returns 0 when it completed at once.
+  // has: get_nowait); with ShutDown when the queue is shut down and empty,
+  // or when it is shut down while the get waits. Returns 0 when it completed
+  // at once.
   WaitId Get(WaitRequest request);
   // q.join(): completes with None once every accepted item is done (at once
   // when that is already so), or with False when the deadline passes first
@@ -80,6 +89,11 @@ class QueueObject : public Object {
   // q.task_done(). ValueError "task_done() called too many times" when no
   // task is unfinished.
   absl::Status TaskDone();
+  // q.shutdown(immediate): see the class comment. May be called again; an
+  // immediate shutdown then drops what the queue still holds.
+  void Shutdown(bool immediate);
+  // q.is_shutdown
+  bool IsShutdown() const;
   // Completes the parked waiter id (getter, putter or joiner) with
   // CancelledError; a no-op when it was completed already. A cancelled
   // putter's item is dropped.
@@ -101,7 +115,9 @@ class QueueObject : public Object {
   int64_t NJoiners() const;
 
   // Object:
-  std::string Repr() const override;  // <Queue 3 items, maxsize=10>
+  // <Queue 3 items, maxsize=10>; <Queue 0 items, maxsize=0, shutdown> once
+  // shut down.
+  std::string Repr() const override;
   int64_t Size() const override;      // qsize
   // Visits the queued items and the parked putters' items. Calls fn under
   // the queue's mutex: fn must not call back into this queue.
@@ -140,8 +156,10 @@ class QueueObject : public Object {
   // Holds exactly the sum of ApproxBytes over items_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);
   int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   // Getters wait only while items_ is empty and putters only while the
-  // queue is full: whoever changes that completes them in the same step.
+  // queue is full, and neither once it is shut down: whoever changes that
+  // completes them in the same step.
   // Each list has its own id tag, so an id names one waiter of one list.
   WaiterList<> getters_ ABSL_GUARDED_BY(mu_);
   WaiterList<Putter> putters_ ABSL_GUARDED_BY(mu_);

@@ -15,20 +15,23 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SemaphoreObject>> SemaphoreObject::Create(Kind kind, int64_t value,
-                                                                         Timers* timers) {
+absl::StatusOr<std::unique_ptr<SemaphoreObject>> SemaphoreObject::Create(
+    Kind kind, int64_t value, Timers* timers, std::optional<bool> release_at_session_end) {
   if (kind != Kind::kSemaphore && kind != Kind::kBoundedSemaphore) {
     return absl::InvalidArgumentError(
         absl::StrCat("a semaphore cannot be of kind ", KindName(kind)));
   }
   if (value < 0) return error::ValueError("semaphore initial value must be >= 0");
-  return std::make_unique<SemaphoreObject>(kind, value, timers);
+  return std::make_unique<SemaphoreObject>(
+      kind, value, timers, release_at_session_end.value_or(DefaultReleaseAtSessionEnd(kind)));
 }
 
-SemaphoreObject::SemaphoreObject(Kind kind, int64_t value, Timers* timers)
+SemaphoreObject::SemaphoreObject(Kind kind, int64_t value, Timers* timers,
+                                 bool release_at_session_end)
     : Object(kind),
       bounded_(kind == Kind::kBoundedSemaphore),
       initial_value_(value),
+      release_at_session_end_(release_at_session_end),
       timers_(timers),
       value_(value),
       waiters_(timers, [this](WaitId id) { Expire(id); }) {}
@@ -118,6 +121,12 @@ void SemaphoreObject::EndSession(SessionId session) {
   waiters_.CompleteSession(session, SessionEnded(), settle);
   auto held = held_.find(session);
   if (held == held_.end()) return;
+  if (!release_at_session_end_) {
+    // The permits stay taken, as a Python semaphore's would: only the count
+    // shown for the session goes.
+    held_.erase(held);
+    return;
+  }
   // Other sessions' releases may have covered these permits already; a
   // bounded semaphore then takes back only up to its initial value.
   const int64_t limit = bounded_ ? initial_value_ : kInt64Max;

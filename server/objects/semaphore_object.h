@@ -5,14 +5,18 @@
 // order they came (FIFO). A BoundedSemaphore refuses a release that would
 // raise the counter above its initial value.
 //
-// Unlike Python's, the semaphore knows which session holds how many permits:
-// the permits a session acquired minus those it released (never below 0).
-// When a session ends, its permits are given back, waking waiters, so a
-// worker that dies inside a semaphore-guarded section does not leak its
-// permit. The price: a semaphore used as a signal (one session releases, the
-// other acquires and never releases) gets back the permits of a consumer
-// whose session ends. A BoundedSemaphore never gives back past its initial
-// value.
+// The semaphore counts which session holds how many permits: the permits a
+// session acquired minus those it released (never below 0), for the
+// listings. What happens to them when the session ends is chosen at
+// creation (release_at_session_end):
+//   - released, waking waiters: a resource pool, where a worker that dies
+//     inside a semaphore-guarded section must not leak its permit. A
+//     BoundedSemaphore never takes back past its initial value.
+//   - kept, as in Python, where a semaphore has no owner: a signal counter
+//     (one session releases, another acquires and never releases), where a
+//     consumer whose session ends must not hand its signals out again.
+// By default a BoundedSemaphore releases them and a Semaphore keeps them
+// (DefaultReleaseAtSessionEnd; docs/protocol.md argues the choice).
 //
 // Thread-safety: every public method is safe to call from any thread. The
 // parked acquirers are a WaiterList under the object's mutex: which event
@@ -26,6 +30,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -41,15 +46,23 @@ namespace shoal::server {
 
 class SemaphoreObject : public Object {
  public:
+  // Whether the permits of a session that ends are released when creation
+  // does not say: true for a BoundedSemaphore (a pool), false for a
+  // Semaphore (Python's: permits never come back by themselves).
+  static bool DefaultReleaseAtSessionEnd(Kind kind) { return kind == Kind::kBoundedSemaphore; }
+
   // A Semaphore (kind kSemaphore) or BoundedSemaphore (kBoundedSemaphore)
-  // holding value permits. ValueError "semaphore initial value must be >= 0"
-  // when value is negative; InvalidArgument for another kind. timers must
-  // outlive the object.
-  static absl::StatusOr<std::unique_ptr<SemaphoreObject>> Create(Kind kind, int64_t value,
-                                                                 Timers* timers);
+  // holding value permits, which releases the permits a session holds when
+  // it ends if release_at_session_end (unset: DefaultReleaseAtSessionEnd).
+  // ValueError "semaphore initial value must be >= 0" when value is
+  // negative; InvalidArgument for another kind. timers must outlive the
+  // object.
+  static absl::StatusOr<std::unique_ptr<SemaphoreObject>> Create(
+      Kind kind, int64_t value, Timers* timers,
+      std::optional<bool> release_at_session_end = std::nullopt);
 
   // As Create, for arguments already checked.
-  SemaphoreObject(Kind kind, int64_t value, Timers* timers);
+  SemaphoreObject(Kind kind, int64_t value, Timers* timers, bool release_at_session_end);
   // Cancels the timers of parked waiters and completes those waiters with
   // CancelledError, so that no call is left without an answer.
   ~SemaphoreObject() override;
@@ -70,6 +83,8 @@ class SemaphoreObject : public Object {
   int64_t Value() const;
   // The value the semaphore was created with.
   int64_t InitialValue() const { return initial_value_; }
+  // Whether a session's permits are released when it ends.
+  bool ReleasesAtSessionEnd() const { return release_at_session_end_; }
   // How many permits session holds: acquired minus released, never below 0.
   int64_t HeldBy(SessionId session) const;
   // How many callers are parked waiting for a permit.
@@ -83,8 +98,9 @@ class SemaphoreObject : public Object {
   // <Semaphore value=2, 0 waiting>, <BoundedSemaphore value=0/3, 1 waiting>
   std::string Repr() const override;
   int64_t Size() const override;  // 0: a semaphore holds no values.
-  // Completes the session's parked waiters with CancelledError, then gives
-  // back the permits it holds, waking waiters.
+  // Completes the session's parked waiters with CancelledError, then, if
+  // the semaphore releases at session end, gives back the permits the
+  // session holds, waking waiters; else the session's permits stay taken.
   void EndSession(SessionId session) override;
   // The permits each session holds (HeldBy), and the parked acquires of each
   // session.
@@ -99,6 +115,7 @@ class SemaphoreObject : public Object {
 
   const bool bounded_;
   const int64_t initial_value_;
+  const bool release_at_session_end_;
   Timers* const timers_;
   mutable Mutex mu_;
   // Invariant: there are waiters only while value_ is 0.

@@ -134,6 +134,27 @@ std::vector<Method> Rows() {
         c.Give(Value(d.Copy()), out.mutable_value());
         return absl::OkStatus();
       }));
+  rows.push_back(Op<v1::NextKeyRequest, v1::NextKeyReply>(
+      "NextKey",
+      [](CallContext& c, DictObject& d, const v1::NextKeyRequest& r, v1::NextKeyReply& out) {
+        DictObject::KeyCursor cursor;
+        if (r.has_after()) {
+          absl::StatusOr<Value> after = c.Read(r.after());
+          if (!after.ok()) return after.status();
+          cursor.after = *std::move(after);
+        }
+        cursor.stamp = r.stamp();
+        cursor.size = r.size();
+        cursor.index = r.index();
+        absl::StatusOr<DictObject::KeyStep> step = d.NextKey(cursor);
+        if (!step.ok()) return step.status();
+        out.set_done(!step->key.has_value());
+        if (step->key.has_value()) c.Give(*step->key, out.mutable_key());
+        out.set_stamp(step->next.stamp);
+        out.set_size(step->next.size);
+        out.set_index(step->next.index);
+        return absl::OkStatus();
+      }));
   return rows;
 }
 

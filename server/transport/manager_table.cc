@@ -66,6 +66,9 @@ std::vector<Method> Rows() {
         spec.initial = *std::move(initial);
         spec.typecode = r.typecode();
         spec.any_session_may_release = r.any_session_may_release();
+        if (r.has_release_at_session_end()) {
+          spec.release_at_session_end = r.release_at_session_end();
+        }
         if (r.has_lock()) spec.lock_id = r.lock().id();
         spec.parties = r.parties();
         if (r.has_timeout()) spec.timeout_seconds = r.timeout();

@@ -60,6 +60,18 @@ std::vector<Method> Rows(absl::string_view service, Kind kind) {
       }));
   rows.push_back(
       TimedRow<QueueObject, v1::BoolReply>(service, "Join", kind, &QueueObject::Join, FillJoined));
+  rows.push_back(ObjectRow<QueueObject, v1::ShutdownRequest, v1::EmptyReply>(
+      service, "Shutdown", kind,
+      [](CallContext&, QueueObject& queue, const v1::ShutdownRequest& r, v1::EmptyReply&) {
+        queue.Shutdown(r.immediate());
+        return absl::OkStatus();
+      }));
+  rows.push_back(ObjectRow<QueueObject, v1::ObjectRequest, v1::BoolReply>(
+      service, "IsShutdown", kind,
+      [](CallContext&, QueueObject& queue, const v1::ObjectRequest&, v1::BoolReply& out) {
+        out.set_value(queue.IsShutdown());
+        return absl::OkStatus();
+      }));
   return rows;
 }
 

@@ -1,5 +1,9 @@
 // Every DictProxy operation against a real server, with Python's results.
+#include <functional>
+#include <string>
+
 #include "integration/fixture.h"
+#include "integration/server_process.h"
 
 namespace shoal::testing {
 namespace {
@@ -76,6 +80,95 @@ TEST_F(DictTest, CopyIsAPlainValue) {
   Value::Dict copy = d.copy();
   ASSERT_TRUE(copy.contains("a"));
   EXPECT_EQ(*copy.find("a"), Value::list({1, 2}));
+}
+
+TEST_F(DictTest, IterationVisitsTheKeysInInsertionOrder) {
+  DictProxy d = m_.dict({{"z", 1}, {2, "b"}, {"a", 3}});
+  Value::List seen;
+  for (Value key : d) seen.push_back(key);
+  EXPECT_EQ(seen, (Value::List{"z", 2, "a"}));
+  EXPECT_EQ(Value::List(d.begin(), d.end()), seen);
+  DictProxy::iterator it = d.begin();
+  EXPECT_EQ(it->as_str(), "z");
+  EXPECT_EQ((*it++).as_str(), "z");
+  EXPECT_EQ(it->as_int(), 2);
+  EXPECT_NE(it, d.end());
+  DictProxy empty = m_.dict();
+  EXPECT_EQ(empty.begin(), empty.end());
+
+  // New values for its keys do not disturb an iteration.
+  seen.clear();
+  for (Value key : d) {
+    seen.push_back(key);
+    d.set(key, "visited");
+  }
+  EXPECT_EQ(seen, (Value::List{"z", 2, "a"}));
+  EXPECT_EQ(d.values(), (Value::List{"visited", "visited", "visited"}));
+}
+
+TEST_F(DictTest, IterationKeysMayBeReferences) {
+  ListProxy inner = m_.list();
+  DictProxy d = m_.dict();
+  d.set("before", 1);
+  d.set(inner, "a list as a key");
+  d.set("after", 2);
+  Value::List seen;
+  for (Value key : d) seen.push_back(key);
+  ASSERT_EQ(seen.size(), 3u);
+  ListProxy(seen[1]).append("through the key");
+  EXPECT_EQ(inner.copy(), (Value::List{"through the key"}));
+  EXPECT_EQ(seen[2].as_str(), "after");
+}
+
+// As Python's: adding or removing a key while iterating is RuntimeError at the
+// next step, whoever made the change.
+TEST_F(DictTest, IterationAfterTheDictChangedSizeIsRuntimeError) {
+  DictProxy d = m_.dict({{"a", 1}, {"b", 2}, {"c", 3}});
+  auto iterate_changing = [&](const std::function<void()>& change) {
+    Value::List seen;
+    try {
+      for (Value key : d) {
+        seen.push_back(key);
+        if (seen.size() == 1) change();
+      }
+    } catch (const RuntimeError& e) {
+      EXPECT_EQ(std::string(e.what()), "dictionary changed size during iteration");
+      return seen;
+    }
+    ADD_FAILURE() << "no RuntimeError";
+    return seen;
+  };
+  EXPECT_EQ(iterate_changing([&] { d.set("new", 0); }), (Value::List{"a"}));
+  EXPECT_EQ(iterate_changing([&] { d.del("new"); }), (Value::List{"a"}));
+  Manager other = Connect();
+  DictProxy theirs = other.attach<DictProxy>(d.token());
+  EXPECT_EQ(iterate_changing([&] { theirs.pop("c"); }), (Value::List{"a"}));
+
+  // Keys that came and went, the size as it was.
+  Value::List seen;
+  EXPECT_THROW(
+      {
+        for (Value key : d) {
+          seen.push_back(key);
+          theirs.del("a");
+          theirs.set("a", 1);
+        }
+      },
+      RuntimeError);
+  EXPECT_EQ(seen, (Value::List{"a"}));
+}
+
+// Another process adds a key while this one iterates.
+TEST_F(DictTest, IterationAfterAnotherProcessAddedAKeyIsRuntimeError) {
+  DictProxy d = m_.dict({{"a", 1}, {"b", 2}});
+  DictProxy::iterator it = d.begin();
+  EXPECT_EQ(it->as_str(), "a");
+  pid_t worker =
+      SpawnWorker({"set-key", server().address(), server().authkey_file(), d.token(), "worker"});
+  ASSERT_EQ(WaitWorker(worker), 0);
+  EXPECT_THROW(++it, RuntimeError);
+  // A new iteration sees the key.
+  EXPECT_EQ(Value::List(d.begin(), d.end()), (Value::List{"a", "b", "worker"}));
 }
 
 TEST_F(DictTest, NamedDictIsGetOrCreate) {

@@ -113,6 +113,50 @@ TEST_F(FaultsTest, KilledGettersAmongLivingOnesLoseNothing) {
   EXPECT_TRUE(q.empty());
 }
 
+// The signal idiom: a Semaphore(0) released by one process and acquired by
+// another, which is then killed. As in Python, the signal it took is not
+// handed out again.
+TEST_F(FaultsTest, SignalTakenByAKilledWorkerIsNotDeliveredAgain) {
+  Manager m = Connect();
+  SemaphoreProxy signal = m.Semaphore(0);
+  signal.release();
+  int out = -1;
+  pid_t worker = Spawn({"take-permit", signal.token()}, &out);
+  ASSERT_EQ(ReadLine(out), "took");
+  EXPECT_EQ(signal.value(), 0);
+  ASSERT_EQ(m.describe(signal.id()).holders.size(), 1u);
+  Kill(worker);
+  // The server has ended the worker's session at the semaphore once it no
+  // longer lists it as a holder.
+  EXPECT_TRUE(AwaitWaiting("holders of the signal", 0, [&] {
+    return static_cast<int64_t>(m.describe(signal.id()).holders.size());
+  }));
+  EXPECT_EQ(signal.value(), 0);
+  EXPECT_FALSE(signal.acquire(false));
+  signal.release();  // the next signal goes to the next consumer
+  EXPECT_TRUE(signal.acquire(false));
+  close(out);
+}
+
+// The pool idiom: a BoundedSemaphore's permit held by a worker that is killed
+// comes back, to the process waiting for one.
+TEST_F(FaultsTest, PoolPermitOfAKilledWorkerGoesToTheNextWaiter) {
+  Manager m = Connect();
+  SemaphoreProxy pool = m.BoundedSemaphore(1);
+  int out = -1;
+  pid_t worker = Spawn({"take-permit", pool.token()}, &out);
+  ASSERT_EQ(ReadLine(out), "took");
+  EXPECT_FALSE(pool.acquire(false));
+  std::thread waiter([&] { EXPECT_TRUE(pool.acquire()); });
+  EXPECT_TRUE(AwaitWaiting(m, pool, 1));
+  Kill(worker);
+  waiter.join();  // granted once the worker's session ended
+  EXPECT_EQ(pool.value(), 0);
+  pool.release();
+  EXPECT_EQ(pool.value(), 1);
+  close(out);
+}
+
 TEST_F(FaultsTest, KilledBarrierPartyBreaksItForTheOthers) {
   const std::string name = Unique("barrier");
   Manager m = Connect();
@@ -131,6 +175,58 @@ TEST_F(FaultsTest, KilledBarrierPartyBreaksItForTheOthers) {
   barrier.reset();
   EXPECT_FALSE(barrier.broken());
   close(out);
+}
+
+// A producer ends the work of consumer processes by shutting the queue down,
+// as with Python 3.13's Queue.shutdown: the gets waiting in other processes
+// raise ShutDown at once, and a consumer that comes later takes what was left
+// and then gets ShutDown.
+TEST_F(FaultsTest, ShutdownEndsTheGetsOfConsumerProcesses) {
+  Manager m = Connect();
+  QueueProxy q = m.JoinableQueue();
+  int out[3] = {-1, -1, -1};
+  pid_t workers[3];
+  // Reads worker w's lines up to "shutdown", which must come, and its exit.
+  auto lines_until_shutdown = [&](int w) {
+    std::vector<std::string> lines;
+    for (;;) {
+      const std::string line = ReadLine(out[w]);
+      if (line.empty() || line == "shutdown") {
+        EXPECT_EQ(line, "shutdown") << "worker " << w;
+        break;
+      }
+      lines.push_back(line);
+    }
+    EXPECT_EQ(WaitWorker(workers[w]), 0) << "worker " << w;
+    close(out[w]);
+    return lines;
+  };
+  for (int w = 0; w < 2; ++w) {
+    workers[w] = Spawn({"get-until-shutdown", q.token()}, &out[w]);
+    ASSERT_EQ(ReadLine(out[w]), "ready");
+  }
+  EXPECT_TRUE(AwaitWaiting(m, q, 2));
+  q.put(1);  // each goes straight to a waiting consumer
+  q.put(2);
+  EXPECT_TRUE(AwaitWaiting(m, q, 2));  // both wait again
+  q.shutdown();
+  std::set<std::string> got;
+  for (int w = 0; w < 2; ++w) {
+    for (const std::string& line : lines_until_shutdown(w)) got.insert(line);
+  }
+  EXPECT_EQ(got, (std::set<std::string>{"got 1", "got 2"}));
+  EXPECT_THROW(q.put(3), ShutDown);
+
+  // Items in the queue when it is shut down are still handed out.
+  QueueProxy left = m.Queue();
+  left.put("a");
+  left.put("b");
+  left.shutdown();
+  EXPECT_TRUE(left.is_shutdown());
+  workers[2] = Spawn({"get-until-shutdown", left.token()}, &out[2]);
+  ASSERT_EQ(ReadLine(out[2]), "ready");
+  EXPECT_EQ(lines_until_shutdown(2), (std::vector<std::string>{"got 'a'", "got 'b'"}));
+  EXPECT_TRUE(left.empty());
 }
 
 TEST_F(FaultsTest, FourConsumerProcessesTakeTenThousandItemsExactlyOnce) {

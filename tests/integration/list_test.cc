@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "integration/fixture.h"
+#include "integration/server_process.h"
 
 namespace shoal::testing {
 namespace {
@@ -194,6 +195,80 @@ TEST_F(ListTest, TokenAttachesAnotherSession) {
   attached.append(2);
   EXPECT_EQ(l.copy(), Ints({1, 2}));
   EXPECT_THROW(other.attach<DictProxy>(l.token()), TypeError);
+}
+
+TEST_F(ListTest, IterationReadsEachItemInTurn) {
+  ListProxy l = m_.list(Value::List{1, "two", 3.5});
+  Value::List seen;
+  for (Value item : l) seen.push_back(item);
+  EXPECT_EQ(seen, (Value::List{1, "two", 3.5}));
+  // An input iterator: standard algorithms and constructors take it.
+  EXPECT_EQ(Value::List(l.begin(), l.end()), seen);
+  ListProxy::iterator it = l.begin();
+  EXPECT_EQ(it->as_int(), 1);
+  EXPECT_EQ((*it++).as_int(), 1);
+  EXPECT_EQ(it->as_str(), "two");
+  EXPECT_NE(it, l.end());
+  ++it;
+  ++it;
+  EXPECT_EQ(it, l.end());
+  ListProxy empty = m_.list();
+  EXPECT_EQ(empty.begin(), empty.end());
+}
+
+// Python's ListProxy iterates through lst[i] until IndexError, so a change
+// made during the loop is seen, as in these Python loops.
+TEST_F(ListTest, IterationSeesChangesMadeMeanwhile) {
+  // for x in lst: if x < 3: lst.append(x + 10)
+  ListProxy grows = Fresh({1, 2, 3});
+  Value::List seen;
+  for (Value item : grows) {
+    seen.push_back(item);
+    if (item.as_int() < 3) grows.append(item.as_int() + 10);
+  }
+  EXPECT_EQ(seen, Ints({1, 2, 3, 11, 12}));
+
+  // for x in lst: lst.remove(x) visits every other item.
+  ListProxy shrinks = Fresh({1, 2, 3, 4});
+  seen.clear();
+  for (Value item : shrinks) {
+    seen.push_back(item);
+    shrinks.remove(item);
+  }
+  EXPECT_EQ(seen, Ints({1, 3}));
+  EXPECT_EQ(shrinks.copy(), Ints({2, 4}));
+
+  // Another session's changes too.
+  ListProxy shared = Fresh({1, 2});
+  Manager other = Connect();
+  ListProxy theirs = other.attach<ListProxy>(shared.token());
+  seen.clear();
+  for (Value item : shared) {
+    seen.push_back(item);
+    if (item.as_int() == 1) {
+      theirs.set(1, 20);
+      theirs.append(30);
+    }
+  }
+  EXPECT_EQ(seen, Ints({1, 20, 30}));
+}
+
+// Another process appends while this one iterates: the loop goes on to the
+// items it added.
+TEST_F(ListTest, IterationSeesItemsAnotherProcessAppended) {
+  const std::string name = Unique("iterated"), counter = Unique("counter");
+  ListProxy l = m_.list(name);
+  l.append("mine");
+  Value::List seen;
+  for (Value item : l) {
+    seen.push_back(item);
+    if (seen.size() == 1) {
+      pid_t worker = SpawnWorker(
+          {"append", server().address(), server().authkey_file(), name, counter, "2", "7"});
+      ASSERT_EQ(WaitWorker(worker), 0);
+    }
+  }
+  EXPECT_EQ(seen, (Value::List{"mine", "w7-0", "w7-1"}));
 }
 
 TEST_F(ListTest, ProxyIsSafeFromManyThreads) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -270,6 +271,48 @@ TEST_F(SyncTest, ConditionNotifyNAndTimeoutsAndWaitFor) {
   cond.acquire();  // for the guard
 }
 
+// Describe counts the calls waiting to acquire a Condition's lock, as it does
+// for a Lock: those made through the Condition, and, over a given Lock, those
+// made through the Lock itself.
+TEST_F(SyncTest, DescribeOfAConditionCountsTheCallsWaitingForItsLock) {
+  Manager a = Connect(), b = Connect(), c = Connect();
+  LockProxy lock = a.Lock();
+  ConditionProxy cond = a.Condition(lock);
+  ASSERT_TRUE(cond.acquire());
+  ConditionProxy through_condition = b.attach<ConditionProxy>(cond.token());
+  LockProxy through_lock = c.attach<LockProxy>(lock.token());
+  std::thread first([&] {
+    EXPECT_TRUE(through_condition.acquire());
+    through_condition.release();
+  });
+  EXPECT_TRUE(AwaitWaiting(a, cond, 1));
+  std::thread second([&] {
+    EXPECT_TRUE(through_lock.acquire());
+    through_lock.release();
+  });
+  EXPECT_TRUE(AwaitWaiting(a, cond, 2));
+  EXPECT_EQ(a.describe(lock.id()).waiting, 2);
+  const ObjectInfo info = a.describe(cond.id());
+  ASSERT_EQ(info.holders.size(), 1u);
+  EXPECT_EQ(std::to_string(info.holders[0].session_id), a.session_id());
+  cond.release();
+  first.join();
+  second.join();
+  EXPECT_EQ(a.describe(cond.id()).waiting, 0);
+
+  // Its own RLock, which no proxy names, shows only through the Condition.
+  ConditionProxy own = a.Condition();
+  ASSERT_TRUE(own.acquire());
+  ConditionProxy other = b.attach<ConditionProxy>(own.token());
+  std::thread third([&] {
+    EXPECT_TRUE(other.acquire());
+    other.release();
+  });
+  EXPECT_TRUE(AwaitWaiting(a, own, 1));
+  own.release();
+  third.join();
+}
+
 TEST_F(SyncTest, EventSetClearWait) {
   Manager a = Connect(), b = Connect();
   EventProxy event = a.Event();
@@ -427,10 +470,69 @@ TEST_F(SyncTest, JoinableQueueTaskDoneAndJoin) {
   EXPECT_THROW(q.task_done(), ValueError);
 }
 
+// Python 3.13's Queue.shutdown: puts fail at once, gets take what is left and
+// then fail, calls waiting in other sessions fail at once.
+TEST_F(SyncTest, QueueShutdownAsPython313) {
+  Manager a = Connect(), b = Connect(), c = Connect();
+  QueueProxy q = a.Queue(1);
+  EXPECT_FALSE(q.is_shutdown());
+  q.put("left");
+  QueueProxy putter = b.attach<QueueProxy>(q.token());
+  std::thread blocked_put([&] { EXPECT_THROW(putter.put("blocked"), ShutDown); });
+  QueueProxy empty = a.JoinableQueue();
+  QueueProxy getter = c.attach<QueueProxy>(empty.token());
+  std::thread blocked_get([&] { EXPECT_THROW(getter.get(), ShutDown); });
+  EXPECT_TRUE(AwaitWaiting(a, q, 1));
+  EXPECT_TRUE(AwaitWaiting(a, empty, 1));
+  q.shutdown();
+  empty.shutdown();
+  blocked_put.join();
+  blocked_get.join();
+  EXPECT_TRUE(putter.is_shutdown());
+  EXPECT_EQ(a.describe(q.id()).repr, "<Queue 1 items, maxsize=1, shutdown>");
+  // A put fails before the queue is found full; the item waiting was not added.
+  EXPECT_THROW(q.put_nowait("late"), ShutDown);
+  EXPECT_THROW(q.put("late", true, 10ms), ShutDown);
+  EXPECT_EQ(q.qsize(), 1);
+  EXPECT_EQ(q.get().as_str(), "left");
+  // Empty and shut down: every get fails with ShutDown, not Empty.
+  EXPECT_THROW(q.get(), ShutDown);
+  EXPECT_THROW(q.get_nowait(), ShutDown);
+  EXPECT_THROW(q.get(true, 10ms), ShutDown);
+  q.shutdown();  // again: allowed
+  EXPECT_TRUE(q.is_shutdown());
+}
+
+// shutdown(immediate=true) drops what is left and counts it done, so a join
+// waiting for it alone returns; an item taken still has to be marked done.
+TEST_F(SyncTest, ImmediateQueueShutdownDropsTheRestAndReleasesJoin) {
+  Manager a = Connect(), b = Connect();
+  QueueProxy q = a.JoinableQueue();
+  for (int i = 0; i < 5; ++i) q.put(i);
+  EXPECT_EQ(q.get().as_int(), 0);
+  QueueProxy other = b.attach<QueueProxy>(q.token());
+  std::atomic<bool> joined{false};
+  std::thread joiner([&] {
+    other.join();
+    joined = true;
+  });
+  EXPECT_TRUE(AwaitWaiting(a, q, 1));
+  q.shutdown(/*immediate=*/true);
+  EXPECT_EQ(q.qsize(), 0);
+  EXPECT_THROW(q.get_nowait(), ShutDown);
+  EXPECT_FALSE(joined.load());
+  EXPECT_EQ(a.describe(q.id()).waiting, 1);  // still joining: item 0 is not done
+  q.task_done();
+  joiner.join();
+  EXPECT_TRUE(joined.load());
+  EXPECT_THROW(q.task_done(), ValueError);
+  EXPECT_TRUE(q.join(0ms));
+}
+
 TEST_F(SyncTest, EndedSessionGivesItsLockToTheWaiterAndListsHoldings) {
   Manager a = Connect(), b = Connect();
   LockProxy lock = a.Lock();
-  SemaphoreProxy sem = a.Semaphore(1);
+  SemaphoreProxy sem = a.Semaphore(1, "", SemaphoreOptions{true});
   ASSERT_TRUE(lock.acquire());
   ASSERT_TRUE(sem.acquire());
   bool listed = false;
@@ -455,6 +557,37 @@ TEST_F(SyncTest, EndedSessionGivesItsLockToTheWaiterAndListsHoldings) {
   EXPECT_GT(other.fencing_token(), old_token);
   EXPECT_TRUE(other_sem.acquire(false));  // the permit came back
   other.release();
+}
+
+// What a closed session's permits do is chosen at creation, for each kind;
+// the defaults are Python's for a Semaphore (they stay taken) and a pool's
+// for a BoundedSemaphore (they come back).
+TEST_F(SyncTest, SemaphorePermitsOfAClosedSessionComeBackOnlyWhenAsked) {
+  struct Case {
+    bool bounded;
+    std::optional<bool> release_at_session_end;
+    bool comes_back;
+  };
+  for (const Case& c : {Case{false, std::nullopt, false}, Case{false, true, true},
+                        Case{true, std::nullopt, true}, Case{true, false, false}}) {
+    SCOPED_TRACE(
+        std::string(c.bounded ? "BoundedSemaphore" : "Semaphore") + " asked " +
+        (c.release_at_session_end ? (*c.release_at_session_end ? "true" : "false") : "nothing"));
+    Manager a = Connect(), b = Connect();
+    SemaphoreOptions options;
+    options.release_at_session_end = c.release_at_session_end;
+    SemaphoreProxy sem =
+        c.bounded ? b.BoundedSemaphore(1, "", options) : b.Semaphore(1, "", options);
+    SemaphoreProxy holder = a.attach<SemaphoreProxy>(sem.token());
+    ASSERT_TRUE(holder.acquire());
+    ASSERT_EQ(b.describe(sem.id()).holders.size(), 1u);
+    a.close();
+    // Gone from the holders: the server has ended a's session at the semaphore.
+    EXPECT_TRUE(AwaitWaiting(
+        "holders", 0, [&] { return static_cast<int64_t>(b.describe(sem.id()).holders.size()); }));
+    EXPECT_EQ(sem.value(), c.comes_back ? 1 : 0);
+    EXPECT_EQ(sem.acquire(false), c.comes_back);
+  }
 }
 
 }  // namespace

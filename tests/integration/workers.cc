@@ -36,6 +36,15 @@ int Nested(int argc, char** argv) {
   return 0;
 }
 
+// Sets KEY of the dict whose token it is given to its pid.
+int SetKey(int argc, char** argv) {
+  if (argc != 5) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  DictProxy d = m.attach<DictProxy>(argv[3]);
+  d.set(argv[4], static_cast<int64_t>(getpid()));
+  return 0;
+}
+
 int Hold(int argc, char** argv) {
   if (argc != 3) return 2;
   Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
@@ -72,6 +81,18 @@ int BlockedGet(int argc, char** argv) {
   for (;;) pause();
 }
 
+// Takes a permit of the Semaphore or BoundedSemaphore whose token it is
+// given, says "took", and waits to be killed.
+int TakePermit(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  SemaphoreProxy sem = m.attach<SemaphoreProxy>(argv[3]);
+  if (!sem.acquire()) return 3;
+  std::printf("took\n");
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
 // Says "ready", then waits at the named Barrier (to be killed there).
 int BarrierParty(int argc, char** argv) {
   if (argc != 5) return 2;
@@ -81,6 +102,27 @@ int BarrierParty(int argc, char** argv) {
   std::fflush(stdout);
   barrier.wait();
   for (;;) pause();
+}
+
+// Says "ready", then takes items from the queue whose token it is given,
+// printing "got ITEM" for each, until the queue is shut down: then prints
+// "shutdown" and ends.
+int GetUntilShutdown(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  QueueProxy q = m.attach<QueueProxy>(argv[3]);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) {
+    try {
+      std::printf("got %s\n", q.get().repr().c_str());
+    } catch (const ShutDown&) {
+      std::printf("shutdown\n");
+      std::fflush(stdout);
+      return 0;
+    }
+    std::fflush(stdout);
+  }
 }
 
 // Takes items from the named JoinableQueue until None, appending each to the
@@ -173,11 +215,14 @@ int RunWorker(int argc, char** argv) {
   try {
     if (name == "append") return Append(argc, argv);
     if (name == "nested") return Nested(argc, argv);
+    if (name == "set-key") return SetKey(argc, argv);
     if (name == "hold") return Hold(argc, argv);
     if (name == "hold-lock") return HoldLock(argc, argv);
     if (name == "blocked-get") return BlockedGet(argc, argv);
+    if (name == "take-permit") return TakePermit(argc, argv);
     if (name == "barrier-party") return BarrierParty(argc, argv);
     if (name == "consume") return Consume(argc, argv);
+    if (name == "get-until-shutdown") return GetUntilShutdown(argc, argv);
     if (name == "negate") return Negate(argc, argv);
     if (name == "array-writer") return ArrayWriter(argc, argv);
     if (name == "pipe-echo") return PipeEcho(argc, argv);

@@ -12,6 +12,8 @@ namespace shoal::testing {
 //       named Value N times.
 //   nested ADDRESS KEYFILE DICT
 //       appends its pid to the list stored under "inner" in the named dict.
+//   set-key ADDRESS KEYFILE TOKEN KEY
+//       sets KEY of the dict of the token to its pid.
 //   hold ADDRESS KEYFILE
 //       creates anonymous objects (a list inside a dict), prints "ready" and
 //       waits to be killed.
@@ -20,8 +22,14 @@ namespace shoal::testing {
 //   blocked-get ADDRESS KEYFILE QUEUE
 //       prints "ready" and blocks in get() on the named Queue; prints
 //       "got ITEM" if an item comes.
+//   take-permit ADDRESS KEYFILE TOKEN
+//       acquires a permit of the Semaphore or BoundedSemaphore of the token,
+//       prints "took" and waits to be killed.
 //   barrier-party ADDRESS KEYFILE BARRIER PARTIES
 //       prints "ready" and waits at the named Barrier.
+//   get-until-shutdown ADDRESS KEYFILE TOKEN
+//       prints "ready", then gets items from the queue of the token, printing
+//       "got ITEM" for each, until it is shut down: prints "shutdown" then.
 //   consume ADDRESS KEYFILE QUEUE LIST
 //       gets items from the named JoinableQueue until None, appending each
 //       to the named list, and calls task_done for each (the None included).

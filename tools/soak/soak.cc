@@ -627,8 +627,9 @@ int Soak::Run() {
       LockProxy lock = m.Lock(names.lock);
       RLockProxy rlock = m.RLock(names.rlock);
       ConditionProxy condition = m.Condition(names.condition);
-      SemaphoreProxy semaphore = m.Semaphore(kSemaphoreValue, names.semaphore);
-      SemaphoreProxy bounded = m.BoundedSemaphore(kBoundedSemaphoreValue, names.bounded);
+      SemaphoreProxy semaphore = m.Semaphore(kSemaphoreValue, names.semaphore, PoolSemaphore());
+      SemaphoreProxy bounded =
+          m.BoundedSemaphore(kBoundedSemaphoreValue, names.bounded, PoolSemaphore());
       for (AcquirerProxy* p : std::vector<AcquirerProxy*>{&lock, &rlock, &condition}) {
         const bool got = p->acquire(true, 5s);
         if (got) p->release();

@@ -22,9 +22,7 @@
 #include <cstdint>
 #include <string>
 
-namespace shoal {
-class Manager;
-}
+#include "shoal/manager.h"
 
 namespace shoal::soak {
 
@@ -54,6 +52,14 @@ inline constexpr int64_t kSemaphoreValue = 3;
 inline constexpr int64_t kBoundedSemaphoreValue = 2;
 inline constexpr int64_t kBarrierParties = 3;
 inline constexpr int64_t kQueueMaxsize = 64;
+
+// Both semaphores guard a pool, whose permits must come back from a worker
+// killed while it holds one: made so explicitly, whichever the kind's default.
+inline SemaphoreOptions PoolSemaphore() {
+  SemaphoreOptions options;
+  options.release_at_session_end = true;
+  return options;
+}
 
 // The names of the shared objects, under a prefix of the run's own.
 struct Names {

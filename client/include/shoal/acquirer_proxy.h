@@ -10,7 +10,10 @@
 // threads must exclude one another.
 //
 // A session that ends (closed, crashed, its stream lost past the server's
-// grace) gives back what it holds: the next waiter is granted the lock.
+// grace) gives back the locks it holds: the next waiter is granted the lock.
+// A semaphore gives back that session's permits only if it was made to
+// (SemaphoreOptions::release_at_session_end; by default a BoundedSemaphore
+// does and a Semaphore does not).
 //
 // Thread-safety: a proxy may be used from several threads at once.
 #ifndef SHOAL_ACQUIRER_PROXY_H_

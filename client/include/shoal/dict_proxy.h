@@ -6,11 +6,14 @@
 //
 // Thread-safety: safe to use from several threads at once; every method is one
 // atomic operation on the server. Returned Values are copies; one holding a
-// reference keeps that object alive.
+// reference keeps that object alive. An iterator, like a standard one,
+// belongs to one thread.
 #ifndef SHOAL_DICT_PROXY_H_
 #define SHOAL_DICT_PROXY_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -25,6 +28,7 @@ class DictProxy : public ObjectProxy {
   static constexpr Kind kKind = Kind::kDict;
   using Entry = std::pair<Value, Value>;
   class Async;
+  class iterator;
 
   // The same operations, pipelined: each returns a Future at once (see
   // shoal/pipeline.h). async() sends every call as it is made; async(batch)
@@ -65,6 +69,20 @@ class DictProxy : public ObjectProxy {
   Value::List values() const;
   std::vector<Entry> items() const;
 
+  // for (shoal::Value key : d): Python's iteration over a DictProxy, over its
+  // keys in insertion order. Each step is one round trip that returns one
+  // key, and costs the server the same whatever the dict's size; nothing is
+  // kept on the server between steps. As in Python, a step throws
+  // RuntimeError "dictionary changed size during iteration" when a key was
+  // added or removed (by this process or another) since the step before;
+  // and, where Python might go on, "dictionary keys changed during
+  // iteration" when keys were both added and removed, leaving the size as it
+  // was. Setting the value of an existing key is fine. For a snapshot in one
+  // round trip, iterate over keys() or copy() instead. begin() reads the
+  // first key.
+  iterator begin() const;
+  iterator end() const;
+
   // len(d)
   size_t len() const;
   size_t size() const { return len(); }
@@ -79,6 +97,54 @@ class DictProxy : public ObjectProxy {
   Async now() const;
   explicit DictProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// An input iterator over a shared dict's keys: see DictProxy::begin().
+// Incrementing asks the server for the next key; after the last key it equals
+// end(). begin() and operator++ throw RuntimeError when the dict changed
+// during the iteration, and the call's other errors.
+class DictProxy::iterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = Value;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const Value*;
+  using reference = const Value&;
+
+  // The end of every iteration.
+  iterator() = default;
+
+  reference operator*() const { return key_; }
+  pointer operator->() const { return &key_; }
+  // Asks for the key after this one: one round trip.
+  iterator& operator++();
+  iterator operator++(int) {
+    iterator before = *this;
+    ++*this;
+    return before;
+  }
+  // Two iterators are equal when both are at the end, or both are at the
+  // same position of the same dict.
+  friend bool operator==(const iterator& a, const iterator& b) {
+    return a.handle_ == b.handle_ && (a.handle_ == nullptr || a.index_ == b.index_);
+  }
+  friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
+
+ private:
+  friend class DictProxy;
+  // At the first key of the dict of handle.
+  explicit iterator(std::shared_ptr<detail::ObjectHandle> handle);
+  // One step: the first key, or the one after key_; the end when there is
+  // none.
+  void Step(bool first);
+
+  // Null at the end.
+  std::shared_ptr<detail::ObjectHandle> handle_;
+  Value key_;
+  // The cursor the server gave with key_, given back in the next step.
+  uint64_t stamp_ = 0;
+  int64_t size_ = 0;
+  int64_t index_ = 0;
 };
 
 // DictProxy's operations, each returning a Future of what the blocking

@@ -6,12 +6,14 @@
 //
 // Thread-safety: safe to use from several threads at once; every method is one
 // atomic operation on the server. Methods that read the list return copies of
-// its items; a returned Value holding a reference keeps that object alive.
+// its items; a returned Value holding a reference keeps that object alive. An
+// iterator, like a standard one, belongs to one thread.
 #ifndef SHOAL_LIST_PROXY_H_
 #define SHOAL_LIST_PROXY_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -25,6 +27,7 @@ class ListProxy : public ObjectProxy {
  public:
   static constexpr Kind kKind = Kind::kList;
   class Async;
+  class iterator;
 
   // The same operations, pipelined: each returns a Future at once (see
   // shoal/pipeline.h). async() sends every call as it is made; async(batch)
@@ -93,6 +96,16 @@ class ListProxy : public ObjectProxy {
   // A copy of the whole list, Python's _getvalue().
   Value::List copy() const;
 
+  // for (shoal::Value item : lst): Python's iteration over a ListProxy, which
+  // reads lst[0], lst[1], ... until IndexError. Each step is one round trip
+  // that reads one item, so the loop sees the list as it is at that step: an
+  // item appended meanwhile (by this process or another) is visited, and
+  // removing an item already visited shifts the next one to an index already
+  // read, so it is skipped, as in Python. For a snapshot of the whole list in
+  // one round trip, iterate over copy() instead. begin() reads the first item.
+  iterator begin() const;
+  iterator end() const;
+
   // lst += items
   ListProxy& operator+=(const Value::List& items);
   // lst *= count; a count of zero or less empties the list.
@@ -117,6 +130,50 @@ class ListProxy : public ObjectProxy {
   Async now() const;
   explicit ListProxy(std::shared_ptr<detail::ObjectHandle> handle)
       : ObjectProxy(std::move(handle)) {}
+};
+
+// An input iterator over a shared list: see ListProxy::begin(). Incrementing
+// reads the next item from the server; one past the last item it equals
+// end(). Errors other than the IndexError that ends the iteration are thrown
+// by begin() and operator++.
+class ListProxy::iterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = Value;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const Value*;
+  using reference = const Value&;
+
+  // The end of every iteration.
+  iterator() = default;
+
+  reference operator*() const { return item_; }
+  pointer operator->() const { return &item_; }
+  // Reads the item at the next index: one round trip.
+  iterator& operator++();
+  iterator operator++(int) {
+    iterator before = *this;
+    ++*this;
+    return before;
+  }
+  // Two iterators are equal when both are at the end, or both are at the
+  // same index of the same list.
+  friend bool operator==(const iterator& a, const iterator& b) {
+    return a.handle_ == b.handle_ && (a.handle_ == nullptr || a.index_ == b.index_);
+  }
+  friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
+
+ private:
+  friend class ListProxy;
+  // At index 0 of the list of handle.
+  explicit iterator(std::shared_ptr<detail::ObjectHandle> handle);
+  // Reads the item at index_, or goes to the end when there is none.
+  void Read();
+
+  // Null at the end.
+  std::shared_ptr<detail::ObjectHandle> handle_;
+  int64_t index_ = 0;
+  Value item_;
 };
 
 // ListProxy's operations, each returning a Future of what the blocking

@@ -155,6 +155,25 @@ struct LockOptions {
   bool any_session_may_release = false;
 };
 
+// Options of Manager::Semaphore and Manager::BoundedSemaphore.
+struct SemaphoreOptions {
+  // Whether the permits a session acquired and has not released are
+  // released when its session ends (closed, crashed, or its stream lost past
+  // the server's grace):
+  //   true:  a resource pool: a worker that dies holding a permit does not
+  //          shrink the pool for good.
+  //   false: as in Python, where a semaphore has no owner: permits never
+  //          come back by themselves. A signal counter needs this: with
+  //          Semaphore(0), one process releases to signal and another
+  //          acquires to consume; a consumer that then ends must not hand
+  //          its signals out again.
+  // Left unset: false for a Semaphore, true for a BoundedSemaphore (made to
+  // guard a pool: every acquire is paired with the same holder's release,
+  // and it never goes past its initial value). Ignored when a named
+  // semaphore exists already: the first creator chose.
+  std::optional<bool> release_at_session_end;
+};
+
 // Options of Manager::Pipe.
 struct PipeOptions {
   // How many bytes of messages each direction holds (as the server counts a
@@ -216,9 +235,12 @@ class Manager {
   // manager.Lock(), manager.RLock()
   LockProxy Lock(std::string_view name = "", LockOptions options = {}) const;
   RLockProxy RLock(std::string_view name = "") const;
-  // manager.Semaphore(value), manager.BoundedSemaphore(value)
-  SemaphoreProxy Semaphore(int64_t value = 1, std::string_view name = "") const;
-  SemaphoreProxy BoundedSemaphore(int64_t value = 1, std::string_view name = "") const;
+  // manager.Semaphore(value), manager.BoundedSemaphore(value); see
+  // SemaphoreOptions for what a session's permits do when it ends.
+  SemaphoreProxy Semaphore(int64_t value = 1, std::string_view name = "",
+                           SemaphoreOptions options = {}) const;
+  SemaphoreProxy BoundedSemaphore(int64_t value = 1, std::string_view name = "",
+                                  SemaphoreOptions options = {}) const;
   // manager.Condition(): over a new RLock, or over the given Lock or RLock.
   ConditionProxy Condition(std::string_view name = "") const;
   ConditionProxy Condition(const AcquirerProxy& lock, std::string_view name = "") const;

@@ -2,7 +2,8 @@
 // FIFO of Values shared by every session. Items may hold references to other
 // shared objects (a proxy put in comes out as a live reference: make a proxy
 // of it, such as ListProxy(item)). An item is never lost: a get that times
-// out, or whose session ends, takes nothing.
+// out, or whose session ends, takes nothing (only shutdown(true) drops the
+// items left, as asked).
 //
 // Thread-safety: a proxy may be used from several threads at once; a get
 // that waits does not hold up other calls of the same Manager.
@@ -33,10 +34,12 @@ class QueueProxy : public ObjectProxy {
   Async async(Batch& batch) const;
 
   // q.put(item, block, timeout). Full when the queue stays full past the
-  // timeout, or at once when block is false.
+  // timeout, or at once when block is false. ShutDown when the queue is shut
+  // down, or is shut down while the put waits (the item is not added).
   void put(const Value& item, bool block = true, Timeout timeout = std::nullopt);
   // q.get(block, timeout): the oldest item. Empty when none comes before the
-  // timeout, or at once when block is false.
+  // timeout, or at once when block is false. ShutDown when the queue is shut
+  // down and empty, or is shut down while the get waits.
   Value get(bool block = true, Timeout timeout = std::nullopt);
   void put_nowait(const Value& item) { put(item, false); }
   Value get_nowait() { return get(false); }
@@ -51,6 +54,15 @@ class QueueProxy : public ObjectProxy {
   // The same with a timeout (which Python's join lacks): false when it
   // passed first.
   bool join(Timeout timeout);
+  // q.shutdown(immediate), as Python 3.13's Queue.shutdown: from now on put
+  // throws ShutDown, and so does get once the queue is empty (the items left
+  // are still handed out); the puts and gets waiting, in any process, throw
+  // ShutDown at once. With immediate, the items left are dropped and each
+  // counts as done, so a join waiting for them alone returns. Calling it
+  // again is allowed.
+  void shutdown(bool immediate = false);
+  // q.is_shutdown
+  bool is_shutdown() const;
 
  private:
   friend class detail::ProxyAccess;
@@ -70,6 +82,8 @@ class QueueProxy::Async {
   Future<void> task_done();
   // True once every item put is done; false when timeout passed first.
   Future<bool> join(Timeout timeout = std::nullopt);
+  Future<void> shutdown(bool immediate = false);
+  Future<bool> is_shutdown();
 
  private:
   friend class QueueProxy;

@@ -200,6 +200,8 @@ class ValueDict {
   // The value at key, or null.
   const Value* find(const Value& key) const;
   Value* find(const Value& key);
+  // The entry of key, where it stands in insertion order, or end().
+  const_iterator find_entry(const Value& key) const;
   bool contains(const Value& key) const { return find(key) != nullptr; }
   // Sets key to value; returns true when the key was new.
   bool set(Value key, Value value);

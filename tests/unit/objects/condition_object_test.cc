@@ -466,7 +466,7 @@ TEST_F(ConditionObjectTest, ConcurrentWaitAndNotify) {
   EXPECT_EQ(cond.lock()->Describe().waiting, 0);
 }
 
-TEST_F(ConditionObjectTest, HeldNamesTheLocksHolderAndTheConditionsOwnWaiters) {
+TEST_F(ConditionObjectTest, HeldNamesTheLocksHolderAndEveryCallThatWaits) {
   using ::testing::IsEmpty;
   using ::testing::Pair;
   using ::testing::UnorderedElementsAre;
@@ -485,14 +485,15 @@ TEST_F(ConditionObjectTest, HeldNamesTheLocksHolderAndTheConditionsOwnWaiters) {
   EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(3u, 1)));
   EXPECT_THAT(holdings.waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
 
-  // An acquire parked on the lock is the lock's, not a wait of the condition.
+  // An acquire parked on the lock waits too, as Describe of a Lock counts it.
   cond.Acquire(Forever(4, "a4"));
-  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1), Pair(4u, 1)));
 
-  // Notified, w1 takes the lock again behind a4: its Wait has not answered,
-  // so it still counts.
+  // Notified, w1 takes the lock again behind a4, parked on the lock: its
+  // Wait has not answered, so it still counts, once.
   ASSERT_TRUE(cond.Notify(Caller{3}).ok());
-  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1)));
+  EXPECT_EQ(cond.lock()->Describe().waiting, 2);
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 2), Pair(2u, 1), Pair(4u, 1)));
   ASSERT_TRUE(cond.Release(Caller{3}).ok());  // a4 gets the lock.
   holdings = cond.Held();
   EXPECT_THAT(holdings.held, UnorderedElementsAre(Pair(4u, 1)));
@@ -505,6 +506,30 @@ TEST_F(ConditionObjectTest, HeldNamesTheLocksHolderAndTheConditionsOwnWaiters) {
 
   cond.EndSession(2);
   EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 1)));
+}
+
+// Over a given Lock, the calls waiting to acquire it through the lock's own
+// proxy wait for the condition's lock too.
+TEST_F(ConditionObjectTest, HeldCountsAcquiresMadeThroughTheGivenLock) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  auto lock = std::make_shared<LockObject>(Kind::kLock, &timers_);
+  ConditionObject cond(&timers_, lock);
+  Hold(cond, 1);
+  lock->Acquire(Forever(2, "through the lock"));
+  cond.Acquire(Forever(3, "through the condition"));
+  EXPECT_THAT(lock->Held().waiting, UnorderedElementsAre(Pair(2u, 1), Pair(3u, 1)));
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(2u, 1), Pair(3u, 1)));
+  cond.Wait(Forever(1, "w1"));  // lets the lock go: session 2 gets it
+  EXPECT_TRUE(IsTrue(record_.Of("through the lock")));
+  EXPECT_THAT(cond.Held().held, UnorderedElementsAre(Pair(2u, 1)));
+  EXPECT_THAT(cond.Held().waiting, UnorderedElementsAre(Pair(1u, 1), Pair(3u, 1)));
+  ASSERT_TRUE(cond.Notify(Caller{2}).ok());
+  ASSERT_TRUE(lock->Release(Caller{2}).ok());  // session 3, then w1
+  ASSERT_TRUE(lock->Release(Caller{3}).ok());
+  EXPECT_TRUE(IsTrue(record_.Of("w1")));
+  EXPECT_THAT(cond.Held().waiting, IsEmpty());
 }
 
 }  // namespace

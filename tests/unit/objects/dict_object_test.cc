@@ -1,6 +1,8 @@
 #include "server/objects/dict_object.h"
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -332,6 +334,164 @@ TEST(DictObject, ConcurrentSetDefaultStoresOnce) {
   for (std::thread& thread : threads) thread.join();
   const Value stored = *dict.GetItem("k");
   for (const Value& value : seen) EXPECT_EQ(value, stored);
+}
+
+// Iterates over dict's keys with NextKey, as a client does: each step gives
+// back the cursor of the one before. Stops at the end or the first error,
+// which it returns beside the keys seen; between steps calls between(i)
+// with the number of keys seen so far.
+struct Iterated {
+  Value::List keys;
+  absl::Status error;
+};
+Iterated IterateKeys(const DictObject& dict, const std::function<void(size_t)>& between = {}) {
+  Iterated out;
+  DictObject::KeyCursor cursor;
+  for (;;) {
+    absl::StatusOr<DictObject::KeyStep> step = dict.NextKey(cursor);
+    if (!step.ok()) {
+      out.error = step.status();
+      return out;
+    }
+    if (!step->key.has_value()) return out;
+    out.keys.push_back(*step->key);
+    cursor = step->next;
+    if (between) between(out.keys.size());
+  }
+}
+
+TEST(DictObject, NextKeyWalksTheKeysInInsertionOrder) {
+  DictObject dict(nullptr, D({{"z", 1}, {2, "b"}, {"a", 3}}));
+  Iterated seen = IterateKeys(dict);
+  EXPECT_TRUE(IsOk(seen.error));
+  EXPECT_EQ(seen.keys, L({"z", 2, "a"}));
+
+  DictObject empty(nullptr);
+  absl::StatusOr<DictObject::KeyStep> step = empty.NextKey({});
+  ASSERT_TRUE(IsOk(step));
+  EXPECT_FALSE(step->key.has_value());
+  EXPECT_EQ(step->next.size, 0);
+
+  // The cursor: the key, the stamp and size as they are, and the position.
+  step = dict.NextKey({});
+  ASSERT_TRUE(IsOk(step));
+  EXPECT_EQ(step->key, Value("z"));
+  EXPECT_EQ(step->next.after, Value("z"));
+  EXPECT_EQ(step->next.size, 3);
+  EXPECT_EQ(step->next.index, 0);
+  step = dict.NextKey(step->next);
+  ASSERT_TRUE(IsOk(step));
+  EXPECT_EQ(step->key, Value(2));
+  EXPECT_EQ(step->next.index, 1);
+  // A cursor may be given again: the same step, the same answer.
+  DictObject::KeyCursor at_two = step->next;
+  EXPECT_EQ(dict.NextKey(at_two)->key, Value("a"));
+  EXPECT_EQ(dict.NextKey(at_two)->key, Value("a"));
+}
+
+TEST(DictObject, NextKeyGoesOnWhenOnlyValuesChange) {
+  DictObject dict(nullptr, D({{"a", 1}, {"b", 2}, {"c", 3}}));
+  Iterated seen = IterateKeys(dict, [&](size_t) {
+    ASSERT_TRUE(IsOk(dict.SetItem("b", Value::list({1}))));
+    ASSERT_TRUE(IsOk(dict.Update({{"a", 5}, {"c", 6}})));
+    ASSERT_TRUE(IsOk(dict.SetDefault("a", 7)));
+  });
+  EXPECT_TRUE(IsOk(seen.error));
+  EXPECT_EQ(seen.keys, L({"a", "b", "c"}));
+}
+
+TEST(DictObject, NextKeyAfterASizeChangeIsRuntimeError) {
+  // Every way the size changes, made after the first key was returned.
+  const std::vector<std::pair<std::string, std::function<void(DictObject&)>>> changes = {
+      {"SetItem", [](DictObject& d) { ASSERT_TRUE(IsOk(d.SetItem("new", 1))); }},
+      {"DelItem", [](DictObject& d) { ASSERT_TRUE(IsOk(d.DelItem("c"))); }},
+      {"SetDefault", [](DictObject& d) { ASSERT_TRUE(IsOk(d.SetDefault("new", 1))); }},
+      {"Pop", [](DictObject& d) { ASSERT_TRUE(IsOk(d.Pop("a", std::nullopt))); }},
+      {"PopItem", [](DictObject& d) { ASSERT_TRUE(IsOk(d.PopItem())); }},
+      {"Update",
+       [](DictObject& d) {
+         ASSERT_TRUE(IsOk(d.Update({{"a", 0}, {"new", 1}})));
+       }},
+      {"Clear", [](DictObject& d) { d.Clear(); }},
+  };
+  for (const auto& change : changes) {
+    SCOPED_TRACE(change.first);
+    DictObject dict(nullptr, D({{"a", 1}, {"b", 2}, {"c", 3}}));
+    Iterated seen = IterateKeys(dict, [&](size_t n) {
+      if (n == 1) change.second(dict);
+    });
+    EXPECT_EQ(seen.keys, L({"a"}));
+    EXPECT_TRUE(
+        IsError(seen.error, ErrorKind::kRuntimeError, "dictionary changed size during iteration"));
+  }
+  // After the last key too: the step that would end the iteration raises.
+  DictObject dict(nullptr, D({{"a", 1}}));
+  Iterated seen = IterateKeys(dict, [&](size_t) { ASSERT_TRUE(IsOk(dict.SetItem("b", 2))); });
+  EXPECT_EQ(seen.keys, L({"a"}));
+  EXPECT_TRUE(IsKind(seen.error, ErrorKind::kRuntimeError));
+}
+
+TEST(DictObject, NextKeyAfterKeysCameAndWentIsRuntimeError) {
+  DictObject dict(nullptr, D({{"a", 1}, {"b", 2}, {"c", 3}}));
+  Iterated seen = IterateKeys(dict, [&](size_t n) {
+    if (n != 1) return;
+    // The size is as it was, the keys are not: the key visited is moved to
+    // the end, which no position-based walk could tell.
+    ASSERT_TRUE(IsOk(dict.DelItem("a")));
+    ASSERT_TRUE(IsOk(dict.SetItem("a", 1)));
+  });
+  EXPECT_EQ(seen.keys, L({"a"}));
+  EXPECT_TRUE(
+      IsError(seen.error, ErrorKind::kRuntimeError, "dictionary keys changed during iteration"));
+}
+
+TEST(DictObject, NextKeyRefusesABadCursor) {
+  DictObject dict(nullptr, D({{"a", 1}, {"b", 2}}));
+  absl::StatusOr<DictObject::KeyStep> first = dict.NextKey({});
+  ASSERT_TRUE(IsOk(first));
+  DictObject::KeyCursor cursor = first->next;
+  cursor.after = Value::list({});
+  EXPECT_TRUE(IsKind(dict.NextKey(cursor), ErrorKind::kTypeError));
+  cursor.after = Value("missing");
+  EXPECT_TRUE(IsError(dict.NextKey(cursor), ErrorKind::kValueError,
+                      "the iteration's cursor names no key of the dict"));
+  cursor.after = Value(std::numeric_limits<double>::quiet_NaN());
+  cursor.index = 5;
+  EXPECT_TRUE(IsKind(dict.NextKey(cursor), ErrorKind::kValueError));
+  cursor.index = 0;  // "a" stands there, which is no NaN
+  EXPECT_TRUE(IsKind(dict.NextKey(cursor), ErrorKind::kValueError));
+  EXPECT_EQ(dict.Len(), 2);
+}
+
+TEST(DictObject, NextKeyFindsKeysUnequalToThemselvesByPosition) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  DictObject dict(nullptr);
+  ASSERT_TRUE(IsOk(dict.SetItem("a", 1)));
+  ASSERT_TRUE(IsOk(dict.SetItem(nan, 2)));
+  ASSERT_TRUE(IsOk(dict.SetItem(nan, 3)));  // a second key: NaN is unequal to NaN
+  ASSERT_TRUE(IsOk(dict.SetItem("b", 4)));
+  Iterated seen = IterateKeys(dict);
+  EXPECT_TRUE(IsOk(seen.error));
+  ASSERT_EQ(seen.keys.size(), 4u);
+  EXPECT_EQ(seen.keys[0], Value("a"));
+  EXPECT_EQ(seen.keys[1].repr(), "nan");
+  EXPECT_EQ(seen.keys[2].repr(), "nan");
+  EXPECT_EQ(seen.keys[3], Value("b"));
+}
+
+// Each step finds its key by lookup, so iterating over n keys takes n steps of
+// the same cost: with a cost that grew with the dict, this would not end in
+// the test's time.
+TEST(DictObject, NextKeyOverALargeDictTakesOneLookupPerKey) {
+  constexpr int kKeys = 200000;
+  DictObject dict(nullptr);
+  std::vector<std::pair<Value, Value>> entries;
+  for (int i = 0; i < kKeys; ++i) entries.emplace_back(Value("key " + std::to_string(i)), i);
+  ASSERT_TRUE(IsOk(dict.Update(std::move(entries))));
+  Iterated seen = IterateKeys(dict);
+  EXPECT_TRUE(IsOk(seen.error));
+  ASSERT_EQ(seen.keys.size(), static_cast<size_t>(kKeys));
+  EXPECT_EQ(seen.keys.back(), Value("key " + std::to_string(kKeys - 1)));
 }
 
 }  // namespace

@@ -464,5 +464,23 @@ TEST_F(LockObjectTest, HeldNamesTheHolderWithItsCountAndTheWaitersPerSession) {
   EXPECT_THAT(holdings.waiting, IsEmpty());
 }
 
+TEST_F(LockObjectTest, CountAcquiresLeavesOutTheRestoresOfConditionWaiters) {
+  using ::testing::IsEmpty;
+  using ::testing::Pair;
+  using ::testing::UnorderedElementsAre;
+  LockObject lock(Kind::kLock, &timers_);
+  SessionCounts counts;
+  lock.CountAcquires(counts);
+  EXPECT_THAT(counts, IsEmpty());
+  lock.Acquire(Forever(1, "a1"));
+  lock.Acquire(Forever(2, "b1"));
+  lock.AcquireRestore(Caller{3}, 1, record_.Track("c restore"));
+  lock.Acquire(Within(2, absl::Seconds(5), "b2"));
+  lock.CountAcquires(counts);
+  EXPECT_THAT(counts, UnorderedElementsAre(Pair(2u, 2)));
+  // Held counts every parked call, the restore included.
+  EXPECT_THAT(lock.Held().waiting, UnorderedElementsAre(Pair(2u, 2), Pair(3u, 1)));
+}
+
 }  // namespace
 }  // namespace shoal::server

@@ -636,5 +636,125 @@ TEST_F(QueueObjectTest, HeldHasNoHoldersAndCountsGettersPuttersAndJoinersPerSess
   EXPECT_THAT(queue->Held().waiting, UnorderedElementsAre(Pair(2u, 1), Pair(3u, 1)));
 }
 
+TEST_F(QueueObjectTest, AfterShutdownAPutFailsBeforeAnyOtherCheck) {
+  std::unique_ptr<QueueObject> queue = Make(1);
+  EXPECT_FALSE(queue->IsShutdown());
+  queue->Put(Request("put a"), "a");
+  queue->Shutdown(/*immediate=*/false);
+  EXPECT_TRUE(queue->IsShutdown());
+  EXPECT_EQ(queue->Repr(), "<Queue 1 items, maxsize=1, shutdown>");
+  // Full, and put_nowait: ShutDown all the same, as Python checks it first.
+  EXPECT_EQ(queue->Put(NoWait("put b"), "b"), 0u);
+  EXPECT_EQ(queue->Put(Request("put c"), "c"), 0u);
+  EXPECT_TRUE(IsError(recorder_.Of("put b").status, ErrorKind::kShutDown, ""));
+  EXPECT_TRUE(Failed("put c", ErrorKind::kShutDown));
+  EXPECT_EQ(queue->QSize(), 1);
+  EXPECT_EQ(queue->UnfinishedTasks(), 1);
+  EXPECT_EQ(queue->NPutters(), 0);
+}
+
+TEST_F(QueueObjectTest, AfterShutdownGetsDrainTheQueueThenFail) {
+  std::unique_ptr<QueueObject> queue = Make(0, Kind::kJoinableQueue);
+  queue->Put(Request("put a"), "a");
+  queue->Put(Request("put b"), "b");
+  queue->Shutdown(/*immediate=*/false);
+  queue->Get(NoWait("get 1"));
+  queue->Get(Request("get 2"));
+  EXPECT_TRUE(Got("get 1", "a"));
+  EXPECT_TRUE(Got("get 2", "b"));
+  // Empty now: get_nowait, a timed get and a blocking get all fail with
+  // ShutDown at once, not Empty, and none parks.
+  EXPECT_EQ(queue->Get(NoWait("get 3")), 0u);
+  EXPECT_EQ(queue->Get(Request("get 4", In(absl::Seconds(1)))), 0u);
+  EXPECT_EQ(queue->Get(Request("get 5")), 0u);
+  EXPECT_TRUE(Failed("get 3", ErrorKind::kShutDown));
+  EXPECT_TRUE(Failed("get 4", ErrorKind::kShutDown));
+  EXPECT_TRUE(Failed("get 5", ErrorKind::kShutDown));
+  EXPECT_EQ(queue->NGetters(), 0);
+  EXPECT_EQ(timers_.pending(), 0u);
+  // Tasks are still counted and joined as before.
+  EXPECT_EQ(queue->UnfinishedTasks(), 2);
+  EXPECT_TRUE(IsOk(queue->TaskDone()));
+  EXPECT_TRUE(IsOk(queue->TaskDone()));
+  EXPECT_EQ(queue->Join(Request("join")), 0u);
+  EXPECT_TRUE(Done("join"));
+}
+
+TEST_F(QueueObjectTest, ShutdownWakesParkedGettersAndPuttersWithShutDown) {
+  std::unique_ptr<QueueObject> empty = Make(1);
+  EXPECT_NE(empty->Get(Request("g1")), 0u);
+  EXPECT_NE(empty->Get(Request("g2", In(absl::Seconds(5)), /*session=*/2)), 0u);
+  std::unique_ptr<QueueObject> full = Make(1);
+  full->Put(Request("p0"), "kept");
+  EXPECT_NE(full->Put(Request("p1"), "dropped 1"), 0u);
+  EXPECT_NE(full->Put(Request("p2", In(absl::Seconds(5))), "dropped 2"), 0u);
+  EXPECT_EQ(timers_.pending(), 2u);
+
+  empty->Shutdown(/*immediate=*/false);
+  EXPECT_TRUE(Failed("g1", ErrorKind::kShutDown));
+  EXPECT_TRUE(Failed("g2", ErrorKind::kShutDown));
+  EXPECT_EQ(empty->NGetters(), 0);
+  full->Shutdown(/*immediate=*/false);
+  EXPECT_TRUE(Failed("p1", ErrorKind::kShutDown));
+  EXPECT_TRUE(Failed("p2", ErrorKind::kShutDown));
+  EXPECT_EQ(full->NPutters(), 0);
+  EXPECT_EQ(timers_.pending(), 0u);
+  // The waiting putters' items were never added; the one in the queue stays.
+  EXPECT_EQ(full->QSize(), 1);
+  EXPECT_EQ(full->UnfinishedTasks(), 1);
+  full->Get(Request("get"));
+  EXPECT_TRUE(Got("get", "kept"));
+  timers_.Advance(absl::Seconds(10));
+  EXPECT_EQ(recorder_.size(), 6u);  // each completed once
+}
+
+TEST_F(QueueObjectTest, ImmediateShutdownDropsTheItemsAndCountsThemDone) {
+  for (Kind kind : {Kind::kQueue, Kind::kJoinableQueue}) {
+    SCOPED_TRACE(KindName(kind));
+    recorder_.Clear();
+    const Value item = Value::list({1, "a"});
+    MemoryBudget budget(1 << 20);
+    std::unique_ptr<QueueObject> queue = Make(0, kind, &budget);
+    for (int i = 0; i < 3; ++i) queue->Put(Request("put " + std::to_string(i)), item);
+    queue->Get(Request("taken"));  // being processed: not done yet
+    EXPECT_TRUE(Got("taken", item));
+    EXPECT_EQ(queue->UnfinishedTasks(), 3);
+    EXPECT_NE(queue->Join(Request("join")), 0u);
+    EXPECT_GT(budget.used(), 0);
+
+    queue->Shutdown(/*immediate=*/true);
+    EXPECT_EQ(queue->QSize(), 0);
+    EXPECT_EQ(budget.used(), 0);
+    // The two dropped items count as done; the one taken keeps join waiting.
+    EXPECT_EQ(queue->UnfinishedTasks(), 1);
+    EXPECT_EQ(queue->NJoiners(), 1);
+    queue->Get(Request("after"));
+    EXPECT_TRUE(Failed("after", ErrorKind::kShutDown));
+    EXPECT_TRUE(IsOk(queue->TaskDone()));
+    EXPECT_TRUE(Done("join"));
+    EXPECT_TRUE(IsKind(queue->TaskDone(), ErrorKind::kValueError));
+  }
+}
+
+TEST_F(QueueObjectTest, ImmediateShutdownReleasesJoinersWaitingForTheDroppedItemsAlone) {
+  std::unique_ptr<QueueObject> queue = Make(0, Kind::kJoinableQueue);
+  queue->Put(Request("put a"), "a");
+  queue->Put(Request("put b"), "b");
+  EXPECT_NE(queue->Join(Request("join 1")), 0u);
+  EXPECT_NE(queue->Join(Request("join 2", In(absl::Seconds(5)))), 0u);
+  // A shutdown that is not immediate leaves the items, and the joiners.
+  queue->Shutdown(/*immediate=*/false);
+  EXPECT_EQ(queue->NJoiners(), 2);
+  EXPECT_EQ(queue->QSize(), 2);
+  // Shut down again, immediately: the items go, and so do the joiners.
+  queue->Shutdown(/*immediate=*/true);
+  EXPECT_TRUE(Done("join 1"));
+  EXPECT_TRUE(Done("join 2"));
+  EXPECT_EQ(queue->UnfinishedTasks(), 0);
+  EXPECT_EQ(timers_.pending(), 0u);
+  EXPECT_EQ(queue->Join(Request("join 3")), 0u);
+  EXPECT_TRUE(Done("join 3"));
+}
+
 }  // namespace
 }  // namespace shoal::server

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -35,9 +36,10 @@ bool IsCancelled(const Outcome& outcome) {
 
 class SemaphoreObjectTest : public ::testing::Test {
  protected:
-  std::unique_ptr<SemaphoreObject> Make(Kind kind, int64_t value) {
+  std::unique_ptr<SemaphoreObject> Make(Kind kind, int64_t value,
+                                        std::optional<bool> release_at_session_end = std::nullopt) {
     absl::StatusOr<std::unique_ptr<SemaphoreObject>> made =
-        SemaphoreObject::Create(kind, value, &timers_);
+        SemaphoreObject::Create(kind, value, &timers_, release_at_session_end);
     EXPECT_TRUE(made.ok()) << made.status();
     return made.ok() ? *std::move(made) : nullptr;
   }
@@ -185,7 +187,7 @@ TEST_F(SemaphoreObjectTest, PermitsHeldAreCountedPerSession) {
 }
 
 TEST_F(SemaphoreObjectTest, EndSessionGivesBackItsPermitsToWaiters) {
-  std::unique_ptr<SemaphoreObject> sem = Make(Kind::kSemaphore, 2);
+  std::unique_ptr<SemaphoreObject> sem = Make(Kind::kSemaphore, 2, /*release_at_session_end=*/true);
   sem->Acquire(Forever(1, "a1"));
   sem->Acquire(Forever(1, "a2"));
   sem->Acquire(Forever(2, "b"));
@@ -200,6 +202,50 @@ TEST_F(SemaphoreObjectTest, EndSessionGivesBackItsPermitsToWaiters) {
   EXPECT_EQ(timers_.pending(), 0u);
   sem->EndSession(1);  // Nothing left: a no-op.
   EXPECT_EQ(sem->Value(), 0);
+}
+
+TEST_F(SemaphoreObjectTest, ByDefaultABoundedSemaphoreGivesBackAndASemaphoreDoesNot) {
+  EXPECT_FALSE(SemaphoreObject::DefaultReleaseAtSessionEnd(Kind::kSemaphore));
+  EXPECT_TRUE(SemaphoreObject::DefaultReleaseAtSessionEnd(Kind::kBoundedSemaphore));
+  EXPECT_FALSE(Make(Kind::kSemaphore, 1)->ReleasesAtSessionEnd());
+  EXPECT_TRUE(Make(Kind::kBoundedSemaphore, 1)->ReleasesAtSessionEnd());
+  EXPECT_TRUE(Make(Kind::kSemaphore, 1, true)->ReleasesAtSessionEnd());
+  EXPECT_FALSE(Make(Kind::kBoundedSemaphore, 1, false)->ReleasesAtSessionEnd());
+
+  std::unique_ptr<SemaphoreObject> pool = Make(Kind::kBoundedSemaphore, 1);
+  pool->Acquire(Forever(1, "pool holder"));
+  pool->Acquire(Forever(2, "pool waiter"));
+  pool->EndSession(1);
+  EXPECT_TRUE(IsTrue(record_.Of("pool waiter")));
+  EXPECT_EQ(pool->HeldBy(2), 1);
+}
+
+// The signal idiom: Semaphore(0), released by a producer, acquired by a
+// consumer that then ends. The signal it took is not handed out again.
+TEST_F(SemaphoreObjectTest, ASemaphoreKeepsTheSignalsAnEndedSessionTook) {
+  for (Kind kind : {Kind::kSemaphore, Kind::kBoundedSemaphore}) {
+    SCOPED_TRACE(KindName(kind));
+    // A BoundedSemaphore cannot be released past its initial value, so its
+    // signal starts taken.
+    const bool bounded = kind == Kind::kBoundedSemaphore;
+    std::unique_ptr<SemaphoreObject> signal =
+        Make(kind, bounded ? 1 : 0, /*release_at_session_end=*/false);
+    if (bounded) signal->Acquire(Forever(3, std::string("setup ") + KindName(kind)));
+    ASSERT_TRUE(IsOk(signal->Release(Caller{1})));  // the producer signals
+    const std::string consumed = std::string("consumed ") + KindName(kind);
+    signal->Acquire(Forever(2, consumed));
+    EXPECT_TRUE(IsTrue(record_.Of(consumed)));
+    EXPECT_EQ(signal->HeldBy(2), 1);
+    const std::string next = std::string("next consumer ") + KindName(kind);
+    signal->Acquire(Forever(4, next));
+    signal->EndSession(2);
+    EXPECT_EQ(signal->Value(), 0);
+    EXPECT_EQ(signal->HeldBy(2), 0);  // nor is it shown as held any more
+    EXPECT_EQ(signal->NWaiting(), 1);
+    EXPECT_FALSE(record_.Has(next));
+    ASSERT_TRUE(IsOk(signal->Release(Caller{1})));  // the next signal
+    EXPECT_TRUE(IsTrue(record_.Of(next)));
+  }
 }
 
 TEST_F(SemaphoreObjectTest, EndSessionCancelsTheSessionsWaiters) {
@@ -315,7 +361,7 @@ TEST_F(SemaphoreObjectTest, HeldNamesThePermitsAndTheWaitersPerSession) {
   using ::testing::IsEmpty;
   using ::testing::Pair;
   using ::testing::UnorderedElementsAre;
-  std::unique_ptr<SemaphoreObject> sem = Make(Kind::kSemaphore, 3);
+  std::unique_ptr<SemaphoreObject> sem = Make(Kind::kSemaphore, 3, /*release_at_session_end=*/true);
   EXPECT_THAT(sem->Held().held, IsEmpty());
   EXPECT_THAT(sem->Held().waiting, IsEmpty());
   sem->Acquire(Forever(1, "a1"));

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -12,6 +13,7 @@
 #include "server/objects/connection_object.h"
 #include "server/objects/list_object.h"
 #include "server/objects/memory_budget.h"
+#include "server/objects/semaphore_object.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
@@ -130,6 +132,23 @@ TEST_F(ObjectFactoryTest, BarrierTimeoutIsANonNegativeNumberOfSeconds) {
     spec.timeout_seconds = good;
     EXPECT_EQ(Made(spec), Kind::kBarrier) << good;
   }
+}
+
+TEST_F(ObjectFactoryTest, SemaphoresReleaseAtSessionEndAsAskedOrByTheirKind) {
+  // Whether the made semaphore releases a session's permits when it ends.
+  auto releases = [&](Kind kind, std::optional<bool> asked) {
+    ObjectSpec spec = Spec(kind, 1);
+    spec.release_at_session_end = asked;
+    absl::StatusOr<CreatedObject> created = factory_.Create(kAlice, spec);
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return false;
+    const auto& sem = static_cast<const SemaphoreObject&>(**registry_.Find(created->id, ""));
+    return sem.ReleasesAtSessionEnd();
+  };
+  EXPECT_FALSE(releases(Kind::kSemaphore, std::nullopt));
+  EXPECT_TRUE(releases(Kind::kSemaphore, true));
+  EXPECT_TRUE(releases(Kind::kBoundedSemaphore, std::nullopt));
+  EXPECT_FALSE(releases(Kind::kBoundedSemaphore, false));
 }
 
 TEST_F(ObjectFactoryTest, ConditionWorksOverAnExistingLockOrRLock) {

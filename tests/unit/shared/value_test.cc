@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -495,6 +496,22 @@ TEST(ValueDictTest, FindAndContains) {
   EXPECT_FALSE(d.contains("K"));
   *d.find("k") = 5;
   EXPECT_EQ(*std::as_const(d).find("k"), Value(5));
+}
+
+TEST(ValueDictTest, FindEntryIsWhereTheKeyStandsInOrder) {
+  ValueDict d;
+  d.set("a", 1);
+  d.set(2, "b");
+  d.set("c", 3);
+  ValueDict::const_iterator entry = d.find_entry(2.0);  // 2 and 2.0 are one key
+  ASSERT_NE(entry, d.end());
+  EXPECT_EQ(entry->first, Value(2));
+  EXPECT_EQ(entry->second, Value("b"));
+  EXPECT_EQ(std::next(entry)->first, Value("c"));
+  EXPECT_EQ(std::next(d.find_entry("c")), d.end());
+  EXPECT_EQ(d.find_entry("missing"), d.end());
+  d.set(kNaN, 4);
+  EXPECT_EQ(d.find_entry(kNaN), d.end());  // unequal to itself: never found
 }
 
 TEST(ValueDictTest, TakeRemovesTheKey) {

@@ -42,6 +42,8 @@ struct CreateOptions {
   Kind lock_kind = Kind::kUnspecified;
   // Lock.
   bool any_session_may_release = false;
+  // Semaphore, BoundedSemaphore; unset for the kind's default.
+  std::optional<bool> release_at_session_end;
 };
 
 class ProxyAccess {
