@@ -472,6 +472,20 @@ TEST_F(ForkTest, TheChildNeverGetsTheParentsReplies) {
   // A get parked on another thread of the parent while the child runs.
   std::optional<Value> got;
   std::thread getter([&] { got = parked.get(true, seconds(60)); });
+  // Should an assertion end the test early, the getter is answered and
+  // joined, not left to its timeout (or the thread destroyed while joinable).
+  struct Unblock {
+    QueueProxy& queue;
+    std::thread& thread;
+    ~Unblock() {
+      if (!thread.joinable()) return;
+      try {
+        queue.put("unblock");
+      } catch (const Error&) {
+      }
+      thread.join();
+    }
+  } unblock{parked, getter};
   ASSERT_TRUE(AwaitWaiting(m, parked, 1));
   // And a call of the parent's, sent, whose Future the child inherits.
   Future<Value> future = pending.async().get();
