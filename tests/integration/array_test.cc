@@ -202,6 +202,22 @@ TEST_F(ArrayTest, AChildProcessNegatesTheItemsByToken) {
   EXPECT_EQ(arr.slice(std::nullopt, std::nullopt), Ints({0, -1, -2, -3, -4, -5, -6, -7, -8, -9}));
 }
 
+// The same with the seeds' Process: the child is forked and uses the
+// proxies it inherited.
+TEST_F(ArrayTest, AForkedProcessNegatesTheItemsItInherited) {
+  ValueProxy num = m_.Value("d", 0.0);
+  ArrayProxy arr = m_.Array("i", Range(10));
+  Process p([num, arr]() mutable {
+    num.set(3.1415927);
+    for (int64_t i = 0; i < static_cast<int64_t>(arr.len()); ++i) arr.set(i, -arr[i].as_int());
+  });
+  p.start();
+  p.join();
+  ASSERT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(num.get().as_float(), 3.1415927);
+  EXPECT_EQ(arr.tolist(), Ints({0, -1, -2, -3, -4, -5, -6, -7, -8, -9}));
+}
+
 TEST_F(ArrayTest, ConcurrentWritersFromSeveralProcessesLoseNoWrite) {
   constexpr int kWorkers = 4;
   constexpr int kRounds = 50;

@@ -79,6 +79,62 @@ TEST_F(PipeTest, TwoProcessesExchangeMessagesThroughAnEndHandedOverByToken) {
   EXPECT_TRUE(child_conn.closed());
 }
 
+// Python's seeds: Process(target=f, args=(child_conn,)), the child forked
+// with the end it inherited, which it uses in a session of its own.
+TEST_F(PipeTest, AForkedProcessUsesTheEndItInherited) {
+  Manager m = Connect();
+  auto [parent_conn, child_conn] = m.Pipe();
+  Process p([conn = child_conn]() mutable {
+    for (;;) {
+      Value got;
+      try {
+        got = conn.recv();
+      } catch (const EOFError&) {
+        break;
+      }
+      conn.send(Value::list({"echo", got}));
+    }
+    conn.close();
+  });
+  p.start();
+  for (int i = 0; i < 50; ++i) parent_conn.send(i);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(parent_conn.recv(), Value::list({"echo", i}));
+  parent_conn.close();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_TRUE(child_conn.closed());
+}
+
+// Several forked senders on the sending end of a one-way pipe: each one's
+// messages arrive in its order, none lost or twice.
+TEST_F(PipeTest, ForkedSendersOnAOneWayPipeLoseNothing) {
+  constexpr int kSenders = 3;
+  constexpr int kEach = 40;
+  Manager m = Connect();
+  auto [reader, writer] = m.Pipe(false);
+  std::vector<Process> senders;
+  for (int w = 0; w < kSenders; ++w) {
+    senders.emplace_back([end = writer, w]() mutable {
+      for (int i = 0; i < kEach; ++i) end.send(Value::list({w, i}));
+    });
+  }
+  for (Process& p : senders) p.start();
+  std::vector<int> next(kSenders, 0);
+  for (int n = 0; n < kSenders * kEach; ++n) {
+    const Value::List got = reader.recv().as_list();
+    const int w = static_cast<int>(got[0].as_int());
+    ASSERT_EQ(got[1].as_int(), next[w]) << "sender " << w;
+    ++next[w];
+  }
+  for (Process& p : senders) p.join();
+  for (Process& p : senders) EXPECT_EQ(p.exitcode(), 0) << p.name();
+  EXPECT_FALSE(reader.poll());
+  // The senders' sessions ended; the parent's reference keeps the end open
+  // until it closes it.
+  writer.close();
+  EXPECT_THROW(reader.recv(), EOFError);
+}
+
 TEST_F(PipeTest, EachDirectionOfADuplexPipeKeepsItsOrder) {
   Manager m = Connect(), other = Connect();
   auto [a, b] = m.Pipe();
