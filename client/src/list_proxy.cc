@@ -42,23 +42,16 @@ ListProxy::iterator ListProxy::begin() const {
 ListProxy::iterator ListProxy::end() const { return iterator(); }
 
 ListProxy::iterator::iterator(std::shared_ptr<detail::ObjectHandle> handle)
-    : handle_(std::move(handle)) {
+    : RemoteIterator(std::move(handle)) {
   Read();
-}
-
-ListProxy::iterator& ListProxy::iterator::operator++() {
-  ++index_;
-  Read();
-  return *this;
 }
 
 void ListProxy::iterator::Read() {
   // Python's sequence iteration: lst[index] until IndexError.
   try {
-    item_ = Async(detail::AsyncTarget{handle_, nullptr}).get(index_).get();
+    current_ = Async(detail::AsyncTarget{handle_, nullptr}).get(index_).get();
   } catch (const IndexError&) {
-    handle_.reset();
-    item_ = Value();
+    Finish();
   }
 }
 
