@@ -8,6 +8,7 @@
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
+#include "client/src/slice_calls.h"
 #include "shoal/v1/array.pb.h"
 #include "shoal/v1/object.pb.h"
 
@@ -21,16 +22,6 @@ using detail::NoResult;
 using detail::RequestFor;
 using detail::Start;
 namespace method = detail::method;
-
-// Sets the optional bounds of a slice request; an absent bound is Python's
-// None.
-template <class Request>
-void SetBounds(Request* request, std::optional<int64_t> start, std::optional<int64_t> stop,
-               std::optional<int64_t> step) {
-  if (start) request->set_start(*start);
-  if (stop) request->set_stop(*stop);
-  if (step) request->set_step(*step);
-}
 
 }  // namespace
 
@@ -60,9 +51,7 @@ Future<void> ArrayProxy::Async::set(int64_t index, const Value& value) {
 Future<Value::List> ArrayProxy::Async::slice(std::optional<int64_t> start,
                                              std::optional<int64_t> stop,
                                              std::optional<int64_t> step) {
-  auto request = RequestFor<v1::ArraySliceRequest>(target_);
-  SetBounds(&request, start, stop, step);
-  return Start(target_, method::ArrayService::GetSlice, request, KeepAlive(), detail::ValuesOf);
+  return detail::StartGetSlice(target_, method::ArrayService::GetSlice, start, stop, step);
 }
 
 Future<void> ArrayProxy::Async::set_slice(std::optional<int64_t> start,
@@ -73,13 +62,9 @@ Future<void> ArrayProxy::Async::set_slice(std::optional<int64_t> start,
 Future<void> ArrayProxy::Async::set_slice(std::optional<int64_t> start,
                                           std::optional<int64_t> stop,
                                           std::optional<int64_t> step, const Value::List& values) {
-  detail::ArenaRequest<v1::ArraySetSliceRequest> request(target_);
-  SetBounds(&*request, start, stop, step);
-  KeepAlive keep_alive;
-  request->mutable_values()->Reserve(static_cast<int>(values.size()));
-  for (const Value& value : values) EncodeArg(value, request->add_values(), &keep_alive);
-  return Start(target_, method::ArrayService::SetSlice, *request, std::move(keep_alive),
-               NoResult);
+  return detail::StartSetSlice(
+      target_, method::ArrayService::SetSlice, start, stop, step, values,
+      [](v1::ArraySetSliceRequest& request) { return request.mutable_values(); });
 }
 
 Future<Value::List> ArrayProxy::Async::tolist() {

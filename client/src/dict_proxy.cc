@@ -58,13 +58,8 @@ DictProxy::iterator DictProxy::begin() const {
 DictProxy::iterator DictProxy::end() const { return iterator(); }
 
 DictProxy::iterator::iterator(std::shared_ptr<detail::ObjectHandle> handle)
-    : handle_(std::move(handle)) {
+    : RemoteIterator(std::move(handle)) {
   Step(/*first=*/true);
-}
-
-DictProxy::iterator& DictProxy::iterator::operator++() {
-  Step(/*first=*/false);
-  return *this;
 }
 
 namespace {
@@ -94,7 +89,7 @@ void DictProxy::iterator::Step(bool first) {
   auto request = RequestFor<v1::NextKeyRequest>(target);
   KeepAlive keep_alive;
   if (!first) {
-    EncodeArg(key_, request.mutable_after(), &keep_alive);
+    EncodeArg(current_, request.mutable_after(), &keep_alive);
     request.set_stamp(stamp_);
     request.set_size(size_);
     request.set_index(index_);
@@ -102,11 +97,10 @@ void DictProxy::iterator::Step(bool first) {
   KeyStep step =
       Start(target, method::DictService::NextKey, request, std::move(keep_alive), KeyStepOf).get();
   if (!step.key.has_value()) {
-    handle_.reset();
-    key_ = Value();
+    Finish();
     return;
   }
-  key_ = *std::move(step.key);
+  current_ = *std::move(step.key);
   stamp_ = step.stamp;
   size_ = step.size;
   index_ = step.index;

@@ -11,6 +11,7 @@
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
+#include "client/src/slice_calls.h"
 #include "shoal/errors.h"
 #include "shoal/v1/list.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -25,16 +26,6 @@ using detail::NoResult;
 using detail::RequestFor;
 using detail::Start;
 namespace method = detail::method;
-
-// Sets the optional slice bounds of a SliceRequest or SetSliceRequest;
-// an absent bound is Python's None.
-template <class Request>
-void SetBounds(Request* request, std::optional<int64_t> start, std::optional<int64_t> stop,
-               std::optional<int64_t> step) {
-  if (start) request->set_start(*start);
-  if (stop) request->set_stop(*stop);
-  if (step) request->set_step(*step);
-}
 
 Value::List ListOf(ClientSession& session, v1::ValueReply& reply) {
   Value copied = detail::ValueOf(session, reply);
@@ -51,23 +42,16 @@ ListProxy::iterator ListProxy::begin() const {
 ListProxy::iterator ListProxy::end() const { return iterator(); }
 
 ListProxy::iterator::iterator(std::shared_ptr<detail::ObjectHandle> handle)
-    : handle_(std::move(handle)) {
+    : RemoteIterator(std::move(handle)) {
   Read();
-}
-
-ListProxy::iterator& ListProxy::iterator::operator++() {
-  ++index_;
-  Read();
-  return *this;
 }
 
 void ListProxy::iterator::Read() {
   // Python's sequence iteration: lst[index] until IndexError.
   try {
-    item_ = Async(detail::AsyncTarget{handle_, nullptr}).get(index_).get();
+    current_ = Async(detail::AsyncTarget{handle_, nullptr}).get(index_).get();
   } catch (const IndexError&) {
-    handle_.reset();
-    item_ = Value();
+    Finish();
   }
 }
 
@@ -85,8 +69,7 @@ Future<void> ListProxy::Async::append(const Value& item) {
 Future<void> ListProxy::Async::extend(const Value::List& items) {
   detail::ArenaRequest<v1::ItemsRequest> request(target_);
   KeepAlive keep_alive;
-  request->mutable_items()->Reserve(static_cast<int>(items.size()));
-  for (const Value& item : items) EncodeArg(item, request->add_items(), &keep_alive);
+  detail::EncodeArgs(items, request->mutable_items(), &keep_alive);
   return Start(target_, method::ListService::Extend, *request, std::move(keep_alive), NoResult);
 }
 
@@ -167,9 +150,7 @@ Future<void> ListProxy::Async::del(int64_t index) {
 Future<Value::List> ListProxy::Async::slice(std::optional<int64_t> start,
                                             std::optional<int64_t> stop,
                                             std::optional<int64_t> step) {
-  auto request = RequestFor<v1::SliceRequest>(target_);
-  SetBounds(&request, start, stop, step);
-  return Start(target_, method::ListService::GetSlice, request, KeepAlive(), detail::ValuesOf);
+  return detail::StartGetSlice(target_, method::ListService::GetSlice, start, stop, step);
 }
 
 Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
@@ -180,19 +161,16 @@ Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
 Future<void> ListProxy::Async::set_slice(std::optional<int64_t> start,
                                          std::optional<int64_t> stop,
                                          std::optional<int64_t> step, const Value::List& items) {
-  detail::ArenaRequest<v1::SetSliceRequest> request(target_);
-  SetBounds(&*request, start, stop, step);
-  KeepAlive keep_alive;
-  request->mutable_items()->Reserve(static_cast<int>(items.size()));
-  for (const Value& item : items) EncodeArg(item, request->add_items(), &keep_alive);
-  return Start(target_, method::ListService::SetSlice, *request, std::move(keep_alive), NoResult);
+  return detail::StartSetSlice(
+      target_, method::ListService::SetSlice, start, stop, step, items,
+      [](v1::SetSliceRequest& request) { return request.mutable_items(); });
 }
 
 Future<void> ListProxy::Async::del_slice(std::optional<int64_t> start,
                                          std::optional<int64_t> stop,
                                          std::optional<int64_t> step) {
   auto request = RequestFor<v1::SliceRequest>(target_);
-  SetBounds(&request, start, stop, step);
+  detail::SetBounds(&request, start, stop, step);
   return Start(target_, method::ListService::DelSlice, request, KeepAlive(), NoResult);
 }
 

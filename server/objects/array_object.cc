@@ -1,19 +1,18 @@
 #include "server/objects/array_object.h"
 
 #include <cstring>
-#include <limits>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/objects/slice.h"
+#include "server/objects/typecode.h"
 #include "shared/error_kind.h"
 #include "shared/utf8.h"
 
 namespace shoal::server {
 namespace {
-
-constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
 template <typename T>
 void Put(T value, unsigned char* out) {
@@ -25,16 +24,6 @@ T Take(const unsigned char* in) {
   T value;
   std::memcpy(&value, in, sizeof(T));
   return value;
-}
-
-// The range of the integer C type T, as far as an int64 reaches.
-template <typename T>
-constexpr std::pair<int64_t, int64_t> RangeOf() {
-  constexpr auto max = std::numeric_limits<T>::max();
-  return {static_cast<int64_t>(std::numeric_limits<T>::min()),
-          static_cast<uint64_t>(max) > static_cast<uint64_t>(kInt64Max)
-              ? kInt64Max
-              : static_cast<int64_t>(max)};
 }
 
 // Python's item index: a negative index counts from the end. nullopt when
@@ -55,29 +44,12 @@ int64_t CountCharacters(const std::string& text) {
 }  // namespace
 
 absl::StatusOr<ArrayObject::Layout> ArrayObject::LayoutOf(const std::string& typecode) {
-  auto ints = [](ItemType type, int size, std::pair<int64_t, int64_t> range) {
-    return Layout{type, size, range.first, range.second};
-  };
+  if (std::optional<IntType> ints = IntTypeOf(typecode)) {
+    return Layout{ints->is_signed ? ItemType::kSigned : ItemType::kUnsigned, ints->size,
+                  ints->min, ints->max};
+  }
   if (typecode.size() == 1) {
     switch (typecode[0]) {
-      case 'b':
-        return ints(ItemType::kSigned, 1, RangeOf<int8_t>());
-      case 'B':
-        return ints(ItemType::kUnsigned, 1, RangeOf<uint8_t>());
-      case 'h':
-        return ints(ItemType::kSigned, 2, RangeOf<int16_t>());
-      case 'H':
-        return ints(ItemType::kUnsigned, 2, RangeOf<uint16_t>());
-      case 'i':
-        return ints(ItemType::kSigned, 4, RangeOf<int32_t>());
-      case 'I':
-        return ints(ItemType::kUnsigned, 4, RangeOf<uint32_t>());
-      case 'l':
-      case 'q':
-        return ints(ItemType::kSigned, 8, RangeOf<int64_t>());
-      case 'L':
-      case 'Q':
-        return ints(ItemType::kUnsigned, 8, RangeOf<uint64_t>());
       case 'f':
         return Layout{ItemType::kFloat32, 4};
       case 'd':
@@ -168,15 +140,10 @@ absl::StatusOr<ArrayObject::Item> ArrayObject::Encode(const Value& value) const 
   switch (layout_.type) {
     case ItemType::kSigned:
     case ItemType::kUnsigned: {
-      if (!value.is_int() && !value.is_bool()) {
-        return error::TypeError(absl::StrCat("typecode '", typecode_, "' needs an int, not '",
-                                             value.type_name(), "'"));
-      }
-      const int64_t i = value.as_int();
-      if (i < layout_.min || i > layout_.max) {
-        return error::OverflowError(absl::StrCat(i, " is out of range for typecode '", typecode_,
-                                                 "' (", layout_.min, " to ", layout_.max, ")"));
-      }
+      absl::StatusOr<int64_t> checked =
+          IntFor(typecode_, layout_.min, layout_.max, ShowRange::kYes, value);
+      if (!checked.ok()) return checked.status();
+      const int64_t i = *checked;
       // In range, so each conversion below keeps the value.
       const bool is_signed = layout_.type == ItemType::kSigned;
       switch (layout_.size) {
@@ -197,10 +164,7 @@ absl::StatusOr<ArrayObject::Item> ArrayObject::Encode(const Value& value) const 
     }
     case ItemType::kFloat32:
     case ItemType::kFloat64:
-      if (!value.is_number()) {
-        return error::TypeError(absl::StrCat("typecode '", typecode_, "' needs a number, not '",
-                                             value.type_name(), "'"));
-      }
+      if (!value.is_number()) return WrongTypeFor(typecode_, "a number", value);
       if (layout_.type == ItemType::kFloat32) {
         // Rounded to the nearest float32; past its range, an infinity, as
         // ctypes' c_float and Python's array('f') store it.
@@ -210,11 +174,7 @@ absl::StatusOr<ArrayObject::Item> ArrayObject::Encode(const Value& value) const 
       }
       return item;
     case ItemType::kChar: {
-      if (!value.is_str()) {
-        return error::TypeError(absl::StrCat("typecode '", typecode_,
-                                             "' needs a str of one character, not '",
-                                             value.type_name(), "'"));
-      }
+      if (!value.is_str()) return WrongTypeFor(typecode_, "a str of one character", value);
       const std::string& text = value.as_str();
       uint32_t code_point = 0;
       if (text.empty() || DecodeUtf8(text, 0, &code_point) != text.size()) {

@@ -126,6 +126,14 @@ class PipeChannel {
     WaiterList<> receivers;
     WaiterList<> pollers;
     WaiterList<Message> senders;
+
+    // Calls fn on each of the three lists of parked calls.
+    template <typename Fn>
+    void ForEachWaiterList(Fn fn) {
+      fn(receivers);
+      fn(pollers);
+      fn(senders);
+    }
   };
 
   Side& SideLocked(int side) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -294,9 +302,7 @@ void PipeChannel::Close(int side, bool detach) {
   if (detach) me.end = nullptr;
   if (me.closed) return;
   me.closed = true;
-  me.receivers.CompleteAll(ClosedOutcome(), settle);
-  me.pollers.CompleteAll(ClosedOutcome(), settle);
-  me.senders.CompleteAll(ClosedOutcome(), settle);
+  me.ForEachWaiterList([&](auto& waiters) { waiters.CompleteAll(ClosedOutcome(), settle); });
   // Nobody can receive what was sent to this end any more.
   me.inbound.clear();
   me.account.ReleaseAll();
@@ -329,18 +335,15 @@ void PipeChannel::Cancel(int side, WaitId id) {
   MutexLock lock(&mu_);
   Side& me = SideLocked(side);
   // Ids are unique across the lists: at most one holds id.
-  me.receivers.Complete(id, WaitCancelled(), settle);
-  me.pollers.Complete(id, WaitCancelled(), settle);
-  me.senders.Complete(id, WaitCancelled(), settle);
+  me.ForEachWaiterList([&](auto& waiters) { waiters.Complete(id, WaitCancelled(), settle); });
 }
 
 void PipeChannel::EndSession(int side, SessionId session) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   Side& me = SideLocked(side);
-  me.receivers.CompleteSession(session, SessionEnded(), settle);
-  me.pollers.CompleteSession(session, SessionEnded(), settle);
-  me.senders.CompleteSession(session, SessionEnded(), settle);
+  me.ForEachWaiterList(
+      [&](auto& waiters) { waiters.CompleteSession(session, SessionEnded(), settle); });
 }
 
 std::string PipeChannel::Repr(int side, uint64_t peer_id) const {

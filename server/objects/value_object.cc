@@ -1,25 +1,14 @@
 #include "server/objects/value_object.h"
 
-#include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/objects/typecode.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
 namespace {
-
-constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-
-// The range of an integer C type, as far as an int64 reaches.
-template <typename T>
-constexpr std::pair<int64_t, int64_t> RangeOf() {
-  constexpr auto max = std::numeric_limits<T>::max();
-  return {static_cast<int64_t>(std::numeric_limits<T>::min()),
-          static_cast<uint64_t>(max) > static_cast<uint64_t>(kInt64Max)
-              ? kInt64Max
-              : static_cast<int64_t>(max)};
-}
 
 absl::Status UnsupportedAdd(const Value& value, const Value& delta) {
   return error::TypeError(absl::StrCat("unsupported operand type(s) for +=: '", value.type_name(),
@@ -29,32 +18,12 @@ absl::Status UnsupportedAdd(const Value& value, const Value& delta) {
 }  // namespace
 
 absl::StatusOr<ValueObject::Rule> ValueObject::RuleFor(const std::string& typecode) {
-  auto ints = [](std::pair<int64_t, int64_t> range) {
-    return Rule{Accepts::kInt, range.first, range.second};
-  };
   if (typecode.empty()) return Rule{Accepts::kAny};
+  if (std::optional<IntType> ints = IntTypeOf(typecode)) {
+    return Rule{Accepts::kInt, ints->min, ints->max};
+  }
   if (typecode.size() == 1) {
     switch (typecode[0]) {
-      case 'b':
-        return ints(RangeOf<signed char>());
-      case 'B':
-        return ints(RangeOf<unsigned char>());
-      case 'h':
-        return ints(RangeOf<int16_t>());
-      case 'H':
-        return ints(RangeOf<uint16_t>());
-      case 'i':
-        return ints(RangeOf<int32_t>());
-      case 'I':
-        return ints(RangeOf<uint32_t>());
-      case 'l':
-        return ints(RangeOf<long>());
-      case 'L':
-        return ints(RangeOf<unsigned long>());
-      case 'q':
-        return ints(RangeOf<long long>());
-      case 'Q':
-        return ints(RangeOf<unsigned long long>());
       case 'f':
       case 'd':
         return Rule{Accepts::kFloat};
@@ -99,21 +68,14 @@ ValueObject::ValueObject(MemoryBudget* budget, std::string typecode, Rule rule, 
       account_(budget) {}
 
 absl::StatusOr<Value> ValueObject::Convert(Value value) const {
-  auto wrong_type = [&](const char* wanted) {
-    return error::TypeError(absl::StrCat("typecode '", typecode_, "' needs ", wanted, ", not '",
-                                         value.type_name(), "'"));
-  };
+  auto wrong_type = [&](const char* wanted) { return WrongTypeFor(typecode_, wanted, value); };
   switch (rule_.accepts) {
     case Accepts::kAny:
       return value;
     case Accepts::kInt: {
-      if (!value.is_int() && !value.is_bool()) return wrong_type("an int");
-      const int64_t i = value.as_int();
-      if (i < rule_.min || i > rule_.max) {
-        return error::OverflowError(
-            absl::StrCat(i, " is out of range for typecode '", typecode_, "'"));
-      }
-      return Value(i);
+      absl::StatusOr<int64_t> i = IntFor(typecode_, rule_.min, rule_.max, ShowRange::kNo, value);
+      if (!i.ok()) return i.status();
+      return Value(*i);
     }
     case Accepts::kFloat:
       if (!value.is_number()) return wrong_type("a number");

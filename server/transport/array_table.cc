@@ -17,20 +17,6 @@ Method Op(absl::string_view name,
   return ObjectRow<ArrayObject, Req, Resp>(kService, name, Kind::kArray, std::move(fn));
 }
 
-// The optional bounds of a slice request; an unset one is Python's None.
-template <typename Req>
-std::optional<int64_t> Start(const Req& r) {
-  return r.has_start() ? std::optional<int64_t>(r.start()) : std::nullopt;
-}
-template <typename Req>
-std::optional<int64_t> Stop(const Req& r) {
-  return r.has_stop() ? std::optional<int64_t>(r.stop()) : std::nullopt;
-}
-template <typename Req>
-std::optional<int64_t> Step(const Req& r) {
-  return r.has_step() ? std::optional<int64_t>(r.step()) : std::nullopt;
-}
-
 // The most items a reply can carry: each takes at least 4 bytes on the wire
 // (the smallest Value, inside its repeated field). A larger slice is refused
 // before its items are made, rather than once they would not fit.
@@ -56,23 +42,15 @@ std::vector<Method> Rows() {
   rows.push_back(Op<v1::ArraySliceRequest, ValuesReply>(
       "GetSlice",
       [](CallContext& c, ArrayObject& a, const v1::ArraySliceRequest& r, ValuesReply& out) {
-        absl::StatusOr<Value::List> items =
-            a.GetSlice(Start(r), Stop(r), Step(r), MaxReplyItems(c));
-        if (!items.ok()) return items.status();
-        GiveAll(c, *items, out.mutable_values());
-        return absl::OkStatus();
+        return GiveValues(c, a.GetSlice(StartOf(r), StopOf(r), StepOf(r), MaxReplyItems(c)),
+                          out);
       }));
   rows.push_back(Op<v1::ArraySetSliceRequest, EmptyReply>(
       "SetSlice",
       [](CallContext& c, ArrayObject& a, const v1::ArraySetSliceRequest& r, EmptyReply&) {
-        Value::List values;
-        values.reserve(static_cast<size_t>(r.values_size()));
-        for (const v1::Value& wire : r.values()) {
-          absl::StatusOr<Value> value = c.Read(wire);
-          if (!value.ok()) return value.status();
-          values.push_back(*std::move(value));
-        }
-        return a.SetSlice(Start(r), Stop(r), Step(r), values);
+        absl::StatusOr<Value::List> values = ReadAll(c, r.values());
+        if (!values.ok()) return values.status();
+        return a.SetSlice(StartOf(r), StopOf(r), StepOf(r), *values);
       }));
   rows.push_back(Op<ObjectRequest, IntReply>(
       "Len", [](CallContext&, ArrayObject& a, const ObjectRequest&, IntReply& out) {
@@ -81,11 +59,8 @@ std::vector<Method> Rows() {
       }));
   rows.push_back(Op<ObjectRequest, ValuesReply>(
       "ToList", [](CallContext& c, ArrayObject& a, const ObjectRequest&, ValuesReply& out) {
-        absl::StatusOr<Value::List> items =
-            a.GetSlice(std::nullopt, std::nullopt, std::nullopt, MaxReplyItems(c));
-        if (!items.ok()) return items.status();
-        GiveAll(c, *items, out.mutable_values());
-        return absl::OkStatus();
+        return GiveValues(
+            c, a.GetSlice(std::nullopt, std::nullopt, std::nullopt, MaxReplyItems(c)), out);
       }));
   rows.push_back(Op<ObjectRequest, v1::TypecodeReply>(
       "Typecode",

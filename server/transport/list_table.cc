@@ -12,19 +12,6 @@ Method Op(absl::string_view name,
                                           std::move(fn));
 }
 
-template <typename Req>
-std::optional<int64_t> Start(const Req& r) {
-  return r.has_start() ? std::optional<int64_t>(r.start()) : std::nullopt;
-}
-template <typename Req>
-std::optional<int64_t> Stop(const Req& r) {
-  return r.has_stop() ? std::optional<int64_t>(r.stop()) : std::nullopt;
-}
-template <typename Req>
-std::optional<int64_t> Step(const Req& r) {
-  return r.has_step() ? std::optional<int64_t>(r.step()) : std::nullopt;
-}
-
 std::vector<Method> Rows() {
   using v1::BoolReply;
   using v1::EmptyReply;
@@ -62,7 +49,7 @@ std::vector<Method> Rows() {
       "Index", [](CallContext& c, ListObject& l, const v1::IndexOfRequest& r, IntReply& out) {
         absl::StatusOr<Value> item = c.Read(r.item());
         if (!item.ok()) return item.status();
-        absl::StatusOr<int64_t> at = l.Index(*item, Start(r), Stop(r));
+        absl::StatusOr<int64_t> at = l.Index(*item, StartOf(r), StopOf(r));
         if (!at.ok()) return at.status();
         out.set_value(*at);
         return absl::OkStatus();
@@ -98,20 +85,17 @@ std::vector<Method> Rows() {
       }));
   rows.push_back(Op<v1::SliceRequest, ValuesReply>(
       "GetSlice", [](CallContext& c, ListObject& l, const v1::SliceRequest& r, ValuesReply& out) {
-        absl::StatusOr<Value::List> items = l.GetSlice(Start(r), Stop(r), Step(r));
-        if (!items.ok()) return items.status();
-        GiveAll(c, *items, out.mutable_values());
-        return absl::OkStatus();
+        return GiveValues(c, l.GetSlice(StartOf(r), StopOf(r), StepOf(r)), out);
       }));
   rows.push_back(Op<v1::SetSliceRequest, EmptyReply>(
       "SetSlice", [](CallContext& c, ListObject& l, const v1::SetSliceRequest& r, EmptyReply&) {
         absl::StatusOr<Value::List> items = StoreAll(c, r.items(), l);
         if (!items.ok()) return items.status();
-        return l.SetSlice(Start(r), Stop(r), Step(r), *std::move(items));
+        return l.SetSlice(StartOf(r), StopOf(r), StepOf(r), *std::move(items));
       }));
   rows.push_back(Op<v1::SliceRequest, EmptyReply>(
       "DelSlice", [](CallContext&, ListObject& l, const v1::SliceRequest& r, EmptyReply&) {
-        return l.DelSlice(Start(r), Stop(r), Step(r));
+        return l.DelSlice(StartOf(r), StopOf(r), StepOf(r));
       }));
   rows.push_back(Op<ObjectRequest, IntReply>(
       "Len", [](CallContext&, ListObject& l, const ObjectRequest&, IntReply& out) {

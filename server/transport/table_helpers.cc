@@ -1,28 +1,53 @@
 #include "server/transport/tables.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "server/core/timeout.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
 
-absl::StatusOr<Value::List> StoreAll(const CallContext& context,
-                                     const google::protobuf::RepeatedPtrField<v1::Value>& wire,
-                                     Object& target) {
+namespace {
+
+// The values of wire, each decoded by decode(item); the first error instead.
+template <typename Decode>
+absl::StatusOr<Value::List> DecodeAll(const google::protobuf::RepeatedPtrField<v1::Value>& wire,
+                                      Decode decode) {
   Value::List out;
   out.reserve(wire.size());
   for (const v1::Value& item : wire) {
-    absl::StatusOr<Value> value = context.Store(item, target);
+    absl::StatusOr<Value> value = decode(item);
     if (!value.ok()) return value.status();
     out.push_back(*std::move(value));
   }
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<Value::List> StoreAll(const CallContext& context,
+                                     const google::protobuf::RepeatedPtrField<v1::Value>& wire,
+                                     Object& target) {
+  return DecodeAll(wire, [&](const v1::Value& item) { return context.Store(item, target); });
+}
+
+absl::StatusOr<Value::List> ReadAll(const CallContext& context,
+                                    const google::protobuf::RepeatedPtrField<v1::Value>& wire) {
+  return DecodeAll(wire, [&](const v1::Value& item) { return context.Read(item); });
+}
+
 absl::Status GiveValue(const CallContext& context, absl::StatusOr<Value> value,
                        v1::ValueReply& out) {
   if (!value.ok()) return value.status();
   context.Give(*value, out.mutable_value());
+  return absl::OkStatus();
+}
+
+absl::Status GiveValues(const CallContext& context, absl::StatusOr<Value::List> values,
+                        v1::ValuesReply& out) {
+  if (!values.ok()) return values.status();
+  GiveAll(context, *values, out.mutable_values());
   return absl::OkStatus();
 }
 

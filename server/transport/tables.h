@@ -3,6 +3,7 @@
 #ifndef SHOAL_SERVER_TRANSPORT_TABLES_H_
 #define SHOAL_SERVER_TRANSPORT_TABLES_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -41,13 +42,35 @@ const DispatchTable& ConnectionTable();
 absl::StatusOr<std::optional<absl::Time>> DeadlineOf(CallContext& context, bool has_timeout,
                                                      double timeout);
 
+// The optional bounds of a request with start, stop or step fields (a
+// slice, or IndexOf's range); an unset one is Python's None.
+template <typename Req>
+std::optional<int64_t> StartOf(const Req& r) {
+  return r.has_start() ? std::optional<int64_t>(r.start()) : std::nullopt;
+}
+template <typename Req>
+std::optional<int64_t> StopOf(const Req& r) {
+  return r.has_stop() ? std::optional<int64_t>(r.stop()) : std::nullopt;
+}
+template <typename Req>
+std::optional<int64_t> StepOf(const Req& r) {
+  return r.has_step() ? std::optional<int64_t>(r.step()) : std::nullopt;
+}
+
 // Decodes repeated wire values for storing in target, failing on the first bad one.
 absl::StatusOr<Value::List> StoreAll(const CallContext& context,
                                      const google::protobuf::RepeatedPtrField<v1::Value>& wire,
                                      Object& target);
+// Decodes repeated wire values that are only read (CallContext::Read), failing
+// on the first bad one.
+absl::StatusOr<Value::List> ReadAll(const CallContext& context,
+                                    const google::protobuf::RepeatedPtrField<v1::Value>& wire);
 // Puts a value, or the error that stands in its place, into a ValueReply.
 absl::Status GiveValue(const CallContext& context, absl::StatusOr<Value> value,
                        v1::ValueReply& out);
+// Puts values, or the error that stands in their place, into a ValuesReply.
+absl::Status GiveValues(const CallContext& context, absl::StatusOr<Value::List> values,
+                        v1::ValuesReply& out);
 // Encodes values into a repeated reply field, giving the session their references.
 void GiveAll(const CallContext& context, const Value::List& values,
              google::protobuf::RepeatedPtrField<v1::Value>* wire);

@@ -13,11 +13,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "shoal/detail/remote_iterator.h"
 #include "shoal/proxy.h"
 #include "shoal/value.h"
 
@@ -102,49 +102,29 @@ class DictProxy : public ObjectProxy {
 // An input iterator over a shared dict's keys: see DictProxy::begin().
 // Incrementing asks the server for the next key; after the last key it equals
 // end(). begin() and operator++ throw RuntimeError when the dict changed
-// during the iteration, and the call's other errors.
-class DictProxy::iterator {
+// during the iteration, and the call's other errors. Two iterators are equal
+// when both are at the end, or both are at the same position of the same
+// dict.
+class DictProxy::iterator : public detail::RemoteIterator<DictProxy::iterator> {
  public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = Value;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const Value*;
-  using reference = const Value&;
-
   // The end of every iteration.
   iterator() = default;
 
-  reference operator*() const { return key_; }
-  pointer operator->() const { return &key_; }
-  // Asks for the key after this one: one round trip.
-  iterator& operator++();
-  iterator operator++(int) {
-    iterator before = *this;
-    ++*this;
-    return before;
-  }
-  // Two iterators are equal when both are at the end, or both are at the
-  // same position of the same dict.
-  friend bool operator==(const iterator& a, const iterator& b) {
-    return a.handle_ == b.handle_ && (a.handle_ == nullptr || a.index_ == b.index_);
-  }
-  friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
-
  private:
   friend class DictProxy;
+  friend class detail::RemoteIterator<iterator>;
   // At the first key of the dict of handle.
   explicit iterator(std::shared_ptr<detail::ObjectHandle> handle);
-  // One step: the first key, or the one after key_; the end when there is
-  // none.
+  // Asks for the key after this one.
+  void Advance() { Step(/*first=*/false); }
+  // One step: the first key, or the one after current_; the end when there
+  // is none.
   void Step(bool first);
 
-  // Null at the end.
-  std::shared_ptr<detail::ObjectHandle> handle_;
-  Value key_;
-  // The cursor the server gave with key_, given back in the next step.
+  // The cursor the server gave with current_ (and index_), given back in
+  // the next step.
   uint64_t stamp_ = 0;
   int64_t size_ = 0;
-  int64_t index_ = 0;
 };
 
 // DictProxy's operations, each returning a Future of what the blocking

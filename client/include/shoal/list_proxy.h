@@ -13,11 +13,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include "shoal/detail/remote_iterator.h"
 #include "shoal/proxy.h"
 #include "shoal/value.h"
 
@@ -135,45 +135,25 @@ class ListProxy : public ObjectProxy {
 // An input iterator over a shared list: see ListProxy::begin(). Incrementing
 // reads the next item from the server; one past the last item it equals
 // end(). Errors other than the IndexError that ends the iteration are thrown
-// by begin() and operator++.
-class ListProxy::iterator {
+// by begin() and operator++. Two iterators are equal when both are at the
+// end, or both are at the same index of the same list.
+class ListProxy::iterator : public detail::RemoteIterator<ListProxy::iterator> {
  public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = Value;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const Value*;
-  using reference = const Value&;
-
   // The end of every iteration.
   iterator() = default;
 
-  reference operator*() const { return item_; }
-  pointer operator->() const { return &item_; }
-  // Reads the item at the next index: one round trip.
-  iterator& operator++();
-  iterator operator++(int) {
-    iterator before = *this;
-    ++*this;
-    return before;
-  }
-  // Two iterators are equal when both are at the end, or both are at the
-  // same index of the same list.
-  friend bool operator==(const iterator& a, const iterator& b) {
-    return a.handle_ == b.handle_ && (a.handle_ == nullptr || a.index_ == b.index_);
-  }
-  friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
-
  private:
   friend class ListProxy;
+  friend class detail::RemoteIterator<iterator>;
   // At index 0 of the list of handle.
   explicit iterator(std::shared_ptr<detail::ObjectHandle> handle);
+  // Reads the item at the next index.
+  void Advance() {
+    ++index_;
+    Read();
+  }
   // Reads the item at index_, or goes to the end when there is none.
   void Read();
-
-  // Null at the end.
-  std::shared_ptr<detail::ObjectHandle> handle_;
-  int64_t index_ = 0;
-  Value item_;
 };
 
 // ListProxy's operations, each returning a Future of what the blocking

@@ -19,6 +19,7 @@
 #include "server/objects/pipe_object.h"
 #include "shared/error_kind.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/promised.h"
 #include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
@@ -26,21 +27,11 @@ namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Promised;
 using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsKind;
 using ::shoal::testing_util::IsOk;
-
-// A completion that hands its outcome to a future, for tests whose threads
-// wait for their own calls.
-std::pair<Completion, std::future<Outcome>> Promised() {
-  std::promise<Outcome> promise;
-  std::future<Outcome> future = promise.get_future();
-  Completion done = [promise = std::move(promise)](Outcome outcome) mutable {
-    promise.set_value(std::move(outcome));
-  };
-  return {std::move(done), std::move(future)};
-}
 
 class ConnectionObjectTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "server/objects/memory_budget.h"
 #include "shared/error_kind.h"
 #include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/promised.h"
 #include "tests/unit/objects/recorder.h"
 #include "tests/unit/objects/test_util.h"
 
@@ -26,24 +27,13 @@ namespace shoal::server {
 namespace {
 
 using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Promised;
 using ::shoal::server::testing::Recorder;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsKind;
 using ::shoal::testing_util::IsOk;
 
 using Names = std::vector<std::string>;
-
-// A completion that hands its outcome to a future, for tests whose threads
-// wait for their own calls.
-std::pair<Completion, std::future<Outcome>> Promised() {
-  std::promise<Outcome> promise;
-  std::future<Outcome> future = promise.get_future();
-  // The promise lives in the completion, which outlives the call to it.
-  Completion done = [promise = std::move(promise)](Outcome outcome) mutable {
-    promise.set_value(std::move(outcome));
-  };
-  return {std::move(done), std::move(future)};
-}
 
 class QueueObjectTest : public ::testing::Test {
  protected:

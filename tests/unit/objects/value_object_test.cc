@@ -10,11 +10,14 @@
 
 #include "gtest/gtest.h"
 #include "server/objects/memory_budget.h"
+#include "tests/unit/objects/int_typecodes.h"
 #include "tests/unit/objects/test_util.h"
 
 namespace shoal::server {
 namespace {
 
+using ::shoal::server::testing::IntRange;
+using ::shoal::server::testing::kIntRanges;
 using ::shoal::testing_util::IsError;
 using ::shoal::testing_util::IsKind;
 using ::shoal::testing_util::IsOk;
@@ -44,26 +47,8 @@ TEST(ValueObject, UnknownTypecodeIsValueError) {
   EXPECT_TRUE(IsKind(ValueObject::Create(nullptr, "x", Value()), ErrorKind::kValueError));
 }
 
-struct IntRange {
-  const char* typecode;
-  int64_t min;
-  int64_t max;
-};
-
 TEST(ValueObject, IntegerTypecodesHoldTheirCRange) {
-  const IntRange ranges[] = {
-      {"b", -128, 127},
-      {"B", 0, 255},
-      {"h", -32768, 32767},
-      {"H", 0, 65535},
-      {"i", -2147483648LL, 2147483647LL},
-      {"I", 0, 4294967295LL},
-      {"l", kInt64Min, kInt64Max},
-      {"L", 0, kInt64Max},
-      {"q", kInt64Min, kInt64Max},
-      {"Q", 0, kInt64Max},
-  };
-  for (const IntRange& range : ranges) {
+  for (const IntRange& range : kIntRanges) {
     SCOPED_TRACE(range.typecode);
     std::unique_ptr<ValueObject> value = Make(range.typecode, range.min);
     ASSERT_NE(value, nullptr);
