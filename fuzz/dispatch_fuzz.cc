@@ -25,6 +25,7 @@
 #include "fuzz/dispatch_world.h"
 #include "fuzz/proto_mutator.h"
 #include "server/transport/session_core.h"
+#include "shared/incarnation.h"
 #include "shoal/v1/session.pb.h"
 
 namespace {
@@ -113,6 +114,11 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
                               "shoal.v1.DeleteRequest.name"}) {
       m->AddStrings(field, names);
     }
+    // The first world's incarnation, which its lookups pass, and another,
+    // which they refuse (as do those of the worlds made after a reset).
+    const uint64_t incarnation = TheWorld()->core().incarnation();
+    m->AddStrings("shoal.v1.LookupRequest.incarnation",
+                  {shoal::FormatIncarnation(incarnation), shoal::FormatIncarnation(~incarnation)});
     m->AddNested("shoal.v1.Call.request",
                  [](const google::protobuf::Message& call) -> const google::protobuf::Descriptor* {
                    const auto& c = static_cast<const shoal::v1::Call&>(call);

@@ -66,6 +66,7 @@ namespace {
   shown += samples.typecode() + std::to_string(samples.len());
   shoal::ArrayProxy again_array = m.attach<shoal::ArrayProxy>(samples.token());
   std::string token = jobs.token();
+  shown += m.incarnation();
   shoal::ListProxy attached = m.attach<shoal::ListProxy>(token);
   size_t live = m.object_count();
   for (const shoal::ObjectInfo& info : m.objects()) shown += info.repr;

@@ -19,6 +19,7 @@
 #include "client/src/handshake.h"
 #include "client/src/object_handle.h"
 #include "client/src/session_stream.h"
+#include "shared/incarnation.h"
 #include "shared/value_codec.h"
 #include "shoal/errors.h"
 
@@ -38,6 +39,18 @@ Transport ChooseTransport(Transport asked) {
   if (std::strcmp(env, "framed") == 0) return Transport::kFramed;
   if (std::strcmp(env, "grpc") == 0) return Transport::kGrpcStream;
   throw ValueError(absl::StrCat("SHOAL_TRANSPORT must be auto, framed or grpc, not '", env, "'"));
+}
+
+// The server's incarnation, from its login's answer. Tokens need it, so a
+// server that does not tell it (one older than this library) is refused.
+uint64_t IncarnationOf(const v1::AnswerReply& answer, const std::string& address) {
+  uint64_t incarnation = 0;
+  if (!ParseIncarnation(answer.incarnation(), &incarnation) || incarnation == 0) {
+    throw ConnectionError(absl::StrCat("the shoal server at ", address,
+                                       " did not tell its incarnation at login (is it older "
+                                       "than this client library?)"));
+  }
+  return incarnation;
 }
 
 // Every handle made for one reply value, by object id; an id appears once per
@@ -141,6 +154,7 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   }
   Handshake handshake = RunHandshake(address, key, options);
   const v1::AnswerReply& answer = handshake.answer;
+  const uint64_t incarnation = IncarnationOf(answer, address);
   const auto deadline = handshake.deadline;
   RememberFramedEndpoint(address, answer.framed());
   origin.framed = answer.framed();
@@ -167,7 +181,7 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   std::shared_ptr<Connection> connection =
       Connection::Open(std::move(stream), answer.max_message_bytes(), options.timeout);
   std::shared_ptr<ClientSession> session(
-      new ClientSession(answer.session_id(), std::move(origin), connection));
+      new ClientSession(answer.session_id(), incarnation, std::move(origin), connection));
 
   // One round trip on the stream (an empty Release), so that a stream the
   // server refuses fails here, as connect's error, and not in the first call.
@@ -196,6 +210,7 @@ std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
       origin.address, origin.framed, origin.key,
       origin.options.client_name.empty() ? DefaultClientName() : origin.options.client_name,
       deadline);
+  const uint64_t incarnation = IncarnationOf(login.answer, origin.address);
   // The login's answer is the server's word on where it listens now.
   RememberFramedEndpoint(origin.address, login.answer.framed());
   if (login.answer.has_framed()) origin.framed = login.answer.framed();
@@ -203,8 +218,8 @@ std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
   // no round trip is needed to know the stream is taken.
   std::shared_ptr<Connection> connection = Connection::Open(
       std::move(login.stream), login.answer.max_message_bytes(), origin.options.timeout);
-  return Registered(std::shared_ptr<ClientSession>(
-      new ClientSession(login.answer.session_id(), std::move(origin), std::move(connection))));
+  return Registered(std::shared_ptr<ClientSession>(new ClientSession(
+      login.answer.session_id(), incarnation, std::move(origin), std::move(connection))));
 }
 
 std::shared_ptr<ClientSession> ClientSession::Registered(std::shared_ptr<ClientSession> session) {

@@ -57,6 +57,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientSession& operator=(const ClientSession&) = delete;
 
   const std::string& id() const { return session_id_; }
+  // The incarnation of the server the session is on, as its login told it:
+  // what this session's object ids are only meaningful with (tokens carry
+  // it). A successor's may differ, when the server started again.
+  uint64_t incarnation() const { return incarnation_; }
 
   // Whether this process inherited the session through fork().
   bool inherited() const { return InheritedHere(born_); }
@@ -104,8 +108,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     v1::FramedEndpoint framed;
   };
 
-  ClientSession(std::string session_id, Origin origin, std::shared_ptr<Connection> connection)
+  ClientSession(std::string session_id, uint64_t incarnation, Origin origin,
+                std::shared_ptr<Connection> connection)
       : session_id_(std::move(session_id)),
+        incarnation_(incarnation),
         origin_(std::move(origin)),
         connection_(std::move(connection)),
         stream_outbox_(std::make_shared<Outbox>(connection_, nullptr, /*stream=*/true)) {}
@@ -118,6 +124,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The fork generation of the process that opened the session.
   const uint64_t born_ = ForkGeneration();
   const std::string session_id_;
+  const uint64_t incarnation_;
   const Origin origin_;
   const std::shared_ptr<Connection> connection_;
   const std::shared_ptr<Outbox> stream_outbox_;

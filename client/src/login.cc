@@ -11,6 +11,7 @@ Login login(const std::string& address, const AuthKey& key, const ConnectOptions
   out.token = handshake.answer.token();
   out.lease = std::chrono::milliseconds(handshake.answer.lease_ms());
   out.max_message_bytes = handshake.answer.max_message_bytes();
+  out.incarnation = handshake.answer.incarnation();
   return out;
 }
 

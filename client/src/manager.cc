@@ -3,12 +3,15 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "client/src/call.h"
 #include "client/src/client_session.h"
 #include "client/src/connection.h"
 #include "client/src/methods.h"
 #include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
+#include "client/src/token.h"
+#include "shared/incarnation.h"
 #include "shoal/errors.h"
 #include "shoal/pipeline.h"
 #include "shoal/v1/manager.pb.h"
@@ -221,6 +224,8 @@ void Manager::delete_named(std::string_view name) const {
 
 std::string Manager::session_id() const { return session().id(); }
 
+std::string Manager::incarnation() const { return FormatIncarnation(session().incarnation()); }
+
 void Manager::close() {
   if (session_ != nullptr) session_->Close();
 }
@@ -277,23 +282,32 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Attach(const Manager& manager, const 
   auto accepted = [&](Kind k) {
     return k == kind || (other_kind != Kind::kUnspecified && k == other_kind);
   };
-  Kind token_kind = Kind::kUnspecified;
-  uint64_t id = 0;
-  ParseToken(token, &token_kind, &id);
-  if (!accepted(token_kind)) {
-    throw TypeError("token '" + token + "' names a " + KindName(token_kind) + ", not a " +
+  const Token parsed = ParseToken(token);
+  if (!accepted(parsed.kind)) {
+    throw TypeError("token '" + token + "' names a " + KindName(parsed.kind) + ", not a " +
                     KindName(kind));
   }
+  ClientSession& session = manager.session();
   v1::LookupRequest request;
-  request.set_id(id);
-  std::shared_ptr<ObjectHandle> handle =
-      Start(manager.session(), nullptr, method::Manager::Lookup, request, KeepAlive(),
-            [](ClientSession& session, v1::LookupReply& reply) {
-              return session.AdoptRef(reply.ref());
-            })
-          .get();
+  request.set_id(parsed.id);
+  // The server refuses an id of another start of itself.
+  request.set_incarnation(FormatIncarnation(parsed.incarnation));
+  std::shared_ptr<ObjectHandle> handle;
+  try {
+    handle = Start(session, nullptr, method::Manager::Lookup, request, KeepAlive(),
+                   [](ClientSession& session, v1::LookupReply& reply) {
+                     return session.AdoptRef(reply.ref());
+                   })
+                 .get();
+  } catch (const KeyError&) {
+    if (parsed.incarnation == session.incarnation()) throw;
+    throw KeyError(absl::StrCat("token ", FormatToken(parsed.kind, parsed.id, parsed.incarnation),
+                                " is from another start of the server (now ",
+                                FormatIncarnation(session.incarnation()),
+                                "); the object it named is gone"));
+  }
   if (!accepted(handle->kind())) {
-    throw TypeError("object " + std::to_string(id) + " is a " + KindName(handle->kind()) +
+    throw TypeError("object " + std::to_string(parsed.id) + " is a " + KindName(handle->kind()) +
                     ", not a " + KindName(kind));
   }
   return handle;

@@ -2,11 +2,12 @@
 
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/src/call.h"
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
+#include "client/src/token.h"
+#include "shared/incarnation.h"
 #include "shoal/errors.h"
 
 namespace shoal::detail {
@@ -17,13 +18,6 @@ namespace {
 // with std::get_deleter without guessing at what it points to.
 struct HandleDeleter {
   void operator()(ObjectHandle* handle) const { delete handle; }
-};
-
-constexpr Kind kAllKinds[] = {
-    Kind::kList,    Kind::kDict,      Kind::kNamespace,        Kind::kValue,     Kind::kLock,
-    Kind::kRLock,   Kind::kSemaphore, Kind::kBoundedSemaphore, Kind::kCondition, Kind::kEvent,
-    Kind::kBarrier, Kind::kQueue,     Kind::kJoinableQueue,    Kind::kConnection,
-    Kind::kPipe,    Kind::kArray,
 };
 
 }  // namespace
@@ -41,6 +35,10 @@ std::shared_ptr<ObjectHandle> ObjectHandle::ForThisProcess(
     ClientSession& session = handle->session_->ForThisProcess();
     v1::LookupRequest request;
     request.set_id(handle->id_);
+    // The id is the parent's server's: a server that started again since
+    // refuses it rather than give whatever object has the id now.
+    const uint64_t incarnation = handle->session_->incarnation();
+    request.set_incarnation(FormatIncarnation(incarnation));
     std::shared_ptr<ObjectHandle> own;
     try {
       own = Start(session, nullptr, method::Manager::Lookup, request, KeepAlive(),
@@ -49,7 +47,7 @@ std::shared_ptr<ObjectHandle> ObjectHandle::ForThisProcess(
                   })
                 .get();
     } catch (const KeyError& e) {
-      throw KeyError(absl::StrCat(FormatToken(handle->kind_, handle->id_),
+      throw KeyError(absl::StrCat(FormatToken(handle->kind_, handle->id_, incarnation),
                                   ", inherited from the parent process, no longer exists: ",
                                   e.what()));
     }
@@ -70,28 +68,6 @@ std::shared_ptr<ObjectHandle> OwningHandle(const ObjectRef& ref) {
   auto handle = std::static_pointer_cast<ObjectHandle>(ref.owner);
   if (handle->id() != ref.id) return nullptr;
   return handle;
-}
-
-std::string FormatToken(Kind kind, uint64_t id) { return absl::StrCat(KindName(kind), ":", id); }
-
-void ParseToken(const std::string& token, Kind* kind, uint64_t* id) {
-  const size_t colon = token.rfind(':');
-  if (colon == std::string::npos) {
-    throw ValueError("malformed token '" + token + "': expected kind:id, such as list:42");
-  }
-  const std::string name = token.substr(0, colon);
-  uint64_t parsed_id = 0;
-  if (!absl::SimpleAtoi(token.substr(colon + 1), &parsed_id) || parsed_id == 0) {
-    throw ValueError("malformed token '" + token + "': the id is not a positive number");
-  }
-  for (Kind candidate : kAllKinds) {
-    if (name == KindName(candidate)) {
-      *kind = candidate;
-      *id = parsed_id;
-      return;
-    }
-  }
-  throw ValueError("malformed token '" + token + "': no object kind is called '" + name + "'");
 }
 
 }  // namespace shoal::detail

@@ -6,9 +6,10 @@
 //
 // After fork(), a handle the child inherited holds its parent's reference,
 // which stays the parent's: in the child, ForThisProcess gives the handle of
-// the child's own reference to the same object, taken (Manager/Lookup by id)
-// by the session's successor on first use, and destroying the inherited
-// handle gives back that reference only.
+// the child's own reference to the same object, taken (Manager/Lookup by id,
+// and the incarnation of the server of the parent's session) by the
+// session's successor on first use, and destroying the inherited handle gives
+// back that reference only.
 //
 // Thread-safe: immutable after construction, but for the successor; destruction
 // may happen on any thread, the connection's reader thread included.
@@ -63,11 +64,6 @@ std::shared_ptr<ObjectHandle> NewHandle(std::shared_ptr<ClientSession> session, 
 // The handle that owns ref, when ref.owner was made by NewHandle for ref's
 // id; null for an empty or foreign owner.
 std::shared_ptr<ObjectHandle> OwningHandle(const ObjectRef& ref);
-
-// "list:42": the kind's Python name and the id.
-std::string FormatToken(Kind kind, uint64_t id);
-// Parses a token; ValueError when it is malformed or names no kind.
-void ParseToken(const std::string& token, Kind* kind, uint64_t* id);
 
 }  // namespace shoal::detail
 

@@ -10,6 +10,7 @@
 #include "client/src/methods.h"
 #include "client/src/object_handle.h"
 #include "client/src/reply_conversions.h"
+#include "client/src/token.h"
 #include "shoal/errors.h"
 #include "shoal/namespace_proxy.h"
 #include "shoal/v1/object.pb.h"
@@ -52,7 +53,8 @@ ObjectProxy::ObjectProxy(const Value& value, Kind kind, Kind other_kind) {
   }
   handle_ = detail::OwningHandle(ref);
   if (handle_ == nullptr) {
-    throw ValueError("the reference to " + detail::FormatToken(ref.kind, ref.id) +
+    throw ValueError(std::string("the reference to ") + KindName(ref.kind) + " " +
+                     std::to_string(ref.id) +
                      " was not returned by a Manager; attach to it with its token instead");
   }
 }
@@ -61,7 +63,10 @@ uint64_t ObjectProxy::id() const { return handle_->id(); }
 
 Kind ObjectProxy::kind() const { return handle_->kind(); }
 
-std::string ObjectProxy::token() const { return detail::FormatToken(kind(), id()); }
+std::string ObjectProxy::token() const {
+  // The handle's own session, even an inherited one: the id is its server's.
+  return detail::FormatToken(kind(), id(), handle_->session().incarnation());
+}
 
 detail::AsyncTarget ObjectProxy::async_target(Batch* batch) const {
   std::shared_ptr<detail::ObjectHandle> handle = detail::ObjectHandle::ForThisProcess(handle_);

@@ -1,6 +1,10 @@
 #include "server/core/core.h"
 
+#include <string>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shared/error_kind.h"
 
 namespace shoal::server {
 
@@ -48,6 +52,24 @@ absl::Status Core::DeleteName(const std::string& name) {
   absl::Status deleted = registry_.DeleteName(name);
   if (deleted.ok()) RequestCollect();
   return deleted;
+}
+
+absl::Status Core::CheckIncarnation(absl::string_view incarnation, uint64_t id,
+                                    absl::string_view name) const {
+  if (incarnation.empty()) return absl::OkStatus();
+  uint64_t given = 0;
+  if (!ParseIncarnation(incarnation, &given)) {
+    return error::ValueError(absl::StrCat("malformed incarnation '", incarnation,
+                                          "': expected 16 hex digits, such as ",
+                                          FormatIncarnation(incarnation_)));
+  }
+  if (given == incarnation_) return absl::OkStatus();
+  const std::string what =
+      name.empty() || id != 0 ? absl::StrCat("object ", id) : absl::StrCat("'", name, "'");
+  return error::KeyError(absl::StrCat(what, "@", FormatIncarnation(given),
+                                      " is from another start of the server (this is ",
+                                      FormatIncarnation(incarnation_),
+                                      "); the object it named is gone"));
 }
 
 void Core::RequestCollect() {

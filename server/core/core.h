@@ -1,7 +1,8 @@
 // The server's core: the object registry and the factory that fills it, the
 // sessions, the handshake's challenges, the memory budget and the limits on
 // parked calls, plus the housekeeping thread that ends sessions whose time
-// ran out and collects unreachable objects.
+// ran out and collects unreachable objects. It also holds the server's
+// incarnation (shared/incarnation.h), drawn when it is made.
 //
 // Thread-safe. The transport layer holds one Core for the server's lifetime.
 #ifndef SHOAL_SERVER_CORE_CORE_H_
@@ -13,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "server/core/challenges.h"
@@ -22,6 +24,7 @@
 #include "server/core/timer_queue.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/parking_limits.h"
+#include "shared/incarnation.h"
 #include "shared/mutex.h"
 
 namespace shoal::server {
@@ -65,6 +68,9 @@ class Core {
   Core& operator=(const Core&) = delete;
 
   const CoreOptions& options() const { return options_; }
+  // This start of the server, random and never 0: object ids are only
+  // meaningful together with it.
+  uint64_t incarnation() const { return incarnation_; }
   Registry& registry() { return registry_; }
   ObjectFactory& factory() { return factory_; }
   Sessions& sessions() { return sessions_; }
@@ -87,6 +93,13 @@ class Core {
   // Removes a name (Registry::DeleteName), and has its object collected soon
   // if nothing else refers to it. KeyError when no object has that name.
   absl::Status DeleteName(const std::string& name);
+  // Whether an object named by id (or name) under incarnation (16 hex
+  // digits; empty for this start's) may be looked up in this start of the
+  // server. KeyError, saying the object is gone, when incarnation is another
+  // start's: the id may name another object now. ValueError when
+  // incarnation is malformed.
+  absl::Status CheckIncarnation(absl::string_view incarnation, uint64_t id,
+                                absl::string_view name) const;
   // Asks the housekeeping thread to collect soon.
   void RequestCollect();
   // One round of housekeeping; the thread calls it every tick.
@@ -97,6 +110,7 @@ class Core {
   void GiveBack(SessionId id);
 
   const CoreOptions options_;
+  const uint64_t incarnation_ = NewIncarnation();
   MemoryBudget budget_;
   // Before the registry: the objects' parked calls hold permits.
   ParkingLimits parking_;

@@ -1,6 +1,7 @@
 #include "server/transport/handshake.h"
 
 #include "absl/time/clock.h"
+#include "shared/incarnation.h"
 
 namespace shoal::server {
 
@@ -29,6 +30,7 @@ absl::StatusOr<v1::AnswerReply> Handshake::Answer(const v1::AnswerRequest& reque
   reply.set_lease_ms(absl::ToInt64Milliseconds(core_.sessions().lease()));
   reply.set_max_message_bytes(core_.options().max_message_bytes);
   if (framed_.port() != 0 || !framed_.unix_path().empty()) *reply.mutable_framed() = framed_;
+  reply.set_incarnation(FormatIncarnation(core_.incarnation()));
   return reply;
 }
 

@@ -92,6 +92,10 @@ std::vector<Method> Rows() {
   rows.push_back(Row<v1::LookupRequest, v1::LookupReply>(
       kService, "Lookup",
       [](CallContext& c, const v1::LookupRequest& r, v1::LookupReply& out) -> absl::Status {
+        if (absl::Status same = c.core().CheckIncarnation(r.incarnation(), r.id(), r.name());
+            !same.ok()) {
+          return same;
+        }
         absl::StatusOr<ObjectRef> ref = c.core().registry().Retain(c.session(), r.id(), r.name());
         if (!ref.ok()) return ref.status();
         out.mutable_ref()->set_id(ref->id);

@@ -49,7 +49,7 @@ class ErrorsTest : public ServerTest {
 };
 
 TEST_F(ErrorsTest, UnknownObjectIdIsKeyError) {
-  EXPECT_THROW(m_.attach<ListProxy>("list:987654"), KeyError);
+  EXPECT_THROW(m_.attach<ListProxy>("list:987654@" + m_.incarnation()), KeyError);
   v1::Value item;
   item.set_int_(1);
   grpc::Status status = RawAppend(987654, item);

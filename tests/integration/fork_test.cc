@@ -536,6 +536,37 @@ TEST_F(ForkTest, AGrandchildUsesWhatItInherited) {
   m.delete_named("fork-grandchild");
 }
 
+// A token names the object and the server's start, whichever process of
+// the family takes it: an inherited proxy's token, taken in the child
+// (before and after the child's own session exists), is the parent's, and
+// attaches in the parent; so does the token of a proxy the child made.
+TEST_F(ForkTest, TheTokensOfAChildsProxiesAttachInTheParent) {
+  Manager m = Connect();
+  ListProxy inherited = m.list();
+  DictProxy tokens = m.dict();
+  const std::string parent_token = inherited.token();
+  ASSERT_TRUE(ChildSucceeds(ForkChild([&] {
+    const std::string before_use = inherited.token();
+    inherited.append("from the child");
+    tokens.set("before use", before_use);
+    tokens.set("after use", inherited.token());
+    tokens.set("incarnation", m.incarnation());
+    ListProxy made = m.list("fork-token-made-in-child");
+    made.append("made by the child");
+    tokens.set("made", made.token());
+  })));
+  EXPECT_EQ(tokens.get("before use"), Value(parent_token));
+  EXPECT_EQ(tokens.get("after use"), Value(parent_token));
+  EXPECT_EQ(tokens.get("incarnation"), Value(m.incarnation()));
+  ListProxy attached = m.attach<ListProxy>(tokens.get("after use").as_str());
+  EXPECT_EQ(attached.id(), inherited.id());
+  EXPECT_EQ(Value(attached.copy()), Value(Value::List{"from the child"}));
+  Manager other = Connect();
+  EXPECT_EQ(Value(other.attach<ListProxy>(tokens.get("made").as_str()).copy()),
+            Value(Value::List{"made by the child"}));
+  m.delete_named("fork-token-made-in-child");
+}
+
 TEST_F(ForkTest, AnObjectLivesForTheChildAfterTheParentDropsIt) {
   Manager m = Connect();
   std::optional<DictProxy> d = m.dict({{"k", 1}});

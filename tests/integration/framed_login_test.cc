@@ -102,6 +102,11 @@ TEST_F(FramedLoginTest, AConnectionLogsInInItsFirstTwoFrames) {
   EXPECT_FALSE(login.token().empty());
   EXPECT_GT(login.max_message_bytes(), 0);
   EXPECT_EQ(login.framed().port(), port);
+  // The server's incarnation, the same as a login on gRPC tells.
+  EXPECT_EQ(login.incarnation().size(), 16u);
+  EXPECT_EQ(login.incarnation(),
+            shoal::login(server().address(), AuthKey::from_file(server().authkey_file()))
+                .incarnation);
   EXPECT_EQ(frame.replies_size(), 0);
   ASSERT_TRUE(socket.Read(&frame));
   ASSERT_EQ(frame.replies_size(), 1);

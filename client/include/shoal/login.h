@@ -28,6 +28,10 @@ struct Login {
   std::chrono::milliseconds lease{0};
   // The largest message the server accepts or sends.
   int64_t max_message_bytes = 0;
+  // The server's incarnation: 16 lowercase hex digits, new at each start
+  // of the server. Object ids are only meaningful with it; tokens carry it
+  // after "@", and Manager/Lookup takes it to refuse an id of another start.
+  std::string incarnation;
 };
 
 // Runs the handshake with the server at address (host:port or unix:PATH).

@@ -264,9 +264,12 @@ class Manager {
                                                   PipeOptions options = {}) const;
 
   // The proxy of class P (ListProxy, DictProxy, ...) for a token that
-  // another process got from proxy.token(). ValueError for a malformed token,
-  // TypeError when the token names another kind than P's, KeyError when the
-  // object no longer exists.
+  // another process got from proxy.token(). ValueError for a malformed token
+  // (one without the "@incarnation" part included), TypeError when the token
+  // names another kind than P's, KeyError when the object no longer exists,
+  // which is always the case for a token from another start of the server
+  // (its incarnation is not the server's): such a token never names the
+  // object that has its id now.
   template <class P>
   P attach(const std::string& token) const {
     static_assert(std::is_base_of_v<ObjectProxy, P>, "attach<P> needs a proxy class");
@@ -294,6 +297,11 @@ class Manager {
   // The server's id of this session (in a child made by fork(), of the
   // child's own session).
   std::string session_id() const;
+  // The incarnation of the server the session is on (in a child made by
+  // fork(), the child's own session): 16 lowercase hex digits, drawn at
+  // random at each start of the server. It is the part of a token after
+  // "@"; object ids are only meaningful within one start of the server.
+  std::string incarnation() const;
 
   // Ends the session now: the server drops its references and gives back what
   // it holds. Every later call through this Manager, its copies and its

@@ -39,8 +39,12 @@ class ObjectProxy {
   uint64_t id() const;
   Kind kind() const;
 
-  // A string that names the object to another process, such as "list:42";
-  // Manager::attach<P>(token) on any session of the same server reaches it.
+  // A string that names the object to another process:
+  // "kind:id@incarnation", such as "list:42@3f9a0c2e5b1d7a64", where
+  // incarnation (16 hex digits) names the start of the server the object
+  // lives in. Manager::attach<P>(token) on any session of the same server
+  // reaches it; once the server has started again, attach refuses it with
+  // KeyError, whatever object has the id then.
   std::string token() const;
 
   // Python's str(proxy): the server's rendering of the contents, such as

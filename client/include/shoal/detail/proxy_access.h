@@ -56,10 +56,11 @@ class ProxyAccess {
                                               std::string_view name, const Value& initial,
                                               const CreateOptions& options = {});
 
-  // Manager/Lookup by the id in a token ("list:42"). Throws ValueError for a
-  // malformed token, TypeError when it names another kind than kind (or
-  // other_kind, when set), and KeyError (from the server) when the object is
-  // gone.
+  // Manager/Lookup by the id and incarnation in a token
+  // ("list:42@3f9a0c2e5b1d7a64"). Throws ValueError for a malformed token,
+  // TypeError when it names another kind than kind (or other_kind, when
+  // set), and KeyError (from the server) when the object is gone, or the
+  // token is from another start of the server.
   static std::shared_ptr<ObjectHandle> Attach(const Manager& manager, const std::string& token,
                                               Kind kind, Kind other_kind = Kind::kUnspecified);
 
