@@ -15,15 +15,6 @@
 namespace shoal::testing {
 namespace {
 
-// The Python error kind in a gRPC status's details.
-std::string KindOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details()) || details.details_size() == 0) return "";
-  v1::ErrorInfo info;
-  if (!details.details(0).UnpackTo(&info)) return "";
-  return info.kind();
-}
-
 class ErrorsTest : public ServerTest {
  protected:
   void SetUp() override {

@@ -4,9 +4,19 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "google/rpc/status.pb.h"
 #include "shared/hmac.h"
+#include "shoal/v1/errors.pb.h"
 
 namespace shoal::testing {
+
+std::string KindOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details()) || details.details_size() == 0) return "";
+  v1::ErrorInfo info;
+  if (!details.details(0).UnpackTo(&info)) return "";
+  return info.kind();
+}
 
 RawChallenge RawClient::Challenge() {
   RawChallenge challenge;

@@ -16,6 +16,9 @@
 
 namespace shoal::testing {
 
+// The Python error kind in a gRPC status's details ("" when it has none).
+std::string KindOf(const grpc::Status& status);
+
 struct RawChallenge {
   std::string client_nonce;
   shoal::v1::ChallengeReply reply;

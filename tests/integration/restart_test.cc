@@ -24,15 +24,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The Python error kind in a gRPC status's details.
-std::string KindOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details()) || details.details_size() == 0) return "";
-  v1::ErrorInfo info;
-  if (!details.details(0).UnpackTo(&info)) return "";
-  return info.kind();
-}
-
 // A server on the address and with the authkey of one that was stopped: the
 // same server, started again.
 std::unique_ptr<ServerProcess> Restart(const ServerProcess& stopped) {
