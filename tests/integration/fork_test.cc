@@ -29,6 +29,15 @@
 #include "integration/fixture.h"
 #include "integration/waiting.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHOAL_HAS_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifndef SHOAL_HAS_ADDRESS_SANITIZER
+#define SHOAL_HAS_ADDRESS_SANITIZER 0
+#endif
+
 namespace shoal::testing {
 namespace {
 
@@ -275,6 +284,16 @@ TEST_P(ForkFromTransportTest, AChildThatCallsExitEnds) {
 }
 
 TEST_P(ForkFromTransportTest, ForksFromAParentBusyOnFourThreadsNeverHang) {
+#if defined(__SANITIZE_ADDRESS__) || SHOAL_HAS_ADDRESS_SANITIZER
+  // AddressSanitizer's allocator before LLVM 18 takes no lock around fork():
+  // a child forked while another thread holds one of its size-class locks
+  // waits for ever in its first allocation of that size, whatever the
+  // program does (seen here: the child's first thread start, in free()).
+  // The threads below allocate all the time, so this test forks into that
+  // window; it runs in the plain and ThreadSanitizer builds, whose runtime
+  // locks itself around fork().
+  GTEST_SKIP() << "AddressSanitizer's allocator is not fork-safe with busy threads";
+#endif
   Manager m = ConnectWith(GetParam());
   ValueProxy counter = m.Value("i", 0);
   DictProxy scratch = m.dict();
