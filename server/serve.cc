@@ -37,7 +37,9 @@ ABSL_FLAG(std::string, authkey_file, "",
           "Without it the key comes from $SHOAL_AUTHKEY, or a new one is generated into a "
           "private temporary file");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(30),
-          "A session without a stream (grpcurl) ends this long after its last call");
+          "A session without a stream (grpcurl) ends this long after its last call; one "
+          "with a stream, this long after the last frame it sent (clients send heartbeats "
+          "every third of it), so that a frozen client's locks go to the next waiter");
 ABSL_FLAG(absl::Duration, stream_grace, absl::Seconds(2),
           "A session whose stream broke ends this long after, unless it comes back");
 ABSL_FLAG(int64_t, max_objects, 1000000, "Most objects held at once (0: no limit)");
@@ -177,6 +179,14 @@ int Serve(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_login_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_login_timeout) > absl::Hours(24)) {
     std::fprintf(stderr, "shoal-server: --login-timeout must be positive and at most 24h\n");
+    return 2;
+  }
+
+  // Clients send a heartbeat every third of the lease, and the server looks
+  // for silent sessions ten times a second: a shorter lease would end
+  // sessions that are alive.
+  if (absl::GetFlag(FLAGS_lease) < absl::Milliseconds(500)) {
+    std::fprintf(stderr, "shoal-server: --lease must be at least 500ms\n");
     return 2;
   }
 

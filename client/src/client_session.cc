@@ -179,7 +179,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   // On the framed transport, the handshake's channel is not needed any more.
   if (stream == nullptr) stream = OpenGrpcStream(std::move(handshake.channel), answer.token());
   std::shared_ptr<Connection> connection =
-      Connection::Open(std::move(stream), answer.max_message_bytes(), options.timeout);
+      Connection::Open(std::move(stream), answer.max_message_bytes(), options.timeout,
+                       std::chrono::milliseconds(answer.lease_ms()));
   std::shared_ptr<ClientSession> session(
       new ClientSession(answer.session_id(), incarnation, std::move(origin), connection));
 
@@ -216,8 +217,9 @@ std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
   if (login.answer.has_framed()) origin.framed = login.answer.framed();
   // The answer came once the server had attached the stream to the session:
   // no round trip is needed to know the stream is taken.
-  std::shared_ptr<Connection> connection = Connection::Open(
-      std::move(login.stream), login.answer.max_message_bytes(), origin.options.timeout);
+  std::shared_ptr<Connection> connection =
+      Connection::Open(std::move(login.stream), login.answer.max_message_bytes(),
+                       origin.options.timeout, std::chrono::milliseconds(login.answer.lease_ms()));
   return Registered(std::shared_ptr<ClientSession>(new ClientSession(
       login.answer.session_id(), incarnation, std::move(origin), std::move(connection))));
 }

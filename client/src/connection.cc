@@ -98,19 +98,22 @@ void PendingCalls::SetAwaited(uint64_t call_id, bool awaited) {
 }
 
 Connection::Connection(std::unique_ptr<SessionStream> stream, int64_t max_message_bytes,
-                       std::chrono::milliseconds close_timeout)
+                       std::chrono::milliseconds close_timeout, std::chrono::milliseconds lease)
     : max_message_bytes_(max_message_bytes),
       close_timeout_(close_timeout),
+      heartbeat_every_(lease.count() > 0 ? HeartbeatInterval(lease) : absl::ZeroDuration()),
+      last_write_ns_(absl::GetCurrentTimeNanos()),
       stream_(std::move(stream)) {}
 
 std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stream,
                                              int64_t max_message_bytes,
-                                             std::chrono::milliseconds close_timeout) {
+                                             std::chrono::milliseconds close_timeout,
+                                             std::chrono::milliseconds lease) {
   // A process that inherited the connection through fork() never destroys
   // it: its threads are not this process's, and their std::thread objects
   // would end it if destroyed.
   std::shared_ptr<Connection> connection(
-      new Connection(std::move(stream), max_message_bytes, close_timeout),
+      new Connection(std::move(stream), max_message_bytes, close_timeout, lease),
       [](Connection* inherited) {
         if (!inherited->orphaned()) delete inherited;
       });
@@ -423,18 +426,43 @@ void Connection::EndOfStream() {
 
 void Connection::FlushLoop() {
   for (;;) {
+    bool heartbeat = false;
     {
       MutexLock lock(&mu_);
-      mu_.Await(Condition(this, &Connection::FlusherHasWork));
+      if (heartbeat_every_ == absl::ZeroDuration()) {
+        mu_.Await(Condition(this, &Connection::FlusherHasWork));
+      } else {
+        // Nothing to write by the time a heartbeat is due: one goes out
+        // (unless a frame went out meanwhile, which WriteHeartbeat sees).
+        heartbeat = !mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherHasWork),
+                                          LastWrite() + heartbeat_every_ - absl::Now());
+      }
       if (closing_ || broken_) return;
-      if (!flusher_has_calls_) {
+      if (!heartbeat && !flusher_has_calls_) {
         // Releases alone linger, so that a burst of drops goes out as one
         // message, or rides with a call made meanwhile.
         mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustHurry), kReleaseLinger);
         if (closing_ || broken_) return;
       }
     }
-    WriteQueued();
+    if (heartbeat) {
+      WriteHeartbeat();
+    } else {
+      WriteQueued();
+    }
+  }
+}
+
+void Connection::WriteHeartbeat() {
+  MutexLock write_lock(&write_mu_);
+  if (absl::Now() < LastWrite() + heartbeat_every_) return;
+  v1::ClientFrame beat;
+  beat.set_heartbeat(true);
+  // A stream that has ended takes none; its reader sees the end. The next
+  // heartbeat is due an interval from now either way, so that the flusher
+  // does not spin on a stream that refuses them.
+  if (!WriteFrameLocked(beat)) {
+    last_write_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
   }
 }
 
@@ -455,7 +483,9 @@ void Connection::FailAllPending() {
 
 bool Connection::WriteFrameLocked(const v1::ClientFrame& frame) {
   if (writes_done_) return false;
-  return stream_->Write(frame);
+  if (!stream_->Write(frame)) return false;
+  last_write_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
+  return true;
 }
 
 void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {

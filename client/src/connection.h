@@ -8,7 +8,11 @@
 // pending, or the connection is closing. Writers take turns under
 // a mutex. Released references are queued and sent in batches, inside the
 // next call's frame or by a small flusher thread, so that dropping a proxy
-// never blocks on the network and never writes from a reader.
+// never blocks on the network and never writes from a reader. The flusher
+// thread also sends a heartbeat when nothing else has been written for a
+// third of the session's lease, so that an idle session, or one whose only
+// call waits for minutes, is never taken for a frozen one: the server ends a
+// session it has not heard from on its stream for the lease.
 //
 // When the stream breaks, every pending call and every later one fails with
 // ConnectionError("session lost: ..."); after Close() they fail with
@@ -33,6 +37,7 @@
 #ifndef SHOAL_CLIENT_SRC_CONNECTION_H_
 #define SHOAL_CLIENT_SRC_CONNECTION_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -46,6 +51,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/src/fork.h"
 #include "client/src/session_stream.h"
 #include "google/protobuf/message_lite.h"
@@ -126,10 +133,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // threads. close_timeout bounds how long Close() waits for the server to
   // end the stream. max_message_bytes is the server's limit on one message
   // (from login); a call that would not fit fails alone with LimitError
-  // instead of breaking the stream.
+  // instead of breaking the stream. lease is the session's (from login):
+  // the flusher sends a heartbeat whenever nothing was written for
+  // HeartbeatInterval(lease); none when it is zero.
   static std::shared_ptr<Connection> Open(std::unique_ptr<SessionStream> stream,
                                           int64_t max_message_bytes,
-                                          std::chrono::milliseconds close_timeout);
+                                          std::chrono::milliseconds close_timeout,
+                                          std::chrono::milliseconds lease);
+
+  // How long a connection stays silent before it sends a heartbeat: a third
+  // of the lease, so that two may be late (a loaded machine, a lost packet
+  // resent) before the server takes the session for gone.
+  static absl::Duration HeartbeatInterval(std::chrono::milliseconds lease) {
+    return absl::FromChrono(lease) / 3;
+  }
 
   ~Connection();
   Connection(const Connection&) = delete;
@@ -194,7 +211,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   friend class Outbox;
 
   Connection(std::unique_ptr<SessionStream> stream, int64_t max_message_bytes,
-             std::chrono::milliseconds close_timeout);
+             std::chrono::milliseconds close_timeout, std::chrono::milliseconds lease);
 
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Takes the reader's role, reads one frame and completes what it answers
@@ -211,6 +228,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return reading_ && reading_thread_ == std::this_thread::get_id();
   }
   void FlushLoop() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // Writes a heartbeat frame, unless a frame went out within the interval
+  // (another writer got there first).
+  void WriteHeartbeat() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // When the last frame was written.
+  absl::Time LastWrite() const {
+    return absl::FromUnixNanos(last_write_ns_.load(std::memory_order_relaxed));
+  }
   // Joins the flusher, then writes the frame that ends the session and ends
   // the writing side. May wait on the stream's flow control.
   void EndWriting() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
@@ -243,6 +267,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const uint64_t born_ = ForkGeneration();
   const int64_t max_message_bytes_;
   const std::chrono::milliseconds close_timeout_;
+  // Zero: no heartbeats.
+  const absl::Duration heartbeat_every_;
+  // When a frame was last written (Unix nanoseconds), by any writer.
+  std::atomic<int64_t> last_write_ns_;
 
   // The stream lives as long as the connection. Reads happen in the
   // reader's role (reading_); writes under write_mu_.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
@@ -78,7 +79,19 @@ void Core::RequestCollect() {
 }
 
 void Core::Housekeep(absl::Time now) {
-  for (SessionId id : sessions_.Expire(now)) GiveBack(id);
+  for (ExpiredSession& expired : sessions_.Expire(now)) {
+    // A session whose client went silent while its connection stayed open
+    // (a process stopped or frozen, a host paused): its streams end first,
+    // saying why, so that its calls in flight fail with that reason rather
+    // than as cancelled.
+    if (!expired.streams.empty()) {
+      const absl::Status why = MakeError(
+          ErrorKind::kConnectionError,
+          absl::StrCat("session ended: no heartbeat for ", absl::FormatDuration(options_.lease)));
+      for (const std::shared_ptr<StreamLink>& stream : expired.streams) stream->End(why);
+    }
+    GiveBack(expired.id);
+  }
   challenges_.Expire(now);
   if (registry_.collect_wanted()) registry_.Collect();
 }

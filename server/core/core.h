@@ -1,8 +1,10 @@
 // The server's core: the object registry and the factory that fills it, the
 // sessions, the handshake's challenges, the memory budget and the limits on
 // parked calls, plus the housekeeping thread that ends sessions whose time
-// ran out and collects unreachable objects. It also holds the server's
-// incarnation (shared/incarnation.h), drawn when it is made.
+// ran out (their lease, their stream's grace, or, for a session with a
+// stream, a lease without a sign of life: its stream is ended too) and
+// collects unreachable objects. It also holds the server's incarnation
+// (shared/incarnation.h), drawn when it is made.
 //
 // Thread-safe. The transport layer holds one Core for the server's lifetime.
 #ifndef SHOAL_SERVER_CORE_CORE_H_
@@ -31,7 +33,8 @@ namespace shoal::server {
 
 struct CoreOptions {
   std::string authkey;
-  // A session without a stream ends this long after its last call.
+  // A session without a stream ends this long after its last call; one with
+  // a stream, this long after the last frame read from it.
   absl::Duration lease = absl::Seconds(30);
   // A session whose stream broke ends this long after, unless a stream returns.
   absl::Duration stream_grace = absl::Seconds(2);

@@ -64,8 +64,8 @@ struct SessionListing {
   std::string client;
   std::string peer;
   int streams = 0;
-  // How long until the session ends unless it calls again (never below
-  // zero); none while a stream or a call keeps it open.
+  // How long until the session ends unless it is heard from again (never
+  // below zero); none while, without a stream, a unary call keeps it open.
   std::optional<absl::Duration> expires_in;
   // The references it holds, summed over objects.
   int64_t refs = 0;

@@ -1,5 +1,6 @@
 #include "server/core/sessions.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -7,6 +8,23 @@
 #include "shared/hmac.h"
 
 namespace shoal::server {
+
+StreamLink::StreamLink(absl::Time now, EndFn end)
+    : heard_ns_(absl::ToUnixNanos(now)), end_(std::move(end)) {}
+
+void StreamLink::End(const absl::Status& status) {
+  // Held while end runs, so that Detach waits for it: the stream it ends
+  // is not destroyed under it.
+  MutexLock lock(&mu_);
+  EndFn end = std::move(end_);
+  end_ = nullptr;
+  if (end) end(status);
+}
+
+void StreamLink::Detach() {
+  MutexLock lock(&mu_);
+  end_ = nullptr;
+}
 
 Sessions::Sessions(absl::Duration lease, absl::Duration stream_grace)
     : lease_(lease), stream_grace_(stream_grace) {}
@@ -22,6 +40,7 @@ std::pair<SessionId, std::string> Sessions::Open(std::string client_name, std::s
   state.info.peer = std::move(peer);
   state.info.opened = now;
   state.info.deadline = now + lease_;
+  state.heard = now;
   state.token = token;
   by_token_[token] = id;
   return {id, token};
@@ -34,27 +53,36 @@ absl::StatusOr<SessionId> Sessions::Authenticate(const std::string& token, absl:
     return MakeError(ErrorKind::kAuthenticationError, "unknown or ended session token");
   }
   State& state = sessions_.at(it->second);
+  state.heard = std::max(state.heard, now);
   if (state.info.streams == 0 && state.info.calls == 0) {
     state.info.deadline = std::max(state.info.deadline, now + lease_);
   }
   return it->second;
 }
 
-bool Sessions::AttachStream(SessionId id) {
+bool Sessions::AttachStream(SessionId id, std::shared_ptr<StreamLink> link) {
   MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return false;
-  ++it->second.info.streams;
-  it->second.info.deadline = absl::InfiniteFuture();
+  State& state = it->second;
+  state.streams.push_back(std::move(link));
+  state.info.streams = static_cast<int>(state.streams.size());
+  state.info.deadline = absl::InfiniteFuture();
   return true;
 }
 
-void Sessions::DetachStream(SessionId id, absl::Time now) {
+void Sessions::DetachStream(SessionId id, const StreamLink* link, absl::Time now) {
   MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
-  SessionInfo& info = it->second.info;
-  if (--info.streams == 0 && info.calls == 0) info.deadline = now + stream_grace_;
+  State& state = it->second;
+  auto at = std::find_if(state.streams.begin(), state.streams.end(),
+                         [link](const auto& attached) { return attached.get() == link; });
+  if (at == state.streams.end()) return;
+  state.streams.erase(at);
+  SessionInfo& info = state.info;
+  info.streams = static_cast<int>(state.streams.size());
+  if (info.streams == 0 && info.calls == 0) info.deadline = now + stream_grace_;
 }
 
 bool Sessions::BeginCall(SessionId id) {
@@ -83,12 +111,21 @@ bool Sessions::Close(SessionId id) {
   return true;
 }
 
-std::vector<SessionId> Sessions::Expire(absl::Time now) {
-  std::vector<SessionId> ended;
+absl::Time Sessions::DeadlineLocked(const State& state) const {
+  if (state.streams.empty()) return state.info.deadline;
+  absl::Time heard = state.heard;
+  for (const std::shared_ptr<StreamLink>& link : state.streams) {
+    heard = std::max(heard, link->heard());
+  }
+  return heard + lease_;
+}
+
+std::vector<ExpiredSession> Sessions::Expire(absl::Time now) {
+  std::vector<ExpiredSession> ended;
   MutexLock lock(&mu_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (it->second.info.deadline <= now) {
-      ended.push_back(it->first);
+    if (DeadlineLocked(it->second) <= now) {
+      ended.push_back({it->first, std::move(it->second.streams)});
       by_token_.erase(it->second.token);
       sessions_.erase(it++);
     } else {
@@ -106,7 +143,10 @@ bool Sessions::Alive(SessionId id) const {
 std::vector<SessionInfo> Sessions::List() const {
   ReaderMutexLock lock(&mu_);
   std::vector<SessionInfo> out;
-  for (const auto& [id, state] : sessions_) out.push_back(state.info);
+  for (const auto& [id, state] : sessions_) {
+    out.push_back(state.info);
+    out.back().deadline = DeadlineLocked(state);
+  }
   return out;
 }
 

@@ -109,6 +109,9 @@ void FramedConnection::Read() {
     return;
   }
   reader_.Commit(static_cast<size_t>(n));
+  // Any bytes are a sign of life, so that a frame that takes long to arrive
+  // does not pass for silence.
+  if (stage_ == Stage::kIn) session_.Heard();
   session_.HoldReplies();
   while (std::optional<absl::string_view> message = reader_.Next()) {
     if (!HandleFrame(*message)) break;
@@ -159,7 +162,7 @@ bool FramedConnection::LogInStep() {
 
 bool FramedConnection::Challenge() {
   if (!frame_.token().empty() || frame_.has_answer() || frame_.calls_size() > 0 ||
-      frame_.cancels_size() > 0 || frame_.close()) {
+      frame_.cancels_size() > 0 || frame_.close() || frame_.heartbeat()) {
     RefuseLogin(error::ValueError("a frame that asks for a challenge carries nothing else"));
     return false;
   }

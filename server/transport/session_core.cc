@@ -32,20 +32,29 @@ class SessionCore::Control : public CallControl {
 };
 
 bool SessionCore::Attach(absl::string_view token) {
-  absl::StatusOr<SessionId> session =
-      core_.sessions().Authenticate(std::string(token), absl::Now());
+  const absl::Time now = absl::Now();
+  absl::StatusOr<SessionId> session = core_.sessions().Authenticate(std::string(token), now);
   if (!session.ok()) {
     Fail(session.status());
     return false;
   }
-  if (!core_.sessions().AttachStream(*session)) {
+  // The session ends the stream, from the housekeeping thread, when its
+  // client has not been heard from for the lease; Detach cuts the link
+  // before the transport goes.
+  auto link = std::make_shared<StreamLink>(now, [this](const absl::Status& why) { Fail(why); });
+  if (!core_.sessions().AttachStream(*session, link)) {
     Fail(MakeError(ErrorKind::kAuthenticationError, "session ended"));
     return false;
   }
   session_ = *session;
+  link_ = std::move(link);
   MutexLock lock(&mu_);
   attached_ = true;
   return true;
+}
+
+void SessionCore::Heard() {
+  if (link_ != nullptr) link_->Heard(absl::Now());
 }
 
 void SessionCore::Detach() {
@@ -54,7 +63,8 @@ void SessionCore::Detach() {
     if (!attached_) return;
     attached_ = false;
   }
-  core_.sessions().DetachStream(session_, absl::Now());
+  link_->Detach();
+  core_.sessions().DetachStream(session_, link_.get(), absl::Now());
 }
 
 void SessionCore::Fail(const absl::Status& status) {
@@ -69,6 +79,7 @@ void SessionCore::Fail(const absl::Status& status) {
 }
 
 void SessionCore::OnFrame(const v1::ClientFrame& frame) {
+  Heard();
   for (const v1::Call& call : frame.calls()) Dispatch(call);
   for (uint64_t call_id : frame.cancels()) CancelCall(call_id);
   if (frame.close()) core_.EndSession(session_);

@@ -10,6 +10,10 @@
 // (Break). As a frame sink (FrameSink) it writes what the core gives it: a
 // batch of replies, and at the end the stream's status.
 //
+// Each frame read is a sign of the client's life (Heard): a session whose
+// client is not heard from for its lease ends, and the core then ends the
+// stream with ConnectionError, saying so (Fail).
+//
 // The stream's life is one StreamState. A call that parks stays in flight
 // until its completion answers it; a Cancel in a frame cancels one parked
 // call, and a broken stream, a server shutting down (End) or a client at
@@ -100,16 +104,21 @@ class SessionCore {
   // The frame source. Attach, or Fail, comes first; then frames.
 
   // Authenticates token and attaches the stream to its session (so that the
-  // session does not expire while the stream is open). False when the token
-  // is refused or the session has ended: the stream has then finished, with
-  // the reason.
+  // session does not expire while the stream is open and its client is
+  // heard from). False when the token is refused or the session has ended:
+  // the stream has then finished, with the reason.
   bool Attach(absl::string_view token) ABSL_LOCKS_EXCLUDED(mu_);
   // Ends the stream at once with status, for a client at fault (or a stream
   // refused before Attach): parked calls are cancelled, later replies
   // dropped.
   void Fail(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
-  // Dispatches the calls of one frame, then its cancels, then its close.
+  // Dispatches the calls of one frame, then its cancels, then its close. The
+  // frame is a sign of life, whatever it carries (a heartbeat carries
+  // nothing else).
   void OnFrame(const v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(mu_);
+  // The client was heard from: bytes of a frame arrived. Reading thread,
+  // after Attach.
+  void Heard();
   // The client has stopped writing.
   void OnInputEnd() ABSL_LOCKS_EXCLUDED(mu_);
   // The stream is gone (cancelled, or the socket failed).
@@ -127,7 +136,8 @@ class SessionCore {
   // stream (kEnding) once every call is answered.
   void End() ABSL_LOCKS_EXCLUDED(mu_);
   // The transport is done with the stream: detaches it from its session,
-  // whose grace starts now. Idempotent.
+  // whose grace starts now. Idempotent. Waits for the session's end of the
+  // stream (Fail) if that runs now, on another thread.
   void Detach() ABSL_LOCKS_EXCLUDED(mu_);
 
   StreamState state() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -173,6 +183,9 @@ class SessionCore {
   const InputEnd input_end_;
   // Set by Attach, before any frame is dispatched.
   SessionId session_ = 0;
+  // Where the stream records its client's signs of life, for its session;
+  // set by Attach.
+  std::shared_ptr<StreamLink> link_;
 
   mutable Mutex mu_;
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;

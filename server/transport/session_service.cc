@@ -40,7 +40,9 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
     }
     session_.OnFrame(in_);
     in_.Clear();
-    StartRead(&in_);
+    // A stream the core has finished (its session ended for want of a
+    // heartbeat, or the client broke the protocol) reads no more.
+    if (session_.state() != StreamState::kFinished) StartRead(&in_);
   }
 
   void OnWriteDone(bool ok) override { session_.OnWriteDone(ok); }

@@ -1,5 +1,6 @@
 #include "integration/workers.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -64,6 +65,47 @@ int HoldLock(int argc, char** argv) {
   LockProxy lock = m.Lock(argv[3]);
   if (!lock.acquire()) return 3;
   std::printf("held %lld\n", static_cast<long long>(lock.fencing_token()));
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+// The write end of the pipe FrozenHolder waits on; SIGCONT's handler writes
+// to it.
+int continued_fd = -1;
+
+void OnContinued(int) {
+  const char byte = 'c';
+  [[maybe_unused]] ssize_t n = write(continued_fd, &byte, 1);
+}
+
+// Acquires the named Lock, says "held TOKEN", then waits, making no call,
+// until it is continued after a stop (SIGSTOP, then SIGCONT). Then it
+// releases the Lock and says "released", or what the release threw
+// ("ConnectionError: ..."), and waits to be killed.
+int FrozenHolder(int argc, char** argv) {
+  if (argc != 4) return 2;
+  int continued[2];
+  if (pipe(continued) != 0) return 4;
+  continued_fd = continued[1];
+  struct sigaction action {};
+  action.sa_handler = OnContinued;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGCONT, &action, nullptr) != 0) return 4;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  LockProxy lock = m.Lock(argv[3]);
+  if (!lock.acquire()) return 3;
+  std::printf("held %lld\n", static_cast<long long>(lock.fencing_token()));
+  std::fflush(stdout);
+  char byte;
+  while (read(continued[0], &byte, 1) != 1) {
+  }
+  try {
+    lock.release();
+    std::printf("released\n");
+  } catch (const Error& e) {
+    std::printf("%s: %s\n", e.kind().c_str(), e.what());
+  }
   std::fflush(stdout);
   for (;;) pause();
 }
@@ -218,6 +260,7 @@ int RunWorker(int argc, char** argv) {
     if (name == "set-key") return SetKey(argc, argv);
     if (name == "hold") return Hold(argc, argv);
     if (name == "hold-lock") return HoldLock(argc, argv);
+    if (name == "frozen-holder") return FrozenHolder(argc, argv);
     if (name == "blocked-get") return BlockedGet(argc, argv);
     if (name == "take-permit") return TakePermit(argc, argv);
     if (name == "barrier-party") return BarrierParty(argc, argv);

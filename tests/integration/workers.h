@@ -19,6 +19,11 @@ namespace shoal::testing {
 //       waits to be killed.
 //   hold-lock ADDRESS KEYFILE LOCK
 //       acquires the named Lock, prints "held TOKEN" and waits to be killed.
+//   frozen-holder ADDRESS KEYFILE LOCK
+//       acquires the named Lock, prints "held TOKEN" and waits, making no
+//       call, until it is stopped and continued (SIGSTOP, SIGCONT); then
+//       releases the Lock and prints "released", or what the release threw
+//       ("ConnectionError: MESSAGE"), and waits to be killed.
 //   blocked-get ADDRESS KEYFILE QUEUE
 //       prints "ready" and blocks in get() on the named Queue; prints
 //       "got ITEM" if an item comes.

@@ -141,7 +141,9 @@ struct SessionInfo {
   std::string peer;
   // Open session streams; 0 for a session living on its lease (grpcurl).
   int streams = 0;
-  // Seconds until the lease runs out; none while a stream is open.
+  // Seconds until the session ends unless it is heard from again (a call,
+  // or any frame on its stream: the client library sends heartbeats); none
+  // while a session without a stream has a unary call in progress.
   std::optional<double> expires_in;
   // References held.
   int64_t refs = 0;

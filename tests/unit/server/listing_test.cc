@@ -123,7 +123,9 @@ TEST_F(ListingTest, ListingCutsLongReprsAndDescribeGivesThemWhole) {
 TEST_F(ListingTest, SessionsShowTheirRefsHoldingsAndLease) {
   const SessionId alice = sessions_.Open("alice", "peer-a", kStart).first;
   const SessionId bob = sessions_.Open("bob", "peer-b", kStart).first;
-  ASSERT_TRUE(sessions_.AttachStream(bob));
+  // Bob's stream was last heard from 5 s after the start.
+  auto bobs_stream = std::make_shared<StreamLink>(kStart + absl::Seconds(5), nullptr);
+  ASSERT_TRUE(sessions_.AttachStream(bob, bobs_stream));
   Holdings lock_holdings;
   lock_holdings.held = {{alice, 1}};
   lock_holdings.waiting = {{bob, 1}};
@@ -154,7 +156,8 @@ TEST_F(ListingTest, SessionsShowTheirRefsHoldingsAndLease) {
   const SessionListing& b = listed[1];
   EXPECT_EQ(b.id, bob);
   EXPECT_EQ(b.streams, 1);
-  EXPECT_FALSE(b.expires_in.has_value());
+  ASSERT_TRUE(b.expires_in.has_value());
+  EXPECT_EQ(*b.expires_in, absl::Seconds(25));
   EXPECT_EQ(b.refs, 1);
   // Ordered by object id: the lock, then the queue.
   ASSERT_EQ(b.holdings.size(), 2u);

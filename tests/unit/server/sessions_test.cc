@@ -2,12 +2,30 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "shared/error_kind.h"
 
 namespace shoal::server {
 namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1000000);
+
+// The ids of the sessions Expire ended.
+std::vector<SessionId> Ids(const std::vector<ExpiredSession>& expired) {
+  std::vector<SessionId> ids;
+  for (const ExpiredSession& session : expired) ids.push_back(session.id);
+  return ids;
+}
+
+// A link whose stream records how it was ended, in ended.
+std::shared_ptr<StreamLink> Link(absl::Time now, std::vector<std::string>* ended = nullptr) {
+  return std::make_shared<StreamLink>(now, [ended](const absl::Status& why) {
+    if (ended != nullptr) ended->emplace_back(why.message());
+  });
+}
 
 TEST(Sessions, TokenAuthenticatesItsSession) {
   Sessions sessions(absl::Seconds(30), absl::Seconds(2));
@@ -35,19 +53,82 @@ TEST(Sessions, LeaseExpiresWithoutCalls) {
   // A call renews the lease.
   ASSERT_TRUE(sessions.Authenticate(token, kStart + absl::Seconds(29)).ok());
   EXPECT_TRUE(sessions.Expire(kStart + absl::Seconds(58)).empty());
-  EXPECT_EQ(sessions.Expire(kStart + absl::Seconds(60)), std::vector<SessionId>{id});
+  EXPECT_EQ(Ids(sessions.Expire(kStart + absl::Seconds(60))), std::vector<SessionId>{id});
   EXPECT_FALSE(sessions.Authenticate(token, kStart + absl::Seconds(60)).ok());
 }
 
-TEST(Sessions, OpenStreamKeepsSessionAliveThenGraceApplies) {
+TEST(Sessions, StreamHeardFromKeepsSessionAliveThenGraceApplies) {
   Sessions sessions(absl::Seconds(30), absl::Seconds(2));
   auto [id, token] = sessions.Open("worker", "peer", kStart);
-  ASSERT_TRUE(sessions.AttachStream(id));
-  EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(5)).empty());
-  sessions.DetachStream(id, kStart + absl::Hours(5));
-  EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(5) + absl::Seconds(1)).empty());
-  EXPECT_EQ(sessions.Expire(kStart + absl::Hours(5) + absl::Seconds(2)),
-            std::vector<SessionId>{id});
+  std::shared_ptr<StreamLink> link = Link(kStart);
+  ASSERT_TRUE(sessions.AttachStream(id, link));
+  // Heard from every 20 s, for hours: each sign of life renews the lease.
+  absl::Time now = kStart;
+  for (int i = 0; i < 1000; ++i) {
+    now += absl::Seconds(20);
+    EXPECT_TRUE(sessions.Expire(now).empty());
+    link->Heard(now);
+  }
+  sessions.DetachStream(id, link.get(), now);
+  EXPECT_TRUE(sessions.Expire(now + absl::Seconds(1)).empty());
+  EXPECT_EQ(Ids(sessions.Expire(now + absl::Seconds(2))), std::vector<SessionId>{id});
+}
+
+TEST(Sessions, StreamNotHeardFromForTheLeaseEndsWithItsSession) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [id, token] = sessions.Open("worker", "peer", kStart);
+  std::vector<std::string> ended;
+  std::shared_ptr<StreamLink> link = Link(kStart, &ended);
+  ASSERT_TRUE(sessions.AttachStream(id, link));
+  link->Heard(kStart + absl::Seconds(10));
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Seconds(39)).empty());
+  std::vector<ExpiredSession> expired = sessions.Expire(kStart + absl::Seconds(40));
+  ASSERT_EQ(Ids(expired), std::vector<SessionId>{id});
+  // The streams still attached come with it, for the caller to end.
+  ASSERT_EQ(expired[0].streams.size(), 1u);
+  EXPECT_EQ(expired[0].streams[0], link);
+  EXPECT_FALSE(sessions.Alive(id));
+  link->End(absl::UnavailableError("no heartbeat"));
+  link->End(absl::UnavailableError("twice"));
+  EXPECT_EQ(ended, std::vector<std::string>{"no heartbeat"});
+}
+
+TEST(Sessions, EachStreamAndEachCallIsASignOfLife) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [id, token] = sessions.Open("worker", "peer", kStart);
+  std::shared_ptr<StreamLink> quiet = Link(kStart);
+  std::shared_ptr<StreamLink> talking = Link(kStart);
+  ASSERT_TRUE(sessions.AttachStream(id, quiet));
+  ASSERT_TRUE(sessions.AttachStream(id, talking));
+  talking->Heard(kStart + absl::Seconds(25));
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Seconds(50)).empty());
+  // A unary call with the session's token counts too.
+  ASSERT_TRUE(sessions.Authenticate(token, kStart + absl::Seconds(50)).ok());
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Seconds(79)).empty());
+  EXPECT_EQ(Ids(sessions.Expire(kStart + absl::Seconds(80))), std::vector<SessionId>{id});
+}
+
+TEST(Sessions, ADetachedLinkNoLongerEndsItsStream) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [id, token] = sessions.Open("worker", "peer", kStart);
+  std::vector<std::string> ended;
+  std::shared_ptr<StreamLink> link = Link(kStart, &ended);
+  ASSERT_TRUE(sessions.AttachStream(id, link));
+  link->Detach();
+  link->End(absl::UnavailableError("no heartbeat"));
+  EXPECT_TRUE(ended.empty());
+}
+
+TEST(Sessions, ListingShowsWhenASessionWithAStreamEndsUnlessHeardFrom) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [id, token] = sessions.Open("worker", "peer", kStart);
+  std::shared_ptr<StreamLink> link = Link(kStart);
+  ASSERT_TRUE(sessions.AttachStream(id, link));
+  link->Heard(kStart + absl::Seconds(5));
+  std::vector<SessionInfo> listed = sessions.List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].streams, 1);
+  EXPECT_EQ(listed[0].deadline, kStart + absl::Seconds(35));
 }
 
 TEST(Sessions, CallInProgressHoldsTheLeaseWhichRunsFromItsEnd) {
@@ -61,7 +142,7 @@ TEST(Sessions, CallInProgressHoldsTheLeaseWhichRunsFromItsEnd) {
   EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(2)).empty());
   sessions.EndCall(id, kStart + absl::Hours(2));
   EXPECT_TRUE(sessions.Expire(kStart + absl::Hours(2) + absl::Seconds(29)).empty());
-  EXPECT_EQ(sessions.Expire(kStart + absl::Hours(2) + absl::Seconds(30)),
+  EXPECT_EQ(Ids(sessions.Expire(kStart + absl::Hours(2) + absl::Seconds(30))),
             std::vector<SessionId>{id});
   EXPECT_FALSE(sessions.BeginCall(id));
 }
@@ -71,7 +152,7 @@ TEST(Sessions, ClosedSessionCannotAttach) {
   auto [id, token] = sessions.Open("worker", "peer", kStart);
   EXPECT_TRUE(sessions.Close(id));
   EXPECT_FALSE(sessions.Close(id));
-  EXPECT_FALSE(sessions.AttachStream(id));
+  EXPECT_FALSE(sessions.AttachStream(id, Link(kStart)));
   EXPECT_FALSE(sessions.Alive(id));
 }
 
