@@ -154,6 +154,7 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
   absl::flat_hash_map<const Value*, int64_t, KeyPointerHash, KeyPointerEq> value_bytes;
   value_bytes.reserve(entries.size());
   int64_t delta = 0;
+  size_t new_keys = 0;
   for (const auto& [key, value] : entries) {
     const int64_t bytes = ApproxBytes(value);
     auto [seen, is_new] = value_bytes.try_emplace(&key, bytes);
@@ -166,10 +167,13 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
       delta += bytes - ApproxBytes(*existing);
     } else {
       delta += ApproxEntryBytes(key, value);
+      ++new_keys;
     }
   }
   absl::Status reserved = account_.Adjust(delta);
   if (!reserved.ok()) return reserved;
+  // The dict grows once, not step by step as the new keys come.
+  dict_.reserve(dict_.size() + new_keys);
   for (auto& [key, value] : entries) {
     NoteRefs(key, value);
     if (dict_.set(std::move(key), std::move(value))) ++keys_stamp_;
