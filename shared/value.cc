@@ -705,7 +705,12 @@ void ValueDict::reserve(size_t n) {
 
 const Value* ValueDict::find(const Value& key) const {
   if (live_ == 0) return nullptr;
-  Probe probe = Lookup(key, key.hash());
+  return find_hashed(key, key.hash());
+}
+
+const Value* ValueDict::find_hashed(const Value& key, size_t hash) const {
+  if (live_ == 0) return nullptr;
+  Probe probe = Lookup(key, hash);
   return probe.found ? &slots_[index_[probe.index_slot]].entry.second : nullptr;
 }
 
@@ -723,6 +728,12 @@ ValueDict::const_iterator ValueDict::find_entry(const Value& key) const {
 
 bool ValueDict::set(Value key, Value value) {
   const size_t hash = key.hash();
+  return Store(key, value, hash);
+}
+
+bool ValueDict::set_hashed(Value key, Value value, size_t hash) { return Store(key, value, hash); }
+
+bool ValueDict::Store(Value& key, Value& value, size_t hash) {
   Probe probe{0, false};
   if (!index_.empty()) {
     probe = Lookup(key, hash);

@@ -279,6 +279,10 @@ class ValueDict {
   bool contains(const Value& key) const { return find(key) != nullptr; }
   // Sets key to value; returns true when the key was new.
   bool set(Value key, Value value);
+  // find and set for a caller that hashed the key already, to look it up
+  // more than once. Precondition: hash == key.hash().
+  const Value* find_hashed(const Value& key, size_t hash) const;
+  bool set_hashed(Value key, Value value, size_t hash);
   // Removes key and returns its value, or nullopt when missing.
   std::optional<Value> take(const Value& key);
   // Removes and returns the last inserted entry. Precondition: !empty().
@@ -316,6 +320,8 @@ class ValueDict {
   static size_t Usable(size_t index_size) { return index_size * 2 / 3; }
 
   Probe Lookup(const Value& key, size_t hash) const;
+  // set, moving from key and value.
+  bool Store(Value& key, Value& value, size_t hash);
   // The table slot holding position pos, whose entry has the given hash.
   size_t IndexSlotOf(size_t pos, size_t hash) const;
   // Rebuilds the table with room for at least `entries` entries, squeezing

@@ -897,6 +897,18 @@ TEST(ValueDictTest, IteratorsWalkForwardAndBack) {
   EXPECT_EQ(std::next(std::as_const(d).begin(), 1)->first, Value("c"));
 }
 
+TEST(ValueDictTest, HashedCallsAreFindAndSet) {
+  ValueDict d;
+  const Value one = 1;
+  EXPECT_TRUE(d.set_hashed(one, "a", one.hash()));
+  const Value one_float = 1.0;
+  EXPECT_FALSE(d.set_hashed(one_float, "b", one_float.hash()));
+  ASSERT_NE(d.find_hashed(true, Value(true).hash()), nullptr);
+  EXPECT_EQ(*d.find_hashed(true, Value(true).hash()), Value("b"));
+  EXPECT_EQ(d.find_hashed("x", Value("x").hash()), nullptr);
+  EXPECT_EQ(Value(d).repr(), "{1: 'b'}");
+}
+
 TEST(ValueDictTest, ReserveKeepsEntriesAndOrder) {
   ValueDict d;
   d.set("a", 1);
