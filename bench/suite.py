@@ -357,7 +357,13 @@ class Servers:
                       else "unix:" + os.path.join(self.tmp, name + ".sock"))
             p = Proc(name, [os.path.join(self.build, "server", "shoal-server"),
                             "--listen=" + listen, "--authkey-file=" + self.key], self.tmp)
+            # The server tells its limits (descriptors, connections) before
+            # it says where it listens.
             line = read_lines([p], 30, "starting shoal-server")[0]
+            for _ in range(10):
+                if "listening on" in line:
+                    break
+                line = read_lines([p], 30, "starting shoal-server")[0]
             m = re.search(r"listening on (\S+)", line)
             if not m:
                 raise BenchError("shoal-server said %r:\n%s" % (line, p.log_tail()))

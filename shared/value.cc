@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "shared/utf8.h"
 #include "shoal/errors.h"
@@ -585,82 +587,218 @@ bool Value::contains_ref() const {
   }
 }
 
-ValueDict::ValueDict(const ValueDict& other) : entries_(other.entries_) { Reindex(); }
+ValueDict::ValueDict(ValueDict&& other) noexcept { Swap(other); }
 
 ValueDict& ValueDict::operator=(const ValueDict& other) {
-  if (this != &other) {
-    entries_ = other.entries_;
-    Reindex();
-  }
+  // Copied before anything is released: other may live inside one of this
+  // dict's values.
+  ValueDict copy(other);
+  Swap(copy);
   return *this;
 }
 
-void ValueDict::Reindex() {
-  // The index holds iterators into entries_, so a copied list needs its own.
-  index_.clear();
-  index_.reserve(entries_.size());
-  for (auto it = entries_.begin(); it != entries_.end(); ++it) index_.emplace(it->first, it);
+ValueDict& ValueDict::operator=(ValueDict&& other) noexcept {
+  // Taken out first, for the same reason; the old entries go with taken.
+  ValueDict taken(std::move(other));
+  Swap(taken);
+  return *this;
+}
+
+void ValueDict::Swap(ValueDict& other) noexcept {
+  slots_.swap(other.slots_);
+  index_.swap(other.index_);
+  std::swap(live_, other.live_);
+  std::swap(index_used_, other.index_used_);
+  std::swap(first_, other.first_);
+}
+
+ValueDict::const_iterator ValueDict::begin() const {
+  const Slot* end = slots_.data() + slots_.size();
+  return live_ == 0 ? const_iterator(end, end) : const_iterator(slots_.data() + first_, end);
+}
+
+ValueDict::const_iterator ValueDict::end() const {
+  const Slot* end = slots_.data() + slots_.size();
+  return const_iterator(end, end);
+}
+
+ValueDict::iterator ValueDict::begin() {
+  Slot* end = slots_.data() + slots_.size();
+  return live_ == 0 ? iterator(end, end) : iterator(slots_.data() + first_, end);
+}
+
+ValueDict::iterator ValueDict::end() {
+  Slot* end = slots_.data() + slots_.size();
+  return iterator(end, end);
+}
+
+// The probe sequence is CPython's: i = 5 * i + 1 + perturb, with perturb the
+// hash shifted right by 5 bits at each step. The high bits of the hash take
+// part early, and once perturb is spent the recurrence visits every slot of a
+// power-of-two table, so a probe ends at an empty slot (the table is never
+// more than 2/3 full).
+ValueDict::Probe ValueDict::Lookup(const Value& key, size_t hash) const {
+  const size_t mask = index_.size() - 1;
+  size_t perturb = hash;
+  size_t i = hash & mask;
+  size_t first_removed = index_.size();
+  while (true) {
+    const uint32_t pos = index_[i];
+    if (pos == kEmpty) return Probe{first_removed != index_.size() ? first_removed : i, false};
+    if (pos == kRemoved) {
+      if (first_removed == index_.size()) first_removed = i;
+    } else {
+      const Slot& slot = slots_[pos];
+      if (slot.hash == hash && slot.entry.first == key) return Probe{i, true};
+    }
+    perturb >>= 5;
+    i = (i * 5 + perturb + 1) & mask;
+  }
+}
+
+size_t ValueDict::IndexSlotOf(size_t pos, size_t hash) const {
+  const size_t mask = index_.size() - 1;
+  size_t perturb = hash;
+  size_t i = hash & mask;
+  while (index_[i] != pos) {
+    perturb >>= 5;
+    i = (i * 5 + perturb + 1) & mask;
+  }
+  return i;
+}
+
+void ValueDict::Rebuild(size_t entries) {
+  if (live_ != slots_.size()) {
+    size_t kept = 0;
+    for (size_t pos = first_; pos < slots_.size(); ++pos) {
+      if (!slots_[pos].live) continue;
+      if (pos != kept) slots_[kept] = std::move(slots_[pos]);
+      ++kept;
+    }
+    slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(kept), slots_.end());
+    first_ = 0;
+  }
+  size_t size = kMinIndexSize;
+  while (Usable(size) < entries) size *= 2;
+  index_.assign(size, kEmpty);
+  const size_t mask = size - 1;
+  for (size_t pos = 0; pos < slots_.size(); ++pos) {
+    size_t perturb = slots_[pos].hash;
+    size_t i = perturb & mask;
+    while (index_[i] != kEmpty) {
+      perturb >>= 5;
+      i = (i * 5 + perturb + 1) & mask;
+    }
+    index_[i] = static_cast<uint32_t>(pos);
+  }
+  index_used_ = live_;
+}
+
+void ValueDict::reserve(size_t n) {
+  if (n <= live_) return;
+  const size_t more = n - live_;
+  if (slots_.size() + more > slots_.capacity()) {
+    slots_.reserve(std::max(slots_.size() + more, 2 * slots_.capacity()));
+  }
+  if (index_used_ + more > Usable(index_.size())) Rebuild(n);
 }
 
 const Value* ValueDict::find(const Value& key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &it->second->second;
+  if (live_ == 0) return nullptr;
+  return find_hashed(key, key.hash());
 }
 
-ValueDict::const_iterator ValueDict::find_entry(const Value& key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? entries_.end() : const_iterator(it->second);
+const Value* ValueDict::find_hashed(const Value& key, size_t hash) const {
+  if (live_ == 0) return nullptr;
+  Probe probe = Lookup(key, hash);
+  return probe.found ? &slots_[index_[probe.index_slot]].entry.second : nullptr;
 }
 
 Value* ValueDict::find(const Value& key) {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &it->second->second;
+  return const_cast<Value*>(std::as_const(*this).find(key));
+}
+
+ValueDict::const_iterator ValueDict::find_entry(const Value& key) const {
+  if (live_ == 0) return end();
+  Probe probe = Lookup(key, key.hash());
+  if (!probe.found) return end();
+  const Slot* end = slots_.data() + slots_.size();
+  return const_iterator(slots_.data() + index_[probe.index_slot], end);
 }
 
 bool ValueDict::set(Value key, Value value) {
-  auto found = index_.find(key);
-  if (found != index_.end()) {
-    found->second->second = std::move(value);
-    return false;
+  const size_t hash = key.hash();
+  return Store(key, value, hash);
+}
+
+bool ValueDict::set_hashed(Value key, Value value, size_t hash) { return Store(key, value, hash); }
+
+bool ValueDict::Store(Value& key, Value& value, size_t hash) {
+  Probe probe{0, false};
+  if (!index_.empty()) {
+    probe = Lookup(key, hash);
+    if (probe.found) {
+      slots_[index_[probe.index_slot]].entry.second = std::move(value);
+      return false;
+    }
   }
-  entries_.emplace_back(key, std::move(value));
-  index_.emplace(std::move(key), std::prev(entries_.end()));
+  if (slots_.size() >= kRemoved) throw std::length_error("dict too large");
+  if (index_.empty() ||
+      (index_[probe.index_slot] == kEmpty && index_used_ + 1 > Usable(index_.size()))) {
+    // Room for twice the entries: the table is about a third full after.
+    Rebuild(2 * (live_ + 1));
+    probe = Lookup(key, hash);
+  }
+  if (index_[probe.index_slot] == kEmpty) ++index_used_;
+  index_[probe.index_slot] = static_cast<uint32_t>(slots_.size());
+  slots_.push_back(Slot{Entry(std::move(key), std::move(value)), hash, true});
+  ++live_;
   return true;
 }
 
+void ValueDict::RemoveAt(size_t pos, size_t index_slot) {
+  index_[index_slot] = kRemoved;
+  Slot& slot = slots_[pos];
+  slot.live = false;
+  slot.entry = Entry();
+  --live_;
+  // No hole stays at the end, so that pop_last finds the last entry at once.
+  while (!slots_.empty() && !slots_.back().live) slots_.pop_back();
+  if (live_ == 0) {
+    first_ = 0;
+    return;
+  }
+  while (!slots_[first_].live) ++first_;
+  const size_t holes = slots_.size() - live_;
+  if (holes > live_ && holes >= kMinHolesToSqueeze) Rebuild(2 * live_);
+}
+
 std::optional<Value> ValueDict::take(const Value& key) {
-  auto found = index_.find(key);
-  if (found == index_.end()) return std::nullopt;
-  iterator entry = found->second;
-  index_.erase(found);
-  Value value = std::move(entry->second);
-  entries_.erase(entry);
+  if (live_ == 0) return std::nullopt;
+  Probe probe = Lookup(key, key.hash());
+  if (!probe.found) return std::nullopt;
+  const size_t pos = index_[probe.index_slot];
+  Value value = std::move(slots_[pos].entry.second);
+  RemoveAt(pos, probe.index_slot);
   return value;
 }
 
 ValueDict::Entry ValueDict::pop_last() {
-  iterator last = std::prev(entries_.end());
-  auto found = index_.find(last->first);
-  if (found != index_.end() && found->second == last) {
-    index_.erase(found);
-  } else {
-    // A key unequal to itself (NaN) cannot be found by value; drop its index
-    // entry by position so no dangling iterator stays behind.
-    for (auto it = index_.begin(); it != index_.end(); ++it) {
-      if (it->second == last) {
-        index_.erase(it);
-        break;
-      }
-    }
-  }
-  Entry entry = std::move(*last);
-  entries_.erase(last);
+  const size_t pos = slots_.size() - 1;
+  Entry entry = std::move(slots_[pos].entry);
+  RemoveAt(pos, IndexSlotOf(pos, slots_[pos].hash));
   return entry;
 }
 
 void ValueDict::clear() {
-  index_.clear();
-  entries_.clear();
+  // Swapped out rather than cleared, so the memory goes back too.
+  std::vector<Slot> slots;
+  std::vector<uint32_t> index;
+  slots.swap(slots_);
+  index.swap(index_);
+  live_ = 0;
+  index_used_ = 0;
+  first_ = 0;
 }
 
 bool operator==(const ValueDict& a, const ValueDict& b) {

@@ -84,6 +84,7 @@ absl::StatusOr<Value> Decode(const v1::Value& wire, int depth, int max_depth) {
     return Value(std::move(items));
   }
   ValueDict dict;
+  dict.reserve(static_cast<size_t>(wire.dict().entries_size()));
   for (const v1::Entry& entry : wire.dict().entries()) {
     absl::StatusOr<Value> key = Decode(entry.key(), depth + 1, max_depth);
     if (!key.ok()) return key.status();

@@ -10,12 +10,18 @@
 namespace shoal::server {
 namespace {
 
-// Hash and equality of keys held elsewhere, by pointer.
-struct KeyPointerHash {
-  size_t operator()(const Value* key) const { return key->hash(); }
+// A key held elsewhere, with its hash worked out once.
+struct HashedKey {
+  const Value* key;
+  size_t hash;
 };
-struct KeyPointerEq {
-  bool operator()(const Value* a, const Value* b) const { return *a == *b; }
+struct HashedKeyHash {
+  size_t operator()(const HashedKey& k) const { return k.hash; }
+};
+struct HashedKeyEq {
+  bool operator()(const HashedKey& a, const HashedKey& b) const {
+    return a.hash == b.hash && *a.key == *b.key;
+  }
 };
 
 // Python's check before any dict lookup.
@@ -142,37 +148,47 @@ absl::StatusOr<std::pair<Value, Value>> DictObject::PopItem() {
 }
 
 absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
+  // Each key is hashed once, here, for all the lookups below.
+  std::vector<size_t> hashes;
+  hashes.reserve(entries.size());
   for (const auto& entry : entries) {
     absl::Status hashable = CheckHashable(entry.first);
     if (!hashable.ok()) return hashable;
+    hashes.push_back(entry.first.hash());
   }
   MutexLock lock(&mu_);
   // Works out the net growth before storing anything, following each key
   // through the update: a key already present, or met earlier in the update,
   // changes only its value's share; a new key costs a whole entry.
   // Keys are looked at where they stand in entries, not copied.
-  absl::flat_hash_map<const Value*, int64_t, KeyPointerHash, KeyPointerEq> value_bytes;
+  absl::flat_hash_map<HashedKey, int64_t, HashedKeyHash, HashedKeyEq> value_bytes;
   value_bytes.reserve(entries.size());
   int64_t delta = 0;
-  for (const auto& [key, value] : entries) {
+  size_t new_keys = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& [key, value] = entries[i];
     const int64_t bytes = ApproxBytes(value);
-    auto [seen, is_new] = value_bytes.try_emplace(&key, bytes);
+    auto [seen, is_new] = value_bytes.try_emplace(HashedKey{&key, hashes[i]}, bytes);
     if (!is_new) {
       delta += bytes - seen->second;
       seen->second = bytes;
       continue;
     }
-    if (const Value* existing = dict_.find(key); existing != nullptr) {
+    if (const Value* existing = dict_.find_hashed(key, hashes[i]); existing != nullptr) {
       delta += bytes - ApproxBytes(*existing);
     } else {
       delta += ApproxEntryBytes(key, value);
+      ++new_keys;
     }
   }
   absl::Status reserved = account_.Adjust(delta);
   if (!reserved.ok()) return reserved;
-  for (auto& [key, value] : entries) {
+  // The dict grows once, not step by step as the new keys come.
+  dict_.reserve(dict_.size() + new_keys);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto& [key, value] = entries[i];
     NoteRefs(key, value);
-    if (dict_.set(std::move(key), std::move(value))) ++keys_stamp_;
+    if (dict_.set_hashed(std::move(key), std::move(value), hashes[i])) ++keys_stamp_;
   }
   return absl::OkStatus();
 }

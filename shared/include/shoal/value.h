@@ -13,12 +13,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -178,24 +178,98 @@ struct ValueEq {
 // A dict that keeps insertion order, with Python's key semantics: setting an
 // existing key keeps its position and the key first stored. Keys must be
 // hashable (callers check Value::hashable first).
+//
+// Laid out as CPython's dict: the entries, each with its key's hash, stand in
+// insertion order in one array, where a removed entry leaves a hole; an
+// open-addressing table of positions in that array (a power of two in size,
+// never more than 2/3 full) finds them. Setting a key costs no allocation
+// beyond the array's amortised growth, and a key is stored once. The holes
+// are squeezed out when they outnumber the entries, and holes at the end are
+// dropped at once, so removals and pop_last cost amortised constant time.
+//
+// Iterators walk the entries in insertion order, stepping over holes. As with
+// std::vector, adding a key or removing one may invalidate iterators and the
+// pointers find returns; setting an existing key does not.
 class ValueDict {
+  struct Slot;
+
  public:
   using Entry = std::pair<Value, Value>;
-  using const_iterator = std::list<Entry>::const_iterator;
-  using iterator = std::list<Entry>::iterator;
+
+  // A bidirectional iterator over the entries, in insertion order.
+  template <bool kConst>
+  class Iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = Entry;
+    using difference_type = std::ptrdiff_t;
+    using pointer = std::conditional_t<kConst, const Entry*, Entry*>;
+    using reference = std::conditional_t<kConst, const Entry&, Entry&>;
+
+    Iterator() = default;
+    // An iterator converts to a const_iterator.
+    template <bool kOther, typename = std::enable_if_t<kConst && !kOther>>
+    Iterator(const Iterator<kOther>& other) : at_(other.at_), end_(other.end_) {}
+
+    reference operator*() const { return at_->entry; }
+    pointer operator->() const { return &at_->entry; }
+    Iterator& operator++() {
+      do ++at_;
+      while (at_ != end_ && !at_->live);
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator before = *this;
+      ++*this;
+      return before;
+    }
+    // The entry before: one exists (this is not begin()), so no bound is
+    // needed while stepping back over holes.
+    Iterator& operator--() {
+      do --at_;
+      while (!at_->live);
+      return *this;
+    }
+    Iterator operator--(int) {
+      Iterator before = *this;
+      --*this;
+      return before;
+    }
+    template <bool kOther>
+    bool operator==(const Iterator<kOther>& other) const {
+      return at_ == other.at_;
+    }
+    template <bool kOther>
+    bool operator!=(const Iterator<kOther>& other) const {
+      return at_ != other.at_;
+    }
+
+   private:
+    friend class ValueDict;
+    template <bool>
+    friend class Iterator;
+    using SlotPtr = std::conditional_t<kConst, const Slot*, Slot*>;
+    Iterator(SlotPtr at, SlotPtr end) : at_(at), end_(end) {}
+
+    SlotPtr at_ = nullptr;
+    SlotPtr end_ = nullptr;
+  };
+  using iterator = Iterator<false>;
+  using const_iterator = Iterator<true>;
 
   ValueDict() = default;
-  ValueDict(const ValueDict& other);
+  ValueDict(const ValueDict& other) = default;
   ValueDict& operator=(const ValueDict& other);
-  ValueDict(ValueDict&&) noexcept = default;
-  ValueDict& operator=(ValueDict&&) noexcept = default;
+  // A moved-from dict is empty.
+  ValueDict(ValueDict&& other) noexcept;
+  ValueDict& operator=(ValueDict&& other) noexcept;
 
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  const_iterator begin() const { return entries_.begin(); }
-  const_iterator end() const { return entries_.end(); }
-  iterator begin() { return entries_.begin(); }
-  iterator end() { return entries_.end(); }
+  size_t size() const { return live_; }
+  bool empty() const { return live_ == 0; }
+  const_iterator begin() const;
+  const_iterator end() const;
+  iterator begin();
+  iterator end();
 
   // The value at key, or null.
   const Value* find(const Value& key) const;
@@ -205,20 +279,66 @@ class ValueDict {
   bool contains(const Value& key) const { return find(key) != nullptr; }
   // Sets key to value; returns true when the key was new.
   bool set(Value key, Value value);
+  // find and set for a caller that hashed the key already, to look it up
+  // more than once. Precondition: hash == key.hash().
+  const Value* find_hashed(const Value& key, size_t hash) const;
+  bool set_hashed(Value key, Value value, size_t hash);
   // Removes key and returns its value, or nullopt when missing.
   std::optional<Value> take(const Value& key);
   // Removes and returns the last inserted entry. Precondition: !empty().
   Entry pop_last();
   void clear();
+  // Makes room for n entries: adding keys until size() is n allocates
+  // nothing. Repeated calls still grow the storage geometrically.
+  void reserve(size_t n);
 
   // Python's dict ==: same keys with equal values, order aside.
   friend bool operator==(const ValueDict& a, const ValueDict& b);
 
  private:
-  void Reindex();
+  // One entry of the array, or a hole where an entry was removed (its key
+  // and value then None).
+  struct Slot {
+    Entry entry;
+    size_t hash = 0;
+    bool live = false;
+  };
 
-  std::list<Entry> entries_;
-  std::unordered_map<Value, iterator, ValueHash, ValueEq> index_;
+  // Where a lookup of a key ended in the table of positions.
+  struct Probe {
+    size_t index_slot;  // where the key's position is, or where it would go
+    bool found;
+  };
+
+  static constexpr uint32_t kEmpty = 0xffffffff;    // never used
+  static constexpr uint32_t kRemoved = 0xfffffffe;  // its entry was removed
+  static constexpr size_t kMinIndexSize = 8;
+  // Fewer holes than this are left alone, however few the entries.
+  static constexpr size_t kMinHolesToSqueeze = 8;
+
+  // How many table slots may be in use: 2/3 of them.
+  static size_t Usable(size_t index_size) { return index_size * 2 / 3; }
+
+  Probe Lookup(const Value& key, size_t hash) const;
+  // set, moving from key and value.
+  bool Store(Value& key, Value& value, size_t hash);
+  // The table slot holding position pos, whose entry has the given hash.
+  size_t IndexSlotOf(size_t pos, size_t hash) const;
+  // Rebuilds the table with room for at least `entries` entries, squeezing
+  // the holes out of the array.
+  void Rebuild(size_t entries);
+  // Marks the entry at pos a hole, whose table slot is index_slot.
+  void RemoveAt(size_t pos, size_t index_slot);
+  void Swap(ValueDict& other) noexcept;
+
+  std::vector<Slot> slots_;
+  // Positions in slots_, kEmpty or kRemoved; empty or a power of two long.
+  std::vector<uint32_t> index_;
+  size_t live_ = 0;
+  // Table slots that are not kEmpty: at most 2/3 of index_.
+  size_t index_used_ = 0;
+  // Every slot before first_ is a hole.
+  size_t first_ = 0;
 };
 
 template <typename Fn>

@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -614,6 +615,312 @@ TEST(ValueDictTest, MovesKeepTheIndex) {
   EXPECT_EQ(*target.find("a"), Value(1));
   EXPECT_FALSE(target.set("a", 2));
   EXPECT_EQ(target.size(), 1u);
+}
+
+// The order a dict should have, as a list of entries searched linearly with
+// Python's ==: what ValueDict must agree with, whatever its layout.
+class ReferenceDict {
+ public:
+  bool set(const Value& key, const Value& value) {
+    for (auto& entry : entries_) {
+      if (entry.first == key) {
+        entry.second = value;
+        return false;
+      }
+    }
+    entries_.emplace_back(key, value);
+    return true;
+  }
+  std::optional<Value> take(const Value& key) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->first == key) {
+        Value value = it->second;
+        entries_.erase(it);
+        return value;
+      }
+    }
+    return std::nullopt;
+  }
+  const Value* find(const Value& key) const {
+    for (const auto& entry : entries_) {
+      if (entry.first == key) return &entry.second;
+    }
+    return nullptr;
+  }
+  std::pair<Value, Value> pop_last() {
+    std::pair<Value, Value> last = entries_.back();
+    entries_.pop_back();
+    return last;
+  }
+  void clear() { entries_.clear(); }
+  const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
+
+ private:
+  std::vector<std::pair<Value, Value>> entries_;
+};
+
+// The entries of d in iteration order, keys and values by repr (which tells
+// 1 from 1.0 and True, and shows NaN).
+std::vector<std::string> Reprs(const ValueDict& d) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : d) out.push_back(key.repr() + ": " + value.repr());
+  return out;
+}
+
+std::vector<std::string> Reprs(const ReferenceDict& d) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : d.entries()) out.push_back(key.repr() + ": " + value.repr());
+  return out;
+}
+
+TEST(ValueDictTest, RandomOperationsAgreeWithAListOfEntries) {
+  std::mt19937 random(20261202);
+  // Keys from a small pool, so that sets hit existing keys, removals find
+  // them, and the same key comes back in another type (1, 1.0, True).
+  auto random_key = [&random]() -> Value {
+    const int n = static_cast<int>(random() % 300);
+    switch (random() % 8) {
+      case 0:
+        return static_cast<double>(n);
+      case 1:
+        return n == 0 || n == 1 ? Value(n == 1) : Value(n);
+      case 2:
+        return "k" + std::to_string(n);
+      case 3:
+        return Value::bytes("k" + std::to_string(n));
+      case 4:
+        return n % 50 == 0 ? Value(kNaN) : Value(n + 0.5);
+      default:
+        return n;
+    }
+  };
+  ValueDict d;
+  ReferenceDict model;
+  for (int step = 0; step < 40000; ++step) {
+    const Value key = random_key();
+    const uint32_t op = random() % 100;
+    if (op < 50) {
+      const Value value = step;
+      ASSERT_EQ(d.set(key, value), model.set(key, value)) << "step " << step;
+    } else if (op < 85) {
+      ASSERT_EQ(d.take(key), model.take(key)) << "step " << step;
+    } else if (op < 95) {
+      const Value* found = d.find(key);
+      const Value* expected = model.find(key);
+      ASSERT_EQ(found != nullptr, expected != nullptr) << "step " << step;
+      if (found != nullptr) ASSERT_EQ(*found, *expected) << "step " << step;
+      ASSERT_EQ(d.contains(key), expected != nullptr);
+      ASSERT_EQ(d.find_entry(key) != d.end(), expected != nullptr);
+    } else if (op < 99) {
+      if (!d.empty()) {
+        ValueDict::Entry last = d.pop_last();
+        std::pair<Value, Value> expected = model.pop_last();
+        ASSERT_EQ(last.first.repr(), expected.first.repr()) << "step " << step;
+        ASSERT_EQ(last.second, expected.second) << "step " << step;
+      }
+    } else if (step % 3 == 0) {
+      d.clear();
+      model.clear();
+    } else {
+      ValueDict copy(d);
+      d = std::move(copy);
+    }
+    ASSERT_EQ(d.size(), model.entries().size()) << "step " << step;
+    if (step % 16 == 0 || op >= 95) ASSERT_EQ(Reprs(d), Reprs(model)) << "step " << step;
+  }
+  EXPECT_EQ(Reprs(d), Reprs(model));
+}
+
+TEST(ValueDictTest, OrderAfterRemovalsAndReinsertions) {
+  ValueDict d;
+  for (int i = 0; i < 6; ++i) d.set(i, i);
+  EXPECT_THAT(d.take(1), Optional(Value(1)));
+  EXPECT_THAT(d.take(4), Optional(Value(4)));
+  d.set(1, "again");  // a key removed and set again goes to the end
+  d.set(3, "three");  // a key that stayed keeps its place
+  EXPECT_THAT(Reprs(d), ::testing::ElementsAre("0: 0", "2: 2", "3: 'three'", "5: 5", "1: 'again'"));
+  EXPECT_THAT(d.take(0), Optional(Value(0)));  // the first entry
+  EXPECT_EQ(d.begin()->first, Value(2));
+  EXPECT_EQ(std::prev(d.end())->first, Value(1));
+}
+
+TEST(ValueDictTest, OneAndOnePointZeroAndTrueAreOneKey) {
+  ValueDict d;
+  EXPECT_TRUE(d.set(true, "a"));
+  EXPECT_FALSE(d.set(1, "b"));
+  EXPECT_FALSE(d.set(1.0, "c"));
+  EXPECT_EQ(d.size(), 1u);
+  EXPECT_EQ(Value(d).repr(), "{True: 'c'}");
+  EXPECT_THAT(d.take(1.0), Optional(Value("c")));
+  EXPECT_TRUE(d.empty());
+  EXPECT_TRUE(d.set(1.0, "d"));
+  EXPECT_EQ(Value(d).repr(), "{1.0: 'd'}");
+  EXPECT_EQ(*d.find(true), Value("d"));
+  EXPECT_TRUE(d.set(0, "zero"));
+  EXPECT_FALSE(d.set(false, "no"));
+  EXPECT_FALSE(d.set(-0.0, "minus zero"));
+  EXPECT_EQ(Value(d).repr(), "{1.0: 'd', 0: 'minus zero'}");
+}
+
+TEST(ValueDictTest, NaNKeysStayThroughRemovalsAndSqueezes) {
+  ValueDict d;
+  d.set(kNaN, "first");
+  for (int i = 0; i < 100; ++i) d.set(i, i);
+  d.set(kNaN, "second");
+  EXPECT_EQ(d.size(), 102u);
+  EXPECT_EQ(d.take(kNaN), std::nullopt);  // never found by a lookup
+  // Removing most keys squeezes the holes out; the NaN entries move with the
+  // others, and stay in order.
+  for (int i = 0; i < 100; ++i) {
+    if (i != 50) d.take(i);
+  }
+  EXPECT_THAT(Reprs(d), ::testing::ElementsAre("nan: 'first'", "50: 50", "nan: 'second'"));
+  EXPECT_EQ(d.find_entry(kNaN), d.end());
+  // pop_last finds the entry by its position, not by its key.
+  ValueDict::Entry last = d.pop_last();
+  EXPECT_EQ(last.first.repr(), "nan");
+  EXPECT_EQ(last.second, Value("second"));
+  EXPECT_THAT(d.take(50), Optional(Value(50)));
+  last = d.pop_last();
+  EXPECT_EQ(last.second, Value("first"));
+  EXPECT_TRUE(d.empty());
+  EXPECT_EQ(d.begin(), d.end());
+}
+
+TEST(ValueDictTest, SqueezingHolesKeepsTheOrder) {
+  ValueDict d;
+  for (int i = 0; i < 1000; ++i) d.set("k" + std::to_string(i), i);
+  // Keep every tenth key: the holes outnumber the entries many times over
+  // on the way, so the array is squeezed more than once.
+  std::vector<std::string> expected;
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 10 == 0) {
+      expected.push_back("'k" + std::to_string(i) + "': " + std::to_string(i));
+    } else {
+      ASSERT_THAT(d.take("k" + std::to_string(i)), Optional(Value(i)));
+    }
+  }
+  EXPECT_EQ(Reprs(d), expected);
+  for (int i = 0; i < 1000; i += 10) {
+    ASSERT_NE(d.find("k" + std::to_string(i)), nullptr) << i;
+    EXPECT_EQ(*d.find("k" + std::to_string(i)), Value(i));
+  }
+  d.set("k5", "new");
+  EXPECT_FALSE(d.set("k0", "zero"));
+  EXPECT_EQ(d.begin()->second, Value("zero"));
+  EXPECT_EQ(std::prev(d.end())->first, Value("k5"));
+  EXPECT_EQ(d.size(), 101u);
+}
+
+TEST(ValueDictTest, PopLastSkipsHolesAtTheEnd) {
+  ValueDict d;
+  for (int i = 0; i < 20; ++i) d.set(i, i);
+  for (int i = 5; i < 19; ++i) d.take(i);
+  EXPECT_EQ(d.pop_last().first, Value(19));
+  EXPECT_EQ(d.pop_last().first, Value(4));  // the removed keys in between are skipped
+  EXPECT_EQ(d.size(), 4u);
+  d.set("new", 1);
+  EXPECT_THAT(Reprs(d), ::testing::ElementsAre("0: 0", "1: 1", "2: 2", "3: 3", "'new': 1"));
+}
+
+TEST(ValueDictTest, QueueLikeUseStaysLinear) {
+  // Adding at the end and removing the oldest, through begin(), the way a
+  // FIFO would: each step must not walk the holes left at the front, nor
+  // each removal move the rest. 200,000 steps take milliseconds when it
+  // holds, and far longer than the test's timeout when it does not.
+  ValueDict d;
+  for (int i = 0; i < 1000; ++i) d.set(i, i);
+  for (int i = 1000; i < 200000; ++i) {
+    d.set(i, i);
+    const Value oldest = d.begin()->first;
+    ASSERT_EQ(oldest, Value(i - 1000));
+    ASSERT_TRUE(d.take(oldest).has_value());
+  }
+  EXPECT_EQ(d.size(), 1000u);
+  // And removing from the end, each pop_last after many removals before it.
+  for (int i = 199000; i < 199990; ++i) d.take(i);
+  for (int i = 199999; i >= 199990; --i) ASSERT_EQ(d.pop_last().first, Value(i));
+  EXPECT_TRUE(d.empty());
+}
+
+TEST(ValueDictTest, ClearThenReuse) {
+  ValueDict d;
+  for (int i = 0; i < 100; ++i) d.set(i, i);
+  for (int i = 0; i < 50; ++i) d.take(i);
+  d.clear();
+  EXPECT_TRUE(d.empty());
+  EXPECT_EQ(d.begin(), d.end());
+  EXPECT_EQ(d.find(60), nullptr);
+  EXPECT_TRUE(d.set(60, "back"));
+  EXPECT_TRUE(d.set(1, "one"));
+  EXPECT_THAT(Reprs(d), ::testing::ElementsAre("60: 'back'", "1: 'one'"));
+}
+
+TEST(ValueDictTest, CopiesWithHolesAreEqualAndIndependent) {
+  ValueDict d;
+  for (int i = 0; i < 10; ++i) d.set(i, i * 10);
+  d.take(3);
+  d.take(7);
+  ValueDict copy(d);
+  EXPECT_TRUE(copy == d);
+  EXPECT_EQ(Reprs(copy), Reprs(d));
+  copy.set(3, 30);  // back, at the end: equal still, order aside
+  EXPECT_FALSE(copy == d);
+  d.set(3, 30.0);
+  EXPECT_TRUE(copy == d);
+  copy.set(4, "changed");
+  EXPECT_FALSE(copy == d);
+  EXPECT_EQ(*d.find(4), Value(40));
+  ValueDict assigned;
+  assigned.set("old", 1);
+  assigned = d;
+  EXPECT_EQ(Reprs(assigned), Reprs(d));
+  EXPECT_FALSE(assigned.contains("old"));
+}
+
+TEST(ValueDictTest, IteratorsWalkForwardAndBack) {
+  ValueDict d;
+  d.set("a", 1);
+  d.set("b", 2);
+  d.set("c", 3);
+  d.take("b");
+  ValueDict::iterator it = d.begin();
+  ValueDict::const_iterator const_it = it;  // an iterator converts
+  EXPECT_EQ(const_it, d.begin());
+  ++it;
+  EXPECT_EQ(it->first, Value("c"));
+  it->second = 30;  // values can be changed in place
+  EXPECT_EQ(*d.find("c"), Value(30));
+  --it;
+  EXPECT_EQ(it->first, Value("a"));
+  EXPECT_EQ(std::distance(d.begin(), d.end()), 2);
+  EXPECT_EQ(std::next(std::as_const(d).begin(), 1)->first, Value("c"));
+}
+
+TEST(ValueDictTest, HashedCallsAreFindAndSet) {
+  ValueDict d;
+  const Value one = 1;
+  EXPECT_TRUE(d.set_hashed(one, "a", one.hash()));
+  const Value one_float = 1.0;
+  EXPECT_FALSE(d.set_hashed(one_float, "b", one_float.hash()));
+  ASSERT_NE(d.find_hashed(true, Value(true).hash()), nullptr);
+  EXPECT_EQ(*d.find_hashed(true, Value(true).hash()), Value("b"));
+  EXPECT_EQ(d.find_hashed("x", Value("x").hash()), nullptr);
+  EXPECT_EQ(Value(d).repr(), "{1: 'b'}");
+}
+
+TEST(ValueDictTest, ReserveKeepsEntriesAndOrder) {
+  ValueDict d;
+  d.set("a", 1);
+  d.set("b", 2);
+  d.take("a");
+  d.reserve(1000);
+  for (int i = 0; i < 1000; ++i) d.set(i, i);
+  EXPECT_EQ(d.size(), 1001u);
+  EXPECT_EQ(d.begin()->first, Value("b"));
+  EXPECT_EQ(*d.find(999), Value(999));
+  d.reserve(10);  // less than held: nothing to do
+  EXPECT_EQ(d.size(), 1001u);
 }
 
 }  // namespace
