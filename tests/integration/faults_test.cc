@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/fixture.h"
 #include "integration/server_process.h"
 #include "integration/waiting.h"
 #include "shoal/shoal.h"
@@ -22,33 +23,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class FaultsTest : public ::testing::Test {
+class FaultsTest : public ServerTest {
  protected:
   static void SetUpTestSuite() {
     // A killed worker's session ends soon after its stream breaks.
     server_ = new ServerProcess({"--stream-grace=100ms"});
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  static Manager Connect() {
-    return Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
-  }
-  static pid_t Spawn(std::vector<std::string> args, int* out) {
-    args.insert(args.begin() + 1, {server_->address(), server_->authkey_file()});
-    return SpawnWorker(args, out);
-  }
-  std::string Unique(const std::string& prefix) {
-    return prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  }
   static void Kill(pid_t pid) {
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     EXPECT_EQ(WaitWorker(pid), 128 + SIGKILL);
   }
-
-  inline static ServerProcess* server_ = nullptr;
 };
 
 TEST_F(FaultsTest, LockOfAKilledWorkerGoesToTheNextWaiter) {

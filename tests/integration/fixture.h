@@ -25,6 +25,13 @@ class ServerTest : public ::testing::Test {
     return Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
   }
   static ServerProcess& server() { return *server_; }
+  // Starts the worker args[0] (integration/workers.h: this program run
+  // again), given the suite's server address and authkey file before the
+  // rest of args; with out, *out reads the worker's stdout.
+  static pid_t Spawn(std::vector<std::string> args, int* out = nullptr) {
+    args.insert(args.begin() + 1, {server_->address(), server_->authkey_file()});
+    return SpawnWorker(args, out);
+  }
 
   // A name no other test of the suite uses.
   std::string Unique(const std::string& prefix) {

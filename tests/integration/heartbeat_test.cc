@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "integration/fixture.h"
 #include "integration/framed_socket.h"
 #include "integration/raw_client.h"
 #include "integration/server_process.h"
@@ -53,24 +54,9 @@ class AtExit {
 // What the server says when it ends a session it has not heard from.
 constexpr char kNoHeartbeat[] = "session ended: no heartbeat for 2s";
 
-class HeartbeatTest : public ::testing::Test {
+class HeartbeatTest : public ServerTest {
  protected:
   static void SetUpTestSuite() { server_ = new ServerProcess({"--lease=2s"}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  static Manager Connect() {
-    return Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
-  }
-  static pid_t Spawn(std::vector<std::string> args, int* out) {
-    args.insert(args.begin() + 1, {server_->address(), server_->authkey_file()});
-    return SpawnWorker(args, out);
-  }
-  std::string Unique(const std::string& prefix) {
-    return prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  }
   // Whether a session with this id is still listed by the server.
   static bool Listed(const Manager& m, const std::string& session_id) {
     for (const SessionInfo& session : m.sessions()) {
@@ -78,8 +64,6 @@ class HeartbeatTest : public ::testing::Test {
     }
     return false;
   }
-
-  inline static ServerProcess* server_ = nullptr;
 };
 
 TEST_F(HeartbeatTest, AFrozenHoldersLockGoesToTheNextWaiterWithinTheLease) {
