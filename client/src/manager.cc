@@ -197,12 +197,18 @@ std::vector<ObjectInfo> Manager::objects() const {
   ClientSession& session = this->session();
   // Drops made before this call must show in the counts.
   session.SettleReleases();
-  v1::ListObjectsReply reply = Start(session, nullptr, method::Manager::ListObjects,
-                                     v1::ListObjectsRequest(), KeepAlive(), WholeReply)
-                                   .get();
+  // Page by page: the server never walks more than a page in one call.
   std::vector<ObjectInfo> objects;
-  objects.reserve(static_cast<size_t>(reply.objects_size()));
-  for (const v1::ObjectInfo& info : reply.objects()) objects.push_back(detail::ToObjectInfo(info));
+  v1::ListObjectsRequest request;
+  do {
+    v1::ListObjectsReply reply =
+        Start(session, nullptr, method::Manager::ListObjects, request, KeepAlive(), WholeReply)
+            .get();
+    for (const v1::ObjectInfo& info : reply.objects()) {
+      objects.push_back(detail::ToObjectInfo(info));
+    }
+    request.set_after_id(reply.next_after_id());
+  } while (request.after_id() != 0);
   return objects;
 }
 

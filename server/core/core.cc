@@ -17,9 +17,15 @@ Core::Core(CoreOptions options)
       factory_(&registry_, &budget_, &timers_),
       sessions_(options_.lease, options_.stream_grace),
       challenges_(options_.authkey, options_.challenge_ttl, options_.max_challenges),
-      thread_([this] { Loop(); }) {}
+      thread_([this] { Loop(); }) {
+  // A reference that went wakes the housekeeping thread, which frees what it
+  // left unreferenced.
+  registry_.set_wake([this] { RequestCollect(); });
+}
 
 Core::~Core() {
+  // Values that outlive the loop must not wake it.
+  registry_.set_wake(nullptr);
   {
     MutexLock lock(&loop_mu_);
     stop_ = true;
@@ -41,17 +47,14 @@ void Core::GiveBack(SessionId id) {
   { MutexLock barrier(&registry_.collector_mutex()); }
   for (const ObjectSummary& sync : registry_.SyncObjects()) sync.object->EndSession(id);
   registry_.DropSession(id);
-  RequestCollect();
 }
 
 void Core::ReleaseRefs(SessionId session, absl::Span<const uint64_t> ids) {
   for (uint64_t id : ids) registry_.Release(session, id);
-  if (registry_.collect_wanted()) RequestCollect();
 }
 
 absl::Status Core::DeleteName(const std::string& name) {
   absl::Status deleted = registry_.DeleteName(name);
-  if (deleted.ok()) RequestCollect();
   return deleted;
 }
 

@@ -58,15 +58,23 @@ ObjectListing ListingOf(const ObjectSummary& summary, size_t repr_limit,
 
 }  // namespace
 
-std::vector<ObjectListing> ListObjects(Registry& registry, const Sessions& sessions) {
-  const std::vector<ObjectSummary> summaries = registry.List();
+ObjectPage ListObjects(Registry& registry, const Sessions& sessions, uint64_t after,
+                       int64_t page_size) {
+  if (page_size <= 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  // What went before the call is gone from the listing, so counts are exact.
+  registry.Collect();
+  // One more than the page tells whether another page follows.
+  const std::vector<ObjectSummary> summaries = registry.List(after, page_size + 1);
   const absl::flat_hash_map<SessionId, std::string> names = ClientNames(sessions);
-  std::vector<ObjectListing> out;
-  out.reserve(summaries.size());
-  for (const ObjectSummary& summary : summaries) {
-    out.push_back(ListingOf(summary, kListedReprLimit, names));
+  ObjectPage page;
+  const size_t listed = std::min(summaries.size(), static_cast<size_t>(page_size));
+  page.objects.reserve(listed);
+  for (size_t i = 0; i < listed; ++i) {
+    page.objects.push_back(ListingOf(summaries[i], kListedReprLimit, names));
   }
-  return out;
+  if (summaries.size() > listed) page.next_after = summaries[listed - 1].id;
+  return page;
 }
 
 absl::StatusOr<ObjectListing> DescribeObject(Registry& registry, const Sessions& sessions,

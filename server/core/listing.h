@@ -73,12 +73,21 @@ struct SessionListing {
   std::vector<SessionHolding> holdings;
 };
 
-// Every live object, ordered by id, after a collection (Registry::List), with
-// reprs cut to a listing's length. Takes the collector lock.
-std::vector<ObjectListing> ListObjects(Registry& registry, const Sessions& sessions);
+// A page of the live objects, ordered by id: at most page_size (0: the
+// default, and never more than the most) with ids above after, after a
+// collection of what went (Registry::Collect), with reprs cut to a listing's
+// length. next_after is where the next page starts, 0 after the last.
+struct ObjectPage {
+  std::vector<ObjectListing> objects;
+  uint64_t next_after = 0;
+};
+inline constexpr int64_t kDefaultPageSize = 1000;
+inline constexpr int64_t kMaxPageSize = 10000;
+ObjectPage ListObjects(Registry& registry, const Sessions& sessions, uint64_t after = 0,
+                       int64_t page_size = 0);
 
 // One object, by id or by name when id is 0, with its whole repr. KeyError
-// when there is none. Takes the collector lock shared.
+// when there is none.
 absl::StatusOr<ObjectListing> DescribeObject(Registry& registry, const Sessions& sessions,
                                              uint64_t id, const std::string& name);
 

@@ -26,7 +26,7 @@ ObjectFactory::ObjectFactory(Registry* registry, MemoryBudget* budget, Timers* t
 
 absl::StatusOr<CreatedObject> ObjectFactory::Create(SessionId session, ObjectSpec spec) {
   if (spec.kind == Kind::kPipe) return CreatePipe(session, spec);
-  absl::Status refs = registry_->CheckRefs(spec.initial);
+  absl::Status refs = registry_->BindRefs(spec.initial);
   if (!refs.ok()) return refs;
   absl::StatusOr<std::shared_ptr<LockObject>> lock = ConditionLock(spec);
   if (!lock.ok()) return lock.status();
@@ -72,14 +72,21 @@ absl::StatusOr<CreatedObject> ObjectFactory::CreatePipe(SessionId session,
   }
   first.SetPeerId(second_id->first);
   second.SetPeerId(first_id->first);
-  absl::StatusOr<std::pair<uint64_t, bool>> pipe = registry_->Create(
-      session, Kind::kPipe, spec.name, [&]() -> absl::StatusOr<std::unique_ptr<Object>> {
-        return std::make_unique<PipeObject>(spec.duplex, first_id->first, second_id->first);
-      });
+  // The pipe holds its ends as a list holds what is stored in it.
+  Value ends = Value::list({Value(ObjectRef{first_id->first, Kind::kConnection, nullptr}),
+                            Value(ObjectRef{second_id->first, Kind::kConnection, nullptr})});
+  absl::Status bound = registry_->BindRefs(ends);
+  absl::StatusOr<std::pair<uint64_t, bool>> pipe =
+      bound.ok() ? registry_->Create(session, Kind::kPipe, spec.name,
+                                     [&]() -> absl::StatusOr<std::unique_ptr<Object>> {
+                                       return std::make_unique<PipeObject>(spec.duplex,
+                                                                           std::move(ends));
+                                     })
+                 : absl::StatusOr<std::pair<uint64_t, bool>>(bound);
   if (pipe.ok() && pipe->second) {
     return CreatedObject{pipe->first, true, {first_id->first, second_id->first}};
   }
-  // The ends made here are nobody's now: the collector frees them.
+  // The ends made here are nobody's now: they are freed.
   registry_->Release(session, first_id->first);
   registry_->Release(session, second_id->first);
   if (!pipe.ok()) return pipe.status();

@@ -8,7 +8,45 @@
 
 namespace shoal::server {
 
+void ReleaseQueue::Push(uint64_t id) {
+  std::function<void()> wake;
+  {
+    MutexLock lock(&mu_);
+    ids_.push_back(id);
+    wake = wake_;
+  }
+  if (wake) wake();
+}
+
+std::vector<uint64_t> ReleaseQueue::Take() {
+  MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  out.swap(ids_);
+  return out;
+}
+
+bool ReleaseQueue::empty() const {
+  MutexLock lock(&mu_);
+  return ids_.empty();
+}
+
+void ReleaseQueue::set_wake(std::function<void()> wake) {
+  MutexLock lock(&mu_);
+  wake_ = std::move(wake);
+}
+
+RefHolder::RefHolder(std::shared_ptr<RefAnchor> anchor) : anchor_(std::move(anchor)) {
+  anchor_->value_refs.fetch_add(1, std::memory_order_acq_rel);
+}
+
+RefHolder::~RefHolder() {
+  anchor_->value_refs.fetch_sub(1, std::memory_order_acq_rel);
+  anchor_->queue->Push(anchor_->id);
+}
+
 Registry::Registry(int64_t max_objects) : max_objects_(max_objects) {}
+
+void Registry::set_wake(std::function<void()> wake) { released_->set_wake(std::move(wake)); }
 
 absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Kind kind,
                                                            const std::string& name,
@@ -37,6 +75,8 @@ absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Ki
   Entry& entry = objects_[id];
   entry.object = std::shared_ptr<Object>(std::move(*made));
   entry.name = name;
+  ids_.insert(id);
+  if (IsSyncKind(kind)) sync_ids_.insert(id);
   AdjustSessionRefsLocked(session, id, 1);
   if (!name.empty()) names_[name] = id;
   return std::make_pair(id, true);
@@ -104,6 +144,27 @@ absl::Status Registry::CheckRefs(const Value& value) const {
   return absl::OkStatus();
 }
 
+absl::Status Registry::BindRefs(Value& value) {
+  if (!value.contains_ref()) return absl::OkStatus();
+  absl::Status checked = CheckRefs(value);
+  if (!checked.ok()) return checked;
+  std::vector<ObjectRef*> refs;
+  value.ForEachRefMutable([&refs](ObjectRef& ref) { refs.push_back(&ref); });
+  MutexLock lock(&mu_);
+  for (ObjectRef* ref : refs) {
+    auto it = objects_.find(ref->id);
+    // Gone since the check: the value is refused as if it had been then.
+    if (it == objects_.end()) {
+      return error::ValueError(
+          absl::StrCat("reference to object ", ref->id, ", which does not exist"));
+    }
+    std::shared_ptr<RefAnchor>& anchor = it->second.anchor;
+    if (anchor == nullptr) anchor = std::make_shared<RefAnchor>(ref->id, released_);
+    ref->owner = std::make_shared<RefHolder>(anchor);
+  }
+  return absl::OkStatus();
+}
+
 void Registry::RetainRefs(SessionId session, const Value& value) {
   if (!value.contains_ref()) return;
   const std::vector<ObjectRef> refs = RefsIn(value);
@@ -159,15 +220,16 @@ void Registry::AdjustSessionRefsLocked(SessionId session, uint64_t id, int64_t d
   }
   Entry& entry = object->second;
   entry.session_refs += delta;
-  if (entry.session_refs <= 0 && entry.name.empty()) collect_wanted_ = true;
+  if (entry.session_refs <= 0 && entry.name.empty()) released_->Push(id);
 }
 
 std::vector<ObjectSummary> Registry::SyncObjects() const {
   std::vector<ObjectSummary> out;
   {
     ReaderMutexLock lock(&mu_);
-    for (const auto& [id, entry] : objects_) {
-      if (!IsSyncKind(entry.object->kind())) continue;
+    out.reserve(sync_ids_.size());
+    for (uint64_t id : sync_ids_) {
+      const Entry& entry = objects_.at(id);
       ObjectSummary summary;
       summary.id = id;
       summary.kind = entry.object->kind();
@@ -176,8 +238,6 @@ std::vector<ObjectSummary> Registry::SyncObjects() const {
       out.push_back(std::move(summary));
     }
   }
-  std::sort(out.begin(), out.end(),
-            [](const ObjectSummary& a, const ObjectSummary& b) { return a.id < b.id; });
   return out;
 }
 
@@ -192,111 +252,155 @@ absl::Status Registry::DeleteName(const std::string& name) {
   MutexLock lock(&mu_);
   auto it = names_.find(name);
   if (it == names_.end()) return error::KeyError(absl::StrCat("no object is named '", name, "'"));
-  objects_.at(it->second).name.clear();
+  const uint64_t id = it->second;
+  objects_.at(id).name.clear();
   names_.erase(it);
-  collect_wanted_ = true;
+  released_->Push(id);
   return absl::OkStatus();
 }
 
-absl::flat_hash_map<uint64_t, int64_t> Registry::Mark() const {
-  // The value is how many references live objects hold to the key; every
-  // reachable object has an entry, possibly zero.
-  absl::flat_hash_map<uint64_t, int64_t> reached;
-  std::vector<uint64_t> pending;
-  for (const auto& [id, entry] : objects_) {
-    if (!entry.name.empty() || entry.session_refs > 0) {
-      reached.emplace(id, 0);
-      pending.push_back(id);
-    }
-  }
-  while (!pending.empty()) {
-    const uint64_t id = pending.back();
-    pending.pop_back();
-    const Object& object = *objects_.at(id).object;
-    if (!object.may_hold_refs()) continue;
-    std::vector<uint64_t> held;
-    object.ForEachRef([&held](const ObjectRef& ref) { held.push_back(ref.id); });
-    for (uint64_t target : held) {
-      if (objects_.find(target) == objects_.end()) continue;
-      auto [it, inserted] = reached.emplace(target, 0);
-      ++it->second;
-      if (inserted) pending.push_back(target);
-    }
-  }
-  // References from unreachable objects do not count: they are about to go.
-  return reached;
+void Registry::EraseLocked(uint64_t id, std::vector<std::shared_ptr<Object>>* doomed) {
+  auto it = objects_.find(id);
+  doomed->push_back(std::move(it->second.object));
+  objects_.erase(it);
+  ids_.erase(id);
+  sync_ids_.erase(id);
+  candidates_.erase(id);
 }
 
-int Registry::Collect() {
+int Registry::Reap() {
+  int freed = 0;
+  // Freeing an object drops the values it held, which may leave more
+  // objects without references: go on until the queue stays empty.
+  for (std::vector<uint64_t> look = released_->Take(); !look.empty();
+       look = released_->Take()) {
+    std::vector<std::shared_ptr<Object>> doomed;
+    {
+      MutexLock lock(&mu_);
+      for (uint64_t id : look) {
+        auto it = objects_.find(id);
+        if (it == objects_.end()) continue;
+        const Entry& entry = it->second;
+        if (entry.session_refs > 0 || !entry.name.empty()) continue;
+        if (ValueRefsLocked(entry) > 0) {
+          candidates_.insert(id);
+          continue;
+        }
+        EraseLocked(id, &doomed);
+      }
+    }
+    // Objects are destroyed outside the lock: a large one takes a while, and
+    // its destructor returns its bytes to the budget.
+    freed += static_cast<int>(doomed.size());
+  }
+  return freed;
+}
+
+int Registry::CollectCycles() {
   std::vector<std::shared_ptr<Object>> doomed;
   {
     MutexLock collector(&collector_mu_);
     MutexLock lock(&mu_);
-    collect_wanted_ = false;
-    absl::flat_hash_map<uint64_t, int64_t> reached = Mark();
-    for (auto it = objects_.begin(); it != objects_.end();) {
-      if (reached.contains(it->first)) {
-        ++it;
-        continue;
+    if (candidates_.empty()) return 0;
+    // The objects reachable from the candidates, each with the bound
+    // references to it found inside them (distinct holders: copies of a
+    // value share theirs), and the edges between them.
+    struct Node {
+      int64_t inside = 0;
+      std::vector<uint64_t> out;
+    };
+    absl::flat_hash_map<uint64_t, Node> graph;
+    absl::flat_hash_set<const void*> holders;
+    std::vector<uint64_t> pending;
+    for (uint64_t id : candidates_) {
+      if (objects_.contains(id) && graph.try_emplace(id).second) pending.push_back(id);
+    }
+    candidates_.clear();
+    while (!pending.empty()) {
+      const uint64_t id = pending.back();
+      pending.pop_back();
+      const Object& object = *objects_.at(id).object;
+      if (!object.may_hold_refs()) continue;
+      std::vector<std::pair<uint64_t, const void*>> held;
+      object.ForEachRef([&held](const ObjectRef& ref) {
+        if (ref.owner != nullptr) held.emplace_back(ref.id, ref.owner.get());
+      });
+      for (const auto& [target, holder] : held) {
+        auto entry = objects_.find(target);
+        if (entry == objects_.end() || entry->second.anchor == nullptr) continue;
+        // A reference counts once however many objects share the value.
+        if (static_cast<const RefHolder*>(holder)->anchor().id != target) continue;
+        auto [node, inserted] = graph.try_emplace(target);
+        if (holders.insert(holder).second) ++node->second.inside;
+        graph.at(id).out.push_back(target);
+        if (inserted) pending.push_back(target);
       }
-      doomed.push_back(std::move(it->second.object));
-      objects_.erase(it++);
+    }
+    // What something outside the group refers to lives, and so does what it
+    // reaches; the rest refers only to itself.
+    std::vector<uint64_t> live;
+    for (const auto& [id, node] : graph) {
+      const Entry& entry = objects_.at(id);
+      if (entry.session_refs > 0 || !entry.name.empty() || ValueRefsLocked(entry) > node.inside) {
+        live.push_back(id);
+      }
+    }
+    absl::flat_hash_set<uint64_t> reached(live.begin(), live.end());
+    while (!live.empty()) {
+      const uint64_t id = live.back();
+      live.pop_back();
+      for (uint64_t target : graph.at(id).out) {
+        if (reached.insert(target).second) live.push_back(target);
+      }
+    }
+    for (const auto& [id, node] : graph) {
+      if (!reached.contains(id)) EraseLocked(id, &doomed);
     }
   }
-  // Objects are destroyed outside the locks: a large one takes a while, and
-  // its destructor returns its bytes to the budget.
-  const int freed = static_cast<int>(doomed.size());
-  doomed.clear();
-  return freed;
+  return static_cast<int>(doomed.size());
+}
+
+int Registry::Collect() {
+  int freed = 0;
+  for (;;) {
+    const int round = Reap() + CollectCycles();
+    if (round == 0) return freed;
+    freed += round;
+  }
 }
 
 bool Registry::collect_wanted() const {
+  if (!released_->empty()) return true;
   ReaderMutexLock lock(&mu_);
-  return collect_wanted_;
+  return !candidates_.empty();
 }
 
-std::vector<ObjectSummary> Registry::List() {
-  Collect();
+ObjectSummary Registry::SummaryLocked(uint64_t id, const Entry& entry) const {
+  ObjectSummary summary;
+  summary.id = id;
+  summary.kind = entry.object->kind();
+  summary.name = entry.name;
+  summary.session_refs = entry.session_refs;
+  summary.container_refs = ValueRefsLocked(entry);
+  summary.object = entry.object;
+  return summary;
+}
+
+std::vector<ObjectSummary> Registry::List(uint64_t after, int64_t limit) const {
   std::vector<ObjectSummary> out;
-  {
-    ReaderMutexLock collector(&collector_mu_);
-    ReaderMutexLock lock(&mu_);
-    absl::flat_hash_map<uint64_t, int64_t> reached = Mark();
-    out.reserve(objects_.size());
-    for (const auto& [id, entry] : objects_) {
-      ObjectSummary summary;
-      summary.id = id;
-      summary.kind = entry.object->kind();
-      summary.name = entry.name;
-      summary.session_refs = entry.session_refs;
-      auto r = reached.find(id);
-      summary.container_refs = r == reached.end() ? 0 : r->second;
-      summary.object = entry.object;
-      out.push_back(std::move(summary));
-    }
+  ReaderMutexLock lock(&mu_);
+  for (auto it = ids_.upper_bound(after); it != ids_.end(); ++it) {
+    if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
+    out.push_back(SummaryLocked(*it, objects_.at(*it)));
   }
-  std::sort(out.begin(), out.end(),
-            [](const ObjectSummary& a, const ObjectSummary& b) { return a.id < b.id; });
   return out;
 }
 
 absl::StatusOr<ObjectSummary> Registry::Summarize(uint64_t id, const std::string& name) {
-  ReaderMutexLock collector(&collector_mu_);
   ReaderMutexLock lock(&mu_);
   absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
-  id = *resolved;
-  auto it = objects_.find(id);
-  ObjectSummary summary;
-  summary.id = id;
-  summary.kind = it->second.object->kind();
-  summary.name = it->second.name;
-  summary.session_refs = it->second.session_refs;
-  absl::flat_hash_map<uint64_t, int64_t> reached = Mark();
-  auto r = reached.find(id);
-  summary.container_refs = r == reached.end() ? 0 : r->second;
-  summary.object = it->second.object;
-  return summary;
+  return SummaryLocked(*resolved, objects_.at(*resolved));
 }
 
 size_t Registry::size() const {

@@ -1,23 +1,24 @@
 #include "server/objects/pipe_object.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace shoal::server {
 
-PipeObject::PipeObject(bool duplex, uint64_t first, uint64_t second)
-    : Object(Kind::kPipe), duplex_(duplex), first_(first), second_(second) {
+PipeObject::PipeObject(bool duplex, Value ends)
+    : Object(Kind::kPipe), duplex_(duplex), ends_(std::move(ends)) {
   // Its ends are references the collector must follow.
   MarkMayHoldRefs();
 }
 
 std::string PipeObject::Repr() const {
-  return absl::StrCat("<Pipe ", duplex_ ? "duplex" : "one-way", ", ends #", first_, " and #",
-                      second_, ">");
+  return absl::StrCat("<Pipe ", duplex_ ? "duplex" : "one-way", ", ends #", first(), " and #",
+                      second(), ">");
 }
 
 void PipeObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
-  fn(ObjectRef{first_, Kind::kConnection, nullptr});
-  fn(ObjectRef{second_, Kind::kConnection, nullptr});
+  ends_.ForEachRef(fn);
 }
 
 }  // namespace shoal::server

@@ -20,13 +20,14 @@ namespace shoal::server {
 
 class PipeObject : public Object {
  public:
-  // first and second are the registry's ids of the ends: first receives
-  // (and, when duplex, sends), second sends (and, when duplex, receives).
-  PipeObject(bool duplex, uint64_t first, uint64_t second);
+  // ends is the list of references to the two ends, bound by the registry
+  // (Registry::BindRefs): first receives (and, when duplex, sends), second
+  // sends (and, when duplex, receives).
+  PipeObject(bool duplex, Value ends);
 
   bool duplex() const { return duplex_; }
-  uint64_t first() const { return first_; }
-  uint64_t second() const { return second_; }
+  uint64_t first() const { return ends_.as_list()[0].as_ref().id; }
+  uint64_t second() const { return ends_.as_list()[1].as_ref().id; }
 
   // Object:
   std::string Repr() const override;  // <Pipe duplex, ends #5 and #6>
@@ -36,8 +37,7 @@ class PipeObject : public Object {
 
  private:
   const bool duplex_;
-  const uint64_t first_;
-  const uint64_t second_;
+  const Value ends_;
 };
 
 }  // namespace shoal::server

@@ -13,7 +13,7 @@ namespace shoal::server {
 absl::StatusOr<Value> CallContext::Store(const v1::Value& wire, Object& target) const {
   absl::StatusOr<Value> value = DecodeValue(wire);
   if (!value.ok() || !value->contains_ref()) return value;
-  absl::Status refs = core_.registry().CheckRefs(*value);
+  absl::Status refs = core_.registry().BindRefs(*value);
   if (!refs.ok()) return refs;
   target.MarkMayHoldRefs();
   return value;

@@ -115,11 +115,11 @@ std::vector<Method> Rows() {
       }));
   Method list = Row<v1::ListObjectsRequest, v1::ListObjectsReply>(
       kService, "ListObjects",
-      [](CallContext& c, const v1::ListObjectsRequest&, v1::ListObjectsReply& out) {
-        for (const ObjectListing& listing :
-             ListObjects(c.core().registry(), c.core().sessions())) {
-          Encode(listing, out.add_objects());
-        }
+      [](CallContext& c, const v1::ListObjectsRequest& r, v1::ListObjectsReply& out) {
+        ObjectPage page = ListObjects(c.core().registry(), c.core().sessions(), r.after_id(),
+                                      r.page_size());
+        for (const ObjectListing& listing : page.objects) Encode(listing, out.add_objects());
+        out.set_next_after_id(page.next_after);
         return absl::OkStatus();
       });
   // Listing collects first, so that the count is exact; that takes the

@@ -157,6 +157,11 @@ class Value {
   // Calls fn(const ObjectRef&) for every reference inside, recursively.
   template <typename Fn>
   void ForEachRef(Fn&& fn) const;
+  // Calls fn(ObjectRef&) for every reference inside, recursively, so that fn
+  // may set its owner. Copies of a value share its lists and dicts: call it on
+  // a value no copy has been made of.
+  template <typename Fn>
+  void ForEachRefMutable(Fn&& fn);
   // Whether a reference appears anywhere inside.
   bool contains_ref() const;
 
@@ -354,6 +359,26 @@ void Value::ForEachRef(Fn&& fn) const {
       for (const auto& [key, value] : *std::get<7>(v_)) {
         key.ForEachRef(fn);
         value.ForEachRef(fn);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+template <typename Fn>
+void Value::ForEachRefMutable(Fn&& fn) {
+  switch (type()) {
+    case Type::kRef:
+      fn(std::get<8>(v_));
+      break;
+    case Type::kList:
+      for (Value& item : *std::get<6>(v_)) item.ForEachRefMutable(fn);
+      break;
+    case Type::kDict:
+      for (auto& [key, value] : *std::get<7>(v_)) {
+        key.ForEachRefMutable(fn);
+        value.ForEachRefMutable(fn);
       }
       break;
     default:

@@ -623,8 +623,14 @@ TEST_F(ConnectionObjectTest, ParkedReceiversRacingTimersCancelSendAndCloseLoseNo
   }
 }
 
+// The list of references to two ends, as the factory gives a pipe.
+Value Ends(uint64_t first, uint64_t second) {
+  return Value::list({Value(ObjectRef{first, Kind::kConnection, nullptr}),
+                      Value(ObjectRef{second, Kind::kConnection, nullptr})});
+}
+
 TEST(PipeObjectTest, HoldsItsTwoEndsByReference) {
-  PipeObject pipe(/*duplex=*/false, 5, 6);
+  PipeObject pipe(/*duplex=*/false, Ends(5, 6));
   EXPECT_EQ(pipe.kind(), Kind::kPipe);
   EXPECT_TRUE(pipe.may_hold_refs());
   EXPECT_FALSE(pipe.duplex());
@@ -636,7 +642,7 @@ TEST(PipeObjectTest, HoldsItsTwoEndsByReference) {
     ids.push_back(ref.id);
   });
   EXPECT_EQ(ids, (std::vector<uint64_t>{5, 6}));
-  EXPECT_EQ(PipeObject(true, 1, 2).Repr(), "<Pipe duplex, ends #1 and #2>");
+  EXPECT_EQ(PipeObject(true, Ends(1, 2)).Repr(), "<Pipe duplex, ends #1 and #2>");
 }
 
 }  // namespace

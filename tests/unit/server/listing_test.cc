@@ -68,7 +68,7 @@ TEST_F(ListingTest, AnArrayShowsItsTypecodeAndLength) {
   EXPECT_EQ(described->size, 3);
   EXPECT_EQ(described->repr, "array('h', [1, 2, 3])");
   EXPECT_TRUE(described->holders.empty());
-  const std::vector<ObjectListing> listed = ListObjects(registry_, sessions_);
+  const std::vector<ObjectListing> listed = ListObjects(registry_, sessions_).objects;
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].typecode, "h");
   EXPECT_EQ(listed[0].size, 3);
@@ -109,7 +109,7 @@ TEST_F(ListingTest, ListingCutsLongReprsAndDescribeGivesThemWhole) {
   const std::string long_repr(500, 'x');
   const uint64_t id = Add(alice, Kind::kList, "", long_repr);
   Add(alice, Kind::kDict, "", "{}");
-  std::vector<ObjectListing> listed = ListObjects(registry_, sessions_);
+  std::vector<ObjectListing> listed = ListObjects(registry_, sessions_).objects;
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].id, id);
   EXPECT_EQ(listed[0].repr, std::string(200, 'x') + "...");
