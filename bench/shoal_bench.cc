@@ -13,6 +13,13 @@
 //   shoal_bench wakeup ADDRESS KEYFILE TRIALS
 //       the wake-up latency of one parked get(): from the put to the return
 //       of the get, measured TRIALS times
+//   shoal_bench scale ADDRESS KEYFILE HELD SECONDS
+//       makes HELD anonymous lists on one session and prints "held"; on "go",
+//       measures the latency of Value.add on another session for SECONDS,
+//       quiet, then for SECONDS while a third session makes and drops lists,
+//       then 200 Describes of one object, and prints one JSON line
+//   shoal_bench hold ADDRESS KEYFILE COUNT
+//       makes COUNT anonymous empty lists, prints "held", waits for "quit"
 //
 // Every client uses the public client library only.
 #include <algorithm>
@@ -418,13 +425,96 @@ int RunWakeup(const Target& target, int trials) {
   return 0;
 }
 
+// Makes count anonymous lists on m, each held by its proxy in out.
+void MakeLists(const shoal::Manager& m, int64_t count, std::vector<shoal::ListProxy>* out) {
+  out->reserve(out->size() + static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) out->push_back(m.list());
+}
+
+int RunHold(const Target& target, int64_t count) {
+  shoal::Manager m = Connect(target);
+  std::vector<shoal::ListProxy> held;
+  MakeLists(m, count, &held);
+  bench::Emit("held " + std::to_string(m.object_count()));
+  WaitForLine("quit");
+  return 0;
+}
+
+// Value.add latencies on its own session for seconds; while churn is set, a
+// thread on a third session makes and drops lists as fast as it can.
+struct Latencies {
+  std::vector<int64_t> ns;
+  int64_t churned = 0;
+};
+
+Latencies MeasureAdds(const Target& target, double seconds, bool churn) {
+  shoal::Manager m = Connect(target);
+  shoal::ValueProxy counter = m.Value("q", 0);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> churned{0};
+  std::thread churner;
+  if (churn) {
+    churner = std::thread([&] {
+      shoal::Manager c = Connect(target);
+      while (!stop.load(std::memory_order_relaxed)) {
+        // Made and dropped at once: the server frees it when its last
+        // reference goes.
+        c.list().append(1);
+        churned.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  Latencies out;
+  const double end = bench::MonotonicSeconds() + seconds;
+  while (bench::MonotonicSeconds() < end) {
+    const int64_t t0 = bench::MonotonicNanos();
+    counter.add(1);
+    out.ns.push_back(bench::MonotonicNanos() - t0);
+  }
+  stop = true;
+  if (churner.joinable()) churner.join();
+  out.churned = churned.load();
+  return out;
+}
+
+int RunScale(const Target& target, int64_t held_count, double seconds) {
+  shoal::Manager m = Connect(target);
+  std::vector<shoal::ListProxy> held;
+  const double t0 = bench::MonotonicSeconds();
+  MakeLists(m, held_count, &held);
+  const double made_s = bench::MonotonicSeconds() - t0;
+  shoal::ValueProxy probe = m.Value("q", 0);
+  bench::Emit("held " + std::to_string(held.size()));
+  WaitForLine("go");
+  const Latencies quiet = MeasureAdds(target, seconds, false);
+  const Latencies churned = MeasureAdds(target, seconds, true);
+  std::vector<int64_t> describes;
+  for (int i = 0; i < 200; ++i) {
+    const int64_t d0 = bench::MonotonicNanos();
+    (void)m.describe(probe.id());
+    describes.push_back(bench::MonotonicNanos() - d0);
+  }
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "{\"held\": %lld, \"make_s\": %.3f, \"churned\": %lld, \"seconds\": %.3f, ",
+                static_cast<long long>(held.size()), made_s,
+                static_cast<long long>(churned.churned), seconds);
+  bench::Emit(std::string(line) + "\"quiet\": " + bench::HistogramJson(quiet.ns) +
+              ", \"churn\": " + bench::HistogramJson(churned.ns) +
+              ", \"describe\": " + bench::HistogramJson(describes) + "}");
+  WaitForLine("quit");
+  return 0;
+}
+
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s client ADDRESS KEYFILE INDEX CLIENTS\n"
                "       %s waiters ADDRESS KEYFILE EVENT COUNT\n"
                "       %s waker ADDRESS KEYFILE EVENT TOTAL\n"
-               "       %s wakeup ADDRESS KEYFILE TRIALS\n",
-               argv0, argv0, argv0, argv0);
+               "       %s wakeup ADDRESS KEYFILE TRIALS\n"
+               "       %s scale ADDRESS KEYFILE HELD SECONDS\n"
+               "       %s hold ADDRESS KEYFILE COUNT\n",
+               argv0, argv0, argv0, argv0, argv0, argv0);
   return 2;
 }
 
@@ -439,6 +529,8 @@ int main(int argc, char** argv) {
     if (mode == "waiters" && argc == 6) return RunWaiters(target, argv[4], std::atoi(argv[5]));
     if (mode == "waker" && argc == 6) return RunWaker(target, argv[4], std::atoi(argv[5]));
     if (mode == "wakeup" && argc == 5) return RunWakeup(target, std::atoi(argv[4]));
+    if (mode == "scale" && argc == 6) return RunScale(target, std::atoll(argv[4]), std::atof(argv[5]));
+    if (mode == "hold" && argc == 5) return RunHold(target, std::atoll(argv[4]));
     return Usage(argv[0]);
   } catch (const shoal::Error& e) {
     std::fprintf(stderr, "shoal_bench %s: %s: %s\n", mode.c_str(), e.kind().c_str(), e.what());

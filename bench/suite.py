@@ -333,8 +333,9 @@ def free_port():
 class Servers:
     """Starts one server of a system on a transport and gives clients' argv."""
 
-    def __init__(self, build, tmp):
+    def __init__(self, build, tmp, server_bin=None):
         self.build = build
+        self.server_bin = server_bin or os.path.join(build, "server", "shoal-server")
         self.tmp = tmp
         self.key = os.path.join(tmp, "authkey")
         with open(self.key, "w") as f:
@@ -355,7 +356,7 @@ class Servers:
         if system == "shoal":
             listen = ("127.0.0.1:0" if transport == "tcp"
                       else "unix:" + os.path.join(self.tmp, name + ".sock"))
-            p = Proc(name, [os.path.join(self.build, "server", "shoal-server"),
+            p = Proc(name, [self.server_bin,
                             "--listen=" + listen, "--authkey-file=" + self.key], self.tmp)
             # The server tells its limits (descriptors, connections) before
             # it says where it listens.
@@ -603,6 +604,66 @@ def run_wakeup(servers, system, trials):
         server.stop()
 
 
+def run_scale(servers, held, seconds, log):
+    """A plain call's latency on a server holding `held` objects, quiet and
+    while another client makes and drops objects, and Describe's."""
+    server, address = servers.start("shoal", "tcp")
+    try:
+        p = Proc(servers._name("shoal-scale"),
+                 servers.client_argv("shoal", "scale", address, held, seconds), servers.tmp)
+        try:
+            line = read_lines([p], 600, "making %d objects" % held)[0]
+            if not line.startswith("held"):
+                raise BenchError("scale: %r" % line)
+            rss_held = proc_status(server.pid)["rss_kib"]
+            p.send("go")
+            r = json.loads(read_lines([p], 60 + 4 * seconds, "scale latencies")[0])
+        finally:
+            p.close_gracefully(30)
+        out = {"held": r["held"], "make_s": r["make_s"], "rss_held_kib": rss_held,
+               "churned_per_s": r["churned"] / r["seconds"]}
+        for phase in ("quiet", "churn", "describe"):
+            hist = [tuple(x) for x in r[phase]]
+            out[phase] = {"p50_us": percentile_us(hist, 0.5), "p99_us": percentile_us(hist, 0.99),
+                          "max_us": percentile_us(hist, 1.0)}
+        log("  %d objects held: add p50 %.0f us quiet, %.0f us with churn (p99 %.0f us, "
+            "%.0f objects/s churned); Describe p50 %.0f us"
+            % (out["held"], out["quiet"]["p50_us"], out["churn"]["p50_us"],
+               out["churn"]["p99_us"], out["churned_per_s"], out["describe"]["p50_us"]))
+        return out
+    finally:
+        server.stop()
+
+
+def run_memory(servers, count, log):
+    """The server's memory per empty object, with `count` held."""
+    server, address = servers.start("shoal", "tcp")
+    try:
+        p = Proc(servers._name("shoal-hold"),
+                 servers.client_argv("shoal", "hold", address, 1), servers.tmp)
+        try:
+            read_lines([p], 60, "one object")
+            before = proc_status(server.pid)["rss_kib"]
+        finally:
+            p.close_gracefully(30)
+        p = Proc(servers._name("shoal-hold"),
+                 servers.client_argv("shoal", "hold", address, count), servers.tmp)
+        try:
+            t0 = time.monotonic()
+            read_lines([p], 1200, "making %d objects" % count)
+            made_s = time.monotonic() - t0
+            after = proc_status(server.pid)["rss_kib"]
+        finally:
+            p.close_gracefully(60)
+        out = {"objects": count, "rss_before_kib": before, "rss_after_kib": after,
+               "bytes_per_object": (after - before) * 1024.0 / count, "make_s": made_s}
+        log("  %d empty lists: %.0f bytes each (server RSS %.0f -> %.0f MiB)"
+            % (count, out["bytes_per_object"], before / 1024.0, after / 1024.0))
+        return out
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- reporting
 
 def machine_info(build):
@@ -794,6 +855,32 @@ WAITER_HEADER = ["system", "waiters", "client processes", "server threads (fresh
 
 WAKEUP_HEADER = ["system", "trials", "p50 us", "p99 us"]
 
+SCALE_HEADER = ["objects held", "Value.add p50/p99 us (quiet)",
+                "Value.add p50/p99 us (churn)", "p50 churn/quiet", "objects churned/s",
+                "Describe p50/max us", "server RSS MiB"]
+
+
+def scale_rows(scales):
+    rows = []
+    for s in scales:
+        q, c, d = s["quiet"], s["churn"], s["describe"]
+        rows.append(["%d" % s["held"], "%.0f / %.0f" % (q["p50_us"], q["p99_us"]),
+                     "%.0f / %.0f" % (c["p50_us"], c["p99_us"]),
+                     "%.2fx" % (c["p50_us"] / q["p50_us"]), "%.0f" % s["churned_per_s"],
+                     "%.0f / %.0f" % (d["p50_us"], d["max_us"]),
+                     "%.0f" % (s["rss_held_kib"] / 1024.0)])
+    return rows
+
+
+MEMORY_HEADER = ["empty lists held", "server RSS MiB before", "after", "bytes per object",
+                 "seconds to make"]
+
+
+def memory_rows(memory):
+    return [["%d" % m["objects"], "%.0f" % (m["rss_before_kib"] / 1024.0),
+             "%.0f" % (m["rss_after_kib"] / 1024.0), "%.0f" % m["bytes_per_object"],
+             "%.1f" % m["make_s"]] for m in memory]
+
 
 def wakeup_rows(wakeups):
     return [[w["system"], str(w["trials"]), "%.0f" % w["p50_us"], "%.0f" % w["p99_us"]]
@@ -845,6 +932,18 @@ def render_markdown(data):
                    "over TCP.")
         out.append("")
         out.append(md_table(WAKEUP_HEADER, wakeup_rows(data["wakeups"])))
+        out.append("")
+    if data.get("scales"):
+        out.append("### Objects held")
+        out.append("")
+        out.append("One session holds that many anonymous lists; another calls Value.add in "
+                   "a loop, first alone (quiet), then while a third makes and drops a list "
+                   "per call (churn); then 200 Describes of one object. Over TCP.")
+        out.append("")
+        out.append(md_table(SCALE_HEADER, scale_rows(data["scales"])))
+        out.append("")
+    if data.get("memory"):
+        out.append(md_table(MEMORY_HEADER, memory_rows(data["memory"])))
         out.append("")
     out.append("![throughput against client processes](performance-clients.png)")
     return "\n".join(out)
@@ -913,6 +1012,13 @@ def print_report(data, log):
         log("")
         log("wake-up latency of one parked waiter (TCP):")
         log(text_table(WAKEUP_HEADER, wakeup_rows(data["wakeups"])))
+    if data.get("scales"):
+        log("")
+        log("objects held (TCP):")
+        log(text_table(SCALE_HEADER, scale_rows(data["scales"])))
+    if data.get("memory"):
+        log("")
+        log(text_table(MEMORY_HEADER, memory_rows(data["memory"])))
     log("")
     log("targets:")
     for target, met, total, missed in summarize_checks(data["checks"]):
@@ -944,6 +1050,13 @@ def main():
                              "connection each, in the server and in the clients, connected "
                              "one after the other")
     parser.add_argument("--wakeup-trials", type=int, help="500; quick 100")
+    parser.add_argument("--held", type=int,
+                        help="objects held in the scale run (300000; quick 20000; 0: none)")
+    parser.add_argument("--memory-objects", type=int,
+                        help="empty objects for memory per object (1000000; quick 50000; 0: none)")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="run the scale and memory measures only")
+    parser.add_argument("--server-bin", help="the shoal-server to measure (default: the build's)")
     parser.add_argument("--json", help="where to write the results")
     parser.add_argument("--render", metavar="JSON",
                         help="run nothing: print the report of earlier results (and write "
@@ -967,6 +1080,12 @@ def main():
     python_waiters = (args.python_waiters if args.python_waiters is not None
                       else (100 if quick else 1000))
     trials = args.wakeup_trials if args.wakeup_trials is not None else (100 if quick else 500)
+    held = args.held if args.held is not None else (20000 if quick else 300000)
+    memory_objects = (args.memory_objects if args.memory_objects is not None
+                      else (50000 if quick else 1000000))
+    if args.scale_only:
+        trials = shoal_waiters = python_waiters = 0
+        transports = []
 
     def log(line):
         print(line, flush=True)
@@ -992,7 +1111,7 @@ def main():
     started = time.monotonic()
     try:
         info = machine_info(args.build)
-        servers = Servers(args.build, tmp)
+        servers = Servers(args.build, tmp, args.server_bin)
         log("shoal bench%s: %s cores, load %s; logs in %s"
             % (" (quick)" if quick else "", info["nproc"], " ".join(info["loadavg_start"]), tmp))
         wakeups = []
@@ -1017,11 +1136,20 @@ def main():
         for transport in transports:
             log("cells over %s:" % transport)
             cells += run_transport(servers, transport, counts, workloads, seconds, systems, log)
+        scales, memory = [], []
+        if "shoal" in systems and (held > 0 or memory_objects > 0):
+            log("objects held:")
+        if "shoal" in systems and held > 0:
+            for n in sorted({0, held}):
+                scales.append(run_scale(servers, n, max(seconds, 1.0) * 2, log))
+        if "shoal" in systems and memory_objects > 0:
+            memory.append(run_memory(servers, memory_objects, log))
         data = {
             "machine": info,
             "config": {"quick": quick, "seconds": seconds, "clients": counts,
                        "transports": transports, "workloads": workloads, "systems": systems},
             "cells": cells, "waiters": waiters, "wakeups": wakeups,
+            "scales": scales, "memory": memory,
             "loadavg_end": open("/proc/loadavg").read().split()[:3],
             "elapsed_s": time.monotonic() - started,
         }
