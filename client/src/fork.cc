@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "client/src/client_session.h"
 
 namespace shoal::detail {
@@ -78,6 +79,15 @@ void AfterForkInChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 void InstallForkHandlers() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // Abseil's lock-order checking (on where Abseil was built without
+    // NDEBUG, as Debian's is) records every Mutex acquisition in one graph
+    // behind one process-wide spinlock. A fork() while another thread holds
+    // that spinlock leaves it held in the child for ever, and the child's
+    // first Mutex lock then waits for ever: seen as a child of a parent busy
+    // on four threads stuck in Mutex::Lock. No handler can take that lock
+    // around fork(), so the checking is turned off in processes that use
+    // the client library (the server's tests keep it).
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     State();
     pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild);
   });
