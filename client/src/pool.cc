@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -81,11 +82,14 @@ PoolProxy MakePool(const Manager& manager, const std::string& name,
       ProxyAccess::Create(manager, Kind::kPool, name, Value(), options));
 }
 
-// Submits func over args (task i is first_index + i) to job (0: new);
-// returns the job. The first message goes alone, for the job's id; the rest
-// are pipelined.
+// The arguments of task i, written into a task message.
+using EncodeArgs = std::function<void(size_t i, v1::PoolTask* task, KeepAlive* keep_alive)>;
+
+// Submits n tasks of func (task i is first_index + i, its arguments written
+// by encode) to job (0: new); returns the job. The first message goes alone,
+// for the job's id; the rest are pipelined.
 uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
-                     const std::string& func, const std::vector<Value::List>& args,
+                     const std::string& func, size_t n, const EncodeArgs& encode,
                      int64_t first_index) {
   const AsyncTarget target = pool.target();
   std::vector<Future<uint64_t>> sent;
@@ -98,11 +102,11 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
     KeepAlive keep_alive;
     size_t bytes = 0;
     int in_message = 0;
-    while (i < args.size() && in_message < kTasksPerSubmit && bytes < kBytesPerMessage) {
+    request->set_function(func);
+    while (i < n && in_message < kTasksPerSubmit && bytes < kBytesPerMessage) {
       v1::PoolTask* task = request->add_tasks();
       task->set_index(first_index + static_cast<int64_t>(i));
-      task->set_function(func);
-      for (const Value& arg : args[i]) EncodeArg(arg, task->add_args(), &keep_alive);
+      encode(i, task, &keep_alive);
       bytes += task->ByteSizeLong();
       ++in_message;
       ++i;
@@ -113,7 +117,7 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
     } else {
       sent.push_back(std::move(f));
     }
-  } while (i < args.size());
+  } while (i < n);
   for (Future<uint64_t>& f : sent) f.get();
   return job;
 }
@@ -229,6 +233,20 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
   }
 }
 
+// Each item is the one argument of its task.
+EncodeArgs OneArgEach(const Value::List& items) {
+  return [&items](size_t i, v1::PoolTask* task, KeepAlive* keep_alive) {
+    EncodeArg(items[i], task->add_args(), keep_alive);
+  };
+}
+
+// Each list holds the arguments of its task.
+EncodeArgs ArgLists(const std::vector<Value::List>& args) {
+  return [&args](size_t i, v1::PoolTask* task, KeepAlive* keep_alive) {
+    for (const Value& arg : args[i]) EncodeArg(arg, task->add_args(), keep_alive);
+  };
+}
+
 }  // namespace
 
 struct PoolState {
@@ -317,8 +335,17 @@ struct AsyncState {
   bool single = false;
 
   std::mutex mu;
-  std::vector<std::optional<ResultIn>> results;  // guarded by mu
-  size_t received = 0;                           // guarded by mu
+  // The values by index, whether each came, and the failed tasks' results.
+  std::vector<Value> values;              // guarded by mu
+  std::vector<bool> got;                  // guarded by mu
+  std::map<size_t, ResultIn> errors;      // guarded by mu
+  size_t received = 0;                    // guarded by mu
+
+  void Resize(size_t count) {
+    n = count;
+    values.resize(count);
+    got.resize(count);
+  }
 
   // Fetches until every result is in; false when the timeout passed first.
   bool Fetch(Timeout timeout) {
@@ -335,17 +362,21 @@ struct AsyncState {
         left = std::chrono::duration<double>(*deadline - std::chrono::steady_clock::now());
         if (left->count() < 0) left = std::chrono::duration<double>(0);
       }
-      std::vector<ResultIn> got;
+      std::vector<ResultIn> fetched;
       try {
-        got = FetchResults(owner->pool, job, 0, 0, /*unordered=*/true, left);
+        fetched = FetchResults(owner->pool, job, 0, 0, /*unordered=*/true, left);
       } catch (const TimeoutError&) {
         return false;
       }
-      for (ResultIn& r : got) {
+      for (ResultIn& r : fetched) {
         const size_t at = static_cast<size_t>(r.index);
-        if (at < results.size() && !results[at].has_value()) {
-          results[at] = std::move(r);
-          ++received;
+        if (at >= n || got[at]) continue;
+        got[at] = true;
+        ++received;
+        if (r.ok) {
+          values[at] = std::move(r.value);
+        } else {
+          errors.emplace(at, std::move(r));
         }
       }
     }
@@ -355,14 +386,9 @@ struct AsyncState {
   // The result, or the error of the first failed task.
   Value Take() {
     std::lock_guard<std::mutex> lock(mu);
-    for (const auto& r : results) {
-      if (!r->ok) std::rethrow_exception(ErrorOf(*r));
-    }
-    if (single) return results[0]->value;
-    Value::List out;
-    out.reserve(results.size());
-    for (const auto& r : results) out.push_back(r->value);
-    return Value(std::move(out));
+    if (!errors.empty()) std::rethrow_exception(ErrorOf(errors.begin()->second));
+    if (single) return values[0];
+    return Value(values);
   }
 };
 
@@ -385,10 +411,13 @@ struct ImapState {
     size_t until = args.size();
     if (buffersize > 0) until = std::min(until, yielded + buffersize);
     if (submitted >= until) return;
-    std::vector<Value::List> batch(args.begin() + static_cast<std::ptrdiff_t>(submitted),
-                                   args.begin() + static_cast<std::ptrdiff_t>(until));
-    job = SubmitTasks(owner->pool, job, chunksize, func, batch,
-                      static_cast<int64_t>(submitted));
+    const size_t from = submitted;
+    job = SubmitTasks(
+        owner->pool, job, chunksize, func, until - from,
+        [this, from](size_t i, v1::PoolTask* task, KeepAlive* keep_alive) {
+          for (const Value& arg : args[from + i]) EncodeArg(arg, task->add_args(), keep_alive);
+        },
+        static_cast<int64_t>(from));
     // The submitted arguments are not needed here any more.
     for (size_t i = submitted; i < until; ++i) args[i] = Value::List();
     submitted = until;
@@ -414,13 +443,6 @@ struct ImapState {
 
 namespace {
 
-std::vector<Value::List> OneArgEach(const Value::List& items) {
-  std::vector<Value::List> out;
-  out.reserve(items.size());
-  for (const Value& item : items) out.push_back(Value::List{item});
-  return out;
-}
-
 // Python's default chunksize for map: the tasks over four times the workers,
 // rounded up.
 int64_t DefaultChunksize(size_t tasks, int workers) {
@@ -443,10 +465,7 @@ bool AsyncResult::ready() { return state_->Fetch(std::chrono::duration<double>(0
 bool AsyncResult::successful() {
   if (!ready()) throw ValueError("the result is not ready");
   std::lock_guard<std::mutex> lock(state_->mu);
-  for (const auto& r : state_->results) {
-    if (!r->ok) return false;
-  }
-  return true;
+  return state_->errors.empty();
 }
 
 Value ResultIterator::iterator::operator*() const {
@@ -518,10 +537,9 @@ AsyncResult Pool::apply_async(const std::string& func, Value::List args, Callbac
   one.push_back(std::move(args));
   auto state = std::make_shared<detail::AsyncState>();
   state->owner = state_;
-  state->n = 1;
+  state->Resize(1);
   state->single = true;
-  state->results.resize(1);
-  state->job = detail::SubmitTasks(state_->pool, 0, 1, func, one, 0);
+  state->job = detail::SubmitTasks(state_->pool, 0, 1, func, 1, detail::ArgLists(one), 0);
   if (callback || error_callback) {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->callbacks.emplace_back([state, callback, error_callback] {
@@ -539,14 +557,20 @@ AsyncResult Pool::apply_async(const std::string& func, Value::List args, Callbac
 
 AsyncResult Pool::starmap_async(const std::string& func, const std::vector<Value::List>& args,
                                 int chunksize, Callback callback, ErrorCallback error_callback) {
+  return MapAsync(func, args.size(), detail::ArgLists(args), chunksize, std::move(callback),
+                  std::move(error_callback));
+}
+
+AsyncResult Pool::MapAsync(const std::string& func, size_t n,
+                           const detail::EncodeArgs& encode,
+                           int chunksize, Callback callback, ErrorCallback error_callback) {
   if (chunksize <= 0) chunksize = state_->options.chunksize;
   const int workers = state_->processes > 0 ? state_->processes : 4;
-  const int64_t chunk = chunksize > 0 ? chunksize : DefaultChunksize(args.size(), workers);
+  const int64_t chunk = chunksize > 0 ? chunksize : DefaultChunksize(n, workers);
   auto state = std::make_shared<detail::AsyncState>();
   state->owner = state_;
-  state->n = args.size();
-  state->results.resize(args.size());
-  if (!args.empty()) state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, args, 0);
+  state->Resize(n);
+  if (n > 0) state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, n, encode, 0);
   if (callback || error_callback) {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->callbacks.emplace_back([state, callback, error_callback] {
@@ -564,8 +588,8 @@ AsyncResult Pool::starmap_async(const std::string& func, const std::vector<Value
 
 AsyncResult Pool::map_async(const std::string& func, const Value::List& items, int chunksize,
                             Callback callback, ErrorCallback error_callback) {
-  return starmap_async(func, OneArgEach(items), chunksize, std::move(callback),
-                       std::move(error_callback));
+  return MapAsync(func, items.size(), detail::OneArgEach(items), chunksize, std::move(callback),
+                  std::move(error_callback));
 }
 
 Value::List Pool::map(const std::string& func, const Value::List& items, int chunksize) {
@@ -581,7 +605,8 @@ ResultIterator Pool::imap(const std::string& func, const Value::List& items, int
   auto state = std::make_shared<detail::ImapState>();
   state->owner = state_;
   state->func = func;
-  state->args = OneArgEach(items);
+  state->args.reserve(items.size());
+  for (const Value& item : items) state->args.push_back(Value::List{item});
   state->chunksize = std::max(chunksize, 1);
   state->buffersize = static_cast<size_t>(std::max(state_->options.buffersize, 0));
   state->SubmitMore();

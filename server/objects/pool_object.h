@@ -31,12 +31,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -141,7 +141,7 @@ class PoolObject : public Object {
     // Indexes submitted and not yet fetched.
     absl::flat_hash_set<int64_t> live;
     // Results reported and not yet fetched, by index.
-    std::map<int64_t, Result> ready;
+    absl::btree_map<int64_t, Result> ready;
   };
   struct Worker {
     int64_t leased = 0;

@@ -83,10 +83,11 @@ std::vector<Method> Rows() {
         std::vector<PoolObject::Task> tasks;
         tasks.reserve(static_cast<size_t>(r.tasks_size()));
         for (const v1::PoolTask& w : r.tasks()) {
-          if (w.function().empty()) return error::ValueError("a task names its function");
+          const std::string& function = w.function().empty() ? r.function() : w.function();
+          if (function.empty()) return error::ValueError("a task names its function");
           PoolObject::Task task;
           task.index = w.index();
-          task.function = w.function();
+          task.function = function;
           absl::StatusOr<Value::List> args = StoreAll(c, w.args(), pool);
           if (!args.ok()) return args.status();
           task.args = *std::move(args);

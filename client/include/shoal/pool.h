@@ -102,6 +102,10 @@ struct PoolOptions {
   int buffersize = 0;
 };
 
+namespace v1 {
+class PoolTask;
+}  // namespace v1
+
 namespace detail {
 struct PoolState;
 struct AsyncState;
@@ -209,6 +213,14 @@ class Pool {
   std::string token() const;
 
  private:
+  // map_async and starmap_async: n tasks, the arguments of task i written by
+  // encode (into the task's message, keeping what it refers to alive).
+  AsyncResult MapAsync(
+      const std::string& func, size_t n,
+      const std::function<void(size_t, v1::PoolTask*, std::vector<std::shared_ptr<void>>*)>&
+          encode,
+      int chunksize, Callback callback, ErrorCallback error_callback);
+
   std::shared_ptr<detail::PoolState> state_;
 };
 
