@@ -2,6 +2,10 @@
 // workers and serve_pool run: over the server's Pool object (pool.proto).
 #include "shoal/pool.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -271,7 +275,13 @@ struct PoolState {
       : manager(m), pool(std::move(p)), fns(f), options(std::move(o)) {}
 
   std::unique_ptr<Process> StartWorker() {
-    auto worker = std::make_unique<Process>([this] {
+    const pid_t parent = getpid();
+    auto worker = std::make_unique<Process>([this, parent] {
+      // A local worker goes with the process that owns its pool, as
+      // Python's daemonic pool workers do, rather than wait for tasks for
+      // ever once its owner died without terminate().
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) return;
       if (options.initializer) options.initializer();
       RunWorker(pool, fns, options.maxtasksperchild);
     });

@@ -79,7 +79,7 @@ class Functions {
 
 struct PoolOptions {
   // Local workers, forked from this process (shoal::Process), each serving
-  // the pool's Functions; std::nullopt for as many as there are CPUs, 0 for
+  // the pool's Functions (they end with the process that owns the pool); std::nullopt for as many as there are CPUs, 0 for
   // none (the workers are other programs, see serve_pool).
   std::optional<int> processes;
   // A named pool, which other programs serve by name (serve_pool); empty for
