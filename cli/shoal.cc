@@ -268,7 +268,8 @@ int Show(const Options& options) {
   rows.push_back({"kind:", shoal::KindName(info.kind)});
   if (!info.typecode.empty()) rows.push_back({"typecode:", info.typecode});
   if (!shoal::server::IsSyncKind(info.kind) || info.kind == shoal::Kind::kQueue ||
-      info.kind == shoal::Kind::kJoinableQueue || info.kind == shoal::Kind::kConnection) {
+      info.kind == shoal::Kind::kJoinableQueue || info.kind == shoal::Kind::kConnection ||
+      info.kind == shoal::Kind::kPool) {
     rows.push_back({"size:", absl::StrCat(info.size)});
   }
   rows.push_back({"refs:", absl::StrCat(info.session_refs, " from sessions, ",

@@ -43,6 +43,7 @@ const std::vector<TableKind>& AllTables() {
       {&server::JoinableQueueTable(), Kind::kJoinableQueue},
       {&server::ConnectionTable(), Kind::kConnection},
       {&server::ArrayTable(), Kind::kArray},
+      {&server::PoolTable(), Kind::kPool},
   };
   return *tables;
 }

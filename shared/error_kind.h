@@ -30,6 +30,7 @@ enum class ErrorKind {
   kOSError,
   kOverflowError,
   kShutDown,
+  kWorkerLost,
   // Anything else: an internal failure, reported with its status code.
   kError,
 };

@@ -272,6 +272,8 @@ const char* KindName(Kind kind) {
       return "Connection";
     case Kind::kPipe:
       return "Pipe";
+    case Kind::kPool:
+      return "Pool";
     case Kind::kUnspecified:
       break;
   }

@@ -32,6 +32,7 @@ bool IsKnownKind(int kind) {
     case Kind::kConnection:
     case Kind::kPipe:
     case Kind::kArray:
+    case Kind::kPool:
       return true;
     case Kind::kUnspecified:
       return false;

@@ -268,6 +268,7 @@ std::shared_ptr<ObjectHandle> ProxyAccess::Create(const Manager& manager, Kind k
   if (options.release_at_session_end.has_value()) {
     request.set_release_at_session_end(*options.release_at_session_end);
   }
+  if (options.max_retries.has_value()) request.set_max_retries(*options.max_retries);
   std::shared_ptr<ObjectHandle> handle =
       Start(manager.session(), nullptr, method::Manager::Create, request, std::move(keep_alive),
             [](ClientSession& session, v1::CreateReply& reply) {

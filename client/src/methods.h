@@ -26,6 +26,7 @@
 #include "shoal/v1/manager.pb.h"
 #include "shoal/v1/namespace.pb.h"
 #include "shoal/v1/object.pb.h"
+#include "shoal/v1/pool.pb.h"
 #include "shoal/v1/queue.pb.h"
 #include "shoal/v1/semaphore.pb.h"
 #include "shoal/v1/shared_value.pb.h"
@@ -165,7 +166,14 @@ struct Method {
   ROW(ConnectionService, Close, ObjectRequest, EmptyReply)                      \
   ROW(ConnectionService, Closed, ObjectRequest, BoolReply)                      \
   ROW(ConnectionService, Readable, ObjectRequest, BoolReply)                    \
-  ROW(ConnectionService, Writable, ObjectRequest, BoolReply)
+  ROW(ConnectionService, Writable, ObjectRequest, BoolReply)                    \
+  ROW(PoolService, Submit, SubmitRequest, SubmitReply)                          \
+  ROW(PoolService, Pull, PullRequest, PullReply)                                \
+  ROW(PoolService, Report, ReportRequest, EmptyReply)                           \
+  ROW(PoolService, Results, ResultsRequest, ResultsReply)                       \
+  ROW(PoolService, Close, ObjectRequest, EmptyReply)                            \
+  ROW(PoolService, Terminate, ObjectRequest, EmptyReply)                        \
+  ROW(PoolService, Stats, ObjectRequest, PoolStatsReply)
 
 namespace method {
 

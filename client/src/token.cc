@@ -15,7 +15,7 @@ constexpr Kind kAllKinds[] = {
     Kind::kList,    Kind::kDict,      Kind::kNamespace,        Kind::kValue,     Kind::kLock,
     Kind::kRLock,   Kind::kSemaphore, Kind::kBoundedSemaphore, Kind::kCondition, Kind::kEvent,
     Kind::kBarrier, Kind::kQueue,     Kind::kJoinableQueue,    Kind::kConnection,
-    Kind::kPipe,    Kind::kArray,
+    Kind::kPipe,    Kind::kArray,     Kind::kPool,
 };
 
 [[noreturn]] void Malformed(const std::string& token, absl::string_view why) {

@@ -14,6 +14,7 @@
 #include "server/objects/list_object.h"
 #include "server/objects/namespace_object.h"
 #include "server/objects/pipe_object.h"
+#include "server/objects/pool_object.h"
 #include "server/objects/queue_object.h"
 #include "server/objects/semaphore_object.h"
 #include "server/objects/value_object.h"
@@ -206,6 +207,9 @@ absl::StatusOr<std::unique_ptr<Object>> ObjectFactory::Make(
     case Kind::kQueue:
     case Kind::kJoinableQueue:
       made = QueueObject::Create(spec.kind, spec.maxsize, budget_, timers_);
+      break;
+    case Kind::kPool:
+      made = PoolObject::Create(spec.max_retries.value_or(kDefaultPoolMaxRetries), timers_);
       break;
     case Kind::kConnection:
       return error::ValueError("a Connection is made with its peer: create a PIPE");

@@ -58,6 +58,8 @@ struct ObjectSpec {
   // Pipe: both ends send and receive; false, the first only receives and
   // the second only sends.
   bool duplex = true;
+  // Pool: how many losses of its worker a task survives; unset, 3.
+  std::optional<int64_t> max_retries;
 };
 
 struct CreatedObject {

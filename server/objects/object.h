@@ -34,6 +34,7 @@ inline bool IsSyncKind(Kind kind) {
     case Kind::kQueue:
     case Kind::kJoinableQueue:
     case Kind::kConnection:
+    case Kind::kPool:
       return true;
     case Kind::kUnspecified:
     case Kind::kList:

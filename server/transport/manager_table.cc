@@ -74,6 +74,7 @@ std::vector<Method> Rows() {
         if (r.has_timeout()) spec.timeout_seconds = r.timeout();
         spec.maxsize = r.maxsize();
         spec.duplex = !r.has_duplex() || r.duplex();
+        if (r.has_max_retries()) spec.max_retries = r.max_retries();
         absl::StatusOr<CreatedObject> created =
             c.core().factory().Create(c.session(), std::move(spec));
         if (!created.ok()) return created.status();

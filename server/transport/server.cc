@@ -24,7 +24,7 @@ struct Server::Services {
       : dispatcher({&ListTable(), &DictTable(), &NamespaceTable(), &ValueTable(),
                     &ManagerTable(), &LockTable(), &RLockTable(), &SemaphoreTable(),
                     &BoundedSemaphoreTable(), &ConditionTable(), &EventTable(), &BarrierTable(),
-                    &QueueTable(), &JoinableQueueTable(), &ConnectionTable(), &ArrayTable()}),
+                    &QueueTable(), &JoinableQueueTable(), &ConnectionTable(), &ArrayTable(), &PoolTable()}),
         handshake(core),
         auth(handshake),
         session(core, dispatcher),

@@ -33,6 +33,7 @@ const DispatchTable& QueueTable();
 const DispatchTable& JoinableQueueTable();
 const DispatchTable& ArrayTable();
 const DispatchTable& ConnectionTable();
+const DispatchTable& PoolTable();
 
 // The deadline of a call that may wait, from its optional timeout in seconds
 // (see TimedRequest in sync.proto): none when left out, now for 0, and

@@ -52,3 +52,7 @@ diff "$work/value_array.want" "$work/value_array.out"
 printf "{1: '1', '2': 2, 0.25: None}\n[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]\n" >"$work/process.want"
 "$work/examples/process_dict_list" "$address" "$work/key" >"$work/process.out"
 diff "$work/process.want" "$work/process.out"
+# The README's Pool example: a map on four forked workers, as Python's.
+printf '[1, 4, 9]\n[3, 7]\n' >"$work/pool.want"
+"$work/examples/pool" "$address" "$work/key" >"$work/pool.out"
+diff "$work/pool.want" "$work/pool.out"

@@ -143,7 +143,7 @@ TEST(ServerProcessTest, GrpcurlListsAndDescribesEveryService) {
   for (const char* service :
        {"shoal.v1.Auth", "shoal.v1.Session", "shoal.v1.Manager", "shoal.v1.ListService",
         "shoal.v1.DictService", "shoal.v1.NamespaceService", "shoal.v1.ValueService",
-        "shoal.v1.ArrayService", "grpc.health.v1.Health",
+        "shoal.v1.ArrayService", "shoal.v1.PoolService", "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_NE(listed.find(service), std::string::npos) << service << " missing from:\n" << listed;
   }

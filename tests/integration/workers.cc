@@ -9,6 +9,7 @@
 #include <exception>
 #include <string>
 
+#include "integration/pool_functions.h"
 #include "shoal/shoal.h"
 
 namespace shoal::testing {
@@ -250,6 +251,16 @@ int PipeHold(int argc, char** argv) {
   for (;;) pause();
 }
 
+// Serves the named Pool until it is closed and drained.
+int PoolServe(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  serve_pool(m, argv[3], PoolTestFunctions(m));
+  std::printf("served\n");
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 int RunWorker(int argc, char** argv) {
@@ -271,6 +282,7 @@ int RunWorker(int argc, char** argv) {
     if (name == "pipe-echo") return PipeEcho(argc, argv);
     if (name == "pipe-send") return PipeSend(argc, argv);
     if (name == "pipe-hold") return PipeHold(argc, argv);
+    if (name == "pool-serve") return PoolServe(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker %s: %s\n", name.c_str(), e.what());
     return 1;

@@ -54,6 +54,9 @@ namespace shoal::testing {
 //   pipe-hold ADDRESS KEYFILE TOKEN
 //       attaches the Pipe end named by TOKEN, sends "attached" through it and
 //       waits to be killed.
+//   pool-serve ADDRESS KEYFILE POOL
+//       serves the named Pool with the functions of pool_functions.h until
+//       it is closed and drained; prints "served".
 int RunWorker(int argc, char** argv);
 
 }  // namespace shoal::testing

@@ -26,6 +26,7 @@
 #include "shoal/manager.h"
 #include "shoal/namespace_proxy.h"
 #include "shoal/pipeline.h"
+#include "shoal/pool.h"
 #include "shoal/process.h"
 #include "shoal/proxy.h"
 #include "shoal/queue_proxy.h"

@@ -54,6 +54,9 @@ SHOAL_DEFINE_ERROR(OSError);
 SHOAL_DEFINE_ERROR(OverflowError);
 // put or get on a Queue that was shut down (Python 3.13's queue.ShutDown).
 SHOAL_DEFINE_ERROR(ShutDown);
+// A Pool task whose workers were lost (their process died, their host
+// vanished) more times than the pool's max_retries allows.
+SHOAL_DEFINE_ERROR(WorkerLost);
 
 #undef SHOAL_DEFINE_ERROR
 

@@ -45,6 +45,7 @@ enum class Kind : int {
   kConnection = 14,
   kPipe = 15,
   kArray = 16,
+  kPool = 17,
 };
 
 // Python's typeid of a kind: "list", "dict", "Namespace", "Value", "Lock", ...

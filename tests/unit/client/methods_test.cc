@@ -95,7 +95,7 @@ TEST(Methods, EveryMethodOfTheObjectServicesIsDeclared) {
         "shoal.v1.RLockService", "shoal.v1.SemaphoreService", "shoal.v1.BoundedSemaphoreService",
         "shoal.v1.ConditionService", "shoal.v1.EventService", "shoal.v1.BarrierService",
         "shoal.v1.QueueService", "shoal.v1.JoinableQueueService",
-        "shoal.v1.ConnectionService", "shoal.v1.ArrayService"}) {
+        "shoal.v1.ConnectionService", "shoal.v1.ArrayService", "shoal.v1.PoolService"}) {
     const google::protobuf::ServiceDescriptor* service =
         ProtoPool().FindServiceByName(service_name);
     ASSERT_NE(service, nullptr) << service_name;

@@ -32,7 +32,7 @@ TEST(Token, ParsesWhatItFormats) {
   for (Kind kind : {Kind::kList, Kind::kDict, Kind::kNamespace, Kind::kValue, Kind::kLock,
                     Kind::kRLock, Kind::kSemaphore, Kind::kBoundedSemaphore, Kind::kCondition,
                     Kind::kEvent, Kind::kBarrier, Kind::kQueue, Kind::kJoinableQueue,
-                    Kind::kConnection, Kind::kPipe, Kind::kArray}) {
+                    Kind::kConnection, Kind::kPipe, Kind::kArray, Kind::kPool}) {
     const Token token = ParseToken(FormatToken(kind, 123, 0x0123456789abcdef));
     EXPECT_EQ(token.kind, kind) << KindName(kind);
     EXPECT_EQ(token.id, 123u);

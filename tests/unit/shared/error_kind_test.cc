@@ -18,6 +18,7 @@ constexpr ErrorKind kEveryKind[] = {
     ErrorKind::kTimeoutError,       ErrorKind::kAuthenticationError,
     ErrorKind::kConnectionError,    ErrorKind::kLimitError,      ErrorKind::kEOFError,
     ErrorKind::kOSError,            ErrorKind::kOverflowError,   ErrorKind::kShutDown,
+    ErrorKind::kWorkerLost,
     ErrorKind::kError,
 };
 

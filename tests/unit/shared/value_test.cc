@@ -50,6 +50,7 @@ TEST(KindNameTest, NamesArePythonTypeids) {
   EXPECT_STREQ(KindName(Kind::kQueue), "Queue");
   EXPECT_STREQ(KindName(Kind::kJoinableQueue), "JoinableQueue");
   EXPECT_STREQ(KindName(Kind::kArray), "Array");
+  EXPECT_STREQ(KindName(Kind::kPool), "Pool");
   EXPECT_STREQ(KindName(Kind::kConnection), "Connection");
   EXPECT_STREQ(KindName(Kind::kPipe), "Pipe");
   EXPECT_STREQ(KindName(Kind::kUnspecified), "unknown");

@@ -44,6 +44,8 @@ struct CreateOptions {
   bool any_session_may_release = false;
   // Semaphore, BoundedSemaphore; unset for the kind's default.
   std::optional<bool> release_at_session_end;
+  // Pool; unset for the server's default.
+  std::optional<int64_t> max_retries;
 };
 
 class ProxyAccess {

@@ -1,0 +1,192 @@
+// PoolObject is the server's side of a Pool of workers (pool.proto): tasks
+// submitted in jobs wait as pending, workers pull them (leased to the
+// puller's session), report each task's result or error, and callers fetch
+// the results by job and index, in order or as they complete.
+//
+// Never lose a task. A leased task belongs to its worker's session: when
+// that session ends (EndSession) the task goes back to the front of the
+// pending tasks, to run elsewhere, unless it was lost max_retries times
+// already, in which case it alone fails with WorkerLost. Each task gets
+// exactly one result, the first reported while it is leased (to whoever):
+// a report for a task no longer leased is ignored. Results wait until
+// fetched; a job is forgotten once every task submitted to it was fetched.
+//
+// No thread waits: a Pull with nothing pending parks a puller, a Results
+// with nothing to give parks a fetcher (waiter_list.h). A submit, a task
+// given back or a close wakes pullers; a reported result wakes its job's
+// fetchers. Once the pool is closed and no task is pending or leased, every
+// pull answers "closed" (Terminate drops the tasks not done, which fail).
+//
+// Outcomes carry Values: a pull's is the list of tasks, each
+// [job, index, function, args, attempt], or None for "closed"; a fetch's is
+// the list of results, each [job, index, true, value] or
+// [job, index, false, kind, message].
+//
+// Thread-safety: every public method is safe to call from any thread; the
+// state and both waiter lists are under mu_, and completions run after it is
+// released.
+#ifndef SHOAL_SERVER_OBJECTS_POOL_OBJECT_H_
+#define SHOAL_SERVER_OBJECTS_POOL_OBJECT_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/objects/object.h"
+#include "shared/mutex.h"
+#include "server/objects/waiter_list.h"
+#include "server/objects/waiting.h"
+#include "shoal/value.h"
+
+namespace shoal::server {
+
+inline constexpr int64_t kDefaultPoolMaxRetries = 3;
+
+class PoolObject : public Object {
+ public:
+  struct Task {
+    int64_t index = 0;
+    std::string function;
+    Value::List args;
+  };
+  // A task's result: ok with value, or the error's kind and message.
+  struct Result {
+    uint64_t job = 0;
+    int64_t index = 0;
+    bool ok = true;
+    Value value;
+    std::string error_kind;
+    std::string error_message;
+  };
+
+  // max_retries: how many losses of its worker a task survives (negative is
+  // ValueError).
+  static absl::StatusOr<std::unique_ptr<Object>> Create(int64_t max_retries, Timers* timers);
+  PoolObject(int64_t max_retries, Timers* timers);
+  ~PoolObject() override;
+
+  // Adds tasks to job (0: a new job) and returns the job's id; chunksize > 0
+  // sets how many of its tasks a pull takes at once. ValueError when closed
+  // ("Pool not running"), for a job this pool never gave, or an index
+  // already live in the job (nothing is added then).
+  absl::StatusOr<uint64_t> Submit(uint64_t job, int64_t chunksize, std::vector<Task> tasks);
+  // Records results of leased tasks; the others are ignored. Returns how
+  // many were taken.
+  int64_t Report(std::vector<Result> results);
+  // Takes up to max tasks (0: the job's chunksize) of the oldest pending
+  // job, leased to the caller's session; parks while none is pending and
+  // the pool is not drained. Returns 0 when it completed at once.
+  WaitId Pull(WaitRequest request, int64_t max);
+  // Results of job: in order from start, or unordered, up to max (0: all
+  // ready). Parks while none is ready; ValueError for a job with nothing
+  // left to fetch. Returns 0 when it completed at once.
+  WaitId Results(WaitRequest request, uint64_t job, int64_t start, int64_t max, bool unordered);
+  void Close();
+  void Terminate();
+  // Completes the parked puller or fetcher id with CancelledError.
+  void Cancel(WaitId id);
+
+  struct Stats {
+    int64_t pending = 0;
+    int64_t leased = 0;
+    int64_t done = 0;
+    bool closed = false;
+    int64_t max_retries = 0;
+    int64_t workers = 0;
+  };
+  Stats GetStats() const;
+
+  // Object:
+  // <Pool open, 3 pending, 2 leased, 10 done; session 5: 2 leased, 7 done>
+  std::string Repr() const override;
+  int64_t Size() const override;  // pending tasks
+  void ForEachRef(const std::function<void(const ObjectRef&)>& fn) const override;
+  // Gives the session's leased tasks back (or fails them past max_retries)
+  // and completes its parked pulls and fetches with CancelledError.
+  void EndSession(SessionId session) override;
+  // held: the tasks leased to each worker session; waiting: parked calls.
+  Holdings Held() const override;
+
+ private:
+  struct Key {
+    uint64_t job;
+    int64_t index;
+    bool operator==(const Key& o) const { return job == o.job && index == o.index; }
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.job, k.index);
+    }
+  };
+  struct Pending {
+    uint64_t job;
+    Task task;
+    int32_t attempts;  // losses so far
+  };
+  struct Leased {
+    SessionId session;
+    Task task;
+    int32_t attempts;
+  };
+  struct Job {
+    int64_t chunksize = 1;
+    // Indexes submitted and not yet fetched.
+    absl::flat_hash_set<int64_t> live;
+    // Results reported and not yet fetched, by index.
+    absl::btree_map<int64_t, Result> ready;
+  };
+  struct Worker {
+    int64_t leased = 0;
+    int64_t done = 0;
+  };
+  struct PullPayload {
+    int64_t max = 0;
+  };
+  struct FetchPayload {
+    uint64_t job = 0;
+    int64_t start = 0;
+    int64_t max = 0;
+    bool unordered = false;
+  };
+
+  // Takes the tasks a pull of max gets; an empty list when none is pending.
+  Value TakeTasks(SessionId session, int64_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a fetch gets now; an empty list when nothing is ready for it.
+  Value TakeResults(Job& job, const FetchPayload& f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores a result for a task no longer pending nor leased.
+  void Finish(Result result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ && pending_.empty() && leased_.empty();
+  }
+  // Hands pending tasks to parked pullers, or "closed" once drained.
+  void WakePullers(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers the parked fetchers of job that now have results.
+  void WakeFetchers(uint64_t job, Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetIfDone(uint64_t job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Expire(WaitId id);
+
+  const int64_t max_retries_;
+  Timers* const timers_;
+  mutable Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_job_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t done_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, Leased> leased_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<SessionId, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  WaiterList<PullPayload> pullers_ ABSL_GUARDED_BY(mu_);
+  WaiterList<FetchPayload> fetchers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_OBJECTS_POOL_OBJECT_H_

@@ -1,0 +1,280 @@
+// shoal::Pool across real processes: local workers forked by the pool, and
+// workers that are programs of their own serving a named pool; a worker
+// killed mid-task, tasks that fail alone, terminate().
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "integration/error_of.h"
+#include "integration/pool_functions.h"
+#include "integration/server_process.h"
+#include "integration/waiting.h"
+#include "shoal/pool.h"
+#include "shoal/shoal.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHOAL_HAS_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifndef SHOAL_HAS_ADDRESS_SANITIZER
+#define SHOAL_HAS_ADDRESS_SANITIZER 0
+#endif
+
+namespace shoal::testing {
+namespace {
+
+class PoolTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // A killed worker's session ends soon after its stream breaks.
+    server_ = new ServerProcess({"--stream-grace=100ms"});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    m_ = Manager::connect(server_->address(), AuthKey::from_file(server_->authkey_file()));
+    fns_ = PoolTestFunctions(m_);
+  }
+  std::string Unique(const std::string& prefix) {
+    return prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
+  static Value::List Range(int n) {
+    Value::List out;
+    for (int i = 0; i < n; ++i) out.push_back(i);
+    return out;
+  }
+  static Value::List Squares(int n) {
+    Value::List out;
+    for (int64_t i = 0; i < n; ++i) out.push_back(i * i);
+    return out;
+  }
+
+  inline static ServerProcess* server_ = nullptr;
+  Manager m_;
+  Functions fns_;
+};
+
+TEST_F(PoolTest, ApplyAndMapReturnResultsInInputOrder) {
+  Pool pool(m_, fns_, {.processes = 3});
+  EXPECT_EQ(pool.apply("square", {7}), Value(49));
+  EXPECT_EQ(pool.map("square", Range(1000)), Squares(1000));
+  EXPECT_EQ(pool.map("square", Range(50), 7), Squares(50));
+  EXPECT_EQ(pool.map("square", {}), Value::List());
+  EXPECT_EQ(pool.starmap("add", {{1, 2}, {3, 4}, {5, 6}}),
+            (Value::List{Value(3), Value(7), Value(11)}));
+  AsyncResult r = pool.apply_async("add", {40, 2});
+  EXPECT_EQ(r.get(std::chrono::seconds(30)), Value(42));
+  EXPECT_TRUE(r.ready());
+  EXPECT_TRUE(r.successful());
+  EXPECT_EQ(pool.map_async("square", Range(10)).get(), Value(Squares(10)));
+  EXPECT_EQ(pool.pids().size(), 3u);
+  pool.close();
+  pool.join();
+  EXPECT_TRUE(pool.pids().empty());
+}
+
+TEST_F(PoolTest, ImapInOrderAndUnordered) {
+  Pool pool(m_, fns_, {.processes = 2, .buffersize = 8});
+  Value::List ordered;
+  for (Value v : pool.imap("square", Range(100))) ordered.push_back(v);
+  EXPECT_EQ(ordered, Squares(100));
+  std::vector<int64_t> unordered;
+  for (Value v : pool.imap_unordered("square", Range(100), 3)) unordered.push_back(v.as_int());
+  std::sort(unordered.begin(), unordered.end());
+  std::vector<int64_t> want;
+  for (int64_t i = 0; i < 100; ++i) want.push_back(i * i);
+  EXPECT_EQ(unordered, want);
+  ResultIterator empty = pool.imap("square", {});
+  EXPECT_EQ(empty.begin(), empty.end());
+}
+
+TEST_F(PoolTest, ErrorsAreRethrownInTheCallerAndFailTheirTaskAlone) {
+  Pool pool(m_, fns_, {.processes = 2});
+  EXPECT_THROW(pool.apply("key_error", {"k"}), KeyError);
+  try {
+    pool.apply("std_error", {"it broke"});
+    ADD_FAILURE() << "no error";
+  } catch (const RuntimeError& e) {
+    EXPECT_STREQ(e.what(), "it broke");
+  }
+  EXPECT_THROW(pool.apply("no_such_function"), ValueError);
+  // In a map, the failed task's error; the others still ran.
+  EXPECT_THROW(pool.starmap("add", {{1, 2}, {"x", 1}, {3, 4}}), Error);
+  ResultIterator it = pool.imap("key_error", {"a"});
+  EXPECT_THROW(*it.begin(), KeyError);
+  AsyncResult failed = pool.apply_async("key_error", {"b"});
+  failed.wait();
+  EXPECT_FALSE(failed.successful());
+  // Callbacks, as Python's.
+  std::promise<Value> got;
+  std::promise<std::string> error;
+  pool.apply_async("square", {5}, [&](const Value& v) { got.set_value(v); });
+  pool.apply_async("key_error", {"c"}, nullptr, [&](std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const Error& err) {
+      error.set_value(err.kind());
+    }
+  });
+  EXPECT_EQ(got.get_future().get(), Value(25));
+  EXPECT_EQ(error.get_future().get(), "KeyError");
+  EXPECT_EQ(pool.apply("square", {3}), Value(9));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, InitializerAndMaxtasksperchild) {
+  PoolOptions options;
+  options.processes = 1;
+  options.maxtasksperchild = 2;
+  options.initializer = [] { pool_worker_initialized = 42; };
+  Pool pool(m_, fns_, options);
+  EXPECT_EQ(pool.apply("initialized"), Value(42));
+  std::set<int64_t> pids;
+  for (const Value& v : pool.map("pid", Range(6), 1)) pids.insert(v.as_int());
+  // One worker at a time, each leaving after two tasks.
+  EXPECT_GE(pids.size(), 3u);
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, AKilledWorkersTasksRunElsewhereAndEveryResultIsThere) {
+#if SHOAL_HAS_ADDRESS_SANITIZER
+  GTEST_SKIP() << "the pool forks replacement workers while its threads allocate";
+#endif
+  const std::string started = Unique("started");
+  const std::string go = Unique("go");
+  Pool pool(m_, fns_, {.processes = 2});
+  std::vector<Value::List> args;
+  for (int64_t i = 0; i < 6; ++i) args.push_back({started, go, i});
+  AsyncResult r = pool.starmap_async("block", args, 1);
+  // Both workers hold a task and wait in it.
+  EventProxy event = m_.Event(go);
+  ASSERT_TRUE(AwaitWaiting(m_, event, 2));
+  const pid_t victim = static_cast<pid_t>(m_.list(started)[0].as_int());
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  event.set();
+  EXPECT_EQ(r.get(std::chrono::seconds(60)), Value(Squares(6)));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, ATaskThatKillsEveryWorkerFailsWithWorkerLostAfterTheRetries) {
+#if SHOAL_HAS_ADDRESS_SANITIZER
+  GTEST_SKIP() << "the pool forks replacement workers while its threads allocate";
+#endif
+  Pool pool(m_, fns_, {.processes = 2, .max_retries = 1});
+  AsyncResult lost = pool.apply_async("die");
+  EXPECT_THROW(lost.get(std::chrono::seconds(60)), WorkerLost);
+  // The pool goes on, with workers that replaced the dead.
+  EXPECT_EQ(pool.map("square", Range(20)), Squares(20));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, TerminateStopsTheWorkersAndFailsWhatIsNotDone) {
+  const std::string started = Unique("started");
+  Pool pool(m_, fns_, {.processes = 2});
+  EventProxy never = m_.Event(Unique("never"));
+  AsyncResult r = pool.apply_async("block", {started, Unique("never"), 1});
+  ASSERT_TRUE(AwaitWaiting(m_, never, 1));
+  const std::vector<pid_t> pids = pool.pids();
+  ASSERT_EQ(pids.size(), 2u);
+  pool.terminate();
+  EXPECT_THROW(r.get(std::chrono::seconds(30)), RuntimeError);
+  for (pid_t pid : pids) EXPECT_NE(kill(pid, 0), 0) << pid << " still runs";
+  EXPECT_TRUE(pool.pids().empty());
+  EXPECT_THROW(pool.apply("square", {2}), ValueError);
+}
+
+TEST_F(PoolTest, JoinBeforeCloseIsValueError) {
+  Pool pool(m_, fns_, {.processes = 1});
+  EXPECT_THROW(pool.join(), ValueError);
+}
+
+TEST_F(PoolTest, WorkersInSeparateProgramsServeANamedPool) {
+  const std::string name = Unique("pool");
+  const std::string started = Unique("started");
+  const std::string go = Unique("go");
+  Pool pool(m_, fns_, {.processes = 0, .name = name});
+  std::vector<pid_t> workers;
+  for (int i = 0; i < 2; ++i) {
+    workers.push_back(SpawnWorker({"pool-serve", server_->address(), server_->authkey_file(), name}));
+  }
+  AsyncResult blocked = pool.starmap_async("block", {{started, go, 2}, {started, go, 3}}, 1);
+  EventProxy event = m_.Event(go);
+  ASSERT_TRUE(AwaitWaiting(m_, event, 2));
+  std::set<int64_t> pids;
+  for (const Value& v : m_.list(started).copy()) pids.insert(v.as_int());
+  EXPECT_EQ(pids, std::set<int64_t>(workers.begin(), workers.end()));
+  event.set();
+  EXPECT_EQ(blocked.get(std::chrono::seconds(30)), Value(Value::List{Value(4), Value(9)}));
+  EXPECT_EQ(pool.map("square", Range(200), 5), Squares(200));
+  pool.close();
+  for (pid_t pid : workers) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  pool.join();
+}
+
+TEST_F(PoolTest, ASeparateWorkerKilledMidTaskLosesNothing) {
+  const std::string name = Unique("pool");
+  const std::string started = Unique("started");
+  const std::string go = Unique("go");
+  Pool pool(m_, fns_, {.processes = 0, .name = name});
+  const pid_t first =
+      SpawnWorker({"pool-serve", server_->address(), server_->authkey_file(), name});
+  AsyncResult r = pool.starmap_async("block", {{started, go, 5}}, 1);
+  EventProxy event = m_.Event(go);
+  ASSERT_TRUE(AwaitWaiting(m_, event, 1));
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(first, &status, 0), first);
+  event.set();
+  const pid_t second =
+      SpawnWorker({"pool-serve", server_->address(), server_->authkey_file(), name});
+  EXPECT_EQ(r.get(std::chrono::seconds(30)), Value(Value::List{Value(25)}));
+  pool.close();
+  ASSERT_EQ(waitpid(second, &status, 0), second);
+  pool.join();
+}
+
+TEST_F(PoolTest, DescribeShowsPendingLeasedAndDonePerWorker) {
+  const std::string name = Unique("pool");
+  const std::string started = Unique("started");
+  const std::string go = Unique("go");
+  Pool pool(m_, fns_, {.processes = 1, .name = name});
+  AsyncResult r = pool.starmap_async("block", {{started, go, 1}, {started, go, 2}}, 1);
+  EventProxy event = m_.Event(go);
+  ASSERT_TRUE(AwaitWaiting(m_, event, 1));
+  ObjectInfo info = m_.describe(name);
+  EXPECT_EQ(info.kind, Kind::kPool);
+  EXPECT_EQ(info.size, 1);  // pending
+  ASSERT_EQ(info.holders.size(), 1u);
+  EXPECT_EQ(info.holders[0].count, 1);  // leased to the worker
+  EXPECT_NE(info.repr.find("1 pending, 1 leased, 0 done"), std::string::npos) << info.repr;
+  event.set();
+  EXPECT_EQ(r.get(std::chrono::seconds(30)), Value(Value::List{Value(1), Value(4)}));
+  info = m_.describe(name);
+  EXPECT_NE(info.repr.find("0 pending, 0 leased, 2 done"), std::string::npos) << info.repr;
+  pool.close();
+  pool.join();
+}
+
+}  // namespace
+}  // namespace shoal::testing

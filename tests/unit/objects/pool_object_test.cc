@@ -1,0 +1,282 @@
+#include "server/objects/pool_object.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/unit/objects/manual_timers.h"
+#include "tests/unit/objects/recorder.h"
+#include "tests/unit/objects/test_util.h"
+
+namespace shoal::server {
+namespace {
+
+using ::shoal::server::testing::ManualTimers;
+using ::shoal::server::testing::Recorder;
+using ::shoal::testing_util::IsError;
+using ::shoal::testing_util::IsKind;
+
+constexpr SessionId kCaller = 1;
+constexpr SessionId kWorkerA = 2;
+constexpr SessionId kWorkerB = 3;
+
+class PoolObjectTest : public ::testing::Test {
+ protected:
+  WaitRequest Request(std::string name, SessionId session,
+                      std::optional<absl::Time> deadline = std::nullopt) {
+    return WaitRequest{Caller{session}, deadline, recorder_.Track(std::move(name))};
+  }
+
+  // Submits tasks "f"(i) for each index, to job (0: new); returns the job.
+  uint64_t Submit(std::vector<int64_t> indexes, uint64_t job = 0, int64_t chunksize = 0) {
+    std::vector<PoolObject::Task> tasks;
+    for (int64_t i : indexes) tasks.push_back({i, "f", Value::List{Value(i)}});
+    absl::StatusOr<uint64_t> got = pool_->Submit(job, chunksize, std::move(tasks));
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : 0;
+  }
+  // The tasks a call named name was given: [job, index, function, args, attempt] each.
+  Value::List Tasks(const std::string& name) {
+    Outcome o = recorder_.Of(name);
+    EXPECT_TRUE(o.status.ok()) << o.status;
+    if (!o.value.is_list()) return {};
+    return o.value.as_list();
+  }
+  static PoolObject::Result Ok(uint64_t job, int64_t index, Value value) {
+    PoolObject::Result r;
+    r.job = job;
+    r.index = index;
+    r.value = std::move(value);
+    return r;
+  }
+  static PoolObject::Result Failed(uint64_t job, int64_t index, std::string kind) {
+    PoolObject::Result r;
+    r.job = job;
+    r.index = index;
+    r.ok = false;
+    r.error_kind = std::move(kind);
+    r.error_message = "it failed";
+    return r;
+  }
+  // Results of a call: [job, index, ok, value or kind, message] each.
+  Value::List Results(const std::string& name) { return Tasks(name); }
+
+  ManualTimers timers_;
+  Recorder recorder_;
+  std::unique_ptr<PoolObject> pool_ = std::make_unique<PoolObject>(2, &timers_);
+};
+
+TEST_F(PoolObjectTest, SubmittedTasksArePulledInOrderAndLeased) {
+  EXPECT_EQ(pool_->kind(), Kind::kPool);
+  const uint64_t job = Submit({0, 1, 2});
+  EXPECT_NE(job, 0u);
+  EXPECT_EQ(pool_->Size(), 3);
+  EXPECT_EQ(pool_->Pull(Request("a", kWorkerA), 0), 0u);
+  Value::List got = Tasks("a");
+  ASSERT_EQ(got.size(), 1u);  // chunksize 1
+  EXPECT_EQ(got[0], Value(Value::List{Value(static_cast<int64_t>(job)), Value(0), Value("f"),
+                                      Value(Value::List{Value(0)}), Value(0)}));
+  PoolObject::Stats s = pool_->GetStats();
+  EXPECT_EQ(s.pending, 2);
+  EXPECT_EQ(s.leased, 1);
+  Holdings held = pool_->Held();
+  ASSERT_EQ(held.held.size(), 1u);
+  EXPECT_EQ(held.held[0], std::make_pair(kWorkerA, int64_t{1}));
+  EXPECT_EQ(pool_->Repr(), "<Pool open, 2 pending, 1 leased, 0 done; session 2: 1 leased, 0 done>");
+}
+
+TEST_F(PoolObjectTest, APullTakesAChunkOfOneJobBoundedByMax) {
+  const uint64_t job = Submit({0, 1, 2, 3, 4}, 0, 3);
+  Submit({0}, 0, 10);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  EXPECT_EQ(Tasks("a").size(), 3u);
+  pool_->Pull(Request("b", kWorkerB), 1);
+  ASSERT_EQ(Tasks("b").size(), 1u);
+  pool_->Pull(Request("c", kWorkerB), 0);
+  // The rest of the first job only, not the second job's task.
+  ASSERT_EQ(Tasks("c").size(), 1u);
+  EXPECT_EQ(Tasks("c")[0].as_list()[0], Value(static_cast<int64_t>(job)));
+  EXPECT_EQ(Tasks("c")[0].as_list()[1], Value(4));
+}
+
+TEST_F(PoolObjectTest, APullWaitsForASubmit) {
+  const WaitId id = pool_->Pull(Request("a", kWorkerA), 0);
+  EXPECT_NE(id, 0u);
+  EXPECT_FALSE(recorder_.Has("a"));
+  EXPECT_EQ(pool_->Held().waiting.size(), 1u);
+  Submit({7});
+  ASSERT_EQ(Tasks("a").size(), 1u);
+  EXPECT_EQ(Tasks("a")[0].as_list()[1], Value(7));
+}
+
+TEST_F(PoolObjectTest, APullPastItsDeadlineGetsNothing) {
+  pool_->Pull(Request("a", kWorkerA, timers_.Now() + absl::Seconds(1)), 0);
+  timers_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(Tasks("a").empty());
+  EXPECT_EQ(pool_->Pull(Request("b", kWorkerA, timers_.Now()), 0), 0u);
+  EXPECT_TRUE(Tasks("b").empty());
+}
+
+TEST_F(PoolObjectTest, ResultsInOrderWaitForTheirIndexAndAreGivenOnce) {
+  const uint64_t job = Submit({0, 1, 2}, 0, 3);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  const WaitId fetch = pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  EXPECT_NE(fetch, 0u);
+  // Index 1 alone does not answer an ordered fetch from 0.
+  EXPECT_EQ(pool_->Report({Ok(job, 1, Value(10))}), 1);
+  EXPECT_FALSE(recorder_.Has("r"));
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(0))}), 1);
+  Value::List got = Results("r");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], Value(Value::List{Value(static_cast<int64_t>(job)), Value(0), Value(true),
+                                      Value(0)}));
+  EXPECT_EQ(got[1].as_list()[3], Value(10));
+  pool_->Report({Failed(job, 2, "KeyError")});
+  pool_->Results(Request("r2", kCaller), job, 2, 0, false);
+  got = Results("r2");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], Value(Value::List{Value(static_cast<int64_t>(job)), Value(2), Value(false),
+                                      Value("KeyError"), Value("it failed")}));
+  // Every result was fetched: the job is forgotten.
+  pool_->Results(Request("r3", kCaller), job, 3, 0, false);
+  EXPECT_TRUE(IsKind(recorder_.Of("r3").status, ErrorKind::kValueError));
+  EXPECT_EQ(pool_->GetStats().done, 3);
+}
+
+TEST_F(PoolObjectTest, UnorderedResultsComeAsTheyAreReported) {
+  const uint64_t job = Submit({0, 1, 2}, 0, 3);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  pool_->Results(Request("r", kCaller), job, 0, 1, true);
+  pool_->Report({Ok(job, 2, Value("two"))});
+  Value::List got = Results("r");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].as_list()[1], Value(2));
+}
+
+TEST_F(PoolObjectTest, AFetchTimesOut) {
+  const uint64_t job = Submit({0});
+  pool_->Results(Request("r", kCaller, timers_.Now() + absl::Seconds(1)), job, 0, 0, false);
+  timers_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(IsKind(recorder_.Of("r").status, ErrorKind::kTimeoutError));
+}
+
+TEST_F(PoolObjectTest, ALostWorkersTasksRunElsewhere) {
+  const uint64_t job = Submit({0, 1, 2}, 0, 2);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  ASSERT_EQ(Tasks("a").size(), 2u);
+  pool_->EndSession(kWorkerA);
+  EXPECT_EQ(pool_->GetStats().leased, 0);
+  EXPECT_EQ(pool_->GetStats().pending, 3);
+  // Back at the front, in order, with their attempt counted.
+  pool_->Pull(Request("b", kWorkerB), 0);
+  Value::List got = Tasks("b");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].as_list()[1], Value(0));
+  EXPECT_EQ(got[0].as_list()[4], Value(1));
+  EXPECT_EQ(got[1].as_list()[1], Value(1));
+  // A report from the lost worker, too late, is ignored.
+  EXPECT_EQ(pool_->Report({Ok(job, 2, Value(5))}), 0);
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(0)), Ok(job, 1, Value(1))}), 2);
+}
+
+TEST_F(PoolObjectTest, ATaskLostMoreThanMaxRetriesTimesFailsAloneWithWorkerLost) {
+  const uint64_t job = Submit({0, 1}, 0, 1);
+  // max_retries is 2: three losses fail the task.
+  for (int loss = 0; loss < 3; ++loss) {
+    const std::string name = "pull" + std::to_string(loss);
+    pool_->Pull(Request(name, 10 + loss), 1);
+    ASSERT_EQ(Tasks(name).size(), 1u);
+    EXPECT_EQ(Tasks(name)[0].as_list()[1], Value(0));
+    pool_->EndSession(10 + loss);
+  }
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  Value::List got = Results("r");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].as_list()[2], Value(false));
+  EXPECT_EQ(got[0].as_list()[3], Value("WorkerLost"));
+  // The other task still runs.
+  pool_->Pull(Request("last", kWorkerB), 0);
+  ASSERT_EQ(Tasks("last").size(), 1u);
+  EXPECT_EQ(Tasks("last")[0].as_list()[1], Value(1));
+}
+
+TEST_F(PoolObjectTest, CloseRefusesSubmitsAndEndsPullsOnceDrained) {
+  const uint64_t job = Submit({0});
+  pool_->Pull(Request("a", kWorkerA), 0);
+  pool_->Pull(Request("idle", kWorkerB), 0);
+  pool_->Close();
+  std::vector<PoolObject::Task> more;
+  more.push_back({1, "f", {}});
+  EXPECT_TRUE(IsError(pool_->Submit(job, 0, std::move(more)).status(), ErrorKind::kValueError,
+                      "Pool not running"));
+  // Task 0 is still leased: it might come back, so the idle pull waits.
+  EXPECT_FALSE(recorder_.Has("idle"));
+  pool_->Report({Ok(job, 0, Value(1))});
+  EXPECT_TRUE(recorder_.Of("idle").value.is_none());
+  EXPECT_EQ(pool_->Pull(Request("later", kWorkerA), 0), 0u);
+  EXPECT_TRUE(recorder_.Of("later").value.is_none());
+}
+
+TEST_F(PoolObjectTest, AClosedPoolsLostTaskStillRuns) {
+  Submit({0});
+  pool_->Pull(Request("a", kWorkerA), 0);
+  pool_->Pull(Request("idle", kWorkerB), 0);
+  pool_->Close();
+  pool_->EndSession(kWorkerA);
+  ASSERT_EQ(Tasks("idle").size(), 1u);
+}
+
+TEST_F(PoolObjectTest, TerminateFailsWhatIsNotDoneAndEndsPulls) {
+  const uint64_t job = Submit({0, 1});
+  pool_->Pull(Request("a", kWorkerA), 0);
+  pool_->Pull(Request("idle", kWorkerB), 0);  // takes task 1
+  pool_->Pull(Request("idle2", kWorkerB), 0);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  pool_->Terminate();
+  EXPECT_TRUE(recorder_.Of("idle2").value.is_none());
+  Value::List got = Results("r");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].as_list()[3], Value("RuntimeError"));
+  EXPECT_EQ(pool_->GetStats().leased, 0);
+}
+
+TEST_F(PoolObjectTest, BadSubmitsAddNothing) {
+  const uint64_t job = Submit({0});
+  std::vector<PoolObject::Task> dup;
+  dup.push_back({0, "f", {}});
+  EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(dup)).status(), ErrorKind::kValueError));
+  std::vector<PoolObject::Task> twice;
+  twice.push_back({5, "f", {}});
+  twice.push_back({5, "f", {}});
+  EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(twice)).status(), ErrorKind::kValueError));
+  EXPECT_TRUE(IsKind(pool_->Submit(999, 0, {}).status(), ErrorKind::kValueError));
+  EXPECT_EQ(pool_->Size(), 1);
+  EXPECT_TRUE(IsKind(PoolObject::Create(-1, &timers_).status(), ErrorKind::kValueError));
+}
+
+TEST_F(PoolObjectTest, EndSessionCancelsTheSessionsWaits) {
+  const uint64_t job = Submit({0});
+  pool_->Pull(Request("a", kWorkerA), 0);
+  pool_->Pull(Request("idle", kWorkerB), 0);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  pool_->EndSession(kWorkerB);
+  pool_->EndSession(kCaller);
+  EXPECT_FALSE(recorder_.Of("idle").status.ok());
+  EXPECT_FALSE(recorder_.Of("r").status.ok());
+  const WaitId id = pool_->Pull(Request("c", kWorkerB), 0);
+  pool_->Cancel(id);
+  EXPECT_FALSE(recorder_.Of("c").status.ok());
+}
+
+TEST_F(PoolObjectTest, DeletingThePoolCompletesItsWaiters) {
+  pool_->Pull(Request("idle", kWorkerB), 0);
+  pool_.reset();
+  EXPECT_FALSE(recorder_.Of("idle").status.ok());
+}
+
+}  // namespace
+}  // namespace shoal::server
