@@ -37,6 +37,7 @@ constexpr KindInfo kKinds[] = {
     {ErrorKind::kOSError, "OSError", absl::StatusCode::kFailedPrecondition},
     {ErrorKind::kOverflowError, "OverflowError", absl::StatusCode::kOutOfRange},
     {ErrorKind::kShutDown, "ShutDown", absl::StatusCode::kFailedPrecondition},
+    {ErrorKind::kSessionExpired, "SessionExpired", absl::StatusCode::kFailedPrecondition},
     {ErrorKind::kError, "Error", absl::StatusCode::kUnknown},
 };
 

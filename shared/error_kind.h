@@ -30,6 +30,8 @@ enum class ErrorKind {
   kOSError,
   kOverflowError,
   kShutDown,
+  // A session that ended while its client was away, as a resume learns.
+  kSessionExpired,
   // Anything else: an internal failure, reported with its status code.
   kError,
 };
