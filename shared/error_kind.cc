@@ -38,6 +38,7 @@ constexpr KindInfo kKinds[] = {
     {ErrorKind::kOverflowError, "OverflowError", absl::StatusCode::kOutOfRange},
     {ErrorKind::kShutDown, "ShutDown", absl::StatusCode::kFailedPrecondition},
     {ErrorKind::kWorkerLost, "WorkerLost", absl::StatusCode::kAborted},
+    {ErrorKind::kSessionExpired, "SessionExpired", absl::StatusCode::kFailedPrecondition},
     {ErrorKind::kError, "Error", absl::StatusCode::kUnknown},
 };
 

@@ -31,6 +31,8 @@ enum class ErrorKind {
   kOverflowError,
   kShutDown,
   kWorkerLost,
+  // A session that ended while its client was away, as a resume learns.
+  kSessionExpired,
   // Anything else: an internal failure, reported with its status code.
   kError,
 };

@@ -19,6 +19,7 @@
 #include "client/src/handshake.h"
 #include "client/src/object_handle.h"
 #include "client/src/session_stream.h"
+#include "shared/error_kind.h"
 #include "shared/incarnation.h"
 #include "shared/value_codec.h"
 #include "shoal/errors.h"
@@ -127,6 +128,43 @@ void AttachOwners(Value& value, HandlePool& pool) {
   }
 }
 
+// An error a resume threw, as the status a Resumer returns: a server that
+// cannot be reached is worth another try, anything else is final.
+absl::Status StatusOfError(const Error& error) {
+  const ErrorKind kind = ErrorKindFromName(error.kind());
+  if (kind == ErrorKind::kConnectionError) return absl::UnavailableError(error.what());
+  return MakeError(kind, error.what());
+}
+
+// The options of one try to resume, which must end by deadline.
+ConnectOptions OptionsBy(const ConnectOptions& options,
+                         std::chrono::system_clock::time_point deadline) {
+  ConnectOptions by = options;
+  by.timeout = std::max(std::chrono::milliseconds(1),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::system_clock::now()));
+  by.wait_for_server = false;
+  return by;
+}
+
+// What a session's login asks for: a resumable session, unless the options
+// say not to reconnect.
+SessionRequest Wanted(const ConnectOptions& options) {
+  SessionRequest wanted;
+  wanted.resumable = options.reconnect;
+  return wanted;
+}
+
+// What resumes the session answer opened, or nothing when it cannot be
+// resumed (the options say not to, or the server keeps no replies for it).
+v1::ResumeSession ResumeOf(const v1::AnswerReply& answer) {
+  v1::ResumeSession resume;
+  resume.set_session_id(answer.session_id());
+  resume.set_secret(answer.resume_secret());
+  resume.set_incarnation(answer.incarnation());
+  return resume;
+}
+
 }  // namespace
 
 std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address,
@@ -152,7 +190,7 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     origin.framed = *std::move(framed);
     return ConnectFramed(std::move(origin));
   }
-  Handshake handshake = RunHandshake(address, key, options);
+  Handshake handshake = RunHandshake(address, key, options, Wanted(options));
   const v1::AnswerReply& answer = handshake.answer;
   const uint64_t incarnation = IncarnationOf(answer, address);
   const auto deadline = handshake.deadline;
@@ -176,11 +214,35 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
                                          address, ": ", opened.status().message()));
     }
   }
+  const bool framed_stream = stream != nullptr;
   // On the framed transport, the handshake's channel is not needed any more.
   if (stream == nullptr) stream = OpenGrpcStream(std::move(handshake.channel), answer.token());
+  ResumeOptions resume;
+  if (options.reconnect && !answer.resume_secret().empty()) {
+    // A resume logs in again naming the session, then opens a stream on the
+    // transport the session used.
+    resume.grace = std::chrono::milliseconds(answer.stream_grace_ms());
+    resume.resumer = [origin, resume = ResumeOf(answer), framed_stream](
+                         std::chrono::system_clock::time_point deadline)
+        -> absl::StatusOr<std::unique_ptr<SessionStream>> {
+      try {
+        SessionRequest wanted;
+        wanted.resume = &resume;
+        Handshake again =
+            RunHandshake(origin.address, origin.key, OptionsBy(origin.options, deadline), wanted);
+        if (!framed_stream) return OpenGrpcStream(std::move(again.channel), again.answer.token());
+        absl::StatusOr<std::unique_ptr<SessionStream>> opened = OpenFramedStream(
+            origin.address, again.answer.framed(), again.answer.token(), deadline);
+        if (!opened.ok()) return absl::UnavailableError(opened.status().message());
+        return opened;
+      } catch (const Error& error) {
+        return StatusOfError(error);
+      }
+    };
+  }
   std::shared_ptr<Connection> connection =
       Connection::Open(std::move(stream), answer.max_message_bytes(), options.timeout,
-                       std::chrono::milliseconds(answer.lease_ms()));
+                       std::chrono::milliseconds(answer.lease_ms()), std::move(resume));
   std::shared_ptr<ClientSession> session(
       new ClientSession(answer.session_id(), incarnation, std::move(origin), connection));
 
@@ -207,19 +269,38 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
 
 std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
   const auto deadline = std::chrono::system_clock::now() + origin.options.timeout;
-  FramedLogin login = LogInFramed(
-      origin.address, origin.framed, origin.key,
-      origin.options.client_name.empty() ? DefaultClientName() : origin.options.client_name,
-      deadline);
+  const std::string client_name =
+      origin.options.client_name.empty() ? DefaultClientName() : origin.options.client_name;
+  FramedLogin login = LogInFramed(origin.address, origin.framed, origin.key, client_name, deadline,
+                                  Wanted(origin.options));
   const uint64_t incarnation = IncarnationOf(login.answer, origin.address);
   // The login's answer is the server's word on where it listens now.
   RememberFramedEndpoint(origin.address, login.answer.framed());
   if (login.answer.has_framed()) origin.framed = login.answer.framed();
   // The answer came once the server had attached the stream to the session:
   // no round trip is needed to know the stream is taken.
+  ResumeOptions resume;
+  if (origin.options.reconnect && !login.answer.resume_secret().empty()) {
+    // A resume logs in again on the framed transport, naming the session.
+    resume.grace = std::chrono::milliseconds(login.answer.stream_grace_ms());
+    resume.resumer = [origin, client_name, resume = ResumeOf(login.answer)](
+                         std::chrono::system_clock::time_point deadline)
+        -> absl::StatusOr<std::unique_ptr<SessionStream>> {
+      try {
+        SessionRequest wanted;
+        wanted.resume = &resume;
+        return LogInFramed(origin.address, origin.framed, origin.key, client_name, deadline,
+                           wanted)
+            .stream;
+      } catch (const Error& error) {
+        return StatusOfError(error);
+      }
+    };
+  }
   std::shared_ptr<Connection> connection =
       Connection::Open(std::move(login.stream), login.answer.max_message_bytes(),
-                       origin.options.timeout, std::chrono::milliseconds(login.answer.lease_ms()));
+                       origin.options.timeout, std::chrono::milliseconds(login.answer.lease_ms()),
+                       std::move(resume));
   return Registered(std::shared_ptr<ClientSession>(new ClientSession(
       login.answer.session_id(), incarnation, std::move(origin), std::move(connection))));
 }

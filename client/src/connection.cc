@@ -1,10 +1,12 @@
 #include "client/src/connection.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "shared/error_kind.h"
 #include "client/src/methods.h"
 #include "shoal/errors.h"
 #include "shoal/pipeline.h"
@@ -47,13 +49,21 @@ constexpr char kOrphaned[] =
       "that process");
 }
 
-CallOutcome GoneOutcome(std::string reason) {
+CallOutcome GoneOutcome(std::string reason, std::string kind = "ConnectionError") {
   CallOutcome outcome;
   outcome.code = absl::StatusCode::kUnavailable;
-  outcome.error_kind = "ConnectionError";
+  outcome.error_kind = std::move(kind);
   outcome.error_message = std::move(reason);
   return outcome;
 }
+
+// Acknowledgements past which the flusher sends them without waiting for a
+// frame to carry them.
+constexpr size_t kAckBatch = 1024;
+
+// The first and the longest pause between two tries to resume.
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(20);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
 
 }  // namespace
 
@@ -89,6 +99,27 @@ std::vector<PendingCalls::Call> PendingCalls::TakeAll() {
   return calls;
 }
 
+void PendingCalls::KeepWritten(v1::Call& call) {
+  for (absl::flat_hash_map<uint64_t, Call>* calls : {&awaited_, &unawaited_}) {
+    auto it = calls->find(call.call_id());
+    if (it == calls->end()) continue;
+    it->second.written = std::move(call);
+    return;
+  }
+}
+
+std::vector<const v1::Call*> PendingCalls::Written() const {
+  std::vector<const v1::Call*> written;
+  for (const auto* calls : {&awaited_, &unawaited_}) {
+    for (const auto& [call_id, call] : *calls) {
+      if (call.written.call_id() != 0) written.push_back(&call.written);
+    }
+  }
+  std::sort(written.begin(), written.end(),
+            [](const v1::Call* a, const v1::Call* b) { return a->call_id() < b->call_id(); });
+  return written;
+}
+
 void PendingCalls::SetAwaited(uint64_t call_id, bool awaited) {
   absl::flat_hash_map<uint64_t, Call>& from = awaited ? unawaited_ : awaited_;
   auto it = from.find(call_id);
@@ -98,22 +129,26 @@ void PendingCalls::SetAwaited(uint64_t call_id, bool awaited) {
 }
 
 Connection::Connection(std::unique_ptr<SessionStream> stream, int64_t max_message_bytes,
-                       std::chrono::milliseconds close_timeout, std::chrono::milliseconds lease)
+                       std::chrono::milliseconds close_timeout, std::chrono::milliseconds lease,
+                       ResumeOptions resume)
     : max_message_bytes_(max_message_bytes),
       close_timeout_(close_timeout),
       heartbeat_every_(lease.count() > 0 ? HeartbeatInterval(lease) : absl::ZeroDuration()),
       last_write_ns_(absl::GetCurrentTimeNanos()),
+      resume_(std::move(resume)),
       stream_(std::move(stream)) {}
 
 std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stream,
                                              int64_t max_message_bytes,
                                              std::chrono::milliseconds close_timeout,
-                                             std::chrono::milliseconds lease) {
+                                             std::chrono::milliseconds lease,
+                                             ResumeOptions resume) {
   // A process that inherited the connection through fork() never destroys
   // it: its threads are not this process's, and their std::thread objects
   // would end it if destroyed.
   std::shared_ptr<Connection> connection(
-      new Connection(std::move(stream), max_message_bytes, close_timeout, lease),
+      new Connection(std::move(stream), max_message_bytes, close_timeout, lease,
+                     std::move(resume)),
       [](Connection* inherited) {
         if (!inherited->orphaned()) delete inherited;
       });
@@ -157,15 +192,17 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
   const bool awaited = outbox == nullptr;
   bool write_now = awaited;
   std::string gone;
+  std::string gone_kind;
   uint64_t call_id = 0;
   {
     MutexLock lock(&mu_);
     if (closing_ || broken_) {
       gone = GoneReasonLocked();
+      gone_kind = closing_ ? "ConnectionError" : gone_kind_;
     } else {
       call_id = next_call_id_++;
       call.set_call_id(call_id);
-      pending_.Add(call_id, {std::move(done), std::move(keep_alive)}, awaited);
+      pending_.Add(call_id, {std::move(done), std::move(keep_alive), v1::Call()}, awaited);
       if (!gathered) {
         // Queued calls go out in the order they were queued: by the caller
         // now, or by the flusher, or by whoever waits on one of them first.
@@ -178,7 +215,7 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
     }
   }
   if (!gone.empty()) {
-    CallOutcome outcome = GoneOutcome(std::move(gone));
+    CallOutcome outcome = GoneOutcome(std::move(gone), std::move(gone_kind));
     done(outcome);
     return 0;
   }
@@ -231,19 +268,22 @@ void Connection::WriteCalls(v1::ClientFrame* more) {
     frame.Swap(&queued_);
     queued_bytes_ = 0;
     flusher_has_calls_ = false;
-    // Releases ride along with the calls.
+    // Releases and acknowledgements ride along with the calls.
     TakeReleasesLocked(&frame);
+    TakeAcksLocked(&frame);
   }
   if (more != nullptr) {
     for (v1::Call& call : *more->mutable_calls()) *frame.add_calls() = std::move(call);
     more->Clear();
   }
-  if (frame.calls_size() == 0) return;
+  if (frame.calls_size() == 0 && frame.acks_size() == 0) return;
   // A failed write means the stream is over; the reader sees its end and
-  // fails these calls with the others.
+  // fails these calls with the others, or writes them again once it has
+  // resumed the session.
   const int64_t limit = FrameLimit();
   if (static_cast<int64_t>(frame.ByteSizeLong()) <= limit) {
     WriteFrameLocked(frame);
+    KeepWritten(frame);
     return;
   }
   // Past the limit: as many frames as it takes, each under it.
@@ -253,14 +293,36 @@ void Connection::WriteCalls(v1::ClientFrame* more) {
     const int64_t bytes = static_cast<int64_t>(call.ByteSizeLong()) + kCallFraming;
     if (part.calls_size() > 0 && part_bytes + bytes > limit) {
       WriteFrameLocked(part);
+      KeepWritten(part);
       part.Clear();
       part_bytes = 0;
+      // The replies read meanwhile are acknowledged as the frames go, so
+      // that a long batch does not have the server keep them all.
+      if (resumable()) {
+        MutexLock lock(&mu_);
+        TakeAcksLocked(&part);
+      }
     }
     *part.add_calls() = std::move(call);
     part_bytes += bytes;
   }
   WriteFrameLocked(part);
+  KeepWritten(part);
 }
+
+void Connection::KeepWritten(v1::ClientFrame& frame) {
+  if (!resumable() || frame.calls_size() == 0) return;
+  MutexLock lock(&mu_);
+  for (v1::Call& call : *frame.mutable_calls()) pending_.KeepWritten(call);
+}
+
+void Connection::TakeAcksLocked(v1::ClientFrame* frame) {
+  if (acks_.empty()) return;
+  frame->mutable_acks()->Add(acks_.begin(), acks_.end());
+  acks_.clear();
+}
+
+bool Connection::AcksDue() const { return acks_.size() >= kAckBatch; }
 
 int64_t Connection::FrameLimit() const {
   return max_message_bytes_ > 0 ? std::min(kMaxFrameBytes, max_message_bytes_ - kFrameMargin)
@@ -298,6 +360,7 @@ void Connection::Close() {
   {
     MutexLock lock(&mu_);
     reading_here = ReadingHereLocked();
+    close_wanted_ = true;
   }
   // Calls queued and not yet written go out first, as they would have had
   // the flusher come to them; but never from the reader, which must not wait
@@ -376,6 +439,9 @@ void Connection::ReadFrameLocked() {
       bool closing = false;
       {
         MutexLock lock(&mu_);
+        // The server keeps each reply until it is acknowledged, that to
+        // no call of ours included.
+        if (resumable()) acks_.push_back(reply.call_id());
         // A reply to no call of ours: nothing to complete.
         if (!pending_.Take(reply.call_id(), &pending)) continue;
         closing = closing_;
@@ -414,14 +480,110 @@ void Connection::EndOfStream() {
     writes_done_ = true;
   }
   absl::Status status = stream_->Finish();
+  if (resumable() && absl::IsUnavailable(status) && Resume(status)) return;
   {
     MutexLock lock(&mu_);
-    end_status_ = std::move(status);
+    if (end_status_.ok()) end_status_ = std::move(status);
     broken_ = true;
     release_queue_.clear();
   }
   FailAllPending();
   stream_ended_.Notify();
+}
+
+bool Connection::Resume(const absl::Status& status) {
+  {
+    MutexLock lock(&mu_);
+    if (closing_ || close_wanted_) return false;
+  }
+  const absl::Time broke = absl::Now();
+  // A try that starts before the grace has passed may still find the
+  // session; the server says so if it does not.
+  const absl::Time give_up = broke + absl::FromChrono(resume_.grace);
+  absl::Duration backoff = kFirstBackoff;
+  std::minstd_rand random(static_cast<uint32_t>(absl::GetCurrentTimeNanos()));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  // Writers wait while the stream is replaced.
+  MutexLock write_lock(&write_mu_);
+  absl::Status last = status;
+  for (;;) {
+    const absl::Time now = absl::Now();
+    const auto deadline =
+        absl::ToChronoTime(std::min(give_up, now + absl::FromChrono(close_timeout_)) +
+                           absl::Milliseconds(500));
+    absl::StatusOr<std::unique_ptr<SessionStream>> resumed = resume_.resumer(deadline);
+    if (resumed.ok()) {
+      stream_ = *std::move(resumed);
+      writes_done_ = false;
+      break;
+    }
+    last = resumed.status();
+    const ErrorKind kind = ErrorKindOf(last);
+    if (!absl::IsUnavailable(last) && !absl::IsDeadlineExceeded(last)) {
+      MutexLock lock(&mu_);
+      // The break's reason (such as the server's "session ended: no
+      // heartbeat ...") and the resume's answer.
+      end_status_ = absl::Status(last.code(), absl::StrCat("session lost: ", status.message(),
+                                                           "; resuming it: ", last.message()));
+      gone_kind_ = std::string(ErrorKindName(kind == ErrorKind::kNone ? ErrorKind::kError : kind));
+      return false;
+    }
+    if (absl::Now() >= give_up) {
+      MutexLock lock(&mu_);
+      end_status_ = MakeError(
+          ErrorKind::kSessionExpired,
+          absl::StrCat("the session's connection broke (", status.message(),
+                       ") and the server could not be reached again within its grace of ",
+                       absl::FormatDuration(absl::FromChrono(resume_.grace)),
+                       ", after which the session ends: ", last.message()));
+      gone_kind_ = "SessionExpired";
+      return false;
+    }
+    // Jitter, so that the clients of a server that went away do not all
+    // come back at once.
+    const absl::Duration pause =
+        std::min(backoff * jitter(random), give_up - absl::Now());
+    backoff = std::min(backoff * 2, kMaxBackoff);
+    MutexLock lock(&mu_);
+    auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closing_ || close_wanted_;
+    };
+    if (mu_.AwaitWithTimeout(Condition(&closing), std::max(pause, absl::ZeroDuration()))) {
+      return false;
+    }
+  }
+  // Every call written and not answered goes again, in order, with the
+  // replies read so far acknowledged first.
+  v1::ClientFrame frame;
+  {
+    MutexLock lock(&mu_);
+    TakeAcksLocked(&frame);
+    for (const v1::Call* call : pending_.Written()) *frame.add_calls() = *call;
+  }
+  const int64_t limit = FrameLimit();
+  v1::ClientFrame part;
+  *part.mutable_acks() = std::move(*frame.mutable_acks());
+  int64_t part_bytes = 0;
+  for (v1::Call& call : *frame.mutable_calls()) {
+    const int64_t bytes = static_cast<int64_t>(call.ByteSizeLong()) + kCallFraming;
+    if (part.calls_size() > 0 && part_bytes + bytes > limit) {
+      WriteFrameLocked(part);
+      part.Clear();
+      part_bytes = 0;
+    }
+    *part.add_calls() = std::move(call);
+    part_bytes += bytes;
+  }
+  // Even with nothing to send again: the first frame tells the server the
+  // stream is live.
+  v1::ClientFrame* last_part = &part;
+  v1::ClientFrame beat;
+  if (part.calls_size() == 0 && part.acks_size() == 0) {
+    beat.set_heartbeat(true);
+    last_part = &beat;
+  }
+  WriteFrameLocked(*last_part);
+  return true;
 }
 
 void Connection::FlushLoop() {
@@ -458,6 +620,10 @@ void Connection::WriteHeartbeat() {
   if (absl::Now() < LastWrite() + heartbeat_every_) return;
   v1::ClientFrame beat;
   beat.set_heartbeat(true);
+  {
+    MutexLock lock(&mu_);
+    TakeAcksLocked(&beat);
+  }
   // A stream that has ended takes none; its reader sees the end. The next
   // heartbeat is due an interval from now either way, so that the flusher
   // does not spin on a stream that refuses them.
@@ -469,14 +635,16 @@ void Connection::WriteHeartbeat() {
 void Connection::FailAllPending() {
   std::vector<PendingCalls::Call> failed;
   std::string reason;
+  std::string kind;
   {
     MutexLock lock(&mu_);
     failed = pending_.TakeAll();
     reason = GoneReasonLocked();
+    kind = closing_ ? "ConnectionError" : gone_kind_;
   }
   for (PendingCalls::Call& pending : failed) {
     if (!pending.done) continue;
-    CallOutcome outcome = GoneOutcome(reason);
+    CallOutcome outcome = GoneOutcome(reason, kind);
     pending.done(outcome);
   }
 }
@@ -505,6 +673,7 @@ void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {
 
 std::string Connection::GoneReasonLocked() const {
   if (closing_) return "session closed";
+  if (gone_kind_ != "ConnectionError") return std::string(end_status_.message());
   if (end_status_.ok()) return "session lost: the server ended the session stream";
   return absl::StrCat("session lost: ", absl::StatusCodeToString(end_status_.code()), ": ",
                       end_status_.message());

@@ -14,9 +14,23 @@
 // call waits for minutes, is never taken for a frozen one: the server ends a
 // session it has not heard from on its stream for the lease.
 //
-// When the stream breaks, every pending call and every later one fails with
-// ConnectionError("session lost: ..."); after Close() they fail with
-// ConnectionError("session closed").
+// A resumable connection (one given a Resumer) numbers its calls 1, 2, 3...
+// for the whole session, keeps each call it wrote until its reply arrives,
+// and acknowledges the replies it reads (ClientFrame.acks: in the next frame
+// written, or by the flusher once many wait). When the stream breaks
+// (UNAVAILABLE: the connection failed, or the server went away), the thread
+// that saw the break opens a new stream that resumes the session, trying
+// again with backoff and jitter until the server's grace has passed since the
+// break, while writers wait; it then writes again every call not yet
+// answered, under its id, and the server answers each from the replies it
+// kept or runs it if it never got it, so that each runs exactly once. A
+// resume the server refuses (the session ended, or the server restarted:
+// SessionExpired; a wrong key: AuthenticationError) is not tried again.
+//
+// When the stream breaks for good, every pending call and every later one
+// fails with ConnectionError("session lost: ..."), or with the error the
+// resume ended with; after Close() they fail with ConnectionError("session
+// closed").
 //
 // A Future waits on its call through a CallTicket (shoal/pipeline.h), whose
 // methods are defined with the connection: they flush the outbox that holds
@@ -96,6 +110,9 @@ class PendingCalls {
   struct Call {
     CallCompletion done;  // empty for the connection's own Release calls
     KeepAlive keep_alive;
+    // Once written, on a resumable connection: the call, to write again
+    // after a resume.
+    v1::Call written;
   };
 
   // Adds a call; awaited says whether a caller will read its reply.
@@ -106,6 +123,10 @@ class PendingCalls {
   bool Take(uint64_t call_id, Call* call);
   // Takes every call: the session is gone.
   std::vector<Call> TakeAll();
+  // Keeps a written call with its pending record, if it is still pending.
+  void KeepWritten(v1::Call& call);
+  // The written calls still pending, in the order of their ids.
+  std::vector<const v1::Call*> Written() const;
 
   bool Contains(uint64_t call_id) const {
     return awaited_.contains(call_id) || unawaited_.contains(call_id);
@@ -127,6 +148,21 @@ class PendingCalls {
   std::set<uint64_t> releases_;
 };
 
+// Opens a new stream that resumes the session, by deadline: what a
+// resumable connection reconnects with. An UNAVAILABLE or DEADLINE_EXCEEDED
+// status is worth another try; any other (carrying its error kind, see
+// shared/error_kind.h) ends the session's calls.
+using Resumer = std::function<absl::StatusOr<std::unique_ptr<SessionStream>>(
+    std::chrono::system_clock::time_point deadline)>;
+
+// How a connection resumes its session; without resumer, it does not.
+struct ResumeOptions {
+  Resumer resumer;
+  // The server's grace for a broken stream (from login): how long after a
+  // break a resume may succeed.
+  std::chrono::milliseconds grace{0};
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Takes stream as the session stream and starts the reader and flusher
@@ -139,7 +175,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static std::shared_ptr<Connection> Open(std::unique_ptr<SessionStream> stream,
                                           int64_t max_message_bytes,
                                           std::chrono::milliseconds close_timeout,
-                                          std::chrono::milliseconds lease);
+                                          std::chrono::milliseconds lease,
+                                          ResumeOptions resume = {});
 
   // How long a connection stays silent before it sends a heartbeat: a third
   // of the lease, so that two may be late (a loaded machine, a lost packet
@@ -211,7 +248,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   friend class Outbox;
 
   Connection(std::unique_ptr<SessionStream> stream, int64_t max_message_bytes,
-             std::chrono::milliseconds close_timeout, std::chrono::milliseconds lease);
+             std::chrono::milliseconds close_timeout, std::chrono::milliseconds lease,
+             ResumeOptions resume);
+
+  // After a break with status: resumes the session on a new stream and
+  // writes the unanswered calls again; false when it cannot (end_status_
+  // then says why). The reader's, with the reader's role and no lock held.
+  bool Resume(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // Moves the acknowledgements waiting into frame.
+  void TakeAcksLocked(v1::ClientFrame* frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps the calls of a frame just written (or that failed to be), for a
+  // resume.
+  void KeepWritten(v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(mu_);
+  bool resumable() const { return resume_.resumer != nullptr; }
 
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Takes the reader's role, reads one frame and completes what it answers
@@ -253,11 +302,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string GoneReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   bool FlusherHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closing_ || broken_ || !release_queue_.empty() || flusher_has_calls_;
+    return closing_ || broken_ || !release_queue_.empty() || flusher_has_calls_ || AcksDue();
   }
   bool FlusherMustHurry() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closing_ || broken_ || flusher_has_calls_;
+    return closing_ || broken_ || flusher_has_calls_ || AcksDue();
   }
+  // Enough acknowledgements wait to send them by themselves.
+  bool AcksDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether every Release call with a call id up to up_to has been answered.
   bool ReleasesAnsweredUpTo(uint64_t up_to) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return closing_ || broken_ || pending_.ReleasesAnsweredUpTo(up_to);
@@ -272,9 +323,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // When a frame was last written (Unix nanoseconds), by any writer.
   std::atomic<int64_t> last_write_ns_;
 
-  // The stream lives as long as the connection. Reads happen in the
-  // reader's role (reading_); writes under write_mu_.
-  const std::unique_ptr<SessionStream> stream_;
+  const ResumeOptions resume_;
+
+  // The stream; replaced by a resume, which holds both the reader's role and
+  // write_mu_. Reads happen in the reader's role (reading_); writes under
+  // write_mu_.
+  std::unique_ptr<SessionStream> stream_;
   // The frame being read; the reader's.
   v1::ServerFrame in_;
 
@@ -298,9 +352,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<uint64_t> release_queue_ ABSL_GUARDED_BY(mu_);
   // Close() has begun; new calls fail.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Close() was called: a resume in progress gives up (Close waits for it).
+  bool close_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // The stream has ended; new calls fail.
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status end_status_ ABSL_GUARDED_BY(mu_);
+  // The error kind calls fail with once the stream has ended for good:
+  // ConnectionError, or what ended a resume (SessionExpired...).
+  std::string gone_kind_ ABSL_GUARDED_BY(mu_) = "ConnectionError";
+  // The replies read and not yet acknowledged (resumable only).
+  std::vector<uint64_t> acks_ ABSL_GUARDED_BY(mu_);
 
   // Notified by the reader that saw the stream end, once every pending call
   // has been failed.

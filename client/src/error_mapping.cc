@@ -27,6 +27,7 @@ std::exception_ptr ExceptionForKind(absl::string_view kind, const std::string& m
   if (kind == "EOFError") return std::make_exception_ptr(EOFError(message));
   if (kind == "OSError") return std::make_exception_ptr(OSError(message));
   if (kind == "OverflowError") return std::make_exception_ptr(OverflowError(message));
+  if (kind == "SessionExpired") return std::make_exception_ptr(SessionExpired(message));
   if (kind == "ShutDown") return std::make_exception_ptr(ShutDown(message));
   if (kind == "WorkerLost") return std::make_exception_ptr(WorkerLost(message));
   return std::make_exception_ptr(Error(std::string(kind), message));

@@ -98,7 +98,7 @@ class GrpcStream : public SessionStream {
 }  // namespace
 
 Handshake RunHandshake(const std::string& address, const std::string& key,
-                       const ConnectOptions& options) {
+                       const ConnectOptions& options, const SessionRequest& wanted) {
   // From here on, a process forked from this one cannot use gRPC.
   NoteGrpcUse();
   grpc::ChannelArguments args;
@@ -133,7 +133,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
     context.set_deadline(out.deadline);
     const v1::AnswerRequest request =
         AnswerFor(key, client_nonce, challenge,
-                  options.client_name.empty() ? DefaultClientName() : options.client_name);
+                  options.client_name.empty() ? DefaultClientName() : options.client_name, wanted);
     grpc::Status status = auth->Answer(&context, request, &out.answer);
     const grpc::StatusCode code = status.error_code();
     if (!server_proved && code != grpc::StatusCode::UNAVAILABLE &&

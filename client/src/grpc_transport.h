@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "client/src/handshake.h"
 #include "client/src/session_stream.h"
 #include "shoal/manager.h"
 #include "shoal/v1/auth.pb.h"
@@ -32,7 +33,7 @@ struct Handshake {
 // lives on its lease until a stream is opened for it. Throws
 // ConnectionError or AuthenticationError.
 Handshake RunHandshake(const std::string& address, const std::string& key,
-                       const ConnectOptions& options);
+                       const ConnectOptions& options, const SessionRequest& wanted = {});
 
 // Opens Session/Stream on channel, authorized by the bearer token. The stream
 // keeps the channel.

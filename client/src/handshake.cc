@@ -17,8 +17,11 @@ bool ServerProvesKey(absl::string_view key, absl::string_view client_nonce,
 }
 
 v1::AnswerRequest AnswerFor(absl::string_view key, absl::string_view client_nonce,
-                            const v1::ChallengeReply& challenge, std::string client_name) {
+                            const v1::ChallengeReply& challenge, std::string client_name,
+                            const SessionRequest& wanted) {
   v1::AnswerRequest request;
+  request.set_resumable(wanted.resumable || wanted.resume != nullptr);
+  if (wanted.resume != nullptr) *request.mutable_resume() = *wanted.resume;
   request.set_challenge_id(challenge.challenge_id());
   request.set_client_proof(ClientProof(key, challenge.server_nonce(), client_nonce));
   request.set_client_name(std::move(client_name));

@@ -31,9 +31,20 @@ inline constexpr absl::string_view kServerNotProved =
 bool ServerProvesKey(absl::string_view key, absl::string_view client_nonce,
                      const v1::ChallengeReply& challenge);
 
-// The answer to challenge: the client's proof that it holds key.
+// How a login asks for its session: a new one, resumable or not, or the
+// resumption of one whose connection broke.
+struct SessionRequest {
+  // The client acknowledges replies and may resume (AnswerRequest.resumable).
+  bool resumable = false;
+  // Set to resume that session instead of opening one.
+  const v1::ResumeSession* resume = nullptr;
+};
+
+// The answer to challenge: the client's proof that it holds key, asking for
+// the session as wanted says.
 v1::AnswerRequest AnswerFor(absl::string_view key, absl::string_view client_nonce,
-                            const v1::ChallengeReply& challenge, std::string client_name);
+                            const v1::ChallengeReply& challenge, std::string client_name,
+                            const SessionRequest& wanted = {});
 
 // The name a session is listed with when ConnectOptions leave it empty:
 // "<host> pid <pid>", of the process that logs in.

@@ -270,7 +270,8 @@ absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
 
 FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& endpoint,
                         const std::string& key, const std::string& client_name,
-                        std::chrono::system_clock::time_point deadline) {
+                        std::chrono::system_clock::time_point deadline,
+                        const SessionRequest& wanted) {
   absl::StatusOr<std::unique_ptr<FramedStream>> connected =
       ConnectFramed(address, endpoint, deadline);
   if (!connected.ok()) {
@@ -295,7 +296,7 @@ FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& en
 
   // Step two: our proof, even when the server's failed (handshake.h).
   frame.Clear();
-  *frame.mutable_answer() = AnswerFor(key, client_nonce, reply.challenge(), client_name);
+  *frame.mutable_answer() = AnswerFor(key, client_nonce, reply.challenge(), client_name, wanted);
   reply.Clear();
   stream.Write(frame);
   const bool answered = stream.ReadBy(&reply, deadline);

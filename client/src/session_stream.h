@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/src/handshake.h"
 #include "shoal/v1/auth.pb.h"
 #include "shoal/v1/session.pb.h"
 
@@ -62,7 +63,8 @@ struct FramedLogin {
 // the error the server ends the connection with otherwise.
 FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& endpoint,
                         const std::string& key, const std::string& client_name,
-                        std::chrono::system_clock::time_point deadline);
+                        std::chrono::system_clock::time_point deadline,
+                        const SessionRequest& wanted = {});
 
 }  // namespace shoal::detail
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "shared/error_kind.h"
 #include "shared/hmac.h"
 
@@ -30,8 +31,13 @@ Sessions::Sessions(absl::Duration lease, absl::Duration stream_grace)
     : lease_(lease), stream_grace_(stream_grace) {}
 
 std::pair<SessionId, std::string> Sessions::Open(std::string client_name, std::string peer,
-                                                 absl::Time now) {
+                                                 absl::Time now, std::string* resume_secret) {
   std::string token = absl::BytesToHexString(RandomBytes(32));
+  std::string secret;
+  if (resume_secret != nullptr) {
+    secret = absl::BytesToHexString(RandomBytes(32));
+    *resume_secret = secret;
+  }
   MutexLock lock(&mu_);
   const SessionId id = next_id_++;
   State& state = sessions_[id];
@@ -42,8 +48,52 @@ std::pair<SessionId, std::string> Sessions::Open(std::string client_name, std::s
   state.info.deadline = now + lease_;
   state.heard = now;
   state.token = token;
+  state.secret = std::move(secret);
+  state.ledger = std::make_shared<CallLedger>(!state.secret.empty(), CallLedger::Limits());
   by_token_[token] = id;
   return {id, token};
+}
+
+absl::StatusOr<std::string> Sessions::Resume(SessionId id, const std::string& secret,
+                                             absl::Time now) {
+  MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    auto ended = ended_.find(id);
+    if (id == 0 || id >= next_id_) {
+      return MakeError(ErrorKind::kAuthenticationError,
+                       absl::StrCat("no session ", id, " was ever opened on this server"));
+    }
+    return MakeError(ErrorKind::kSessionExpired,
+                     absl::StrCat("session ", id, " has ended",
+                                  ended == ended_.end() ? "" : ": ",
+                                  ended == ended_.end() ? "" : ended->second));
+  }
+  State& state = it->second;
+  if (state.secret.empty() || !ConstantTimeEquals(state.secret, secret)) {
+    return MakeError(ErrorKind::kAuthenticationError,
+                     absl::StrCat("wrong secret to resume session ", id));
+  }
+  state.heard = std::max(state.heard, now);
+  if (state.info.streams == 0 && state.info.calls == 0) {
+    state.info.deadline = std::max(state.info.deadline, now + lease_);
+  }
+  return state.token;
+}
+
+std::shared_ptr<CallLedger> Sessions::Ledger(SessionId id) const {
+  ReaderMutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.ledger;
+}
+
+void Sessions::RememberEndLocked(SessionId id, std::string why) {
+  ended_[id] = std::move(why);
+  ended_order_.push_back(id);
+  if (ended_order_.size() > kRememberedEnds) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
 }
 
 absl::StatusOr<SessionId> Sessions::Authenticate(const std::string& token, absl::Time now) {
@@ -66,6 +116,7 @@ bool Sessions::AttachStream(SessionId id, std::shared_ptr<StreamLink> link) {
   if (it == sessions_.end()) return false;
   State& state = it->second;
   state.streams.push_back(std::move(link));
+  state.detached = false;
   state.info.streams = static_cast<int>(state.streams.size());
   state.info.deadline = absl::InfiniteFuture();
   return true;
@@ -82,7 +133,10 @@ void Sessions::DetachStream(SessionId id, const StreamLink* link, absl::Time now
   state.streams.erase(at);
   SessionInfo& info = state.info;
   info.streams = static_cast<int>(state.streams.size());
-  if (info.streams == 0 && info.calls == 0) info.deadline = now + stream_grace_;
+  if (info.streams == 0 && info.calls == 0) {
+    info.deadline = now + stream_grace_;
+    state.detached = true;
+  }
 }
 
 bool Sessions::BeginCall(SessionId id) {
@@ -107,7 +161,9 @@ bool Sessions::Close(SessionId id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return false;
   by_token_.erase(it->second.token);
+  it->second.ledger->End();
   sessions_.erase(it);
+  RememberEndLocked(id, "its client closed it");
   return true;
 }
 
@@ -125,6 +181,19 @@ std::vector<ExpiredSession> Sessions::Expire(absl::Time now) {
   MutexLock lock(&mu_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (DeadlineLocked(it->second) <= now) {
+      const State& state = it->second;
+      std::string why;
+      if (!state.streams.empty()) {
+        why = absl::StrCat("no heartbeat from its client for its lease of ",
+                           absl::FormatDuration(lease_));
+      } else if (state.detached) {
+        why = absl::StrCat("its connection broke and none came back within the grace of ",
+                           absl::FormatDuration(stream_grace_));
+      } else {
+        why = absl::StrCat("no call for its lease of ", absl::FormatDuration(lease_));
+      }
+      RememberEndLocked(it->first, std::move(why));
+      state.ledger->End();
       ended.push_back({it->first, std::move(it->second.streams)});
       by_token_.erase(it->second.token);
       sessions_.erase(it++);

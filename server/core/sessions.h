@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/call_ledger.h"
 #include "server/core/registry.h"
 #include "shared/mutex.h"
 
@@ -94,9 +96,19 @@ class Sessions {
 
   absl::Duration lease() const { return lease_; }
 
-  // Opens a session; returns its id and its bearer token.
+  // Opens a session; returns its id and its bearer token. With
+  // resume_secret, the session is resumable: its ledger keeps replies until
+  // they are acknowledged, and *resume_secret is what resumes it (Resume).
   std::pair<SessionId, std::string> Open(std::string client_name, std::string peer,
-                                         absl::Time now);
+                                         absl::Time now, std::string* resume_secret = nullptr);
+  // The token of a resumable session a new connection resumes with its
+  // secret, its lease renewed. SessionExpired, saying why when the server
+  // remembers, for a session that has ended; AuthenticationError for a
+  // wrong secret or a session that is not resumable.
+  absl::StatusOr<std::string> Resume(SessionId id, const std::string& secret, absl::Time now);
+  // The calls of the session's streams; null once it has ended.
+  std::shared_ptr<CallLedger> Ledger(SessionId id) const;
+  absl::Duration stream_grace() const { return stream_grace_; }
   // The session a token belongs to, with its lease renewed.
   // AuthenticationError for an unknown or ended session.
   absl::StatusOr<SessionId> Authenticate(const std::string& token, absl::Time now);
@@ -129,7 +141,17 @@ class Sessions {
     // The last sign of life outside the streams: a unary call.
     absl::Time heard;
     std::vector<std::shared_ptr<StreamLink>> streams;
+    // Empty for a session that cannot be resumed.
+    std::string secret;
+    std::shared_ptr<CallLedger> ledger;
+    // Its last stream detached, and none came back yet.
+    bool detached = false;
   };
+
+  // Why a session ended, for a client that comes back to resume it; the
+  // latest kRememberedEnds are remembered.
+  void RememberEndLocked(SessionId id, std::string why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static constexpr size_t kRememberedEnds = 4096;
 
   // When the session ends unless it is heard from.
   absl::Time DeadlineLocked(const State& state) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -140,6 +162,8 @@ class Sessions {
   SessionId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<SessionId, State> sessions_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, SessionId> by_token_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<SessionId, std::string> ended_ ABSL_GUARDED_BY(mu_);
+  std::deque<SessionId> ended_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

@@ -42,12 +42,15 @@ bool SessionCore::Attach(absl::string_view token) {
   // client has not been heard from for the lease; Detach cuts the link
   // before the transport goes.
   auto link = std::make_shared<StreamLink>(now, [this](const absl::Status& why) { Fail(why); });
-  if (!core_.sessions().AttachStream(*session, link)) {
+  std::shared_ptr<CallLedger> ledger = core_.sessions().Ledger(*session);
+  if (ledger == nullptr || !core_.sessions().AttachStream(*session, link)) {
     Fail(MakeError(ErrorKind::kAuthenticationError, "session ended"));
     return false;
   }
   session_ = *session;
   link_ = std::move(link);
+  ledger_ = std::move(ledger);
+  stream_ = ledger_->Attach(this);
   MutexLock lock(&mu_);
   attached_ = true;
   return true;
@@ -63,36 +66,54 @@ void SessionCore::Detach() {
     if (!attached_) return;
     attached_ = false;
   }
+  Cancels cancels = ledger_->Detach(stream_);
+  RunAll(cancels);
   link_->Detach();
   core_.sessions().DetachStream(session_, link_.get(), absl::Now());
 }
 
+SessionCore::Cancels SessionCore::CancelsOfStream(bool all) {
+  if (ledger_ == nullptr || (!all && ledger_->keeps_replies())) return Cancels();
+  return ledger_->TakeCancelsOf(stream_);
+}
+
 void SessionCore::Fail(const absl::Status& status) {
-  Cancels cancels;
   {
     MutexLock lock(&mu_);
-    if (!TakesRepliesLocked()) return;
-    cancels = LeaveLocked(StreamState::kFinished);
+    if (!LeaveLocked(StreamState::kFinished)) return;
     FinishLocked(status);
   }
+  Cancels cancels = CancelsOfStream(/*all=*/false);
   RunAll(cancels);
+}
+
+void SessionCore::Overflowed(const absl::Status& why) {
+  MutexLock lock(&mu_);
+  if (!LeaveLocked(StreamState::kFinished)) return;
+  FinishLocked(why);
 }
 
 void SessionCore::OnFrame(const v1::ClientFrame& frame) {
   Heard();
+  if (!frame.acks().empty()) ledger_->Ack(frame.acks());
   for (const v1::Call& call : frame.calls()) Dispatch(call);
   for (uint64_t call_id : frame.cancels()) CancelCall(call_id);
   if (frame.close()) core_.EndSession(session_);
 }
 
 void SessionCore::OnInputEnd() {
-  Cancels cancels;
+  const bool resumable = ledger_ != nullptr && ledger_->keeps_replies();
   {
     MutexLock lock(&mu_);
     if (state_ == StreamState::kOpen) state_ = StreamState::kDraining;
-    if (input_end_ == InputEnd::kCancelParked) cancels = TakeCancelsLocked();
+    // A resumable client whose connection ended either closed its session
+    // (its last frame did) or lost the connection: the replies it awaits
+    // wait in the ledger for the connection that resumes it.
+    if (input_end_ == InputEnd::kCancelParked && resumable) awaiting_.clear();
     MaybeFinishLocked();
   }
+  if (input_end_ != InputEnd::kCancelParked) return;
+  Cancels cancels = CancelsOfStream(/*all=*/false);
   RunAll(cancels);
 }
 
@@ -101,12 +122,15 @@ void SessionCore::Break() { Leave(StreamState::kBroken); }
 void SessionCore::End() { Leave(StreamState::kEnding); }
 
 void SessionCore::Leave(StreamState state) {
-  Cancels cancels;
   {
     MutexLock lock(&mu_);
-    cancels = LeaveLocked(state);
+    if (!LeaveLocked(state)) return;
+    // Nobody reads a broken stream's replies: the ledger keeps them, or
+    // drops them, for the session.
+    if (state == StreamState::kBroken) awaiting_.clear();
     MaybeFinishLocked();
   }
+  Cancels cancels = CancelsOfStream(/*all=*/state == StreamState::kEnding);
   RunAll(cancels);
 }
 
@@ -123,17 +147,20 @@ void SessionCore::ReleaseReplies() {
 }
 
 void SessionCore::OnWriteDone(bool ok) {
-  Cancels cancels;
+  bool broke = false;
   {
     MutexLock lock(&mu_);
     writing_ = false;
     if (ok) {
       FlushLocked();
     } else {
-      cancels = LeaveLocked(StreamState::kBroken);
+      broke = LeaveLocked(StreamState::kBroken);
+      if (broke) awaiting_.clear();
     }
     MaybeFinishLocked();
   }
+  if (!broke) return;
+  Cancels cancels = CancelsOfStream(/*all=*/false);
   RunAll(cancels);
 }
 
@@ -147,73 +174,82 @@ void SessionCore::Dispatch(const v1::Call& call) {
   {
     MutexLock lock(&mu_);
     if (!TakesRepliesLocked()) return;
-    if (calls_.contains(call_id)) {
+  }
+  absl::Status kept_status;
+  std::string kept_response;
+  switch (ledger_->Arrive(call_id, stream_, &kept_status, &kept_response)) {
+    case CallLedger::Arrival::kAnswered: {
+      // Sent again after a resume, and answered before: the reply kept.
+      MutexLock lock(&mu_);
+      QueueReplyLocked(call_id, kept_status, std::move(kept_response));
+      return;
+    }
+    case CallLedger::Arrival::kDuplicate: {
+      MutexLock lock(&mu_);
       QueueReplyLocked(
           call_id,
           error::ValueError(absl::StrCat("call id ", call_id, " is in use by a call in flight")),
           std::string());
       return;
     }
-    calls_.emplace(call_id, InFlight());
+    case CallLedger::Arrival::kInFlight: {
+      // Sent again after a resume while it runs (or is parked): its reply
+      // comes here.
+      MutexLock lock(&mu_);
+      awaiting_.insert(call_id);
+      return;
+    }
+    case CallLedger::Arrival::kNew:
+      break;
+  }
+  {
+    MutexLock lock(&mu_);
+    awaiting_.insert(call_id);
   }
   const Method* method = dispatcher_.Find(call.method());
   if (method == nullptr) {
-    Complete(call_id, error::ValueError(absl::StrCat("unknown method '", call.method(), "'")),
-             std::string());
+    ledger_->Complete(call_id, error::ValueError(absl::StrCat("unknown method '", call.method(), "'")),
+                      std::string());
     return;
   }
   Control control(*this, call_id);
   CallContext context(core_, session_, &control);
   dispatcher_.Invoke(*method, context, call.request(),
-                     [this, call_id, hold = sink_.HoldForCall()](absl::Status status,
-                                                                 std::string response) {
-                       Complete(call_id, status, std::move(response));
+                     [ledger = ledger_, call_id, hold = sink_.HoldForCall()](
+                         absl::Status status, std::string response) {
+                       ledger->Complete(call_id, status, std::move(response));
                      });
 }
 
 void SessionCore::SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) {
-  bool answered = false;
+  bool cancel_now = false;
   {
     MutexLock lock(&mu_);
-    auto it = calls_.find(call_id);
-    answered = it == calls_.end();
-    if (!answered && !CancelsParkedLocked()) {
-      it->second.cancel = std::move(cancel);
-      return;
-    }
+    // The stream is going, and its parked calls with it.
+    cancel_now = CancelsParkedLocked() &&
+                 (state_ == StreamState::kEnding || !ledger_->keeps_replies());
   }
-  // The stream is going: cancel at once. A call answered already needs
-  // nothing; cancel (which may hold the last reference to an object) is
-  // dropped on return, without mu_.
-  if (!answered) cancel();
-}
-
-void SessionCore::CancelCall(uint64_t call_id) {
-  absl::AnyInvocable<void()> cancel;
-  {
-    MutexLock lock(&mu_);
-    auto it = calls_.find(call_id);
-    if (it == calls_.end()) return;  // Answered already, or never sent.
-    cancel = std::move(it->second.cancel);
-  }
+  // A call answered already needs nothing; cancel (which may hold the last
+  // reference to an object) is dropped on return, without mu_.
+  if (!cancel_now && ledger_->Park(call_id, cancel)) return;
   if (cancel) cancel();
 }
 
-void SessionCore::Complete(uint64_t call_id, const absl::Status& status, std::string response) {
-  absl::AnyInvocable<void()> dropped;
+void SessionCore::CancelCall(uint64_t call_id) {
+  absl::AnyInvocable<void()> cancel = ledger_->TakeCancel(call_id);
+  if (cancel) cancel();
+}
+
+void SessionCore::Deliver(uint64_t call_id, const absl::Status& status,
+                          const std::string& response) {
   MutexLock lock(&mu_);
-  auto it = calls_.find(call_id);
-  if (it != calls_.end()) {
-    dropped = std::move(it->second.cancel);
-    calls_.erase(it);
-  }
+  awaiting_.erase(call_id);
   // A parked call cancelled as the server shuts down (End) ends as the
   // stream does.
   const bool ended_by_shutdown =
       state_ == StreamState::kEnding && status.code() == absl::StatusCode::kCancelled;
-  QueueReplyLocked(call_id, ended_by_shutdown ? ShuttingDown() : status, std::move(response));
+  QueueReplyLocked(call_id, ended_by_shutdown ? ShuttingDown() : status, response);
   MaybeFinishLocked();
-  // dropped is destroyed after mu_ is released (declared before the lock).
 }
 
 bool SessionCore::TakesRepliesLocked() const {
@@ -252,7 +288,7 @@ void SessionCore::FlushLocked() {
 }
 
 void SessionCore::MaybeFinishLocked() {
-  if (!calls_.empty() || holding_) return;
+  if (!awaiting_.empty() || holding_) return;
   switch (state_) {
     case StreamState::kDraining:
       if (!writing_) FinishLocked(absl::OkStatus());
@@ -282,18 +318,10 @@ void SessionCore::FinishLocked(const absl::Status& status) {
   sink_.FinishLocked(status);
 }
 
-SessionCore::Cancels SessionCore::LeaveLocked(StreamState state) {
-  if (!TakesRepliesLocked()) return Cancels();
+bool SessionCore::LeaveLocked(StreamState state) {
+  if (!TakesRepliesLocked()) return false;
   state_ = state;
-  return TakeCancelsLocked();
-}
-
-SessionCore::Cancels SessionCore::TakeCancelsLocked() {
-  Cancels cancels;
-  for (auto& [id, call] : calls_) {
-    if (call.cancel) cancels.push_back(std::move(call.cancel));
-  }
-  return cancels;
+  return true;
 }
 
 void SessionCore::RunAll(Cancels& cancels) {

@@ -14,11 +14,18 @@
 // client is not heard from for its lease ends, and the core then ends the
 // stream with ConnectionError, saying so (Fail).
 //
-// The stream's life is one StreamState. A call that parks stays in flight
-// until its completion answers it; a Cancel in a frame cancels one parked
-// call, and a broken stream, a server shutting down (End) or a client at
-// fault (Fail) cancels them all. The core is told of every call's end, so it
-// ends the stream only once no call is in flight, except on Fail.
+// The stream's life is one StreamState. The session's calls are kept in its
+// CallLedger (server/core/call_ledger.h), which outlives the stream: a call
+// that parks stays in flight until its completion answers it, and the ledger
+// hands the reply to the stream the call arrived on. A Cancel in a frame
+// cancels one parked call, and a server shutting down (End) cancels all the
+// stream's. A broken stream (or, on the framed transport, the end of its
+// input) cancels its parked calls only for a session that cannot be
+// resumed; a resumable session's stay parked for the connection that
+// resumes it, and the ledger keeps their replies and the others until the
+// client acknowledges them (ClientFrame.acks), so that a call sent again
+// after a resume is answered from there and never runs twice. The core ends
+// the stream only once no call it awaits is in flight, except on Fail.
 //
 // Thread-safe: the source's calls come from the transport's reading thread,
 // completions from any thread. The core calls the sink with its mutex held.
@@ -34,10 +41,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/core/call_ledger.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "shared/mutex.h"
@@ -86,7 +94,7 @@ class FrameSink {
   virtual std::shared_ptr<void> HoldForCall() { return nullptr; }
 };
 
-class SessionCore {
+class SessionCore : private ReplySink {
  public:
   // What the end of reading means to the transport.
   enum class InputEnd {
@@ -109,12 +117,12 @@ class SessionCore {
   // the stream has then finished, with the reason.
   bool Attach(absl::string_view token) ABSL_LOCKS_EXCLUDED(mu_);
   // Ends the stream at once with status, for a client at fault (or a stream
-  // refused before Attach): parked calls are cancelled, later replies
-  // dropped.
+  // refused before Attach): later replies are dropped, and parked calls
+  // cancelled unless the session can be resumed.
   void Fail(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
-  // Dispatches the calls of one frame, then its cancels, then its close. The
-  // frame is a sign of life, whatever it carries (a heartbeat carries
-  // nothing else).
+  // Takes the frame's acknowledgements, then dispatches its calls, then its
+  // cancels, then its close. The frame is a sign of life, whatever it
+  // carries (a heartbeat carries nothing else).
   void OnFrame(const v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(mu_);
   // The client was heard from: bytes of a frame arrived. Reading thread,
   // after Attach.
@@ -143,22 +151,24 @@ class SessionCore {
   StreamState state() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  using Cancels = std::vector<absl::AnyInvocable<void()>>;
-  // One call in flight.
-  struct InFlight {
-    // Set while the call is parked: what cancels it.
-    absl::AnyInvocable<void()> cancel;
-  };
+  using Cancels = CallLedger::Cancels;
   class Control;
 
-  // Moves a live stream to state (kBroken or kEnding): cancels the parked
-  // calls, and ends the stream if no call is in flight.
+  // Moves a live stream to state (kBroken or kEnding), with the parked calls
+  // that go (see the class comment), and ends the stream if no call it
+  // awaits is in flight.
   void Leave(StreamState state) ABSL_LOCKS_EXCLUDED(mu_);
   void Dispatch(const v1::Call& call) ABSL_LOCKS_EXCLUDED(mu_);
   void SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
   void CancelCall(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
-  void Complete(uint64_t call_id, const absl::Status& status, std::string response)
+  // The parked calls of this stream that end with it: all of them when the
+  // server shuts down (all), else only for a session that cannot be resumed.
+  Cancels CancelsOfStream(bool all) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ReplySink: called by the ledger, with its mutex held.
+  void Deliver(uint64_t call_id, const absl::Status& status, const std::string& response) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  void Overflowed(const absl::Status& why) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether replies still go to the sink.
   bool TakesRepliesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -171,10 +181,8 @@ class SessionCore {
   // Ends the stream if its state and the calls in flight allow it.
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves to state, when the stream is still live, and takes every parked
-  // call's cancellation. Run them with RunAll, without mu_.
-  Cancels LeaveLocked(StreamState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Cancels TakeCancelsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves to state, when the stream is still live; false when it was not.
+  bool LeaveLocked(StreamState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void RunAll(Cancels& cancels);
 
   Core& core_;
@@ -186,10 +194,14 @@ class SessionCore {
   // Where the stream records its client's signs of life, for its session;
   // set by Attach.
   std::shared_ptr<StreamLink> link_;
+  // The session's calls, and this stream's number there; set by Attach.
+  std::shared_ptr<CallLedger> ledger_;
+  uint64_t stream_ = 0;
 
   mutable Mutex mu_;
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;
-  absl::flat_hash_map<uint64_t, InFlight> calls_ ABSL_GUARDED_BY(mu_);
+  // The calls this stream awaits the replies of.
+  absl::flat_hash_set<uint64_t> awaiting_ ABSL_GUARDED_BY(mu_);
   // Replies not yet handed to the sink.
   v1::ServerFrame queued_ ABSL_GUARDED_BY(mu_);
   // A write is in flight: the sink takes nothing until OnWriteDone.

@@ -27,6 +27,8 @@
 #include "client/src/fork.h"
 #include "client/src/handshake.h"
 #include "integration/fixture.h"
+#include "integration/raw_client.h"
+#include "integration/tcp_proxy.h"
 #include "integration/waiting.h"
 
 #if defined(__has_feature)
@@ -418,6 +420,58 @@ TEST_F(ForkTest, TheParentKeepsItsLockWhileChildrenComeAndGo) {
   }
   lock.release();
   EXPECT_TRUE(Holders(m, lock).empty());
+}
+
+// A child's own session resumes after its connection is cut, as any does:
+// on the framed transport it logs in on, through a proxy on both ports.
+TEST_F(ForkTest, AChildsSessionResumesAfterACutWithItsLockHeld) {
+  const uint16_t grpc_port =
+      static_cast<uint16_t>(std::stoi(server().address().substr(server().address().rfind(':') + 1)));
+  RawClient raw(server().address());
+  raw.Login(server().authkey());
+  const uint16_t framed_port = static_cast<uint16_t>(raw.last_answer().framed().port());
+  TcpProxy grpc("127.0.0.2", grpc_port, "127.0.0.1", grpc_port);
+  TcpProxy framed("127.0.0.2", framed_port, "127.0.0.1", framed_port);
+  Manager m = Manager::connect("127.0.0.2:" + std::to_string(grpc_port),
+                               AuthKey::from_file(server().authkey_file()));
+  Manager observer = Connect();
+  const std::string name = "resumed-" + std::to_string(getpid());
+  LockProxy lock = m.Lock(name + "-lock");
+  ValueProxy counter = m.Value("i", 0, name + "-counter");
+  Signal to_parent;
+  Signal to_child;
+  const pid_t pid = ForkChild([&] {
+    Require(lock.acquire(), "the child takes the lock");
+    const std::string mine = m.session_id();
+    to_parent.SendLine(mine);
+    Require(to_child.Wait(), "the parent cut the connections and let them in again");
+    Require(counter.add(1).as_int() == 1, "the add runs once, after the resume");
+    Require(m.session_id() == mine, "the same session");
+    lock.release();
+  });
+  const std::string child_session = to_parent.WaitLine();
+  ASSERT_FALSE(child_session.empty());
+  const int forwarded = framed.forwarded();
+  grpc.Cut();
+  framed.Cut();
+  // The server sees the child's session without its connection, and the
+  // child still holds the lock.
+  bool detached = false;
+  for (int i = 0; i < 3000 && !detached; ++i) {
+    for (const SessionInfo& session : observer.sessions()) {
+      if (std::to_string(session.id) == child_session && session.streams == 0) detached = true;
+    }
+    if (!detached) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(detached);
+  EXPECT_EQ(Holders(observer, lock), std::vector<uint64_t>{std::stoull(child_session)});
+  grpc.Accept();
+  framed.Accept();
+  to_child.Send();
+  ASSERT_TRUE(ChildSucceeds(pid));
+  EXPECT_GT(framed.forwarded(), forwarded);
+  EXPECT_EQ(observer.Value("i", 0, name + "-counter").get().as_int(), 1);
+  EXPECT_TRUE(Holders(observer, lock).empty());
 }
 
 TEST_F(ForkTest, AChildThatEndsItsSessionsGivesItsLockBackAtOnce) {

@@ -95,10 +95,12 @@ TEST_F(HeartbeatTest, AFrozenHoldersLockGoesToTheNextWaiterWithinTheLease) {
   EXPECT_TRUE(lock.acquire(true, kLease * 3 + 2s));
   EXPECT_GT(lock.fencing_token(), worker_token);
 
-  // Woken, the worker finds its session gone, and is told why.
+  // Woken, the worker finds its session gone, and is told why: its attempt
+  // to resume the session learns that it has ended (SessionExpired, a
+  // ConnectionError).
   ASSERT_EQ(kill(worker, SIGCONT), 0);
   const std::string after = ReadLine(out);
-  EXPECT_EQ(after.rfind("ConnectionError: ", 0), 0u) << after;
+  EXPECT_EQ(after.rfind("SessionExpired: ", 0), 0u) << after;
   EXPECT_NE(after.find(kNoHeartbeat), std::string::npos) << after;
   // Its release took nothing from the Lock's new holder.
   EXPECT_TRUE(lock.locked());

@@ -92,6 +92,14 @@ struct ConnectOptions {
   // process forked after gRPC was used, the handshake and the calls go on
   // the framed transport, whatever this says.
   Transport transport = Transport::kAuto;
+  // When the connection breaks, reconnect and resume the session (with the
+  // secret its login gave), so that its locks, parked calls and references
+  // survive a network blip: calls in flight complete exactly once. Tries
+  // again with backoff until the server's grace (--stream-grace) has passed
+  // since the break; then, or when the session has ended meanwhile (the
+  // server restarted, or ended it), every call raises SessionExpired.
+  // false: a broken connection fails every call with ConnectionError.
+  bool reconnect = true;
 };
 
 // One session's hold on a synchronization object.

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace shoal {
 
@@ -25,6 +26,10 @@ class Error : public std::runtime_error {
   class Name : public Error {                                         \
    public:                                                            \
     explicit Name(const std::string& message) : Error(#Name, message) {} \
+                                                                      \
+   protected:                                                         \
+    Name(std::string kind, const std::string& message)                \
+        : Error(std::move(kind), message) {}                           \
   }
 
 SHOAL_DEFINE_ERROR(KeyError);
@@ -59,6 +64,17 @@ SHOAL_DEFINE_ERROR(ShutDown);
 SHOAL_DEFINE_ERROR(WorkerLost);
 
 #undef SHOAL_DEFINE_ERROR
+
+// The session ended while its client was away: its connection broke and did
+// not come back within the server's grace, the server started again, or the
+// server ended it (no heartbeat for its lease). What it held (locks, parked
+// calls, references) is gone; the message says why. A ConnectionError, so
+// that code catching lost connections catches it too.
+class SessionExpired : public ConnectionError {
+ public:
+  explicit SessionExpired(const std::string& message)
+      : ConnectionError("SessionExpired", message) {}
+};
 
 }  // namespace shoal
 

@@ -156,5 +156,36 @@ TEST(Sessions, ClosedSessionCannotAttach) {
   EXPECT_FALSE(sessions.Alive(id));
 }
 
+TEST(Sessions, AResumableSessionIsResumedWithItsSecretAndSaysWhyItEnded) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  std::string secret;
+  auto [id, token] = sessions.Open("worker", "peer", kStart, &secret);
+  ASSERT_FALSE(secret.empty());
+  EXPECT_TRUE(sessions.Ledger(id)->keeps_replies());
+  absl::StatusOr<std::string> resumed = sessions.Resume(id, secret, kStart);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, token);
+  EXPECT_EQ(ErrorKindOf(sessions.Resume(id, "not the secret", kStart).status()),
+            ErrorKind::kAuthenticationError);
+
+  auto link = Link(kStart);
+  ASSERT_TRUE(sessions.AttachStream(id, link));
+  sessions.DetachStream(id, link.get(), kStart);
+  EXPECT_EQ(Ids(sessions.Expire(kStart + absl::Seconds(3))), std::vector<SessionId>{id});
+  const absl::Status ended = sessions.Resume(id, secret, kStart + absl::Seconds(3)).status();
+  EXPECT_EQ(ErrorKindOf(ended), ErrorKind::kSessionExpired);
+  EXPECT_EQ(ended.message(), "session " + std::to_string(id) +
+                                 " has ended: its connection broke and none came back within "
+                                 "the grace of 2s");
+}
+
+TEST(Sessions, ASessionOpenedWithoutASecretCannotBeResumed) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [id, token] = sessions.Open("worker", "peer", kStart);
+  EXPECT_FALSE(sessions.Ledger(id)->keeps_replies());
+  EXPECT_EQ(ErrorKindOf(sessions.Resume(id, "", kStart).status()),
+            ErrorKind::kAuthenticationError);
+}
+
 }  // namespace
 }  // namespace shoal::server

@@ -18,7 +18,7 @@ constexpr ErrorKind kEveryKind[] = {
     ErrorKind::kTimeoutError,       ErrorKind::kAuthenticationError,
     ErrorKind::kConnectionError,    ErrorKind::kLimitError,      ErrorKind::kEOFError,
     ErrorKind::kOSError,            ErrorKind::kOverflowError,   ErrorKind::kShutDown,
-    ErrorKind::kWorkerLost,
+    ErrorKind::kWorkerLost,         ErrorKind::kSessionExpired,
     ErrorKind::kError,
 };
 

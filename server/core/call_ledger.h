@@ -1,0 +1,130 @@
+// The calls of one session on its session streams, across the connections
+// that carry them. A call is known by its call id, which a resumable client
+// never reuses in the session (its sequence number). The ledger knows which
+// calls are in flight and what cancels the parked ones, routes each reply to
+// the stream the call arrived on (or was sent again on, after a resume), and,
+// for a resumable session, keeps every reply until the client acknowledges
+// it: a call sent again on a new connection after a break is then answered
+// from what was kept, or attached to the run still in flight, and never runs
+// twice. Parked calls of a resumable session stay parked when their stream
+// breaks; the session's end cancels them (Core::EndSession).
+//
+// Streams attach (each gets a number) and detach; a reply whose stream has
+// detached waits in the ledger, when it keeps replies, or is dropped.
+//
+// Thread-safe. ReplySink's methods are called with the ledger's mutex held.
+#ifndef SHOAL_SERVER_CORE_CALL_LEDGER_H_
+#define SHOAL_SERVER_CORE_CALL_LEDGER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "shared/mutex.h"
+
+namespace shoal::server {
+
+// A stream attached to a ledger: where replies go. Its methods run with the
+// ledger's mutex held: they must not block, nor call into the ledger.
+class ReplySink {
+ public:
+  virtual ~ReplySink() = default;
+  // The reply to a call that arrived (or was sent again) on this stream.
+  virtual void Deliver(uint64_t call_id, const absl::Status& status,
+                       const std::string& response) = 0;
+  // The client let too many replies wait for its acknowledgement: the
+  // stream is to end with why.
+  virtual void Overflowed(const absl::Status& why) = 0;
+};
+
+class CallLedger {
+ public:
+  // Bounds on the replies kept for acknowledgement.
+  struct Limits {
+    size_t max_replies = size_t{1} << 18;
+    size_t max_bytes = size_t{64} << 20;
+  };
+  using Cancels = std::vector<absl::AnyInvocable<void()>>;
+
+  // keeps_replies: the session is resumable (its client acknowledges).
+  CallLedger(bool keeps_replies, Limits limits) : keeps_replies_(keeps_replies), limits_(limits) {}
+  CallLedger(const CallLedger&) = delete;
+  CallLedger& operator=(const CallLedger&) = delete;
+
+  bool keeps_replies() const { return keeps_replies_; }
+
+  // Attaches a stream; returns its number, for the calls below.
+  uint64_t Attach(ReplySink* sink) ABSL_LOCKS_EXCLUDED(mu_);
+  // The stream is gone: no reply goes to it from now on (waits for a
+  // delivery that runs now). When the ledger keeps no replies, the parked
+  // calls that arrived on it are cancelled (run the result without locks
+  // held): nobody could get their replies.
+  Cancels Detach(uint64_t stream) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What a call arriving on a stream is.
+  enum class Arrival {
+    // New: run it (Complete answers it).
+    kNew,
+    // Sent again while it runs (a resume): its reply goes to this stream.
+    kInFlight,
+    // Sent again on the same stream while it runs: a client at fault.
+    kDuplicate,
+    // Answered already: *status and *response hold the reply kept.
+    kAnswered,
+  };
+  Arrival Arrive(uint64_t call_id, uint64_t stream, absl::Status* status, std::string* response)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The call parked; cancel cancels it. False when the call was answered
+  // meanwhile, or its stream is gone and the ledger keeps no replies: then
+  // the caller runs cancel itself, at once.
+  bool Park(uint64_t call_id, absl::AnyInvocable<void()>& cancel) ABSL_LOCKS_EXCLUDED(mu_);
+  // What cancels one parked call (empty when it is not parked).
+  absl::AnyInvocable<void()> TakeCancel(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
+  // What cancels every parked call that arrived on stream.
+  Cancels TakeCancelsOf(uint64_t stream) ABSL_LOCKS_EXCLUDED(mu_);
+  // The call's outcome: delivered to its stream, if attached, and kept
+  // until acknowledged when the ledger keeps replies.
+  void Complete(uint64_t call_id, const absl::Status& status, std::string response)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The client read the replies of these calls: they are forgotten.
+  void Ack(absl::Span<const uint64_t> call_ids) ABSL_LOCKS_EXCLUDED(mu_);
+  // The session has ended: nothing is kept from now on.
+  void End() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Replies kept for acknowledgement, and their bytes.
+  size_t kept() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Running {
+    // The stream its reply goes to.
+    uint64_t stream = 0;
+    // Set while it is parked.
+    absl::AnyInvocable<void()> cancel;
+  };
+  struct Kept {
+    absl::Status status;
+    std::string response;
+  };
+
+  const bool keeps_replies_;
+  const Limits limits_;
+  mutable Mutex mu_;
+  uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, ReplySink*> streams_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Running> running_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Kept> kept_ ABSL_GUARDED_BY(mu_);
+  size_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The limits were passed: nothing is kept any more.
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace shoal::server
+
+#endif  // SHOAL_SERVER_CORE_CALL_LEDGER_H_

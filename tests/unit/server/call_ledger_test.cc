@@ -1,0 +1,114 @@
+#include "server/core/call_ledger.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shared/error_kind.h"
+
+namespace shoal::server {
+namespace {
+
+// A stream that records what reaches it.
+class RecordingSink : public ReplySink {
+ public:
+  void Deliver(uint64_t call_id, const absl::Status& status,
+               const std::string& response) override {
+    delivered.push_back({call_id, status.ok() ? response : std::string(status.message())});
+  }
+  void Overflowed(const absl::Status& why) override { overflow = std::string(why.message()); }
+
+  std::vector<std::pair<uint64_t, std::string>> delivered;
+  std::string overflow;
+};
+
+using Arrival = CallLedger::Arrival;
+
+TEST(CallLedger, ACallSentAgainAfterItsReplyWasLostIsAnsweredFromWhatWasKept) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  RecordingSink first;
+  const uint64_t one = ledger.Attach(&first);
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(7, one, &status, &response), Arrival::kNew);
+  ledger.Detach(one);
+  ledger.Complete(7, absl::OkStatus(), "forty-two");
+  EXPECT_TRUE(first.delivered.empty());
+
+  RecordingSink second;
+  const uint64_t two = ledger.Attach(&second);
+  ASSERT_EQ(ledger.Arrive(7, two, &status, &response), Arrival::kAnswered);
+  EXPECT_TRUE(status.ok());
+  EXPECT_EQ(response, "forty-two");
+  ledger.Ack({7});
+  EXPECT_EQ(ledger.kept(), 0u);
+}
+
+TEST(CallLedger, ACallSentAgainWhileParkedGetsItsReplyOnTheNewStream) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  RecordingSink first;
+  RecordingSink second;
+  const uint64_t one = ledger.Attach(&first);
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(3, one, &status, &response), Arrival::kNew);
+  bool cancelled = false;
+  absl::AnyInvocable<void()> cancel = [&cancelled] { cancelled = true; };
+  ASSERT_TRUE(ledger.Park(3, cancel));
+  // The stream breaks: a resumable session's parked call stays parked.
+  EXPECT_TRUE(ledger.Detach(one).empty());
+  const uint64_t two = ledger.Attach(&second);
+  EXPECT_EQ(ledger.Arrive(3, two, &status, &response), Arrival::kInFlight);
+  EXPECT_EQ(ledger.Arrive(3, two, &status, &response), Arrival::kDuplicate);
+  ledger.Complete(3, absl::OkStatus(), "item");
+  ASSERT_EQ(second.delivered.size(), 1u);
+  EXPECT_EQ(second.delivered[0], std::make_pair(uint64_t{3}, std::string("item")));
+  EXPECT_FALSE(cancelled);
+}
+
+TEST(CallLedger, WithoutResumeABrokenStreamsParkedCallsAreCancelledAndNothingIsKept) {
+  CallLedger ledger(/*keeps_replies=*/false, CallLedger::Limits());
+  RecordingSink sink;
+  const uint64_t one = ledger.Attach(&sink);
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(1, one, &status, &response), Arrival::kNew);
+  absl::AnyInvocable<void()> cancel = [] {};
+  ASSERT_TRUE(ledger.Park(1, cancel));
+  EXPECT_EQ(ledger.Detach(one).size(), 1u);
+  ledger.Complete(1, absl::CancelledError("cancelled"), "");
+  EXPECT_EQ(ledger.kept(), 0u);
+}
+
+TEST(CallLedger, AClientThatNeverAcknowledgesIsToldOnceTheLimitIsPassed) {
+  CallLedger::Limits limits;
+  limits.max_replies = 2;
+  CallLedger ledger(/*keeps_replies=*/true, limits);
+  RecordingSink sink;
+  const uint64_t one = ledger.Attach(&sink);
+  absl::Status status;
+  std::string response;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    ASSERT_EQ(ledger.Arrive(id, one, &status, &response), Arrival::kNew);
+    ledger.Complete(id, absl::OkStatus(), "r");
+  }
+  EXPECT_EQ(sink.delivered.size(), 3u);
+  EXPECT_NE(sink.overflow.find("3 replies"), std::string::npos) << sink.overflow;
+  EXPECT_NE(sink.overflow.find("ClientFrame.acks"), std::string::npos) << sink.overflow;
+  EXPECT_EQ(ledger.kept(), 0u);
+}
+
+TEST(CallLedger, NothingIsKeptOnceTheSessionHasEnded) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(1, 0, &status, &response), Arrival::kNew);
+  ledger.End();
+  ledger.Complete(1, absl::CancelledError("cancelled"), "");
+  EXPECT_EQ(ledger.kept(), 0u);
+}
+
+}  // namespace
+}  // namespace shoal::server
