@@ -16,6 +16,7 @@
 #include "client/src/error_mapping.h"
 #include "client/src/fork.h"
 #include "client/src/grpc_transport.h"
+#include "client/src/tls.h"
 #include "client/src/handshake.h"
 #include "client/src/object_handle.h"
 #include "client/src/session_stream.h"
@@ -136,6 +137,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   // Decided first, so that a bad $SHOAL_TRANSPORT opens no session.
   const Transport transport = ChooseTransport(options.transport);
   Origin origin{address, key, options, v1::FramedEndpoint()};
+  // Settled once, so that a forked child's session uses the same TLS.
+  origin.options.tls = ResolveTls(options.tls);
   if (GrpcLostToFork()) {
     // gRPC's threads did not survive the fork that made this process: the
     // login runs on the framed transport, whatever the options say.
@@ -152,7 +155,7 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     origin.framed = *std::move(framed);
     return ConnectFramed(std::move(origin));
   }
-  Handshake handshake = RunHandshake(address, key, options);
+  Handshake handshake = RunHandshake(address, key, origin.options);
   const v1::AnswerReply& answer = handshake.answer;
   const uint64_t incarnation = IncarnationOf(answer, address);
   const auto deadline = handshake.deadline;
@@ -168,7 +171,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
             ? deadline
             : std::min(deadline, std::chrono::system_clock::now() + kFramedConnectTimeout);
     absl::StatusOr<std::unique_ptr<SessionStream>> opened =
-        OpenFramedStream(address, answer.framed(), answer.token(), framed_deadline);
+        OpenFramedStream(address, answer.framed(), answer.token(), framed_deadline,
+                         origin.options.tls);
     if (opened.ok()) {
       stream = *std::move(opened);
     } else if (transport == Transport::kFramed) {
@@ -210,7 +214,7 @@ std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
   FramedLogin login = LogInFramed(
       origin.address, origin.framed, origin.key,
       origin.options.client_name.empty() ? DefaultClientName() : origin.options.client_name,
-      deadline);
+      deadline, origin.options.tls);
   const uint64_t incarnation = IncarnationOf(login.answer, origin.address);
   // The login's answer is the server's word on where it listens now.
   RememberFramedEndpoint(origin.address, login.answer.framed());
