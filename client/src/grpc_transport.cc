@@ -59,18 +59,24 @@ absl::string_view KindFromCode(grpc::StatusCode code) {
 // details (a google.rpc.Status carrying shoal.v1.ErrorInfo) when present,
 // otherwise one chosen from the code.
 [[noreturn]] void ThrowHandshakeFailure(const grpc::Status& status, const std::string& address,
-                                       bool tls) {
+                                       const std::optional<TlsOptions>& tls) {
   const grpc::StatusCode code = status.error_code();
   if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    // A server with TLS closes a plaintext connection without a word; gRPC
-    // reports only the closed socket.
+    // A server with TLS closes a plaintext connection, or one without the
+    // client certificate it requires, without a word; gRPC reports only the
+    // closed socket.
     const bool closed = absl::StrContains(status.error_message(), "Socket closed") ||
                         absl::StrContains(status.error_message(), "Connection reset");
-    throw ConnectionError(absl::StrCat(
-        "cannot reach the shoal server at ", address, ": ", status.error_message(),
-        !tls && closed ? " (the server may require TLS: connect with TLS options, "
-                         "ConnectOptions::tls or $SHOAL_TLS_CA_FILE)"
-                       : ""));
+    std::string hint;
+    if (closed && !tls.has_value()) {
+      hint = " (the server may require TLS: connect with TLS options, ConnectOptions::tls or "
+             "$SHOAL_TLS_CA_FILE)";
+    } else if (closed && tls->cert_file.empty()) {
+      hint = " (the server may require a client certificate: TlsOptions::cert_file and "
+             "key_file, or $SHOAL_TLS_CERT_FILE and $SHOAL_TLS_KEY_FILE)";
+    }
+    throw ConnectionError(absl::StrCat("cannot reach the shoal server at ", address, ": ",
+                                       status.error_message(), hint));
   }
   const std::string context = absl::StrCat("handshake with the shoal server at ", address);
   v1::ErrorInfo info;
@@ -151,7 +157,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
     v1::ChallengeRequest request;
     request.set_client_nonce(client_nonce);
     grpc::Status status = auth->Challenge(&context, request, &challenge);
-    if (!status.ok()) ThrowHandshakeFailure(status, address, tls.has_value());
+    if (!status.ok()) ThrowHandshakeFailure(status, address, tls);
   }
   const bool server_proved = ServerProvesKey(key, client_nonce, challenge);
 
@@ -176,7 +182,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
       }
       throw AuthenticationError(absl::StrCat(where, kServerNotProved));
     }
-    if (!status.ok()) ThrowHandshakeFailure(status, address, tls.has_value());
+    if (!status.ok()) ThrowHandshakeFailure(status, address, tls);
   }
   return out;
 }
