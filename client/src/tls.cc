@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -21,6 +23,42 @@
 
 namespace shoal::detail {
 namespace {
+
+// Holds SIGPIPE blocked on this thread while OpenSSL writes to a socket the
+// peer may have closed (its socket BIO uses write(2), not send with
+// MSG_NOSIGNAL): a SIGPIPE raised meanwhile is taken back, and the write
+// fails with EPIPE instead of ending the process.
+class NoSigpipe {
+ public:
+  NoSigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~NoSigpipe() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const int saved = errno;
+        timespec zero{0, 0};
+        sigtimedwait(&pipe_, nullptr, &zero);
+        errno = saved;
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  NoSigpipe(const NoSigpipe&) = delete;
+  NoSigpipe& operator=(const NoSigpipe&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
 
 std::string FromEnv(const char* name) {
   const char* value = std::getenv(name);
@@ -137,6 +175,7 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
   for (;;) {
     ERR_clear_error();
     errno = 0;
+    NoSigpipe no_sigpipe;
     const int rc = SSL_connect(ssl);
     if (rc == 1) return connection;
     const int want = SSL_get_error(ssl, rc);
@@ -182,6 +221,7 @@ ssize_t TlsConnection::Read(char* data, size_t size) {
       MutexLock lock(&mu_);
       ERR_clear_error();
       errno = 0;
+      NoSigpipe no_sigpipe;
       const int rc = SSL_read(ssl_, data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
       if (rc > 0) return rc;
       want = SSL_get_error(ssl_, rc);
@@ -203,6 +243,7 @@ bool TlsConnection::Write(const char* data, size_t size) {
       MutexLock lock(&mu_);
       ERR_clear_error();
       errno = 0;
+      NoSigpipe no_sigpipe;
       const int rc =
           SSL_write(ssl_, data + sent, static_cast<int>(std::min<size_t>(size - sent, INT_MAX)));
       if (rc > 0) {

@@ -1,6 +1,8 @@
 #include "server/transport/tls_socket.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -11,6 +13,45 @@
 #include "server/transport/tls_context.h"
 
 namespace shoal::server {
+namespace {
+
+// Holds SIGPIPE blocked on this thread while OpenSSL writes to a socket the
+// peer may have closed (its socket BIO uses write(2), not send with
+// MSG_NOSIGNAL): a SIGPIPE raised meanwhile is taken back, and the write
+// fails with EPIPE instead of ending the process.
+class NoSigpipe {
+ public:
+  NoSigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~NoSigpipe() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const int saved = errno;
+        timespec zero{0, 0};
+        sigtimedwait(&pipe_, nullptr, &zero);
+        errno = saved;
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  NoSigpipe(const NoSigpipe&) = delete;
+  NoSigpipe& operator=(const NoSigpipe&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
+}  // namespace
 
 TlsSocket::TlsSocket(std::shared_ptr<SSL_CTX> ctx, int fd)
     : ctx_(std::move(ctx)), ssl_(SSL_new(ctx_.get())) {
@@ -25,6 +66,7 @@ TlsSocket::Result TlsSocket::Handshake() {
   if (established_) return {Io::kDone};
   ERR_clear_error();
   errno = 0;
+  NoSigpipe no_sigpipe;
   const int rc = SSL_do_handshake(ssl_);
   if (rc == 1) {
     established_ = true;
@@ -43,6 +85,7 @@ TlsSocket::Result TlsSocket::Read(char* data, size_t size) {
   MutexLock lock(&mu_);
   ERR_clear_error();
   errno = 0;
+  NoSigpipe no_sigpipe;
   const int rc = SSL_read(ssl_, data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
   if (rc > 0) return {Io::kDone, static_cast<size_t>(rc)};
   return Outcome(rc);
@@ -56,6 +99,7 @@ TlsSocket::Result TlsSocket::Write(const char* data, size_t size) {
   }
   ERR_clear_error();
   errno = 0;
+  NoSigpipe no_sigpipe;
   const int rc = SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
   if (rc > 0) return {Io::kDone, static_cast<size_t>(rc)};
   return Outcome(rc);
