@@ -149,12 +149,13 @@ class Proc:
 
     live = []  # every Proc started and not yet reaped, for cleanup
 
-    def __init__(self, name, argv, logdir):
+    def __init__(self, name, argv, logdir, env=None):
         self.name = name
         self.log_path = os.path.join(logdir, name + ".log")
         self._log = open(self.log_path, "wb")
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self._log, bufsize=0, preexec_fn=_die_with_parent)
+                                  stderr=self._log, bufsize=0, preexec_fn=_die_with_parent,
+                                  env=None if env is None else dict(os.environ, **env))
         Proc.live.append(self)
         self.fd = self.p.stdout.fileno()
         os.set_blocking(self.fd, False)
@@ -350,14 +351,39 @@ class Servers:
         self.count += 1
         return "%02d-%s" % (self.count, what)
 
-    def start(self, system, transport):
+    def tls_files(self):
+        """A CA and a server certificate it signed (for 127.0.0.1), made once with the
+        openssl command; returns (ca, cert, key) paths."""
+        ca, cert, key = (os.path.join(self.tmp, n) for n in ("tls-ca.pem", "tls-server.pem",
+                                                             "tls-server.key"))
+        if not os.path.exists(cert):
+            ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+            run = lambda argv: subprocess.run(argv, cwd=self.tmp, check=True,
+                                              capture_output=True)
+            run(["openssl", "req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=bench CA",
+                                                    "-keyout", "tls-ca.key", "-out", ca])
+            run(["openssl", "req", "-new"] + ec + ["-subj", "/CN=localhost", "-keyout", key,
+                                                   "-out", "tls-server.csr"])
+            with open(os.path.join(self.tmp, "tls-server.ext"), "w") as f:
+                f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+            run(["openssl", "x509", "-req", "-in", "tls-server.csr", "-CA", ca, "-CAkey",
+                 "tls-ca.key", "-CAcreateserial", "-days", "2", "-extfile", "tls-server.ext",
+                 "-out", cert])
+        return ca, cert, key
+
+    def start(self, system, transport, tls=False):
         """Returns (Proc, address)."""
-        name = self._name("%s-server-%s" % (system, transport))
+        name = self._name("%s-server-%s%s" % (system, transport, "-tls" if tls else ""))
         if system == "shoal":
             listen = ("127.0.0.1:0" if transport == "tcp"
                       else "unix:" + os.path.join(self.tmp, name + ".sock"))
+            extra = []
+            if tls:
+                _, cert, key = self.tls_files()
+                extra = ["--tls-cert-file=" + cert, "--tls-key-file=" + key]
             p = Proc(name, [self.server_bin,
-                            "--listen=" + listen, "--authkey-file=" + self.key], self.tmp)
+                            "--listen=" + listen, "--authkey-file=" + self.key] + extra,
+                     self.tmp)
             # The server tells its limits (descriptors, connections) before
             # it says where it listens.
             line = read_lines([p], 30, "starting shoal-server")[0]
@@ -521,6 +547,56 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
         for p, _ in started.values():
             p.stop()
     return cells
+
+
+# ---------------------------------------------------------------- TLS
+
+def run_tls(servers, seconds, log):
+    """The cost of TLS per call: one client's dict get on each carrier of the
+    session stream, against a server without TLS and one with, in turn."""
+    cells = []
+    for carrier in ("framed", "grpc"):
+        for tls in (False, True):
+            server, address = servers.start("shoal", "tcp", tls=tls)
+            env = {"SHOAL_TRANSPORT": carrier}
+            if tls:
+                env["SHOAL_TLS_CA_FILE"] = servers.tls_files()[0]
+            try:
+                name = servers._name("shoal-tls-%s-%s" % (carrier, "on" if tls else "off"))
+                client = Proc(name, servers.client_argv("shoal", "client", address, 0, 1),
+                              servers.tmp, env=env)
+                try:
+                    expect([client], "connected", 120, "connecting a client")
+                    prefix = "dict_get.tls.%s.%s" % (carrier, "on" if tls else "off")
+                    cell = run_cell([client], server.pid, "dict_get", prefix, seconds)
+                finally:
+                    client.close_gracefully()
+            finally:
+                server.stop()
+            cell.update(carrier=carrier, tls=tls)
+            cells.append(cell)
+            log("  dict_get %-6s TLS %-3s %9.0f ops/s  p50 %8.1f us  p99 %8.1f us"
+                % (carrier, "on" if tls else "off", cell["ops_per_s"], cell["p50_us"] or 0,
+                   cell["p99_us"] or 0))
+    return cells
+
+
+TLS_HEADER = ["carrier", "ops/s plain", "ops/s TLS", "TLS/plain", "p50 plain", "p50 TLS",
+              "TLS adds (p50)"]
+
+
+def tls_rows(cells):
+    rows = []
+    for carrier in ("framed", "grpc"):
+        plain = next((c for c in cells if c["carrier"] == carrier and not c["tls"]), None)
+        tls = next((c for c in cells if c["carrier"] == carrier and c["tls"]), None)
+        if plain is None or tls is None:
+            continue
+        rows.append([carrier, fmt_rate(plain["ops_per_s"]), fmt_rate(tls["ops_per_s"]),
+                     fmt_ratio(tls["ops_per_s"], plain["ops_per_s"]),
+                     "%.0f us" % plain["p50_us"], "%.0f us" % tls["p50_us"],
+                     "%+.0f us" % (tls["p50_us"] - plain["p50_us"])])
+    return rows
 
 
 # ---------------------------------------------------------------- waiters
@@ -945,6 +1021,15 @@ def render_markdown(data):
     if data.get("memory"):
         out.append(md_table(MEMORY_HEADER, memory_rows(data["memory"])))
         out.append("")
+    if data.get("tls"):
+        out.append("### The cost of TLS")
+        out.append("")
+        out.append("One client's dict get over TCP, against a server without TLS and one with "
+                   "(`--tls-cert-file`, an ECDSA P-256 certificate), on each carrier of the "
+                   "session stream.")
+        out.append("")
+        out.append(md_table(TLS_HEADER, tls_rows(data["tls"])))
+        out.append("")
     out.append("![throughput against client processes](performance-clients.png)")
     return "\n".join(out)
 
@@ -1019,6 +1104,10 @@ def print_report(data, log):
     if data.get("memory"):
         log("")
         log(text_table(MEMORY_HEADER, memory_rows(data["memory"])))
+    if data.get("tls"):
+        log("")
+        log("the cost of TLS (dict get, 1 client, TCP):")
+        log(text_table(TLS_HEADER, tls_rows(data["tls"])))
     log("")
     log("targets:")
     for target, met, total, missed in summarize_checks(data["checks"]):
@@ -1057,6 +1146,8 @@ def main():
     parser.add_argument("--scale-only", action="store_true",
                         help="run the scale and memory measures only")
     parser.add_argument("--server-bin", help="the shoal-server to measure (default: the build's)")
+    parser.add_argument("--no-tls", action="store_true",
+                        help="skip the cost of TLS (one client's dict get with and without)")
     parser.add_argument("--json", help="where to write the results")
     parser.add_argument("--render", metavar="JSON",
                         help="run nothing: print the report of earlier results (and write "
@@ -1132,6 +1223,10 @@ def main():
             per = 200
             waiters.append(run_waiters(servers, "python", max(1, python_waiters // per),
                                        min(per, python_waiters), log))
+        tls_cells = []
+        if not args.no_tls and not args.scale_only and "shoal" in systems:
+            log("the cost of TLS:")
+            tls_cells = run_tls(servers, seconds, log)
         cells = []
         for transport in transports:
             log("cells over %s:" % transport)
@@ -1148,7 +1243,7 @@ def main():
             "machine": info,
             "config": {"quick": quick, "seconds": seconds, "clients": counts,
                        "transports": transports, "workloads": workloads, "systems": systems},
-            "cells": cells, "waiters": waiters, "wakeups": wakeups,
+            "cells": cells, "waiters": waiters, "wakeups": wakeups, "tls": tls_cells,
             "scales": scales, "memory": memory,
             "loadavg_end": open("/proc/loadavg").read().split()[:3],
             "elapsed_s": time.monotonic() - started,

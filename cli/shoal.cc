@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +61,11 @@ Options:
                           listings (token only).
   --timeout=DURATION      How long to wait for the server: 10s by default
                           (5, 2.5s, 500ms).
+  --tls-ca-file=PATH      TLS: the CA that signed the server's certificate;
+                          default $SHOAL_TLS_CA_FILE.
+  --tls-cert-file=PATH    TLS: this client's certificate, for a server that
+  --tls-key-file=PATH     requires one, and its key; default
+                          $SHOAL_TLS_CERT_FILE and $SHOAL_TLS_KEY_FILE.
   --waiting=N             show: wait until N calls are parked on the object.
   --wait                  health: wait for the server to come up.
 
@@ -75,6 +82,9 @@ struct Options {
   absl::Duration timeout = absl::Seconds(10);
   std::optional<int64_t> waiting;
   bool wait = false;
+  // TLS: set when any of its options was given (the environment fills the
+  // rest in the client library).
+  std::optional<shoal::TlsOptions> tls;
 };
 
 [[noreturn]] void UsageError(const std::string& message) {
@@ -123,6 +133,15 @@ Options ParseOptions(int argc, char** argv) {
       options.server = take_value();
     } else if (name == "-k" || name == "--authkey-file" || name == "--authkey_file") {
       options.authkey_file = take_value();
+    } else if (name == "--tls-ca-file" || name == "--tls_ca_file") {
+      if (!options.tls) options.tls.emplace();
+      options.tls->ca_file = take_value();
+    } else if (name == "--tls-cert-file" || name == "--tls_cert_file") {
+      if (!options.tls) options.tls.emplace();
+      options.tls->cert_file = take_value();
+    } else if (name == "--tls-key-file" || name == "--tls_key_file") {
+      if (!options.tls) options.tls.emplace();
+      options.tls->key_file = take_value();
     } else if (name == "--name") {
       options.name = take_value();
     } else if (name == "--timeout") {
@@ -164,6 +183,7 @@ shoal::ConnectOptions Connect(const Options& options, const std::string& client_
   shoal::ConnectOptions connect;
   connect.client_name = client_name;
   connect.timeout = absl::ToChronoMilliseconds(options.timeout);
+  connect.tls = options.tls;
   return connect;
 }
 
@@ -318,10 +338,41 @@ int Sessions(const Options& options) {
   return 0;
 }
 
+// The whole of a file, for gRPC's TLS credentials; a usage error when it
+// cannot be read.
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) UsageError(absl::StrCat("cannot read ", path));
+  return text.str();
+}
+
+// The health check's channel credentials: TLS as for a session (the options,
+// then the environment), or none.
+std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(const Options& options) {
+  shoal::TlsOptions tls = options.tls.value_or(shoal::TlsOptions());
+  auto fill = [](std::string& field, const char* name) {
+    const char* env = std::getenv(name);
+    if (field.empty() && env != nullptr) field = env;
+  };
+  fill(tls.ca_file, "SHOAL_TLS_CA_FILE");
+  fill(tls.cert_file, "SHOAL_TLS_CERT_FILE");
+  fill(tls.key_file, "SHOAL_TLS_KEY_FILE");
+  if (!options.tls && tls.ca_file.empty() && tls.cert_file.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!tls.ca_file.empty()) ssl.pem_root_certs = ReadFile(tls.ca_file);
+  if (!tls.cert_file.empty()) ssl.pem_cert_chain = ReadFile(tls.cert_file);
+  if (!tls.key_file.empty()) ssl.pem_private_key = ReadFile(tls.key_file);
+  return grpc::SslCredentials(ssl);
+}
+
 int Health(const Options& options) {
   const std::string address = Address(options, 0);
   auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address, HealthCredentials(options)));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
   context.set_wait_for_ready(options.wait);

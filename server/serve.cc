@@ -42,6 +42,11 @@ ABSL_FLAG(absl::Duration, lease, absl::Seconds(30),
           "every third of it), so that a frozen client's locks go to the next waiter");
 ABSL_FLAG(absl::Duration, stream_grace, absl::Seconds(2),
           "A session whose stream broke ends this long after, unless it comes back");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate (chain) of the server: TLS on both ports, plaintext refused");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA: clients must present a certificate it signed (mutual TLS)");
 ABSL_FLAG(int64_t, max_objects, 1000000, "Most objects held at once (0: no limit)");
 ABSL_FLAG(int64_t, max_bytes, int64_t{1} << 30, "Most bytes held in objects (0: no limit)");
 ABSL_FLAG(int64_t, max_parked_per_session, 65536,
@@ -195,6 +200,9 @@ int Serve(int argc, char** argv) {
   options.session_listen = absl::GetFlag(FLAGS_session_listen);
   options.session_threads = absl::GetFlag(FLAGS_session_threads);
   options.max_connections = max_connections;
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   options.core.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.core.authkey = key->key;
   options.core.lease = absl::GetFlag(FLAGS_lease);
@@ -219,7 +227,14 @@ int Serve(int argc, char** argv) {
   std::printf("authkey: %s\n", key->origin.c_str());
   std::printf("connect: shoal::Manager::connect(\"%s\", %s)\n", address->c_str(),
               key->client_expression.c_str());
-  std::printf("health:  grpcurl -plaintext %s grpc.health.v1.Health/Check\n", address->c_str());
+  if (options.tls.enabled()) {
+    std::printf("tls: %s%s\n", options.tls.cert_file.c_str(),
+                options.tls.client_ca_file.empty() ? "" : " (client certificates required)");
+    std::printf("health:  grpcurl -cacert CA.pem %s grpc.health.v1.Health/Check\n",
+                address->c_str());
+  } else {
+    std::printf("health:  grpcurl -plaintext %s grpc.health.v1.Health/Check\n", address->c_str());
+  }
   std::fflush(stdout);
 
   std::thread waiter([&server, &signals] {

@@ -16,6 +16,7 @@
 #include "client/src/error_mapping.h"
 #include "client/src/fork.h"
 #include "client/src/grpc_transport.h"
+#include "client/src/tls.h"
 #include "client/src/handshake.h"
 #include "client/src/object_handle.h"
 #include "client/src/session_stream.h"
@@ -174,6 +175,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
   // Decided first, so that a bad $SHOAL_TRANSPORT opens no session.
   const Transport transport = ChooseTransport(options.transport);
   Origin origin{address, key, options, v1::FramedEndpoint()};
+  // Settled once, so that a forked child's session uses the same TLS.
+  origin.options.tls = ResolveTls(options.tls);
   if (GrpcLostToFork()) {
     // gRPC's threads did not survive the fork that made this process: the
     // login runs on the framed transport, whatever the options say.
@@ -190,7 +193,7 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     origin.framed = *std::move(framed);
     return ConnectFramed(std::move(origin));
   }
-  Handshake handshake = RunHandshake(address, key, options, Wanted(options));
+  Handshake handshake = RunHandshake(address, key, origin.options, Wanted(origin.options));
   const v1::AnswerReply& answer = handshake.answer;
   const uint64_t incarnation = IncarnationOf(answer, address);
   const auto deadline = handshake.deadline;
@@ -206,7 +209,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
             ? deadline
             : std::min(deadline, std::chrono::system_clock::now() + kFramedConnectTimeout);
     absl::StatusOr<std::unique_ptr<SessionStream>> opened =
-        OpenFramedStream(address, answer.framed(), answer.token(), framed_deadline);
+        OpenFramedStream(address, answer.framed(), answer.token(), framed_deadline,
+                         origin.options.tls);
     if (opened.ok()) {
       stream = *std::move(opened);
     } else if (transport == Transport::kFramed) {
@@ -231,8 +235,9 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
         Handshake again =
             RunHandshake(origin.address, origin.key, OptionsBy(origin.options, deadline), wanted);
         if (!framed_stream) return OpenGrpcStream(std::move(again.channel), again.answer.token());
-        absl::StatusOr<std::unique_ptr<SessionStream>> opened = OpenFramedStream(
-            origin.address, again.answer.framed(), again.answer.token(), deadline);
+        absl::StatusOr<std::unique_ptr<SessionStream>> opened =
+            OpenFramedStream(origin.address, again.answer.framed(), again.answer.token(),
+                             deadline, origin.options.tls);
         if (!opened.ok()) return absl::UnavailableError(opened.status().message());
         return opened;
       } catch (const Error& error) {
@@ -272,7 +277,7 @@ std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
   const std::string client_name =
       origin.options.client_name.empty() ? DefaultClientName() : origin.options.client_name;
   FramedLogin login = LogInFramed(origin.address, origin.framed, origin.key, client_name, deadline,
-                                  Wanted(origin.options));
+                                  Wanted(origin.options), origin.options.tls);
   const uint64_t incarnation = IncarnationOf(login.answer, origin.address);
   // The login's answer is the server's word on where it listens now.
   RememberFramedEndpoint(origin.address, login.answer.framed());
@@ -290,7 +295,7 @@ std::shared_ptr<ClientSession> ClientSession::ConnectFramed(Origin origin) {
         SessionRequest wanted;
         wanted.resume = &resume;
         return LogInFramed(origin.address, origin.framed, origin.key, client_name, deadline,
-                           wanted)
+                           wanted, origin.options.tls)
             .stream;
       } catch (const Error& error) {
         return StatusOfError(error);

@@ -10,11 +10,13 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "client/src/error_mapping.h"
 #include "client/src/fork.h"
 #include "client/src/handshake.h"
+#include "client/src/tls.h"
 #include "google/rpc/status.pb.h"
 #include "shared/hmac.h"
 #include "shoal/errors.h"
@@ -56,11 +58,25 @@ absl::string_view KindFromCode(grpc::StatusCode code) {
 // The exception for a failed handshake call: the kind from the status
 // details (a google.rpc.Status carrying shoal.v1.ErrorInfo) when present,
 // otherwise one chosen from the code.
-[[noreturn]] void ThrowHandshakeFailure(const grpc::Status& status, const std::string& address) {
+[[noreturn]] void ThrowHandshakeFailure(const grpc::Status& status, const std::string& address,
+                                       const std::optional<TlsOptions>& tls) {
   const grpc::StatusCode code = status.error_code();
   if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    throw ConnectionError(
-        absl::StrCat("cannot reach the shoal server at ", address, ": ", status.error_message()));
+    // A server with TLS closes a plaintext connection, or one without the
+    // client certificate it requires, without a word; gRPC reports only the
+    // closed socket.
+    const bool closed = absl::StrContains(status.error_message(), "Socket closed") ||
+                        absl::StrContains(status.error_message(), "Connection reset");
+    std::string hint;
+    if (closed && !tls.has_value()) {
+      hint = " (the server may require TLS: connect with TLS options, ConnectOptions::tls or "
+             "$SHOAL_TLS_CA_FILE)";
+    } else if (closed && tls->cert_file.empty()) {
+      hint = " (the server may require a client certificate: TlsOptions::cert_file and "
+             "key_file, or $SHOAL_TLS_CERT_FILE and $SHOAL_TLS_KEY_FILE)";
+    }
+    throw ConnectionError(absl::StrCat("cannot reach the shoal server at ", address, ": ",
+                                       status.error_message(), hint));
   }
   const std::string context = absl::StrCat("handshake with the shoal server at ", address);
   v1::ErrorInfo info;
@@ -95,6 +111,26 @@ class GrpcStream : public SessionStream {
   std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
 };
 
+// The channel's credentials: TLS (gRPC's SSL credentials over the same files
+// as the framed transport's), or none.
+std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(const std::optional<TlsOptions>& tls,
+                                                         const std::string& address,
+                                                         grpc::ChannelArguments& args) {
+  if (!tls.has_value()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  if (!tls->ca_file.empty()) ssl.pem_root_certs = ReadTlsFile(tls->ca_file, "CA");
+  if (!tls->cert_file.empty()) {
+    ssl.pem_cert_chain = ReadTlsFile(tls->cert_file, "client certificate");
+    ssl.pem_private_key = ReadTlsFile(tls->key_file, "client key");
+  }
+  if (!tls->server_name.empty()) {
+    args.SetSslTargetNameOverride(tls->server_name);
+  } else if (absl::StartsWith(address, "unix:")) {
+    args.SetSslTargetNameOverride(TlsServerName(*tls, ""));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
 }  // namespace
 
 Handshake RunHandshake(const std::string& address, const std::string& key,
@@ -105,7 +141,9 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
   // The server enforces its own limits; a large copy() must not fail here.
   args.SetMaxReceiveMessageSize(-1);
   Handshake out;
-  out.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  const std::optional<TlsOptions> tls = ResolveTls(options.tls);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = CredentialsFor(tls, address, args);
+  out.channel = grpc::CreateCustomChannel(address, credentials, args);
   out.deadline = std::chrono::system_clock::now() + options.timeout;
   std::unique_ptr<v1::Auth::Stub> auth = v1::Auth::NewStub(out.channel);
 
@@ -119,7 +157,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
     v1::ChallengeRequest request;
     request.set_client_nonce(client_nonce);
     grpc::Status status = auth->Challenge(&context, request, &challenge);
-    if (!status.ok()) ThrowHandshakeFailure(status, address);
+    if (!status.ok()) ThrowHandshakeFailure(status, address, tls);
   }
   const bool server_proved = ServerProvesKey(key, client_nonce, challenge);
 
@@ -144,7 +182,7 @@ Handshake RunHandshake(const std::string& address, const std::string& key,
       }
       throw AuthenticationError(absl::StrCat(where, kServerNotProved));
     }
-    if (!status.ok()) ThrowHandshakeFailure(status, address);
+    if (!status.ok()) ThrowHandshakeFailure(status, address, tls);
   }
   return out;
 }

@@ -22,6 +22,7 @@
 #include "client/src/error_mapping.h"
 #include "client/src/fork.h"
 #include "client/src/handshake.h"
+#include "client/src/tls.h"
 #include "shared/frame_reader.h"
 #include "shared/framing.h"
 #include "shared/hmac.h"
@@ -35,13 +36,20 @@ constexpr size_t kReadChunk = 64 << 10;
 
 class FramedStream : public SessionStream {
  public:
-  // Takes fd, made by OpenSessionSocket.
-  explicit FramedStream(int fd) : fd_(fd) {}
+  // Takes fd, made by OpenSessionSocket; with tls, the stream speaks TLS
+  // over it.
+  explicit FramedStream(int fd, std::unique_ptr<TlsConnection> tls = nullptr)
+      : fd_(fd), tls_(std::move(tls)) {}
   ~FramedStream() override { CloseSessionSocket(fd_); }
 
   bool Write(const v1::ClientFrame& frame) override {
     out_.clear();
     AppendFrame(frame, &out_);
+    if (tls_ != nullptr) {
+      const bool written = tls_->Write(out_.data(), out_.size());
+      if (out_.capacity() > (1 << 20)) std::string().swap(out_);
+      return written;
+    }
     size_t sent = 0;
     while (sent < out_.size()) {
       const ssize_t n = send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
@@ -88,6 +96,8 @@ class FramedStream : public SessionStream {
   // Waits until the socket has something to read, or ends the stream at
   // deadline.
   bool AwaitInput(std::chrono::system_clock::time_point deadline) {
+    // Bytes OpenSSL has read already are not the socket's any more.
+    if (tls_ != nullptr && tls_->pending()) return true;
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::system_clock::now());
@@ -107,7 +117,8 @@ class FramedStream : public SessionStream {
   // Reads what the socket has into the reader, or fails.
   bool Fill() {
     const absl::Span<char> space = reader_.WriteSpace(kReadChunk);
-    const ssize_t n = recv(fd_, space.data(), space.size(), 0);
+    const ssize_t n = tls_ != nullptr ? tls_->Read(space.data(), space.size())
+                                      : recv(fd_, space.data(), space.size(), 0);
     if (n > 0) {
       reader_.Commit(static_cast<size_t>(n));
       return true;
@@ -116,6 +127,10 @@ class FramedStream : public SessionStream {
     if (cancelled_.load()) return End(absl::StatusCode::kCancelled, "the stream was cancelled");
     if (n == 0) {
       return End(absl::StatusCode::kUnavailable, "the server closed the session connection");
+    }
+    if (tls_ != nullptr) {
+      return End(absl::StatusCode::kUnavailable,
+                 absl::StrCat("the session connection failed: ", tls_->error()));
     }
     return End(absl::StatusCode::kUnavailable,
                absl::StrCat("the session connection failed: ", std::strerror(errno)));
@@ -128,6 +143,7 @@ class FramedStream : public SessionStream {
   }
 
   const int fd_;
+  const std::unique_ptr<TlsConnection> tls_;
   // The reader's: the bytes read and not yet parsed.
   FrameReader reader_;
   bool ended_ = false;
@@ -229,15 +245,24 @@ absl::StatusOr<int> ConnectTcp(const std::string& host, uint32_t port,
 // OpenFramedStream).
 absl::StatusOr<std::unique_ptr<FramedStream>> ConnectFramed(
     const std::string& address, const v1::FramedEndpoint& endpoint,
-    std::chrono::system_clock::time_point deadline) {
+    std::chrono::system_clock::time_point deadline, const std::optional<TlsOptions>& tls) {
   absl::StatusOr<int> fd = absl::UnavailableError("the server offers no framed endpoint");
+  std::string host;
   if (absl::StartsWith(address, "unix:")) {
     if (!endpoint.unix_path().empty()) fd = ConnectUnix(endpoint.unix_path(), deadline);
   } else if (endpoint.port() != 0) {
-    fd = ConnectTcp(TargetHost(address), endpoint.port(), deadline);
+    host = TargetHost(address);
+    fd = ConnectTcp(host, endpoint.port(), deadline);
   }
   if (!fd.ok()) return fd.status();
-  return std::make_unique<FramedStream>(*fd);
+  if (!tls.has_value()) return std::make_unique<FramedStream>(*fd);
+  absl::StatusOr<std::unique_ptr<TlsConnection>> secured =
+      TlsConnection::Connect(*fd, *tls, TlsServerName(*tls, host), deadline);
+  if (!secured.ok()) {
+    CloseSessionSocket(*fd);
+    return secured.status();
+  }
+  return std::make_unique<FramedStream>(*fd, *std::move(secured));
 }
 
 // The exception for a framed login that ended with status: the kind the
@@ -257,8 +282,9 @@ absl::StatusOr<std::unique_ptr<FramedStream>> ConnectFramed(
 
 absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
     const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,
-    std::chrono::system_clock::time_point deadline) {
-  absl::StatusOr<std::unique_ptr<FramedStream>> stream = ConnectFramed(address, endpoint, deadline);
+    std::chrono::system_clock::time_point deadline, const std::optional<TlsOptions>& tls) {
+  absl::StatusOr<std::unique_ptr<FramedStream>> stream =
+      ConnectFramed(address, endpoint, deadline, tls);
   if (!stream.ok()) return stream.status();
   v1::ClientFrame hello;
   hello.set_token(token);
@@ -271,9 +297,10 @@ absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
 FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& endpoint,
                         const std::string& key, const std::string& client_name,
                         std::chrono::system_clock::time_point deadline,
-                        const SessionRequest& wanted) {
+                        const SessionRequest& wanted,
+                        const std::optional<TlsOptions>& tls) {
   absl::StatusOr<std::unique_ptr<FramedStream>> connected =
-      ConnectFramed(address, endpoint, deadline);
+      ConnectFramed(address, endpoint, deadline, tls);
   if (!connected.ok()) {
     throw ConnectionError(absl::StrCat("cannot reach the framed transport of the shoal server at ",
                                        address, ": ", connected.status().message()));

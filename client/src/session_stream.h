@@ -11,11 +11,13 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/src/handshake.h"
+#include "shoal/manager.h"
 #include "shoal/v1/auth.pb.h"
 #include "shoal/v1/session.pb.h"
 
@@ -40,11 +42,13 @@ class SessionStream {
 
 // Connects to the framed transport the server offered: its unix socket when
 // address (the gRPC target) is unix:..., else its port on address's host.
-// The first frame, carrying token, is written before it returns. An error
-// says why it could not be reached.
+// The first frame, carrying token, is written before it returns. With tls,
+// the connection speaks TLS (tls.h). An error says why it could not be
+// reached.
 absl::StatusOr<std::unique_ptr<SessionStream>> OpenFramedStream(
     const std::string& address, const v1::FramedEndpoint& endpoint, const std::string& token,
-    std::chrono::system_clock::time_point deadline);
+    std::chrono::system_clock::time_point deadline,
+    const std::optional<TlsOptions>& tls = std::nullopt);
 
 // A session opened on the framed transport alone: its stream, attached to
 // the session, and the server's answer (session id, token, limits, where
@@ -64,7 +68,8 @@ struct FramedLogin {
 FramedLogin LogInFramed(const std::string& address, const v1::FramedEndpoint& endpoint,
                         const std::string& key, const std::string& client_name,
                         std::chrono::system_clock::time_point deadline,
-                        const SessionRequest& wanted = {});
+                        const SessionRequest& wanted = {},
+                        const std::optional<TlsOptions>& tls = std::nullopt);
 
 }  // namespace shoal::detail
 

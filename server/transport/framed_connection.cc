@@ -29,11 +29,13 @@ constexpr size_t kKeepBuffer = 1 << 20;
 }  // namespace
 
 FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher,
-                                   const Handshake& handshake, int fd, int epoll_fd)
+                                   const Handshake& handshake, int fd, int epoll_fd,
+                                   std::shared_ptr<SSL_CTX> tls)
     : handshake_(handshake),
       fd_(fd),
       epoll_fd_(epoll_fd),
       max_message_bytes_(static_cast<size_t>(core.options().max_message_bytes)),
+      tls_(tls == nullptr ? nullptr : std::make_unique<TlsSocket>(std::move(tls), fd)),
       // The end of a socket's input means its client closed the session or
       // is gone: nobody waits for what is parked.
       session_(core, dispatcher, *this, SessionCore::InputEnd::kCancelParked),
@@ -43,7 +45,12 @@ FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher,
 FramedConnection::~FramedConnection() { close(fd_); }
 
 bool FramedConnection::OnEvents(uint32_t events) {
-  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) Read();
+  bool read = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
+  if (tls_ != nullptr && !tls_->established()) {
+    // Once done, what came with the handshake's last message is read too.
+    read = HandshakeStep();
+  }
+  if (read) Read();
   bool closed = false;
   {
     MutexLock lock(&out_mu_);
@@ -93,10 +100,85 @@ void FramedConnection::Break() {
   shutdown(fd_, SHUT_RDWR);
 }
 
+bool FramedConnection::HandshakeStep() {
+  if (!first_byte_seen_) {
+    unsigned char first = 0;
+    const ssize_t n = recv(fd_, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
+    if (n <= 0) {
+      MutexLock lock(&out_mu_);
+      closed_ = true;
+      return false;
+    }
+    first_byte_seen_ = true;
+    if (first != TlsSocket::kHandshakeRecord) {
+      RefuseProtocol(MakeError(ErrorKind::kConnectionError,
+                               "the server requires TLS: connect with TLS options (a CA file "
+                               "that signed the server's certificate)"));
+      return false;
+    }
+  }
+  const TlsSocket::Result step = tls_->Handshake();
+  MutexLock lock(&out_mu_);
+  handshake_wants_write_ = step.io == TlsSocket::Io::kWantWrite;
+  if (step.io == TlsSocket::Io::kDone) return true;
+  if (step.io == TlsSocket::Io::kFailed || step.io == TlsSocket::Io::kEnd) {
+    closed_ = true;
+    return false;
+  }
+  UpdateInterestLocked();
+  return false;
+}
+
+void FramedConnection::RefuseProtocol(const absl::Status& status) {
+  // What the client sent is read and dropped first: a socket closed with
+  // unread input is reset, and the client might lose the answer.
+  char drop[4096];
+  while (recv(fd_, drop, sizeof(drop), MSG_DONTWAIT) > 0) {
+  }
+  v1::ServerFrame last;
+  FillStreamEnd(status, last.mutable_end());
+  std::string bytes;
+  AppendFrame(last, &bytes);
+  (void)!send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  read_no_more_ = true;
+  MutexLock lock(&out_mu_);
+  closed_ = true;
+  shutdown(fd_, SHUT_WR);
+}
+
+ssize_t FramedConnection::ReadSome(absl::Span<char> space) {
+  if (tls_ == nullptr) return read(fd_, space.data(), space.size());
+  const TlsSocket::Result result = tls_->Read(space.data(), space.size());
+  switch (result.io) {
+    case TlsSocket::Io::kDone:
+      return static_cast<ssize_t>(result.bytes);
+    case TlsSocket::Io::kWantRead:
+    case TlsSocket::Io::kWantWrite:
+      errno = EAGAIN;
+      return -1;
+    case TlsSocket::Io::kEnd:
+      return 0;
+    case TlsSocket::Io::kFailed:
+      break;
+  }
+  errno = EPROTO;
+  return -1;
+}
+
 void FramedConnection::Read() {
+  // With TLS, bytes the socket had may wait inside OpenSSL, where epoll does
+  // not see them: read until it asks for more from the socket.
+  do {
+    ReadOnce();
+  } while (tls_ != nullptr && !read_no_more_ && last_read_ > 0);
+}
+
+void FramedConnection::ReadOnce() {
+  last_read_ = 0;
   if (read_no_more_) return;
   absl::Span<char> space = reader_.WriteSpace(kReadChunk);
-  const ssize_t n = read(fd_, space.data(), space.size());
+  const ssize_t n = ReadSome(space);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     if (n < 0) {
@@ -107,6 +189,15 @@ void FramedConnection::Read() {
     read_no_more_ = true;
     session_.OnInputEnd();
     return;
+  }
+  last_read_ = n;
+  if (!first_byte_seen_) {
+    first_byte_seen_ = true;
+    if (tls_ == nullptr && static_cast<unsigned char>(space[0]) == TlsSocket::kHandshakeRecord) {
+      RefuseProtocol(MakeError(ErrorKind::kConnectionError,
+                               "the server does not use TLS: connect without TLS options"));
+      return;
+    }
   }
   reader_.Commit(static_cast<size_t>(n));
   // Any bytes are a sign of life, so that a frame that takes long to arrive
@@ -247,8 +338,7 @@ void FramedConnection::FinishLocked(const absl::Status& status) {
 
 void FramedConnection::WriteOutLocked() {
   while (!closed_ && out_begin_ < out_.size()) {
-    const ssize_t n = send(fd_, out_.data() + out_begin_, out_.size() - out_begin_,
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = WriteSome(out_.data() + out_begin_, out_.size() - out_begin_);
     if (n > 0) {
       out_begin_ += static_cast<size_t>(n);
       continue;
@@ -268,12 +358,32 @@ void FramedConnection::WriteOutLocked() {
   UpdateInterestLocked();
 }
 
+ssize_t FramedConnection::WriteSome(const char* data, size_t size) {
+  if (tls_ == nullptr) return send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  // A write that must wait is retried from the same unsent bytes, which
+  // stay at the front of out_ until taken.
+  const TlsSocket::Result result = tls_->Write(data, size);
+  switch (result.io) {
+    case TlsSocket::Io::kDone:
+      return static_cast<ssize_t>(result.bytes);
+    case TlsSocket::Io::kWantRead:
+    case TlsSocket::Io::kWantWrite:
+      errno = EAGAIN;
+      return -1;
+    case TlsSocket::Io::kEnd:
+    case TlsSocket::Io::kFailed:
+      break;
+  }
+  errno = EPIPE;
+  return -1;
+}
+
 void FramedConnection::UpdateInterestLocked() {
   if (closed_) return;
   const size_t unsent = out_.size() - out_begin_;
   uint32_t want = 0;
   if (reading_ && unsent < kMaxUnsent) want |= EPOLLIN;
-  if (unsent > 0) want |= EPOLLOUT;
+  if (unsent > 0 || handshake_wants_write_) want |= EPOLLOUT;
   if (want == interest_) return;
   interest_ = want;
   epoll_event event{};

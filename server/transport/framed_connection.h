@@ -15,6 +15,12 @@
 // A call that does not park is read, run and answered by the loop thread,
 // whose replies go out in one write once the frames it read are dispatched.
 //
+// With TLS (a context given), the connection first runs the TLS handshake
+// without blocking; a client whose first byte is not a TLS handshake record
+// is told, in a plaintext last frame, that the server requires TLS. Without
+// TLS, a client that opens with a TLS handshake is told, in the same way, that
+// the server does not use it.
+//
 // Owned by a shared_ptr: each call in flight holds one, so a completion that
 // runs after the loop let the connection go still finds it. Thread-safe as
 // marked: OnEvents and Remove on the loop thread, End and Break from any.
@@ -27,13 +33,17 @@
 #include <memory>
 #include <string>
 
+#include <sys/types.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "server/transport/handshake.h"
 #include "server/transport/session_core.h"
+#include "server/transport/tls_socket.h"
 #include "shared/frame_reader.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.pb.h"
@@ -51,9 +61,10 @@ class FramedConnection : private FrameSink,
   static constexpr size_t kMaxLoginFrame = 4 << 10;
 
   // Serves fd, which is in epoll_fd's set with this connection as its tag.
-  // A connection that logs in by itself runs handshake's steps.
+  // A connection that logs in by itself runs handshake's steps. With tls,
+  // the connection speaks TLS.
   FramedConnection(Core& core, const Dispatcher& dispatcher, const Handshake& handshake, int fd,
-                   int epoll_fd);
+                   int epoll_fd, std::shared_ptr<SSL_CTX> tls = nullptr);
   ~FramedConnection() override;
   FramedConnection(const FramedConnection&) = delete;
   FramedConnection& operator=(const FramedConnection&) = delete;
@@ -80,8 +91,22 @@ class FramedConnection : private FrameSink,
   void Break();
 
  private:
-  // Loop thread: one read, and every whole frame it completes.
+  // Loop thread, with TLS, before the handshake is done: the next step of
+  // it. True once it is done.
+  bool HandshakeStep();
+  // Loop thread: ends a connection that does not speak what the server
+  // does, with status in a plaintext last frame.
+  void RefuseProtocol(const absl::Status& status);
+  // Loop thread: one read (with TLS: until the socket has nothing more), and
+  // every whole frame it completes.
   void Read();
+  // Loop thread: reads into space; as read(2) does, -1 with errno for
+  // nothing now (EAGAIN) or a failure.
+  ssize_t ReadSome(absl::Span<char> space);
+  void ReadOnce();
+  // Any thread, out_mu_ held: writes what the socket takes of data; as
+  // send(2) does.
+  ssize_t WriteSome(const char* data, size_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
   // Loop thread: one frame. False when the connection is to be read no more.
   bool HandleFrame(absl::string_view message);
   // Loop thread, before login: one step of it, the frame in frame_: a
@@ -122,6 +147,8 @@ class FramedConnection : private FrameSink,
   const int fd_;
   const int epoll_fd_;
   const size_t max_message_bytes_;
+  // With TLS: the connection's, or null.
+  const std::unique_ptr<TlsSocket> tls_;
   SessionCore session_;
   // Set before the loop serves the connection; told of its login and its end.
   PendingLogins* logins_ = nullptr;
@@ -130,6 +157,10 @@ class FramedConnection : private FrameSink,
   // Loop thread only.
   FrameReader reader_;
   v1::ClientFrame frame_;
+  // Whether the first byte has been looked at (TLS or not).
+  bool first_byte_seen_ = false;
+  // What the last ReadOnce read.
+  ssize_t last_read_ = 0;
   Stage stage_ = Stage::kFirst;
   // The connection is read no more: the client stopped writing, or broke
   // the protocol.
@@ -147,6 +178,8 @@ class FramedConnection : private FrameSink,
   // The socket failed or was shut: nothing more is written, and the loop
   // lets the connection go.
   bool closed_ ABSL_GUARDED_BY(out_mu_) = false;
+  // The TLS handshake waits for the socket to take what it writes.
+  bool handshake_wants_write_ ABSL_GUARDED_BY(out_mu_) = false;
 };
 
 }  // namespace shoal::server

@@ -7,6 +7,7 @@
 
 #include "server/transport/framed_connection.h"
 #include "server/transport/stream_errors.h"
+#include "server/transport/tls_context.h"
 #include "shared/framing.h"
 
 namespace shoal::server {
@@ -20,7 +21,8 @@ FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher, const Hands
 
 FramedServer::~FramedServer() { Stop(); }
 
-absl::Status FramedServer::Start(int threads) {
+absl::Status FramedServer::Start(int threads, TlsContext* tls) {
+  tls_ = tls;
   for (int i = 0; i < std::max(1, threads); ++i) {
     auto loop = std::make_unique<EventLoop>();
     absl::Status opened = loop->Open();
@@ -52,8 +54,9 @@ void FramedServer::Serve(void* tag, uint32_t events) {
 
 void FramedServer::Adopt(int fd) {
   EventLoop& loop = *loops_[next_loop_++ % loops_.size()];
-  auto connection = std::make_shared<FramedConnection>(core_, dispatcher_, handshake_, fd,
-                                                       loop.epoll_fd());
+  auto connection = std::make_shared<FramedConnection>(
+      core_, dispatcher_, handshake_, fd, loop.epoll_fd(),
+      tls_ == nullptr ? nullptr : tls_->Current());
   bool ending = false;
   {
     MutexLock lock(&mu_);

@@ -28,6 +28,7 @@
 namespace shoal::server {
 
 class FramedConnection;
+class TlsContext;
 
 class FramedServer {
  public:
@@ -37,8 +38,9 @@ class FramedServer {
   FramedServer(const FramedServer&) = delete;
   FramedServer& operator=(const FramedServer&) = delete;
 
-  // Starts threads loop threads.
-  absl::Status Start(int threads);
+  // Starts threads loop threads. With tls, every connection speaks TLS,
+  // with the context's files as they are when it is accepted.
+  absl::Status Start(int threads, TlsContext* tls = nullptr);
 
   // Serves a connection just accepted, and owns its descriptor.
   void Adopt(int fd) ABSL_LOCKS_EXCLUDED(mu_);
@@ -63,6 +65,7 @@ class FramedServer {
   Core& core_;
   const Dispatcher& dispatcher_;
   const Handshake& handshake_;
+  TlsContext* tls_ = nullptr;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   size_t next_loop_ = 0;  // touched by Adopt only
   // The connections not logged in yet: each closed if it does not log in

@@ -1,6 +1,9 @@
 #include "server/transport/server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_posix.h>
 
 #include <vector>
@@ -37,6 +40,7 @@ struct Server::Services {
 
   Listener grpc_listener;
   Listener framed_listener;
+  std::unique_ptr<TlsContext> tls;
   Dispatcher dispatcher;
   Handshake handshake;
   AuthService auth;
@@ -71,20 +75,48 @@ std::string AutoSessionAddress(const std::string& listen) {
   return absl::StrCat(listen.substr(0, colon == std::string::npos ? listen.size() : colon), ":0");
 }
 
+// gRPC's TLS credentials over the same files as the framed port's; gRPC
+// reads them again when they change (it looks every kTlsRefreshSeconds).
+constexpr unsigned kTlsRefreshSeconds = 1;
+
+std::shared_ptr<grpc::ServerCredentials> GrpcTlsCredentials(const TlsFiles& files) {
+  const bool mutual = !files.client_ca_file.empty();
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files.key_file, files.cert_file, mutual ? files.client_ca_file : "", kTlsRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(std::move(provider));
+  options.watch_identity_key_cert_pairs();
+  if (mutual) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Server::Start() {
+  const bool tls = options_.tls.enabled();
+  if (tls || !options_.tls.client_ca_file.empty() || !options_.tls.key_file.empty()) {
+    // Loaded once here, so that files that cannot be used stop the start.
+    absl::StatusOr<std::unique_ptr<TlsContext>> loaded = TlsContext::Load(options_.tls);
+    if (!loaded.ok()) return loaded.status();
+    services_->tls = *std::move(loaded);
+  }
   // The gRPC address first: a second server on it fails naming that address.
-  absl::Status bound = services_->grpc_listener.Bind(options_.listen);
-  if (!bound.ok()) return bound;
+  if (!tls) {
+    absl::Status bound = services_->grpc_listener.Bind(options_.listen);
+    if (!bound.ok()) return bound;
+  }
   const bool framed = options_.session_listen != "none";
   if (framed) {
     const std::string address = options_.session_listen == "auto"
                                     ? AutoSessionAddress(options_.listen)
                                     : options_.session_listen;
-    bound = services_->framed_listener.Bind(address);
+    absl::Status bound = services_->framed_listener.Bind(address);
     if (!bound.ok()) return bound;
-    absl::Status started = services_->framed.Start(options_.session_threads);
+    absl::Status started = services_->framed.Start(options_.session_threads, services_->tls.get());
     if (!started.ok()) return started;
     v1::FramedEndpoint endpoint;
     if (services_->framed_listener.unix_path().empty()) {
@@ -94,8 +126,15 @@ absl::StatusOr<std::string> Server::Start() {
     }
     services_->handshake.set_framed(std::move(endpoint));
   }
-  // No listening port: gRPC serves the connections the acceptor hands it.
+  // Without TLS, no listening port: gRPC serves the connections the
+  // acceptor hands it.
   grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  if (tls) {
+    builder.AddListeningPort(options_.listen, GrpcTlsCredentials(options_.tls), &grpc_port);
+    // A second server on the same port must fail, as without TLS.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  }
   const int max_message = static_cast<int>(options_.core.max_message_bytes);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
@@ -114,17 +153,20 @@ absl::StatusOr<std::string> Server::Start() {
   builder.RegisterService(&services_->reflection_v1alpha);
   builder.RegisterCallbackGenericService(&services_->tables);
   services_->server = builder.BuildAndStart();
-  if (!services_->server) {
+  if (!services_->server || (tls && grpc_port == 0)) {
+    services_->server.reset();
     return error::ValueError(absl::StrCat("cannot start the gRPC server on ", options_.listen));
   }
 
   const absl::Status refused =
       absl::ResourceExhaustedError(Acceptor::RefusalMessage(options_.max_connections));
   grpc::Server* grpc_server = services_->server.get();
-  services_->acceptor.Add(Acceptor::Port{
-      "gRPC", &services_->grpc_listener,
-      [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); },
-      /*refusal=*/"", /*grpc=*/true});
+  if (!tls) {
+    services_->acceptor.Add(Acceptor::Port{
+        "gRPC", &services_->grpc_listener,
+        [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); },
+        /*refusal=*/"", /*grpc=*/true});
+  }
   if (framed) {
     FramedServer* framed_server = &services_->framed;
     services_->acceptor.Add(Acceptor::Port{"framed", &services_->framed_listener,
@@ -136,7 +178,8 @@ absl::StatusOr<std::string> Server::Start() {
 
   if (absl::StartsWith(options_.listen, "unix:")) return options_.listen;
   const size_t colon = options_.listen.rfind(':');
-  return absl::StrCat(options_.listen.substr(0, colon), ":", services_->grpc_listener.port());
+  return absl::StrCat(options_.listen.substr(0, colon), ":",
+                      tls ? grpc_port : services_->grpc_listener.port());
 }
 
 void Server::Shutdown(absl::Duration grace) {

@@ -1,7 +1,9 @@
 // shoal-server: the gRPC server (every service, reflection and health) on
 // one address, and the framed transport on another. The server binds both
 // itself and accepts on both with one Acceptor, which hands each gRPC
-// connection to gRPC and each framed one to the FramedServer.
+// connection to gRPC and each framed one to the FramedServer. With TLS, gRPC
+// binds and accepts on its own port, with gRPC's TLS credentials: gRPC takes
+// connections from a descriptor only without them.
 #ifndef SHOAL_SERVER_TRANSPORT_SERVER_H_
 #define SHOAL_SERVER_TRANSPORT_SERVER_H_
 
@@ -11,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/core.h"
+#include "server/transport/tls_context.h"
 
 namespace shoal::server {
 
@@ -25,6 +28,11 @@ struct ServerOptions {
   int session_threads = 2;
   // Most connections open at once, on both ports together (0: no limit).
   int64_t max_connections = 0;
+  // TLS on both ports, with the same files; off when tls.cert_file is
+  // empty. With TLS, gRPC listens on its port itself (its TLS needs a
+  // listening port of its own), so max_connections counts the framed
+  // port's connections only.
+  TlsFiles tls;
   // core.max_message_bytes also sets the transport's limit.
   CoreOptions core;
 };

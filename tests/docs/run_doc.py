@@ -26,6 +26,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -100,9 +101,12 @@ class Shell:
 
     def __init__(self, cwd, env):
         self.cwd = cwd
+        # A session of its own, so that close() also ends what the commands
+        # left running in the background (a server a page starts).
         self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], cwd=cwd, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                     start_new_session=True)
 
     def run(self, command):
         out = os.path.join(self.cwd, ".doc-output")
@@ -128,7 +132,10 @@ class Shell:
             return f.read().rstrip("\n").split("\n") if os.path.getsize(out) else []
 
     def close(self):
-        self.proc.kill()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait()
 
 

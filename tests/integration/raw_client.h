@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <utility>
 #include <string>
 
 #include "google/protobuf/message_lite.h"
@@ -29,6 +30,9 @@ class RawClient {
   explicit RawClient(const std::string& address)
       : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
         auth_(shoal::v1::Auth::NewStub(channel_)) {}
+  // Over a channel made by the test (with TLS credentials, say).
+  explicit RawClient(std::shared_ptr<grpc::Channel> channel)
+      : channel_(std::move(channel)), auth_(shoal::v1::Auth::NewStub(channel_)) {}
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 

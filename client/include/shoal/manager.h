@@ -78,6 +78,23 @@ enum class Transport {
   kGrpcStream,
 };
 
+// TLS for the connections to a server started with --tls-cert-file, on
+// either transport. Fields left empty are taken from $SHOAL_TLS_CA_FILE,
+// $SHOAL_TLS_CERT_FILE and $SHOAL_TLS_KEY_FILE; with no TlsOptions at all,
+// TLS is on when any of them is set.
+struct TlsOptions {
+  // PEM certificates of the CAs that may sign the server's certificate;
+  // empty: the system's CAs.
+  std::string ca_file;
+  // For a server that requires client certificates (mutual TLS): this
+  // client's PEM certificate and its private key.
+  std::string cert_file;
+  std::string key_file;
+  // The name the server's certificate must carry (and the SNI sent); empty:
+  // the host of the address, or "localhost" for a unix socket.
+  std::string server_name;
+};
+
 struct ConnectOptions {
   // Shown in the server's session listings; defaults to "<host> pid <pid>".
   std::string client_name;
@@ -100,6 +117,8 @@ struct ConnectOptions {
   // server restarted, or ended it), every call raises SessionExpired.
   // false: a broken connection fails every call with ConnectionError.
   bool reconnect = true;
+  // TLS on both transports; see TlsOptions for the environment's part.
+  std::optional<TlsOptions> tls;
 };
 
 // One session's hold on a synchronization object.
