@@ -228,7 +228,7 @@ TEST_F(TlsTest, APlaintextServerRefusesATlsClientInWords) {
   tls.ca_file = pki_.Path("ca.pem");
   const std::string error = ErrorOf<ConnectionError>([&] {
     detail::LogInFramed(server.address(), endpoint, server.authkey(), "client",
-                        std::chrono::system_clock::now() + std::chrono::seconds(10), tls);
+                        std::chrono::system_clock::now() + std::chrono::seconds(10), {}, tls);
   });
   EXPECT_THAT(error, HasSubstr("TLS handshake failed"));
   EXPECT_THAT(error, HasSubstr("the server does not seem to use TLS"));
@@ -255,7 +255,7 @@ TEST_F(TlsTest, MutualTlsRefusesAClientWithoutACertificate) {
   tls.ca_file = pki_.Path("ca.pem");
   const std::string error = ErrorOf<ConnectionError>([&] {
     detail::LogInFramed(server.address(), endpoint, server.authkey(), "client",
-                        std::chrono::system_clock::now() + std::chrono::seconds(10), tls);
+                        std::chrono::system_clock::now() + std::chrono::seconds(10), {}, tls);
   });
   EXPECT_THAT(error, HasSubstr("requires a client certificate"));
 }
@@ -282,7 +282,7 @@ TEST_F(TlsTest, AServerOfAnotherCaIsNotTrusted) {
   endpoint.set_port(FramedPort(server, false));
   const std::string framed_error = ErrorOf<ConnectionError>([&] {
     detail::LogInFramed(server.address(), endpoint, server.authkey(), "client",
-                        std::chrono::system_clock::now() + std::chrono::seconds(10),
+                        std::chrono::system_clock::now() + std::chrono::seconds(10), {},
                         *options.tls);
   });
   EXPECT_THAT(framed_error, HasSubstr("the server's TLS certificate is not trusted"));
