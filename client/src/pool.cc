@@ -453,6 +453,24 @@ struct ImapState {
 
 namespace {
 
+// Runs callback with the result of state, or error_callback with its error,
+// on a thread of the pool's once the result is in.
+void AddCallbacks(detail::PoolState& pool, const std::shared_ptr<detail::AsyncState>& state,
+                  Pool::Callback callback, Pool::ErrorCallback error_callback) {
+  if (!callback && !error_callback) return;
+  std::lock_guard<std::mutex> lock(pool.mu);
+  pool.callbacks.emplace_back([state, callback = std::move(callback),
+                               error_callback = std::move(error_callback)] {
+    state->Fetch(std::nullopt);
+    try {
+      Value v = state->Take();
+      if (callback) callback(v);
+    } catch (...) {
+      if (error_callback) error_callback(std::current_exception());
+    }
+  });
+}
+
 // Python's default chunksize for map: the tasks over four times the workers,
 // rounded up.
 int64_t DefaultChunksize(size_t tasks, int workers) {
@@ -550,18 +568,7 @@ AsyncResult Pool::apply_async(const std::string& func, Value::List args, Callbac
   state->Resize(1);
   state->single = true;
   state->job = detail::SubmitTasks(state_->pool, 0, 1, func, 1, detail::ArgLists(one), 0);
-  if (callback || error_callback) {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->callbacks.emplace_back([state, callback, error_callback] {
-      state->Fetch(std::nullopt);
-      try {
-        Value v = state->Take();
-        if (callback) callback(v);
-      } catch (...) {
-        if (error_callback) error_callback(std::current_exception());
-      }
-    });
-  }
+  AddCallbacks(*state_, state, std::move(callback), std::move(error_callback));
   return AsyncResult(std::move(state));
 }
 
@@ -581,18 +588,7 @@ AsyncResult Pool::MapAsync(const std::string& func, size_t n,
   state->owner = state_;
   state->Resize(n);
   if (n > 0) state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, n, encode, 0);
-  if (callback || error_callback) {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->callbacks.emplace_back([state, callback, error_callback] {
-      state->Fetch(std::nullopt);
-      try {
-        Value v = state->Take();
-        if (callback) callback(v);
-      } catch (...) {
-        if (error_callback) error_callback(std::current_exception());
-      }
-    });
-  }
+  AddCallbacks(*state_, state, std::move(callback), std::move(error_callback));
   return AsyncResult(std::move(state));
 }
 

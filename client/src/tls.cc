@@ -19,62 +19,15 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "shared/tls_util.h"
 #include "shoal/errors.h"
 
 namespace shoal::detail {
 namespace {
 
-// Holds SIGPIPE blocked on this thread while OpenSSL writes to a socket the
-// peer may have closed (its socket BIO uses write(2), not send with
-// MSG_NOSIGNAL): a SIGPIPE raised meanwhile is taken back, and the write
-// fails with EPIPE instead of ending the process.
-class NoSigpipe {
- public:
-  NoSigpipe() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~NoSigpipe() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const int saved = errno;
-        timespec zero{0, 0};
-        sigtimedwait(&pipe_, nullptr, &zero);
-        errno = saved;
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  NoSigpipe(const NoSigpipe&) = delete;
-  NoSigpipe& operator=(const NoSigpipe&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
-
 std::string FromEnv(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? std::string() : std::string(value);
-}
-
-// The OpenSSL errors queued on this thread, as one line; the queue is
-// cleared.
-std::string TakeErrors(const std::string& fallback) {
-  std::string line;
-  char text[256];
-  while (const unsigned long code = ERR_get_error()) {
-    ERR_error_string_n(code, text, sizeof(text));
-    absl::StrAppend(&line, line.empty() ? "" : "; ", text);
-  }
-  return line.empty() ? fallback : line;
 }
 
 // What a failed TLS exchange probably means, for the error's reader.
@@ -136,7 +89,7 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
     std::chrono::system_clock::time_point deadline) {
   ERR_clear_error();
   std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  if (ctx == nullptr) return absl::InternalError(TakeErrors("cannot make a TLS context"));
+  if (ctx == nullptr) return absl::InternalError(TakeTlsErrors("cannot make a TLS context"));
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE);
@@ -146,7 +99,7 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
                          : SSL_CTX_load_verify_locations(ctx.get(), tls.ca_file.c_str(), nullptr);
   if (loaded != 1) {
     return absl::InvalidArgumentError(absl::StrCat("cannot load the TLS CA file '", tls.ca_file,
-                                                   "': ", TakeErrors("not PEM certificates")));
+                                                   "': ", TakeTlsErrors("not PEM certificates")));
   }
   if (!tls.cert_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1 ||
@@ -154,7 +107,7 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
         SSL_CTX_check_private_key(ctx.get()) != 1) {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot load the TLS client certificate '", tls.cert_file, "' and key '",
-                       tls.key_file, "': ", TakeErrors("not a matching PEM pair")));
+                       tls.key_file, "': ", TakeTlsErrors("not a matching PEM pair")));
     }
   }
   SSL* ssl = SSL_new(ctx.get());
@@ -195,7 +148,7 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
           tls.ca_file.empty() ? " (checked against the system's CAs)"
                               : absl::StrCat(" (checked against ", tls.ca_file, ")")));
     }
-    std::string reason = TakeErrors(
+    std::string reason = TakeTlsErrors(
         want == SSL_ERROR_SYSCALL && errno != 0
             ? std::strerror(errno)
             : "the server closed the connection during the TLS handshake");
@@ -227,7 +180,7 @@ ssize_t TlsConnection::Read(char* data, size_t size) {
       want = SSL_get_error(ssl_, rc);
       if (want == SSL_ERROR_ZERO_RETURN || (want == SSL_ERROR_SYSCALL && errno == 0)) return 0;
       if (want != SSL_ERROR_WANT_READ && want != SSL_ERROR_WANT_WRITE) {
-        error_ = Explain(TakeErrors(errno != 0 ? std::strerror(errno) : "TLS failed"));
+        error_ = Explain(TakeTlsErrors(errno != 0 ? std::strerror(errno) : "TLS failed"));
         return -1;
       }
     }
@@ -252,7 +205,7 @@ bool TlsConnection::Write(const char* data, size_t size) {
       }
       want = SSL_get_error(ssl_, rc);
       if (want != SSL_ERROR_WANT_READ && want != SSL_ERROR_WANT_WRITE) {
-        error_ = Explain(TakeErrors(errno != 0 ? std::strerror(errno) : "TLS failed"));
+        error_ = Explain(TakeTlsErrors(errno != 0 ? std::strerror(errno) : "TLS failed"));
         return false;
       }
     }

@@ -1,5 +1,7 @@
 #include "server/transport/tls_context.h"
 
+#include "shared/tls_util.h"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -24,16 +26,6 @@ struct stat StatOf(const std::string& path) {
 }
 
 }  // namespace
-
-std::string TakeTlsErrors(const std::string& fallback) {
-  std::string line;
-  char text[256];
-  while (const unsigned long code = ERR_get_error()) {
-    ERR_error_string_n(code, text, sizeof(text));
-    absl::StrAppend(&line, line.empty() ? "" : "; ", text);
-  }
-  return line.empty() ? fallback : line;
-}
 
 bool TlsContext::Stamp::operator==(const Stamp& other) const {
   return SameFile(cert, other.cert) && SameFile(key, other.key) && SameFile(ca, other.ca);

@@ -68,9 +68,6 @@ class TlsContext {
   absl::Time next_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-// The OpenSSL errors queued on this thread, as one line (and the queue
-// cleared); fallback when there are none.
-std::string TakeTlsErrors(const std::string& fallback);
 
 }  // namespace shoal::server
 

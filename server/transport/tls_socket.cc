@@ -11,45 +11,10 @@
 #include <utility>
 
 #include "server/transport/tls_context.h"
+#include "shared/tls_util.h"
 
 namespace shoal::server {
 namespace {
-
-// Holds SIGPIPE blocked on this thread while OpenSSL writes to a socket the
-// peer may have closed (its socket BIO uses write(2), not send with
-// MSG_NOSIGNAL): a SIGPIPE raised meanwhile is taken back, and the write
-// fails with EPIPE instead of ending the process.
-class NoSigpipe {
- public:
-  NoSigpipe() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~NoSigpipe() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const int saved = errno;
-        timespec zero{0, 0};
-        sigtimedwait(&pipe_, nullptr, &zero);
-        errno = saved;
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  NoSigpipe(const NoSigpipe&) = delete;
-  NoSigpipe& operator=(const NoSigpipe&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
 
 }  // namespace
 
