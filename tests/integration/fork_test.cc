@@ -29,16 +29,9 @@
 #include "integration/fixture.h"
 #include "integration/raw_client.h"
 #include "integration/tcp_proxy.h"
+#include "integration/sanitizers.h"
 #include "integration/waiting.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SHOAL_HAS_ADDRESS_SANITIZER 1
-#endif
-#endif
-#ifndef SHOAL_HAS_ADDRESS_SANITIZER
-#define SHOAL_HAS_ADDRESS_SANITIZER 0
-#endif
 
 namespace shoal::testing {
 namespace {
@@ -292,7 +285,7 @@ TEST_P(ForkFromTransportTest, AChildThatCallsExitEnds) {
 }
 
 TEST_P(ForkFromTransportTest, ForksFromAParentBusyOnFourThreadsNeverHang) {
-#if defined(__SANITIZE_ADDRESS__) || SHOAL_HAS_ADDRESS_SANITIZER
+#if SHOAL_HAS_ADDRESS_SANITIZER
   // AddressSanitizer's allocator before LLVM 18 takes no lock around fork():
   // a child forked while another thread holds one of its size-class locks
   // waits for ever in its first allocation of that size, whatever the

@@ -18,18 +18,11 @@
 #include "integration/error_of.h"
 #include "integration/pool_functions.h"
 #include "integration/server_process.h"
+#include "integration/sanitizers.h"
 #include "integration/waiting.h"
 #include "shoal/pool.h"
 #include "shoal/shoal.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SHOAL_HAS_ADDRESS_SANITIZER 1
-#endif
-#endif
-#ifndef SHOAL_HAS_ADDRESS_SANITIZER
-#define SHOAL_HAS_ADDRESS_SANITIZER 0
-#endif
 
 namespace shoal::testing {
 namespace {
