@@ -19,10 +19,9 @@ targets=${SHOAL_FUZZ_TARGETS:-frame_reader handshake dispatch value_codec}
 jobs=${SHOAL_JOBS:-$(nproc)}
 
 start=$SECONDS
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
-  -DSHOAL_FUZZ=ON -DSHOAL_BUILD_TESTS=OFF >/dev/null
 # Only the fuzz programs and the libraries they need.
-cmake --build "$build" -j "$jobs" --target shoal_fuzz
+SHOAL_BUILD_DIR=$build SHOAL_BUILD_TARGET=shoal_fuzz SHOAL_JOBS=$jobs "$root/scripts/build.sh" \
+  -DCMAKE_BUILD_TYPE=Debug -DSHOAL_FUZZ=ON -DSHOAL_BUILD_TESTS=OFF
 echo "== fuzz: built in $((SECONDS - start)) s"
 
 failed=()
