@@ -20,6 +20,11 @@
 //       then 200 Describes of one object, and prints one JSON line
 //   shoal_bench hold ADDRESS KEYFILE COUNT
 //       makes COUNT anonymous empty lists, prints "held", waits for "quit"
+//   shoal_bench sessions ADDRESS KEYFILE COUNT THREADS SECONDS
+//       opens COUNT sessions (a Manager, a connection and a Value each) and
+//       prints "connected"; on "go", THREADS threads call Value.add round
+//       robin over the sessions, so that every session is active, for
+//       SECONDS, and it prints one JSON line; then waits for "quit"
 //
 // Every client uses the public client library only.
 #include <algorithm>
@@ -35,6 +40,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "bench_client.h"
 #include "shoal/shoal.h"
@@ -506,6 +513,61 @@ int RunScale(const Target& target, int64_t held_count, double seconds) {
   return 0;
 }
 
+// Many sessions from one process: each of count Managers has its own
+// connection and its own Value; threads share them out, each calling add on
+// its sessions in turn.
+int RunSessions(const Target& target, int count, int threads, double seconds) {
+  // Every session is a socket: take the descriptors the hard limit allows.
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  std::vector<shoal::Manager> sessions;
+  std::vector<shoal::ValueProxy> values;
+  sessions.reserve(count);
+  values.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    sessions.push_back(Connect(target));
+    values.push_back(sessions.back().Value("q", 0));
+  }
+  bench::Emit("connected " + std::to_string(count));
+  WaitForLine("go");
+  std::atomic<int64_t> calls{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> workers;
+  const double t0 = bench::MonotonicSeconds();
+  const double end = t0 + seconds;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      int64_t mine = 0;
+      try {
+        while (bench::MonotonicSeconds() < end) {
+          for (int i = t; i < count; i += threads) values[i].add(1);
+          mine += (count - t + threads - 1) / threads;
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shoal_bench: sessions: %s\n", e.what());
+        failed = true;
+      }
+      calls.fetch_add(mine);
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  const double took = bench::MonotonicSeconds() - t0;
+  if (failed) return 1;
+  // Every session's own count says it took part.
+  int64_t idle = 0;
+  for (shoal::ValueProxy& v : values) idle += v.get().as_int() == 0 ? 1 : 0;
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "{\"sessions\": %d, \"calls\": %lld, \"seconds\": %.3f, \"idle_sessions\": %lld}",
+                count, static_cast<long long>(calls.load()), took, static_cast<long long>(idle));
+  bench::Emit(line);
+  WaitForLine("quit");
+  return 0;
+}
+
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s client ADDRESS KEYFILE INDEX CLIENTS\n"
@@ -513,8 +575,9 @@ int Usage(const char* argv0) {
                "       %s waker ADDRESS KEYFILE EVENT TOTAL\n"
                "       %s wakeup ADDRESS KEYFILE TRIALS\n"
                "       %s scale ADDRESS KEYFILE HELD SECONDS\n"
-               "       %s hold ADDRESS KEYFILE COUNT\n",
-               argv0, argv0, argv0, argv0, argv0, argv0);
+               "       %s hold ADDRESS KEYFILE COUNT\n"
+               "       %s sessions ADDRESS KEYFILE COUNT THREADS SECONDS\n",
+               argv0, argv0, argv0, argv0, argv0, argv0, argv0);
   return 2;
 }
 
@@ -531,6 +594,9 @@ int main(int argc, char** argv) {
     if (mode == "wakeup" && argc == 5) return RunWakeup(target, std::atoi(argv[4]));
     if (mode == "scale" && argc == 6) return RunScale(target, std::atoll(argv[4]), std::atof(argv[5]));
     if (mode == "hold" && argc == 5) return RunHold(target, std::atoll(argv[4]));
+    if (mode == "sessions" && argc == 7) {
+      return RunSessions(target, std::atoi(argv[4]), std::atoi(argv[5]), std::atof(argv[6]));
+    }
     return Usage(argv[0]);
   } catch (const shoal::Error& e) {
     std::fprintf(stderr, "shoal_bench %s: %s: %s\n", mode.c_str(), e.kind().c_str(), e.what());

@@ -740,6 +740,54 @@ def run_memory(servers, count, log):
         server.stop()
 
 
+def run_sessions(servers, total, processes, threads, seconds, log):
+    """total sessions, spread over processes (a connection each), all calling
+    Value.add for seconds (0: idle, connected only): the server's threads and
+    memory per session, and calls per second."""
+    server, address = servers.start("shoal", "tcp")
+    per = max(1, total // processes)
+    procs = []
+    try:
+        fresh = proc_status(server.pid)
+        procs = [Proc(servers._name("shoal-sessions-%d" % i),
+                      servers.client_argv("shoal", "sessions", address, per, threads, seconds),
+                      servers.tmp) for i in range(processes)]
+        sampler = PeakSampler(server.pid)
+        t0 = time.monotonic()
+        expect(procs, "connected", 600, "opening %d sessions" % (per * processes))
+        connect_s = time.monotonic() - t0
+        connected = proc_status(server.pid)
+        cpu0 = cpu_seconds(server.pid)
+        for p in procs:
+            p.send("go")
+        results = [json.loads(x) for x in read_lines(procs, seconds + 300, "calls on sessions")]
+        cpu = cpu_seconds(server.pid) - cpu0
+        peak = sampler.stop()
+        sessions = sum(r["sessions"] for r in results)
+        calls = sum(r["calls"] for r in results)
+        took = max(r["seconds"] for r in results)
+        idle = sum(r["idle_sessions"] for r in results)
+        if seconds > 0 and idle:
+            raise BenchError("sessions: %d of %d sessions made no call" % (idle, sessions))
+        out = {"sessions": sessions, "processes": processes, "active": seconds > 0,
+               "fresh": fresh, "connected": connected, "peak": peak, "connect_s": connect_s,
+               "bytes_per_session": (connected["rss_kib"] - fresh["rss_kib"]) * 1024.0 / sessions,
+               "calls": calls, "calls_per_s": calls / took if seconds > 0 else None,
+               "cpu_us_per_call": cpu * 1e6 / calls if calls else None}
+        log("  %6d %s sessions in %d processes: server threads %d -> %d (peak %d), "
+            "%.0f bytes each%s"
+            % (sessions, "active" if seconds > 0 else "idle", processes, fresh["threads"],
+               connected["threads"], peak["threads"], out["bytes_per_session"],
+               ", %.0f calls/s, %.1f us server CPU a call" % (out["calls_per_s"],
+                                                             out["cpu_us_per_call"])
+               if seconds > 0 else ""))
+        return out
+    finally:
+        for p in procs:
+            p.close_gracefully(30)
+        server.stop()
+
+
 # ---------------------------------------------------------------- reporting
 
 def machine_info(build):
@@ -958,6 +1006,19 @@ def memory_rows(memory):
              "%.1f" % m["make_s"]] for m in memory]
 
 
+SESSIONS_HEADER = ["sessions", "client processes", "server threads (fresh / connected / peak)",
+                   "bytes per session", "calls/s", "server CPU us per call"]
+
+
+def sessions_rows(sessions):
+    return [["%d %s" % (s["sessions"], "active" if s["active"] else "idle"), "%d" % s["processes"],
+             "%d / %d / %d" % (s["fresh"]["threads"], s["connected"]["threads"],
+                               s["peak"]["threads"]),
+             "%.0f" % s["bytes_per_session"],
+             fmt_rate(s["calls_per_s"]) if s["calls_per_s"] else "-",
+             "%.1f" % s["cpu_us_per_call"] if s["cpu_us_per_call"] else "-"] for s in sessions]
+
+
 def wakeup_rows(wakeups):
     return [[w["system"], str(w["trials"]), "%.0f" % w["p50_us"], "%.0f" % w["p99_us"]]
             for w in wakeups]
@@ -1020,6 +1081,18 @@ def render_markdown(data):
         out.append("")
     if data.get("memory"):
         out.append(md_table(MEMORY_HEADER, memory_rows(data["memory"])))
+        out.append("")
+    if data.get("sessions"):
+        out.append("### Many sessions")
+        out.append("")
+        out.append("Sessions opened from several client processes, a connection each, over "
+                   "TCP. Active: every session calls Value.add on its own Value, the "
+                   "process's threads taking its sessions in turn. Idle: connected, no calls. "
+                   "Bytes per session: the server's RSS with all connected, less its RSS "
+                   "fresh, over the sessions. Peak: the most threads the server had while "
+                   "they connected and called (sampled every 20 ms).")
+        out.append("")
+        out.append(md_table(SESSIONS_HEADER, sessions_rows(data["sessions"])))
         out.append("")
     if data.get("tls"):
         out.append("### The cost of TLS")
@@ -1104,6 +1177,10 @@ def print_report(data, log):
     if data.get("memory"):
         log("")
         log(text_table(MEMORY_HEADER, memory_rows(data["memory"])))
+    if data.get("sessions"):
+        log("")
+        log("many sessions (TCP):")
+        log(text_table(SESSIONS_HEADER, sessions_rows(data["sessions"])))
     if data.get("tls"):
         log("")
         log("the cost of TLS (dict get, 1 client, TCP):")
@@ -1143,8 +1220,12 @@ def main():
                         help="objects held in the scale run (300000; quick 20000; 0: none)")
     parser.add_argument("--memory-objects", type=int,
                         help="empty objects for memory per object (1000000; quick 50000; 0: none)")
+    parser.add_argument("--sessions", type=int,
+                        help="active sessions, all calling (1000; quick 200; 0: none)")
+    parser.add_argument("--idle-sessions", type=int,
+                        help="idle sessions, connected only (10000; quick 1000; 0: none)")
     parser.add_argument("--scale-only", action="store_true",
-                        help="run the scale and memory measures only")
+                        help="run the scale, memory and sessions measures only")
     parser.add_argument("--server-bin", help="the shoal-server to measure (default: the build's)")
     parser.add_argument("--no-tls", action="store_true",
                         help="skip the cost of TLS (one client's dict get with and without)")
@@ -1174,6 +1255,10 @@ def main():
     held = args.held if args.held is not None else (20000 if quick else 300000)
     memory_objects = (args.memory_objects if args.memory_objects is not None
                       else (50000 if quick else 1000000))
+    active_sessions = (args.sessions if args.sessions is not None
+                       else (200 if quick else 1000))
+    idle_sessions = (args.idle_sessions if args.idle_sessions is not None
+                     else (1000 if quick else 10000))
     if args.scale_only:
         trials = shoal_waiters = python_waiters = 0
         transports = []
@@ -1239,12 +1324,23 @@ def main():
                 scales.append(run_scale(servers, n, max(seconds, 1.0) * 2, log))
         if "shoal" in systems and memory_objects > 0:
             memory.append(run_memory(servers, memory_objects, log))
+        sessions = []
+        if "shoal" in systems and (active_sessions > 0 or idle_sessions > 0):
+            log("many sessions:")
+        if "shoal" in systems and active_sessions > 0:
+            # Four processes of active sessions, eight threads each.
+            sessions.append(run_sessions(servers, active_sessions, 4, 8,
+                                         max(seconds, 1.0) * 2, log))
+        if "shoal" in systems and idle_sessions > 0:
+            # A process per 1,000 idle sessions: each is two client threads.
+            sessions.append(run_sessions(servers, idle_sessions,
+                                         max(1, idle_sessions // 1000), 1, 0, log))
         data = {
             "machine": info,
             "config": {"quick": quick, "seconds": seconds, "clients": counts,
                        "transports": transports, "workloads": workloads, "systems": systems},
             "cells": cells, "waiters": waiters, "wakeups": wakeups, "tls": tls_cells,
-            "scales": scales, "memory": memory,
+            "scales": scales, "memory": memory, "sessions": sessions,
             "loadavg_end": open("/proc/loadavg").read().split()[:3],
             "elapsed_s": time.monotonic() - started,
         }
