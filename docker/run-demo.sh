@@ -4,7 +4,10 @@
 #
 #   docker/run-demo.sh           the job on a server, a coordinator and three
 #                                workers, each container a host of its own
-#   docker/run-demo.sh --fault   the same, with worker-2 killed (docker kill)
+#   docker/run-demo.sh --fault   the same, with worker-1's network cut for 6 s
+#                                (docker network disconnect, then connect)
+#                                while it holds stats_lock halfway through a
+#                                commit, then worker-2 killed (docker kill)
 #                                while it holds stats_lock halfway through a
 #                                commit, with tasks in flight
 #
@@ -16,8 +19,10 @@
 # once (mode 0600) and handed to the containers as a compose secret.
 #
 # Exit status 0 when the coordinator's checks passed and every worker ended
-# as it should (with --fault: worker-2 killed, and the coordinator saw it
-# lost, the lock recovered and its tasks put back). Every wait is bounded, and
+# as it should (with --fault: worker-1 kept its session across the cut and
+# finished its commit on it, worker-2 killed, and the coordinator saw it
+# lost, and it alone, the lock recovered and its tasks put back). Every wait
+# is bounded, and
 # the containers and the network are removed at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -96,9 +101,16 @@ project=shoal-demo
 if [[ $fault == 1 ]]; then
   project=shoal-demo-fault
   export SHOAL_DEMO_FAULT=1 SHOAL_DEMO_HANG_AFTER=${SHOAL_DEMO_HANG_AFTER:-20}
+  export SHOAL_DEMO_PAUSE_AFTER=${SHOAL_DEMO_PAUSE_AFTER:-8}
 else
-  export SHOAL_DEMO_FAULT=0 SHOAL_DEMO_HANG_AFTER=0
+  export SHOAL_DEMO_FAULT=0 SHOAL_DEMO_HANG_AFTER=0 SHOAL_DEMO_PAUSE_AFTER=0
 fi
+# How long worker-1's network is cut: under its pause (10 s) and the
+# server's --stream-grace (10 s, compose.yaml), and past its client's
+# dead-path bound (a third of the grace), so that its old connection is
+# found dead during the cut even when the container gets its address back,
+# and the session is resumed on a new one.
+cut_seconds=6
 dc() { "${compose[@]}" -p "$project" -f compose.yaml "$@"; }
 down() { dc down -v --remove-orphans -t 5 >>"$logs/compose.log" 2>&1 || true; }
 down
@@ -111,18 +123,44 @@ coordinator=$(container coordinator)
 workers=()
 for w in worker-1 worker-2 worker-3; do workers+=("$(container "$w")"); done
 
-if [[ $fault == 1 ]]; then
-  # worker-2 says when it holds stats_lock halfway through a commit; the
-  # others then block on the lock. Kill it once the server shows both
-  # waiting: its session ends 2 s later, and the lock goes to the next waiter.
-  step "waiting for worker-2 to stop while holding stats_lock"
+# Waits until container $1 (named $2) logs a line with $3.
+await_log() {
+  local i
   for ((i = 0; ; i++)); do
-    docker logs "${workers[1]}" 2>&1 | grep -F 'stopped here until killed' >/dev/null && break
-    ((i < 600)) || fail "worker-2 did not reach the lock within 120 s"
-    [[ $(docker inspect -f '{{.State.Running}}' "${workers[1]}") == true ]] ||
-      fail "worker-2 ended before reaching the lock: $(docker logs "${workers[1]}" 2>&1 | tail -3)"
+    docker logs "$1" 2>&1 | grep -F "$3" >/dev/null && return 0
+    ((i < 600)) || fail "$2 did not log '$3' within 120 s"
+    [[ $(docker inspect -f '{{.State.Running}}' "$1") == true ]] ||
+      fail "$2 ended before logging '$3': $(docker logs "$1" 2>&1 | tail -3)"
     sleep 0.2
   done
+}
+
+if [[ $fault == 1 ]]; then
+  # worker-1 says when it pauses holding stats_lock halfway through a
+  # commit. Its network goes away meanwhile, without a reset to either side
+  # (its interface is removed), and comes back with a new interface; its
+  # client takes the old connection for dead and resumes the session.
+  step "waiting for worker-1 to pause while holding stats_lock"
+  await_log "${workers[0]}" worker-1 'pausing'
+  docker logs "${workers[0]}" 2>&1 | grep 'pausing'
+  network=$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}' \
+    "${workers[0]}")
+  step "docker network disconnect $network worker-1, for $cut_seconds s"
+  docker network disconnect "$network" "${workers[0]}"
+  sleep "$cut_seconds"
+  step "docker network connect $network worker-1"
+  docker network connect "$network" "${workers[0]}"
+  await_log "${workers[0]}" worker-1 'after the pause'
+  docker logs "${workers[0]}" 2>&1 | grep 'after the pause'
+  docker logs "${workers[0]}" 2>&1 | grep -F 'after the pause, on session' | grep -F '(the same)' \
+    >/dev/null || fail "worker-1 did not finish its commit on its own session"
+
+  # worker-2 says when it holds stats_lock halfway through a commit; the
+  # others then block on the lock. Kill it once the server shows both
+  # waiting: its session ends 10 s later (the grace), and the lock goes to
+  # the next waiter.
+  step "waiting for worker-2 to stop while holding stats_lock"
+  await_log "${workers[1]}" worker-2 'stopped here until killed'
   docker logs "${workers[1]}" 2>&1 | grep 'stopped here until killed'
   docker exec "$server" shoal show stats_lock --waiting=2 --timeout=60s ||
     fail "the other workers never waited on stats_lock"
@@ -139,6 +177,12 @@ for c in "$coordinator" "${workers[@]}"; do docker logs -t "$c" 2>&1; done |
 
 problems=()
 [[ $status == 0 ]] || problems+=("the coordinator ended with status $status")
+if [[ $fault == 1 ]]; then
+  # worker-1's cut was shorter than the grace: its session lived on.
+  lost=$(docker logs "$coordinator" 2>&1 | grep -E '^workers: .*lost:' | tail -1)
+  [[ $lost == *"lost: worker-2#"* && $lost != *worker-1* ]] ||
+    problems+=("the coordinator did not lose worker-2 alone: ${lost:-no summary}")
+fi
 for i in 0 1 2; do
   name=worker-$((i + 1))
   code=$(docker inspect -f '{{.State.ExitCode}}' "${workers[i]}")

@@ -1,6 +1,7 @@
 #include "client/src/connection.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -136,7 +137,11 @@ Connection::Connection(std::unique_ptr<SessionStream> stream, int64_t max_messag
       heartbeat_every_(lease.count() > 0 ? HeartbeatInterval(lease) : absl::ZeroDuration()),
       last_write_ns_(absl::GetCurrentTimeNanos()),
       resume_(std::move(resume)),
-      stream_(std::move(stream)) {}
+      dead_path_(resume_.resumer != nullptr ? DeadPathTimeout(resume_.grace)
+                                            : std::chrono::milliseconds(0)),
+      stream_(std::move(stream)) {
+  if (dead_path_.count() > 0) stream_->WatchPath(dead_path_);
+}
 
 std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stream,
                                              int64_t max_message_bytes,
@@ -430,6 +435,7 @@ void Connection::ReadLoop() {
 void Connection::ReadFrameLocked() {
   reading_ = true;
   reading_thread_ = std::this_thread::get_id();
+  read_began_ = absl::Now();
   mu_.Unlock();
   if (!stream_->Read(&in_)) {
     EndOfStream();
@@ -480,6 +486,16 @@ void Connection::EndOfStream() {
     writes_done_ = true;
   }
   absl::Status status = stream_->Finish();
+  {
+    MutexLock lock(&mu_);
+    if (path_dead_) {
+      // Broken off by the flusher: a path gone silent, as a failed socket.
+      path_dead_ = false;
+      status = absl::UnavailableError(absl::StrCat(
+          "nothing came from the server for ", absl::FormatDuration(absl::FromChrono(dead_path_)),
+          " after a probe: the connection is taken for dead"));
+    }
+  }
   if (resumable() && absl::IsUnavailable(status) && Resume(status)) return;
   {
     MutexLock lock(&mu_);
@@ -495,7 +511,16 @@ bool Connection::Resume(const absl::Status& status) {
   {
     MutexLock lock(&mu_);
     if (closing_ || close_wanted_) return false;
+    resuming_ = true;
   }
+  const bool resumed = ResumeOnNewStream(status);
+  MutexLock lock(&mu_);
+  resuming_ = false;
+  probe_sent_ = absl::InfinitePast();
+  return resumed;
+}
+
+bool Connection::ResumeOnNewStream(const absl::Status& status) {
   const absl::Time broke = absl::Now();
   // A try that starts before the grace has passed may still find the
   // session; the server says so if it does not.
@@ -513,7 +538,12 @@ bool Connection::Resume(const absl::Status& status) {
                            absl::Milliseconds(500));
     absl::StatusOr<std::unique_ptr<SessionStream>> resumed = resume_.resumer(deadline);
     if (resumed.ok()) {
-      stream_ = *std::move(resumed);
+      if (dead_path_.count() > 0) (*resumed)->WatchPath(dead_path_);
+      std::unique_ptr<SessionStream> old = *std::move(resumed);
+      {
+        MutexLock lock(&mu_);
+        stream_.swap(old);
+      }
       writes_done_ = false;
       break;
     }
@@ -587,20 +617,38 @@ bool Connection::Resume(const absl::Status& status) {
 }
 
 void Connection::FlushLoop() {
+  // While the path is watched, the flusher looks at it a few times per
+  // bound.
+  const absl::Duration look_every = absl::FromChrono(dead_path_) / 4;
   for (;;) {
     bool heartbeat = false;
+    bool probe = false;
     {
       MutexLock lock(&mu_);
-      if (heartbeat_every_ == absl::ZeroDuration()) {
+      absl::Time wake = heartbeat_every_ == absl::ZeroDuration()
+                            ? absl::InfiniteFuture()
+                            : LastWrite() + heartbeat_every_;
+      if (dead_path_.count() > 0) wake = std::min(wake, absl::Now() + look_every);
+      bool work = true;
+      if (wake == absl::InfiniteFuture()) {
         mu_.Await(Condition(this, &Connection::FlusherHasWork));
       } else {
-        // Nothing to write by the time a heartbeat is due: one goes out
-        // (unless a frame went out meanwhile, which WriteHeartbeat sees).
-        heartbeat = !mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherHasWork),
-                                          LastWrite() + heartbeat_every_ - absl::Now());
+        work = mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherHasWork),
+                                    wake - absl::Now());
       }
       if (closing_ || broken_) return;
-      if (!heartbeat && !flusher_has_calls_) {
+      if (!work) {
+        const absl::Time now = absl::Now();
+        const PathCheck check = CheckPathLocked(now);
+        if (check == PathCheck::kDead) continue;
+        probe = check == PathCheck::kProbe;
+        // Nothing to write by the time a heartbeat is due: one goes out
+        // (unless a frame went out meanwhile, which WriteHeartbeat sees).
+        heartbeat = !probe && heartbeat_every_ != absl::ZeroDuration() &&
+                    now >= LastWrite() + heartbeat_every_;
+        if (!probe && !heartbeat) continue;
+      }
+      if (!heartbeat && !probe && !flusher_has_calls_) {
         // Releases alone linger, so that a burst of drops goes out as one
         // message, or rides with a call made meanwhile.
         mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustHurry), kReleaseLinger);
@@ -613,6 +661,41 @@ void Connection::FlushLoop() {
       WriteQueued();
     }
   }
+}
+
+Connection::PathCheck Connection::CheckPathLocked(absl::Time now) {
+  if (dead_path_.count() == 0 || resuming_ || !reading_ ||
+      writing_frame_.load(std::memory_order_relaxed)) {
+    // Nobody waits for the server: nothing is expected from it. Or a frame
+    // is being written, which a server busy reading a large one answers only
+    // once it has it all: a path that died under a write is the kernel's to
+    // find (WatchPath), with the data left unacknowledged.
+    probe_sent_ = absl::InfinitePast();
+    return PathCheck::kFine;
+  }
+  const std::optional<int64_t> received = stream_->LastReceivedNanos();
+  if (!received.has_value()) return PathCheck::kFine;
+  const absl::Time heard = std::max(absl::FromUnixNanos(*received), read_began_);
+  const absl::Duration bound = absl::FromChrono(dead_path_);
+  if (probe_sent_ > heard) {
+    // A probe went out and nothing has come since.
+    if (now - probe_sent_ < bound) return PathCheck::kFine;
+    probe_sent_ = absl::InfinitePast();
+    path_dead_ = true;
+    stream_->Cancel();
+    return PathCheck::kDead;
+  }
+  if (now - heard < bound / 2) return PathCheck::kFine;
+  // An empty Release, which the server answers at once: any bytes that
+  // arrive (its reply, or anything else) show the path works.
+  const uint64_t call_id = next_call_id_++;
+  pending_.AddRelease(call_id);
+  v1::Call* call = queued_.add_calls();
+  call->set_call_id(call_id);
+  call->set_method(std::string(method::Manager::Release.path));
+  queued_bytes_ += kCallFraming + static_cast<int64_t>(call->method().size());
+  probe_sent_ = now;
+  return PathCheck::kProbe;
 }
 
 void Connection::WriteHeartbeat() {
@@ -651,7 +734,10 @@ void Connection::FailAllPending() {
 
 bool Connection::WriteFrameLocked(const v1::ClientFrame& frame) {
   if (writes_done_) return false;
-  if (!stream_->Write(frame)) return false;
+  writing_frame_.store(true, std::memory_order_relaxed);
+  const bool written = stream_->Write(frame);
+  writing_frame_.store(false, std::memory_order_relaxed);
+  if (!written) return false;
   last_write_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
   return true;
 }

@@ -51,6 +51,7 @@
 #ifndef SHOAL_CLIENT_SRC_CONNECTION_H_
 #define SHOAL_CLIENT_SRC_CONNECTION_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -185,6 +186,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return absl::FromChrono(lease) / 3;
   }
 
+  // How long a resumable connection goes without a sign of life from the
+  // server, while it waits for one, before it takes the connection for dead
+  // and resumes the session on a new one: a third of the server's grace, so
+  // that the resume has the rest, but at least a second, so that a server
+  // that is merely slow for a moment is not taken for gone, and at most
+  // five. The framed transport asks the kernel for the same bound
+  // (SessionStream::WatchPath) and probes the server itself while a reply
+  // is awaited; gRPC pings at the HTTP/2 level (RunHandshake).
+  static std::chrono::milliseconds DeadPathTimeout(std::chrono::milliseconds grace) {
+    return std::clamp(grace / 3, std::chrono::milliseconds(1000), std::chrono::milliseconds(5000));
+  }
+
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -255,6 +268,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // writes the unanswered calls again; false when it cannot (end_status_
   // then says why). The reader's, with the reader's role and no lock held.
   bool Resume(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // Resume's work, while resuming_ keeps the flusher off the path.
+  bool ResumeOnNewStream(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Moves the acknowledgements waiting into frame.
   void TakeAcksLocked(v1::ClientFrame* frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps the calls of a frame just written (or that failed to be), for a
@@ -277,6 +292,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return reading_ && reading_thread_ == std::this_thread::get_id();
   }
   void FlushLoop() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // What the flusher does about the path to the server, now.
+  enum class PathCheck { kFine, kProbe, kDead };
+  // While a reader waits and nothing has arrived for half of dead_path_, a
+  // probe (an empty Release call, which the server answers) is queued
+  // (kProbe: to be written); when nothing has arrived for dead_path_ since
+  // the probe, the stream is broken off as dead (kDead), and the reader
+  // resumes the session.
+  PathCheck CheckPathLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes a heartbeat frame, unless a frame went out within the interval
   // (another writer got there first).
   void WriteHeartbeat() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
@@ -322,12 +345,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const absl::Duration heartbeat_every_;
   // When a frame was last written (Unix nanoseconds), by any writer.
   std::atomic<int64_t> last_write_ns_;
+  // A frame is being written (under write_mu_).
+  std::atomic<bool> writing_frame_{false};
 
   const ResumeOptions resume_;
+  // Zero for a connection that does not resume: it is not watched.
+  const std::chrono::milliseconds dead_path_;
 
-  // The stream; replaced by a resume, which holds both the reader's role and
-  // write_mu_. Reads happen in the reader's role (reading_); writes under
-  // write_mu_.
+  // The stream; replaced by a resume, which holds the reader's role,
+  // write_mu_ and, for the swap itself, mu_. Reads happen in the reader's
+  // role (reading_); writes under write_mu_; the flusher's path checks
+  // under mu_.
   std::unique_ptr<SessionStream> stream_;
   // The frame being read; the reader's.
   v1::ServerFrame in_;
@@ -362,6 +390,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string gone_kind_ ABSL_GUARDED_BY(mu_) = "ConnectionError";
   // The replies read and not yet acknowledged (resumable only).
   std::vector<uint64_t> acks_ ABSL_GUARDED_BY(mu_);
+  // When the read in progress began (see reading_).
+  absl::Time read_began_ ABSL_GUARDED_BY(mu_);
+  // When the last probe of the path went out, if nothing arrived since.
+  absl::Time probe_sent_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // A resume is under way: the path is not watched meanwhile.
+  bool resuming_ ABSL_GUARDED_BY(mu_) = false;
+  // The flusher broke the stream off as dead: its end is UNAVAILABLE.
+  bool path_dead_ ABSL_GUARDED_BY(mu_) = false;
 
   // Notified by the reader that saw the stream end, once every pending call
   // has been failed.

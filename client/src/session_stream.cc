@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "client/src/error_mapping.h"
 #include "client/src/fork.h"
 #include "client/src/handshake.h"
@@ -92,6 +94,33 @@ class FramedStream : public SessionStream {
     shutdown(fd_, SHUT_RDWR);
   }
 
+  void WatchPath(std::chrono::milliseconds bound) override {
+    sockaddr_storage local{};
+    socklen_t length = sizeof(local);
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &length) != 0 ||
+        (local.ss_family != AF_INET && local.ss_family != AF_INET6)) {
+      return;
+    }
+    // Probes start after half the bound of silence, one a second (the
+    // kernel counts them in whole seconds); TCP_USER_TIMEOUT then ends the
+    // connection once nothing was acknowledged for the bound, whether it
+    // was data or a probe that went unanswered.
+    const int one = 1;
+    const int idle = std::max<int>(1, static_cast<int>(bound.count() / 2000));
+    const int interval = 1;
+    const int probes = std::max<int>(1, static_cast<int>(bound.count() / 1000));
+    const unsigned int user_timeout = static_cast<unsigned int>(bound.count());
+    setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd_, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+    setsockopt(fd_, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+  }
+
+  std::optional<int64_t> LastReceivedNanos() const override {
+    return received_ns_.load(std::memory_order_relaxed);
+  }
+
  private:
   // Waits until the socket has something to read, or ends the stream at
   // deadline.
@@ -121,6 +150,7 @@ class FramedStream : public SessionStream {
                                       : recv(fd_, space.data(), space.size(), 0);
     if (n > 0) {
       reader_.Commit(static_cast<size_t>(n));
+      received_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
       return true;
     }
     if (n < 0 && errno == EINTR) return true;
@@ -151,6 +181,9 @@ class FramedStream : public SessionStream {
   // The writer's.
   std::string out_;
   std::atomic<bool> cancelled_{false};
+  // When bytes last arrived (Unix nanoseconds); the connection's start at
+  // first.
+  std::atomic<int64_t> received_ns_{absl::GetCurrentTimeNanos()};
 };
 
 // Connects fd to addr by deadline.

@@ -10,6 +10,7 @@
 #define SHOAL_CLIENT_SRC_SESSION_STREAM_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,17 @@ class SessionStream {
   virtual absl::Status Finish() = 0;
   // Breaks the stream off, from any thread: a blocked Read returns false.
   virtual void Cancel() = 0;
+
+  // Has the kernel end the connection when what it sent stays
+  // unacknowledged, or its keep-alive probes unanswered, for about bound
+  // (TCP_USER_TIMEOUT and TCP keep-alive), on a TCP socket. A no-op where
+  // the transport watches its path itself (gRPC's keep-alive pings, set on
+  // its channel) or there is no network (a unix socket).
+  virtual void WatchPath(std::chrono::milliseconds bound) { (void)bound; }
+  // When bytes last arrived from the server (Unix nanoseconds), for a
+  // transport that can tell, from any thread; nullopt for one that cannot
+  // (gRPC, whose frames arrive whole, and which watches its path itself).
+  virtual std::optional<int64_t> LastReceivedNanos() const { return std::nullopt; }
 };
 
 // Connects to the framed transport the server offered: its unix socket when

@@ -37,12 +37,17 @@
 // one commit per task with no duplicate, and prints a summary.
 //
 //   shoal_demo coordinator [--workers=3] [--tasks=300] [--work-ms=5] [--expect-fault]
-//   shoal_demo worker --name=worker-1 [--hang-after=K]
+//   shoal_demo worker --name=worker-1 [--hang-after=K] [--pause-after=K]
 //
 // Both take --server=ADDRESS (default $SHOAL_SERVER) and --authkey-file=PATH
 // (default $SHOAL_AUTHKEY_FILE). --hang-after=K is the fault run's: after K
 // tasks the worker takes three more, records two of them in flight, starts
 // committing the first under stats_lock and stops there until it is killed.
+// --pause-after=K is the fault run's too: the worker's commit after K tasks
+// pauses for --pause-ms (10000) with stats_lock held and the commit half
+// done, while the run cuts the container's network for a few seconds; it
+// then finishes the commit on its session, which the client library resumes
+// on a new connection.
 // The coordinator exits 0 when every check passes.
 #include <unistd.h>
 
@@ -71,7 +76,7 @@ using shoal::Value;
 
 constexpr char kUsage[] =
     "usage: shoal_demo coordinator [--workers=3] [--tasks=300] [--work-ms=5] [--expect-fault]\n"
-    "       shoal_demo worker --name=NAME [--hang-after=K]\n"
+    "       shoal_demo worker --name=NAME [--hang-after=K] [--pause-after=K] [--pause-ms=MS]\n"
     "options of both: --server=ADDRESS (default $SHOAL_SERVER or 127.0.0.1:50051)\n"
     "                 --authkey-file=PATH (default $SHOAL_AUTHKEY_FILE)\n";
 
@@ -95,6 +100,8 @@ struct Args {
   int tasks = 300;
   int work_ms = 5;
   int hang_after = 0;
+  int pause_after = 0;
+  int pause_ms = 10000;
   bool expect_fault = false;
 };
 
@@ -153,6 +160,10 @@ Args Parse(int argc, char** argv) {
       args.work_ms = Number(flag, need());
     } else if (flag == "--hang-after") {
       args.hang_after = Number(flag, need());
+    } else if (flag == "--pause-after") {
+      args.pause_after = Number(flag, need());
+    } else if (flag == "--pause-ms") {
+      args.pause_ms = Number(flag, need());
     } else if (flag == "--expect-fault") {
       args.expect_fault = value == nullptr || std::string(value) == "1";
     } else if (args.role.empty() && !arg.empty() && arg[0] != '-') {
@@ -314,11 +325,20 @@ int64_t BeginCommit(const Args& args, Job& job, const std::string& key, int64_t 
   return number;
 }
 
-// Records a task's result once, and counts it under stats_lock.
-void Commit(const Args& args, Job& job, const std::string& key, int64_t value) {
+// Records a task's result once, and counts it under stats_lock. With a
+// pause, the commit stops that long halfway, the lock held (the fault run
+// cuts the network meanwhile).
+void Commit(const Args& args, Job& job, const std::string& key, int64_t value,
+            milliseconds pause = milliseconds(0)) {
   const int64_t token = AcquireStats(args, job);
   bool duplicate = false;
   const int64_t number = BeginCommit(args, job, key, value, token, &duplicate);
+  if (pause.count() > 0) {
+    Log(args, "holding stats_lock (grant " + std::to_string(token) +
+                  ") halfway through committing " + key + "; pausing " +
+                  std::to_string(pause.count()) + " ms");
+    std::this_thread::sleep_for(pause);
+  }
   int64_t duplicates = 0;
   if (duplicate) {
     duplicates = job.stats.get("duplicates", 0).as_int() + 1;
@@ -383,7 +403,15 @@ class Worker {
     job_.inflight.set(task.key(), args_.id);
     const int64_t value = Compute(job_, task.phase, task.id);
     std::this_thread::sleep_for(milliseconds(work_ms_));  // the work itself
-    Commit(args_, job_, task.key(), value);
+    if (args_.pause_after > 0 && done_ == args_.pause_after) {
+      const std::string session = m_.session_id();
+      Commit(args_, job_, task.key(), value, milliseconds(args_.pause_ms));
+      const std::string now = m_.session_id();
+      Log(args_, "finished committing " + task.key() + " after the pause, on session " + now +
+                     (now == session ? " (the same)" : " (a NEW one)"));
+    } else {
+      Commit(args_, job_, task.key(), value);
+    }
     job_.tasks.task_done();
     ++done_;
   }

@@ -54,8 +54,9 @@ std::pair<SessionId, std::string> Sessions::Open(std::string client_name, std::s
   return {id, token};
 }
 
-absl::StatusOr<std::string> Sessions::Resume(SessionId id, const std::string& secret,
-                                             absl::Time now) {
+absl::StatusOr<std::string> Sessions::FindForResume(
+    SessionId id, const std::string& secret, absl::Time now,
+    std::vector<std::shared_ptr<StreamLink>>* superseded) {
   MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) {
@@ -78,7 +79,24 @@ absl::StatusOr<std::string> Sessions::Resume(SessionId id, const std::string& se
   if (state.info.streams == 0 && state.info.calls == 0) {
     state.info.deadline = std::max(state.info.deadline, now + lease_);
   }
+  // A client resumes because its connection is dead to it, even where the
+  // server has not noticed yet (a path that went silent, with no reset):
+  // the streams still attached are ended, so that nothing that trickles in
+  // on them later is run, and each call's reply goes to the new stream.
+  *superseded = state.streams;
   return state.token;
+}
+
+absl::StatusOr<std::string> Sessions::Resume(SessionId id, const std::string& secret,
+                                             absl::Time now) {
+  std::vector<std::shared_ptr<StreamLink>> superseded;
+  absl::StatusOr<std::string> token = FindForResume(id, secret, now, &superseded);
+  // Outside the mutex: ending a stream takes the stream's own locks.
+  for (const std::shared_ptr<StreamLink>& link : superseded) {
+    link->End(MakeError(ErrorKind::kConnectionError,
+                        absl::StrCat("session ", id, " was resumed on another connection")));
+  }
+  return token;
 }
 
 std::shared_ptr<CallLedger> Sessions::Ledger(SessionId id) const {

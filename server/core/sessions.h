@@ -104,8 +104,11 @@ class Sessions {
   // The token of a resumable session a new connection resumes with its
   // secret, its lease renewed. SessionExpired, saying why when the server
   // remembers, for a session that has ended; AuthenticationError for a
-  // wrong secret or a session that is not resumable.
-  absl::StatusOr<std::string> Resume(SessionId id, const std::string& secret, absl::Time now);
+  // wrong secret or a session that is not resumable. The streams still
+  // attached to the session (connections its client has given up on, which
+  // may look alive here) are ended with ConnectionError first.
+  absl::StatusOr<std::string> Resume(SessionId id, const std::string& secret, absl::Time now)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The calls of the session's streams; null once it has ended.
   std::shared_ptr<CallLedger> Ledger(SessionId id) const;
   absl::Duration stream_grace() const { return stream_grace_; }
@@ -151,6 +154,11 @@ class Sessions {
   // Why a session ended, for a client that comes back to resume it; the
   // latest kRememberedEnds are remembered.
   void RememberEndLocked(SessionId id, std::string why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Resume's checks and renewal; *superseded gets the streams attached now.
+  absl::StatusOr<std::string> FindForResume(SessionId id, const std::string& secret,
+                                            absl::Time now,
+                                            std::vector<std::shared_ptr<StreamLink>>* superseded)
+      ABSL_LOCKS_EXCLUDED(mu_);
   static constexpr size_t kRememberedEnds = 4096;
 
   // When the session ends unless it is heard from.

@@ -76,6 +76,10 @@ class Proxies {
     grpc_.MuteReplies(mute);
     framed_.MuteReplies(mute);
   }
+  void Silence() {
+    grpc_.Silence();
+    framed_.Silence();
+  }
   void Retarget(uint16_t grpc_port, uint16_t framed_port) {
     grpc_.Retarget(grpc_port);
     framed_.Retarget(framed_port);
@@ -159,6 +163,53 @@ TEST_F(ResumeTest, ASessionSurvivesACutWithItsLockHeldAndACallInFlightRunsOnce) 
   EXPECT_EQ(seen_by_b.get().as_int(), 1);
   EXPECT_EQ(a.session_id(), id);
   ASSERT_TRUE(AwaitSession(b, id, 1));
+  // Still the holder: only its release lets b in.
+  EXPECT_FALSE(other.acquire(/*blocking=*/false));
+  EXPECT_EQ(counter.add(1).as_int(), 2);
+  held.release();
+  EXPECT_TRUE(other.acquire(/*blocking=*/true, 10s));
+  other.release();
+}
+
+// A path that goes silent: no reset reaches either side, and the server
+// still takes the old connection for alive. The client notices nothing
+// comes back (its probe on the framed transport, its HTTP/2 keep-alive ping
+// on gRPC's), resumes on a new connection, and the server hands it the
+// session and ends the old connection.
+TEST_F(ResumeTest, ASilentPathIsNoticedAndTheResumeTakesTheSessionOver) {
+  const std::string name = Unique("lock");
+  Manager a = ConnectThroughProxy();
+  Manager b = Connect();
+  LockProxy held = a.Lock(name);
+  ASSERT_TRUE(held.acquire());
+  ValueProxy counter = a.Value("i", 0, Unique("counter"));
+  const std::string id = a.session_id();
+
+  // The add runs, and its reply is lost in the path that then goes silent.
+  proxies_->MuteReplies(true);
+  std::future<Value> added = std::async(std::launch::async, [&] { return counter.add(1); });
+  ValueProxy seen_by_b = b.Value("i", 0, Unique("counter"));
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (seen_by_b.get().as_int() != 1 && absl::Now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(seen_by_b.get().as_int(), 1);
+  const int forwarded = proxies_->forwarded();
+  const absl::Time silenced = absl::Now();
+  proxies_->Silence();
+  proxies_->MuteReplies(false);
+  LockProxy other = b.Lock(name);
+  EXPECT_FALSE(other.acquire(/*blocking=*/false));
+
+  // Resumed on a new connection, well within the grace of 3s: the add is
+  // answered from the reply the server kept, and ran once.
+  ASSERT_EQ(added.wait_for(30s), std::future_status::ready);
+  EXPECT_LT(absl::Now() - silenced, absl::Seconds(3));
+  EXPECT_EQ(added.get().as_int(), 1);
+  EXPECT_GT(proxies_->forwarded(), forwarded);
+  EXPECT_EQ(a.session_id(), id);
+  // The old connection, which the server never saw fail, was ended by the
+  // resume: one stream is left.
+  ASSERT_TRUE(AwaitSession(b, id, 1));
+  EXPECT_EQ(seen_by_b.get().as_int(), 1);
   // Still the holder: only its release lets b in.
   EXPECT_FALSE(other.acquire(/*blocking=*/false));
   EXPECT_EQ(counter.add(1).as_int(), 2);

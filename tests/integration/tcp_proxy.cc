@@ -109,6 +109,16 @@ void TcpProxy::MuteReplies(bool mute) {
   muted_ = mute;
 }
 
+void TcpProxy::Silence() {
+  {
+    MutexLock lock(&mu_);
+    for (Pair& pair : pairs_) pair.silent = true;
+  }
+  // The loop may be in poll() on them: it polls again without them.
+  const char byte = 0;
+  (void)!write(wake_[1], &byte, 1);
+}
+
 void TcpProxy::Retarget(uint16_t target_port) {
   MutexLock lock(&mu_);
   target_port_ = target_port;
@@ -142,17 +152,22 @@ void TcpProxy::ClosePairLocked(size_t index) {
 
 void TcpProxy::Loop() {
   std::vector<pollfd> polled;
+  // The index in pairs_ of each pair polled, in order.
+  std::vector<size_t> polled_pairs;
   std::vector<char> buffer(64 << 10);
   for (;;) {
     polled.clear();
+    polled_pairs.clear();
     {
       MutexLock lock(&mu_);
       if (stop_) return;
       polled.push_back({wake_[0], POLLIN, 0});
       polled.push_back({listen_fd_, POLLIN, 0});
-      for (const Pair& pair : pairs_) {
-        polled.push_back({pair.client, POLLIN, 0});
-        polled.push_back({pair.server, POLLIN, 0});
+      for (size_t index = 0; index < pairs_.size(); ++index) {
+        if (pairs_[index].silent) continue;
+        polled.push_back({pairs_[index].client, POLLIN, 0});
+        polled.push_back({pairs_[index].server, POLLIN, 0});
+        polled_pairs.push_back(index);
       }
     }
     if (poll(polled.data(), polled.size(), 1000) < 0 && errno != EINTR) std::abort();
@@ -189,11 +204,14 @@ void TcpProxy::Loop() {
       }
     }
     MutexLock lock(&mu_);
-    // The pairs polled are the first ones of pairs_, in order: only the loop
-    // adds (at the end), and Cut, which removes, wakes it first.
+    // The pairs polled are where they were in pairs_: only the loop adds (at
+    // the end), and Cut, which removes, and Silence wake it first.
     for (size_t i = 2; i + 1 < polled.size(); i += 2) {
-      const size_t index = (i - 2) / 2;
-      if (index >= pairs_.size() || pairs_[index].client != polled[i].fd) break;
+      const size_t index = polled_pairs[(i - 2) / 2];
+      if (index >= pairs_.size() || pairs_[index].client != polled[i].fd ||
+          pairs_[index].silent) {
+        break;
+      }
       bool gone = false;
       for (int side = 0; side < 2 && !gone; ++side) {
         const pollfd& from = polled[i + side];

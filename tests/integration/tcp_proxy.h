@@ -3,7 +3,9 @@
 // demand cuts every connection open (both sides see it closed), refuses new
 // ones (accepted and closed at once) and accepts them again, or stops
 // passing what the server sends (so that a call runs but its reply is lost
-// with the cut). It counts what it does, so that tests wait for events.
+// with the cut), or silences the connections open (a path that dies without
+// a reset: nothing passes either way, and neither side is told). It counts
+// what it does, so that tests wait for events.
 //
 // Thread-safe: one thread of its own moves the bytes.
 #ifndef SHOAL_TESTS_INTEGRATION_TCP_PROXY_H_
@@ -39,6 +41,10 @@ class TcpProxy {
   void Accept() ABSL_LOCKS_EXCLUDED(mu_);
   // What the server sends is dropped (true) or passed (false).
   void MuteReplies(bool mute) ABSL_LOCKS_EXCLUDED(mu_);
+  // The connections open now pass nothing more, either way, and stay open
+  // until the proxy goes: what comes in waits unread in the kernel's
+  // buffers. New connections are forwarded as before.
+  void Silence() ABSL_LOCKS_EXCLUDED(mu_);
   // Forwards new connections to another port of the target host.
   void Retarget(uint16_t target_port) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -52,6 +58,8 @@ class TcpProxy {
   struct Pair {
     int client = -1;
     int server = -1;
+    // Silenced: never read or written again.
+    bool silent = false;
   };
   void Loop();
   void ClosePairLocked(size_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -179,6 +179,30 @@ TEST(Sessions, AResumableSessionIsResumedWithItsSecretAndSaysWhyItEnded) {
                                  "the grace of 2s");
 }
 
+// The client resumes because its old connection is dead to it, though the
+// server may still take it for alive (a path gone silent): the resume ends
+// the streams still attached, and a wrong secret ends nothing.
+TEST(Sessions, AResumeEndsTheStreamsStillAttached) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  std::string secret;
+  auto [id, token] = sessions.Open("worker", "peer", kStart, &secret);
+  std::vector<std::string> ended;
+  auto old = Link(kStart, &ended);
+  ASSERT_TRUE(sessions.AttachStream(id, old));
+  ASSERT_FALSE(sessions.Resume(id, "not the secret", kStart).ok());
+  EXPECT_TRUE(ended.empty());
+  ASSERT_TRUE(sessions.Resume(id, secret, kStart + absl::Seconds(1)).ok());
+  EXPECT_EQ(ended, std::vector<std::string>{"session " + std::to_string(id) +
+                                            " was resumed on another connection"});
+  // The new stream attaches; the old one detaches when its transport is
+  // done with it, and the session lives on.
+  auto resumed = Link(kStart + absl::Seconds(1));
+  ASSERT_TRUE(sessions.AttachStream(id, resumed));
+  sessions.DetachStream(id, old.get(), kStart + absl::Seconds(1));
+  EXPECT_TRUE(sessions.Expire(kStart + absl::Seconds(10)).empty());
+  EXPECT_TRUE(sessions.Authenticate(token, kStart + absl::Seconds(10)).ok());
+}
+
 TEST(Sessions, ASessionOpenedWithoutASecretCannotBeResumed) {
   Sessions sessions(absl::Seconds(30), absl::Seconds(2));
   auto [id, token] = sessions.Open("worker", "peer", kStart);
