@@ -9,10 +9,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/error_of.h"
@@ -338,6 +342,40 @@ TEST_F(PoolTest, ASeparateWorkerKilledMidTaskLosesNothing) {
   pool.close();
   ASSERT_EQ(waitpid(second, &status, 0), second);
   pool.join();
+}
+
+// Whether process pid has exited: gone, or a zombie that its new parent
+// (the owner died) has not reaped yet.
+bool Exited(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+TEST_F(PoolTest, LocalWorkersExitWhenTheirOwnerIsKilled) {
+  int out = -1;
+  const pid_t owner =
+      SpawnWorker({"pool-owner", server_->address(), server_->authkey_file(), "2"}, &out);
+  const std::string line = ReadLine(out);
+  close(out);
+  ASSERT_EQ(line.rfind("pids ", 0), 0u) << line;
+  std::vector<pid_t> pids;
+  std::istringstream in(line.substr(5));
+  for (pid_t pid; in >> pid;) pids.push_back(pid);
+  ASSERT_EQ(pids.size(), 2u) << line;
+  for (pid_t pid : pids) ASSERT_FALSE(Exited(pid)) << pid;
+  ASSERT_EQ(kill(owner, SIGKILL), 0);
+  EXPECT_EQ(WaitWorker(owner), 128 + SIGKILL);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (pid_t pid : pids) {
+    while (!Exited(pid) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(Exited(pid)) << "worker " << pid << " outlived its owner";
+  }
 }
 
 TEST_F(PoolTest, DescribeShowsPendingLeasedAndDonePerWorker) {
