@@ -48,8 +48,12 @@ using method::PoolService::Results;
 using method::PoolService::Submit;
 
 // Tasks per Submit message, and bytes: a message stays well under a frame.
+// A Submit message ends at a chunk's end once past these; a chunk whose
+// tasks alone pass kMaxChunkBytes is cut there (the server makes a chunk of
+// each part), so that no message comes near the server's limit (16 MiB).
 constexpr int kTasksPerSubmit = 4096;
 constexpr size_t kBytesPerMessage = 256 * 1024;
+constexpr size_t kMaxChunkBytes = 4 * 1024 * 1024;
 
 // The server's Pool object, as the rest of this file calls it.
 class PoolProxy : public ObjectProxy {
@@ -64,6 +68,7 @@ class PoolProxy : public ObjectProxy {
 struct TaskIn {
   uint64_t job = 0;
   int64_t index = 0;
+  uint64_t chunk = 0;
   std::string function;
   Value::List args;
 };
@@ -90,8 +95,10 @@ PoolProxy MakePool(const Manager& manager, const std::string& name,
 using EncodeArgs = std::function<void(size_t i, v1::PoolTask* task, KeepAlive* keep_alive)>;
 
 // Submits n tasks of func (task i is first_index + i, its arguments written
-// by encode) to job (0: new); returns the job. The first message goes alone,
-// for the job's id; the rest are pipelined.
+// by encode) to job (0: new), in chunks of chunksize; returns the job. Each
+// message holds whole chunks, as the server cuts each message's tasks into
+// chunks. The first message goes alone, for the job's id; the rest are
+// pipelined.
 uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
                      const std::string& func, size_t n, const EncodeArgs& encode,
                      int64_t first_index) {
@@ -107,12 +114,25 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
     size_t bytes = 0;
     int in_message = 0;
     request->set_function(func);
-    while (i < n && in_message < kTasksPerSubmit && bytes < kBytesPerMessage) {
+    size_t chunk_bytes = 0;
+    int in_chunk = 0;
+    while (i < n) {
+      if (in_chunk == chunksize) {
+        // A chunk ends here: so may the message.
+        if (in_message >= kTasksPerSubmit || bytes >= kBytesPerMessage) break;
+        in_chunk = 0;
+        chunk_bytes = 0;
+      } else if (chunk_bytes >= kMaxChunkBytes) {
+        break;
+      }
       v1::PoolTask* task = request->add_tasks();
       task->set_index(first_index + static_cast<int64_t>(i));
       encode(i, task, &keep_alive);
-      bytes += task->ByteSizeLong();
+      const size_t size = task->ByteSizeLong();
+      bytes += size;
+      chunk_bytes += size;
       ++in_message;
+      ++in_chunk;
       ++i;
     }
     Future<uint64_t> f = Start(target, Submit, *request, std::move(keep_alive), job_of);
@@ -161,6 +181,7 @@ void RunTask(const Functions& fns, const TaskIn& task, v1::TaskResult* out,
              KeepAlive* keep_alive) {
   out->set_job(task.job);
   out->set_index(task.index);
+  out->set_chunk(task.chunk);
   auto fail = [out](const std::string& kind, const std::string& message) {
     out->mutable_error()->set_kind(kind);
     out->mutable_error()->set_message(message);
@@ -198,6 +219,7 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
       TaskIn in;
       in.job = t.job();
       in.index = t.index();
+      in.chunk = t.chunk();
       in.function = std::move(*t.mutable_function());
       in.args.reserve(static_cast<size_t>(t.args_size()));
       for (const v1::Value& arg : t.args()) in.args.push_back(session.Adopt(arg));
@@ -417,9 +439,18 @@ struct ImapState {
   // The iterator's current value, for operator*.
   std::optional<ResultIn> current;
 
+  // Submits whole chunks while the tasks submitted and not yet yielded stay
+  // within buffersize (one chunk at least, when none is in flight: a
+  // buffersize under the chunksize runs one chunk at a time).
   void SubmitMore() {
     size_t until = args.size();
-    if (buffersize > 0) until = std::min(until, yielded + buffersize);
+    if (buffersize > 0 && yielded + buffersize < until) {
+      const size_t chunk = static_cast<size_t>(chunksize);
+      until = submitted + (yielded + buffersize - std::min(submitted, yielded + buffersize)) /
+                              chunk * chunk;
+      if (until == submitted && submitted == yielded) until = submitted + chunk;
+      until = std::min(until, args.size());
+    }
     if (submitted >= until) return;
     const size_t from = submitted;
     job = SubmitTasks(

@@ -1,6 +1,7 @@
 #include "server/objects/pool_object.h"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <utility>
 
@@ -13,11 +14,14 @@ namespace {
 constexpr WaitIdTag kPullerTag = 1;
 constexpr WaitIdTag kFetcherTag = 2;
 
-Value TaskValue(uint64_t job, const PoolObject::Task& task, int32_t attempts) {
+Value TaskValue(uint64_t job, const PoolObject::Task& task, int32_t attempts, uint64_t chunk) {
   return Value(Value::List{Value(static_cast<int64_t>(job)), Value(task.index),
                            Value(task.function), Value(task.args),
-                           Value(static_cast<int64_t>(attempts))});
+                           Value(static_cast<int64_t>(attempts)),
+                           Value(static_cast<int64_t>(chunk))});
 }
+
+constexpr int64_t kMaxIndex = std::numeric_limits<int64_t>::max();
 
 Value ResultValue(const PoolObject::Result& r) {
   if (r.ok) {
@@ -31,6 +35,55 @@ Value ResultValue(const PoolObject::Result& r) {
 bool IsEmptyList(const Value& v) { return v.is_list() && v.as_list().empty(); }
 
 }  // namespace
+
+bool PoolObject::IndexRanges::Contains(int64_t i) const {
+  auto it = ranges_.upper_bound(i);
+  if (it == ranges_.begin()) return false;
+  --it;
+  return it->second >= i;
+}
+
+void PoolObject::IndexRanges::Insert(int64_t i) {
+  auto next = ranges_.upper_bound(i);
+  const bool joins_next = next != ranges_.end() && i != kMaxIndex && next->first == i + 1;
+  if (next != ranges_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second != kMaxIndex && prev->second + 1 == i) {
+      if (joins_next) {
+        prev->second = next->second;
+        ranges_.erase(next);
+      } else {
+        prev->second = i;
+      }
+      return;
+    }
+  }
+  if (joins_next) {
+    const int64_t last = next->second;
+    ranges_.erase(next);
+    ranges_.emplace(i, last);
+  } else {
+    ranges_.emplace(i, i);
+  }
+}
+
+void PoolObject::IndexRanges::Erase(int64_t i) {
+  auto it = ranges_.upper_bound(i);
+  if (it == ranges_.begin()) return;
+  --it;
+  const int64_t first = it->first;
+  const int64_t last = it->second;
+  if (last < i) return;
+  if (first == i) {
+    ranges_.erase(it);
+    if (last != i) ranges_.emplace(i + 1, last);
+  } else if (last == i) {
+    it->second = i - 1;
+  } else {
+    it->second = i - 1;
+    ranges_.emplace(i + 1, last);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Object>> PoolObject::Create(int64_t max_retries, Timers* timers) {
   if (max_retries < 0) return error::ValueError("a Pool's max_retries must not be negative");
@@ -65,22 +118,32 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
   if (fresh) job_id = next_job_++;
   Job& job = jobs_[job_id];
   if (chunksize > 0) job.chunksize = chunksize;
-  // Checked before anything is added, so that a refused submit adds nothing.
-  absl::flat_hash_set<int64_t> seen;
-  seen.reserve(tasks.size());
-  for (const Task& task : tasks) {
-    if (job.live.contains(task.index) || !seen.insert(task.index).second) {
+  // Checked as they are added, and taken back on a refusal, so that a
+  // refused submit adds nothing.
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const int64_t index = tasks[i].index;
+    if (job.live.Contains(index)) {
+      for (size_t j = 0; j < i; ++j) job.live.Erase(tasks[j].index);
       if (fresh || job.live.empty()) jobs_.erase(job_id);
       return error::ValueError(
-          absl::StrCat("task ", task.index, " of job ", job_id, " was submitted already"));
+          absl::StrCat("task ", index, " of job ", job_id, " was submitted already"));
     }
+    job.live.Insert(index);
   }
-  job.live.insert(seen.begin(), seen.end());
-  for (Task& task : tasks) {
-    for (const Value& arg : task.args) {
-      if (arg.contains_ref()) MarkMayHoldRefs();
+  const size_t per_chunk = static_cast<size_t>(job.chunksize);
+  for (size_t at = 0; at < tasks.size(); at += per_chunk) {
+    Chunk chunk;
+    chunk.job = job_id;
+    const size_t end = std::min(tasks.size(), at + per_chunk);
+    chunk.tasks.reserve(end - at);
+    for (size_t i = at; i < end; ++i) {
+      for (const Value& arg : tasks[i].args) {
+        if (arg.contains_ref()) MarkMayHoldRefs();
+      }
+      chunk.tasks.push_back(std::move(tasks[i]));
     }
-    pending_.push_back(Pending{job_id, std::move(task), 0});
+    pending_tasks_ += static_cast<int64_t>(chunk.tasks.size());
+    pending_.push_back(std::move(chunk));
   }
   if (job.live.empty()) jobs_.erase(job_id);
   WakePullers(settle);
@@ -96,21 +159,64 @@ void PoolObject::Finish(Result result) {
   it->second.ready.insert_or_assign(index, std::move(result));
 }
 
+int64_t PoolObject::PlaceOf(Leased& l, int64_t index) {
+  const std::vector<Task>& tasks = l.chunk.tasks;
+  if (l.hint < tasks.size() && tasks[l.hint].index == index) return static_cast<int64_t>(l.hint);
+  if (l.sorted) {
+    auto it = std::lower_bound(tasks.begin(), tasks.end(), index,
+                               [](const Task& t, int64_t i) { return t.index < i; });
+    if (it != tasks.end() && it->index == index) return it - tasks.begin();
+    return -1;
+  }
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (tasks[i].index == index) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+bool PoolObject::FindLeased(uint64_t job, int64_t index, uint64_t* chunk) const {
+  for (const auto& [id, l] : leased_) {
+    if (l.chunk.job != job) continue;
+    for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
+      if (l.chunk.tasks[i].index == index && !l.reported[i]) {
+        *chunk = id;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 int64_t PoolObject::Report(std::vector<Result> results) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   int64_t taken = 0;
   std::vector<uint64_t> jobs;
+  auto lease = leased_.end();
   for (Result& result : results) {
-    auto it = leased_.find(Key{result.job, result.index});
-    if (it == leased_.end()) continue;
-    auto worker = workers_.find(it->second.session);
+    uint64_t chunk = result.chunk;
+    if (chunk == 0 && !FindLeased(result.job, result.index, &chunk)) continue;
+    // A chunk's results come together: look the lease up once for them.
+    if (lease == leased_.end() || lease->first != chunk) lease = leased_.find(chunk);
+    if (lease == leased_.end()) continue;
+    Leased& l = lease->second;
+    if (l.chunk.job != result.job) continue;
+    const int64_t place = PlaceOf(l, result.index);
+    if (place < 0 || l.reported[static_cast<size_t>(place)]) continue;
+    l.reported[static_cast<size_t>(place)] = true;
+    l.hint = static_cast<size_t>(place) + 1;
+    --l.remaining;
+    --leased_tasks_;
+    auto worker = workers_.find(l.session);
     if (worker != workers_.end()) {
       --worker->second.leased;
       ++worker->second.done;
     }
-    leased_.erase(it);
     if (jobs.empty() || jobs.back() != result.job) jobs.push_back(result.job);
+    if (l.remaining == 0) {
+      leased_.erase(lease);
+      lease = leased_.end();
+    }
     Finish(std::move(result));
     ++taken;
   }
@@ -122,23 +228,39 @@ int64_t PoolObject::Report(std::vector<Result> results) {
   return taken;
 }
 
-Value PoolObject::TakeTasks(SessionId session, int64_t max) {
+Value PoolObject::TakeChunk(SessionId session, int64_t max) {
   Value::List out;
   if (pending_.empty()) return Value(std::move(out));
-  const uint64_t job = pending_.front().job;
-  auto it = jobs_.find(job);
-  int64_t limit = it == jobs_.end() ? 1 : it->second.chunksize;
-  if (max > 0) limit = std::min(limit, max);
-  Worker& worker = workers_[session];
-  while (!pending_.empty() && static_cast<int64_t>(out.size()) < limit &&
-         pending_.front().job == job) {
-    Pending& p = pending_.front();
-    out.push_back(TaskValue(p.job, p.task, p.attempts));
-    leased_.insert_or_assign(Key{p.job, p.task.index},
-                             Leased{session, std::move(p.task), p.attempts});
-    ++worker.leased;
+  Chunk& front = pending_.front();
+  Leased l;
+  l.session = session;
+  if (max > 0 && static_cast<size_t>(max) < front.tasks.size()) {
+    // The first max tasks go; the rest keep their place.
+    l.chunk.job = front.job;
+    l.chunk.attempts = front.attempts;
+    auto cut = front.tasks.begin() + max;
+    l.chunk.tasks.assign(std::make_move_iterator(front.tasks.begin()),
+                         std::make_move_iterator(cut));
+    front.tasks.erase(front.tasks.begin(), cut);
+  } else {
+    l.chunk = std::move(front);
     pending_.pop_front();
   }
+  const uint64_t id = next_chunk_++;
+  const int64_t n = static_cast<int64_t>(l.chunk.tasks.size());
+  pending_tasks_ -= n;
+  leased_tasks_ += n;
+  workers_[session].leased += n;
+  l.reported.assign(l.chunk.tasks.size(), false);
+  l.remaining = n;
+  out.reserve(l.chunk.tasks.size());
+  for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
+    const Task& task = l.chunk.tasks[i];
+    if (i > 0 && l.chunk.tasks[i - 1].index >= task.index) l.sorted = false;
+    out.push_back(TaskValue(l.chunk.job, task, l.chunk.attempts, id));
+  }
+  if (n == 0) return Value(std::move(out));
+  leased_.emplace(id, std::move(l));
   return Value(std::move(out));
 }
 
@@ -146,7 +268,7 @@ void PoolObject::WakePullers(Settlement& settle) {
   while (!pullers_.empty()) {
     auto* puller = pullers_.Oldest();
     if (!pending_.empty()) {
-      Value tasks = TakeTasks(puller->session, puller->payload.max);
+      Value tasks = TakeChunk(puller->session, puller->payload.max);
       pullers_.CompleteOldest(Outcome::Ok(std::move(tasks)), settle);
     } else if (Drained()) {
       pullers_.CompleteAll(Outcome::Ok(Value()), settle);
@@ -166,7 +288,7 @@ WaitId PoolObject::Pull(WaitRequest request, int64_t max) {
   }
   if (!pending_.empty()) {
     settle.CompleteNow(std::move(request.done),
-                       Outcome::Ok(TakeTasks(request.caller.session, max)));
+                       Outcome::Ok(TakeChunk(request.caller.session, max)));
     return 0;
   }
   if (Drained()) {
@@ -188,7 +310,7 @@ Value PoolObject::TakeResults(Job& job, const FetchPayload& f) {
     auto it = job.ready.begin();
     while (it != job.ready.end() && out.size() < cap) {
       out.push_back(ResultValue(it->second));
-      job.live.erase(it->first);
+      job.live.Erase(it->first);
       it = job.ready.erase(it);
     }
   } else {
@@ -196,7 +318,7 @@ Value PoolObject::TakeResults(Job& job, const FetchPayload& f) {
     auto it = job.ready.find(next);
     while (it != job.ready.end() && it->first == next && out.size() < cap) {
       out.push_back(ResultValue(it->second));
-      job.live.erase(it->first);
+      job.live.Erase(it->first);
       it = job.ready.erase(it);
       ++next;
     }
@@ -277,10 +399,18 @@ void PoolObject::Terminate() {
     r.error_message = "the pool was terminated";
     failed.push_back(std::move(r));
   };
-  for (const Pending& p : pending_) fail(p.job, p.task.index);
-  for (const auto& [key, leased] : leased_) fail(key.job, key.index);
+  for (const Chunk& c : pending_) {
+    for (const Task& t : c.tasks) fail(c.job, t.index);
+  }
+  for (const auto& [id, l] : leased_) {
+    for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
+      if (!l.reported[i]) fail(l.chunk.job, l.chunk.tasks[i].index);
+    }
+  }
   pending_.clear();
   leased_.clear();
+  pending_tasks_ = 0;
+  leased_tasks_ = 0;
   for (auto& [session, worker] : workers_) worker.leased = 0;
   std::vector<uint64_t> jobs;
   for (Result& r : failed) {
@@ -325,8 +455,9 @@ void PoolObject::EndSession(SessionId session) {
   const bool held = worker->second.leased > 0;
   workers_.erase(worker);
   if (!held) return;
-  // The session's tasks, in job and index order, go back to the front.
-  std::vector<std::pair<Key, Leased>> lost;
+  // The session's chunks, in the order they were leased, go back to the
+  // front, each as the tasks of it not reported yet.
+  std::vector<std::pair<uint64_t, Leased>> lost;
   for (auto it = leased_.begin(); it != leased_.end();) {
     if (it->second.session != session) {
       ++it;
@@ -335,26 +466,25 @@ void PoolObject::EndSession(SessionId session) {
     lost.emplace_back(it->first, std::move(it->second));
     leased_.erase(it++);
   }
-  std::sort(lost.begin(), lost.end(), [](const auto& a, const auto& b) {
-    return a.first.job != b.first.job ? a.first.job < b.first.job
-                                      : a.first.index < b.first.index;
-  });
+  std::sort(lost.begin(), lost.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<uint64_t> failed_jobs;
   for (auto it = lost.rbegin(); it != lost.rend(); ++it) {
     Leased& l = it->second;
-    if (l.attempts >= max_retries_) {
-      Result r;
-      r.job = it->first.job;
-      r.index = it->first.index;
-      r.ok = false;
-      r.error_kind = "WorkerLost";
-      r.error_message =
-          absl::StrCat("task ", r.index, " of job ", r.job, " lost its worker ", l.attempts + 1,
-                       " times (max_retries is ", max_retries_, ")");
-      failed_jobs.push_back(r.job);
-      Finish(std::move(r));
+    Chunk back;
+    back.job = l.chunk.job;
+    back.attempts = l.chunk.attempts + 1;
+    back.tasks.reserve(static_cast<size_t>(l.remaining));
+    for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
+      if (!l.reported[i]) back.tasks.push_back(std::move(l.chunk.tasks[i]));
+    }
+    leased_tasks_ -= static_cast<int64_t>(back.tasks.size());
+    if (back.tasks.empty()) continue;
+    if (l.chunk.attempts >= max_retries_) {
+      FailLost(std::move(back), failed_jobs);
     } else {
-      pending_.push_front(Pending{it->first.job, std::move(l.task), l.attempts + 1});
+      pending_tasks_ += static_cast<int64_t>(back.tasks.size());
+      pending_.push_front(std::move(back));
     }
   }
   std::sort(failed_jobs.begin(), failed_jobs.end());
@@ -363,11 +493,27 @@ void PoolObject::EndSession(SessionId session) {
   WakePullers(settle);
 }
 
+void PoolObject::FailLost(Chunk chunk, std::vector<uint64_t>& jobs) {
+  jobs.push_back(chunk.job);
+  for (const Task& task : chunk.tasks) {
+    Result r;
+    r.job = chunk.job;
+    r.index = task.index;
+    r.ok = false;
+    r.error_kind = "WorkerLost";
+    r.error_message = absl::StrCat("task ", r.index, " of job ", r.job, " lost its worker ",
+                                   chunk.attempts, " times (max_retries is ", max_retries_, ")");
+    Finish(std::move(r));
+  }
+}
+
 PoolObject::Stats PoolObject::GetStats() const {
   MutexLock lock(&mu_);
   Stats s;
-  s.pending = static_cast<int64_t>(pending_.size());
-  s.leased = static_cast<int64_t>(leased_.size());
+  s.pending = pending_tasks_;
+  s.leased = leased_tasks_;
+  s.pending_chunks = static_cast<int64_t>(pending_.size());
+  s.leased_chunks = static_cast<int64_t>(leased_.size());
   s.done = done_;
   s.closed = closed_;
   s.max_retries = max_retries_;
@@ -377,8 +523,8 @@ PoolObject::Stats PoolObject::GetStats() const {
 
 std::string PoolObject::Repr() const {
   MutexLock lock(&mu_);
-  std::string out = absl::StrCat("<Pool ", closed_ ? "closed" : "open", ", ", pending_.size(),
-                                 " pending, ", leased_.size(), " leased, ", done_, " done");
+  std::string out = absl::StrCat("<Pool ", closed_ ? "closed" : "open", ", ", pending_tasks_,
+                                 " pending, ", leased_tasks_, " leased, ", done_, " done");
   std::vector<std::pair<SessionId, Worker>> workers(workers_.begin(), workers_.end());
   std::sort(workers.begin(), workers.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -393,16 +539,20 @@ std::string PoolObject::Repr() const {
 
 int64_t PoolObject::Size() const {
   MutexLock lock(&mu_);
-  return static_cast<int64_t>(pending_.size());
+  return pending_tasks_;
 }
 
 void PoolObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
   MutexLock lock(&mu_);
-  for (const Pending& p : pending_) {
-    for (const Value& arg : p.task.args) arg.ForEachRef(fn);
+  for (const Chunk& c : pending_) {
+    for (const Task& t : c.tasks) {
+      for (const Value& arg : t.args) arg.ForEachRef(fn);
+    }
   }
-  for (const auto& [key, l] : leased_) {
-    for (const Value& arg : l.task.args) arg.ForEachRef(fn);
+  for (const auto& [id, l] : leased_) {
+    for (const Task& t : l.chunk.tasks) {
+      for (const Value& arg : t.args) arg.ForEachRef(fn);
+    }
   }
   for (const auto& [id, job] : jobs_) {
     for (const auto& [index, r] : job.ready) r.value.ForEachRef(fn);

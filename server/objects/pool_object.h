@@ -3,23 +3,33 @@
 // puller's session), report each task's result or error, and callers fetch
 // the results by job and index, in order or as they complete.
 //
-// Never lose a task. A leased task belongs to its worker's session: when
-// that session ends (EndSession) the task goes back to the front of the
-// pending tasks, to run elsewhere, unless it was lost max_retries times
-// already, in which case it alone fails with WorkerLost. Each task gets
-// exactly one result, the first reported while it is leased (to whoever):
-// a report for a task no longer leased is ignored. Results wait until
-// fetched; a job is forgotten once every task submitted to it was fetched.
+// The unit of scheduling is the chunk, as in Python's Pool.map: a Submit
+// cuts its tasks, in order, into chunks of the job's chunksize (a chunk
+// never spans two Submits), and each chunk is one entry: pending as a
+// whole, leased as a whole to one worker (under a lease id, the "chunk" a
+// pull gives and a report names), and done once each of its tasks was
+// reported. A pull takes one chunk (cut at max when max is smaller). The
+// counts (Stats, Repr, Size, Held) are of tasks, not chunks.
+//
+// Never lose a task. A leased chunk belongs to its worker's session: when
+// that session ends (EndSession) the chunk's tasks not yet reported go back
+// to the front of the pending chunks, as one chunk, to run elsewhere,
+// unless the chunk was lost max_retries times already, in which case each
+// of those tasks fails with WorkerLost. Each task gets exactly one result,
+// the first reported while its chunk is leased (to whoever): a report for a
+// task no longer leased is ignored. A failed task fails alone; the others
+// of its chunk keep their results. Results wait until fetched; a job is
+// forgotten once every task submitted to it was fetched.
 //
 // No thread waits: a Pull with nothing pending parks a puller, a Results
-// with nothing to give parks a fetcher (waiter_list.h). A submit, a task
+// with nothing to give parks a fetcher (waiter_list.h). A submit, a chunk
 // given back or a close wakes pullers; a reported result wakes its job's
 // fetchers. Once the pool is closed and no task is pending or leased, every
 // pull answers "closed" (Terminate drops the tasks not done, which fail).
 //
-// Outcomes carry Values: a pull's is the list of tasks, each
-// [job, index, function, args, attempt], or None for "closed"; a fetch's is
-// the list of results, each [job, index, true, value] or
+// Outcomes carry Values: a pull's is the list of the chunk's tasks, each
+// [job, index, function, args, attempt, chunk], or None for "closed"; a
+// fetch's is the list of results, each [job, index, true, value] or
 // [job, index, false, kind, message].
 //
 // Thread-safety: every public method is safe to call from any thread; the
@@ -58,33 +68,38 @@ class PoolObject : public Object {
     std::string function;
     Value::List args;
   };
-  // A task's result: ok with value, or the error's kind and message.
+  // A task's result: ok with value, or the error's kind and message. chunk
+  // is the lease the task was pulled under (0: found by job and index).
   struct Result {
     uint64_t job = 0;
     int64_t index = 0;
+    uint64_t chunk = 0;
     bool ok = true;
     Value value;
     std::string error_kind;
     std::string error_message;
   };
 
-  // max_retries: how many losses of its worker a task survives (negative is
-  // ValueError).
+  // max_retries: how many losses of its worker a chunk survives (negative
+  // is ValueError).
   static absl::StatusOr<std::unique_ptr<Object>> Create(int64_t max_retries, Timers* timers);
   PoolObject(int64_t max_retries, Timers* timers);
   ~PoolObject() override;
 
-  // Adds tasks to job (0: a new job) and returns the job's id; chunksize > 0
-  // sets how many of its tasks a pull takes at once. ValueError when closed
-  // ("Pool not running"), for a job this pool never gave, or an index
-  // already live in the job (nothing is added then).
+  // Adds tasks to job (0: a new job), cut in order into chunks of the job's
+  // chunksize, and returns the job's id; chunksize > 0 sets the job's
+  // chunksize (1 for a new job otherwise). ValueError when closed ("Pool not
+  // running"), for a job this pool never gave, or an index already live in
+  // the job (nothing is added then).
   absl::StatusOr<uint64_t> Submit(uint64_t job, int64_t chunksize, std::vector<Task> tasks);
-  // Records results of leased tasks; the others are ignored. Returns how
-  // many were taken.
+  // Records results of leased tasks; the others are ignored. A chunk is done
+  // once each of its tasks was reported, in one report or several. Returns
+  // how many were taken.
   int64_t Report(std::vector<Result> results);
-  // Takes up to max tasks (0: the job's chunksize) of the oldest pending
-  // job, leased to the caller's session; parks while none is pending and
-  // the pool is not drained. Returns 0 when it completed at once.
+  // Takes the oldest pending chunk (its first max tasks when max > 0 is
+  // smaller, the rest staying first in line), leased to the caller's
+  // session; parks while none is pending and the pool is not drained.
+  // Returns 0 when it completed at once.
   WaitId Pull(WaitRequest request, int64_t max);
   // Results of job: in order from start, or unordered, up to max (0: all
   // ready). Parks while none is ready; ValueError for a job with nothing
@@ -95,10 +110,13 @@ class PoolObject : public Object {
   // Completes the parked puller or fetcher id with CancelledError.
   void Cancel(WaitId id);
 
+  // Tasks pending, leased and done; the chunks pending and leased.
   struct Stats {
     int64_t pending = 0;
     int64_t leased = 0;
     int64_t done = 0;
+    int64_t pending_chunks = 0;
+    int64_t leased_chunks = 0;
     bool closed = false;
     int64_t max_retries = 0;
     int64_t workers = 0;
@@ -110,36 +128,46 @@ class PoolObject : public Object {
   std::string Repr() const override;
   int64_t Size() const override;  // pending tasks
   void ForEachRef(const std::function<void(const ObjectRef&)>& fn) const override;
-  // Gives the session's leased tasks back (or fails them past max_retries)
+  // Gives the session's leased chunks back (or fails their tasks past
+  // max_retries)
   // and completes its parked pulls and fetches with CancelledError.
   void EndSession(SessionId session) override;
   // held: the tasks leased to each worker session; waiting: parked calls.
   Holdings Held() const override;
 
  private:
-  struct Key {
-    uint64_t job;
-    int64_t index;
-    bool operator==(const Key& o) const { return job == o.job && index == o.index; }
-    template <typename H>
-    friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.job, k.index);
-    }
+  // Indexes as disjoint closed ranges [first, last], by first: the indexes
+  // of a job submitted and not yet fetched, a handful of ranges for a map.
+  class IndexRanges {
+   public:
+    bool Contains(int64_t i) const;
+    void Insert(int64_t i);  // i is not contained
+    void Erase(int64_t i);   // i is contained
+    bool empty() const { return ranges_.empty(); }
+
+   private:
+    absl::btree_map<int64_t, int64_t> ranges_;
   };
-  struct Pending {
-    uint64_t job;
-    Task task;
-    int32_t attempts;  // losses so far
+  // Tasks of one job, in submit order, scheduled as one.
+  struct Chunk {
+    uint64_t job = 0;
+    int32_t attempts = 0;  // losses so far
+    std::vector<Task> tasks;
   };
   struct Leased {
-    SessionId session;
-    Task task;
-    int32_t attempts;
+    SessionId session = 0;
+    Chunk chunk;
+    // Whether each task of chunk was reported; remaining are not.
+    std::vector<bool> reported;
+    int64_t remaining = 0;
+    // Where the next report is looked for first (reports come in order).
+    size_t hint = 0;
+    bool sorted = true;  // chunk's indexes ascend
   };
   struct Job {
     int64_t chunksize = 1;
     // Indexes submitted and not yet fetched.
-    absl::flat_hash_set<int64_t> live;
+    IndexRanges live;
     // Results reported and not yet fetched, by index.
     absl::btree_map<int64_t, Result> ready;
   };
@@ -157,8 +185,14 @@ class PoolObject : public Object {
     bool unordered = false;
   };
 
-  // Takes the tasks a pull of max gets; an empty list when none is pending.
-  Value TakeTasks(SessionId session, int64_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases the chunk a pull of max gets; an empty list when none is pending.
+  Value TakeChunk(SessionId session, int64_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lease holding task (job, index) and its place there, for a result
+  // that names no chunk; false when none does.
+  bool FindLeased(uint64_t job, int64_t index, uint64_t* chunk) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The place of index in lease l, or -1.
+  static int64_t PlaceOf(Leased& l, int64_t index);
   // What a fetch gets now; an empty list when nothing is ready for it.
   Value TakeResults(Job& job, const FetchPayload& f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores a result for a task no longer pending nor leased.
@@ -166,6 +200,8 @@ class PoolObject : public Object {
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closed_ && pending_.empty() && leased_.empty();
   }
+  // Stores the WorkerLost result of each task of a chunk lost too often.
+  void FailLost(Chunk chunk, std::vector<uint64_t>& jobs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands pending tasks to parked pullers, or "closed" once drained.
   void WakePullers(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Answers the parked fetchers of job that now have results.
@@ -178,9 +214,13 @@ class PoolObject : public Object {
   mutable Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_job_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_chunk_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t done_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Key, Leased> leased_ ABSL_GUARDED_BY(mu_);
+  std::deque<Chunk> pending_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_tasks_ ABSL_GUARDED_BY(mu_) = 0;
+  // By lease id (the chunk a pull gives).
+  absl::flat_hash_map<uint64_t, Leased> leased_ ABSL_GUARDED_BY(mu_);
+  int64_t leased_tasks_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<SessionId, Worker> workers_ ABSL_GUARDED_BY(mu_);
   WaiterList<PullPayload> pullers_ ABSL_GUARDED_BY(mu_);

@@ -22,6 +22,7 @@ absl::StatusOr<std::vector<PoolObject::Result>> ResultsOf(
     PoolObject::Result r;
     r.job = w.job();
     r.index = w.index();
+    r.chunk = w.chunk();
     if (w.has_error()) {
       r.ok = false;
       r.error_kind = w.error().kind().empty() ? "RuntimeError" : w.error().kind();
@@ -36,7 +37,7 @@ absl::StatusOr<std::vector<PoolObject::Result>> ResultsOf(
   return out;
 }
 
-// [job, index, function, args, attempt], as PoolObject hands tasks out.
+// [job, index, function, args, attempt, chunk], as PoolObject hands tasks out.
 void FillPull(const CallContext& c, const Outcome& outcome, v1::PullReply& out) {
   if (outcome.value.is_none()) {
     out.set_closed(true);
@@ -54,6 +55,7 @@ void FillPull(const CallContext& c, const Outcome& outcome, v1::PullReply& out) 
     task->mutable_args()->Reserve(static_cast<int>(args.size()));
     for (const Value& arg : args) c.Give(arg, task->add_args());
     task->set_attempt(static_cast<int32_t>(f[4].as_int()));
+    task->set_chunk(static_cast<uint64_t>(f[5].as_int()));
   }
 }
 
@@ -156,6 +158,8 @@ std::vector<Method> Rows() {
         out.set_closed(s.closed);
         out.set_max_retries(s.max_retries);
         out.set_workers(s.workers);
+        out.set_pending_chunks(s.pending_chunks);
+        out.set_leased_chunks(s.leased_chunks);
         return absl::OkStatus();
       }));
   return rows;

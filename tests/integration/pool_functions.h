@@ -23,6 +23,10 @@ inline int64_t pool_worker_initialized = 0;
 // initialized(): pool_worker_initialized.
 // block(list, event, x): appends the worker's pid to the named list, waits
 //   for the named Event, then returns x * x.
+// block_if(list, event, x, wait): block(list, event, x) when wait, else
+//   x * x at once.
+// die_if_negative(x): SIGKILLs its own worker for a negative x, else x * x.
+// square_or_key_error(x): x * x, or throws KeyError for a negative x.
 inline Functions PoolTestFunctions(const Manager& m) {
   Functions fns;
   fns.add("square", [](const Value::List& a) { return Value(a.at(0).as_int() * a.at(0).as_int()); });
@@ -34,6 +38,22 @@ inline Functions PoolTestFunctions(const Manager& m) {
   fns.add("die", [](const Value::List&) -> Value {
     raise(SIGKILL);
     return Value();
+  });
+  fns.add("block_if", [m](const Value::List& a) {
+    if (a.at(3).as_bool()) {
+      m.list(a.at(0).as_str()).append(static_cast<int64_t>(getpid()));
+      m.Event(a.at(1).as_str()).wait();
+    }
+    return Value(a.at(2).as_int() * a.at(2).as_int());
+  });
+  fns.add("die_if_negative", [](const Value::List& a) {
+    if (a.at(0).as_int() < 0) raise(SIGKILL);
+    return Value(a.at(0).as_int() * a.at(0).as_int());
+  });
+  fns.add("square_or_key_error", [](const Value::List& a) {
+    const int64_t x = a.at(0).as_int();
+    if (x < 0) throw KeyError(a.at(0).repr());
+    return Value(x * x);
   });
   fns.add("initialized", [](const Value::List&) { return Value(pool_worker_initialized); });
   fns.add("block", [m](const Value::List& a) {

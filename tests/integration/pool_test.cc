@@ -9,10 +9,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/error_of.h"
@@ -178,6 +182,99 @@ TEST_F(PoolTest, ATaskThatKillsEveryWorkerFailsWithWorkerLostAfterTheRetries) {
   pool.join();
 }
 
+TEST_F(PoolTest, AWorkerKilledMidChunkLeavesEveryResultOfItsChunk) {
+#if SHOAL_HAS_ADDRESS_SANITIZER
+  GTEST_SKIP() << "the pool forks replacement workers while its threads allocate";
+#endif
+  const std::string started = Unique("started");
+  const std::string go = Unique("go");
+  Pool pool(m_, fns_, {.processes = 2});
+  // Two chunks of three; each worker runs the first task of its chunk, then
+  // waits in the second.
+  std::vector<Value::List> args;
+  for (int64_t i = 0; i < 6; ++i) args.push_back({started, go, i, i % 3 == 1});
+  AsyncResult r = pool.starmap_async("block_if", args, 3);
+  EventProxy event = m_.Event(go);
+  ASSERT_TRUE(AwaitWaiting(m_, event, 2));
+  const pid_t victim = static_cast<pid_t>(m_.list(started)[0].as_int());
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  event.set();
+  EXPECT_EQ(r.get(std::chrono::seconds(60)), Value(Squares(6)));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, AChunkLostPastMaxRetriesFailsItsTasksAloneWithWorkerLost) {
+#if SHOAL_HAS_ADDRESS_SANITIZER
+  GTEST_SKIP() << "the pool forks replacement workers while its threads allocate";
+#endif
+  Pool pool(m_, fns_, {.processes = 2, .max_retries = 1});
+  // Chunks [0, -1] and [2, 3]: -1 kills every worker that runs it, so its
+  // chunk is lost twice (before its worker reported 0) and both of its tasks
+  // fail; the other chunk's are done.
+  const Value::List items{Value(0), Value(-1), Value(2), Value(3)};
+  ResultIterator it = pool.imap("die_if_negative", items, 2);
+  EXPECT_THROW(it.next(std::chrono::seconds(60)), WorkerLost);
+  EXPECT_THROW(it.next(std::chrono::seconds(60)), WorkerLost);
+  EXPECT_EQ(it.next(std::chrono::seconds(60)), Value(4));
+  EXPECT_EQ(it.next(std::chrono::seconds(60)), Value(9));
+  EXPECT_EQ(it.next(), std::nullopt);
+  // map rethrows it too; the pool goes on, with workers that replaced the dead.
+  EXPECT_THROW(pool.map("die_if_negative", items, 2), WorkerLost);
+  EXPECT_EQ(pool.map("square", Range(20)), Squares(20));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, AnErrorInsideAChunkFailsThatItemAlone) {
+  Pool pool(m_, fns_, {.processes = 2});
+  Value::List items{Value(0), Value(1), Value(-2), Value(3), Value(4)};
+  EXPECT_THROW(pool.map("square_or_key_error", items, 5), KeyError);
+  ResultIterator it = pool.imap("square_or_key_error", items, 5);
+  EXPECT_EQ(it.next(), Value(0));
+  EXPECT_EQ(it.next(), Value(1));
+  EXPECT_THROW(it.next(), KeyError);
+  EXPECT_EQ(it.next(), Value(9));
+  EXPECT_EQ(it.next(), Value(16));
+  EXPECT_EQ(it.next(), std::nullopt);
+  // imap_unordered: four values and one error, in any order.
+  int errors = 0;
+  std::vector<int64_t> got;
+  ResultIterator un = pool.imap_unordered("square_or_key_error", items, 5);
+  for (int i = 0; i < 5; ++i) {
+    try {
+      got.push_back(un.next()->as_int());
+    } catch (const KeyError&) {
+      ++errors;
+    }
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(got, (std::vector<int64_t>{0, 1, 9, 16}));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, ImapBuffersizeBoundsTheTasksInFlightInWholeChunks) {
+  PoolOptions options;
+  options.processes = 2;
+  options.buffersize = 10;
+  Pool pool(m_, fns_, options);
+  Value::List ordered;
+  for (Value v : pool.imap("square", Range(100), 4)) ordered.push_back(v);
+  EXPECT_EQ(ordered, Squares(100));
+  // A buffersize under the chunksize: one chunk at a time.
+  options.buffersize = 2;
+  Pool small(m_, fns_, options);
+  ordered.clear();
+  for (Value v : small.imap("square", Range(30), 7)) ordered.push_back(v);
+  EXPECT_EQ(ordered, Squares(30));
+  pool.close();
+  pool.join();
+  small.close();
+  small.join();
+}
+
 TEST_F(PoolTest, TerminateStopsTheWorkersAndFailsWhatIsNotDone) {
   const std::string started = Unique("started");
   Pool pool(m_, fns_, {.processes = 2});
@@ -245,6 +342,40 @@ TEST_F(PoolTest, ASeparateWorkerKilledMidTaskLosesNothing) {
   pool.close();
   ASSERT_EQ(waitpid(second, &status, 0), second);
   pool.join();
+}
+
+// Whether process pid has exited: gone, or a zombie that its new parent
+// (the owner died) has not reaped yet.
+bool Exited(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+TEST_F(PoolTest, LocalWorkersExitWhenTheirOwnerIsKilled) {
+  int out = -1;
+  const pid_t owner =
+      SpawnWorker({"pool-owner", server_->address(), server_->authkey_file(), "2"}, &out);
+  const std::string line = ReadLine(out);
+  close(out);
+  ASSERT_EQ(line.rfind("pids ", 0), 0u) << line;
+  std::vector<pid_t> pids;
+  std::istringstream in(line.substr(5));
+  for (pid_t pid; in >> pid;) pids.push_back(pid);
+  ASSERT_EQ(pids.size(), 2u) << line;
+  for (pid_t pid : pids) ASSERT_FALSE(Exited(pid)) << pid;
+  ASSERT_EQ(kill(owner, SIGKILL), 0);
+  EXPECT_EQ(WaitWorker(owner), 128 + SIGKILL);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (pid_t pid : pids) {
+    while (!Exited(pid) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(Exited(pid)) << "worker " << pid << " outlived its owner";
+  }
 }
 
 TEST_F(PoolTest, DescribeShowsPendingLeasedAndDonePerWorker) {

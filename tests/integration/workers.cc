@@ -261,6 +261,19 @@ int PoolServe(int argc, char** argv) {
   return 0;
 }
 
+int PoolOwner(int argc, char** argv) {
+  if (argc != 4) return 2;
+  Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
+  Pool pool(m, PoolTestFunctions(m), {.processes = std::atoi(argv[3])});
+  // Each worker has pulled (its session is up) once this map is done.
+  pool.map("square", Value::List(static_cast<size_t>(std::atoi(argv[3])) * 4, Value(1)), 1);
+  std::string line = "pids";
+  for (pid_t pid : pool.pids()) line += " " + std::to_string(pid);
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
 }  // namespace
 
 int RunWorker(int argc, char** argv) {
@@ -283,6 +296,7 @@ int RunWorker(int argc, char** argv) {
     if (name == "pipe-send") return PipeSend(argc, argv);
     if (name == "pipe-hold") return PipeHold(argc, argv);
     if (name == "pool-serve") return PoolServe(argc, argv);
+    if (name == "pool-owner") return PoolOwner(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker %s: %s\n", name.c_str(), e.what());
     return 1;

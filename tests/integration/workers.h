@@ -57,6 +57,9 @@ namespace shoal::testing {
 //   pool-serve ADDRESS KEYFILE POOL
 //       serves the named Pool with the functions of pool_functions.h until
 //       it is closed and drained; prints "served".
+//   pool-owner ADDRESS KEYFILE N
+//       makes an anonymous Pool of N local workers, runs a map on them,
+//       prints "pids PID..." (the workers' pids) and waits to be killed.
 int RunWorker(int argc, char** argv);
 
 }  // namespace shoal::testing

@@ -15,12 +15,13 @@
 //
 // C++ cannot ship closures, so functions are registered by name in a
 // Functions table, and a worker runs the function a task names. The tasks
-// live on the server (a Pool object, pool.proto); workers pull them. A task
-// a worker pulled is leased to the worker's session: when the worker dies
-// (its process was killed, its host vanished) its tasks go back to the pool
-// and run on another worker, up to PoolOptions::max_retries times, after
-// which that task alone fails with WorkerLost. Python's Pool, by contrast,
-// waits for ever for the result of a task whose worker died.
+// live on the server (a Pool object, pool.proto) in chunks (a map's
+// chunksize); workers pull a chunk at a time. A chunk a worker pulled is
+// leased to the worker's session: when the worker dies (its process was
+// killed, its host vanished) the chunk's tasks not yet reported go back to
+// the pool and run on another worker, up to PoolOptions::max_retries times,
+// after which those tasks alone fail with WorkerLost. Python's Pool, by
+// contrast, waits for ever for the result of a task whose worker died.
 //
 // A named pool (PoolOptions::name) can be served by workers in other
 // programs, on any host: shoal::serve_pool(m, "name", fns) in each.
@@ -97,8 +98,10 @@ struct PoolOptions {
   // How many tasks of a map a worker takes at once; 0 for Python's default
   // (the tasks divided by four times the workers, rounded up).
   int chunksize = 0;
-  // imap, imap_unordered: how many tasks are submitted ahead of the results
-  // taken, so that a long input does not flood the server; 0 for no bound.
+  // imap, imap_unordered: how many tasks may be in flight (submitted, their
+  // results not yet taken), so that a long input does not flood the server;
+  // 0 for no bound. Tasks go in whole chunks: one chunk at a time when
+  // buffersize is under the chunksize.
   int buffersize = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "server/objects/pool_object.h"
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,19 +40,30 @@ class PoolObjectTest : public ::testing::Test {
     EXPECT_TRUE(got.ok()) << got.status();
     return got.ok() ? *got : 0;
   }
-  // The tasks a call named name was given: [job, index, function, args, attempt] each.
+  // The tasks a call named name was given: [job, index, function, args,
+  // attempt, chunk] each.
   Value::List Tasks(const std::string& name) {
     Outcome o = recorder_.Of(name);
     EXPECT_TRUE(o.status.ok()) << o.status;
     if (!o.value.is_list()) return {};
     return o.value.as_list();
   }
-  static PoolObject::Result Ok(uint64_t job, int64_t index, Value value) {
+  static PoolObject::Result Ok(uint64_t job, int64_t index, Value value, uint64_t chunk = 0) {
     PoolObject::Result r;
     r.job = job;
     r.index = index;
+    r.chunk = chunk;
     r.value = std::move(value);
     return r;
+  }
+  // The chunk (lease) of the tasks a call was given, the same for each.
+  uint64_t ChunkOf(const std::string& name) {
+    Value::List got = Tasks(name);
+    EXPECT_FALSE(got.empty());
+    if (got.empty()) return 0;
+    const Value chunk = got[0].as_list()[5];
+    for (const Value& t : got) EXPECT_EQ(t.as_list()[5], chunk);
+    return static_cast<uint64_t>(chunk.as_int());
   }
   static PoolObject::Result Failed(uint64_t job, int64_t index, std::string kind) {
     PoolObject::Result r;
@@ -78,8 +90,11 @@ TEST_F(PoolObjectTest, SubmittedTasksArePulledInOrderAndLeased) {
   EXPECT_EQ(pool_->Pull(Request("a", kWorkerA), 0), 0u);
   Value::List got = Tasks("a");
   ASSERT_EQ(got.size(), 1u);  // chunksize 1
+  ASSERT_EQ(got[0].as_list().size(), 6u);
+  const Value chunk = got[0].as_list()[5];
+  EXPECT_GT(chunk.as_int(), 0);
   EXPECT_EQ(got[0], Value(Value::List{Value(static_cast<int64_t>(job)), Value(0), Value("f"),
-                                      Value(Value::List{Value(0)}), Value(0)}));
+                                      Value(Value::List{Value(0)}), Value(0), chunk}));
   PoolObject::Stats s = pool_->GetStats();
   EXPECT_EQ(s.pending, 2);
   EXPECT_EQ(s.leased, 1);
@@ -101,6 +116,151 @@ TEST_F(PoolObjectTest, APullTakesAChunkOfOneJobBoundedByMax) {
   ASSERT_EQ(Tasks("c").size(), 1u);
   EXPECT_EQ(Tasks("c")[0].as_list()[0], Value(static_cast<int64_t>(job)));
   EXPECT_EQ(Tasks("c")[0].as_list()[1], Value(4));
+}
+
+TEST_F(PoolObjectTest, AChunkIsPendingAndLeasedAsOneEntryAndCountedByTasks) {
+  const uint64_t job = Submit({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0, 4);
+  PoolObject::Stats s = pool_->GetStats();
+  EXPECT_EQ(s.pending, 10);
+  EXPECT_EQ(s.pending_chunks, 3);  // 4 + 4 + 2
+  pool_->Pull(Request("a", kWorkerA), 0);
+  ASSERT_EQ(Tasks("a").size(), 4u);
+  const uint64_t chunk = ChunkOf("a");
+  s = pool_->GetStats();
+  EXPECT_EQ(s.pending, 6);
+  EXPECT_EQ(s.pending_chunks, 2);
+  EXPECT_EQ(s.leased, 4);
+  EXPECT_EQ(s.leased_chunks, 1);
+  EXPECT_EQ(pool_->Held().held[0], std::make_pair(kWorkerA, int64_t{4}));
+  // Part of the chunk reported: the rest stays leased.
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(0), chunk), Ok(job, 1, Value(1), chunk)}), 2);
+  s = pool_->GetStats();
+  EXPECT_EQ(s.leased, 2);
+  EXPECT_EQ(s.leased_chunks, 1);
+  // A result reported twice, or naming another chunk, is ignored.
+  EXPECT_EQ(pool_->Report({Ok(job, 1, Value(1), chunk), Ok(job, 2, Value(4), chunk + 100)}), 0);
+  EXPECT_EQ(pool_->Report({Ok(job, 2, Value(4), chunk), Ok(job, 3, Value(9), chunk)}), 2);
+  s = pool_->GetStats();
+  EXPECT_EQ(s.leased, 0);
+  EXPECT_EQ(s.leased_chunks, 0);
+  EXPECT_EQ(s.done, 4);
+  EXPECT_EQ(pool_->Repr(), "<Pool open, 6 pending, 0 leased, 4 done; session 2: 0 leased, 4 done>");
+  // A chunk never spans two submits.
+  Submit({10}, job);
+  pool_->Pull(Request("b", kWorkerB), 0);
+  pool_->Pull(Request("c", kWorkerB), 0);
+  pool_->Pull(Request("d", kWorkerB), 0);
+  EXPECT_EQ(Tasks("b").size(), 4u);
+  EXPECT_EQ(Tasks("c").size(), 2u);
+  ASSERT_EQ(Tasks("d").size(), 1u);
+  EXPECT_EQ(Tasks("d")[0].as_list()[1], Value(10));
+  EXPECT_NE(ChunkOf("b"), ChunkOf("c"));
+}
+
+TEST_F(PoolObjectTest, ALostChunkGoesBackWithTheTasksNotReported) {
+  const uint64_t job = Submit({0, 1, 2, 3}, 0, 4);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  const uint64_t chunk = ChunkOf("a");
+  EXPECT_EQ(pool_->Report({Ok(job, 1, Value(10), chunk)}), 1);
+  pool_->EndSession(kWorkerA);
+  PoolObject::Stats s = pool_->GetStats();
+  EXPECT_EQ(s.pending, 3);
+  EXPECT_EQ(s.pending_chunks, 1);
+  EXPECT_EQ(s.leased, 0);
+  pool_->Pull(Request("b", kWorkerB), 0);
+  Value::List got = Tasks("b");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].as_list()[1], Value(0));
+  EXPECT_EQ(got[1].as_list()[1], Value(2));
+  EXPECT_EQ(got[2].as_list()[1], Value(3));
+  EXPECT_EQ(got[0].as_list()[4], Value(1));  // attempt
+  const uint64_t again = ChunkOf("b");
+  EXPECT_NE(again, chunk);
+  // The lost lease's id is no good any more.
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(0), chunk)}), 0);
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(0), again), Ok(job, 2, Value(20), again),
+                           Ok(job, 3, Value(30), again)}),
+            3);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  got = Results("r");
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[1].as_list()[3], Value(10));  // reported before the loss
+  EXPECT_EQ(got[3].as_list()[3], Value(30));
+}
+
+TEST_F(PoolObjectTest, AChunkLostPastMaxRetriesFailsItsTasksAlone) {
+  const uint64_t job = Submit({0, 1, 2, 3}, 0, 2);
+  // max_retries is 2: three losses of the first chunk fail its tasks.
+  for (int loss = 0; loss < 3; ++loss) {
+    const std::string name = "pull" + std::to_string(loss);
+    pool_->Pull(Request(name, 10 + loss), 0);
+    ASSERT_EQ(Tasks(name).size(), 2u);
+    EXPECT_EQ(Tasks(name)[0].as_list()[1], Value(0));
+    pool_->EndSession(10 + loss);
+  }
+  pool_->Results(Request("r", kCaller), job, 0, 0, true);
+  Value::List got = Results("r");
+  ASSERT_EQ(got.size(), 2u);
+  for (const Value& r : got) {
+    EXPECT_EQ(r.as_list()[2], Value(false));
+    EXPECT_EQ(r.as_list()[3], Value("WorkerLost"));
+  }
+  // The other chunk still runs, and its tasks succeed.
+  pool_->Pull(Request("last", kWorkerB), 0);
+  ASSERT_EQ(Tasks("last").size(), 2u);
+  EXPECT_EQ(Tasks("last")[0].as_list()[4], Value(0));
+  const uint64_t chunk = ChunkOf("last");
+  EXPECT_EQ(pool_->Report({Ok(job, 2, Value(4), chunk), Ok(job, 3, Value(9), chunk)}), 2);
+  pool_->Results(Request("r2", kCaller), job, 2, 0, false);
+  got = Results("r2");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].as_list()[3], Value(4));
+}
+
+TEST_F(PoolObjectTest, AFailedTaskFailsAloneInItsChunk) {
+  const uint64_t job = Submit({0, 1, 2}, 0, 3);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  const uint64_t chunk = ChunkOf("a");
+  PoolObject::Result bad = Failed(job, 1, "KeyError");
+  bad.chunk = chunk;
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(0), chunk), bad, Ok(job, 2, Value(4), chunk)}), 3);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  Value::List got = Results("r");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].as_list()[2], Value(true));
+  EXPECT_EQ(got[1].as_list()[3], Value("KeyError"));
+  EXPECT_EQ(got[2].as_list()[3], Value(4));
+}
+
+TEST_F(PoolObjectTest, AnIndexMayComeBackOnceFetched) {
+  const uint64_t job = Submit({0, 1, 2, 3, 4});
+  // Refused as a whole: 9 and 8 are not added either.
+  std::vector<PoolObject::Task> mixed;
+  mixed.push_back({9, "f", {}});
+  mixed.push_back({8, "f", {}});
+  mixed.push_back({2, "f", {}});
+  EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(mixed)).status(), ErrorKind::kValueError));
+  EXPECT_EQ(pool_->Size(), 5);
+  Submit({9, 8, 5}, job);
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    pool_->Pull(Request(name, kWorkerA), 0);
+    Value::List got = Tasks(name);
+    ASSERT_EQ(got.size(), 1u);
+    pool_->Report({Ok(job, got[0].as_list()[1].as_int(), Value(1))});
+  }
+  // 0, 1 and 2 are fetched: 1 may be submitted again, 3 may not.
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  ASSERT_EQ(Results("r").size(), 3u);
+  Submit({1}, job);
+  std::vector<PoolObject::Task> live;
+  live.push_back({3, "f", {}});
+  EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(live)).status(), ErrorKind::kValueError));
+  std::vector<PoolObject::Task> extreme;
+  extreme.push_back({std::numeric_limits<int64_t>::max(), "f", {}});
+  extreme.push_back({std::numeric_limits<int64_t>::min(), "f", {}});
+  EXPECT_TRUE(pool_->Submit(job, 0, std::move(extreme)).ok());
+  EXPECT_EQ(pool_->Size(), 8);  // 3, 4, 9, 8, 5, 1 and the two extremes
 }
 
 TEST_F(PoolObjectTest, APullWaitsForASubmit) {
