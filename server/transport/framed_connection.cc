@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,14 @@ namespace {
 
 // How much a connection reads at a time.
 constexpr size_t kReadChunk = 64 << 10;
+
+// The room a connection with nothing buffered reads into: one per event loop
+// thread, so that an idle connection keeps no read buffer of its own, only
+// the bytes of a frame that has not all arrived.
+absl::Span<char> SharedReadSpace() {
+  thread_local std::unique_ptr<char[]> room(new char[kReadChunk]);
+  return absl::Span<char>(room.get(), kReadChunk);
+}
 // Unsent replies past which a connection is not read until they drain.
 constexpr size_t kMaxUnsent = 8 << 20;
 // An output buffer past this size is given back once empty.
@@ -177,7 +186,10 @@ void FramedConnection::Read() {
 void FramedConnection::ReadOnce() {
   last_read_ = 0;
   if (read_no_more_) return;
-  absl::Span<char> space = reader_.WriteSpace(kReadChunk);
+  // Bytes of a frame still arriving: read on after them. Else read into the
+  // thread's room, and keep only what the frames read leave.
+  const bool into_reader = reader_.buffered() > 0;
+  absl::Span<char> space = into_reader ? reader_.WriteSpace(kReadChunk) : SharedReadSpace();
   const ssize_t n = ReadSome(space);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
@@ -199,7 +211,11 @@ void FramedConnection::ReadOnce() {
       return;
     }
   }
-  reader_.Commit(static_cast<size_t>(n));
+  if (into_reader) {
+    reader_.Commit(static_cast<size_t>(n));
+  } else {
+    reader_.Append(space.data(), static_cast<size_t>(n));
+  }
   // Any bytes are a sign of life, so that a frame that takes long to arrive
   // does not pass for silence.
   if (stage_ == Stage::kIn) session_.Heard();
