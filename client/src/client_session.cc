@@ -32,9 +32,6 @@ namespace {
 // the gRPC stream.
 constexpr std::chrono::seconds kFramedConnectTimeout(2);
 
-// The server's --stream-grace when not set: what a login assumes before the
-// server has told it the grace.
-constexpr std::chrono::milliseconds kDefaultStreamGrace(2000);
 
 // The transport asked for; $SHOAL_TRANSPORT decides when options leave it
 // to auto.
@@ -197,13 +194,10 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     origin.framed = *std::move(framed);
     return ConnectFramed(std::move(origin));
   }
-  // The channel may carry the session stream, watched as the grace
-  // allows; the grace is not known before the login, so the server's
-  // default is assumed, which errs on the side of noticing sooner.
-  Handshake handshake =
-      RunHandshake(address, key, origin.options, Wanted(origin.options),
-                   options.reconnect ? Connection::DeadPathTimeout(kDefaultStreamGrace)
-                                     : std::chrono::milliseconds(0));
+  // A silent path is found by the connection's probes (Connection), on
+  // either carrier; gRPC's own keep-alive pings are not used, as a ping
+  // unanswered within the bound on a loaded machine broke healthy streams.
+  Handshake handshake = RunHandshake(address, key, origin.options, Wanted(origin.options));
   const v1::AnswerReply& answer = handshake.answer;
   const uint64_t incarnation = IncarnationOf(answer, address);
   const auto deadline = handshake.deadline;
@@ -236,17 +230,14 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     // A resume logs in again naming the session, then opens a stream on the
     // transport the session used.
     resume.grace = std::chrono::milliseconds(answer.stream_grace_ms());
-    resume.resumer = [origin, resume = ResumeOf(answer), framed_stream,
-                      dead_path = Connection::DeadPathTimeout(
-                          std::chrono::milliseconds(answer.stream_grace_ms()))](
-                         std::chrono::system_clock::time_point deadline)
+    resume.resumer = [origin, resume = ResumeOf(answer),
+                      framed_stream](std::chrono::system_clock::time_point deadline)
         -> absl::StatusOr<std::unique_ptr<SessionStream>> {
       try {
         SessionRequest wanted;
         wanted.resume = &resume;
-        Handshake again = RunHandshake(origin.address, origin.key,
-                                       OptionsBy(origin.options, deadline), wanted,
-                                       framed_stream ? std::chrono::milliseconds(0) : dead_path);
+        Handshake again =
+            RunHandshake(origin.address, origin.key, OptionsBy(origin.options, deadline), wanted);
         if (!framed_stream) return OpenGrpcStream(std::move(again.channel), again.answer.token());
         absl::StatusOr<std::unique_ptr<SessionStream>> opened =
             OpenFramedStream(origin.address, again.answer.framed(), again.answer.token(),

@@ -7,8 +7,6 @@
 #include <grpcpp/support/status.h>
 #include <grpcpp/support/sync_stream.h>
 
-#include <algorithm>
-#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -136,26 +134,12 @@ std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(const std::optional<Tls
 }  // namespace
 
 Handshake RunHandshake(const std::string& address, const std::string& key,
-                       const ConnectOptions& options, const SessionRequest& wanted,
-                       std::chrono::milliseconds dead_path) {
+                       const ConnectOptions& options, const SessionRequest& wanted) {
   // From here on, a process forked from this one cannot use gRPC.
   NoteGrpcUse();
   grpc::ChannelArguments args;
   // The server enforces its own limits; a large copy() must not fail here.
   args.SetMaxReceiveMessageSize(-1);
-  if (dead_path.count() > 0) {
-    // A ping is answered by the server's HTTP/2 transport, not by the code
-    // that runs calls, so a busy server still answers it; and a ping goes
-    // out only after keep-alive time without anything received.
-    const int ping_every = static_cast<int>(std::max<int64_t>(1000, dead_path.count() / 2));
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ping_every);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(dead_path.count()));
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    // The session stream may carry nothing for a long time (an idle client,
-    // a call parked for minutes): the pings must go on regardless.
-    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    args.SetInt(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS, ping_every);
-  }
   Handshake out;
   const std::optional<TlsOptions> tls = ResolveTls(options.tls);
   std::shared_ptr<grpc::ChannelCredentials> credentials = CredentialsFor(tls, address, args);

@@ -31,13 +31,9 @@ struct Handshake {
 
 // Reaches the server and runs the two-way handshake; the session it makes
 // lives on its lease until a stream is opened for it. Throws
-// ConnectionError or AuthenticationError. With a dead_path bound (nonzero),
-// the channel pings the server (HTTP/2 keep-alive) every half of it while
-// nothing arrives, and drops its connection when a ping goes unanswered
-// for the bound, which ends the session stream on it with UNAVAILABLE.
+// ConnectionError or AuthenticationError.
 Handshake RunHandshake(const std::string& address, const std::string& key,
-                       const ConnectOptions& options, const SessionRequest& wanted = {},
-                       std::chrono::milliseconds dead_path = std::chrono::milliseconds(0));
+                       const ConnectOptions& options, const SessionRequest& wanted = {});
 
 // Opens Session/Stream on channel, authorized by the bearer token. The stream
 // keeps the channel.

@@ -80,8 +80,7 @@ std::string AutoSessionAddress(const std::string& listen) {
 constexpr unsigned kTlsRefreshSeconds = 1;
 
 // The shortest interval between a client's pings the gRPC port takes
-// without counting a strike: under the client library's one second, with
-// room for timer jitter.
+// without counting a strike: under one second, with room for timer jitter.
 constexpr int kMinPingIntervalMs = 500;
 
 std::shared_ptr<grpc::ServerCredentials> GrpcTlsCredentials(const TlsFiles& files) {
@@ -151,10 +150,9 @@ absl::StatusOr<std::string> Server::Start() {
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_IDLE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(options_.core.login_timeout)));
-  // A resumable client pings (HTTP/2 keep-alive) every second or more while
-  // nothing arrives, to find a path that went silent within its grace; gRPC
-  // would otherwise take pings more often than every five minutes on a
-  // connection without data for abuse and close it.
+  // Clients that watch their path with HTTP/2 keep-alive pings (other gRPC
+  // clients may) are not taken for abusive at one ping a second, even on a
+  // connection without data; gRPC's default would close them for it.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              kMinPingIntervalMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
