@@ -26,6 +26,12 @@ done
 "$root/scripts/install-deps.sh"
 export PATH=$PATH:$HOME/.local/bin:/usr/local/go/bin
 
+# The names of the tests that failed in a build folder's last ctest run, on
+# one line.
+failed_tests_in() {
+  cut -d: -f2 "$1/Testing/Temporary/LastTestsFailed.log" | tr '\n' ' '
+}
+
 # Builds one configuration into a folder and runs its tests; prints how long
 # that took. Usage: build_and_test NAME FOLDER CMAKE_ARGS...
 build_and_test() {
@@ -43,7 +49,7 @@ build_and_test() {
       # second time is named as flaky here and in the summary; one that fails
       # again fails the build.
       local failed_tests
-      failed_tests=$(cut -d: -f2 "$dir/Testing/Temporary/LastTestsFailed.log" | tr '\n' ' ')
+      failed_tests=$(failed_tests_in "$dir")
       echo "== $name: running again, alone: $failed_tests"
       status=0
       (cd "$dir" && ctest --rerun-failed --output-on-failure -j 1 --timeout 300) || status=$?
@@ -89,7 +95,7 @@ if ((${#failed[@]})); then
     dir=$base
     [[ $build == default ]] || dir=$base-$build
     if [[ -s $dir/Testing/Temporary/LastTestsFailed.log ]]; then
-      echo "failed in $build: $(cut -d: -f2 "$dir/Testing/Temporary/LastTestsFailed.log" | tr '\n' ' ')" >&2
+      echo "failed in $build: $(failed_tests_in "$dir")" >&2
     fi
   done
   echo "failed: ${failed[*]}" >&2

@@ -32,7 +32,6 @@ namespace {
 // the gRPC stream.
 constexpr std::chrono::seconds kFramedConnectTimeout(2);
 
-
 // The transport asked for; $SHOAL_TRANSPORT decides when options leave it
 // to auto.
 Transport ChooseTransport(Transport asked) {
@@ -194,9 +193,6 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     origin.framed = *std::move(framed);
     return ConnectFramed(std::move(origin));
   }
-  // A silent path is found by the connection's probes (Connection), on
-  // either carrier; gRPC's own keep-alive pings are not used, as a ping
-  // unanswered within the bound on a loaded machine broke healthy streams.
   Handshake handshake = RunHandshake(address, key, origin.options, Wanted(origin.options));
   const v1::AnswerReply& answer = handshake.answer;
   const uint64_t incarnation = IncarnationOf(answer, address);
@@ -230,8 +226,8 @@ std::shared_ptr<ClientSession> ClientSession::Connect(const std::string& address
     // A resume logs in again naming the session, then opens a stream on the
     // transport the session used.
     resume.grace = std::chrono::milliseconds(answer.stream_grace_ms());
-    resume.resumer = [origin, resume = ResumeOf(answer),
-                      framed_stream](std::chrono::system_clock::time_point deadline)
+    resume.resumer = [origin, resume = ResumeOf(answer), framed_stream](
+                         std::chrono::system_clock::time_point deadline)
         -> absl::StatusOr<std::unique_ptr<SessionStream>> {
       try {
         SessionRequest wanted;

@@ -79,10 +79,6 @@ std::string AutoSessionAddress(const std::string& listen) {
 // reads them again when they change (it looks every kTlsRefreshSeconds).
 constexpr unsigned kTlsRefreshSeconds = 1;
 
-// The shortest interval between a client's pings the gRPC port takes
-// without counting a strike: under one second, with room for timer jitter.
-constexpr int kMinPingIntervalMs = 500;
-
 std::shared_ptr<grpc::ServerCredentials> GrpcTlsCredentials(const TlsFiles& files) {
   const bool mutual = !files.client_ca_file.empty();
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
@@ -150,12 +146,6 @@ absl::StatusOr<std::string> Server::Start() {
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_IDLE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(options_.core.login_timeout)));
-  // Clients that watch their path with HTTP/2 keep-alive pings (other gRPC
-  // clients may) are not taken for abusive at one ping a second, even on a
-  // connection without data; gRPC's default would close them for it.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             kMinPingIntervalMs);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.RegisterService(&services_->auth);
   builder.RegisterService(&services_->session);
   builder.RegisterService(&services_->health);
