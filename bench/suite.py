@@ -483,10 +483,12 @@ def run_cell(clients, server_pid, workload, prefix, seconds):
             c.send("setup %s %s %s" % (workload, prefix, seconds))
         expect(wave, "ready", 120, "setting up %s" % prefix)
     cpu0 = cpu_seconds(server_pid)
+    client_cpu0 = sum(cpu_seconds(c.p.pid) for c in clients)
     for c in clients:
         c.send("go")
     lines = read_lines(clients, seconds + 120, "running %s" % prefix)
     cpu1 = cpu_seconds(server_pid)
+    client_cpu1 = sum(cpu_seconds(c.p.pid) for c in clients)
     results = [json.loads(x) for x in lines]
     ops = sum(r["ops"] for r in results)
     span = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
@@ -499,6 +501,9 @@ def run_cell(clients, server_pid, workload, prefix, seconds):
         "p99_us": percentile_us(hist, 0.99),
         "server_cpu_s": cpu1 - cpu0,
         "server_cpu_us_per_op": (cpu1 - cpu0) * 1e6 / ops if ops else None,
+        # The clients' processes, over the same span (their setup and the
+        # driver's lines are outside it).
+        "client_cpu_us_per_op": (client_cpu1 - client_cpu0) * 1e6 / ops if ops else None,
     }
 
 
@@ -537,8 +542,11 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
                                     clients=n)
                         cells.append(cell)
                         log("  %-22s %-4s %2d clients %-6s %9.0f ops/s  p50 %8.1f us  p99 %8.1f us"
+                            "  CPU us/op server %.2f clients %.2f"
                             % (workload, transport, n, system, cell["ops_per_s"],
-                               cell["p50_us"] or 0, cell["p99_us"] or 0))
+                               cell["p50_us"] or 0, cell["p99_us"] or 0,
+                               cell["server_cpu_us_per_op"] or 0,
+                               cell["client_cpu_us_per_op"] or 0))
             finally:
                 for group in groups.values():
                     for c in group:

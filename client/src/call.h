@@ -22,7 +22,6 @@
 #define SHOAL_CLIENT_SRC_CALL_H_
 
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -50,13 +49,12 @@ auto Start(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M
   ClientSession& session = caller.ForThisProcess();
   using Response = typename M::Response;
   using Result = std::invoke_result_t<Convert&, ClientSession&, Response&>;
-  auto promise = std::make_shared<std::promise<Result>>();
-  std::future<Result> future = promise->get_future();
-  CallCompletion done = [promise, weak = session.weak_from_this(),
+  auto slot = std::make_shared<ResultSlot<Result>>();
+  CallCompletion done = [slot, weak = session.weak_from_this(),
                          convert = std::move(convert)](CallOutcome& outcome) mutable {
     try {
       if (outcome.code != absl::StatusCode::kOk) {
-        promise->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
+        slot->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
         return;
       }
       Response response;
@@ -75,24 +73,24 @@ auto Start(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M
       if constexpr (std::is_void_v<Result>) {
         convert(*self, response);
         self.reset();
-        promise->set_value();
+        slot->set_value();
       } else {
         Result result = convert(*self, response);
         self.reset();
-        promise->set_value(std::move(result));
+        slot->set_value(std::move(result));
       }
     } catch (...) {
-      promise->set_exception(std::current_exception());
+      slot->set_exception(std::current_exception());
     }
   };
   const std::shared_ptr<Connection>& connection = session.connection();
   const uint64_t call_id =
       connection->Send(method.path, request, std::move(keep_alive), std::move(done), outbox.get());
-  if (outbox != nullptr) return {std::move(future), CallTicket(outbox)};
+  if (outbox != nullptr) return {std::move(slot), CallTicket(outbox)};
   // Refused before it was written (the session is gone, or the call too
-  // large): the outcome is in the future already.
-  if (call_id == 0) return {std::move(future), CallTicket()};
-  return {std::move(future), CallTicket(connection, call_id)};
+  // large): the outcome is in the slot already.
+  if (call_id == 0) return {std::move(slot), CallTicket()};
+  return {std::move(slot), CallTicket(connection, call_id)};
 }
 
 // Starts a call on the target's session, into its outbox.

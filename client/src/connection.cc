@@ -38,6 +38,14 @@ constexpr int64_t kMaxQueuedBytes = 4 << 20;
 // drops to go out as one message, short enough not to matter to anyone.
 constexpr absl::Duration kReleaseLinger = absl::Milliseconds(1);
 
+// How long the flusher lets calls queued through async() gather before it
+// writes them, unless their bytes reach kCorkBytes first or a caller waits
+// for one of them (a Future writes what holds its call before it waits): a
+// caller that pipelines many calls has them go out in a few large frames
+// rather than one small frame for each wake-up of the flusher.
+constexpr absl::Duration kCallLinger = absl::Microseconds(100);
+constexpr int64_t kCorkBytes = 64 << 10;
+
 // Why a connection inherited through fork() takes no call.
 constexpr char kOrphaned[] =
     "this session belongs to the process that forked this one; a forked process uses a session "
@@ -329,6 +337,10 @@ void Connection::TakeAcksLocked(v1::ClientFrame* frame) {
 
 bool Connection::AcksDue() const { return acks_.size() >= kAckBatch; }
 
+bool Connection::CallsMustGo() const {
+  return closing_ || broken_ || !flusher_has_calls_ || queued_bytes_ >= kCorkBytes || AcksDue();
+}
+
 int64_t Connection::FrameLimit() const {
   return max_message_bytes_ > 0 ? std::min(kMaxFrameBytes, max_message_bytes_ - kFrameMargin)
                                 : kMaxFrameBytes;
@@ -440,38 +452,44 @@ void Connection::ReadFrameLocked() {
   if (!stream_->Read(&in_)) {
     EndOfStream();
   } else {
-    for (v1::Reply& reply : *in_.mutable_replies()) {
-      PendingCalls::Call pending;
-      bool closing = false;
-      {
-        MutexLock lock(&mu_);
-        // The server keeps each reply until it is acknowledged, that to
-        // no call of ours included.
+    // The frame's calls leave pending_ together, so that a caller waiting
+    // for one of them is woken once for the frame, not once for each reply.
+    std::vector<std::pair<v1::Reply*, PendingCalls::Call>> taken;
+    taken.reserve(in_.replies_size());
+    bool closing = false;
+    {
+      MutexLock lock(&mu_);
+      for (v1::Reply& reply : *in_.mutable_replies()) {
+        // The server keeps each reply until it is acknowledged, that to no
+        // call of ours included.
         if (resumable()) acks_.push_back(reply.call_id());
         // A reply to no call of ours: nothing to complete.
-        if (!pending_.Take(reply.call_id(), &pending)) continue;
-        closing = closing_;
+        PendingCalls::Call pending;
+        if (pending_.Take(reply.call_id(), &pending)) taken.emplace_back(&reply, std::move(pending));
       }
-      if (pending.done) {
-        CallOutcome outcome;
-        const auto code = static_cast<absl::StatusCode>(reply.code());
-        if (closing &&
-            (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kUnauthenticated)) {
-          // Close() ended the session: the server cancelled what was parked,
-          // and refuses what reached it after the session's end. To the
-          // caller, the call failed because the session closed.
-          outcome = GoneOutcome("session closed");
-        } else {
-          outcome.code = code;
-          outcome.error_kind = std::move(*reply.mutable_error_kind());
-          outcome.error_message = std::move(*reply.mutable_error_message());
-          outcome.response = std::move(*reply.mutable_response());
-        }
-        pending.done(outcome);
-      }
-      // The request's keep-alive goes only now, after the server has taken
-      // its own references.
+      closing = closing_;
     }
+    for (auto& [reply, pending] : taken) {
+      if (!pending.done) continue;
+      CallOutcome outcome;
+      const auto code = static_cast<absl::StatusCode>(reply->code());
+      if (closing &&
+          (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kUnauthenticated)) {
+        // Close() ended the session: the server cancelled what was parked,
+        // and refuses what reached it after the session's end. To the
+        // caller, the call failed because the session closed.
+        outcome = GoneOutcome("session closed");
+      } else {
+        outcome.code = code;
+        outcome.error_kind = std::move(*reply->mutable_error_kind());
+        outcome.error_message = std::move(*reply->mutable_error_message());
+        outcome.response = std::move(*reply->mutable_response());
+      }
+      pending.done(outcome);
+    }
+    // The requests' keep-alives go only now, after the server has taken its
+    // own references.
+    taken.clear();
     in_.Clear();
   }
   mu_.Lock();
@@ -652,6 +670,10 @@ void Connection::FlushLoop() {
         // Releases alone linger, so that a burst of drops goes out as one
         // message, or rides with a call made meanwhile.
         mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustHurry), kReleaseLinger);
+        if (closing_ || broken_) return;
+      } else if (!heartbeat && !probe) {
+        // Calls linger a little, so that more join them in one frame.
+        mu_.AwaitWithTimeout(Condition(this, &Connection::CallsMustGo), kCallLinger);
         if (closing_ || broken_) return;
       }
     }

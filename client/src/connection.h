@@ -330,6 +330,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool FlusherMustHurry() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || broken_ || flusher_has_calls_ || AcksDue();
   }
+  // Queued calls stop lingering: enough of them wait, or another thread
+  // wrote them.
+  bool CallsMustGo() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Enough acknowledgements wait to send them by themselves.
   bool AcksDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether every Release call with a call id up to up_to has been answered.

@@ -171,9 +171,14 @@ StreamState SessionCore::state() const {
 
 void SessionCore::Dispatch(const v1::Call& call) {
   const uint64_t call_id = call.call_id();
+  // The stream awaits the call's reply from now on; the ledger says below
+  // whether the call is new. A call id this stream awaits already (a
+  // duplicate of a call in flight) stays awaited for that call.
+  bool newly_awaited = false;
   {
     MutexLock lock(&mu_);
     if (!TakesRepliesLocked()) return;
+    newly_awaited = awaiting_.insert(call_id).second;
   }
   absl::Status kept_status;
   std::string kept_response;
@@ -181,30 +186,25 @@ void SessionCore::Dispatch(const v1::Call& call) {
     case CallLedger::Arrival::kAnswered: {
       // Sent again after a resume, and answered before: the reply kept.
       MutexLock lock(&mu_);
+      if (newly_awaited) awaiting_.erase(call_id);
       QueueReplyLocked(call_id, kept_status, std::move(kept_response));
       return;
     }
     case CallLedger::Arrival::kDuplicate: {
       MutexLock lock(&mu_);
+      if (newly_awaited) awaiting_.erase(call_id);
       QueueReplyLocked(
           call_id,
           error::ValueError(absl::StrCat("call id ", call_id, " is in use by a call in flight")),
           std::string());
       return;
     }
-    case CallLedger::Arrival::kInFlight: {
+    case CallLedger::Arrival::kInFlight:
       // Sent again after a resume while it runs (or is parked): its reply
       // comes here.
-      MutexLock lock(&mu_);
-      awaiting_.insert(call_id);
       return;
-    }
     case CallLedger::Arrival::kNew:
       break;
-  }
-  {
-    MutexLock lock(&mu_);
-    awaiting_.insert(call_id);
   }
   const Method* method = dispatcher_.Find(call.method());
   if (method == nullptr) {

@@ -8,9 +8,12 @@
 //   for (int i = 0; i < 1000; ++i) sent.push_back(jobs.async().append(i));
 //   for (auto& f : sent) f.get();              // throws that call's error
 //
-// async() sends each call at once, on the session stream, in the order the
-// calls are made; the server runs a session's calls in that order too, so
-// the effects are those of the same calls made one after another. A
+// async() sends each call on the session stream, in the order the calls are
+// made; the server runs a session's calls in that order too, so the effects
+// are those of the same calls made one after another. Calls made in a burst
+// go out together: the connection writes what is queued when a Future is
+// waited on, when 64 KiB are queued, or 100 microseconds after the first of
+// them, whichever comes first. A
 // Batch goes further: calls made through async(batch) are gathered and go out
 // together, as one message, when the batch is sent:
 //
@@ -34,11 +37,14 @@
 #ifndef SHOAL_PIPELINE_H_
 #define SHOAL_PIPELINE_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <future>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace shoal {
@@ -91,7 +97,7 @@ class CallTicket {
   void Send();
   // Sends, then waits until an awaited call's reply is in, reading replies
   // on this thread while no other thread reads. When another thread read
-  // the reply, its conversion may still be running: the std::future waits.
+  // the reply, its conversion may still be running: the ResultSlot waits.
   void Await();
   // Leaves an awaited call's reply to the connection's reader thread.
   void Disown();
@@ -102,44 +108,117 @@ class CallTicket {
   std::shared_ptr<Connection> connection_;
   uint64_t call_id_ = 0;
 };
+
+// Where one call's result is delivered: set once, by the thread that read the
+// reply, and taken by the Future. Setting it makes no system call unless the
+// Future's thread is already blocked on it (unlike std::promise, whose every
+// set_value wakes a futex); waiting blocks only when the result is not there.
+class ResultSlotBase {
+ public:
+  ResultSlotBase() = default;
+  ResultSlotBase(const ResultSlotBase&) = delete;
+  ResultSlotBase& operator=(const ResultSlotBase&) = delete;
+
+  bool ready() const { return state_.load(std::memory_order_acquire) == kReady; }
+  // Blocks until the result is set.
+  void Wait();
+  // Blocks at most timeout; true when the result is set.
+  bool WaitFor(std::chrono::nanoseconds timeout);
+
+  void set_exception(std::exception_ptr error) {
+    error_ = std::move(error);
+    Publish();
+  }
+
+ protected:
+  // Makes the result visible, and wakes the thread blocked on it, if any.
+  void Publish();
+  // Looks at the slot for a little while; true once it is ready.
+  bool SpinUntilReady() const;
+  void RethrowError() {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  static constexpr int kPending = 0;
+  static constexpr int kReady = 1;
+  static constexpr int kWaited = 2;  // pending, and a thread blocks on it
+  std::atomic<int> state_{kPending};
+  std::exception_ptr error_;
+};
+
+template <class T>
+class ResultSlot : public ResultSlotBase {
+ public:
+  void set_value(T value) {
+    value_.emplace(std::move(value));
+    Publish();
+  }
+  // The result, once ready: the value, or the error thrown.
+  T Take() {
+    RethrowError();
+    return std::move(*value_);
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class ResultSlot<void> : public ResultSlotBase {
+ public:
+  void set_value() { Publish(); }
+  void Take() { RethrowError(); }
+};
 }  // namespace detail
 
-// The result of one pipelined call: a std::future that sends its batch first
-// when the call is still waiting in one.
+// The result of one pipelined call: it sends its batch first when the call
+// is still waiting in one.
 template <class T>
 class Future {
  public:
   Future() = default;
-  Future(std::future<T> future, detail::CallTicket ticket)
-      : future_(std::move(future)), ticket_(std::move(ticket)) {}
+  Future(std::shared_ptr<detail::ResultSlot<T>> slot, detail::CallTicket ticket)
+      : slot_(std::move(slot)), ticket_(std::move(ticket)) {}
 
   // Waits for the reply and returns the result, or throws the call's error
-  // (a shoal::Error). Like std::future::get, it may be called once.
+  // (a shoal::Error). Like std::future::get, it may be called once; called
+  // again, it throws std::future_error (no_state).
   T get() {
+    CheckValid();
     ticket_.Await();
-    return future_.get();
+    slot_->Wait();
+    std::shared_ptr<detail::ResultSlot<T>> slot = std::move(slot_);
+    return slot->Take();
   }
   // Waits for the reply without taking the result.
   void wait() {
+    CheckValid();
     ticket_.Await();
-    future_.wait();
+    slot_->Wait();
   }
   // Waits at most timeout; true when the reply is there.
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) {
+    CheckValid();
     ticket_.Send();
     ticket_.Disown();
-    return future_.wait_for(timeout) == std::future_status::ready;
+    return slot_->WaitFor(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   }
   // Whether the reply is there, without waiting or sending.
   bool ready() const {
-    return future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    CheckValid();
+    return slot_->ready();
   }
   // Whether this Future holds a call (false once get() has run).
-  bool valid() const { return future_.valid(); }
+  bool valid() const { return slot_ != nullptr; }
 
  private:
-  std::future<T> future_;
+  void CheckValid() const {
+    if (slot_ == nullptr) throw std::future_error(std::future_errc::no_state);
+  }
+
+  std::shared_ptr<detail::ResultSlot<T>> slot_;
   detail::CallTicket ticket_;
 };
 
