@@ -30,8 +30,8 @@ constexpr size_t kSpots = 64;
 
 // How many times a waiter looks at a slot before it blocks: first with a
 // pause of the processor in between, then giving up its time slice (to the
-// reader thread, when both share a core): some tens of microseconds in all.
-constexpr int kBusySpins = 100;
+// reader thread, when both share a core): a few microseconds in all.
+constexpr int kBusySpins = 20;
 constexpr int kYieldingSpins = 20;
 
 void Relax() {
