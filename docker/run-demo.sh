@@ -37,7 +37,7 @@ fault=0
 case "${1:-}" in
   "") ;;
   --fault) fault=1 ;;
-  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$here/${0##*/}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: $0 [--fault]" >&2; exit 2 ;;
 esac
 started=$SECONDS
