@@ -3,13 +3,16 @@
 # failure.
 #
 #   docker/run-demo.sh           the job on a server, a coordinator and three
-#                                workers, each container a host of its own
+#                                workers, each container a host of its own,
+#                                then the pool phase: the workers serve a
+#                                named Pool and the coordinator maps over it
 #   docker/run-demo.sh --fault   the same, with worker-1's network cut for 6 s
 #                                (docker network disconnect, then connect)
 #                                while it holds stats_lock halfway through a
 #                                commit, then worker-2 killed (docker kill)
 #                                while it holds stats_lock halfway through a
-#                                commit, with tasks in flight
+#                                commit, with tasks in flight, then worker-3
+#                                killed in the middle of the pool's map
 #
 # It builds the two images first (docker/Dockerfile; the compiled stage comes
 # from the cache after the first build). The base image is $SHOAL_BASE_IMAGE
@@ -18,12 +21,14 @@
 # Debian's packages by make-base.sh. The authkey is docker/authkey, made
 # once (mode 0600) and handed to the containers as a compose secret.
 #
-# Exit status 0 when the coordinator's checks passed and every worker ended
-# as it should (with --fault: worker-1 kept its session across the cut and
+# Exit status 0 when the coordinator's checks passed (both phases: every
+# result of the map present and correct, in order) and every worker ended as
+# it should (with --fault: worker-1 kept its session across the cut and
 # finished its commit on it, worker-2 killed, and the coordinator saw it
-# lost, and it alone, the lock recovered and its tasks put back). Every wait
-# is bounded, and
-# the containers and the network are removed at the end.
+# lost, and it alone, the lock recovered and its tasks put back; worker-3
+# killed mid-map, and the coordinator saw it lost holding leased tasks,
+# which went back to the pool). Every wait is bounded, and the containers
+# and the network are removed at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -32,7 +37,7 @@ fault=0
 case "${1:-}" in
   "") ;;
   --fault) fault=1 ;;
-  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$here/${0##*/}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: $0 [--fault]" >&2; exit 2 ;;
 esac
 started=$SECONDS
@@ -166,6 +171,17 @@ if [[ $fault == 1 ]]; then
     fail "the other workers never waited on stats_lock"
   step "docker kill worker-2"
   docker kill "${workers[1]}" >/dev/null
+
+  # The pool phase: worker-3 says when it has run 200 tasks of the pool's
+  # map, from inside a task, so with a chunk leased to it. Killed then, its
+  # session ends 10 s later (the grace), and the tasks of its chunk not
+  # reported go back to the pool and run on worker-1.
+  step "waiting for worker-3 to be in the middle of the pool's map"
+  await_log "${workers[2]}" worker-3 'tasks of the map run here'
+  docker logs "${workers[2]}" 2>&1 | grep 'tasks of the map run here'
+  step "docker kill worker-3"
+  docker kill "${workers[2]}" >/dev/null
+  docker exec "$server" shoal show demo-pool || true
 fi
 
 step "waiting for the coordinator"
@@ -182,12 +198,16 @@ if [[ $fault == 1 ]]; then
   lost=$(docker logs "$coordinator" 2>&1 | grep -E '^workers: .*lost:' | tail -1)
   [[ $lost == *"lost: worker-2#"* && $lost != *worker-1* ]] ||
     problems+=("the coordinator did not lose worker-2 alone: ${lost:-no summary}")
+  # ... and worker-3, alone, in the pool phase.
+  pool_lost=$(docker logs "$coordinator" 2>&1 | grep -E '^pool lost:' | tail -1)
+  [[ $pool_lost == *"worker-3#"*" mid-map, holding "* && $pool_lost != *worker-1* ]] ||
+    problems+=("the coordinator did not lose worker-3 alone mid-map: ${pool_lost:-no summary}")
 fi
 for i in 0 1 2; do
   name=worker-$((i + 1))
   code=$(docker inspect -f '{{.State.ExitCode}}' "${workers[i]}")
   running=$(docker inspect -f '{{.State.Running}}' "${workers[i]}")
-  if [[ $fault == 1 && $name == worker-2 ]]; then
+  if [[ $fault == 1 && ($name == worker-2 || $name == worker-3) ]]; then
     [[ $code == 137 ]] || problems+=("$name was not killed (exit status $code)")
   elif [[ $running == true ]]; then
     problems+=("$name still runs")

@@ -19,6 +19,7 @@
 //   taken       Value          items taken from the queue (atomic add)
 //   phase-P#A   Barrier        phase P begins together (attempt A)
 //   stop        Event          the job is over
+//   demo-pool   Pool           the pool phase's named pool
 //
 // A worker takes a task, records it in flight, computes, then commits under
 // stats_lock: it writes an intent record, the result, and in one update the
@@ -36,7 +37,17 @@
 // it checks that every task has a correct result, that the counter counted
 // one commit per task with no duplicate, and prints a summary.
 //
-//   shoal_demo coordinator [--workers=3] [--tasks=300] [--work-ms=5] [--expect-fault]
+// Then the pool phase (docs/pool.md): the workers left serve a named Pool,
+// demo-pool, with serve_pool, and the coordinator maps "collatz" over
+// --pool-tasks inputs on it (a Pool of no local processes, chunks of 20),
+// watching the workers' sessions and the pool's leases meanwhile. Each
+// worker says when it has run 200 tasks of the map; the fault run kills one
+// then, holding a leased chunk, whose tasks go back to the pool when its
+// session ends. The coordinator checks every result, in order, and prints
+// the time the map took.
+//
+//   shoal_demo coordinator [--workers=3] [--tasks=300] [--work-ms=5]
+//                          [--pool-tasks=4000] [--pool-work-ms=3] [--expect-fault]
 //   shoal_demo worker --name=worker-1 [--hang-after=K] [--pause-after=K]
 //
 // Both take --server=ADDRESS (default $SHOAL_SERVER) and --authkey-file=PATH
@@ -47,16 +58,20 @@
 // pauses for --pause-ms (10000) with stats_lock held and the commit half
 // done, while the run cuts the container's network for a few seconds; it
 // then finishes the commit on its session, which the client library resumes
-// on a new connection.
-// The coordinator exits 0 when every check passes.
+// on a new connection. With --expect-fault the coordinator also expects a
+// pool worker lost mid-map, holding leased tasks; without, none.
+// The coordinator exits 0 when every check of both phases passes.
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
+#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -75,7 +90,8 @@ using Clock = std::chrono::steady_clock;
 using shoal::Value;
 
 constexpr char kUsage[] =
-    "usage: shoal_demo coordinator [--workers=3] [--tasks=300] [--work-ms=5] [--expect-fault]\n"
+    "usage: shoal_demo coordinator [--workers=3] [--tasks=300] [--work-ms=5]\n"
+    "                              [--pool-tasks=4000] [--pool-work-ms=3] [--expect-fault]\n"
     "       shoal_demo worker --name=NAME [--hang-after=K] [--pause-after=K] [--pause-ms=MS]\n"
     "options of both: --server=ADDRESS (default $SHOAL_SERVER or 127.0.0.1:50051)\n"
     "                 --authkey-file=PATH (default $SHOAL_AUTHKEY_FILE)\n";
@@ -88,6 +104,16 @@ constexpr seconds kLockWait{120};
 constexpr seconds kBarrierWait{30};
 constexpr int kBarrierAttempts = 5;
 constexpr milliseconds kIdleGet{250};
+// The pool phase: the named pool, its map's chunksize, how many tasks of the
+// map a worker runs before it says so (the fault run's cue), how often the
+// coordinator looks at the pool while the map runs, and how often a serving
+// worker checks that the coordinator is still there.
+constexpr char kPoolName[] = "demo-pool";
+constexpr int kPoolChunk = 20;
+constexpr int64_t kPoolCue = 200;
+constexpr milliseconds kPoolLook{250};
+constexpr seconds kPoolReport{1};
+constexpr seconds kServeCheck{2};
 
 struct Args {
   std::string role;
@@ -99,6 +125,8 @@ struct Args {
   int workers = 3;
   int tasks = 300;
   int work_ms = 5;
+  int pool_tasks = 4000;
+  int pool_work_ms = 3;
   int hang_after = 0;
   int pause_after = 0;
   int pause_ms = 10000;
@@ -158,6 +186,10 @@ Args Parse(int argc, char** argv) {
       args.tasks = Number(flag, need());
     } else if (flag == "--work-ms") {
       args.work_ms = Number(flag, need());
+    } else if (flag == "--pool-tasks") {
+      args.pool_tasks = Number(flag, need());
+    } else if (flag == "--pool-work-ms") {
+      args.pool_work_ms = Number(flag, need());
     } else if (flag == "--hang-after") {
       args.hang_after = Number(flag, need());
     } else if (flag == "--pause-after") {
@@ -176,6 +208,7 @@ Args Parse(int argc, char** argv) {
   if (args.authkey_file.empty()) Usage("no authkey: give --authkey-file or $SHOAL_AUTHKEY_FILE");
   if (args.workers < 1) Usage("--workers must be at least 1");
   if (args.tasks < 10) Usage("--tasks must be at least 10");
+  if (args.pool_tasks < 1) Usage("--pool-tasks must be at least 1");
   if (args.name.empty()) args.name = args.role;
   return args;
 }
@@ -265,6 +298,36 @@ int64_t Expected(int64_t phase, int64_t id) {
   int64_t sum = 0;
   for (int64_t i = id * 10; i < id * 10 + 10; ++i) sum += i * i;
   return sum;
+}
+
+// The pool phase's function: the steps the Collatz sequence of n takes to
+// reach 1.
+int64_t CollatzSteps(int64_t n) {
+  int64_t steps = 0;
+  for (; n > 1; ++steps) n = n % 2 == 0 ? n / 2 : 3 * n + 1;
+  return steps;
+}
+
+// The pool's functions, registered by name in every process that serves
+// the pool: "collatz"(n) -> [CollatzSteps(n), the worker that ran it], after
+// work_ms of work. ran, when set, is called after each task.
+shoal::Functions PoolFunctions(const std::string& worker, int64_t work_ms,
+                               std::function<void()> ran = nullptr) {
+  shoal::Functions fns;
+  fns.add("collatz", [worker, work_ms, ran](const Value::List& args) {
+    const int64_t steps = CollatzSteps(args.at(0).as_int());
+    std::this_thread::sleep_for(milliseconds(work_ms));  // the work itself
+    if (ran) ran();
+    return Value(Value::List{steps, worker});
+  });
+  return fns;
+}
+
+// "4.2 s"
+std::string SecondsText(Clock::duration d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(d).count());
+  return text;
 }
 
 void UpdateStats(Job& job, std::vector<shoal::DictProxy::Entry> entries) {
@@ -395,6 +458,7 @@ class Worker {
       Process(ToTask(item));
     }
     Log(args_, "stop event set; " + Count(done_, "task") + " done here");
+    ServePool();
     return 0;
   }
 
@@ -414,6 +478,33 @@ class Worker {
     }
     job_.tasks.task_done();
     ++done_;
+  }
+
+  // The pool phase: serves the named pool until the coordinator closes it
+  // (serve_pool returns once it is closed and drained). The coordinator's
+  // session ending first leaves no one to close it: the worker then exits.
+  void ServePool() {
+    std::atomic<int64_t> ran{0};
+    const shoal::Functions fns =
+        PoolFunctions(args_.id, job_.settings.get("pool_work_ms").as_int(), [&] {
+          if (ran.fetch_add(1) + 1 == kPoolCue) {
+            Log(args_, std::to_string(kPoolCue) + " tasks of the map run here");
+          }
+        });
+    Log(args_, "serving pool " + std::string(kPoolName));
+    std::future<void> served =
+        std::async(std::launch::async, [&] { shoal::serve_pool(m_, kPoolName, fns); });
+    while (served.wait_for(kServeCheck) != std::future_status::ready) {
+      try {
+        CheckCoordinator();
+      } catch (const Failure&) {
+        Log(args_, "FAILED: the coordinator's session ended before it closed the pool");
+        std::_Exit(1);  // serve_pool would wait for ever
+      }
+    }
+    served.get();
+    Log(args_, "pool " + std::string(kPoolName) + " closed; " + Count(ran.load(), "task") +
+                   " of its map run here");
   }
 
   // Without a coordinator no stop event will come.
@@ -518,8 +609,13 @@ class Coordinator {
       job_.stop.set();  // the workers stop too
       throw;
     }
-    WaitForWorkersToLeave();
-    return Check();
+    // The workers go on to serve the pool: waiting for that puts the
+    // job's summary after their last words of the job.
+    const bool serving = WaitForPoolWorkers();
+    const int job = Check();
+    if (!serving) throw Failure("the workers did not all serve " + std::string(kPoolName));
+    const int pool = RunPool();
+    return job != 0 ? job : pool;
   }
 
  private:
@@ -531,6 +627,7 @@ class Coordinator {
     job_.settings.set("tasks", args_.tasks / 10 * 10);
     job_.settings.set("workers", args_.workers);
     job_.settings.set("work_ms", args_.work_ms);
+    job_.settings.set("pool_work_ms", args_.pool_work_ms);
     job_.settings.set("coordinator", m_.session_id());
     job_.settings.set("next", Value());
     UpdateStats(job_, {{"processed", 0},
@@ -691,11 +788,208 @@ class Coordinator {
     losses_.push_back(std::move(loss));
   }
 
-  // The workers leave once the stop event is set; waiting for them puts the
-  // summary after their last words.
+  // The workers that finished the job, each with a pull parked on the
+  // pool: every one of them serves it. False when they did not within
+  // kStartWait.
+  bool WaitForPoolWorkers() {
+    const Deadline deadline(kStartWait);
+    for (;;) {
+      std::vector<shoal::SessionInfo> sessions;
+      const std::map<std::string, std::string> live = LiveWorkers(&sessions);
+      std::set<std::string> pulling;
+      for (const shoal::SessionInfo& session : sessions) {
+        for (const shoal::SessionHolding& holding : session.holdings) {
+          if (holding.name == kPoolName && holding.waiting > 0) {
+            pulling.insert(std::to_string(session.id));
+          }
+        }
+      }
+      size_t serving = 0;
+      for (const std::string& worker : finished_) {
+        auto it = live.find(worker);
+        serving += it != live.end() && pulling.count(it->second) != 0 ? 1 : 0;
+      }
+      if (serving == finished_.size()) return true;
+      if (deadline.passed()) {
+        Log(args_, "only " + std::to_string(serving) + " of " +
+                       Count(static_cast<int64_t>(finished_.size()), "worker") + " serve " +
+                       kPoolName + " after " + std::to_string(kStartWait.count()) + " s");
+        return false;
+      }
+      PollPause();
+    }
+  }
+
+  // The workers leave once the pool is closed; waiting for them puts the
+  // pool's summary after their last words.
   void WaitForWorkersToLeave() {
     const Deadline deadline(seconds(10));
     while (!LiveWorkers(nullptr).empty() && !deadline.passed()) PollPause();
+  }
+
+  // What the coordinator saw of a pool worker while the map ran.
+  struct PoolWorker {
+    std::string session;
+    int64_t leased = 0;         // tasks leased to it when last seen
+    bool disconnected = false;  // its session has no stream left
+    bool lost = false;          // its session ended during the map
+  };
+
+  // One look at the pool while the map runs: logs a worker whose connection
+  // broke, and one whose session ended (its leased tasks then went back to
+  // the pool), and, when report is set, the map's progress.
+  void LookAtPool(std::map<std::string, PoolWorker>& workers, int64_t tasks, bool report,
+                  Clock::duration elapsed) {
+    const shoal::ObjectInfo pool = m_.describe(kPoolName);
+    std::map<std::string, int64_t> leased_by_session;
+    int64_t leased = 0;
+    for (const shoal::Holder& holder : pool.holders) {
+      leased_by_session[std::to_string(holder.session_id)] = holder.count;
+      leased += holder.count;
+    }
+    std::map<std::string, int> streams;
+    for (const shoal::SessionInfo& session : m_.sessions()) {
+      streams[std::to_string(session.id)] = session.streams;
+    }
+    std::vector<std::string> by_worker;
+    for (auto& [id, w] : workers) {
+      if (w.lost) continue;
+      auto alive = streams.find(w.session);
+      if (alive == streams.end()) {
+        w.lost = true;
+        Log(args_, id + ": session ended mid-map; its " + Count(w.leased, "leased task") +
+                       " went back to the pool");
+        continue;
+      }
+      auto held = leased_by_session.find(w.session);
+      w.leased = held == leased_by_session.end() ? 0 : held->second;
+      if (alive->second == 0 && !w.disconnected) {
+        w.disconnected = true;
+        Log(args_, id + ": connection lost mid-map, holding " +
+                       Count(w.leased, "leased task") + "; they go back to the pool when its " +
+                       "session ends (the server's --stream-grace)");
+      }
+      by_worker.push_back(id + " " + std::to_string(w.leased) +
+                          (w.disconnected ? " (no connection)" : ""));
+    }
+    if (report) {
+      const int64_t done = tasks - pool.size - leased;
+      Log(args_, "map: " + std::to_string(done) + " of " + std::to_string(tasks) + " done, " +
+                     std::to_string(pool.size) + " pending, leased: " + Join(by_worker) + " (" +
+                     SecondsText(elapsed) + ")");
+    }
+  }
+
+  // The pool phase: the workers serve the named pool (processes = 0: this
+  // program starts none), and the map's results come back in input order.
+  int RunPool() {
+    shoal::PoolOptions options;
+    options.processes = 0;
+    options.name = kPoolName;
+    options.chunksize = kPoolChunk;
+    shoal::Pool pool(m_, PoolFunctions(args_.id, args_.pool_work_ms), options);
+    std::map<std::string, PoolWorker> workers;
+    const std::map<std::string, std::string> live = LiveWorkers(nullptr);
+    for (const std::string& worker : finished_) {
+      auto it = live.find(worker);
+      if (it != live.end()) workers[worker].session = it->second;
+    }
+    const int64_t tasks = args_.pool_tasks;
+    Value::List inputs;
+    for (int64_t n = 1; n <= tasks; ++n) inputs.emplace_back(n);
+    const Clock::duration even = milliseconds(tasks * args_.pool_work_ms) /
+                                 std::max<int64_t>(static_cast<int64_t>(workers.size()), 1);
+    Log(args_, "pool " + std::string(kPoolName) + ": mapping collatz over " +
+                   std::to_string(tasks) + " numbers in chunks of " +
+                   std::to_string(kPoolChunk) + ", " + std::to_string(args_.pool_work_ms) +
+                   " ms of work each, on " +
+                   Count(static_cast<int64_t>(workers.size()), "worker") +
+                   " (the work alone, spread evenly: " + SecondsText(even) + ")");
+
+    const Clock::time_point start = Clock::now();
+    shoal::AsyncResult mapped = pool.map_async("collatz", inputs);
+    const Deadline deadline(kPhaseWait);
+    Clock::time_point next_report = start + kPoolReport;
+    while (!mapped.ready()) {
+      if (deadline.passed()) {
+        throw Failure("the map unfinished after " + std::to_string(kPhaseWait.count()) + " s");
+      }
+      const Clock::time_point now = Clock::now();
+      const bool report = now >= next_report;
+      if (report) next_report += kPoolReport;
+      LookAtPool(workers, tasks, report, now - start);
+      mapped.wait(kPoolLook);
+    }
+    const Clock::duration took = Clock::now() - start;
+    // Tasks a lost worker held ran again only once its session had ended:
+    // this look sees it gone even when the map finished at once after.
+    LookAtPool(workers, tasks, false, took);
+    Value::List results;
+    std::string error;
+    try {
+      results = mapped.get().as_list();
+    } catch (const shoal::Error& e) {
+      error = e.kind() + ": " + e.what();
+    }
+    Log(args_, "map done in " + SecondsText(took) +
+                   (error.empty() ? "" : "; it failed: " + error));
+    pool.close();
+    pool.join();
+    WaitForWorkersToLeave();
+    return CheckPool(workers, results, error, took, even);
+  }
+
+  int CheckPool(const std::map<std::string, PoolWorker>& workers, const Value::List& results,
+                const std::string& error, Clock::duration took, Clock::duration even) {
+    const int64_t tasks = args_.pool_tasks;
+    int64_t wrong = 0;
+    std::map<std::string, int64_t> by_worker;
+    for (const auto& [id, w] : workers) by_worker[id] = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Value::List& r = results[i].as_list();
+      if (r.at(0).as_int() != CollatzSteps(static_cast<int64_t>(i) + 1)) ++wrong;
+      ++by_worker[r.at(1).as_str()];
+    }
+    const int64_t missing = tasks - static_cast<int64_t>(results.size());
+    std::vector<std::string> serving;
+    std::vector<std::string> lost;
+    int64_t given_back = 0;
+    for (const auto& [id, w] : workers) {
+      serving.push_back(id);
+      if (!w.lost) continue;
+      lost.push_back(id + " mid-map, holding " + Count(w.leased, "leased task"));
+      given_back += w.leased;
+    }
+    std::vector<std::string> failed;
+    if (!error.empty() || missing != 0 || wrong != 0) failed.push_back("results");
+    if (args_.expect_fault ? lost.empty() || given_back == 0 : !lost.empty()) {
+      failed.push_back("fault");
+    }
+
+    std::printf("\n== shoal pool summary ==\n");
+    std::printf("served by:      %s\n", Join(serving).c_str());
+    std::printf("map:            collatz over 1..%lld, in chunks of %d, %d ms of work each\n",
+                static_cast<long long>(tasks), kPoolChunk, args_.pool_work_ms);
+    std::printf("results:        %zu in input order, %lld missing, %lld wrong\n", results.size(),
+                static_cast<long long>(missing), static_cast<long long>(wrong));
+    std::printf("time:           %s (the work alone, spread evenly over %s: %s)\n",
+                SecondsText(took).c_str(),
+                Count(static_cast<int64_t>(workers.size()), "worker").c_str(),
+                SecondsText(even).c_str());
+    std::string tally;
+    for (const auto& [worker, count] : by_worker) {
+      tally += (tally.empty() ? "" : ", ") + worker + " " + std::to_string(count);
+    }
+    std::printf("by worker:      %s\n", tally.c_str());
+    std::printf("pool lost:      %s\n", lost.empty() ? "none" : Join(lost).c_str());
+    if (given_back > 0) {
+      std::printf("given back:     %s, run again on the others once the session ended\n",
+                  Count(given_back, "task").c_str());
+    }
+    std::printf("result:         %s\n",
+                failed.empty() ? "OK" : ("FAILED (" + Join(failed) + ")").c_str());
+    std::fflush(stdout);
+    return failed.empty() ? 0 : 1;
   }
 
   int Check() {
