@@ -281,9 +281,15 @@ void Connection::WriteCalls(v1::ClientFrame* more) {
     frame.Swap(&queued_);
     queued_bytes_ = 0;
     flusher_has_calls_ = false;
-    // Releases and acknowledgements ride along with the calls.
+    // Releases and acknowledgements ride along with the calls. Alone,
+    // acknowledgements wait until enough of them do (AcksDue, which wakes
+    // the flusher), or for the next heartbeat: a caller that waits on a
+    // Future after the replies before it were read must not write a frame
+    // of acknowledgements each time.
     TakeReleasesLocked(&frame);
-    TakeAcksLocked(&frame);
+    if (frame.calls_size() > 0 || (more != nullptr && more->calls_size() > 0) || AcksDue()) {
+      TakeAcksLocked(&frame);
+    }
   }
   if (more != nullptr) {
     for (v1::Call& call : *more->mutable_calls()) *frame.add_calls() = std::move(call);
