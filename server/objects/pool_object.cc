@@ -156,7 +156,13 @@ void PoolObject::Finish(Result result) {
   if (it == jobs_.end()) return;
   if (result.ok && result.value.contains_ref()) MarkMayHoldRefs();
   const int64_t index = result.index;
-  it->second.ready.insert_or_assign(index, std::move(result));
+  Ready ready;
+  if (!result.packed.empty()) {
+    ready.packed = std::move(result.packed);
+  } else {
+    ready.other = std::make_unique<Result>(std::move(result));
+  }
+  it->second.ready.insert_or_assign(index, std::move(ready));
 }
 
 int64_t PoolObject::PlaceOf(Leased& l, int64_t index) {
@@ -323,12 +329,12 @@ WaitId PoolObject::Pull(WaitRequest request, int64_t max) {
                        PullPayload{max});
 }
 
-void PoolObject::TakeOne(Result& r, Taken& taken) {
-  if (!r.packed.empty()) {
+void PoolObject::TakeOne(int64_t index, Ready& r, Taken& taken) {
+  if (r.other == nullptr) {
     taken.records += r.packed;
-    taken.indexes.emplace_back(r.index);
+    taken.indexes.emplace_back(index);
   } else {
-    taken.others.push_back(ResultValue(r));
+    taken.others.push_back(ResultValue(*r.other));
   }
 }
 
@@ -336,10 +342,14 @@ bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
   Taken taken;
   size_t count = 0;
   const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : job.ready.size();
+  // Most results come packed, a few bytes each.
+  const size_t most = std::min(cap, job.ready.size());
+  taken.indexes.reserve(most);
+  taken.records.reserve(most * 8);
   if (f.unordered) {
     auto it = job.ready.begin();
     while (it != job.ready.end() && count < cap) {
-      TakeOne(it->second, taken);
+      TakeOne(it->first, it->second, taken);
       ++count;
       job.live.Erase(it->first);
       it = job.ready.erase(it);
@@ -348,7 +358,7 @@ bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
     int64_t next = f.start;
     auto it = job.ready.find(next);
     while (it != job.ready.end() && it->first == next && count < cap) {
-      TakeOne(it->second, taken);
+      TakeOne(it->first, it->second, taken);
       ++count;
       job.live.Erase(it->first);
       it = job.ready.erase(it);
@@ -590,7 +600,9 @@ void PoolObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) con
     }
   }
   for (const auto& [id, job] : jobs_) {
-    for (const auto& [index, r] : job.ready) r.value.ForEachRef(fn);
+    for (const auto& [index, r] : job.ready) {
+      if (r.other != nullptr) r.other->value.ForEachRef(fn);
+    }
   }
 }
 

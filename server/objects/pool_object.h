@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -177,12 +178,18 @@ class PoolObject : public Object {
     size_t hint = 0;
     bool sorted = true;  // chunk's indexes ascend
   };
+  // A result waiting to be fetched, kept small: a packed value's record, or
+  // the whole result.
+  struct Ready {
+    std::string packed;
+    std::unique_ptr<Result> other;
+  };
   struct Job {
     int64_t chunksize = 1;
     // Indexes submitted and not yet fetched.
     IndexRanges live;
     // Results reported and not yet fetched, by index.
-    absl::btree_map<int64_t, Result> ready;
+    absl::btree_map<int64_t, Ready> ready;
   };
   struct Worker {
     int64_t leased = 0;
@@ -214,7 +221,7 @@ class PoolObject : public Object {
   static int64_t PlaceOf(Leased& l, int64_t index);
   // What a fetch gets now: false when nothing is ready for it.
   bool TakeResults(Job& job, const FetchPayload& f, Value* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static void TakeOne(Result& r, Taken& taken);
+  static void TakeOne(int64_t index, Ready& r, Taken& taken);
   // Stores a result for a task no longer pending nor leased.
   void Finish(Result result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
