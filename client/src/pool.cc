@@ -25,6 +25,7 @@
 #include "shoal/errors.h"
 #include "shoal/process.h"
 #include "shoal/proxy.h"
+#include "shared/packed_values.h"
 #include "shared/stack_arena.h"
 #include "shared/value_codec.h"
 #include "shoal/v1/pool.pb.h"
@@ -202,17 +203,45 @@ Fetched FetchResults(const PoolProxy& pool, uint64_t job, int64_t start, int64_t
 template <typename Take>
 void Unpack(const v1::PackedResults& packed, Take take) {
   if (packed.indexes_size() == 0) return;
-  StackArena arena;
-  v1::ListValue* values = arena.Create<v1::ListValue>();
-  if (!ParseCarryingValues(packed.values(), values) ||
-      values->items_size() != packed.indexes_size()) {
-    throw Error("Error", "the server sent malformed packed results");
-  }
-  for (int i = 0; i < values->items_size(); ++i) {
-    absl::StatusOr<Value> value = DecodeReplyValue(values->items(i));
+  int count = 0;
+  const bool read = ForEachRecord(packed.values(), [&](int i, absl::string_view bytes) {
+    ++count;
+    if (i >= packed.indexes_size()) return;
+    absl::StatusOr<Value> value = DecodePackedValue(bytes);
     if (!value.ok()) ThrowStatus(value.status());
     take(packed.indexes(i), *std::move(value));
+  });
+  if (!read || count != packed.indexes_size()) {
+    throw Error("Error", "the server sent malformed packed results");
   }
+}
+
+// The arguments of a packed task (the value of its record, a list) into
+// args.
+absl::Status ArgsOf(absl::string_view value, Value::List& args) {
+  args.clear();
+  WireReader in(value);
+  uint32_t number = 0, type = 0;
+  absl::string_view list;
+  if (in.Field(&number, &type, &list) && in.done() && number == 7 && type == 2) {
+    absl::Status status;
+    const bool read = ForEachRecord(list, [&](int, absl::string_view item) {
+      if (!status.ok()) return;
+      absl::StatusOr<Value> arg = DecodePackedValue(item);
+      if (arg.ok()) {
+        args.push_back(*std::move(arg));
+      } else {
+        status = arg.status();
+      }
+    });
+    if (read) return status;
+  }
+  args.clear();
+  absl::StatusOr<Value> whole = DecodePackedValue(value);
+  if (!whole.ok()) return whole.status();
+  if (!whole->is_list()) return absl::InvalidArgumentError("packed arguments are lists");
+  args = whole->as_list();
+  return absl::OkStatus();
 }
 
 // Runs one task: its value, or false and the error's kind and message.
@@ -302,9 +331,13 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
   std::string kind, message;
   // Runs task index of fn (function) and adds its result.
   auto run = [&](const Pulled& p, const PoolFunction* fn, const std::string& function,
-                 int64_t index, const Value::List& args, bool packed) {
+                 int64_t index, const Value::List& args, bool packed,
+                 const absl::Status& decoded) {
     bool ok = false;
-    if (fn == nullptr) {
+    if (!decoded.ok()) {
+      kind = "ValueError";
+      message = std::string(decoded.message());
+    } else if (fn == nullptr) {
       kind = "ValueError";
       message = absl::StrCat("no function '", function, "' is registered in this worker");
     } else {
@@ -347,28 +380,20 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
     if (p.packed.indexes_size() > 0) {
       // Packed arguments hold no object references (the server refuses
       // them): they decode without the session.
-      StackArena chunk_arena;
-      v1::ListValue* args = chunk_arena.Create<v1::ListValue>();
-      if (!ParseCarryingValues(p.packed.args(), args) ||
-          args->items_size() != p.packed.indexes_size()) {
+      std::vector<absl::string_view> records;
+      records.reserve(static_cast<size_t>(p.packed.indexes_size()));
+      if (!ForEachRecord(p.packed.args(), [&](int, absl::string_view r) { records.push_back(r); }) ||
+          records.size() != static_cast<size_t>(p.packed.indexes_size())) {
         throw Error("Error", "the server sent a malformed packed chunk");
       }
       request.mutable_packed_results()->set_job(p.job);
       request.mutable_packed_results()->set_chunk(p.chunk);
       const PoolFunction* fn = fns.find(p.packed.function());
       Value::List list;
-      for (int i = 0; i < args->items_size(); ++i) {
-        list.clear();
-        absl::Status decoded = absl::OkStatus();
-        for (const v1::Value& arg : args->items(i).list().items()) {
-          absl::StatusOr<Value> v = DecodeReplyValue(arg);
-          if (!v.ok()) {
-            decoded = v.status();
-            break;
-          }
-          list.push_back(*std::move(v));
-        }
-        run(p, decoded.ok() ? fn : nullptr, p.packed.function(), p.packed.indexes(i), list, true);
+      for (size_t i = 0; i < records.size(); ++i) {
+        const absl::Status decoded = ArgsOf(records[i], list);
+        run(p, fn, p.packed.function(), p.packed.indexes(static_cast<int>(i)), list, true,
+            decoded);
       }
       if (values->items_size() > 0) {
         values->SerializeToString(request.mutable_packed_results()->mutable_values());
@@ -378,7 +403,8 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
       }
     } else {
       for (const TaskIn& task : p.tasks) {
-        run(p, fns.find(task.function), task.function, task.index, task.args.as_list(), false);
+        run(p, fns.find(task.function), task.function, task.index, task.args.as_list(), false,
+            absl::OkStatus());
       }
     }
     if (max_tasks > 0 && done >= max_tasks) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/objects/pool_object.h"
 #include "server/transport/tables.h"
+#include "shared/packed_values.h"
 #include "shared/utf8.h"
 #include "shared/value_codec.h"
 #include "shoal/v1/object.pb.h"
@@ -22,58 +23,6 @@ constexpr absl::string_view kService = "shoal.v1.PoolService";
 // refuse too (a malformed message, a str that is not UTF-8, nesting past
 // kMaxValueDepth) and object references, which the server would have to
 // count.
-class WireReader {
- public:
-  explicit WireReader(absl::string_view bytes) : p_(bytes.data()), end_(p_ + bytes.size()) {}
-  bool done() const { return p_ == end_; }
-  const char* at() const { return p_; }
-
-  bool Varint(uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
-      const uint8_t b = static_cast<uint8_t>(*p_++);
-      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  // A field's number and wire type, and for a length-delimited one its bytes
-  // (a fixed one is skipped).
-  bool Field(uint32_t* number, uint32_t* type, absl::string_view* bytes) {
-    uint64_t tag = 0;
-    if (!Varint(&tag) || (tag >> 3) == 0 || (tag >> 3) > std::numeric_limits<uint32_t>::max()) {
-      return false;
-    }
-    *number = static_cast<uint32_t>(tag >> 3);
-    *type = static_cast<uint32_t>(tag & 7);
-    uint64_t n = 0;
-    switch (*type) {
-      case 0:
-        return Varint(&n);
-      case 1:
-        return Skip(8);
-      case 5:
-        return Skip(4);
-      case 2:
-        if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-        *bytes = absl::string_view(p_, static_cast<size_t>(n));
-        p_ += n;
-        return true;
-      default:
-        return false;
-    }
-  }
-
- private:
-  bool Skip(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) return false;
-    p_ += n;
-    return true;
-  }
-  const char* p_;
-  const char* end_;
-};
-
 absl::Status BadPacked() { return error::ValueError(MalformedMessage("packed value")); }
 
 bool IsUtf8(absl::string_view s) {
