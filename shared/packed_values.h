@@ -136,6 +136,62 @@ bool ForEachRecord(absl::string_view list, Take take) {
   return true;
 }
 
+inline void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Appends a record (field 1, its length, bytes) to out.
+inline void AppendRecord(absl::string_view bytes, std::string* out) {
+  out->push_back('\x0a');
+  AppendVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+// Appends the serialized Value of value to out, as EncodeValueToSend would
+// write it: a plain value directly, any other through v1::Value.
+inline absl::Status AppendPackedValue(const Value& value, std::string* out) {
+  switch (value.type()) {
+    case Value::Type::kNone:
+      out->append("\x08\x01", 2);
+      return absl::OkStatus();
+    case Value::Type::kBool:
+      out->push_back('\x10');
+      out->push_back(value.as_bool() ? '\x01' : '\x00');
+      return absl::OkStatus();
+    case Value::Type::kInt:
+      out->push_back('\x18');
+      AppendVarint(static_cast<uint64_t>(value.as_int()), out);
+      return absl::OkStatus();
+    case Value::Type::kFloat: {
+      out->push_back('\x21');
+      const double d = value.as_float();
+      uint64_t bits = 0;
+      std::memcpy(&bits, &d, sizeof bits);
+      for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+      return absl::OkStatus();
+    }
+    case Value::Type::kStr:
+    case Value::Type::kBytes: {
+      const std::string& s = value.is_str() ? value.as_str() : value.as_bytes();
+      out->push_back(value.is_str() ? '\x2a' : '\x32');
+      AppendVarint(s.size(), out);
+      out->append(s);
+      return absl::OkStatus();
+    }
+    default: {
+      v1::Value wire;
+      absl::Status encoded = EncodeValueToSend(value, &wire);
+      if (!encoded.ok()) return encoded;
+      wire.AppendToString(out);
+      return absl::OkStatus();
+    }
+  }
+}
+
 }  // namespace shoal
 
 #endif  // SHOAL_SHARED_PACKED_VALUES_H_

@@ -307,15 +307,16 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
   int64_t done = 0;
   v1::PullRequest request;
   KeepAlive keep_alive;
-  StackArena arena;
-  v1::ListValue* values = arena.Create<v1::ListValue>();
+  // The packed values gathered, their records one after the other.
+  std::string values;
+  std::string scratch;
   // Sends the results gathered so far in a report of their own.
   auto report = [&]() {
     v1::ReportRequest out = RequestFor<v1::ReportRequest>(target);
     out.mutable_results()->Swap(request.mutable_results());
-    if (values->items_size() > 0) {
-      values->SerializeToString(request.mutable_packed_results()->mutable_values());
-      values->Clear();
+    if (!values.empty()) {
+      request.mutable_packed_results()->set_values(std::move(values));
+      values.clear();
     }
     if (request.has_packed_results()) {
       // The rest of the chunk's values go in the next message, for the same lease.
@@ -344,19 +345,38 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
       ok = RunTask(*fn, args, &value, &kind, &message);
     }
     ++done;
+    bool sent = false;
     if (ok && packed && !value.contains_ref()) {
-      v1::Value* wire = values->add_items();
-      EncodeArg(value, wire, &keep_alive);
-      request.mutable_packed_results()->add_indexes(index);
-      bytes += wire->ByteSizeLong();
-    } else {
+      scratch.clear();
+      if (absl::Status encoded = AppendPackedValue(value, &scratch); encoded.ok()) {
+        const size_t before = values.size();
+        AppendRecord(scratch, &values);
+        request.mutable_packed_results()->add_indexes(index);
+        bytes += values.size() - before;
+        sent = true;
+      } else {
+        // A value that cannot be sent fails its task.
+        ok = false;
+        kind = "ValueError";
+        message = std::string(encoded.message());
+      }
+    }
+    if (!sent) {
       v1::TaskResult* result = request.add_results();
       result->set_job(p.job);
       result->set_index(index);
       result->set_chunk(p.chunk);
       if (ok) {
-        EncodeArg(value, result->mutable_value(), &keep_alive);
-      } else {
+        try {
+          EncodeArg(value, result->mutable_value(), &keep_alive);
+        } catch (const Error& e) {
+          ok = false;
+          kind = e.kind();
+          message = e.what();
+          result->clear_value();
+        }
+      }
+      if (!ok) {
         result->mutable_error()->set_kind(kind);
         result->mutable_error()->set_message(message);
       }
@@ -395,9 +415,9 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
         run(p, fn, p.packed.function(), p.packed.indexes(static_cast<int>(i)), list, true,
             decoded);
       }
-      if (values->items_size() > 0) {
-        values->SerializeToString(request.mutable_packed_results()->mutable_values());
-        values->Clear();
+      if (!values.empty()) {
+        request.mutable_packed_results()->set_values(std::move(values));
+        values.clear();
       } else {
         request.clear_packed_results();
       }

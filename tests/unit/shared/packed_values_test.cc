@@ -30,6 +30,16 @@ TEST(PackedValuesTest, RecordsDecodeAsTheirValues) {
     got.push_back(*v);
   }));
   EXPECT_EQ(got, values);
+
+  // Written directly, the records are the bytes protobuf writes.
+  std::string written;
+  std::string one;
+  for (const Value& v : values) {
+    one.clear();
+    ASSERT_TRUE(AppendPackedValue(v, &one).ok());
+    AppendRecord(one, &written);
+  }
+  EXPECT_EQ(written, packed);
 }
 
 TEST(PackedValuesTest, MalformedRecordsAreRefused) {
