@@ -25,6 +25,9 @@
 #include "shoal/errors.h"
 #include "shoal/process.h"
 #include "shoal/proxy.h"
+#include "shared/packed_values.h"
+#include "shared/stack_arena.h"
+#include "shared/value_codec.h"
 #include "shoal/v1/pool.pb.h"
 
 namespace shoal {
@@ -66,11 +69,10 @@ class PoolProxy : public ObjectProxy {
 };
 
 struct TaskIn {
-  uint64_t job = 0;
   int64_t index = 0;
-  uint64_t chunk = 0;
   std::string function;
-  Value::List args;
+  // The arguments, as a list.
+  Value args;
 };
 
 struct ResultIn {
@@ -91,17 +93,19 @@ PoolProxy MakePool(const Manager& manager, const std::string& name,
       ProxyAccess::Create(manager, Kind::kPool, name, Value(), options));
 }
 
-// The arguments of task i, written into a task message.
-using EncodeArgs = std::function<void(size_t i, v1::PoolTask* task, KeepAlive* keep_alive)>;
+// The arguments of task i, added to args.
+using EncodeArgs = std::function<void(size_t i, v1::ListValue* args, KeepAlive* keep_alive)>;
 
 // Submits n tasks of func (task i is first_index + i, its arguments written
 // by encode) to job (0: new), in chunks of chunksize; returns the job. Each
 // message holds whole chunks, as the server cuts each message's tasks into
 // chunks. The first message goes alone, for the job's id; the rest are
-// pipelined.
+// pipelined. packed (when no argument holds an object reference) sends the
+// arguments packed (pool.proto's PackedArgs), which the server keeps as they
+// came.
 uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
                      const std::string& func, size_t n, const EncodeArgs& encode,
-                     int64_t first_index) {
+                     int64_t first_index, bool packed) {
   const AsyncTarget target = pool.target();
   std::vector<Future<uint64_t>> sent;
   size_t i = 0;
@@ -114,6 +118,9 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
     size_t bytes = 0;
     int in_message = 0;
     request->set_function(func);
+    StackArena arena;
+    v1::ListValue* args = arena.Create<v1::ListValue>();
+    if (packed) request->mutable_packed()->set_first_index(first_index + static_cast<int64_t>(i));
     size_t chunk_bytes = 0;
     int in_chunk = 0;
     while (i < n) {
@@ -125,16 +132,21 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
       } else if (chunk_bytes >= kMaxChunkBytes) {
         break;
       }
-      v1::PoolTask* task = request->add_tasks();
-      task->set_index(first_index + static_cast<int64_t>(i));
-      encode(i, task, &keep_alive);
-      const size_t size = task->ByteSizeLong();
+      v1::Value* item = args->add_items();
+      encode(i, item->mutable_list(), &keep_alive);
+      const size_t size = item->ByteSizeLong();
+      if (!packed) {
+        v1::PoolTask* task = request->add_tasks();
+        task->set_index(first_index + static_cast<int64_t>(i));
+        task->mutable_args()->Swap(item->mutable_list()->mutable_items());
+      }
       bytes += size;
       chunk_bytes += size;
       ++in_message;
       ++in_chunk;
       ++i;
     }
+    if (packed) args->SerializeToString(request->mutable_packed()->mutable_args());
     Future<uint64_t> f = Start(target, Submit, *request, std::move(keep_alive), job_of);
     if (job == 0) {
       job = f.get();
@@ -146,19 +158,27 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
   return job;
 }
 
-std::vector<ResultIn> FetchResults(const PoolProxy& pool, uint64_t job, int64_t start,
-                                   int64_t max, bool unordered, Timeout timeout) {
+// What a fetch got (pool.proto's ResultsReply, packed asked): the results
+// that came each apart, and the values that came packed, still packed.
+struct Fetched {
+  std::vector<ResultIn> others;
+  v1::PackedResults packed;
+};
+
+Fetched FetchResults(const PoolProxy& pool, uint64_t job, int64_t start, int64_t max,
+                     bool unordered, Timeout timeout) {
   const AsyncTarget target = pool.target();
   v1::ResultsRequest request = RequestFor<v1::ResultsRequest>(target);
   request.set_job(job);
   request.set_start(start);
   request.set_max(max);
   request.set_unordered(unordered);
+  request.set_packed(true);
   if (timeout.has_value()) request.set_timeout(std::max(0.0, timeout->count()));
   return Start(target, Results, request, KeepAlive(),
                [](ClientSession& session, v1::ResultsReply& reply) {
-                 std::vector<ResultIn> out;
-                 out.reserve(static_cast<size_t>(reply.results_size()));
+                 Fetched out;
+                 out.others.reserve(static_cast<size_t>(reply.results_size()));
                  for (v1::TaskResult& r : *reply.mutable_results()) {
                    ResultIn in;
                    in.index = r.index();
@@ -169,91 +189,246 @@ std::vector<ResultIn> FetchResults(const PoolProxy& pool, uint64_t job, int64_t 
                    } else {
                      in.value = session.Adopt(r.value());
                    }
-                   out.push_back(std::move(in));
+                   out.others.push_back(std::move(in));
                  }
+                 out.packed.Swap(reply.mutable_packed());
                  return out;
                })
       .get();
 }
 
-// Runs one task, into its result message.
-void RunTask(const Functions& fns, const TaskIn& task, v1::TaskResult* out,
-             KeepAlive* keep_alive) {
-  out->set_job(task.job);
-  out->set_index(task.index);
-  out->set_chunk(task.chunk);
-  auto fail = [out](const std::string& kind, const std::string& message) {
-    out->mutable_error()->set_kind(kind);
-    out->mutable_error()->set_message(message);
-  };
-  const PoolFunction* fn = fns.find(task.function);
-  if (fn == nullptr) {
-    return fail("ValueError",
-                absl::StrCat("no function '", task.function, "' is registered in this worker"));
-  }
-  try {
-    Value result = (*fn)(task.args);
-    EncodeArg(result, out->mutable_value(), keep_alive);
-  } catch (const Error& e) {
-    fail(e.kind(), e.what());
-  } catch (const std::exception& e) {
-    fail("RuntimeError", e.what());
-  } catch (...) {
-    fail("RuntimeError", "the function threw something that is not a std::exception");
+// Calls take(index, value) for each packed value, in order. Packed values
+// hold no object references (the server refuses them), so they decode
+// without the session.
+template <typename Take>
+void Unpack(const v1::PackedResults& packed, Take take) {
+  if (packed.indexes_size() == 0) return;
+  int count = 0;
+  const bool read = ForEachRecord(packed.values(), [&](int i, absl::string_view bytes) {
+    ++count;
+    if (i >= packed.indexes_size()) return;
+    absl::StatusOr<Value> value = DecodePackedValue(bytes);
+    if (!value.ok()) ThrowStatus(value.status());
+    take(packed.indexes(i), *std::move(value));
+  });
+  if (!read || count != packed.indexes_size()) {
+    throw Error("Error", "the server sent malformed packed results");
   }
 }
 
+// The arguments of a packed task (the value of its record, a list) into
+// args.
+absl::Status ArgsOf(absl::string_view value, Value::List& args) {
+  args.clear();
+  WireReader in(value);
+  uint32_t number = 0, type = 0;
+  absl::string_view list;
+  if (in.Field(&number, &type, &list) && in.done() && number == 7 && type == 2) {
+    absl::Status status;
+    const bool read = ForEachRecord(list, [&](int, absl::string_view item) {
+      if (!status.ok()) return;
+      absl::StatusOr<Value> arg = DecodePackedValue(item);
+      if (arg.ok()) {
+        args.push_back(*std::move(arg));
+      } else {
+        status = arg.status();
+      }
+    });
+    if (read) return status;
+  }
+  args.clear();
+  absl::StatusOr<Value> whole = DecodePackedValue(value);
+  if (!whole.ok()) return whole.status();
+  if (!whole->is_list()) return absl::InvalidArgumentError("packed arguments are lists");
+  args = whole->as_list();
+  return absl::OkStatus();
+}
+
+// Runs one task: its value, or false and the error's kind and message.
+bool RunTask(const PoolFunction& fn, const Value::List& args, Value* value, std::string* kind,
+             std::string* message) {
+  try {
+    *value = fn(args);
+    return true;
+  } catch (const Error& e) {
+    *kind = e.kind();
+    *message = e.what();
+  } catch (const std::exception& e) {
+    *kind = "RuntimeError";
+    *message = e.what();
+  } catch (...) {
+    *kind = "RuntimeError";
+    *message = "the function threw something that is not a std::exception";
+  }
+  return false;
+}
+
+// A pull's reply: the tasks that came each apart (made values with the
+// session's references), or the packed chunk as it came.
+struct Pulled {
+  bool closed = false;
+  uint64_t job = 0;
+  uint64_t chunk = 0;
+  std::vector<TaskIn> tasks;
+  v1::PackedChunk packed;
+};
+
+Pulled PulledOf(ClientSession& session, v1::PullReply& reply) {
+  Pulled out;
+  out.closed = reply.closed();
+  if (reply.has_packed()) {
+    out.packed.Swap(reply.mutable_packed());
+    out.job = out.packed.job();
+    out.chunk = out.packed.chunk();
+    return out;
+  }
+  out.tasks.reserve(static_cast<size_t>(reply.tasks_size()));
+  for (v1::PoolTask& t : *reply.mutable_tasks()) {
+    out.job = t.job();
+    out.chunk = t.chunk();
+    TaskIn in;
+    in.index = t.index();
+    in.function = std::move(*t.mutable_function());
+    Value::List args;
+    args.reserve(static_cast<size_t>(t.args_size()));
+    for (const v1::Value& arg : t.args()) args.push_back(session.Adopt(arg));
+    in.args = Value(std::move(args));
+    out.tasks.push_back(std::move(in));
+  }
+  return out;
+}
+
 // Pulls and runs tasks until the pool is closed and drained, or max_tasks
-// (> 0) were run. Each pull carries the results of the one before.
+// (> 0) were run. Each pull carries the results of the one before: values of
+// a packed chunk packed (those holding no object reference), the rest each
+// apart.
 void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
   const AsyncTarget target = pool.target();
   int64_t done = 0;
   v1::PullRequest request;
   KeepAlive keep_alive;
-  auto tasks_of = [](ClientSession& session,
-                     v1::PullReply& reply) -> std::optional<std::vector<TaskIn>> {
-    if (reply.closed()) return std::nullopt;
-    std::vector<TaskIn> out;
-    out.reserve(static_cast<size_t>(reply.tasks_size()));
-    for (v1::PoolTask& t : *reply.mutable_tasks()) {
-      TaskIn in;
-      in.job = t.job();
-      in.index = t.index();
-      in.chunk = t.chunk();
-      in.function = std::move(*t.mutable_function());
-      in.args.reserve(static_cast<size_t>(t.args_size()));
-      for (const v1::Value& arg : t.args()) in.args.push_back(session.Adopt(arg));
-      out.push_back(std::move(in));
+  // The packed values gathered, their records one after the other.
+  std::string values;
+  std::string scratch;
+  // Sends the results gathered so far in a report of their own.
+  auto report = [&]() {
+    v1::ReportRequest out = RequestFor<v1::ReportRequest>(target);
+    out.mutable_results()->Swap(request.mutable_results());
+    if (!values.empty()) {
+      request.mutable_packed_results()->set_values(std::move(values));
+      values.clear();
     }
-    return out;
+    if (request.has_packed_results()) {
+      // The rest of the chunk's values go in the next message, for the same lease.
+      out.mutable_packed_results()->Swap(request.mutable_packed_results());
+      request.mutable_packed_results()->set_job(out.packed_results().job());
+      request.mutable_packed_results()->set_chunk(out.packed_results().chunk());
+    }
+    Start(target, Report, out, std::move(keep_alive), NoResult).get();
+    keep_alive = KeepAlive();
+  };
+  size_t bytes = 0;
+  Value value;
+  std::string kind, message;
+  // Runs task index of fn (function) and adds its result.
+  auto run = [&](const Pulled& p, const PoolFunction* fn, const std::string& function,
+                 int64_t index, const Value::List& args, bool packed,
+                 const absl::Status& decoded) {
+    bool ok = false;
+    if (!decoded.ok()) {
+      kind = "ValueError";
+      message = std::string(decoded.message());
+    } else if (fn == nullptr) {
+      kind = "ValueError";
+      message = absl::StrCat("no function '", function, "' is registered in this worker");
+    } else {
+      ok = RunTask(*fn, args, &value, &kind, &message);
+    }
+    ++done;
+    bool sent = false;
+    if (ok && packed && !value.contains_ref()) {
+      scratch.clear();
+      if (absl::Status encoded = AppendPackedValue(value, &scratch); encoded.ok()) {
+        const size_t before = values.size();
+        AppendRecord(scratch, &values);
+        request.mutable_packed_results()->add_indexes(index);
+        bytes += values.size() - before;
+        sent = true;
+      } else {
+        // A value that cannot be sent fails its task.
+        ok = false;
+        kind = "ValueError";
+        message = std::string(encoded.message());
+      }
+    }
+    if (!sent) {
+      v1::TaskResult* result = request.add_results();
+      result->set_job(p.job);
+      result->set_index(index);
+      result->set_chunk(p.chunk);
+      if (ok) {
+        try {
+          EncodeArg(value, result->mutable_value(), &keep_alive);
+        } catch (const Error& e) {
+          ok = false;
+          kind = e.kind();
+          message = e.what();
+          result->clear_value();
+        }
+      }
+      if (!ok) {
+        result->mutable_error()->set_kind(kind);
+        result->mutable_error()->set_message(message);
+      }
+      bytes += result->ByteSizeLong();
+    }
+    // Large results go ahead, so that no message grows past a frame.
+    if (bytes > kBytesPerMessage) {
+      report();
+      bytes = 0;
+    }
   };
   while (true) {
     request.set_id(target.handle->id());
     request.set_max(max_tasks > 0 ? max_tasks - done : 0);
-    std::optional<std::vector<TaskIn>> tasks =
-        Start(target, Pull, request, std::move(keep_alive), tasks_of).get();
+    request.set_packed(true);
+    Pulled p = Start(target, Pull, request, std::move(keep_alive), PulledOf).get();
     request.Clear();
     keep_alive = KeepAlive();
-    if (!tasks.has_value()) return;
-    size_t bytes = 0;
-    for (const TaskIn& task : *tasks) {
-      v1::TaskResult* result = request.add_results();
-      RunTask(fns, task, result, &keep_alive);
-      ++done;
-      bytes += result->ByteSizeLong();
-      if (bytes > kBytesPerMessage) {
-        // Large results go ahead, so that no message grows past a frame.
-        v1::ReportRequest report = RequestFor<v1::ReportRequest>(target);
-        report.mutable_results()->Swap(request.mutable_results());
-        Start(target, Report, report, std::move(keep_alive), NoResult).get();
-        keep_alive = KeepAlive();
-        bytes = 0;
+    bytes = 0;
+    if (p.closed) return;
+    if (p.packed.indexes_size() > 0) {
+      // Packed arguments hold no object references (the server refuses
+      // them): they decode without the session.
+      std::vector<absl::string_view> records;
+      records.reserve(static_cast<size_t>(p.packed.indexes_size()));
+      if (!ForEachRecord(p.packed.args(), [&](int, absl::string_view r) { records.push_back(r); }) ||
+          records.size() != static_cast<size_t>(p.packed.indexes_size())) {
+        throw Error("Error", "the server sent a malformed packed chunk");
+      }
+      request.mutable_packed_results()->set_job(p.job);
+      request.mutable_packed_results()->set_chunk(p.chunk);
+      const PoolFunction* fn = fns.find(p.packed.function());
+      Value::List list;
+      for (size_t i = 0; i < records.size(); ++i) {
+        const absl::Status decoded = ArgsOf(records[i], list);
+        run(p, fn, p.packed.function(), p.packed.indexes(static_cast<int>(i)), list, true,
+            decoded);
+      }
+      if (!values.empty()) {
+        request.mutable_packed_results()->set_values(std::move(values));
+        values.clear();
+      } else {
+        request.clear_packed_results();
+      }
+    } else {
+      for (const TaskIn& task : p.tasks) {
+        run(p, fns.find(task.function), task.function, task.index, task.args.as_list(), false,
+            absl::OkStatus());
       }
     }
     if (max_tasks > 0 && done >= max_tasks) {
-      v1::ReportRequest report = RequestFor<v1::ReportRequest>(target);
-      report.mutable_results()->Swap(request.mutable_results());
-      Start(target, Report, report, std::move(keep_alive), NoResult).get();
+      report();
       return;
     }
   }
@@ -261,16 +436,29 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
 
 // Each item is the one argument of its task.
 EncodeArgs OneArgEach(const Value::List& items) {
-  return [&items](size_t i, v1::PoolTask* task, KeepAlive* keep_alive) {
-    EncodeArg(items[i], task->add_args(), keep_alive);
+  return [&items](size_t i, v1::ListValue* args, KeepAlive* keep_alive) {
+    EncodeArg(items[i], args->add_items(), keep_alive);
   };
 }
 
 // Each list holds the arguments of its task.
-EncodeArgs ArgLists(const std::vector<Value::List>& args) {
-  return [&args](size_t i, v1::PoolTask* task, KeepAlive* keep_alive) {
-    for (const Value& arg : args[i]) EncodeArg(arg, task->add_args(), keep_alive);
+EncodeArgs ArgLists(const std::vector<Value::List>& args, size_t from = 0) {
+  return [&args, from](size_t i, v1::ListValue* wire, KeepAlive* keep_alive) {
+    for (const Value& arg : args[from + i]) EncodeArg(arg, wire->add_items(), keep_alive);
   };
+}
+
+// Whether no value of items (of args[from, to)) holds an object reference:
+// whether they may go packed.
+bool NoRefs(const Value::List& items) {
+  return std::none_of(items.begin(), items.end(), [](const Value& v) { return v.contains_ref(); });
+}
+
+bool NoRefs(const std::vector<Value::List>& args, size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    if (!NoRefs(args[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -372,6 +560,7 @@ struct AsyncState {
   std::vector<bool> got;                  // guarded by mu
   std::map<size_t, ResultIn> errors;      // guarded by mu
   size_t received = 0;                    // guarded by mu
+  std::optional<Value> all;               // guarded by mu
 
   void Resize(size_t count) {
     n = count;
@@ -394,13 +583,13 @@ struct AsyncState {
         left = std::chrono::duration<double>(*deadline - std::chrono::steady_clock::now());
         if (left->count() < 0) left = std::chrono::duration<double>(0);
       }
-      std::vector<ResultIn> fetched;
+      Fetched fetched;
       try {
         fetched = FetchResults(owner->pool, job, 0, 0, /*unordered=*/true, left);
       } catch (const TimeoutError&) {
         return false;
       }
-      for (ResultIn& r : fetched) {
+      for (ResultIn& r : fetched.others) {
         const size_t at = static_cast<size_t>(r.index);
         if (at >= n || got[at]) continue;
         got[at] = true;
@@ -411,6 +600,13 @@ struct AsyncState {
           errors.emplace(at, std::move(r));
         }
       }
+      Unpack(fetched.packed, [this](int64_t index, Value value) {
+        const size_t at = static_cast<size_t>(index);
+        if (at >= n || got[at]) return;
+        got[at] = true;
+        ++received;
+        values[at] = std::move(value);
+      });
     }
     return true;
   }
@@ -420,7 +616,9 @@ struct AsyncState {
     std::lock_guard<std::mutex> lock(mu);
     if (!errors.empty()) std::rethrow_exception(ErrorOf(errors.begin()->second));
     if (single) return values[0];
-    return Value(values);
+    // Made once, from the values, which are not needed apart any more.
+    if (!all.has_value()) all = Value(std::move(values));
+    return *all;
   }
 };
 
@@ -453,12 +651,8 @@ struct ImapState {
     }
     if (submitted >= until) return;
     const size_t from = submitted;
-    job = SubmitTasks(
-        owner->pool, job, chunksize, func, until - from,
-        [this, from](size_t i, v1::PoolTask* task, KeepAlive* keep_alive) {
-          for (const Value& arg : args[from + i]) EncodeArg(arg, task->add_args(), keep_alive);
-        },
-        static_cast<int64_t>(from));
+    job = SubmitTasks(owner->pool, job, chunksize, func, until - from, ArgLists(args, from),
+                      static_cast<int64_t>(from), NoRefs(args, from, until));
     // The submitted arguments are not needed here any more.
     for (size_t i = submitted; i < until; ++i) args[i] = Value::List();
     submitted = until;
@@ -468,9 +662,20 @@ struct ImapState {
     if (yielded >= args.size()) return std::nullopt;
     SubmitMore();
     if (ready.empty()) {
-      std::vector<ResultIn> got = FetchResults(owner->pool, job, static_cast<int64_t>(yielded),
-                                               0, unordered, timeout);
-      for (ResultIn& r : got) ready.push_back(std::move(r));
+      Fetched got = FetchResults(owner->pool, job, static_cast<int64_t>(yielded), 0, unordered,
+                                 timeout);
+      for (ResultIn& r : got.others) ready.push_back(std::move(r));
+      Unpack(got.packed, [this](int64_t index, Value value) {
+        ResultIn r;
+        r.index = index;
+        r.value = std::move(value);
+        ready.push_back(std::move(r));
+      });
+      // Results ascend by index within each form; in order, they merge.
+      if (!unordered && !got.others.empty() && got.packed.indexes_size() > 0) {
+        std::stable_sort(ready.begin(), ready.end(),
+                         [](const ResultIn& a, const ResultIn& b) { return a.index < b.index; });
+      }
     }
     ResultIn r = std::move(ready.front());
     ready.pop_front();
@@ -598,35 +803,37 @@ AsyncResult Pool::apply_async(const std::string& func, Value::List args, Callbac
   state->owner = state_;
   state->Resize(1);
   state->single = true;
-  state->job = detail::SubmitTasks(state_->pool, 0, 1, func, 1, detail::ArgLists(one), 0);
+  state->job = detail::SubmitTasks(state_->pool, 0, 1, func, 1, detail::ArgLists(one), 0,
+                                   detail::NoRefs(one, 0, 1));
   AddCallbacks(*state_, state, std::move(callback), std::move(error_callback));
   return AsyncResult(std::move(state));
 }
 
 AsyncResult Pool::starmap_async(const std::string& func, const std::vector<Value::List>& args,
                                 int chunksize, Callback callback, ErrorCallback error_callback) {
-  return MapAsync(func, args.size(), detail::ArgLists(args), chunksize, std::move(callback),
-                  std::move(error_callback));
+  return MapAsync(func, args.size(), detail::ArgLists(args), detail::NoRefs(args, 0, args.size()),
+                  chunksize, std::move(callback), std::move(error_callback));
 }
 
 AsyncResult Pool::MapAsync(const std::string& func, size_t n,
-                           const detail::EncodeArgs& encode,
-                           int chunksize, Callback callback, ErrorCallback error_callback) {
+                           const detail::EncodeArgs& encode, bool packed, int chunksize, Callback callback, ErrorCallback error_callback) {
   if (chunksize <= 0) chunksize = state_->options.chunksize;
   const int workers = state_->processes > 0 ? state_->processes : 4;
   const int64_t chunk = chunksize > 0 ? chunksize : DefaultChunksize(n, workers);
   auto state = std::make_shared<detail::AsyncState>();
   state->owner = state_;
   state->Resize(n);
-  if (n > 0) state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, n, encode, 0);
+  if (n > 0) {
+    state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, n, encode, 0, packed);
+  }
   AddCallbacks(*state_, state, std::move(callback), std::move(error_callback));
   return AsyncResult(std::move(state));
 }
 
 AsyncResult Pool::map_async(const std::string& func, const Value::List& items, int chunksize,
                             Callback callback, ErrorCallback error_callback) {
-  return MapAsync(func, items.size(), detail::OneArgEach(items), chunksize, std::move(callback),
-                  std::move(error_callback));
+  return MapAsync(func, items.size(), detail::OneArgEach(items), detail::NoRefs(items),
+                  chunksize, std::move(callback), std::move(error_callback));
 }
 
 Value::List Pool::map(const std::string& func, const Value::List& items, int chunksize) {

@@ -14,11 +14,8 @@ namespace {
 constexpr WaitIdTag kPullerTag = 1;
 constexpr WaitIdTag kFetcherTag = 2;
 
-Value TaskValue(uint64_t job, const PoolObject::Task& task, int32_t attempts, uint64_t chunk) {
-  return Value(Value::List{Value(static_cast<int64_t>(job)), Value(task.index),
-                           Value(task.function), Value(task.args),
-                           Value(static_cast<int64_t>(attempts)),
-                           Value(static_cast<int64_t>(chunk))});
+Value TaskValue(const PoolObject::Task& task) {
+  return Value(Value::List{Value(task.index), Value(task.function), Value(task.args)});
 }
 
 constexpr int64_t kMaxIndex = std::numeric_limits<int64_t>::max();
@@ -31,8 +28,6 @@ Value ResultValue(const PoolObject::Result& r) {
   return Value(Value::List{Value(static_cast<int64_t>(r.job)), Value(r.index), Value(false),
                            Value(r.error_kind), Value(r.error_message)});
 }
-
-bool IsEmptyList(const Value& v) { return v.is_list() && v.as_list().empty(); }
 
 }  // namespace
 
@@ -131,10 +126,15 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
     job.live.Insert(index);
   }
   const size_t per_chunk = static_cast<size_t>(job.chunksize);
-  for (size_t at = 0; at < tasks.size(); at += per_chunk) {
+  for (size_t at = 0, end = 0; at < tasks.size(); at = end) {
     Chunk chunk;
     chunk.job = job_id;
-    const size_t end = std::min(tasks.size(), at + per_chunk);
+    // A chunk's tasks are all packed or none.
+    const bool packed = !tasks[at].packed.empty();
+    end = at;
+    while (end < tasks.size() && end - at < per_chunk && tasks[end].packed.empty() != packed) {
+      ++end;
+    }
     chunk.tasks.reserve(end - at);
     for (size_t i = at; i < end; ++i) {
       for (const Value& arg : tasks[i].args) {
@@ -156,7 +156,13 @@ void PoolObject::Finish(Result result) {
   if (it == jobs_.end()) return;
   if (result.ok && result.value.contains_ref()) MarkMayHoldRefs();
   const int64_t index = result.index;
-  it->second.ready.insert_or_assign(index, std::move(result));
+  Ready ready;
+  if (!result.packed.empty()) {
+    ready.packed = std::move(result.packed);
+  } else {
+    ready.other = std::make_unique<Result>(std::move(result));
+  }
+  it->second.ready.insert_or_assign(index, std::move(ready));
 }
 
 int64_t PoolObject::PlaceOf(Leased& l, int64_t index) {
@@ -229,8 +235,7 @@ int64_t PoolObject::Report(std::vector<Result> results) {
 }
 
 Value PoolObject::TakeChunk(SessionId session, int64_t max) {
-  Value::List out;
-  if (pending_.empty()) return Value(std::move(out));
+  if (pending_.empty()) return Value(Value::List());
   Chunk& front = pending_.front();
   Leased l;
   l.session = session;
@@ -253,13 +258,34 @@ Value PoolObject::TakeChunk(SessionId session, int64_t max) {
   workers_[session].leased += n;
   l.reported.assign(l.chunk.tasks.size(), false);
   l.remaining = n;
-  out.reserve(l.chunk.tasks.size());
-  for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
-    const Task& task = l.chunk.tasks[i];
-    if (i > 0 && l.chunk.tasks[i - 1].index >= task.index) l.sorted = false;
-    out.push_back(TaskValue(l.chunk.job, task, l.chunk.attempts, id));
+  if (n == 0) return Value(Value::List());
+  const std::vector<Task>& tasks = l.chunk.tasks;
+  for (size_t i = 1; i < tasks.size(); ++i) {
+    if (tasks[i - 1].index >= tasks[i].index) l.sorted = false;
   }
-  if (n == 0) return Value(std::move(out));
+  const bool packed = !tasks.front().packed.empty();
+  Value::List out{Value(packed), Value(static_cast<int64_t>(l.chunk.job)),
+                  Value(static_cast<int64_t>(id)), Value(static_cast<int64_t>(l.chunk.attempts))};
+  if (packed) {
+    Value::List indexes;
+    indexes.reserve(tasks.size());
+    size_t bytes = 0;
+    for (const Task& task : tasks) bytes += task.packed.size();
+    std::string records;
+    records.reserve(bytes);
+    for (const Task& task : tasks) {
+      indexes.emplace_back(task.index);
+      records += task.packed;
+    }
+    out.emplace_back(tasks.front().function);
+    out.emplace_back(std::move(indexes));
+    out.push_back(Value::bytes(std::move(records)));
+  } else {
+    Value::List values;
+    values.reserve(tasks.size());
+    for (const Task& task : tasks) values.push_back(TaskValue(task));
+    out.emplace_back(std::move(values));
+  }
   leased_.emplace(id, std::move(l));
   return Value(std::move(out));
 }
@@ -303,27 +329,46 @@ WaitId PoolObject::Pull(WaitRequest request, int64_t max) {
                        PullPayload{max});
 }
 
-Value PoolObject::TakeResults(Job& job, const FetchPayload& f) {
-  Value::List out;
+void PoolObject::TakeOne(int64_t index, Ready& r, Taken& taken) {
+  if (r.other == nullptr) {
+    taken.records += r.packed;
+    taken.indexes.emplace_back(index);
+  } else {
+    taken.others.push_back(ResultValue(*r.other));
+  }
+}
+
+bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
+  Taken taken;
+  size_t count = 0;
   const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : job.ready.size();
+  // Most results come packed, a few bytes each.
+  const size_t most = std::min(cap, job.ready.size());
+  taken.indexes.reserve(most);
+  taken.records.reserve(most * 8);
   if (f.unordered) {
     auto it = job.ready.begin();
-    while (it != job.ready.end() && out.size() < cap) {
-      out.push_back(ResultValue(it->second));
+    while (it != job.ready.end() && count < cap) {
+      TakeOne(it->first, it->second, taken);
+      ++count;
       job.live.Erase(it->first);
       it = job.ready.erase(it);
     }
   } else {
     int64_t next = f.start;
     auto it = job.ready.find(next);
-    while (it != job.ready.end() && it->first == next && out.size() < cap) {
-      out.push_back(ResultValue(it->second));
+    while (it != job.ready.end() && it->first == next && count < cap) {
+      TakeOne(it->first, it->second, taken);
+      ++count;
       job.live.Erase(it->first);
       it = job.ready.erase(it);
       ++next;
     }
   }
-  return Value(std::move(out));
+  if (count == 0) return false;
+  *out = Value(Value::List{Value(static_cast<int64_t>(f.job)), Value::bytes(std::move(taken.records)),
+                           Value(std::move(taken.indexes)), Value(std::move(taken.others))});
+  return true;
 }
 
 void PoolObject::ForgetIfDone(uint64_t job) {
@@ -342,8 +387,8 @@ void PoolObject::WakeFetchers(uint64_t job_id, Settlement& settle) {
   for (WaitId id : ready) {
     const auto* waiter = fetchers_.Find(id);
     if (waiter == nullptr) continue;
-    Value got = TakeResults(it->second, waiter->payload);
-    if (IsEmptyList(got)) continue;
+    Value got;
+    if (!TakeResults(it->second, waiter->payload, &got)) continue;
     fetchers_.Complete(id, Outcome::Ok(std::move(got)), settle);
   }
   ForgetIfDone(job_id);
@@ -362,8 +407,8 @@ WaitId PoolObject::Results(WaitRequest request, uint64_t job_id, int64_t start, 
     return 0;
   }
   const FetchPayload payload{job_id, start, max, unordered};
-  Value got = TakeResults(it->second, payload);
-  if (!IsEmptyList(got)) {
+  Value got;
+  if (TakeResults(it->second, payload, &got)) {
     ForgetIfDone(job_id);
     settle.CompleteNow(std::move(request.done), Outcome::Ok(std::move(got)));
     return 0;
@@ -555,7 +600,9 @@ void PoolObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) con
     }
   }
   for (const auto& [id, job] : jobs_) {
-    for (const auto& [index, r] : job.ready) r.value.ForEachRef(fn);
+    for (const auto& [index, r] : job.ready) {
+      if (r.other != nullptr) r.other->value.ForEachRef(fn);
+    }
   }
 }
 

@@ -27,10 +27,15 @@
 // fetchers. Once the pool is closed and no task is pending or leased, every
 // pull answers "closed" (Terminate drops the tasks not done, which fail).
 //
-// Outcomes carry Values: a pull's is the list of the chunk's tasks, each
-// [job, index, function, args, attempt, chunk], or None for "closed"; a
-// fetch's is the list of results, each [job, index, true, value] or
-// [job, index, false, kind, message].
+// Outcomes carry Values. A pull's is None for "closed", an empty list for
+// nothing, [false, job, chunk, attempt, tasks] with tasks a list of
+// [index, function, args], or, for a chunk submitted packed,
+// [true, job, chunk, attempt, function, indexes, records] with records the
+// tasks' packed records one after the other (bytes). A fetch's is
+// [job, records, indexes, others]: the values that came packed, their records
+// one after the other and their indexes, and the other results, each
+// [job, index, true, value] or [job, index, false, kind, message]; each of
+// the three in the order taken.
 //
 // Thread-safety: every public method is safe to call from any thread; the
 // state and both waiter lists are under mu_, and completions run after it is
@@ -41,6 +46,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,19 +69,27 @@ inline constexpr int64_t kDefaultPoolMaxRetries = 3;
 
 class PoolObject : public Object {
  public:
+  // A task's arguments are args, or, when packed is not empty, the one
+  // record of a packed ListValue (field 1, its length, a list Value of the
+  // arguments) as it came, kept and handed on undecoded. The tasks of one
+  // Submit are all packed or none.
   struct Task {
     int64_t index = 0;
     std::string function;
     Value::List args;
+    std::string packed;
   };
-  // A task's result: ok with value, or the error's kind and message. chunk
-  // is the lease the task was pulled under (0: found by job and index).
+  // A task's result: ok with value (or, when packed is not empty, the one
+  // record of a packed ListValue holding it, as it came), or the error's
+  // kind and message. chunk is the lease the task was pulled under (0:
+  // found by job and index).
   struct Result {
     uint64_t job = 0;
     int64_t index = 0;
     uint64_t chunk = 0;
     bool ok = true;
     Value value;
+    std::string packed;
     std::string error_kind;
     std::string error_message;
   };
@@ -164,12 +178,18 @@ class PoolObject : public Object {
     size_t hint = 0;
     bool sorted = true;  // chunk's indexes ascend
   };
+  // A result waiting to be fetched, kept small: a packed value's record, or
+  // the whole result.
+  struct Ready {
+    std::string packed;
+    std::unique_ptr<Result> other;
+  };
   struct Job {
     int64_t chunksize = 1;
     // Indexes submitted and not yet fetched.
     IndexRanges live;
     // Results reported and not yet fetched, by index.
-    absl::btree_map<int64_t, Result> ready;
+    absl::btree_map<int64_t, Ready> ready;
   };
   struct Worker {
     int64_t leased = 0;
@@ -177,6 +197,12 @@ class PoolObject : public Object {
   };
   struct PullPayload {
     int64_t max = 0;
+  };
+  // Results taken for a fetch, as its outcome lists them.
+  struct Taken {
+    std::string records;
+    Value::List indexes;
+    Value::List others;
   };
   struct FetchPayload {
     uint64_t job = 0;
@@ -193,8 +219,9 @@ class PoolObject : public Object {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The place of index in lease l, or -1.
   static int64_t PlaceOf(Leased& l, int64_t index);
-  // What a fetch gets now; an empty list when nothing is ready for it.
-  Value TakeResults(Job& job, const FetchPayload& f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a fetch gets now: false when nothing is ready for it.
+  bool TakeResults(Job& job, const FetchPayload& f, Value* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void TakeOne(int64_t index, Ready& r, Taken& taken);
   // Stores a result for a task no longer pending nor leased.
   void Finish(Result result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

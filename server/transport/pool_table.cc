@@ -1,9 +1,14 @@
 // PoolService: rows over PoolObject, a Pool's tasks and results.
+#include <limits>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "server/objects/pool_object.h"
 #include "server/transport/tables.h"
+#include "shared/packed_values.h"
+#include "shared/utf8.h"
+#include "shared/value_codec.h"
 #include "shoal/v1/object.pb.h"
 #include "shoal/v1/pool.pb.h"
 
@@ -11,6 +16,100 @@ namespace shoal::server {
 namespace {
 
 constexpr absl::string_view kService = "shoal.v1.PoolService";
+
+// Packed values (pool.proto) are checked, not decoded: the records of a
+// serialized ListValue are split apart as they are, and each one's value is
+// walked through in its wire form, to refuse what the per-task form would
+// refuse too (a malformed message, a str that is not UTF-8, nesting past
+// kMaxValueDepth) and object references, which the server would have to
+// count.
+absl::Status BadPacked() { return error::ValueError(MalformedMessage("packed value")); }
+
+bool IsUtf8(absl::string_view s) {
+  uint32_t code_point = 0;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = DecodeUtf8(std::string_view(s.data(), s.size()), i, &code_point);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list);
+
+// A ListValue's items (field 1) or a DictValue's entries (field 1, each a
+// key, field 1, and a value, field 2).
+absl::Status CheckItems(absl::string_view bytes, int depth, bool dict) {
+  if (depth > kMaxValueDepth) return error::ValueError(TooDeepMessage());
+  WireReader in(bytes);
+  while (!in.done()) {
+    uint32_t number = 0, type = 0;
+    absl::string_view item;
+    if (!in.Field(&number, &type, &item)) return BadPacked();
+    if (number != 1 || type != 2) continue;
+    if (!dict) {
+      if (absl::Status s = CheckValue(item, depth, nullptr); !s.ok()) return s;
+      continue;
+    }
+    WireReader entry(item);
+    while (!entry.done()) {
+      absl::string_view part;
+      if (!entry.Field(&number, &type, &part)) return BadPacked();
+      if ((number != 1 && number != 2) || type != 2) continue;
+      if (absl::Status s = CheckValue(part, depth, nullptr); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One Value; *is_list tells whether it is a list.
+absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list) {
+  WireReader in(bytes);
+  bool list = false;
+  while (!in.done()) {
+    uint32_t number = 0, type = 0;
+    absl::string_view part;
+    if (!in.Field(&number, &type, &part)) return BadPacked();
+    list = false;
+    if (type != 2) continue;
+    switch (number) {
+      case 5:
+        if (!IsUtf8(part)) return BadPacked();
+        break;
+      case 7:
+      case 8:
+        if (absl::Status s = CheckItems(part, depth + 1, number == 8); !s.ok()) return s;
+        list = number == 7;
+        break;
+      case 9:
+        return error::ValueError("a packed value holds no object references");
+      default:
+        break;
+    }
+  }
+  if (is_list != nullptr) *is_list = list;
+  return absl::OkStatus();
+}
+
+// The records of a packed ListValue, each as it came (its tag, its length
+// and its value), checked; with lists, each value must be a list (a task's
+// arguments).
+absl::Status SplitRecords(absl::string_view bytes, bool lists,
+                          std::vector<absl::string_view>* records) {
+  WireReader in(bytes);
+  while (!in.done()) {
+    const char* start = in.at();
+    uint32_t number = 0, type = 0;
+    absl::string_view value;
+    if (!in.Field(&number, &type, &value) || number != 1 || type != 2) return BadPacked();
+    bool is_list = false;
+    if (absl::Status s = CheckValue(value, lists ? 0 : 1, &is_list); !s.ok()) return s;
+    if (lists && !is_list) return error::ValueError("packed arguments are lists");
+    records->emplace_back(start, static_cast<size_t>(in.at() - start));
+  }
+  return absl::OkStatus();
+}
+
 
 // Decodes reported results; a bad value fails the whole report.
 absl::StatusOr<std::vector<PoolObject::Result>> ResultsOf(
@@ -37,44 +136,153 @@ absl::StatusOr<std::vector<PoolObject::Result>> ResultsOf(
   return out;
 }
 
-// [job, index, function, args, attempt, chunk], as PoolObject hands tasks out.
-void FillPull(const CallContext& c, const Outcome& outcome, v1::PullReply& out) {
+// Adds the packed results to out.
+absl::Status PackedResultsOf(const v1::PackedResults& wire,
+                             std::vector<PoolObject::Result>& out) {
+  if (wire.indexes_size() == 0 && wire.values().empty()) return absl::OkStatus();
+  std::vector<absl::string_view> records;
+  records.reserve(static_cast<size_t>(wire.indexes_size()));
+  if (absl::Status s = SplitRecords(wire.values(), false, &records); !s.ok()) return s;
+  if (records.size() != static_cast<size_t>(wire.indexes_size())) {
+    return error::ValueError("packed results need one value per index");
+  }
+  out.reserve(out.size() + records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    PoolObject::Result r;
+    r.job = wire.job();
+    r.chunk = wire.chunk();
+    r.index = wire.indexes(static_cast<int>(i));
+    r.packed = std::string(records[i]);
+    out.push_back(std::move(r));
+  }
+  return absl::OkStatus();
+}
+
+// The results of a report, per task and packed.
+template <typename Req>
+absl::StatusOr<std::vector<PoolObject::Result>> ReportOf(const CallContext& c, PoolObject& pool,
+                                                        const Req& r) {
+  absl::StatusOr<std::vector<PoolObject::Result>> results = ResultsOf(c, pool, r.results());
+  if (!results.ok() || !r.has_packed_results()) return results;
+  if (absl::Status s = PackedResultsOf(r.packed_results(), *results); !s.ok()) return s;
+  return results;
+}
+
+// A pull's outcome (pool_object.h) into out: a packed chunk stays packed
+// when packed, else each task apart.
+void FillPullAs(const CallContext& c, const Outcome& outcome, v1::PullReply& out, bool packed) {
   if (outcome.value.is_none()) {
     out.set_closed(true);
     return;
   }
-  const Value::List& tasks = outcome.value.as_list();
+  const Value::List& f = outcome.value.as_list();
+  if (f.empty()) return;
+  const uint64_t job = static_cast<uint64_t>(f[1].as_int());
+  const uint64_t chunk = static_cast<uint64_t>(f[2].as_int());
+  const int32_t attempt = static_cast<int32_t>(f[3].as_int());
+  if (f[0].as_bool()) {
+    const Value::List& indexes = f[5].as_list();
+    if (packed) {
+      v1::PackedChunk* p = out.mutable_packed();
+      p->set_job(job);
+      p->set_chunk(chunk);
+      p->set_attempt(attempt);
+      p->set_function(f[4].as_str());
+      p->mutable_indexes()->Reserve(static_cast<int>(indexes.size()));
+      for (const Value& i : indexes) p->add_indexes(i.as_int());
+      p->set_args(f[6].as_bytes());
+      return;
+    }
+    v1::ListValue args;
+    if (!ParseCarryingValues(f[6].as_bytes(), &args)) return;
+    out.mutable_tasks()->Reserve(static_cast<int>(indexes.size()));
+    for (size_t i = 0; i < indexes.size() && i < static_cast<size_t>(args.items_size()); ++i) {
+      v1::PoolTask* task = out.add_tasks();
+      task->set_job(job);
+      task->set_index(indexes[i].as_int());
+      task->set_function(f[4].as_str());
+      task->mutable_args()->Swap(args.mutable_items(static_cast<int>(i))->mutable_list()->mutable_items());
+      task->set_attempt(attempt);
+      task->set_chunk(chunk);
+    }
+    return;
+  }
+  const Value::List& tasks = f[4].as_list();
   out.mutable_tasks()->Reserve(static_cast<int>(tasks.size()));
   for (const Value& t : tasks) {
-    const Value::List& f = t.as_list();
+    const Value::List& fields = t.as_list();
     v1::PoolTask* task = out.add_tasks();
-    task->set_job(static_cast<uint64_t>(f[0].as_int()));
-    task->set_index(f[1].as_int());
-    task->set_function(f[2].as_str());
-    const Value::List& args = f[3].as_list();
+    task->set_job(job);
+    task->set_index(fields[0].as_int());
+    task->set_function(fields[1].as_str());
+    const Value::List& args = fields[2].as_list();
     task->mutable_args()->Reserve(static_cast<int>(args.size()));
     for (const Value& arg : args) c.Give(arg, task->add_args());
-    task->set_attempt(static_cast<int32_t>(f[4].as_int()));
-    task->set_chunk(static_cast<uint64_t>(f[5].as_int()));
+    task->set_attempt(attempt);
+    task->set_chunk(chunk);
   }
 }
 
-// [job, index, true, value] or [job, index, false, kind, message].
-void FillResults(const CallContext& c, const Outcome& outcome, v1::ResultsReply& out) {
-  const Value::List& results = outcome.value.as_list();
-  out.mutable_results()->Reserve(static_cast<int>(results.size()));
-  for (const Value& r : results) {
-    const Value::List& f = r.as_list();
+void FillPull(const CallContext& c, const Outcome& outcome, v1::PullReply& out) {
+  FillPullAs(c, outcome, out, false);
+}
+
+void FillPullPacked(const CallContext& c, const Outcome& outcome, v1::PullReply& out) {
+  FillPullAs(c, outcome, out, true);
+}
+
+// A fetch's outcome (pool_object.h) into out: the values that came packed
+// stay packed when packed, else each result apart.
+void FillResultsAs(const CallContext& c, const Outcome& outcome, v1::ResultsReply& out,
+                   bool packed) {
+  const Value::List& f = outcome.value.as_list();
+  const uint64_t job = static_cast<uint64_t>(f[0].as_int());
+  const std::string& records = f[1].as_bytes();
+  const Value::List& indexes = f[2].as_list();
+  const Value::List& others = f[3].as_list();
+  v1::ListValue values;
+  if (!packed && !indexes.empty() && !ParseCarryingValues(records, &values)) values.Clear();
+  out.mutable_results()->Reserve(static_cast<int>(others.size() + (packed ? 0 : indexes.size())));
+  // Both lists ascend by index (as taken): unpacked, they merge in that order.
+  size_t next = 0;
+  auto unpack_before = [&](int64_t bound) {
+    while (!packed && next < indexes.size() && next < static_cast<size_t>(values.items_size()) &&
+           indexes[next].as_int() < bound) {
+      v1::TaskResult* result = out.add_results();
+      result->set_job(job);
+      result->set_index(indexes[next].as_int());
+      result->mutable_value()->Swap(values.mutable_items(static_cast<int>(next)));
+      ++next;
+    }
+  };
+  for (const Value& r : others) {
+    const Value::List& fields = r.as_list();
+    unpack_before(fields[1].as_int());
     v1::TaskResult* result = out.add_results();
-    result->set_job(static_cast<uint64_t>(f[0].as_int()));
-    result->set_index(f[1].as_int());
-    if (f[2].as_bool()) {
-      c.Give(f[3], result->mutable_value());
+    result->set_job(job);
+    result->set_index(fields[1].as_int());
+    if (fields[2].as_bool()) {
+      c.Give(fields[3], result->mutable_value());
     } else {
-      result->mutable_error()->set_kind(f[3].as_str());
-      result->mutable_error()->set_message(f[4].as_str());
+      result->mutable_error()->set_kind(fields[3].as_str());
+      result->mutable_error()->set_message(fields[4].as_str());
     }
   }
+  unpack_before(std::numeric_limits<int64_t>::max());
+  if (!packed || indexes.empty()) return;
+  v1::PackedResults* p = out.mutable_packed();
+  p->set_job(job);
+  p->mutable_indexes()->Reserve(static_cast<int>(indexes.size()));
+  for (const Value& i : indexes) p->add_indexes(i.as_int());
+  p->set_values(records);
+}
+
+void FillResults(const CallContext& c, const Outcome& outcome, v1::ResultsReply& out) {
+  FillResultsAs(c, outcome, out, false);
+}
+
+void FillResultsPacked(const CallContext& c, const Outcome& outcome, v1::ResultsReply& out) {
+  FillResultsAs(c, outcome, out, true);
 }
 
 std::vector<Method> Rows() {
@@ -83,7 +291,17 @@ std::vector<Method> Rows() {
       kService, "Submit", Kind::kPool,
       [](CallContext& c, PoolObject& pool, const v1::SubmitRequest& r, v1::SubmitReply& out) {
         std::vector<PoolObject::Task> tasks;
-        tasks.reserve(static_cast<size_t>(r.tasks_size()));
+        std::vector<absl::string_view> packed;
+        if (r.has_packed()) {
+          if (r.function().empty()) return error::ValueError("a task names its function");
+          absl::Status split = SplitRecords(r.packed().args(), true, &packed);
+          if (!split.ok()) return split;
+          if (!packed.empty() && r.packed().first_index() > std::numeric_limits<int64_t>::max() -
+                                                              static_cast<int64_t>(packed.size())) {
+            return error::ValueError("packed task indexes overflow");
+          }
+        }
+        tasks.reserve(static_cast<size_t>(r.tasks_size()) + packed.size());
         for (const v1::PoolTask& w : r.tasks()) {
           const std::string& function = w.function().empty() ? r.function() : w.function();
           if (function.empty()) return error::ValueError("a task names its function");
@@ -95,6 +313,13 @@ std::vector<Method> Rows() {
           task.args = *std::move(args);
           tasks.push_back(std::move(task));
         }
+        for (size_t i = 0; i < packed.size(); ++i) {
+          PoolObject::Task task;
+          task.index = r.packed().first_index() + static_cast<int64_t>(i);
+          task.function = r.function();
+          task.packed = std::string(packed[i]);
+          tasks.push_back(std::move(task));
+        }
         absl::StatusOr<uint64_t> job = pool.Submit(r.job(), r.chunksize(), std::move(tasks));
         if (!job.ok()) return job.status();
         out.set_job(*job);
@@ -104,19 +329,19 @@ std::vector<Method> Rows() {
       kService, "Pull", Kind::kPool,
       [](CallContext& c, std::shared_ptr<PoolObject> pool, const v1::PullRequest& r,
          Responder<v1::PullReply> respond) {
-        absl::StatusOr<std::vector<PoolObject::Result>> results =
-            ResultsOf(c, *pool, r.results());
+        absl::StatusOr<std::vector<PoolObject::Result>> results = ReportOf(c, *pool, r);
         if (!results.ok()) return respond(results.status());
         if (!results->empty()) pool->Report(*std::move(results));
         const int64_t max = r.max();
         ParkCall<v1::PullReply, PoolObject>(
             c, std::move(pool), r.has_timeout(), r.timeout(), std::move(respond),
-            [max](PoolObject& p, WaitRequest w) { return p.Pull(std::move(w), max); }, FillPull);
+            [max](PoolObject& p, WaitRequest w) { return p.Pull(std::move(w), max); },
+            r.packed() ? FillPullPacked : FillPull);
       }));
   rows.push_back(ObjectRow<PoolObject, v1::ReportRequest, v1::EmptyReply>(
       kService, "Report", Kind::kPool,
       [](CallContext& c, PoolObject& pool, const v1::ReportRequest& r, v1::EmptyReply&) {
-        absl::StatusOr<std::vector<PoolObject::Result>> results = ResultsOf(c, pool, r.results());
+        absl::StatusOr<std::vector<PoolObject::Result>> results = ReportOf(c, pool, r);
         if (!results.ok()) return results.status();
         pool.Report(*std::move(results));
         return absl::OkStatus();
@@ -134,7 +359,7 @@ std::vector<Method> Rows() {
             [&](PoolObject& p, WaitRequest w) {
               return p.Results(std::move(w), job, start, max, unordered);
             },
-            FillResults);
+            r.packed() ? FillResultsPacked : FillResults);
       }));
   rows.push_back(ObjectRow<PoolObject, v1::ObjectRequest, v1::EmptyReply>(
       kService, "Close", Kind::kPool,

@@ -21,11 +21,13 @@
 
 #include "integration/error_of.h"
 #include "integration/pool_functions.h"
+#include "integration/raw_client.h"
 #include "integration/server_process.h"
 #include "integration/sanitizers.h"
 #include "integration/waiting.h"
 #include "shoal/pool.h"
 #include "shoal/shoal.h"
+#include "shoal/v1/pool.grpc.pb.h"
 
 
 namespace shoal::testing {
@@ -396,6 +398,114 @@ TEST_F(PoolTest, DescribeShowsPendingLeasedAndDonePerWorker) {
   EXPECT_EQ(r.get(std::chrono::seconds(30)), Value(Value::List{Value(1), Value(4)}));
   info = m_.describe(name);
   EXPECT_NE(info.repr.find("0 pending, 0 leased, 2 done"), std::string::npos) << info.repr;
+  pool.close();
+  pool.join();
+}
+
+// The library sends tasks and results packed; a client that does not ask for
+// the packed form (grpcurl's JSON) gets them task by task, and its own tasks
+// and results, sent task by task, reach the library's side.
+TEST_F(PoolTest, PackedAndPerTaskFormsMeetOnOnePool) {
+  const std::string name = Unique("pool");
+  Pool pool(m_, fns_, {.processes = 0, .name = name});
+  RawClient raw(server_->address());
+  const std::string token = raw.Login(server_->authkey());
+  ASSERT_FALSE(token.empty());
+  auto stub = v1::PoolService::NewStub(raw.channel());
+
+  // Packed by the library, pulled task by task.
+  AsyncResult r = pool.map_async("square", Range(5), 5);
+  v1::PullRequest pull;
+  pull.set_name(name);
+  pull.set_timeout(30);
+  v1::PullReply tasks;
+  ASSERT_TRUE(stub->Pull(RawClient::WithToken(token).get(), pull, &tasks).ok());
+  ASSERT_EQ(tasks.tasks_size(), 5);
+  EXPECT_FALSE(tasks.has_packed());
+  v1::ReportRequest report;
+  report.set_name(name);
+  for (const v1::PoolTask& t : tasks.tasks()) {
+    EXPECT_EQ(t.function(), "square");
+    ASSERT_EQ(t.args_size(), 1);
+    EXPECT_EQ(t.args(0).int_(), t.index());
+    v1::TaskResult* result = report.add_results();
+    result->set_job(t.job());
+    result->set_index(t.index());
+    result->set_chunk(t.chunk());
+    if (t.index() == 3) {
+      result->mutable_error()->set_kind("KeyError");
+      result->mutable_error()->set_message("three");
+    } else {
+      result->mutable_value()->set_int_(t.args(0).int_() * t.args(0).int_());
+    }
+  }
+  v1::EmptyReply empty;
+  ASSERT_TRUE(stub->Report(RawClient::WithToken(token).get(), report, &empty).ok());
+  EXPECT_THROW(r.get(std::chrono::seconds(30)), KeyError);
+
+  // Task by task from a client, pulled by one that asks for packed chunks
+  // (which gets them as they came), reported packed, fetched task by task.
+  v1::SubmitRequest submit;
+  submit.set_name(name);
+  submit.set_function("square");
+  submit.set_chunksize(3);
+  for (int i = 0; i < 3; ++i) {
+    v1::PoolTask* t = submit.add_tasks();
+    t->set_index(i);
+    t->add_args()->set_int_(i + 10);
+  }
+  v1::SubmitReply job;
+  ASSERT_TRUE(stub->Submit(RawClient::WithToken(token).get(), submit, &job).ok());
+  pull.set_packed(true);
+  ASSERT_TRUE(stub->Pull(RawClient::WithToken(token).get(), pull, &tasks).ok());
+  ASSERT_EQ(tasks.tasks_size(), 3);
+  report.Clear();
+  report.set_name(name);
+  v1::PackedResults* packed = report.mutable_packed_results();
+  packed->set_job(job.job());
+  packed->set_chunk(tasks.tasks(0).chunk());
+  v1::ListValue values;
+  for (const v1::PoolTask& t : tasks.tasks()) {
+    packed->add_indexes(t.index());
+    values.add_items()->set_int_(t.args(0).int_() + 1);
+  }
+  packed->set_values(values.SerializeAsString());
+  ASSERT_TRUE(stub->Report(RawClient::WithToken(token).get(), report, &empty).ok());
+  v1::ResultsRequest fetch;
+  fetch.set_name(name);
+  fetch.set_job(job.job());
+  v1::ResultsReply results;
+  ASSERT_TRUE(stub->Results(RawClient::WithToken(token).get(), fetch, &results).ok());
+  ASSERT_EQ(results.results_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(results.results(i).index(), i);
+    EXPECT_EQ(results.results(i).job(), job.job());
+    EXPECT_EQ(results.results(i).value().int_(), i + 11);
+  }
+
+  // Packed values holding an object reference are refused.
+  submit.clear_tasks();
+  v1::ListValue args;
+  v1::ObjectRef* ref = args.add_items()->mutable_list()->add_items()->mutable_ref();
+  ref->set_id(1);
+  ref->set_kind(v1::LIST);
+  submit.mutable_packed()->set_args(args.SerializeAsString());
+  grpc::Status refused = stub->Submit(RawClient::WithToken(token).get(), submit, &job);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused.error_message();
+  pool.terminate();
+}
+
+// Arguments holding object references go task by task, and reach the
+// worker as references.
+TEST_F(PoolTest, ArgumentsHoldingReferencesStillReachTheWorkers) {
+  Functions fns = fns_;
+  fns.add("ref_id",
+          [](const Value::List& a) { return Value(static_cast<int64_t>(a.at(0).as_ref().id)); });
+  Pool pool(m_, fns, {.processes = 1});
+  ListProxy list = m_.list();
+  const Value ref = list.ref();
+  const int64_t id = static_cast<int64_t>(ref.as_ref().id);
+  EXPECT_EQ(pool.map("ref_id", {ref, ref}, 1), (Value::List{Value(id), Value(id)}));
   pool.close();
   pool.join();
 }

@@ -106,7 +106,7 @@ struct PoolOptions {
 };
 
 namespace v1 {
-class PoolTask;
+class ListValue;
 }  // namespace v1
 
 namespace detail {
@@ -217,12 +217,13 @@ class Pool {
 
  private:
   // map_async and starmap_async: n tasks, the arguments of task i written by
-  // encode (into the task's message, keeping what it refers to alive).
+  // encode (into a list, keeping what they refer to alive); packed when none
+  // holds an object reference.
   AsyncResult MapAsync(
       const std::string& func, size_t n,
-      const std::function<void(size_t, v1::PoolTask*, std::vector<std::shared_ptr<void>>*)>&
+      const std::function<void(size_t, v1::ListValue*, std::vector<std::shared_ptr<void>>*)>&
           encode,
-      int chunksize, Callback callback, ErrorCallback error_callback);
+      bool packed, int chunksize, Callback callback, ErrorCallback error_callback);
 
   std::shared_ptr<detail::PoolState> state_;
 };

@@ -35,18 +35,26 @@ class PoolObjectTest : public ::testing::Test {
   // Submits tasks "f"(i) for each index, to job (0: new); returns the job.
   uint64_t Submit(std::vector<int64_t> indexes, uint64_t job = 0, int64_t chunksize = 0) {
     std::vector<PoolObject::Task> tasks;
-    for (int64_t i : indexes) tasks.push_back({i, "f", Value::List{Value(i)}});
+    for (int64_t i : indexes) tasks.push_back({i, "f", Value::List{Value(i)}, ""});
     absl::StatusOr<uint64_t> got = pool_->Submit(job, chunksize, std::move(tasks));
     EXPECT_TRUE(got.ok()) << got.status();
     return got.ok() ? *got : 0;
   }
-  // The tasks a call named name was given: [job, index, function, args,
-  // attempt, chunk] each.
+  // The tasks a call named name was given, none packed: [job, index,
+  // function, args, attempt, chunk] each.
   Value::List Tasks(const std::string& name) {
     Outcome o = recorder_.Of(name);
     EXPECT_TRUE(o.status.ok()) << o.status;
-    if (!o.value.is_list()) return {};
-    return o.value.as_list();
+    if (!o.value.is_list() || o.value.as_list().empty()) return {};
+    const Value::List& f = o.value.as_list();
+    EXPECT_EQ(f.size(), 5u);
+    EXPECT_EQ(f[0], Value(false));
+    Value::List out;
+    for (const Value& t : f[4].as_list()) {
+      const Value::List& task = t.as_list();
+      out.push_back(Value(Value::List{f[1], task[0], task[1], task[2], f[3], f[2]}));
+    }
+    return out;
   }
   static PoolObject::Result Ok(uint64_t job, int64_t index, Value value, uint64_t chunk = 0) {
     PoolObject::Result r;
@@ -74,8 +82,17 @@ class PoolObjectTest : public ::testing::Test {
     r.error_message = "it failed";
     return r;
   }
-  // Results of a call: [job, index, ok, value or kind, message] each.
-  Value::List Results(const std::string& name) { return Tasks(name); }
+  // Results of a call, none packed: [job, index, ok, value or kind, message]
+  // each.
+  Value::List Results(const std::string& name) {
+    Outcome o = recorder_.Of(name);
+    EXPECT_TRUE(o.status.ok()) << o.status;
+    if (!o.value.is_list()) return {};
+    const Value::List& f = o.value.as_list();
+    EXPECT_EQ(f.size(), 4u);
+    EXPECT_EQ(f[2], Value(Value::List()));
+    return f[3].as_list();
+  }
 
   ManualTimers timers_;
   Recorder recorder_;
@@ -102,6 +119,58 @@ TEST_F(PoolObjectTest, SubmittedTasksArePulledInOrderAndLeased) {
   ASSERT_EQ(held.held.size(), 1u);
   EXPECT_EQ(held.held[0], std::make_pair(kWorkerA, int64_t{1}));
   EXPECT_EQ(pool_->Repr(), "<Pool open, 2 pending, 1 leased, 0 done; session 2: 1 leased, 0 done>");
+}
+
+TEST_F(PoolObjectTest, PackedTasksAndResultsPassThroughAsTheyCame) {
+  // Packed records are kept and handed on as bytes, never decoded here.
+  std::vector<PoolObject::Task> tasks;
+  for (int64_t i = 0; i < 3; ++i) {
+    PoolObject::Task t;
+    t.index = i;
+    t.function = "f";
+    t.packed = "arg" + std::to_string(i);
+    tasks.push_back(std::move(t));
+  }
+  tasks.push_back({3, "f", Value::List{Value(3)}, ""});  // a task apart: a chunk of its own
+  absl::StatusOr<uint64_t> job = pool_->Submit(0, 2, std::move(tasks));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(pool_->GetStats().pending_chunks, 3);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  Outcome a = recorder_.Of("a");
+  ASSERT_TRUE(a.status.ok());
+  const Value::List& f = a.value.as_list();
+  ASSERT_EQ(f.size(), 7u);
+  EXPECT_EQ(f[0], Value(true));
+  EXPECT_EQ(f[1], Value(static_cast<int64_t>(*job)));
+  const int64_t chunk = f[2].as_int();
+  EXPECT_EQ(f[4], Value("f"));
+  EXPECT_EQ(f[5], Value(Value::List{Value(0), Value(1)}));
+  EXPECT_EQ(f[6], Value::bytes("arg0arg1"));
+  EXPECT_EQ(pool_->GetStats().leased, 2);
+
+  std::vector<PoolObject::Result> results;
+  PoolObject::Result r0 = Ok(*job, 0, Value(), static_cast<uint64_t>(chunk));
+  r0.packed = "res0";
+  results.push_back(std::move(r0));
+  results.push_back(Failed(*job, 1, "KeyError"));
+  results.back().chunk = static_cast<uint64_t>(chunk);
+  EXPECT_EQ(pool_->Report(std::move(results)), 2);
+  pool_->Results(Request("r", kCaller), *job, 0, 0, false);
+  Outcome r = recorder_.Of("r");
+  ASSERT_TRUE(r.status.ok());
+  const Value::List& got = r.value.as_list();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[1], Value::bytes("res0"));
+  EXPECT_EQ(got[2], Value(Value::List{Value(0)}));
+  ASSERT_EQ(got[3].as_list().size(), 1u);
+  EXPECT_EQ(got[3].as_list()[0].as_list()[3], Value("KeyError"));
+
+  // The packed chunk's last task comes alone; the task apart after it.
+  pool_->Pull(Request("b", kWorkerB), 0);
+  EXPECT_EQ(recorder_.Of("b").value.as_list()[6], Value::bytes("arg2"));
+  pool_->Pull(Request("c", kWorkerB), 0);
+  ASSERT_EQ(Tasks("c").size(), 1u);
+  EXPECT_EQ(Tasks("c")[0].as_list()[1], Value(3));
 }
 
 TEST_F(PoolObjectTest, APullTakesAChunkOfOneJobBoundedByMax) {
@@ -236,9 +305,9 @@ TEST_F(PoolObjectTest, AnIndexMayComeBackOnceFetched) {
   const uint64_t job = Submit({0, 1, 2, 3, 4});
   // Refused as a whole: 9 and 8 are not added either.
   std::vector<PoolObject::Task> mixed;
-  mixed.push_back({9, "f", {}});
-  mixed.push_back({8, "f", {}});
-  mixed.push_back({2, "f", {}});
+  mixed.push_back({9, "f", {}, ""});
+  mixed.push_back({8, "f", {}, ""});
+  mixed.push_back({2, "f", {}, ""});
   EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(mixed)).status(), ErrorKind::kValueError));
   EXPECT_EQ(pool_->Size(), 5);
   Submit({9, 8, 5}, job);
@@ -254,11 +323,11 @@ TEST_F(PoolObjectTest, AnIndexMayComeBackOnceFetched) {
   ASSERT_EQ(Results("r").size(), 3u);
   Submit({1}, job);
   std::vector<PoolObject::Task> live;
-  live.push_back({3, "f", {}});
+  live.push_back({3, "f", {}, ""});
   EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(live)).status(), ErrorKind::kValueError));
   std::vector<PoolObject::Task> extreme;
-  extreme.push_back({std::numeric_limits<int64_t>::max(), "f", {}});
-  extreme.push_back({std::numeric_limits<int64_t>::min(), "f", {}});
+  extreme.push_back({std::numeric_limits<int64_t>::max(), "f", {}, ""});
+  extreme.push_back({std::numeric_limits<int64_t>::min(), "f", {}, ""});
   EXPECT_TRUE(pool_->Submit(job, 0, std::move(extreme)).ok());
   EXPECT_EQ(pool_->Size(), 8);  // 3, 4, 9, 8, 5, 1 and the two extremes
 }
@@ -370,7 +439,7 @@ TEST_F(PoolObjectTest, CloseRefusesSubmitsAndEndsPullsOnceDrained) {
   pool_->Pull(Request("idle", kWorkerB), 0);
   pool_->Close();
   std::vector<PoolObject::Task> more;
-  more.push_back({1, "f", {}});
+  more.push_back({1, "f", {}, ""});
   EXPECT_TRUE(IsError(pool_->Submit(job, 0, std::move(more)).status(), ErrorKind::kValueError,
                       "Pool not running"));
   // Task 0 is still leased: it might come back, so the idle pull waits.
@@ -407,11 +476,11 @@ TEST_F(PoolObjectTest, TerminateFailsWhatIsNotDoneAndEndsPulls) {
 TEST_F(PoolObjectTest, BadSubmitsAddNothing) {
   const uint64_t job = Submit({0});
   std::vector<PoolObject::Task> dup;
-  dup.push_back({0, "f", {}});
+  dup.push_back({0, "f", {}, ""});
   EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(dup)).status(), ErrorKind::kValueError));
   std::vector<PoolObject::Task> twice;
-  twice.push_back({5, "f", {}});
-  twice.push_back({5, "f", {}});
+  twice.push_back({5, "f", {}, ""});
+  twice.push_back({5, "f", {}, ""});
   EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(twice)).status(), ErrorKind::kValueError));
   EXPECT_TRUE(IsKind(pool_->Submit(999, 0, {}).status(), ErrorKind::kValueError));
   EXPECT_EQ(pool_->Size(), 1);

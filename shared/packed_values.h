@@ -1,0 +1,197 @@
+// The Pool's packed values (pool.proto): a serialized ListValue whose records
+// (field 1, its length, a Value) are read in their wire form, without a
+// protobuf message per value. Plain functions; safe from any thread.
+#ifndef SHOAL_SHARED_PACKED_VALUES_H_
+#define SHOAL_SHARED_PACKED_VALUES_H_
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "shared/value_codec.h"
+#include "shoal/value.h"
+
+namespace shoal {
+
+// Reads protobuf wire format field by field.
+class WireReader {
+ public:
+  explicit WireReader(absl::string_view bytes) : p_(bytes.data()), end_(p_ + bytes.size()) {}
+  bool done() const { return p_ == end_; }
+  const char* at() const { return p_; }
+
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
+      const uint8_t b = static_cast<uint8_t>(*p_++);
+      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  // A field's number and wire type; a length-delimited one's bytes, or a
+  // varint's or fixed one's value (in *scalar when not null).
+  bool Field(uint32_t* number, uint32_t* type, absl::string_view* bytes,
+             uint64_t* scalar = nullptr) {
+    uint64_t tag = 0;
+    if (!Varint(&tag) || (tag >> 3) == 0 || (tag >> 3) > std::numeric_limits<uint32_t>::max()) {
+      return false;
+    }
+    *number = static_cast<uint32_t>(tag >> 3);
+    *type = static_cast<uint32_t>(tag & 7);
+    uint64_t n = 0;
+    switch (*type) {
+      case 0:
+        if (!Varint(&n)) return false;
+        break;
+      case 1:
+        if (!Fixed(8, &n)) return false;
+        break;
+      case 5:
+        if (!Fixed(4, &n)) return false;
+        break;
+      case 2:
+        if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
+        *bytes = absl::string_view(p_, static_cast<size_t>(n));
+        p_ += n;
+        return true;
+      default:
+        return false;
+    }
+    if (scalar != nullptr) *scalar = n;
+    return true;
+  }
+
+ private:
+  bool Fixed(size_t n, uint64_t* v) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    *v = 0;
+    for (size_t i = 0; i < n; ++i) *v |= static_cast<uint64_t>(static_cast<uint8_t>(p_[i])) << (8 * i);
+    p_ += n;
+    return true;
+  }
+  const char* p_;
+  const char* end_;
+};
+
+// Decodes one serialized Value: a plain one (None, bool, int, float, str,
+// bytes) straight from its wire form, any other through v1::Value
+// (DecodeReplyValue). Packed values hold no object references.
+inline absl::StatusOr<Value> DecodePackedValue(absl::string_view bytes) {
+  WireReader in(bytes);
+  uint32_t number = 0, type = 0;
+  absl::string_view part;
+  uint64_t scalar = 0;
+  if (in.done()) return Value();
+  if (in.Field(&number, &type, &part, &scalar) && in.done()) {
+    switch (number) {
+      case 1:
+        if (type == 0) return Value();
+        break;
+      case 2:
+        if (type == 0) return Value(scalar != 0);
+        break;
+      case 3:
+        if (type == 0) return Value(static_cast<int64_t>(scalar));
+        break;
+      case 4:
+        if (type == 1) {
+          double d = 0;
+          std::memcpy(&d, &scalar, sizeof d);
+          return Value(d);
+        }
+        break;
+      case 5:
+        if (type == 2) return Value(std::string(part));
+        break;
+      case 6:
+        if (type == 2) return Value::bytes(std::string(part));
+        break;
+      default:
+        break;
+    }
+  }
+  v1::Value wire;
+  if (!ParseCarryingValues(bytes, &wire)) {
+    return absl::InvalidArgumentError(MalformedMessage("packed value"));
+  }
+  return DecodeReplyValue(wire);
+}
+
+// Calls take(i, value bytes) for the i-th record of a packed ListValue;
+// false when it is malformed.
+template <typename Take>
+bool ForEachRecord(absl::string_view list, Take take) {
+  WireReader in(list);
+  for (int i = 0; !in.done(); ++i) {
+    uint32_t number = 0, type = 0;
+    absl::string_view value;
+    if (!in.Field(&number, &type, &value) || number != 1 || type != 2) return false;
+    take(i, value);
+  }
+  return true;
+}
+
+inline void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Appends a record (field 1, its length, bytes) to out.
+inline void AppendRecord(absl::string_view bytes, std::string* out) {
+  out->push_back('\x0a');
+  AppendVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+// Appends the serialized Value of value to out, as EncodeValueToSend would
+// write it: a plain value directly, any other through v1::Value.
+inline absl::Status AppendPackedValue(const Value& value, std::string* out) {
+  switch (value.type()) {
+    case Value::Type::kNone:
+      out->append("\x08\x01", 2);
+      return absl::OkStatus();
+    case Value::Type::kBool:
+      out->push_back('\x10');
+      out->push_back(value.as_bool() ? '\x01' : '\x00');
+      return absl::OkStatus();
+    case Value::Type::kInt:
+      out->push_back('\x18');
+      AppendVarint(static_cast<uint64_t>(value.as_int()), out);
+      return absl::OkStatus();
+    case Value::Type::kFloat: {
+      out->push_back('\x21');
+      const double d = value.as_float();
+      uint64_t bits = 0;
+      std::memcpy(&bits, &d, sizeof bits);
+      for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+      return absl::OkStatus();
+    }
+    case Value::Type::kStr:
+    case Value::Type::kBytes: {
+      const std::string& s = value.is_str() ? value.as_str() : value.as_bytes();
+      out->push_back(value.is_str() ? '\x2a' : '\x32');
+      AppendVarint(s.size(), out);
+      out->append(s);
+      return absl::OkStatus();
+    }
+    default: {
+      v1::Value wire;
+      absl::Status encoded = EncodeValueToSend(value, &wire);
+      if (!encoded.ok()) return encoded;
+      wire.AppendToString(out);
+      return absl::OkStatus();
+    }
+  }
+}
+
+}  // namespace shoal
+
+#endif  // SHOAL_SHARED_PACKED_VALUES_H_
