@@ -1,5 +1,6 @@
 #include "integration/workers.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -70,36 +71,29 @@ int HoldLock(int argc, char** argv) {
   for (;;) pause();
 }
 
-// The write end of the pipe FrozenHolder waits on; SIGCONT's handler writes
-// to it.
-int continued_fd = -1;
-
-void OnContinued(int) {
-  const char byte = 'c';
-  [[maybe_unused]] ssize_t n = write(continued_fd, &byte, 1);
-}
-
 // Acquires the named Lock, says "held TOKEN", then waits, making no call,
 // until it is continued after a stop (SIGSTOP, then SIGCONT). Then it
 // releases the Lock and says "released", or what the release threw
 // ("ConnectionError: ..."), and waits to be killed.
 int FrozenHolder(int argc, char** argv) {
   if (argc != 4) return 2;
-  int continued[2];
-  if (pipe(continued) != 0) return 4;
-  continued_fd = continued[1];
-  struct sigaction action {};
-  action.sa_handler = OnContinued;
-  action.sa_flags = SA_RESTART;
-  sigemptyset(&action.sa_mask);
-  if (sigaction(SIGCONT, &action, nullptr) != 0) return 4;
+  // SIGCONT is blocked before the library starts its threads, which inherit
+  // the mask, and this thread takes it with sigwait: no handler runs. (Under
+  // ThreadSanitizer a handler is deferred to the next intercepted call of
+  // the thread that took the signal, which may be one of gRPC's, parked for
+  // good in a wait the runtime does not see.) A stopped process is continued
+  // by SIGCONT whether or not it is blocked.
+  sigset_t continued;
+  sigemptyset(&continued);
+  sigaddset(&continued, SIGCONT);
+  if (pthread_sigmask(SIG_BLOCK, &continued, nullptr) != 0) return 4;
   Manager m = Manager::connect(argv[1], AuthKey::from_file(argv[2]));
   LockProxy lock = m.Lock(argv[3]);
   if (!lock.acquire()) return 3;
   std::printf("held %lld\n", static_cast<long long>(lock.fencing_token()));
   std::fflush(stdout);
-  char byte;
-  while (read(continued[0], &byte, 1) != 1) {
+  int signal_number = 0;
+  while (sigwait(&continued, &signal_number) != 0) {
   }
   try {
     lock.release();
