@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -479,7 +480,46 @@ struct PoolState {
   bool terminated = false;                        // guarded by mu
   bool joined = false;                            // guarded by mu
   std::thread supervisor;
-  std::vector<std::thread> callbacks;  // guarded by mu
+  // The callbacks of the _async calls, run one after another on one thread
+  // of the pool's, started with the first (as Python's result handler): each
+  // waits for its call's result, then runs. Joined by join() and
+  // terminate() once every queued callback has run.
+  std::deque<std::function<void()>> callbacks;  // guarded by mu
+  bool callbacks_end = false;                   // guarded by mu
+  std::thread callback_runner;                  // started under mu
+
+  // The callback thread's loop.
+  void RunCallbacks() {
+    for (;;) {
+      std::function<void()> next;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        changed.wait(lock, [this] { return !callbacks.empty() || callbacks_end; });
+        if (callbacks.empty()) return;
+        next = std::move(callbacks.front());
+        callbacks.pop_front();
+      }
+      next();
+    }
+  }
+  // Lets the callback thread finish what is queued, and waits for it
+  // (unless this is that thread: a callback that joins its own pool; the
+  // thread then ends once the callback returns and the queue is empty).
+  void EndCallbacks() {
+    std::thread runner;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      callbacks_end = true;
+      runner = std::move(callback_runner);
+    }
+    changed.notify_all();
+    if (!runner.joinable()) return;
+    if (runner.get_id() == std::this_thread::get_id()) {
+      runner.detach();
+    } else {
+      runner.join();
+    }
+  }
 
   PoolState(const Manager& m, PoolProxy p, const Functions& f, PoolOptions o)
       : manager(m), pool(std::move(p)), fns(f), options(std::move(o)) {}
@@ -694,17 +734,25 @@ namespace {
 void AddCallbacks(detail::PoolState& pool, const std::shared_ptr<detail::AsyncState>& state,
                   Pool::Callback callback, Pool::ErrorCallback error_callback) {
   if (!callback && !error_callback) return;
-  std::lock_guard<std::mutex> lock(pool.mu);
-  pool.callbacks.emplace_back([state, callback = std::move(callback),
-                               error_callback = std::move(error_callback)] {
-    state->Fetch(std::nullopt);
-    try {
-      Value v = state->Take();
-      if (callback) callback(v);
-    } catch (...) {
-      if (error_callback) error_callback(std::current_exception());
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    pool.callbacks.emplace_back([state, callback = std::move(callback),
+                                 error_callback = std::move(error_callback)] {
+      try {
+        state->Fetch(std::nullopt);
+        Value v = state->Take();
+        if (callback) callback(v);
+      } catch (...) {
+        if (error_callback) error_callback(std::current_exception());
+      }
+    });
+    if (!pool.callback_runner.joinable() && !pool.callbacks_end) {
+      // The thread holds the pool's state, for a callback that outlives the
+      // Pool by detaching it (see EndCallbacks).
+      pool.callback_runner = std::thread([owner = state->owner] { owner->RunCallbacks(); });
     }
-  });
+  }
+  pool.changed.notify_all();
 }
 
 // Python's default chunksize for map: the tasks over four times the workers,
@@ -896,11 +944,9 @@ void Pool::terminate() {
   }
   if (state_->supervisor.joinable()) state_->supervisor.join();
   std::vector<std::unique_ptr<Process>> workers;
-  std::vector<std::thread> callbacks;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     workers.swap(state_->workers);
-    callbacks.swap(state_->callbacks);
     state_->joined = true;
   }
   for (auto& w : workers) {
@@ -908,7 +954,7 @@ void Pool::terminate() {
     w->terminate();
     w->join();
   }
-  for (std::thread& t : callbacks) t.join();
+  state_->EndCallbacks();
 }
 
 void Pool::join() {
@@ -919,17 +965,15 @@ void Pool::join() {
   }
   if (state_->supervisor.joinable()) state_->supervisor.join();
   std::vector<std::unique_ptr<Process>> workers;
-  std::vector<std::thread> callbacks;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     workers.swap(state_->workers);
-    callbacks.swap(state_->callbacks);
     state_->joined = true;
   }
   for (auto& w : workers) {
     if (w != nullptr) w->join();
   }
-  for (std::thread& t : callbacks) t.join();
+  state_->EndCallbacks();
 }
 
 std::vector<pid_t> Pool::pids() const {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -133,6 +134,41 @@ TEST_F(PoolTest, ErrorsAreRethrownInTheCallerAndFailTheirTaskAlone) {
   EXPECT_EQ(pool.apply("square", {3}), Value(9));
   pool.close();
   pool.join();
+}
+
+// Callbacks run on one thread of the pool's, whatever their number (as
+// Python's result handler): a loop of apply_async with a callback does not
+// start a thread for each call. join() returns once every callback has run.
+TEST_F(PoolTest, ManyCallbacksRunOneAfterAnotherOnOneThread) {
+  constexpr int kCalls = 300;
+  Pool pool(m_, fns_, {.processes = 2});
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::set<int64_t> results;
+  int errors = 0;
+  for (int64_t i = 0; i < kCalls; ++i) {
+    if (i % 50 == 49) {
+      pool.apply_async("key_error", {"k"}, nullptr, [&](std::exception_ptr) {
+        std::lock_guard<std::mutex> lock(mu);
+        threads.insert(std::this_thread::get_id());
+        ++errors;
+      });
+      continue;
+    }
+    pool.apply_async("square", {i}, [&](const Value& v) {
+      std::lock_guard<std::mutex> lock(mu);
+      threads.insert(std::this_thread::get_id());
+      results.insert(v.as_int());
+    });
+  }
+  pool.close();
+  pool.join();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(errors, kCalls / 50);
+  EXPECT_EQ(results.size(), static_cast<size_t>(kCalls - kCalls / 50));
+  EXPECT_EQ(results.count(48 * 48), 1u);
+  EXPECT_EQ(threads.size(), 1u);
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
 }
 
 TEST_F(PoolTest, InitializerAndMaxtasksperchild) {
