@@ -42,12 +42,13 @@ build_and_test() {
   SHOAL_BUILD_DIR=$dir "$root/scripts/build.sh" "$@" || status=$?
   if ((status == 0)); then
     (cd "$dir" && ctest --output-on-failure -j "${SHOAL_TEST_JOBS:-2}" --timeout 300) || status=$?
-    if ((status != 0)) && [[ $name != default && -s $dir/Testing/Temporary/LastTestsFailed.log ]]; then
-      # Under a sanitizer, a failed test runs once more, alone: the runtimes
-      # of Debian's clang 14 are not fork-safe (docs/reliability.md), so a
-      # test that forks may hang there now and then. A test that passes the
-      # second time is named as flaky here and in the summary; one that fails
-      # again fails the build.
+    if ((status != 0)) && [[ -s $dir/Testing/Temporary/LastTestsFailed.log ]]; then
+      # A failed test runs once more, alone: a child forked by a test may
+      # hang now and then, in the sanitizers' runtimes of Debian's clang 14
+      # (not fork-safe), and, in every build, in Abseil's Mutex of a child
+      # forked while the parent's threads use theirs (docs/reliability.md).
+      # A test that passes the second time is named as flaky here and in the
+      # summary; one that fails again fails the build.
       local failed_tests
       failed_tests=$(failed_tests_in "$dir")
       echo "== $name: running again, alone: $failed_tests"
