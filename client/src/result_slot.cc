@@ -1,32 +1,28 @@
-// ResultSlotBase's blocking side. A slot holds no mutex of its own: the rare
-// thread that has to block on a slot (its result not there yet) does so on one
-// of a few shared mutex and condition variable pairs, picked by the slot's
-// address, and the thread that publishes the result takes that pair's mutex
-// only when it finds a thread blocked. A waiter marks the slot kWaited with
-// the pair's mutex held, so the publisher, which sees the mark, cannot notify
-// before the waiter sleeps.
+// ResultSlotBase's blocking side, on a futex on the slot's own state word: a
+// slot holds no lock, and neither does anything shared between slots, so a
+// process forked while other threads publish or wait on results finds no
+// lock held in the child. The thread that publishes a result makes a system
+// call only when it finds the waiter's mark (kWaited), which the waiter sets
+// before it sleeps on the word; the kernel's check of the word's value
+// against kWaited makes a wake-up between the two harmless.
 //
 // A waiter spins a little first: the results of pipelined calls arrive in
 // bursts, one every microsecond or so as the reader thread runs through a
 // frame of replies, and a thread that blocked on each of them would cost a
 // futex wake-up per call on both sides.
-#include <array>
-#include <condition_variable>
-#include <cstdint>
-#include <mutex>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
 #include <thread>
 
 #include "shoal/pipeline.h"
 
 namespace shoal::detail {
 namespace {
-
-struct ParkingSpot {
-  std::mutex mu;
-  std::condition_variable woken;
-};
-
-constexpr size_t kSpots = 64;
 
 // How many times a waiter looks at a slot before it blocks: first with a
 // pause of the processor in between, then giving up its time slice (to the
@@ -42,19 +38,24 @@ void Relax() {
 #endif
 }
 
-ParkingSpot& SpotOf(const void* slot) {
-  static std::array<ParkingSpot, kSpots> spots;
-  // Slots are heap objects, at least 16 bytes apart.
-  return spots[(reinterpret_cast<uintptr_t>(slot) >> 4) % kSpots];
+static_assert(sizeof(std::atomic<int>) == sizeof(int) && std::atomic<int>::is_always_lock_free,
+              "a slot's state word is a futex");
+
+int* Word(std::atomic<int>& state) { return reinterpret_cast<int*>(&state); }
+
+// Sleeps while the word holds expected, at most timeout (none: no limit).
+void FutexWait(std::atomic<int>& state, int expected, const timespec* timeout) {
+  syscall(SYS_futex, Word(state), FUTEX_WAIT_PRIVATE, expected, timeout, nullptr, 0);
+}
+
+void FutexWakeAll(std::atomic<int>& state) {
+  syscall(SYS_futex, Word(state), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 }  // namespace
 
 void ResultSlotBase::Publish() {
-  if (state_.exchange(kReady, std::memory_order_acq_rel) != kWaited) return;
-  ParkingSpot& spot = SpotOf(this);
-  { std::lock_guard<std::mutex> lock(spot.mu); }
-  spot.woken.notify_all();
+  if (state_.exchange(kReady, std::memory_order_acq_rel) == kWaited) FutexWakeAll(state_);
 }
 
 bool ResultSlotBase::SpinUntilReady() const {
@@ -71,26 +72,27 @@ bool ResultSlotBase::SpinUntilReady() const {
 
 void ResultSlotBase::Wait() {
   if (SpinUntilReady()) return;
-  ParkingSpot& spot = SpotOf(this);
-  std::unique_lock<std::mutex> lock(spot.mu);
   int expected = kPending;
-  if (!state_.compare_exchange_strong(expected, kWaited, std::memory_order_acq_rel) &&
-      expected == kReady) {
-    return;
-  }
-  spot.woken.wait(lock, [this] { return ready(); });
+  state_.compare_exchange_strong(expected, kWaited, std::memory_order_acq_rel);
+  while (!ready()) FutexWait(state_, kWaited, nullptr);
 }
 
 bool ResultSlotBase::WaitFor(std::chrono::nanoseconds timeout) {
   if (ready()) return true;
-  ParkingSpot& spot = SpotOf(this);
-  std::unique_lock<std::mutex> lock(spot.mu);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   int expected = kPending;
-  if (!state_.compare_exchange_strong(expected, kWaited, std::memory_order_acq_rel) &&
-      expected == kReady) {
-    return true;
+  state_.compare_exchange_strong(expected, kWaited, std::memory_order_acq_rel);
+  for (;;) {
+    if (ready()) return true;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return ready();
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+    timespec relative{};
+    relative.tv_sec = static_cast<time_t>(seconds.count());
+    relative.tv_nsec = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(left - seconds).count());
+    FutexWait(state_, kWaited, &relative);
   }
-  return spot.woken.wait_for(lock, timeout, [this] { return ready(); });
 }
 
 }  // namespace shoal::detail
