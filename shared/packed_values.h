@@ -17,6 +17,16 @@
 
 namespace shoal {
 
+// Protobuf's wire types used by packed values.
+constexpr uint32_t kWireVarint = 0;
+constexpr uint32_t kWireFixed64 = 1;
+constexpr uint32_t kWireLengthDelimited = 2;
+
+// The one-byte tag of a field numbered under 16.
+constexpr char WireTag(int number, uint32_t type) {
+  return static_cast<char>((static_cast<uint32_t>(number) << 3) | type);
+}
+
 // Reads protobuf wire format field by field.
 class WireReader {
  public:
@@ -89,27 +99,27 @@ inline absl::StatusOr<Value> DecodePackedValue(absl::string_view bytes) {
   if (in.done()) return Value();
   if (in.Field(&number, &type, &part, &scalar) && in.done()) {
     switch (number) {
-      case 1:
-        if (type == 0) return Value();
+      case v1::Value::kNoneFieldNumber:
+        if (type == kWireVarint) return Value();
         break;
-      case 2:
-        if (type == 0) return Value(scalar != 0);
+      case v1::Value::kBoolFieldNumber:
+        if (type == kWireVarint) return Value(scalar != 0);
         break;
-      case 3:
-        if (type == 0) return Value(static_cast<int64_t>(scalar));
+      case v1::Value::kIntFieldNumber:
+        if (type == kWireVarint) return Value(static_cast<int64_t>(scalar));
         break;
-      case 4:
-        if (type == 1) {
+      case v1::Value::kFloatFieldNumber:
+        if (type == kWireFixed64) {
           double d = 0;
           std::memcpy(&d, &scalar, sizeof d);
           return Value(d);
         }
         break;
-      case 5:
-        if (type == 2) return Value(std::string(part));
+      case v1::Value::kStrFieldNumber:
+        if (type == kWireLengthDelimited) return Value(std::string(part));
         break;
-      case 6:
-        if (type == 2) return Value::bytes(std::string(part));
+      case v1::Value::kBytesFieldNumber:
+        if (type == kWireLengthDelimited) return Value::bytes(std::string(part));
         break;
       default:
         break;
@@ -130,7 +140,11 @@ bool ForEachRecord(absl::string_view list, Take take) {
   for (int i = 0; !in.done(); ++i) {
     uint32_t number = 0, type = 0;
     absl::string_view value;
-    if (!in.Field(&number, &type, &value) || number != 1 || type != 2) return false;
+    if (!in.Field(&number, &type, &value) ||
+        number != static_cast<uint32_t>(v1::ListValue::kItemsFieldNumber) ||
+        type != kWireLengthDelimited) {
+      return false;
+    }
     take(i, value);
   }
   return true;
@@ -156,18 +170,19 @@ inline void AppendRecord(absl::string_view bytes, std::string* out) {
 inline absl::Status AppendPackedValue(const Value& value, std::string* out) {
   switch (value.type()) {
     case Value::Type::kNone:
-      out->append("\x08\x01", 2);
+      out->push_back(WireTag(v1::Value::kNoneFieldNumber, kWireVarint));
+      out->push_back('\x01');
       return absl::OkStatus();
     case Value::Type::kBool:
-      out->push_back('\x10');
+      out->push_back(WireTag(v1::Value::kBoolFieldNumber, kWireVarint));
       out->push_back(value.as_bool() ? '\x01' : '\x00');
       return absl::OkStatus();
     case Value::Type::kInt:
-      out->push_back('\x18');
+      out->push_back(WireTag(v1::Value::kIntFieldNumber, kWireVarint));
       AppendVarint(static_cast<uint64_t>(value.as_int()), out);
       return absl::OkStatus();
     case Value::Type::kFloat: {
-      out->push_back('\x21');
+      out->push_back(WireTag(v1::Value::kFloatFieldNumber, kWireFixed64));
       const double d = value.as_float();
       uint64_t bits = 0;
       std::memcpy(&bits, &d, sizeof bits);
@@ -177,7 +192,8 @@ inline absl::Status AppendPackedValue(const Value& value, std::string* out) {
     case Value::Type::kStr:
     case Value::Type::kBytes: {
       const std::string& s = value.is_str() ? value.as_str() : value.as_bytes();
-      out->push_back(value.is_str() ? '\x2a' : '\x32');
+      out->push_back(WireTag(value.is_str() ? v1::Value::kStrFieldNumber : v1::Value::kBytesFieldNumber,
+                             kWireLengthDelimited));
       AppendVarint(s.size(), out);
       out->append(s);
       return absl::OkStatus();

@@ -224,7 +224,9 @@ absl::Status ArgsOf(absl::string_view value, Value::List& args) {
   WireReader in(value);
   uint32_t number = 0, type = 0;
   absl::string_view list;
-  if (in.Field(&number, &type, &list) && in.done() && number == 7 && type == 2) {
+  if (in.Field(&number, &type, &list) && in.done() &&
+      number == static_cast<uint32_t>(v1::Value::kListFieldNumber) &&
+      type == kWireLengthDelimited) {
     absl::Status status;
     const bool read = ForEachRecord(list, [&](int, absl::string_view item) {
       if (!status.ok()) return;
