@@ -78,22 +78,31 @@ int main(int argc, char** argv) {
   const std::string func = square ? "square" : "sleep";
 
   if (workload == "trivial" || workload == "sleep") {
-    const Clock::time_point start = Clock::now();
-    // map() is map_async().get(): the submission is timed on its own too.
+    // The figure: map(), as Python's pool.map is timed.
+    Clock::time_point start = Clock::now();
+    shoal::Value::List got = pool.map(func, inputs);
+    const double seconds = Seconds(start);
+    if (!Check(got, inputs, square)) {
+      std::fprintf(stderr, "wrong results\n");
+      return 1;
+    }
+    // Where a map's time goes, in a second one through map_async: the
+    // submission, the last result in, the list in hand.
+    start = Clock::now();
     shoal::AsyncResult r = pool.map_async(func, inputs);
     const double submitted = Seconds(start);
     r.wait();
     const double done = Seconds(start);
-    shoal::Value::List got = r.get().as_list();
-    const double seconds = Seconds(start);
+    got = r.get().as_list();
+    const double listed = Seconds(start);
     if (!Check(got, inputs, square)) {
       std::fprintf(stderr, "wrong results\n");
       return 1;
     }
     std::printf(
         "{\"workload\": \"%s\", \"tasks\": %d, \"seconds\": %.6f, \"submit_seconds\": %.6f, "
-        "\"results_in_seconds\": %.6f}\n",
-        workload.c_str(), tasks, seconds, submitted, done);
+        "\"results_in_seconds\": %.6f, \"async_seconds\": %.6f}\n",
+        workload.c_str(), tasks, seconds, submitted, done, listed);
   } else if (workload == "kill") {
     Clock::time_point start = Clock::now();
     shoal::Value::List got = pool.map(func, inputs);

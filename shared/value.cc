@@ -358,12 +358,12 @@ const std::string& Value::as_bytes() const {
   return std::get<5>(v_);
 }
 
-const Value::List& Value::as_list() const {
+const Value::List& Value::as_list() const& {
   if (!is_list()) ThrowWrongType("list", *this);
   return *std::get<6>(v_);
 }
 
-Value::List& Value::as_list() {
+Value::List& Value::as_list() & {
   if (!is_list()) ThrowWrongType("list", *this);
   std::shared_ptr<List>& list = std::get<6>(v_);
   // Another Value shares the list: give this one its own before it changes.
@@ -371,16 +371,30 @@ Value::List& Value::as_list() {
   return *list;
 }
 
-const Value::Dict& Value::as_dict() const {
+const Value::Dict& Value::as_dict() const& {
   if (!is_dict()) ThrowWrongType("dict", *this);
   return *std::get<7>(v_);
 }
 
-Value::Dict& Value::as_dict() {
+Value::Dict& Value::as_dict() & {
   if (!is_dict()) ThrowWrongType("dict", *this);
   std::shared_ptr<Dict>& dict = std::get<7>(v_);
   if (dict.use_count() > 1) dict = std::make_shared<Dict>(*dict);
   return *dict;
+}
+
+Value::List Value::as_list() && {
+  if (!is_list()) ThrowWrongType("list", *this);
+  std::shared_ptr<List>& list = std::get<6>(v_);
+  if (list.use_count() > 1) return *list;
+  return std::move(*list);
+}
+
+Value::Dict Value::as_dict() && {
+  if (!is_dict()) ThrowWrongType("dict", *this);
+  std::shared_ptr<Dict>& dict = std::get<7>(v_);
+  if (dict.use_count() > 1) return *dict;
+  return std::move(*dict);
 }
 
 const ObjectRef& Value::as_ref() const {

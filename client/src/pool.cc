@@ -653,6 +653,17 @@ struct AsyncState {
     return true;
   }
 
+  // The list of results, moved out, or the error of the first failed
+  // task; for map and starmap, whose AsyncResult no one else sees (and
+  // which have no callbacks), so nothing asks for it again.
+  Value::List TakeList() {
+    if (!Fetch(std::nullopt)) throw TimeoutError("the result is not ready");
+    std::lock_guard<std::mutex> lock(mu);
+    if (!errors.empty()) std::rethrow_exception(ErrorOf(errors.begin()->second));
+    if (all.has_value()) return std::move(*all).as_list();
+    return std::move(values);
+  }
+
   // The result, or the error of the first failed task.
   Value Take() {
     std::lock_guard<std::mutex> lock(mu);
@@ -887,12 +898,12 @@ AsyncResult Pool::map_async(const std::string& func, const Value::List& items, i
 }
 
 Value::List Pool::map(const std::string& func, const Value::List& items, int chunksize) {
-  return map_async(func, items, chunksize).get().as_list();
+  return map_async(func, items, chunksize).state_->TakeList();
 }
 
 Value::List Pool::starmap(const std::string& func, const std::vector<Value::List>& args,
                           int chunksize) {
-  return starmap_async(func, args, chunksize).get().as_list();
+  return starmap_async(func, args, chunksize).state_->TakeList();
 }
 
 ResultIterator Pool::imap(const std::string& func, const Value::List& items, int chunksize) {

@@ -130,10 +130,14 @@ class Value {
   double as_float() const;
   const std::string& as_str() const;
   const std::string& as_bytes() const;
-  const List& as_list() const;
-  List& as_list();
-  const Dict& as_dict() const;
-  Dict& as_dict();
+  const List& as_list() const&;
+  List& as_list() &;
+  // Of a temporary: its list or dict itself, moved out when no other Value
+  // shares it (as with the result of Pool::map), else a copy.
+  List as_list() &&;
+  const Dict& as_dict() const&;
+  Dict& as_dict() &;
+  Dict as_dict() &&;
   const ObjectRef& as_ref() const;
 
   // Python's truth value: None, False, 0, 0.0 and empty containers are false.
