@@ -1,11 +1,14 @@
 #include "client/src/connection.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/internal/create_thread_identity.h"
 #include "absl/time/time.h"
 #include "shared/error_kind.h"
 #include "client/src/methods.h"
@@ -37,6 +40,35 @@ constexpr int64_t kMaxQueuedBytes = 4 << 20;
 // a call made meanwhile to carry them in its own frame and for a burst of
 // drops to go out as one message, short enough not to matter to anyone.
 constexpr absl::Duration kReleaseLinger = absl::Milliseconds(1);
+
+// The start of a connection's threads, which Open waits for: each makes its
+// Abseil thread identity first. A thread makes it the first time it waits
+// on an absl::Mutex, under process-wide spinlocks of Abseil's (the free list
+// of identities, the low-level allocator's arena); a fork() by another thread
+// meanwhile leaves the lock held for ever in the child, whose threads need it
+// to wait on any Mutex (seen: a forked sender whose three threads all waited
+// on it, the parent having forked as its new connection's reader and flusher
+// made theirs). So made before Open returns, they are made before any fork
+// that follows. std's mutex, not Abseil's: waiting on it needs no identity.
+class ThreadsStarted {
+ public:
+  // On each new thread, first.
+  void Arrive() {
+    absl::synchronization_internal::GetOrCreateCurrentThreadIdentity();
+    std::lock_guard<std::mutex> lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+  }
+  void AwaitAll(int threads) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return arrived_ >= threads; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+};
 
 // How long the flusher lets calls queued through async() gather before it
 // writes them, unless their bytes reach kCorkBytes first or a caller waits
@@ -165,8 +197,16 @@ std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stre
       [](Connection* inherited) {
         if (!inherited->orphaned()) delete inherited;
       });
-  connection->reader_ = std::thread([connection] { connection->ReadLoop(); });
-  connection->flusher_ = std::thread([raw = connection.get()] { raw->FlushLoop(); });
+  ThreadsStarted started;
+  connection->reader_ = std::thread([connection, &started] {
+    started.Arrive();
+    connection->ReadLoop();
+  });
+  connection->flusher_ = std::thread([raw = connection.get(), &started] {
+    started.Arrive();
+    raw->FlushLoop();
+  });
+  started.AwaitAll(2);
   return connection;
 }
 

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/base/internal/cycleclock.h"
+#include "absl/base/internal/low_level_scheduling.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
@@ -56,7 +58,34 @@ ProcessState& State() {
   return *state;
 }
 
-void BeforeFork() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mu.Lock(); }
+// Runs the lazy initialisations that Abseil's Mutex does on its slow path,
+// once per process, each under a process-wide once flag, so that they are
+// finished before any fork(). A child forked while another thread of the
+// parent is inside one of them inherits the flag as "running", with no
+// thread left to finish it, and the child's first thread to get there waits
+// on it for ever. The one that matters is the cycle clock's frequency: a
+// thread that queues behind another waiter of a Mutex reads it (Abseil
+// refreshes the thread's priority in the queue about once a second), with
+// the Mutex's spin bit held; on x86 its first read measures the TSC for 3
+// to 255 ms of sleeps. Stuck there, the child's thread holds the spin bit of
+// that Mutex for ever, and every other thread locking it spins. The Mutex
+// globals (spin and sleep limits, from the number of CPUs) are a shorter
+// window of the same kind. Once finished in a process they stay finished in
+// it and in its children; a thread inside one when this is called makes it
+// wait until that thread is done.
+void FinishAbseilLazyInit() {
+  absl::base_internal::CycleClock::Frequency();
+  // Reads the Mutex globals first, and with a count of 0 returns at once
+  // (or yields once, on a single CPU).
+  absl::synchronization_internal::MutexDelay(0, 0);
+}
+
+void BeforeFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // Done since InstallForkHandlers; this also covers a fork made by another
+  // thread while InstallForkHandlers was still measuring.
+  FinishAbseilLazyInit();
+  State().mu.Lock();
+}
 
 void AfterForkInParent() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mu.Unlock(); }
 
@@ -90,6 +119,8 @@ void InstallForkHandlers() {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     State();
     pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild);
+    // Paid here, before the first session, rather than by the first fork.
+    FinishAbseilLazyInit();
   });
 }
 

@@ -12,7 +12,9 @@
 // (connection.h). In the child the handlers close the child's copies of the
 // framed sockets (close() only; the parent's socket is untouched), so that
 // the server sees the parent's connection end when the parent exits, even
-// while the child lives.
+// while the child lives. Before each fork, and once when they are installed,
+// they finish the lazy initialisations of Abseil's Mutex (fork.cc), so that
+// no child inherits one half done.
 //
 // On first use in the child, an inherited session gets a successor: a new
 // session of the child, logged in on the framed transport with the key and
