@@ -657,10 +657,9 @@ struct AsyncState {
   // task; for map and starmap, whose AsyncResult no one else sees (and
   // which have no callbacks), so nothing asks for it again.
   Value::List TakeList() {
-    if (!Fetch(std::nullopt)) throw TimeoutError("the result is not ready");
+    Fetch(std::nullopt);
     std::lock_guard<std::mutex> lock(mu);
     if (!errors.empty()) std::rethrow_exception(ErrorOf(errors.begin()->second));
-    if (all.has_value()) return std::move(*all).as_list();
     return std::move(values);
   }
 
