@@ -35,6 +35,11 @@ class WireReader {
   const char* at() const { return p_; }
 
   bool Varint(uint64_t* v) {
+    // Tags, lengths and small numbers take one byte.
+    if (p_ < end_ && (static_cast<uint8_t>(*p_) & 0x80) == 0) {
+      *v = static_cast<uint8_t>(*p_++);
+      return true;
+    }
     *v = 0;
     for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
       const uint8_t b = static_cast<uint8_t>(*p_++);

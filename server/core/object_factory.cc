@@ -209,7 +209,8 @@ absl::StatusOr<std::unique_ptr<Object>> ObjectFactory::Make(
       made = QueueObject::Create(spec.kind, spec.maxsize, budget_, timers_);
       break;
     case Kind::kPool:
-      made = PoolObject::Create(spec.max_retries.value_or(kDefaultPoolMaxRetries), timers_);
+      made = PoolObject::Create(spec.max_retries.value_or(kDefaultPoolMaxRetries), budget_,
+                                timers_);
       break;
     case Kind::kConnection:
       return error::ValueError("a Connection is made with its peer: create a PIPE");

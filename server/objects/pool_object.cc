@@ -20,6 +20,47 @@ Value TaskValue(const PoolObject::Task& task) {
 
 constexpr int64_t kMaxIndex = std::numeric_limits<int64_t>::max();
 
+// What a task or a result costs the budget beyond its own bytes: its record
+// in the pool's chunks or results, with the allocations around it. The
+// server's own error results (a lost worker, a terminated pool, a result
+// that did not fit) cost this much alone, so that any task's charge covers
+// the error that may replace its result.
+constexpr int64_t kPoolRecordBytes = 256;
+
+int64_t TaskBytes(const PoolObject::Task& task) {
+  int64_t bytes = kPoolRecordBytes + static_cast<int64_t>(task.function.size());
+  if (!task.packed.empty()) return bytes + static_cast<int64_t>(task.packed.size());
+  for (const Value& arg : task.args) bytes += ApproxBytes(arg);
+  return bytes;
+}
+
+// A result apart, as its worker reported it.
+int64_t ReportedBytes(const PoolObject::Result& r) {
+  if (!r.ok) {
+    return kPoolRecordBytes + static_cast<int64_t>(r.error_kind.size() + r.error_message.size());
+  }
+  return kPoolRecordBytes + ApproxBytes(r.value);
+}
+
+// The LimitError that takes the place of a result of bytes that does not fit.
+PoolObject::Result TooBig(uint64_t job, int64_t index, int64_t bytes) {
+  PoolObject::Result r;
+  r.job = job;
+  r.index = index;
+  r.ok = false;
+  r.error_kind = std::string(ErrorKindName(ErrorKind::kLimitError));
+  r.error_message = absl::StrCat("the result of task ", index, " (", bytes,
+                                 " bytes) does not fit the server's memory limit");
+  return r;
+}
+
+// A packed result's record in a block, with its index and offset.
+constexpr int64_t kPackedRecordBytes = 16;
+
+int64_t RecordBytes(size_t record_size) {
+  return kPackedRecordBytes + static_cast<int64_t>(record_size);
+}
+
 Value ResultValue(const PoolObject::Result& r) {
   if (r.ok) {
     return Value(Value::List{Value(static_cast<int64_t>(r.job)), Value(r.index), Value(true),
@@ -62,6 +103,25 @@ void PoolObject::IndexRanges::Insert(int64_t i) {
   }
 }
 
+void PoolObject::IndexRanges::EraseRange(int64_t first, int64_t last) {
+  auto it = ranges_.upper_bound(first);
+  if (it == ranges_.begin()) return;
+  --it;
+  const int64_t from = it->first;
+  const int64_t to = it->second;
+  if (to < last) {
+    // Not one range: each apart.
+    for (int64_t i = first; i <= last; ++i) Erase(i);
+    return;
+  }
+  if (from == first) {
+    ranges_.erase(it);
+  } else {
+    it->second = first - 1;
+  }
+  if (to != last) ranges_.emplace(last + 1, to);
+}
+
 void PoolObject::IndexRanges::Erase(int64_t i) {
   auto it = ranges_.upper_bound(i);
   if (it == ranges_.begin()) return;
@@ -80,15 +140,17 @@ void PoolObject::IndexRanges::Erase(int64_t i) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Object>> PoolObject::Create(int64_t max_retries, Timers* timers) {
+absl::StatusOr<std::unique_ptr<Object>> PoolObject::Create(int64_t max_retries,
+                                                           MemoryBudget* budget, Timers* timers) {
   if (max_retries < 0) return error::ValueError("a Pool's max_retries must not be negative");
-  return std::unique_ptr<Object>(std::make_unique<PoolObject>(max_retries, timers));
+  return std::unique_ptr<Object>(std::make_unique<PoolObject>(max_retries, budget, timers));
 }
 
-PoolObject::PoolObject(int64_t max_retries, Timers* timers)
+PoolObject::PoolObject(int64_t max_retries, MemoryBudget* budget, Timers* timers)
     : Object(Kind::kPool),
       max_retries_(max_retries),
       timers_(timers),
+      account_(budget),
       pullers_(timers, kPullerTag, [this](WaitId id) { Expire(id); }),
       fetchers_(timers, kFetcherTag, [this](WaitId id) { Expire(id); }) {}
 
@@ -109,6 +171,12 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
     return error::ValueError(absl::StrCat("no job ", job_id, " in this pool"));
   }
   if (chunksize < 0) return error::ValueError("chunksize must not be negative");
+  int64_t bytes = 0;
+  for (const Task& task : tasks) bytes += TaskBytes(task);
+  if (absl::Status fits = account_.Reserve(bytes); !fits.ok()) {
+    return absl::Status(fits.code(), absl::StrCat("the Pool's ", tasks.size(), " tasks (",
+                                                  bytes, " bytes) do not fit: ", fits.message()));
+  }
   const bool fresh = job_id == 0;
   if (fresh) job_id = next_job_++;
   Job& job = jobs_[job_id];
@@ -120,6 +188,7 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
     if (job.live.Contains(index)) {
       for (size_t j = 0; j < i; ++j) job.live.Erase(tasks[j].index);
       if (fresh || job.live.empty()) jobs_.erase(job_id);
+      account_.Release(bytes);
       return error::ValueError(
           absl::StrCat("task ", index, " of job ", job_id, " was submitted already"));
     }
@@ -150,19 +219,102 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
   return job_id;
 }
 
-void PoolObject::Finish(Result result) {
+void PoolObject::Finish(Result result, int64_t task_bytes, bool reported, int64_t& freed) {
   ++done_;
   auto it = jobs_.find(result.job);
-  if (it == jobs_.end()) return;
+  if (it == jobs_.end()) {
+    freed += task_bytes;
+    return;
+  }
+  int64_t bytes = reported ? ReportedBytes(result) : kPoolRecordBytes;
+  if (bytes > task_bytes && !account_.Reserve(bytes - task_bytes).ok()) {
+    result = TooBig(result.job, result.index, bytes);
+    bytes = kPoolRecordBytes;
+  }
+  if (bytes < task_bytes) freed += task_bytes - bytes;
   if (result.ok && result.value.contains_ref()) MarkMayHoldRefs();
   const int64_t index = result.index;
   Ready ready;
-  if (!result.packed.empty()) {
-    ready.packed = std::move(result.packed);
-  } else {
-    ready.other = std::make_unique<Result>(std::move(result));
-  }
+  ready.bytes = bytes;
+  ready.result = std::make_unique<Result>(std::move(result));
   it->second.ready.insert_or_assign(index, std::move(ready));
+}
+
+bool PoolObject::Accept(uint64_t job, int64_t index, uint64_t chunk,
+                        absl::flat_hash_map<uint64_t, Leased>::iterator& lease,
+                        int64_t* task_bytes) {
+  if (chunk == 0 && !FindLeased(job, index, &chunk)) return false;
+  // A chunk's results come together: look the lease up once for them.
+  if (lease == leased_.end() || lease->first != chunk) lease = leased_.find(chunk);
+  if (lease == leased_.end()) return false;
+  Leased& l = lease->second;
+  if (l.chunk.job != job) return false;
+  const int64_t place = PlaceOf(l, index);
+  if (place < 0 || l.reported[static_cast<size_t>(place)]) return false;
+  l.reported[static_cast<size_t>(place)] = true;
+  *task_bytes = TaskBytes(l.chunk.tasks[static_cast<size_t>(place)]);
+  l.hint = static_cast<size_t>(place) + 1;
+  --l.remaining;
+  --leased_tasks_;
+  auto worker = workers_.find(l.session);
+  if (worker != workers_.end()) {
+    --worker->second.leased;
+    ++worker->second.done;
+  }
+  if (l.remaining == 0) {
+    leased_.erase(lease);
+    lease = leased_.end();
+  }
+  return true;
+}
+
+void PoolObject::AddRecord(uint64_t job, int64_t index, absl::string_view record,
+                           int64_t task_bytes, Run& run, int64_t& freed) {
+  const int64_t bytes = RecordBytes(record.size());
+  if (bytes > task_bytes && !account_.Reserve(bytes - task_bytes).ok()) {
+    Finish(TooBig(job, index, bytes), task_bytes, /*reported=*/false, freed);
+    return;
+  }
+  ++done_;
+  if (bytes < task_bytes) freed += task_bytes - bytes;
+  if (!run.block.ends.empty() &&
+      (run.job != job || index != run.first + static_cast<int64_t>(run.block.ends.size()))) {
+    StoreRun(run);
+  }
+  if (run.block.ends.empty()) {
+    run.job = job;
+    run.first = index;
+  }
+  run.block.records.append(record.data(), record.size());
+  run.block.ends.push_back(static_cast<uint32_t>(run.block.records.size()));
+}
+
+void PoolObject::StoreRun(Run& run) {
+  if (run.block.ends.empty()) return;
+  Block block = std::move(run.block);
+  run.block = Block();
+  auto it = jobs_.find(run.job);
+  if (it == jobs_.end()) {
+    account_.Release(RecordBytes(0) * static_cast<int64_t>(block.ends.size()) +
+                     static_cast<int64_t>(block.records.size()));
+    return;
+  }
+  auto& blocks = it->second.blocks;
+  // Joined to the block it continues, when the records stay addressable.
+  auto next = blocks.upper_bound(run.first);
+  if (next != blocks.begin()) {
+    Block& before = std::prev(next)->second;
+    const int64_t front = std::prev(next)->first;
+    if (front + static_cast<int64_t>(before.size()) == run.first &&
+        before.records.size() + block.records.size() <= std::numeric_limits<uint32_t>::max()) {
+      const uint32_t base = static_cast<uint32_t>(before.records.size());
+      before.records += block.records;
+      before.ends.reserve(before.ends.size() + block.ends.size());
+      for (uint32_t end : block.ends) before.ends.push_back(base + end);
+      return;
+    }
+  }
+  blocks.emplace(run.first, std::move(block));
 }
 
 int64_t PoolObject::PlaceOf(Leased& l, int64_t index) {
@@ -193,39 +345,43 @@ bool PoolObject::FindLeased(uint64_t job, int64_t index, uint64_t* chunk) const 
   return false;
 }
 
-int64_t PoolObject::Report(std::vector<Result> results) {
+int64_t PoolObject::Report(std::vector<Result> results, const PackedReport* packed) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   int64_t taken = 0;
+  int64_t freed = 0;
   std::vector<uint64_t> jobs;
   auto lease = leased_.end();
+  Run run;
+  auto add_job = [&jobs](uint64_t job) {
+    if (jobs.empty() || jobs.back() != job) jobs.push_back(job);
+  };
   for (Result& result : results) {
-    uint64_t chunk = result.chunk;
-    if (chunk == 0 && !FindLeased(result.job, result.index, &chunk)) continue;
-    // A chunk's results come together: look the lease up once for them.
-    if (lease == leased_.end() || lease->first != chunk) lease = leased_.find(chunk);
-    if (lease == leased_.end()) continue;
-    Leased& l = lease->second;
-    if (l.chunk.job != result.job) continue;
-    const int64_t place = PlaceOf(l, result.index);
-    if (place < 0 || l.reported[static_cast<size_t>(place)]) continue;
-    l.reported[static_cast<size_t>(place)] = true;
-    l.hint = static_cast<size_t>(place) + 1;
-    --l.remaining;
-    --leased_tasks_;
-    auto worker = workers_.find(l.session);
-    if (worker != workers_.end()) {
-      --worker->second.leased;
-      ++worker->second.done;
-    }
-    if (jobs.empty() || jobs.back() != result.job) jobs.push_back(result.job);
-    if (l.remaining == 0) {
-      leased_.erase(lease);
-      lease = leased_.end();
-    }
-    Finish(std::move(result));
+    int64_t task_bytes = 0;
+    if (!Accept(result.job, result.index, result.chunk, lease, &task_bytes)) continue;
+    add_job(result.job);
     ++taken;
+    if (result.ok && !result.packed.empty()) {
+      AddRecord(result.job, result.index, result.packed, task_bytes, run, freed);
+      continue;
+    }
+    Finish(std::move(result), task_bytes, /*reported=*/true, freed);
   }
+  if (packed != nullptr) {
+    size_t begin = 0;
+    for (size_t i = 0; i < packed->indexes.size() && i < packed->ends.size(); ++i) {
+      const size_t end = packed->ends[i];
+      const absl::string_view record = packed->values.substr(begin, end - begin);
+      begin = end;
+      int64_t task_bytes = 0;
+      if (!Accept(packed->job, packed->indexes[i], packed->chunk, lease, &task_bytes)) continue;
+      add_job(packed->job);
+      ++taken;
+      AddRecord(packed->job, packed->indexes[i], record, task_bytes, run, freed);
+    }
+  }
+  StoreRun(run);
+  account_.Release(freed);
   std::sort(jobs.begin(), jobs.end());
   jobs.erase(std::unique(jobs.begin(), jobs.end()), jobs.end());
   for (uint64_t job : jobs) WakeFetchers(job, settle);
@@ -329,43 +485,75 @@ WaitId PoolObject::Pull(WaitRequest request, int64_t max) {
                        PullPayload{max});
 }
 
-void PoolObject::TakeOne(int64_t index, Ready& r, Taken& taken) {
-  if (r.other == nullptr) {
-    taken.records += r.packed;
-    taken.indexes.emplace_back(index);
-  } else {
-    taken.others.push_back(ResultValue(*r.other));
-  }
+absl::btree_map<int64_t, PoolObject::Ready>::iterator PoolObject::TakeApart(
+    Job& job, absl::btree_map<int64_t, Ready>::iterator it, Taken& taken) {
+  taken.bytes += it->second.bytes;
+  taken.others.push_back(ResultValue(*it->second.result));
+  job.live.Erase(it->first);
+  return job.ready.erase(it);
+}
+
+absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::TakeRecords(
+    Job& job, absl::btree_map<int64_t, Block>::iterator it, size_t k, Taken& taken) {
+  const int64_t front = it->first;
+  Block& b = it->second;
+  const uint32_t begin = b.taken == 0 ? 0 : b.ends[b.taken - 1];
+  const uint32_t end = b.ends[b.taken + k - 1];
+  taken.records.append(b.records, begin, end - begin);
+  for (size_t i = 0; i < k; ++i) taken.indexes.emplace_back(front + static_cast<int64_t>(i));
+  taken.bytes += RecordBytes(0) * static_cast<int64_t>(k) + (end - begin);
+  job.live.EraseRange(front, front + static_cast<int64_t>(k) - 1);
+  if (k == b.size()) return job.blocks.erase(it);
+  // What is left is keyed by its new front.
+  Block rest = std::move(b);
+  rest.taken += k;
+  it = job.blocks.erase(it);
+  return job.blocks.emplace_hint(it, front + static_cast<int64_t>(k), std::move(rest));
 }
 
 bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
   Taken taken;
   size_t count = 0;
-  const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : job.ready.size();
+  size_t ready = job.ready.size();
+  for (const auto& [front, b] : job.blocks) ready += b.size();
+  const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : ready;
+  const size_t most = std::min(cap, ready);
   // Most results come packed, a few bytes each.
-  const size_t most = std::min(cap, job.ready.size());
   taken.indexes.reserve(most);
-  taken.records.reserve(most * 8);
+  taken.records.reserve(most * 4);
   if (f.unordered) {
-    auto it = job.ready.begin();
-    while (it != job.ready.end() && count < cap) {
-      TakeOne(it->first, it->second, taken);
-      ++count;
-      job.live.Erase(it->first);
-      it = job.ready.erase(it);
+    // Lowest index first, so that each list ascends.
+    auto apart = job.ready.begin();
+    auto block = job.blocks.begin();
+    while (count < cap && (apart != job.ready.end() || block != job.blocks.end())) {
+      if (block == job.blocks.end() || (apart != job.ready.end() && apart->first < block->first)) {
+        apart = TakeApart(job, apart, taken);
+        ++count;
+      } else {
+        const size_t k = std::min(block->second.size(), cap - count);
+        block = TakeRecords(job, block, k, taken);
+        count += k;
+      }
     }
   } else {
     int64_t next = f.start;
-    auto it = job.ready.find(next);
-    while (it != job.ready.end() && it->first == next && count < cap) {
-      TakeOne(it->first, it->second, taken);
-      ++count;
-      job.live.Erase(it->first);
-      it = job.ready.erase(it);
-      ++next;
+    while (count < cap) {
+      if (auto apart = job.ready.find(next); apart != job.ready.end()) {
+        TakeApart(job, apart, taken);
+        ++count;
+        ++next;
+        continue;
+      }
+      auto block = job.blocks.find(next);
+      if (block == job.blocks.end()) break;
+      const size_t k = std::min(block->second.size(), cap - count);
+      TakeRecords(job, block, k, taken);
+      count += k;
+      next += static_cast<int64_t>(k);
     }
   }
   if (count == 0) return false;
+  account_.Release(taken.bytes);
   *out = Value(Value::List{Value(static_cast<int64_t>(f.job)), Value::bytes(std::move(taken.records)),
                            Value(std::move(taken.indexes)), Value(std::move(taken.others))});
   return true;
@@ -434,22 +622,22 @@ void PoolObject::Terminate() {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   closed_ = true;
-  std::vector<Result> failed;
-  auto fail = [&failed](uint64_t job, int64_t index) {
+  std::vector<std::pair<Result, int64_t>> failed;  // with the task's charge
+  auto fail = [&failed](uint64_t job, const Task& task) {
     Result r;
     r.job = job;
-    r.index = index;
+    r.index = task.index;
     r.ok = false;
     r.error_kind = "RuntimeError";
     r.error_message = "the pool was terminated";
-    failed.push_back(std::move(r));
+    failed.emplace_back(std::move(r), TaskBytes(task));
   };
   for (const Chunk& c : pending_) {
-    for (const Task& t : c.tasks) fail(c.job, t.index);
+    for (const Task& t : c.tasks) fail(c.job, t);
   }
   for (const auto& [id, l] : leased_) {
     for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
-      if (!l.reported[i]) fail(l.chunk.job, l.chunk.tasks[i].index);
+      if (!l.reported[i]) fail(l.chunk.job, l.chunk.tasks[i]);
     }
   }
   pending_.clear();
@@ -458,10 +646,12 @@ void PoolObject::Terminate() {
   leased_tasks_ = 0;
   for (auto& [session, worker] : workers_) worker.leased = 0;
   std::vector<uint64_t> jobs;
-  for (Result& r : failed) {
+  int64_t freed = 0;
+  for (auto& [r, task_bytes] : failed) {
     jobs.push_back(r.job);
-    Finish(std::move(r));
+    Finish(std::move(r), task_bytes, /*reported=*/false, freed);
   }
+  account_.Release(freed);
   std::sort(jobs.begin(), jobs.end());
   jobs.erase(std::unique(jobs.begin(), jobs.end()), jobs.end());
   for (uint64_t job : jobs) WakeFetchers(job, settle);
@@ -514,6 +704,7 @@ void PoolObject::EndSession(SessionId session) {
   std::sort(lost.begin(), lost.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<uint64_t> failed_jobs;
+  int64_t freed = 0;
   for (auto it = lost.rbegin(); it != lost.rend(); ++it) {
     Leased& l = it->second;
     Chunk back;
@@ -526,19 +717,20 @@ void PoolObject::EndSession(SessionId session) {
     leased_tasks_ -= static_cast<int64_t>(back.tasks.size());
     if (back.tasks.empty()) continue;
     if (l.chunk.attempts >= max_retries_) {
-      FailLost(std::move(back), failed_jobs);
+      FailLost(std::move(back), failed_jobs, freed);
     } else {
       pending_tasks_ += static_cast<int64_t>(back.tasks.size());
       pending_.push_front(std::move(back));
     }
   }
+  account_.Release(freed);
   std::sort(failed_jobs.begin(), failed_jobs.end());
   failed_jobs.erase(std::unique(failed_jobs.begin(), failed_jobs.end()), failed_jobs.end());
   for (uint64_t job : failed_jobs) WakeFetchers(job, settle);
   WakePullers(settle);
 }
 
-void PoolObject::FailLost(Chunk chunk, std::vector<uint64_t>& jobs) {
+void PoolObject::FailLost(Chunk chunk, std::vector<uint64_t>& jobs, int64_t& freed) {
   jobs.push_back(chunk.job);
   for (const Task& task : chunk.tasks) {
     Result r;
@@ -548,7 +740,7 @@ void PoolObject::FailLost(Chunk chunk, std::vector<uint64_t>& jobs) {
     r.error_kind = "WorkerLost";
     r.error_message = absl::StrCat("task ", r.index, " of job ", r.job, " lost its worker ",
                                    chunk.attempts, " times (max_retries is ", max_retries_, ")");
-    Finish(std::move(r));
+    Finish(std::move(r), TaskBytes(task), /*reported=*/false, freed);
   }
 }
 
@@ -600,9 +792,7 @@ void PoolObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) con
     }
   }
   for (const auto& [id, job] : jobs_) {
-    for (const auto& [index, r] : job.ready) {
-      if (r.other != nullptr) r.other->value.ForEachRef(fn);
-    }
+    for (const auto& [index, r] : job.ready) r.result->value.ForEachRef(fn);
   }
 }
 

@@ -27,6 +27,13 @@
 // fetchers. Once the pool is closed and no task is pending or leased, every
 // pull answers "closed" (Terminate drops the tasks not done, which fail).
 //
+// Memory. Every task, from its submit to its result, and every result, from
+// its report to its fetch, is charged to the server's MemoryBudget
+// (--max-bytes): a Submit that does not fit is LimitError and adds nothing;
+// a reported result that does not fit fails its task alone with LimitError
+// (the task's own charge always covers that error), so no task is lost to
+// the limit and no worker waits on it.
+//
 // Outcomes carry Values. A pull's is None for "closed", an empty list for
 // nothing, [false, job, chunk, attempt, tasks] with tasks a list of
 // [index, function, args], or, for a chunk submitted packed,
@@ -57,6 +64,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/objects/budget_account.h"
+#include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
 #include "shared/mutex.h"
 #include "server/objects/waiter_list.h"
@@ -94,10 +103,24 @@ class PoolObject : public Object {
     std::string error_message;
   };
 
+  // Results reported packed, all of one job and lease (chunk 0: found by job
+  // and index, as Result's): the records of a packed ListValue one after the
+  // other in values, ends[i] the offset where the i-th ends, for the task of
+  // indexes[i]. values is only read during the Report.
+  struct PackedReport {
+    uint64_t job = 0;
+    uint64_t chunk = 0;
+    std::vector<int64_t> indexes;
+    absl::string_view values;
+    std::vector<uint32_t> ends;
+  };
+
   // max_retries: how many losses of its worker a chunk survives (negative
   // is ValueError).
-  static absl::StatusOr<std::unique_ptr<Object>> Create(int64_t max_retries, Timers* timers);
-  PoolObject(int64_t max_retries, Timers* timers);
+  // budget (null: unlimited) and timers must outlive the pool.
+  static absl::StatusOr<std::unique_ptr<Object>> Create(int64_t max_retries,
+                                                        MemoryBudget* budget, Timers* timers);
+  PoolObject(int64_t max_retries, MemoryBudget* budget, Timers* timers);
   ~PoolObject() override;
 
   // Adds tasks to job (0: a new job), cut in order into chunks of the job's
@@ -106,10 +129,10 @@ class PoolObject : public Object {
   // running"), for a job this pool never gave, or an index already live in
   // the job (nothing is added then).
   absl::StatusOr<uint64_t> Submit(uint64_t job, int64_t chunksize, std::vector<Task> tasks);
-  // Records results of leased tasks; the others are ignored. A chunk is done
-  // once each of its tasks was reported, in one report or several. Returns
-  // how many were taken.
-  int64_t Report(std::vector<Result> results);
+  // Records results of leased tasks, apart and packed; the others are
+  // ignored. A chunk is done once each of its tasks was reported, in one
+  // report or several. Returns how many were taken.
+  int64_t Report(std::vector<Result> results, const PackedReport* packed = nullptr);
   // Takes the oldest pending chunk (its first max tasks when max > 0 is
   // smaller, the rest staying first in line), leased to the caller's
   // session; parks while none is pending and the pool is not drained.
@@ -157,6 +180,8 @@ class PoolObject : public Object {
     bool Contains(int64_t i) const;
     void Insert(int64_t i);  // i is not contained
     void Erase(int64_t i);   // i is contained
+    // Erases [first, last], each contained.
+    void EraseRange(int64_t first, int64_t last);
     bool empty() const { return ranges_.empty(); }
 
    private:
@@ -178,18 +203,35 @@ class PoolObject : public Object {
     size_t hint = 0;
     bool sorted = true;  // chunk's indexes ascend
   };
-  // A result waiting to be fetched, kept small: a packed value's record, or
-  // the whole result.
+  // A result waiting to be fetched apart (not packed: an error, or a value
+  // that came per task).
   struct Ready {
-    std::string packed;
-    std::unique_ptr<Result> other;
+    std::unique_ptr<Result> result;
+    int64_t bytes = 0;  // charged to account_
+  };
+  // Packed results of consecutive indexes, front first: the records one
+  // after the other, ends[i] where the i-th ends. Taken from the front, so
+  // the first not taken is record `taken`, of index front.
+  struct Block {
+    std::string records;
+    std::vector<uint32_t> ends;
+    size_t taken = 0;
+    size_t size() const { return ends.size() - taken; }
   };
   struct Job {
     int64_t chunksize = 1;
     // Indexes submitted and not yet fetched.
     IndexRanges live;
-    // Results reported and not yet fetched, by index.
+    // Results reported and not yet fetched: apart by index, and packed by
+    // the index of each block's front. An index is in one or the other.
     absl::btree_map<int64_t, Ready> ready;
+    absl::btree_map<int64_t, Block> blocks;
+  };
+  // Packed records accepted by one Report, gathered into blocks.
+  struct Run {
+    uint64_t job = 0;
+    int64_t first = 0;
+    Block block;
   };
   struct Worker {
     int64_t leased = 0;
@@ -203,6 +245,7 @@ class PoolObject : public Object {
     std::string records;
     Value::List indexes;
     Value::List others;
+    int64_t bytes = 0;  // charged for them, to release
   };
   struct FetchPayload {
     uint64_t job = 0;
@@ -221,14 +264,40 @@ class PoolObject : public Object {
   static int64_t PlaceOf(Leased& l, int64_t index);
   // What a fetch gets now: false when nothing is ready for it.
   bool TakeResults(Job& job, const FetchPayload& f, Value* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static void TakeOne(int64_t index, Ready& r, Taken& taken);
-  // Stores a result for a task no longer pending nor leased.
-  void Finish(Result result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes k records from the block at it (keyed by its front); returns the
+  // next block.
+  static absl::btree_map<int64_t, Block>::iterator TakeRecords(
+      Job& job, absl::btree_map<int64_t, Block>::iterator it, size_t k, Taken& taken);
+  static absl::btree_map<int64_t, Ready>::iterator TakeApart(
+      Job& job, absl::btree_map<int64_t, Ready>::iterator it, Taken& taken);
+  // Marks task (job, index) of the lease named chunk (0: found) reported and
+  // sets task_bytes to its charge; false when it is not leased or was
+  // reported already. lease caches the last lease found.
+  bool Accept(uint64_t job, int64_t index, uint64_t chunk,
+              absl::flat_hash_map<uint64_t, Leased>::iterator& lease, int64_t* task_bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds an accepted packed record to run, storing the run first when the
+  // record does not continue it; a record that does not fit the budget fails
+  // its task with LimitError instead.
+  void AddRecord(uint64_t job, int64_t index, absl::string_view record, int64_t task_bytes,
+                 Run& run, int64_t& freed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores run's records as a block of its job (joined to the block they
+  // continue, if any) and empties it.
+  void StoreRun(Run& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores a result for a task no longer pending nor leased, whose charge
+  // was task_bytes. A result its worker reported is charged by its size and,
+  // when that does not fit, fails its task with LimitError instead; the
+  // server's own errors cost a fixed record, within any task's charge. What
+  // the task's charge exceeds the result's is added to freed, for the caller
+  // to Release once for all its results.
+  void Finish(Result result, int64_t task_bytes, bool reported, int64_t& freed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closed_ && pending_.empty() && leased_.empty();
   }
   // Stores the WorkerLost result of each task of a chunk lost too often.
-  void FailLost(Chunk chunk, std::vector<uint64_t>& jobs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailLost(Chunk chunk, std::vector<uint64_t>& jobs, int64_t& freed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands pending tasks to parked pullers, or "closed" once drained.
   void WakePullers(Settlement& settle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Answers the parked fetchers of job that now have results.
@@ -239,6 +308,7 @@ class PoolObject : public Object {
   const int64_t max_retries_;
   Timers* const timers_;
   mutable Mutex mu_;
+  BudgetAccount account_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_job_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_chunk_ ABSL_GUARDED_BY(mu_) = 1;

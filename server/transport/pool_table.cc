@@ -136,9 +136,9 @@ absl::StatusOr<std::vector<PoolObject::Result>> ResultsOf(
   return out;
 }
 
-// Adds the packed results to out.
-absl::Status PackedResultsOf(const v1::PackedResults& wire,
-                             std::vector<PoolObject::Result>& out) {
+// The packed results of a report, checked, into out (values pointing into
+// wire).
+absl::Status PackedResultsOf(const v1::PackedResults& wire, PoolObject::PackedReport& out) {
   if (wire.indexes_size() == 0 && wire.values().empty()) return absl::OkStatus();
   std::vector<absl::string_view> records;
   records.reserve(static_cast<size_t>(wire.indexes_size()));
@@ -146,26 +146,32 @@ absl::Status PackedResultsOf(const v1::PackedResults& wire,
   if (records.size() != static_cast<size_t>(wire.indexes_size())) {
     return error::ValueError("packed results need one value per index");
   }
-  out.reserve(out.size() + records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    PoolObject::Result r;
-    r.job = wire.job();
-    r.chunk = wire.chunk();
-    r.index = wire.indexes(static_cast<int>(i));
-    r.packed = std::string(records[i]);
-    out.push_back(std::move(r));
+  if (wire.values().size() > std::numeric_limits<uint32_t>::max()) {
+    return error::ValueError("packed results are too long");
+  }
+  out.job = wire.job();
+  out.chunk = wire.chunk();
+  out.indexes.assign(wire.indexes().begin(), wire.indexes().end());
+  out.values = wire.values();
+  out.ends.reserve(records.size());
+  for (absl::string_view record : records) {
+    out.ends.push_back(static_cast<uint32_t>(record.data() + record.size() - out.values.data()));
   }
   return absl::OkStatus();
 }
 
-// The results of a report, per task and packed.
+// Reports r's results, per task and packed.
 template <typename Req>
-absl::StatusOr<std::vector<PoolObject::Result>> ReportOf(const CallContext& c, PoolObject& pool,
-                                                        const Req& r) {
+absl::Status ReportOf(const CallContext& c, PoolObject& pool, const Req& r) {
+  if (r.results_size() == 0 && !r.has_packed_results()) return absl::OkStatus();
   absl::StatusOr<std::vector<PoolObject::Result>> results = ResultsOf(c, pool, r.results());
-  if (!results.ok() || !r.has_packed_results()) return results;
-  if (absl::Status s = PackedResultsOf(r.packed_results(), *results); !s.ok()) return s;
-  return results;
+  if (!results.ok()) return results.status();
+  PoolObject::PackedReport packed;
+  if (r.has_packed_results()) {
+    if (absl::Status s = PackedResultsOf(r.packed_results(), packed); !s.ok()) return s;
+  }
+  pool.Report(*std::move(results), &packed);
+  return absl::OkStatus();
 }
 
 // A pull's outcome (pool_object.h) into out: a packed chunk stays packed
@@ -329,9 +335,7 @@ std::vector<Method> Rows() {
       kService, "Pull", Kind::kPool,
       [](CallContext& c, std::shared_ptr<PoolObject> pool, const v1::PullRequest& r,
          Responder<v1::PullReply> respond) {
-        absl::StatusOr<std::vector<PoolObject::Result>> results = ReportOf(c, *pool, r);
-        if (!results.ok()) return respond(results.status());
-        if (!results->empty()) pool->Report(*std::move(results));
+        if (absl::Status s = ReportOf(c, *pool, r); !s.ok()) return respond(std::move(s));
         const int64_t max = r.max();
         ParkCall<v1::PullReply, PoolObject>(
             c, std::move(pool), r.has_timeout(), r.timeout(), std::move(respond),
@@ -341,10 +345,7 @@ std::vector<Method> Rows() {
   rows.push_back(ObjectRow<PoolObject, v1::ReportRequest, v1::EmptyReply>(
       kService, "Report", Kind::kPool,
       [](CallContext& c, PoolObject& pool, const v1::ReportRequest& r, v1::EmptyReply&) {
-        absl::StatusOr<std::vector<PoolObject::Result>> results = ReportOf(c, pool, r);
-        if (!results.ok()) return results.status();
-        pool.Report(*std::move(results));
-        return absl::OkStatus();
+        return ReportOf(c, pool, r);
       }));
   rows.push_back(WaitingRow<PoolObject, v1::ResultsRequest, v1::ResultsReply>(
       kService, "Results", Kind::kPool,

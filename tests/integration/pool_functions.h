@@ -27,6 +27,8 @@ inline int64_t pool_worker_initialized = 0;
 //   x * x at once.
 // die_if_negative(x): SIGKILLs its own worker for a negative x, else x * x.
 // square_or_key_error(x): x * x, or throws KeyError for a negative x.
+// length(s): the length of the str s.
+// text(n): a str of n letters.
 inline Functions PoolTestFunctions(const Manager& m) {
   Functions fns;
   fns.add("square", [](const Value::List& a) { return Value(a.at(0).as_int() * a.at(0).as_int()); });
@@ -54,6 +56,12 @@ inline Functions PoolTestFunctions(const Manager& m) {
     const int64_t x = a.at(0).as_int();
     if (x < 0) throw KeyError(a.at(0).repr());
     return Value(x * x);
+  });
+  fns.add("length", [](const Value::List& a) {
+    return Value(static_cast<int64_t>(a.at(0).as_str().size()));
+  });
+  fns.add("text", [](const Value::List& a) {
+    return Value(std::string(static_cast<size_t>(a.at(0).as_int()), 'r'));
   });
   fns.add("initialized", [](const Value::List&) { return Value(pool_worker_initialized); });
   fns.add("block", [m](const Value::List& a) {

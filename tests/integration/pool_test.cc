@@ -546,5 +546,25 @@ TEST_F(PoolTest, ArgumentsHoldingReferencesStillReachTheWorkers) {
   pool.join();
 }
 
+TEST_F(PoolTest, TasksAndResultsCountAgainstMaxBytes) {
+  ServerProcess server({"--max-bytes=300000"});
+  Manager m = Manager::connect(server.address(), AuthKey::from_file(server.authkey_file()));
+  Functions fns = PoolTestFunctions(m);
+  Pool pool(m, fns, {.processes = 2});
+  // Arguments past the limit: LimitError in the caller.
+  EXPECT_THROW(pool.apply("length", {std::string(400000, 'x')}), LimitError);
+  // A result past the limit fails its task alone, with LimitError.
+  EXPECT_THROW(pool.apply("text", {400000}), LimitError);
+  EXPECT_EQ(pool.apply("text", {3}), Value("rrr"));
+  Value::List lengths = pool.map("length", Value::List(40, Value(std::string(4000, 'x'))));
+  EXPECT_EQ(lengths, Value::List(40, Value(4000)));
+  // What the pool held was given back: the room is there for a list.
+  ListProxy room = m.list();
+  room.append(std::string(250000, 'z'));
+  EXPECT_EQ(room.len(), 1u);
+  pool.close();
+  pool.join();
+}
+
 }  // namespace
 }  // namespace shoal::testing

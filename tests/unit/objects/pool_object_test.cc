@@ -96,7 +96,7 @@ class PoolObjectTest : public ::testing::Test {
 
   ManualTimers timers_;
   Recorder recorder_;
-  std::unique_ptr<PoolObject> pool_ = std::make_unique<PoolObject>(2, &timers_);
+  std::unique_ptr<PoolObject> pool_ = std::make_unique<PoolObject>(2, nullptr, &timers_);
 };
 
 TEST_F(PoolObjectTest, SubmittedTasksArePulledInOrderAndLeased) {
@@ -484,7 +484,7 @@ TEST_F(PoolObjectTest, BadSubmitsAddNothing) {
   EXPECT_TRUE(IsKind(pool_->Submit(job, 0, std::move(twice)).status(), ErrorKind::kValueError));
   EXPECT_TRUE(IsKind(pool_->Submit(999, 0, {}).status(), ErrorKind::kValueError));
   EXPECT_EQ(pool_->Size(), 1);
-  EXPECT_TRUE(IsKind(PoolObject::Create(-1, &timers_).status(), ErrorKind::kValueError));
+  EXPECT_TRUE(IsKind(PoolObject::Create(-1, nullptr, &timers_).status(), ErrorKind::kValueError));
 }
 
 TEST_F(PoolObjectTest, EndSessionCancelsTheSessionsWaits) {
@@ -505,6 +505,100 @@ TEST_F(PoolObjectTest, DeletingThePoolCompletesItsWaiters) {
   pool_->Pull(Request("idle", kWorkerB), 0);
   pool_.reset();
   EXPECT_FALSE(recorder_.Of("idle").status.ok());
+}
+
+// The pool's tasks and results are charged to the server's memory budget,
+// from submit to result and from result to fetch.
+class PoolBudgetTest : public PoolObjectTest {
+ protected:
+  // The pool goes before the budget it is charged to.
+  ~PoolBudgetTest() override { pool_.reset(); }
+  void UseBudget(int64_t limit) {
+    pool_.reset();
+    budget_ = std::make_unique<MemoryBudget>(limit);
+    pool_ = std::make_unique<PoolObject>(0, budget_.get(), &timers_);
+  }
+  // Tasks "f"(payload) at indexes 0..n-1.
+  absl::StatusOr<uint64_t> SubmitPayloads(int64_t n, const std::string& payload) {
+    std::vector<PoolObject::Task> tasks;
+    for (int64_t i = 0; i < n; ++i) tasks.push_back({i, "f", Value::List{Value(payload)}, ""});
+    return pool_->Submit(0, 0, std::move(tasks));
+  }
+  std::unique_ptr<MemoryBudget> budget_;
+};
+
+TEST_F(PoolBudgetTest, ASubmitPastTheLimitIsLimitErrorAndAddsNothing) {
+  UseBudget(100000);
+  absl::StatusOr<uint64_t> big = SubmitPayloads(10, std::string(20000, 'x'));
+  EXPECT_TRUE(IsKind(big.status(), ErrorKind::kLimitError)) << big.status();
+  EXPECT_EQ(budget_->used(), 0);
+  EXPECT_EQ(pool_->GetStats().pending, 0);
+  absl::StatusOr<uint64_t> fits = SubmitPayloads(3, std::string(20000, 'x'));
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_GT(budget_->used(), 60000);
+  EXPECT_EQ(pool_->GetStats().pending, 3);
+}
+
+TEST_F(PoolBudgetTest, ChargesAreGivenBackWhenTheResultsAreFetched) {
+  UseBudget(1 << 20);
+  ASSERT_TRUE(SubmitPayloads(3, std::string(1000, 'x')).ok());
+  const int64_t submitted = budget_->used();
+  EXPECT_GT(submitted, 3000);
+  pool_->Pull(Request("a", kWorkerA), 0);
+  Value::List got = Tasks("a");
+  ASSERT_EQ(got.size(), 1u);
+  const uint64_t job = static_cast<uint64_t>(got[0].as_list()[0].as_int());
+  // Pulled tasks keep their charge until their result comes.
+  EXPECT_EQ(budget_->used(), submitted);
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(std::string(5000, 'r')))}), 1);
+  EXPECT_GT(budget_->used(), submitted + 3000);
+  pool_->Pull(Request("b", kWorkerA), 0);
+  pool_->Pull(Request("c", kWorkerA), 0);
+  EXPECT_EQ(pool_->Report({Ok(job, 1, Value(1)), Failed(job, 2, "ValueError")}), 2);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  EXPECT_EQ(Results("r").size(), 3u);
+  EXPECT_EQ(budget_->used(), 0);
+}
+
+TEST_F(PoolBudgetTest, AResultPastTheLimitFailsItsTaskAloneWithLimitError) {
+  UseBudget(50000);
+  ASSERT_TRUE(SubmitPayloads(2, "x").ok());
+  pool_->Pull(Request("a", kWorkerA), 0);
+  pool_->Pull(Request("b", kWorkerA), 0);
+  const uint64_t job = static_cast<uint64_t>(Tasks("a")[0].as_list()[0].as_int());
+  EXPECT_EQ(pool_->Report({Ok(job, 0, Value(std::string(100000, 'r'))), Ok(job, 1, Value(7))}), 2);
+  EXPECT_LT(budget_->used(), 50000);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  Value::List results = Results("r");
+  ASSERT_EQ(results.size(), 2u);
+  const Value::List& first = results[0].as_list();
+  EXPECT_EQ(first[2], Value(false));
+  EXPECT_EQ(first[3], Value("LimitError"));
+  EXPECT_NE(first[4].as_str().find("does not fit"), std::string::npos) << first[4].as_str();
+  EXPECT_EQ(results[1].as_list()[3], Value(7));
+  EXPECT_EQ(budget_->used(), 0);
+}
+
+TEST_F(PoolBudgetTest, LostAndTerminatedTasksAndADeletedPoolGiveTheirChargeBack) {
+  UseBudget(1 << 20);
+  ASSERT_TRUE(SubmitPayloads(4, std::string(1000, 'x')).ok());
+  pool_->Pull(Request("a", kWorkerA), 0);
+  const uint64_t job = static_cast<uint64_t>(Tasks("a")[0].as_list()[0].as_int());
+  pool_->EndSession(kWorkerA);  // max_retries 0: the task fails with WorkerLost
+  pool_->Terminate();           // the other three fail
+  const int64_t four_errors = budget_->used();
+  EXPECT_GT(four_errors, 0);
+  EXPECT_LT(four_errors, 4000);
+  pool_->Results(Request("r", kCaller), job, 0, 0, false);
+  Value::List results = Results("r");
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].as_list()[3], Value("WorkerLost"));
+  EXPECT_EQ(budget_->used(), 0);
+  UseBudget(1 << 20);
+  ASSERT_TRUE(SubmitPayloads(4, std::string(1000, 'x')).ok());
+  EXPECT_GT(budget_->used(), 0);
+  pool_.reset();
+  EXPECT_EQ(budget_->used(), 0);
 }
 
 }  // namespace
