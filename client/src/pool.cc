@@ -44,6 +44,25 @@ const PoolFunction* Functions::find(const std::string& name) const {
 }
 
 namespace detail {
+
+// The arguments of the tasks of a submit: each item of a list the one
+// argument of its task, or each list the arguments of its task.
+struct TaskArgs {
+  const Value::List* items = nullptr;
+  const std::vector<Value::List>* lists = nullptr;
+  size_t from = 0;
+
+  // Calls f with each argument of task i.
+  template <typename F>
+  void Each(size_t i, F&& f) const {
+    if (items != nullptr) {
+      f((*items)[from + i]);
+      return;
+    }
+    for (const Value& arg : (*lists)[from + i]) f(arg);
+  }
+};
+
 namespace {
 
 using method::PoolService::Pull;
@@ -94,18 +113,44 @@ PoolProxy MakePool(const Manager& manager, const std::string& name,
       ProxyAccess::Create(manager, Kind::kPool, name, Value(), options));
 }
 
-// The arguments of task i, added to args.
-using EncodeArgs = std::function<void(size_t i, v1::ListValue* args, KeepAlive* keep_alive)>;
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
 
-// Submits n tasks of func (task i is first_index + i, its arguments written
-// by encode) to job (0: new), in chunks of chunksize; returns the job. Each
+// Appends task i's arguments to out as one packed record (a list Value,
+// pool.proto's PackedArgs), written directly as protobuf would write it;
+// items is scratch.
+void AppendPackedArgs(const TaskArgs& args, size_t i, std::string* items, std::string* out) {
+  items->clear();
+  std::string value;
+  args.Each(i, [&](const Value& arg) {
+    value.clear();
+    if (absl::Status encoded = AppendPackedValue(arg, &value); !encoded.ok()) {
+      throw ValueError(std::string(encoded.message()));
+    }
+    AppendRecord(value, items);
+  });
+  out->push_back(WireTag(1, kWireLengthDelimited));
+  AppendVarint(1 + VarintSize(items->size()) + items->size(), out);
+  out->push_back(WireTag(v1::Value::kListFieldNumber, kWireLengthDelimited));
+  AppendVarint(items->size(), out);
+  out->append(*items);
+}
+
+// Submits n tasks of func (task i is first_index + i, its arguments those of
+// args) to job (0: new), in chunks of chunksize; returns the job. Each
 // message holds whole chunks, as the server cuts each message's tasks into
 // chunks. The first message goes alone, for the job's id; the rest are
 // pipelined. packed (when no argument holds an object reference) sends the
 // arguments packed (pool.proto's PackedArgs), which the server keeps as they
 // came.
 uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
-                     const std::string& func, size_t n, const EncodeArgs& encode,
+                     const std::string& func, size_t n, const TaskArgs& args,
                      int64_t first_index, bool packed) {
   const AsyncTarget target = pool.target();
   std::vector<Future<uint64_t>> sent;
@@ -119,9 +164,12 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
     size_t bytes = 0;
     int in_message = 0;
     request->set_function(func);
-    StackArena arena;
-    v1::ListValue* args = arena.Create<v1::ListValue>();
-    if (packed) request->mutable_packed()->set_first_index(first_index + static_cast<int64_t>(i));
+    std::string* packed_args = nullptr;
+    std::string items;
+    if (packed) {
+      request->mutable_packed()->set_first_index(first_index + static_cast<int64_t>(i));
+      packed_args = request->mutable_packed()->mutable_args();
+    }
     size_t chunk_bytes = 0;
     int in_chunk = 0;
     while (i < n) {
@@ -133,13 +181,16 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
       } else if (chunk_bytes >= kMaxChunkBytes) {
         break;
       }
-      v1::Value* item = args->add_items();
-      encode(i, item->mutable_list(), &keep_alive);
-      const size_t size = item->ByteSizeLong();
-      if (!packed) {
+      size_t size = 0;
+      if (packed) {
+        const size_t before = packed_args->size();
+        AppendPackedArgs(args, i, &items, packed_args);
+        size = packed_args->size() - before;
+      } else {
         v1::PoolTask* task = request->add_tasks();
         task->set_index(first_index + static_cast<int64_t>(i));
-        task->mutable_args()->Swap(item->mutable_list()->mutable_items());
+        args.Each(i, [&](const Value& arg) { EncodeArg(arg, task->add_args(), &keep_alive); });
+        size = task->ByteSizeLong();
       }
       bytes += size;
       chunk_bytes += size;
@@ -147,7 +198,6 @@ uint64_t SubmitTasks(const PoolProxy& pool, uint64_t job, int64_t chunksize,
       ++in_chunk;
       ++i;
     }
-    if (packed) args->SerializeToString(request->mutable_packed()->mutable_args());
     Future<uint64_t> f = Start(target, Submit, *request, std::move(keep_alive), job_of);
     if (job == 0) {
       job = f.get();
@@ -438,17 +488,11 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
 }
 
 // Each item is the one argument of its task.
-EncodeArgs OneArgEach(const Value::List& items) {
-  return [&items](size_t i, v1::ListValue* args, KeepAlive* keep_alive) {
-    EncodeArg(items[i], args->add_items(), keep_alive);
-  };
-}
+TaskArgs OneArgEach(const Value::List& items) { return TaskArgs{&items, nullptr, 0}; }
 
 // Each list holds the arguments of its task.
-EncodeArgs ArgLists(const std::vector<Value::List>& args, size_t from = 0) {
-  return [&args, from](size_t i, v1::ListValue* wire, KeepAlive* keep_alive) {
-    for (const Value& arg : args[from + i]) EncodeArg(arg, wire->add_items(), keep_alive);
-  };
+TaskArgs ArgLists(const std::vector<Value::List>& args, size_t from = 0) {
+  return TaskArgs{nullptr, &args, from};
 }
 
 // Whether no value of items (of args[from, to)) holds an object reference:
@@ -876,7 +920,7 @@ AsyncResult Pool::starmap_async(const std::string& func, const std::vector<Value
 }
 
 AsyncResult Pool::MapAsync(const std::string& func, size_t n,
-                           const detail::EncodeArgs& encode, bool packed, int chunksize, Callback callback, ErrorCallback error_callback) {
+                           const detail::TaskArgs& args, bool packed, int chunksize, Callback callback, ErrorCallback error_callback) {
   if (chunksize <= 0) chunksize = state_->options.chunksize;
   const int workers = state_->processes > 0 ? state_->processes : 4;
   const int64_t chunk = chunksize > 0 ? chunksize : DefaultChunksize(n, workers);
@@ -884,7 +928,7 @@ AsyncResult Pool::MapAsync(const std::string& func, size_t n,
   state->owner = state_;
   state->Resize(n);
   if (n > 0) {
-    state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, n, encode, 0, packed);
+    state->job = detail::SubmitTasks(state_->pool, 0, chunk, func, n, args, 0, packed);
   }
   AddCallbacks(*state_, state, std::move(callback), std::move(error_callback));
   return AsyncResult(std::move(state));

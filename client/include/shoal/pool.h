@@ -105,14 +105,11 @@ struct PoolOptions {
   int buffersize = 0;
 };
 
-namespace v1 {
-class ListValue;
-}  // namespace v1
-
 namespace detail {
 struct PoolState;
 struct AsyncState;
 struct ImapState;
+struct TaskArgs;
 }  // namespace detail
 
 // The result of apply_async, map_async or starmap_async, as Python's
@@ -216,14 +213,11 @@ class Pool {
   std::string token() const;
 
  private:
-  // map_async and starmap_async: n tasks, the arguments of task i written by
-  // encode (into a list, keeping what they refer to alive); packed when none
-  // holds an object reference.
-  AsyncResult MapAsync(
-      const std::string& func, size_t n,
-      const std::function<void(size_t, v1::ListValue*, std::vector<std::shared_ptr<void>>*)>&
-          encode,
-      bool packed, int chunksize, Callback callback, ErrorCallback error_callback);
+  // map_async and starmap_async: n tasks, of the arguments args gives;
+  // packed when none holds an object reference.
+  AsyncResult MapAsync(const std::string& func, size_t n, const detail::TaskArgs& args,
+                       bool packed, int chunksize, Callback callback,
+                       ErrorCallback error_callback);
 
   std::shared_ptr<detail::PoolState> state_;
 };
