@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -34,7 +35,7 @@ class WireReader {
   bool done() const { return p_ == end_; }
   const char* at() const { return p_; }
 
-  bool Varint(uint64_t* v) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Varint(uint64_t* v) {
     // Tags, lengths and small numbers take one byte.
     if (p_ < end_ && (static_cast<uint8_t>(*p_) & 0x80) == 0) {
       *v = static_cast<uint8_t>(*p_++);
@@ -50,8 +51,8 @@ class WireReader {
   }
   // A field's number and wire type; a length-delimited one's bytes, or a
   // varint's or fixed one's value (in *scalar when not null).
-  bool Field(uint32_t* number, uint32_t* type, absl::string_view* bytes,
-             uint64_t* scalar = nullptr) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Field(uint32_t* number, uint32_t* type,
+                                          absl::string_view* bytes, uint64_t* scalar = nullptr) {
     uint64_t tag = 0;
     if (!Varint(&tag) || (tag >> 3) == 0 || (tag >> 3) > std::numeric_limits<uint32_t>::max()) {
       return false;

@@ -253,18 +253,30 @@ Fetched FetchResults(const PoolProxy& pool, uint64_t job, int64_t start, int64_t
 // without the session.
 template <typename Take>
 void Unpack(const v1::PackedResults& packed, Take take) {
-  if (packed.indexes_size() == 0) return;
+  if (packed.values().empty()) return;
+  const bool listed = packed.indexes_size() > 0;
   int count = 0;
   const bool read = ForEachRecord(packed.values(), [&](int i, absl::string_view bytes) {
     ++count;
-    if (i >= packed.indexes_size()) return;
+    if (listed && i >= packed.indexes_size()) return;
     absl::StatusOr<Value> value = DecodePackedValue(bytes);
     if (!value.ok()) ThrowStatus(value.status());
-    take(packed.indexes(i), *std::move(value));
+    take(listed ? packed.indexes(i) : packed.first_index() + i, *std::move(value));
   });
-  if (!read || count != packed.indexes_size()) {
+  if (!read || (listed && count != packed.indexes_size())) {
     throw Error("Error", "the server sent malformed packed results");
   }
+}
+
+// Sends consecutive indexes as the first alone (pool.proto).
+void CompactIndexes(v1::PackedResults* packed) {
+  const auto& indexes = packed->indexes();
+  if (indexes.empty()) return;
+  for (int i = 1; i < indexes.size(); ++i) {
+    if (indexes[i] != indexes[0] + i) return;
+  }
+  packed->set_first_index(indexes[0]);
+  packed->clear_indexes();
 }
 
 // The arguments of a packed task (the value of its record, a list) into
@@ -373,6 +385,7 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
     }
     if (request.has_packed_results()) {
       // The rest of the chunk's values go in the next message, for the same lease.
+      CompactIndexes(request.mutable_packed_results());
       out.mutable_packed_results()->Swap(request.mutable_packed_results());
       request.mutable_packed_results()->set_job(out.packed_results().job());
       request.mutable_packed_results()->set_chunk(out.packed_results().chunk());
@@ -450,13 +463,14 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
     keep_alive = KeepAlive();
     bytes = 0;
     if (p.closed) return;
-    if (p.packed.indexes_size() > 0) {
+    if (!p.packed.args().empty()) {
       // Packed arguments hold no object references (the server refuses
       // them): they decode without the session.
+      const bool listed = p.packed.indexes_size() > 0;
       std::vector<absl::string_view> records;
       records.reserve(static_cast<size_t>(p.packed.indexes_size()));
       if (!ForEachRecord(p.packed.args(), [&](int, absl::string_view r) { records.push_back(r); }) ||
-          records.size() != static_cast<size_t>(p.packed.indexes_size())) {
+          (listed && records.size() != static_cast<size_t>(p.packed.indexes_size()))) {
         throw Error("Error", "the server sent a malformed packed chunk");
       }
       request.mutable_packed_results()->set_job(p.job);
@@ -465,11 +479,14 @@ void RunWorker(const PoolProxy& pool, const Functions& fns, int max_tasks) {
       Value::List list;
       for (size_t i = 0; i < records.size(); ++i) {
         const absl::Status decoded = ArgsOf(records[i], list);
-        run(p, fn, p.packed.function(), p.packed.indexes(static_cast<int>(i)), list, true,
-            decoded);
+        run(p, fn, p.packed.function(),
+            listed ? p.packed.indexes(static_cast<int>(i))
+                   : p.packed.first_index() + static_cast<int64_t>(i),
+            list, true, decoded);
       }
       if (!values.empty()) {
         request.mutable_packed_results()->set_values(std::move(values));
+        CompactIndexes(request.mutable_packed_results());
         values.clear();
       } else {
         request.clear_packed_results();
@@ -768,7 +785,7 @@ struct ImapState {
         ready.push_back(std::move(r));
       });
       // Results ascend by index within each form; in order, they merge.
-      if (!unordered && !got.others.empty() && got.packed.indexes_size() > 0) {
+      if (!unordered && !got.others.empty() && !got.packed.values().empty()) {
         std::stable_sort(ready.begin(), ready.end(),
                          [](const ResultIn& a, const ResultIn& b) { return a.index < b.index; });
       }

@@ -369,15 +369,18 @@ int64_t PoolObject::Report(std::vector<Result> results, const PackedReport* pack
   }
   if (packed != nullptr) {
     size_t begin = 0;
-    for (size_t i = 0; i < packed->indexes.size() && i < packed->ends.size(); ++i) {
+    const bool listed = !packed->indexes.empty();
+    for (size_t i = 0; i < packed->ends.size() && (!listed || i < packed->indexes.size()); ++i) {
       const size_t end = packed->ends[i];
       const absl::string_view record = packed->values.substr(begin, end - begin);
       begin = end;
+      const int64_t index =
+          listed ? packed->indexes[i] : packed->first_index + static_cast<int64_t>(i);
       int64_t task_bytes = 0;
-      if (!Accept(packed->job, packed->indexes[i], packed->chunk, lease, &task_bytes)) continue;
+      if (!Accept(packed->job, index, packed->chunk, lease, &task_bytes)) continue;
       add_job(packed->job);
       ++taken;
-      AddRecord(packed->job, packed->indexes[i], record, task_bytes, run, freed);
+      AddRecord(packed->job, index, record, task_bytes, run, freed);
     }
   }
   StoreRun(run);
@@ -423,18 +426,24 @@ Value PoolObject::TakeChunk(SessionId session, int64_t max) {
   Value::List out{Value(packed), Value(static_cast<int64_t>(l.chunk.job)),
                   Value(static_cast<int64_t>(id)), Value(static_cast<int64_t>(l.chunk.attempts))};
   if (packed) {
-    Value::List indexes;
-    indexes.reserve(tasks.size());
     size_t bytes = 0;
-    for (const Task& task : tasks) bytes += task.packed.size();
+    bool consecutive = true;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      bytes += tasks[i].packed.size();
+      if (i > 0 && tasks[i].index != tasks[i - 1].index + 1) consecutive = false;
+    }
     std::string records;
     records.reserve(bytes);
-    for (const Task& task : tasks) {
-      indexes.emplace_back(task.index);
-      records += task.packed;
-    }
+    for (const Task& task : tasks) records += task.packed;
     out.emplace_back(tasks.front().function);
-    out.emplace_back(std::move(indexes));
+    if (consecutive) {
+      out.emplace_back(tasks.front().index);
+    } else {
+      Value::List indexes;
+      indexes.reserve(tasks.size());
+      for (const Task& task : tasks) indexes.emplace_back(task.index);
+      out.emplace_back(std::move(indexes));
+    }
     out.push_back(Value::bytes(std::move(records)));
   } else {
     Value::List values;
@@ -500,7 +509,13 @@ absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::TakeRecords(
   const uint32_t begin = b.taken == 0 ? 0 : b.ends[b.taken - 1];
   const uint32_t end = b.ends[b.taken + k - 1];
   taken.records.append(b.records, begin, end - begin);
-  for (size_t i = 0; i < k; ++i) taken.indexes.emplace_back(front + static_cast<int64_t>(i));
+  const size_t runs = taken.indexes.size();
+  if (runs >= 2 && taken.indexes[runs - 2].as_int() + taken.indexes[runs - 1].as_int() == front) {
+    taken.indexes[runs - 1] = Value(taken.indexes[runs - 1].as_int() + static_cast<int64_t>(k));
+  } else {
+    taken.indexes.emplace_back(front);
+    taken.indexes.emplace_back(static_cast<int64_t>(k));
+  }
   taken.bytes += RecordBytes(0) * static_cast<int64_t>(k) + (end - begin);
   job.live.EraseRange(front, front + static_cast<int64_t>(k) - 1);
   if (k == b.size()) return job.blocks.erase(it);
@@ -519,7 +534,6 @@ bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
   const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : ready;
   const size_t most = std::min(cap, ready);
   // Most results come packed, a few bytes each.
-  taken.indexes.reserve(most);
   taken.records.reserve(most * 4);
   if (f.unordered) {
     // Lowest index first, so that each list ascends.

@@ -38,9 +38,11 @@
 // nothing, [false, job, chunk, attempt, tasks] with tasks a list of
 // [index, function, args], or, for a chunk submitted packed,
 // [true, job, chunk, attempt, function, indexes, records] with records the
-// tasks' packed records one after the other (bytes). A fetch's is
-// [job, records, indexes, others]: the values that came packed, their records
-// one after the other and their indexes, and the other results, each
+// tasks' packed records one after the other (bytes) and indexes their list,
+// or the first index alone when they are consecutive. A fetch's is
+// [job, records, runs, others]: the values that came packed, their records
+// one after the other and their indexes as runs of consecutive ones (first,
+// count, first, count, ...), and the other results, each
 // [job, index, true, value] or [job, index, false, kind, message]; each of
 // the three in the order taken.
 //
@@ -106,10 +108,12 @@ class PoolObject : public Object {
   // Results reported packed, all of one job and lease (chunk 0: found by job
   // and index, as Result's): the records of a packed ListValue one after the
   // other in values, ends[i] the offset where the i-th ends, for the task of
-  // indexes[i]. values is only read during the Report.
+  // indexes[i], or of first_index + i when indexes is empty. values is only
+  // read during the Report.
   struct PackedReport {
     uint64_t job = 0;
     uint64_t chunk = 0;
+    int64_t first_index = 0;
     std::vector<int64_t> indexes;
     absl::string_view values;
     std::vector<uint32_t> ends;
@@ -243,7 +247,7 @@ class PoolObject : public Object {
   // Results taken for a fetch, as its outcome lists them.
   struct Taken {
     std::string records;
-    Value::List indexes;
+    Value::List indexes;  // runs: first, count, ...
     Value::List others;
     int64_t bytes = 0;  // charged for them, to release
   };

@@ -62,8 +62,25 @@ absl::Status CheckItems(absl::string_view bytes, int depth, bool dict) {
   return absl::OkStatus();
 }
 
+// Whether bytes are one varint field numbered under 16 (None, bool, int):
+// its one-byte tag, then a varint that ends with them.
+bool OneSmallVarintField(absl::string_view bytes) {
+  if (bytes.size() < 2 || bytes.size() > 11) return false;
+  const uint8_t tag = static_cast<uint8_t>(bytes[0]);
+  if ((tag & 0x87) != kWireVarint || (tag >> 3) == 0) return false;
+  for (size_t i = 1; i + 1 < bytes.size(); ++i) {
+    if ((static_cast<uint8_t>(bytes[i]) & 0x80) == 0) return false;
+  }
+  return (static_cast<uint8_t>(bytes.back()) & 0x80) == 0;
+}
+
 // One Value; *is_list tells whether it is a list.
 absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list) {
+  // Most values are plain numbers: nothing in them to check.
+  if (OneSmallVarintField(bytes)) {
+    if (is_list != nullptr) *is_list = false;
+    return absl::OkStatus();
+  }
   WireReader in(bytes);
   bool list = false;
   while (!in.done()) {
@@ -96,6 +113,8 @@ absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list) {
 // arguments).
 absl::Status SplitRecords(absl::string_view bytes, bool lists,
                           std::vector<absl::string_view>* records) {
+  // Small records mostly: a guess that saves the regrowth.
+  records->reserve(records->size() + bytes.size() / 8);
   WireReader in(bytes);
   while (!in.done()) {
     const char* start = in.at();
@@ -143,14 +162,20 @@ absl::Status PackedResultsOf(const v1::PackedResults& wire, PoolObject::PackedRe
   std::vector<absl::string_view> records;
   records.reserve(static_cast<size_t>(wire.indexes_size()));
   if (absl::Status s = SplitRecords(wire.values(), false, &records); !s.ok()) return s;
-  if (records.size() != static_cast<size_t>(wire.indexes_size())) {
+  if (wire.indexes_size() > 0 && records.size() != static_cast<size_t>(wire.indexes_size())) {
     return error::ValueError("packed results need one value per index");
+  }
+  if (wire.indexes_size() == 0 && !records.empty() &&
+      wire.first_index() > std::numeric_limits<int64_t>::max() -
+                               static_cast<int64_t>(records.size())) {
+    return error::ValueError("packed result indexes overflow");
   }
   if (wire.values().size() > std::numeric_limits<uint32_t>::max()) {
     return error::ValueError("packed results are too long");
   }
   out.job = wire.job();
   out.chunk = wire.chunk();
+  out.first_index = wire.first_index();
   out.indexes.assign(wire.indexes().begin(), wire.indexes().end());
   out.values = wire.values();
   out.ends.reserve(records.size());
@@ -187,25 +212,33 @@ void FillPullAs(const CallContext& c, const Outcome& outcome, v1::PullReply& out
   const uint64_t chunk = static_cast<uint64_t>(f[2].as_int());
   const int32_t attempt = static_cast<int32_t>(f[3].as_int());
   if (f[0].as_bool()) {
-    const Value::List& indexes = f[5].as_list();
+    // The tasks' indexes: listed, or consecutive from the first.
+    const bool listed = f[5].is_list();
     if (packed) {
       v1::PackedChunk* p = out.mutable_packed();
       p->set_job(job);
       p->set_chunk(chunk);
       p->set_attempt(attempt);
       p->set_function(f[4].as_str());
-      p->mutable_indexes()->Reserve(static_cast<int>(indexes.size()));
-      for (const Value& i : indexes) p->add_indexes(i.as_int());
+      if (listed) {
+        const Value::List& indexes = f[5].as_list();
+        p->mutable_indexes()->Reserve(static_cast<int>(indexes.size()));
+        for (const Value& i : indexes) p->add_indexes(i.as_int());
+      } else {
+        p->set_first_index(f[5].as_int());
+      }
       p->set_args(f[6].as_bytes());
       return;
     }
     v1::ListValue args;
     if (!ParseCarryingValues(f[6].as_bytes(), &args)) return;
-    out.mutable_tasks()->Reserve(static_cast<int>(indexes.size()));
-    for (size_t i = 0; i < indexes.size() && i < static_cast<size_t>(args.items_size()); ++i) {
+    const size_t n = listed ? std::min(f[5].as_list().size(), static_cast<size_t>(args.items_size()))
+                            : static_cast<size_t>(args.items_size());
+    out.mutable_tasks()->Reserve(static_cast<int>(n));
+    for (size_t i = 0; i < n; ++i) {
       v1::PoolTask* task = out.add_tasks();
       task->set_job(job);
-      task->set_index(indexes[i].as_int());
+      task->set_index(listed ? f[5].as_list()[i].as_int() : f[5].as_int() + static_cast<int64_t>(i));
       task->set_function(f[4].as_str());
       task->mutable_args()->Swap(args.mutable_items(static_cast<int>(i))->mutable_list()->mutable_items());
       task->set_attempt(attempt);
@@ -244,8 +277,16 @@ void FillResultsAs(const CallContext& c, const Outcome& outcome, v1::ResultsRepl
   const Value::List& f = outcome.value.as_list();
   const uint64_t job = static_cast<uint64_t>(f[0].as_int());
   const std::string& records = f[1].as_bytes();
-  const Value::List& indexes = f[2].as_list();
+  const Value::List& runs = f[2].as_list();
   const Value::List& others = f[3].as_list();
+  // One run of consecutive indexes goes as its first alone.
+  const bool one_run = packed && runs.size() == 2;
+  std::vector<int64_t> indexes;
+  if (!one_run) {
+    for (size_t r = 0; r + 1 < runs.size(); r += 2) {
+      for (int64_t i = 0; i < runs[r + 1].as_int(); ++i) indexes.push_back(runs[r].as_int() + i);
+    }
+  }
   v1::ListValue values;
   if (!packed && !indexes.empty() && !ParseCarryingValues(records, &values)) values.Clear();
   out.mutable_results()->Reserve(static_cast<int>(others.size() + (packed ? 0 : indexes.size())));
@@ -253,10 +294,10 @@ void FillResultsAs(const CallContext& c, const Outcome& outcome, v1::ResultsRepl
   size_t next = 0;
   auto unpack_before = [&](int64_t bound) {
     while (!packed && next < indexes.size() && next < static_cast<size_t>(values.items_size()) &&
-           indexes[next].as_int() < bound) {
+           indexes[next] < bound) {
       v1::TaskResult* result = out.add_results();
       result->set_job(job);
-      result->set_index(indexes[next].as_int());
+      result->set_index(indexes[next]);
       result->mutable_value()->Swap(values.mutable_items(static_cast<int>(next)));
       ++next;
     }
@@ -275,11 +316,14 @@ void FillResultsAs(const CallContext& c, const Outcome& outcome, v1::ResultsRepl
     }
   }
   unpack_before(std::numeric_limits<int64_t>::max());
-  if (!packed || indexes.empty()) return;
+  if (!packed || runs.empty()) return;
   v1::PackedResults* p = out.mutable_packed();
   p->set_job(job);
-  p->mutable_indexes()->Reserve(static_cast<int>(indexes.size()));
-  for (const Value& i : indexes) p->add_indexes(i.as_int());
+  if (one_run) {
+    p->set_first_index(runs[0].as_int());
+  } else {
+    p->mutable_indexes()->Add(indexes.begin(), indexes.end());
+  }
   p->set_values(records);
 }
 

@@ -144,7 +144,7 @@ TEST_F(PoolObjectTest, PackedTasksAndResultsPassThroughAsTheyCame) {
   EXPECT_EQ(f[1], Value(static_cast<int64_t>(*job)));
   const int64_t chunk = f[2].as_int();
   EXPECT_EQ(f[4], Value("f"));
-  EXPECT_EQ(f[5], Value(Value::List{Value(0), Value(1)}));
+  EXPECT_EQ(f[5], Value(0));  // consecutive: the first alone
   EXPECT_EQ(f[6], Value::bytes("arg0arg1"));
   EXPECT_EQ(pool_->GetStats().leased, 2);
 
@@ -161,7 +161,7 @@ TEST_F(PoolObjectTest, PackedTasksAndResultsPassThroughAsTheyCame) {
   const Value::List& got = r.value.as_list();
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got[1], Value::bytes("res0"));
-  EXPECT_EQ(got[2], Value(Value::List{Value(0)}));
+  EXPECT_EQ(got[2], Value(Value::List{Value(0), Value(1)}));  // one run: index 0, 1 long
   ASSERT_EQ(got[3].as_list().size(), 1u);
   EXPECT_EQ(got[3].as_list()[0].as_list()[3], Value("KeyError"));
 
@@ -171,6 +171,48 @@ TEST_F(PoolObjectTest, PackedTasksAndResultsPassThroughAsTheyCame) {
   pool_->Pull(Request("c", kWorkerB), 0);
   ASSERT_EQ(Tasks("c").size(), 1u);
   EXPECT_EQ(Tasks("c")[0].as_list()[1], Value(3));
+}
+
+TEST_F(PoolObjectTest, PackedIndexesGoAsRunsAndAListWhenNotConsecutive) {
+  std::vector<PoolObject::Task> tasks;
+  for (int64_t i = 0; i < 4; ++i) {
+    PoolObject::Task t;
+    t.index = i;
+    t.function = "f";
+    t.packed = "a" + std::to_string(i);
+    tasks.push_back(std::move(t));
+  }
+  absl::StatusOr<uint64_t> job = pool_->Submit(0, 4, std::move(tasks));
+  ASSERT_TRUE(job.ok()) << job.status();
+  pool_->Pull(Request("a", kWorkerA), 0);
+  const Value::List& a = recorder_.Of("a").value.as_list();
+  EXPECT_EQ(a[5], Value(0));
+  // Task 1 reported, then the worker lost: 0, 2 and 3 go back, not
+  // consecutive any more.
+  PoolObject::PackedReport one;
+  one.job = *job;
+  one.chunk = static_cast<uint64_t>(a[2].as_int());
+  one.first_index = 1;
+  one.values = "r1";
+  one.ends = {2};
+  EXPECT_EQ(pool_->Report({}, &one), 1);
+  pool_->EndSession(kWorkerA);
+  pool_->Pull(Request("b", kWorkerB), 0);
+  const Value::List& b = recorder_.Of("b").value.as_list();
+  EXPECT_EQ(b[5], Value(Value::List{Value(0), Value(2), Value(3)}));
+  EXPECT_EQ(b[6], Value::bytes("a0a2a3"));
+  PoolObject::PackedReport rest;
+  rest.job = *job;
+  rest.chunk = static_cast<uint64_t>(b[2].as_int());
+  rest.indexes = {0, 2, 3};
+  rest.values = "r0r2r3";
+  rest.ends = {2, 4, 6};
+  EXPECT_EQ(pool_->Report({}, &rest), 3);
+  // In order, as one run from 0.
+  pool_->Results(Request("r", kCaller), *job, 0, 0, false);
+  const Value::List& r = recorder_.Of("r").value.as_list();
+  EXPECT_EQ(r[1], Value::bytes("r0r1r2r3"));
+  EXPECT_EQ(r[2], Value(Value::List{Value(0), Value(4)}));
 }
 
 TEST_F(PoolObjectTest, APullTakesAChunkOfOneJobBoundedByMax) {
