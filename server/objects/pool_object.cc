@@ -103,6 +103,31 @@ void PoolObject::IndexRanges::Insert(int64_t i) {
   }
 }
 
+bool PoolObject::IndexRanges::Overlaps(int64_t first, int64_t last, int64_t* at) const {
+  auto it = ranges_.upper_bound(last);
+  if (it == ranges_.begin()) return false;
+  --it;
+  if (it->second < first) return false;
+  *at = std::max(it->first, first);
+  return true;
+}
+
+void PoolObject::IndexRanges::InsertRange(int64_t first, int64_t last) {
+  auto next = ranges_.upper_bound(last);
+  if (next != ranges_.end() && last != kMaxIndex && next->first == last + 1) {
+    last = next->second;
+    next = ranges_.erase(next);
+  }
+  if (next != ranges_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second != kMaxIndex && prev->second + 1 == first) {
+      prev->second = last;
+      return;
+    }
+  }
+  ranges_.emplace_hint(next, first, last);
+}
+
 void PoolObject::IndexRanges::EraseRange(int64_t first, int64_t last) {
   auto it = ranges_.upper_bound(first);
   if (it == ranges_.begin()) return;
@@ -162,8 +187,63 @@ PoolObject::~PoolObject() {
   fetchers_.CompleteAll(deleted, settle);
 }
 
+int64_t PoolObject::Chunk::Charge(size_t i) const {
+  if (!packed()) return TaskBytes(tasks[i]);
+  return kPoolRecordBytes + static_cast<int64_t>(function.size() + (ends[i] - (i == 0 ? 0 : ends[i - 1])));
+}
+
+void PoolObject::Chunk::AddPacked(int64_t index, absl::string_view record) {
+  const size_t n = ends.size();
+  if (n == 0) {
+    first = index;
+  } else if (indexes.empty() && index != first + static_cast<int64_t>(n)) {
+    // Not consecutive any more: listed from now on.
+    indexes.reserve(n + 1);
+    for (size_t i = 0; i < n; ++i) indexes.push_back(first + static_cast<int64_t>(i));
+  }
+  if (!indexes.empty()) indexes.push_back(index);
+  records.append(record.data(), record.size());
+  ends.push_back(static_cast<uint32_t>(records.size()));
+}
+
+void PoolObject::Chunk::AddFrom(Chunk& from, size_t i) {
+  if (!from.packed()) {
+    tasks.push_back(std::move(from.tasks[i]));
+    return;
+  }
+  if (!packed()) function = from.function;
+  AddPacked(from.index(i), from.record(i));
+}
+
+PoolObject::Chunk PoolObject::Chunk::TakeFront(size_t k) {
+  Chunk front;
+  front.job = job;
+  front.attempts = attempts;
+  if (!packed()) {
+    front.tasks.assign(std::make_move_iterator(tasks.begin()),
+                       std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(k)));
+    tasks.erase(tasks.begin(), tasks.begin() + static_cast<ptrdiff_t>(k));
+    return front;
+  }
+  const uint32_t cut = ends[k - 1];
+  front.function = function;
+  front.records = records.substr(0, cut);
+  front.ends.assign(ends.begin(), ends.begin() + static_cast<ptrdiff_t>(k));
+  front.first = first;
+  records.erase(0, cut);
+  ends.erase(ends.begin(), ends.begin() + static_cast<ptrdiff_t>(k));
+  for (uint32_t& end : ends) end -= cut;
+  if (indexes.empty()) {
+    first += static_cast<int64_t>(k);
+  } else {
+    front.indexes.assign(indexes.begin(), indexes.begin() + static_cast<ptrdiff_t>(k));
+    indexes.erase(indexes.begin(), indexes.begin() + static_cast<ptrdiff_t>(k));
+  }
+  return front;
+}
+
 absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
-                                            std::vector<Task> tasks) {
+                                            std::vector<Task> tasks, const PackedSubmit* packed) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (closed_) return error::ValueError("Pool not running");
@@ -171,11 +251,22 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
     return error::ValueError(absl::StrCat("no job ", job_id, " in this pool"));
   }
   if (chunksize < 0) return error::ValueError("chunksize must not be negative");
+  const size_t n_packed = packed == nullptr ? 0 : packed->ends.size();
+  if (n_packed > 0 && packed->first_index > std::numeric_limits<int64_t>::max() -
+                                                static_cast<int64_t>(n_packed)) {
+    return error::ValueError("packed task indexes overflow");
+  }
   int64_t bytes = 0;
   for (const Task& task : tasks) bytes += TaskBytes(task);
+  if (n_packed > 0) {
+    bytes += static_cast<int64_t>(n_packed) *
+                 (kPoolRecordBytes + static_cast<int64_t>(packed->function.size())) +
+             static_cast<int64_t>(packed->records.size());
+  }
+  const size_t count = tasks.size() + n_packed;
   if (absl::Status fits = account_.Reserve(bytes); !fits.ok()) {
-    return absl::Status(fits.code(), absl::StrCat("the Pool's ", tasks.size(), " tasks (",
-                                                  bytes, " bytes) do not fit: ", fits.message()));
+    return absl::Status(fits.code(), absl::StrCat("the Pool's ", count, " tasks (", bytes,
+                                                  " bytes) do not fit: ", fits.message()));
   }
   const bool fresh = job_id == 0;
   if (fresh) job_id = next_job_++;
@@ -183,35 +274,62 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
   if (chunksize > 0) job.chunksize = chunksize;
   // Checked as they are added, and taken back on a refusal, so that a
   // refused submit adds nothing.
+  auto refuse = [&](size_t added, int64_t index) {
+    for (size_t j = 0; j < added; ++j) job.live.Erase(tasks[j].index);
+    if (fresh || job.live.empty()) jobs_.erase(job_id);
+    account_.Release(bytes);
+    return error::ValueError(
+        absl::StrCat("task ", index, " of job ", job_id, " was submitted already"));
+  };
   for (size_t i = 0; i < tasks.size(); ++i) {
     const int64_t index = tasks[i].index;
-    if (job.live.Contains(index)) {
-      for (size_t j = 0; j < i; ++j) job.live.Erase(tasks[j].index);
-      if (fresh || job.live.empty()) jobs_.erase(job_id);
-      account_.Release(bytes);
-      return error::ValueError(
-          absl::StrCat("task ", index, " of job ", job_id, " was submitted already"));
-    }
+    if (job.live.Contains(index)) return refuse(i, index);
     job.live.Insert(index);
+  }
+  if (n_packed > 0) {
+    const int64_t last = packed->first_index + static_cast<int64_t>(n_packed) - 1;
+    if (int64_t at = 0; job.live.Overlaps(packed->first_index, last, &at)) {
+      return refuse(tasks.size(), at);
+    }
+    job.live.InsertRange(packed->first_index, last);
   }
   const size_t per_chunk = static_cast<size_t>(job.chunksize);
   for (size_t at = 0, end = 0; at < tasks.size(); at = end) {
     Chunk chunk;
     chunk.job = job_id;
     // A chunk's tasks are all packed or none.
-    const bool packed = !tasks[at].packed.empty();
+    const bool packed_task = !tasks[at].packed.empty();
     end = at;
-    while (end < tasks.size() && end - at < per_chunk && tasks[end].packed.empty() != packed) {
+    while (end < tasks.size() && end - at < per_chunk &&
+           tasks[end].packed.empty() != packed_task) {
       ++end;
     }
-    chunk.tasks.reserve(end - at);
+    if (packed_task) chunk.function = tasks[at].function;
+    chunk.tasks.reserve(packed_task ? 0 : end - at);
     for (size_t i = at; i < end; ++i) {
+      if (packed_task) {
+        chunk.AddPacked(tasks[i].index, tasks[i].packed);
+        continue;
+      }
       for (const Value& arg : tasks[i].args) {
         if (arg.contains_ref()) MarkMayHoldRefs();
       }
       chunk.tasks.push_back(std::move(tasks[i]));
     }
-    pending_tasks_ += static_cast<int64_t>(chunk.tasks.size());
+    pending_tasks_ += static_cast<int64_t>(chunk.size());
+    pending_.push_back(std::move(chunk));
+  }
+  for (size_t at = 0; at < n_packed; at += per_chunk) {
+    const size_t end = std::min(n_packed, at + per_chunk);
+    const uint32_t begin = at == 0 ? 0 : packed->ends[at - 1];
+    Chunk chunk;
+    chunk.job = job_id;
+    chunk.function = std::string(packed->function);
+    chunk.first = packed->first_index + static_cast<int64_t>(at);
+    chunk.records = std::string(packed->records.substr(begin, packed->ends[end - 1] - begin));
+    chunk.ends.reserve(end - at);
+    for (size_t i = at; i < end; ++i) chunk.ends.push_back(packed->ends[i] - begin);
+    pending_tasks_ += static_cast<int64_t>(chunk.size());
     pending_.push_back(std::move(chunk));
   }
   if (job.live.empty()) jobs_.erase(job_id);
@@ -252,7 +370,7 @@ bool PoolObject::Accept(uint64_t job, int64_t index, uint64_t chunk,
   const int64_t place = PlaceOf(l, index);
   if (place < 0 || l.reported[static_cast<size_t>(place)]) return false;
   l.reported[static_cast<size_t>(place)] = true;
-  *task_bytes = TaskBytes(l.chunk.tasks[static_cast<size_t>(place)]);
+  *task_bytes = l.chunk.Charge(static_cast<size_t>(place));
   l.hint = static_cast<size_t>(place) + 1;
   --l.remaining;
   --leased_tasks_;
@@ -318,16 +436,29 @@ void PoolObject::StoreRun(Run& run) {
 }
 
 int64_t PoolObject::PlaceOf(Leased& l, int64_t index) {
-  const std::vector<Task>& tasks = l.chunk.tasks;
-  if (l.hint < tasks.size() && tasks[l.hint].index == index) return static_cast<int64_t>(l.hint);
-  if (l.sorted) {
-    auto it = std::lower_bound(tasks.begin(), tasks.end(), index,
-                               [](const Task& t, int64_t i) { return t.index < i; });
-    if (it != tasks.end() && it->index == index) return it - tasks.begin();
-    return -1;
+  const Chunk& c = l.chunk;
+  const size_t n = c.size();
+  if (c.packed() && c.indexes.empty()) {
+    // Consecutive from c.first.
+    if (index < c.first) return -1;
+    const uint64_t place = static_cast<uint64_t>(index) - static_cast<uint64_t>(c.first);
+    return place < n ? static_cast<int64_t>(place) : -1;
   }
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    if (tasks[i].index == index) return static_cast<int64_t>(i);
+  if (l.hint < n && c.index(l.hint) == index) return static_cast<int64_t>(l.hint);
+  if (l.sorted) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (c.index(mid) < index) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo < n && c.index(lo) == index ? static_cast<int64_t>(lo) : -1;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (c.index(i) == index) return static_cast<int64_t>(i);
   }
   return -1;
 }
@@ -335,8 +466,8 @@ int64_t PoolObject::PlaceOf(Leased& l, int64_t index) {
 bool PoolObject::FindLeased(uint64_t job, int64_t index, uint64_t* chunk) const {
   for (const auto& [id, l] : leased_) {
     if (l.chunk.job != job) continue;
-    for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
-      if (l.chunk.tasks[i].index == index && !l.reported[i]) {
+    for (size_t i = 0; i < l.chunk.size(); ++i) {
+      if (l.chunk.index(i) == index && !l.reported[i]) {
         *chunk = id;
         return true;
       }
@@ -398,57 +529,44 @@ Value PoolObject::TakeChunk(SessionId session, int64_t max) {
   Chunk& front = pending_.front();
   Leased l;
   l.session = session;
-  if (max > 0 && static_cast<size_t>(max) < front.tasks.size()) {
+  if (max > 0 && static_cast<size_t>(max) < front.size()) {
     // The first max tasks go; the rest keep their place.
-    l.chunk.job = front.job;
-    l.chunk.attempts = front.attempts;
-    auto cut = front.tasks.begin() + max;
-    l.chunk.tasks.assign(std::make_move_iterator(front.tasks.begin()),
-                         std::make_move_iterator(cut));
-    front.tasks.erase(front.tasks.begin(), cut);
+    l.chunk = front.TakeFront(static_cast<size_t>(max));
   } else {
     l.chunk = std::move(front);
     pending_.pop_front();
   }
   const uint64_t id = next_chunk_++;
-  const int64_t n = static_cast<int64_t>(l.chunk.tasks.size());
-  pending_tasks_ -= n;
-  leased_tasks_ += n;
-  workers_[session].leased += n;
-  l.reported.assign(l.chunk.tasks.size(), false);
-  l.remaining = n;
+  const Chunk& c = l.chunk;
+  const size_t n = c.size();
+  pending_tasks_ -= static_cast<int64_t>(n);
+  leased_tasks_ += static_cast<int64_t>(n);
+  workers_[session].leased += static_cast<int64_t>(n);
+  l.reported.assign(n, false);
+  l.remaining = static_cast<int64_t>(n);
   if (n == 0) return Value(Value::List());
-  const std::vector<Task>& tasks = l.chunk.tasks;
-  for (size_t i = 1; i < tasks.size(); ++i) {
-    if (tasks[i - 1].index >= tasks[i].index) l.sorted = false;
-  }
-  const bool packed = !tasks.front().packed.empty();
-  Value::List out{Value(packed), Value(static_cast<int64_t>(l.chunk.job)),
-                  Value(static_cast<int64_t>(id)), Value(static_cast<int64_t>(l.chunk.attempts))};
-  if (packed) {
-    size_t bytes = 0;
-    bool consecutive = true;
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      bytes += tasks[i].packed.size();
-      if (i > 0 && tasks[i].index != tasks[i - 1].index + 1) consecutive = false;
+  if (!c.packed() || !c.indexes.empty()) {
+    for (size_t i = 1; i < n; ++i) {
+      if (c.index(i - 1) >= c.index(i)) l.sorted = false;
     }
-    std::string records;
-    records.reserve(bytes);
-    for (const Task& task : tasks) records += task.packed;
-    out.emplace_back(tasks.front().function);
-    if (consecutive) {
-      out.emplace_back(tasks.front().index);
+  }
+  Value::List out{Value(c.packed()), Value(static_cast<int64_t>(c.job)),
+                  Value(static_cast<int64_t>(id)), Value(static_cast<int64_t>(c.attempts))};
+  if (c.packed()) {
+    out.emplace_back(c.function);
+    if (c.indexes.empty()) {
+      out.emplace_back(c.first);
     } else {
       Value::List indexes;
-      indexes.reserve(tasks.size());
-      for (const Task& task : tasks) indexes.emplace_back(task.index);
+      indexes.reserve(n);
+      for (int64_t index : c.indexes) indexes.emplace_back(index);
       out.emplace_back(std::move(indexes));
     }
-    out.push_back(Value::bytes(std::move(records)));
+    out.push_back(Value::bytes(c.records));
   } else {
     Value::List values;
-    values.reserve(tasks.size());
-    for (const Task& task : tasks) values.push_back(TaskValue(task));
+    values.reserve(n);
+    for (const Task& task : c.tasks) values.push_back(TaskValue(task));
     out.emplace_back(std::move(values));
   }
   leased_.emplace(id, std::move(l));
@@ -637,21 +755,21 @@ void PoolObject::Terminate() {
   MutexLock lock(&mu_);
   closed_ = true;
   std::vector<std::pair<Result, int64_t>> failed;  // with the task's charge
-  auto fail = [&failed](uint64_t job, const Task& task) {
+  auto fail = [&failed](const Chunk& c, size_t i) {
     Result r;
-    r.job = job;
-    r.index = task.index;
+    r.job = c.job;
+    r.index = c.index(i);
     r.ok = false;
     r.error_kind = "RuntimeError";
     r.error_message = "the pool was terminated";
-    failed.emplace_back(std::move(r), TaskBytes(task));
+    failed.emplace_back(std::move(r), c.Charge(i));
   };
   for (const Chunk& c : pending_) {
-    for (const Task& t : c.tasks) fail(c.job, t);
+    for (size_t i = 0; i < c.size(); ++i) fail(c, i);
   }
   for (const auto& [id, l] : leased_) {
-    for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
-      if (!l.reported[i]) fail(l.chunk.job, l.chunk.tasks[i]);
+    for (size_t i = 0; i < l.chunk.size(); ++i) {
+      if (!l.reported[i]) fail(l.chunk, i);
     }
   }
   pending_.clear();
@@ -724,16 +842,15 @@ void PoolObject::EndSession(SessionId session) {
     Chunk back;
     back.job = l.chunk.job;
     back.attempts = l.chunk.attempts + 1;
-    back.tasks.reserve(static_cast<size_t>(l.remaining));
-    for (size_t i = 0; i < l.chunk.tasks.size(); ++i) {
-      if (!l.reported[i]) back.tasks.push_back(std::move(l.chunk.tasks[i]));
+    for (size_t i = 0; i < l.chunk.size(); ++i) {
+      if (!l.reported[i]) back.AddFrom(l.chunk, i);
     }
-    leased_tasks_ -= static_cast<int64_t>(back.tasks.size());
-    if (back.tasks.empty()) continue;
+    leased_tasks_ -= static_cast<int64_t>(back.size());
+    if (back.size() == 0) continue;
     if (l.chunk.attempts >= max_retries_) {
       FailLost(std::move(back), failed_jobs, freed);
     } else {
-      pending_tasks_ += static_cast<int64_t>(back.tasks.size());
+      pending_tasks_ += static_cast<int64_t>(back.size());
       pending_.push_front(std::move(back));
     }
   }
@@ -746,15 +863,15 @@ void PoolObject::EndSession(SessionId session) {
 
 void PoolObject::FailLost(Chunk chunk, std::vector<uint64_t>& jobs, int64_t& freed) {
   jobs.push_back(chunk.job);
-  for (const Task& task : chunk.tasks) {
+  for (size_t i = 0; i < chunk.size(); ++i) {
     Result r;
     r.job = chunk.job;
-    r.index = task.index;
+    r.index = chunk.index(i);
     r.ok = false;
     r.error_kind = "WorkerLost";
     r.error_message = absl::StrCat("task ", r.index, " of job ", r.job, " lost its worker ",
                                    chunk.attempts, " times (max_retries is ", max_retries_, ")");
-    Finish(std::move(r), TaskBytes(task), /*reported=*/false, freed);
+    Finish(std::move(r), chunk.Charge(i), /*reported=*/false, freed);
   }
 }
 

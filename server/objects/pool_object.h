@@ -105,6 +105,16 @@ class PoolObject : public Object {
     std::string error_message;
   };
 
+  // Tasks submitted packed, all of function, with consecutive indexes from
+  // first_index: the records of a packed ListValue (each a list Value, the
+  // task's arguments) one after the other in records, ends[i] where the i-th
+  // ends. records is only read during the Submit.
+  struct PackedSubmit {
+    absl::string_view function;
+    int64_t first_index = 0;
+    absl::string_view records;
+    std::vector<uint32_t> ends;
+  };
   // Results reported packed, all of one job and lease (chunk 0: found by job
   // and index, as Result's): the records of a packed ListValue one after the
   // other in values, ends[i] the offset where the i-th ends, for the task of
@@ -127,12 +137,13 @@ class PoolObject : public Object {
   PoolObject(int64_t max_retries, MemoryBudget* budget, Timers* timers);
   ~PoolObject() override;
 
-  // Adds tasks to job (0: a new job), cut in order into chunks of the job's
-  // chunksize, and returns the job's id; chunksize > 0 sets the job's
-  // chunksize (1 for a new job otherwise). ValueError when closed ("Pool not
-  // running"), for a job this pool never gave, or an index already live in
-  // the job (nothing is added then).
-  absl::StatusOr<uint64_t> Submit(uint64_t job, int64_t chunksize, std::vector<Task> tasks);
+  // Adds tasks, then the packed ones, to job (0: a new job), cut in order
+  // into chunks of the job's chunksize, and returns the job's id;
+  // chunksize > 0 sets the job's chunksize (1 for a new job otherwise).
+  // ValueError when closed ("Pool not running"), for a job this pool never
+  // gave, or an index already live in the job (nothing is added then).
+  absl::StatusOr<uint64_t> Submit(uint64_t job, int64_t chunksize, std::vector<Task> tasks,
+                                  const PackedSubmit* packed = nullptr);
   // Records results of leased tasks, apart and packed; the others are
   // ignored. A chunk is done once each of its tasks was reported, in one
   // report or several. Returns how many were taken.
@@ -184,6 +195,10 @@ class PoolObject : public Object {
     bool Contains(int64_t i) const;
     void Insert(int64_t i);  // i is not contained
     void Erase(int64_t i);   // i is contained
+    // Whether any of [first, last] is contained; *at the first that is.
+    bool Overlaps(int64_t first, int64_t last, int64_t* at) const;
+    // Inserts [first, last], none contained.
+    void InsertRange(int64_t first, int64_t last);
     // Erases [first, last], each contained.
     void EraseRange(int64_t first, int64_t last);
     bool empty() const { return ranges_.empty(); }
@@ -191,11 +206,38 @@ class PoolObject : public Object {
    private:
     absl::btree_map<int64_t, int64_t> ranges_;
   };
-  // Tasks of one job, in submit order, scheduled as one.
+  // Tasks of one job, in submit order, scheduled as one: each apart
+  // (tasks), or packed, all of function: their records one after the other,
+  // ends[i] where record i ends, of the task of indexes[i] or, when indexes
+  // is empty, of first + i.
   struct Chunk {
     uint64_t job = 0;
     int32_t attempts = 0;  // losses so far
     std::vector<Task> tasks;
+    std::string function;
+    std::string records;
+    std::vector<uint32_t> ends;
+    std::vector<int64_t> indexes;
+    int64_t first = 0;
+
+    bool packed() const { return !ends.empty(); }
+    size_t size() const { return packed() ? ends.size() : tasks.size(); }
+    int64_t index(size_t i) const {
+      if (!packed()) return tasks[i].index;
+      return indexes.empty() ? first + static_cast<int64_t>(i) : indexes[i];
+    }
+    absl::string_view record(size_t i) const {
+      const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+      return absl::string_view(records).substr(begin, ends[i] - begin);
+    }
+    // What task i is charged.
+    int64_t Charge(size_t i) const;
+    // Appends a packed task.
+    void AddPacked(int64_t index, absl::string_view record);
+    // Appends task i of from (moved, when apart).
+    void AddFrom(Chunk& from, size_t i);
+    // The first k tasks, taken off this chunk.
+    Chunk TakeFront(size_t k);
   };
   struct Leased {
     SessionId session = 0;

@@ -341,17 +341,25 @@ std::vector<Method> Rows() {
       kService, "Submit", Kind::kPool,
       [](CallContext& c, PoolObject& pool, const v1::SubmitRequest& r, v1::SubmitReply& out) {
         std::vector<PoolObject::Task> tasks;
-        std::vector<absl::string_view> packed;
+        std::vector<absl::string_view> records;
+        PoolObject::PackedSubmit packed;
         if (r.has_packed()) {
           if (r.function().empty()) return error::ValueError("a task names its function");
-          absl::Status split = SplitRecords(r.packed().args(), true, &packed);
+          absl::Status split = SplitRecords(r.packed().args(), true, &records);
           if (!split.ok()) return split;
-          if (!packed.empty() && r.packed().first_index() > std::numeric_limits<int64_t>::max() -
-                                                              static_cast<int64_t>(packed.size())) {
-            return error::ValueError("packed task indexes overflow");
+          if (r.packed().args().size() > std::numeric_limits<uint32_t>::max()) {
+            return error::ValueError("packed arguments are too long");
+          }
+          packed.function = r.function();
+          packed.first_index = r.packed().first_index();
+          packed.records = r.packed().args();
+          packed.ends.reserve(records.size());
+          for (absl::string_view record : records) {
+            packed.ends.push_back(
+                static_cast<uint32_t>(record.data() + record.size() - packed.records.data()));
           }
         }
-        tasks.reserve(static_cast<size_t>(r.tasks_size()) + packed.size());
+        tasks.reserve(static_cast<size_t>(r.tasks_size()));
         for (const v1::PoolTask& w : r.tasks()) {
           const std::string& function = w.function().empty() ? r.function() : w.function();
           if (function.empty()) return error::ValueError("a task names its function");
@@ -363,14 +371,8 @@ std::vector<Method> Rows() {
           task.args = *std::move(args);
           tasks.push_back(std::move(task));
         }
-        for (size_t i = 0; i < packed.size(); ++i) {
-          PoolObject::Task task;
-          task.index = r.packed().first_index() + static_cast<int64_t>(i);
-          task.function = r.function();
-          task.packed = std::string(packed[i]);
-          tasks.push_back(std::move(task));
-        }
-        absl::StatusOr<uint64_t> job = pool.Submit(r.job(), r.chunksize(), std::move(tasks));
+        absl::StatusOr<uint64_t> job =
+            pool.Submit(r.job(), r.chunksize(), std::move(tasks), &packed);
         if (!job.ok()) return job.status();
         out.set_job(*job);
         return absl::OkStatus();
