@@ -18,6 +18,8 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "shared/framing.h"
+#include "shared/packed_values.h"
+#include "shoal/v1/pool.pb.h"
 #include "shoal/v1/auth.pb.h"
 #include "shoal/v1/session.pb.h"
 #include "shoal/v1/sync.pb.h"
@@ -262,6 +264,79 @@ void Fill(Message& message, shoal::fuzz::World& world, shoal::Kind kind, int ind
   }
 }
 
+// Packed records (pool.proto) of the values: each a task's argument list
+// when lists, else each a value.
+std::string Records(const std::vector<int64_t>& values, bool lists) {
+  std::string out;
+  for (int64_t v : values) {
+    std::string value;
+    (void)shoal::AppendPackedValue(shoal::Value(v), &value);
+    if (lists) {
+      std::string items;
+      shoal::AppendRecord(value, &items);
+      value.clear();
+      value.push_back(shoal::WireTag(shoal::v1::Value::kListFieldNumber,
+                                     shoal::kWireLengthDelimited));
+      shoal::AppendVarint(items.size(), &value);
+      value += items;
+    }
+    shoal::AppendRecord(value, &out);
+  }
+  return out;
+}
+
+// A pool's packed round: a submit of three tasks, a packed pull, results
+// reported by first index and listed, and fetches in order and unordered.
+void PoolPackedSeed(shoal::fuzz::World& world) {
+  const uint64_t pool = world.id(shoal::Kind::kPool, 0);
+  shoal::v1::ClientFrame frame;
+  uint64_t call_id = 100;
+  auto add = [&](const char* method, const Message& request) {
+    shoal::v1::Call* call = frame.add_calls();
+    call->set_call_id(++call_id);
+    call->set_method(absl::StrCat("/shoal.v1.PoolService/", method));
+    call->set_request(request.SerializeAsString());
+  };
+  shoal::v1::SubmitRequest submit;
+  submit.set_id(pool);
+  submit.set_function("f");
+  submit.set_chunksize(2);
+  submit.mutable_packed()->set_first_index(0);
+  submit.mutable_packed()->set_args(Records({1, 2, 3}, true));
+  add("Submit", submit);
+  shoal::v1::PullRequest pull;
+  pull.set_id(pool);
+  pull.set_packed(true);
+  pull.set_timeout(0);
+  add("Pull", pull);
+  shoal::v1::ReportRequest consecutive;
+  consecutive.set_id(pool);
+  consecutive.mutable_packed_results()->set_job(1);
+  consecutive.mutable_packed_results()->set_chunk(1);
+  consecutive.mutable_packed_results()->set_first_index(0);
+  consecutive.mutable_packed_results()->set_values(Records({1, 4}, false));
+  add("Report", consecutive);
+  add("Pull", pull);
+  shoal::v1::ReportRequest listed;
+  listed.set_id(pool);
+  listed.mutable_packed_results()->set_job(1);
+  listed.mutable_packed_results()->set_chunk(2);
+  listed.mutable_packed_results()->add_indexes(2);
+  listed.mutable_packed_results()->set_values(Records({9}, false));
+  add("Report", listed);
+  shoal::v1::ResultsRequest results;
+  results.set_id(pool);
+  results.set_job(1);
+  results.set_max(2);
+  results.set_packed(true);
+  results.set_timeout(0);
+  add("Results", results);
+  results.set_unordered(true);
+  results.set_max(0);
+  add("Results", results);
+  Write("dispatch", "pool_packed_round", frame.SerializeAsString());
+}
+
 void DispatchSeeds() {
   shoal::fuzz::World world;
   auto* factory = google::protobuf::MessageFactory::generated_factory();
@@ -307,6 +382,7 @@ void DispatchSeeds() {
   call->set_request("\xff\xff\xff");
   frame.set_close(true);
   Write("dispatch", "close_and_errors", frame.SerializeAsString());
+  PoolPackedSeed(world);
 }
 
 // --- value_codec ------------------------------------------------------------
