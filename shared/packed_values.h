@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "shared/utf8.h"
 #include "shared/value_codec.h"
 #include "shoal/value.h"
 
@@ -94,43 +95,56 @@ class WireReader {
   const char* end_;
 };
 
-// Decodes one serialized Value: a plain one (None, bool, int, float, str,
-// bytes) straight from its wire form, any other through v1::Value
-// (DecodeReplyValue). Packed values hold no object references.
-inline absl::StatusOr<Value> DecodePackedValue(absl::string_view bytes) {
+// Reads a plain value (None, bool, int, float, str, bytes) straight from its
+// serialized Value: one field, nothing else. With check_utf8, a str must be
+// valid UTF-8, as protobuf's parser wants it. False for anything else (a
+// list, a dict, a reference, an empty or odd message), left to v1::Value.
+inline bool DecodePlainValue(absl::string_view bytes, bool check_utf8, Value* out) {
   WireReader in(bytes);
   uint32_t number = 0, type = 0;
   absl::string_view part;
   uint64_t scalar = 0;
-  if (in.done()) return Value();
-  if (in.Field(&number, &type, &part, &scalar) && in.done()) {
-    switch (number) {
-      case v1::Value::kNoneFieldNumber:
-        if (type == kWireVarint) return Value();
-        break;
-      case v1::Value::kBoolFieldNumber:
-        if (type == kWireVarint) return Value(scalar != 0);
-        break;
-      case v1::Value::kIntFieldNumber:
-        if (type == kWireVarint) return Value(static_cast<int64_t>(scalar));
-        break;
-      case v1::Value::kFloatFieldNumber:
-        if (type == kWireFixed64) {
-          double d = 0;
-          std::memcpy(&d, &scalar, sizeof d);
-          return Value(d);
-        }
-        break;
-      case v1::Value::kStrFieldNumber:
-        if (type == kWireLengthDelimited) return Value(std::string(part));
-        break;
-      case v1::Value::kBytesFieldNumber:
-        if (type == kWireLengthDelimited) return Value::bytes(std::string(part));
-        break;
-      default:
-        break;
+  if (!in.Field(&number, &type, &part, &scalar) || !in.done()) return false;
+  switch (number) {
+    case v1::Value::kNoneFieldNumber:
+      if (type != kWireVarint) return false;
+      *out = Value();
+      return true;
+    case v1::Value::kBoolFieldNumber:
+      if (type != kWireVarint) return false;
+      *out = Value(scalar != 0);
+      return true;
+    case v1::Value::kIntFieldNumber:
+      if (type != kWireVarint) return false;
+      *out = Value(static_cast<int64_t>(scalar));
+      return true;
+    case v1::Value::kFloatFieldNumber: {
+      if (type != kWireFixed64) return false;
+      double d = 0;
+      std::memcpy(&d, &scalar, sizeof d);
+      *out = Value(d);
+      return true;
     }
+    case v1::Value::kStrFieldNumber:
+      if (type != kWireLengthDelimited) return false;
+      if (check_utf8 && !IsValidUtf8(std::string_view(part.data(), part.size()))) return false;
+      *out = Value(std::string(part));
+      return true;
+    case v1::Value::kBytesFieldNumber:
+      if (type != kWireLengthDelimited) return false;
+      *out = Value::bytes(std::string(part));
+      return true;
+    default:
+      return false;
   }
+}
+
+// Decodes one serialized Value: a plain one (None, bool, int, float, str,
+// bytes) straight from its wire form, any other through v1::Value
+// (DecodeReplyValue). Packed values hold no object references.
+inline absl::StatusOr<Value> DecodePackedValue(absl::string_view bytes) {
+  if (bytes.empty()) return Value();
+  if (Value plain; DecodePlainValue(bytes, /*check_utf8=*/false, &plain)) return plain;
   v1::Value wire;
   if (!ParseCarryingValues(bytes, &wire)) {
     return absl::InvalidArgumentError(MalformedMessage("packed value"));

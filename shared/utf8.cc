@@ -1,5 +1,7 @@
 #include "shared/utf8.h"
 
+#include <cstring>
+
 namespace shoal {
 
 size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* code_point) {
@@ -47,6 +49,30 @@ void AppendUtf8(uint32_t code_point, std::string* out) {
     out->push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3f)));
     out->push_back(static_cast<char>(0x80 | (code_point & 0x3f)));
   }
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    // ASCII, the usual case, eight bytes at a time.
+    if (i + 8 <= s.size()) {
+      uint64_t word = 0;
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if ((static_cast<unsigned char>(s[i]) & 0x80) == 0) {
+      ++i;
+      continue;
+    }
+    uint32_t code_point = 0;
+    const size_t n = DecodeUtf8(s, i, &code_point);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
 }
 
 }  // namespace shoal

@@ -15,6 +15,9 @@ namespace shoal {
 // a surrogate, past U+10FFFF, truncated). Precondition: i < s.size().
 size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* code_point);
 
+// Whether all of s is valid UTF-8, as DecodeUtf8 reads it.
+bool IsValidUtf8(std::string_view s);
+
 // Appends the UTF-8 encoding of code_point, a Unicode scalar value (at most
 // U+10FFFF, not a surrogate).
 void AppendUtf8(uint32_t code_point, std::string* out);

@@ -38,10 +38,12 @@
 
 namespace shoal::detail {
 
-// Starts a call of method on session; keep_alive is held until the reply.
-template <class M, class Convert>
-auto Start(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M& method,
-           const typename M::Request& request, KeepAlive keep_alive, Convert convert)
+// Starts a call of method on session, its request a message of M's request
+// type or its wire form (SerializedRequest); keep_alive is held until the
+// reply.
+template <class M, class Req, class Convert>
+auto StartRequest(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M& method,
+                  Req&& request, KeepAlive keep_alive, Convert convert)
     -> Future<std::invoke_result_t<Convert&, ClientSession&, typename M::Response&>> {
   // A session inherited through fork() is its parent's: in a child, calls
   // go to its successor. (Proxies and Managers resolve theirs first, so that
@@ -84,13 +86,28 @@ auto Start(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M
     }
   };
   const std::shared_ptr<Connection>& connection = session.connection();
-  const uint64_t call_id =
-      connection->Send(method.path, request, std::move(keep_alive), std::move(done), outbox.get());
+  const uint64_t call_id = connection->Send(method.path, std::forward<Req>(request),
+                                            std::move(keep_alive), std::move(done), outbox.get());
   if (outbox != nullptr) return {std::move(slot), CallTicket(outbox)};
   // Refused before it was written (the session is gone, or the call too
   // large): the outcome is in the slot already.
   if (call_id == 0) return {std::move(slot), CallTicket()};
   return {std::move(slot), CallTicket(connection, call_id)};
+}
+
+template <class M, class Convert>
+auto Start(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, const M& method,
+           const typename M::Request& request, KeepAlive keep_alive, Convert convert) {
+  return StartRequest(caller, outbox, method, request, std::move(keep_alive), std::move(convert));
+}
+
+// Starts a call on the target's session, into its outbox, its request in
+// wire form.
+template <class M, class Convert>
+auto StartSerialized(const AsyncTarget& target, const M& method, SerializedRequest request,
+                     KeepAlive keep_alive, Convert convert) {
+  return StartRequest(target.handle->session(), target.outbox, method, std::move(request),
+                      std::move(keep_alive), std::move(convert));
 }
 
 // Starts a call on the target's session, into its outbox.

@@ -218,6 +218,13 @@ Connection::~Connection() {
 
 uint64_t Connection::Send(absl::string_view method, const google::protobuf::MessageLite& request,
                           KeepAlive keep_alive, CallCompletion done, Outbox* outbox) {
+  SerializedRequest serialized;
+  request.SerializeToString(&serialized.bytes);
+  return Send(method, std::move(serialized), std::move(keep_alive), std::move(done), outbox);
+}
+
+uint64_t Connection::Send(absl::string_view method, SerializedRequest request,
+                          KeepAlive keep_alive, CallCompletion done, Outbox* outbox) {
   if (orphaned()) {
     CallOutcome outcome = GoneOutcome(kOrphaned);
     done(outcome);
@@ -226,7 +233,7 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
   // The server ends a stream that brings it a message past its limit; refuse
   // such a call here, alone. The margin covers the call's framing and any
   // releases riding with it (sent on their own when they would not fit).
-  const int64_t call_bytes = static_cast<int64_t>(request.ByteSizeLong() + method.size());
+  const int64_t call_bytes = static_cast<int64_t>(request.bytes.size() + method.size());
   if (max_message_bytes_ > 0 && call_bytes + kFrameMargin > max_message_bytes_) {
     CallOutcome outcome;
     outcome.code = absl::StatusCode::kResourceExhausted;
@@ -239,7 +246,7 @@ uint64_t Connection::Send(absl::string_view method, const google::protobuf::Mess
   }
   v1::Call call;
   call.set_method(std::string(method));
-  request.SerializeToString(call.mutable_request());
+  *call.mutable_request() = std::move(request.bytes);
   const bool gathered = outbox != nullptr && !outbox->stream_;
   // A call written at once is awaited: its Future may read the reply.
   const bool awaited = outbox == nullptr;

@@ -98,6 +98,11 @@ using CallCompletion = std::function<void(CallOutcome&)>;
 // request cannot be released before the server has taken its own.
 using KeepAlive = std::vector<std::shared_ptr<void>>;
 
+// A request message already in its wire form, written by the caller.
+struct SerializedRequest {
+  std::string bytes;
+};
+
 class Outbox;
 
 // The calls sent and not yet answered, by call id, in two sets by who reads
@@ -220,6 +225,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t Send(absl::string_view method, const google::protobuf::MessageLite& request,
                 KeepAlive keep_alive, CallCompletion done, Outbox* outbox)
       ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  // The same with the request in its wire form.
+  uint64_t Send(absl::string_view method, SerializedRequest request, KeepAlive keep_alive,
+                CallCompletion done, Outbox* outbox) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
 
   // Waits until an awaited call has been answered (or the session is gone),
   // reading replies itself while no other thread reads. When another thread

@@ -7,6 +7,7 @@
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
+#include "shared/packed_values.h"
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/object.pb.h"
 
@@ -35,9 +36,41 @@ Request KeyRequest(const detail::AsyncTarget& target, const Value& key, KeepAliv
   return request;
 }
 
+// Appends a length-delimited field of number whose bytes are a serialized
+// Value, written by AppendPackedValue.
+void AppendValueField(int number, const Value& value, std::string* scratch, std::string* out) {
+  scratch->clear();
+  if (absl::Status encoded = AppendPackedValue(value, scratch); !encoded.ok()) {
+    throw ValueError(std::string(encoded.message()));
+  }
+  out->push_back(WireTag(number, kWireLengthDelimited));
+  AppendVarint(scratch->size(), out);
+  out->append(*scratch);
+}
+
 // Update's request from (key, value) pairs of any container.
 template <class Entries>
 Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
+  bool refs = false;
+  for (const auto& [key, value] : entries) refs = refs || key.contains_ref() || value.contains_ref();
+  if (!refs) {
+    // Written straight to the wire: UpdateRequest's id, then each Entry.
+    detail::SerializedRequest request;
+    std::string& out = request.bytes;
+    out.push_back(WireTag(v1::UpdateRequest::kIdFieldNumber, kWireVarint));
+    AppendVarint(target.handle->id(), &out);
+    std::string scratch, entry;
+    for (const auto& [key, value] : entries) {
+      entry.clear();
+      AppendValueField(v1::Entry::kKeyFieldNumber, key, &scratch, &entry);
+      AppendValueField(v1::Entry::kValueFieldNumber, value, &scratch, &entry);
+      out.push_back(WireTag(v1::UpdateRequest::kEntriesFieldNumber, kWireLengthDelimited));
+      AppendVarint(entry.size(), &out);
+      out += entry;
+    }
+    return detail::StartSerialized(target, method::DictService::Update, std::move(request),
+                                   KeepAlive(), NoResult);
+  }
   detail::ArenaRequest<v1::UpdateRequest> request(target);
   KeepAlive keep_alive;
   request->mutable_entries()->Reserve(static_cast<int>(entries.size()));

@@ -1,5 +1,6 @@
 #include "server/objects/dict_object.h"
 #include "server/transport/tables.h"
+#include "shared/packed_values.h"
 #include "shoal/v1/dict.pb.h"
 
 namespace shoal::server {
@@ -10,6 +11,63 @@ Method Op(absl::string_view name,
           std::function<absl::Status(CallContext&, DictObject&, const Req&, Resp&)> fn) {
   return ObjectRow<DictObject, Req, Resp>("shoal.v1.DictService", name, Kind::kDict,
                                           std::move(fn));
+}
+
+absl::Status Malformed() { return error::ValueError(MalformedMessage("request message")); }
+
+// One value of an entry, from its serialized Value.
+absl::StatusOr<Value> ValueOf(CallContext& c, DictObject& d, absl::string_view bytes) {
+  if (Value plain; DecodePlainValue(bytes, /*check_utf8=*/true, &plain)) return plain;
+  v1::Value wire;
+  if (!ParseCarryingValues(bytes, &wire)) return Malformed();
+  return c.Store(wire, d);
+}
+
+// The entries of an UpdateRequest (field 3, each an Entry: key 1, value 2),
+// read from its wire form.
+absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, DictObject& d,
+                                                               absl::string_view request) {
+  std::vector<std::pair<Value, Value>> entries;
+  entries.reserve(request.size() / 16);  // small entries mostly
+  WireReader in(request);
+  while (!in.done()) {
+    uint32_t number = 0, type = 0;
+    absl::string_view entry;
+    if (!in.Field(&number, &type, &entry)) return Malformed();
+    if (number != 3) continue;
+    if (type != kWireLengthDelimited) return Malformed();
+    absl::string_view key, value;
+    int keys = 0, values = 0;
+    WireReader fields(entry);
+    while (!fields.done()) {
+      absl::string_view part;
+      if (!fields.Field(&number, &type, &part)) return Malformed();
+      if (number == 1 && type == kWireLengthDelimited) {
+        key = part;
+        ++keys;
+      } else if (number == 2 && type == kWireLengthDelimited) {
+        value = part;
+        ++values;
+      }
+    }
+    if (keys > 1 || values > 1) {
+      // Protobuf merges a message field given twice: leave that to it.
+      v1::Entry whole;
+      if (!ParseCarryingValues(entry, &whole)) return Malformed();
+      absl::StatusOr<Value> k = c.Store(whole.key(), d);
+      if (!k.ok()) return k.status();
+      absl::StatusOr<Value> v = c.Store(whole.value(), d);
+      if (!v.ok()) return v.status();
+      entries.emplace_back(*std::move(k), *std::move(v));
+      continue;
+    }
+    absl::StatusOr<Value> k = ValueOf(c, d, key);
+    if (!k.ok()) return k.status();
+    absl::StatusOr<Value> v = ValueOf(c, d, value);
+    if (!v.ok()) return v.status();
+    entries.emplace_back(*std::move(k), *std::move(v));
+  }
+  return entries;
 }
 
 std::vector<Method> Rows() {
@@ -87,18 +145,14 @@ std::vector<Method> Rows() {
         c.Give(entry->second, out.mutable_value());
         return absl::OkStatus();
       }));
-  rows.push_back(Op<v1::UpdateRequest, EmptyReply>(
-      "Update", [](CallContext& c, DictObject& d, const v1::UpdateRequest& r, EmptyReply&) {
-        std::vector<std::pair<Value, Value>> entries;
-        entries.reserve(r.entries_size());
-        for (const v1::Entry& entry : r.entries()) {
-          absl::StatusOr<Value> key = c.Store(entry.key(), d);
-          if (!key.ok()) return key.status();
-          absl::StatusOr<Value> value = c.Store(entry.value(), d);
-          if (!value.ok()) return value.status();
-          entries.emplace_back(*std::move(key), *std::move(value));
-        }
-        return d.Update(std::move(entries));
+  // Read from the wire: a plain key or value straight into a Value, the
+  // others (lists, dicts, references) through v1::Value as every row.
+  rows.push_back(WireRow<DictObject, v1::UpdateRequest, EmptyReply>(
+      "shoal.v1.DictService", "Update", Kind::kDict,
+      [](CallContext& c, DictObject& d, absl::string_view request, EmptyReply&) {
+        absl::StatusOr<std::vector<std::pair<Value, Value>>> entries = EntriesOf(c, d, request);
+        if (!entries.ok()) return entries.status();
+        return d.Update(*std::move(entries));
       }));
   rows.push_back(Op<ObjectRequest, ValuesReply>(
       "Keys", [](CallContext& c, DictObject& d, const ObjectRequest&, ValuesReply& out) {

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/mutex.h"
+#include "shared/packed_values.h"
+#include "shared/utf8.h"
 #include "shared/value_codec.h"
 
 namespace shoal::server {
@@ -100,6 +102,30 @@ void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string
     return;
   }
   method.invoke(context, request, std::move(reply));
+}
+
+absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
+                                                        absl::string_view request, Kind kind) {
+  uint64_t id = 0;
+  std::string name;
+  WireReader in(request);
+  while (!in.done()) {
+    uint32_t number = 0, type = 0;
+    absl::string_view part;
+    uint64_t scalar = 0;
+    if (!in.Field(&number, &type, &part, &scalar)) {
+      return error::ValueError(MalformedMessage("request message"));
+    }
+    // Later occurrences win, as protobuf's parser has it.
+    if (number == 1 && type == kWireVarint) id = scalar;
+    if (number == 2 && type == kWireLengthDelimited) {
+      if (!IsValidUtf8(std::string_view(part.data(), part.size()))) {
+        return error::ValueError(MalformedMessage("request message"));
+      }
+      name.assign(part.data(), part.size());
+    }
+  }
+  return context.core().registry().Find(id, name, kind);
 }
 
 }  // namespace shoal::server

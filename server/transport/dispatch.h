@@ -227,6 +227,39 @@ Method ObjectRow(absl::string_view service, absl::string_view name, Kind kind,
       });
 }
 
+// The object a request names by its id (field 1) and name (field 2), read
+// from the request's wire form: what every object request starts with.
+absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
+                                                        absl::string_view request, Kind kind);
+
+// A row on one object of class Obj that reads its request (of type Req) from
+// the wire itself, for requests of many values decoded straight into Values
+// rather than through protobuf messages.
+template <typename Obj, typename Req, typename Resp>
+Method WireRow(absl::string_view service, absl::string_view name, Kind kind,
+               std::function<absl::Status(CallContext&, Obj&, absl::string_view, Resp&)> fn) {
+  Method method;
+  method.path = std::string("/") + std::string(service) + "/" + std::string(name);
+  method.request_type = Req::descriptor();
+  method.response_type = Resp::descriptor();
+  method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
+                                             ReplyFn reply) {
+    absl::StatusOr<std::shared_ptr<Object>> object = FindNamedInWire(context, bytes, kind);
+    if (!object.ok()) {
+      reply(object.status(), std::string());
+      return;
+    }
+    Resp response;
+    absl::Status status = fn(context, static_cast<Obj&>(**object), bytes, response);
+    if (!status.ok()) {
+      reply(std::move(status), std::string());
+      return;
+    }
+    reply(absl::OkStatus(), response.SerializeAsString());
+  };
+  return method;
+}
+
 }  // namespace shoal::server
 
 #endif  // SHOAL_SERVER_TRANSPORT_DISPATCH_H_

@@ -25,15 +25,7 @@ constexpr absl::string_view kService = "shoal.v1.PoolService";
 // count.
 absl::Status BadPacked() { return error::ValueError(MalformedMessage("packed value")); }
 
-bool IsUtf8(absl::string_view s) {
-  uint32_t code_point = 0;
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = DecodeUtf8(std::string_view(s.data(), s.size()), i, &code_point);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
+bool IsUtf8(absl::string_view s) { return IsValidUtf8(std::string_view(s.data(), s.size())); }
 
 absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list);
 

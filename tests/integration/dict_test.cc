@@ -3,7 +3,9 @@
 #include <string>
 
 #include "integration/fixture.h"
+#include "integration/raw_client.h"
 #include "integration/server_process.h"
+#include "shoal/v1/dict.pb.h"
 
 namespace shoal::testing {
 namespace {
@@ -178,6 +180,64 @@ TEST_F(DictTest, NamedDictIsGetOrCreate) {
   DictProxy again = Connect().dict(name);
   EXPECT_EQ(again.get("k", 0).as_int(), 42);
   EXPECT_THROW(m_.list(name), TypeError);
+}
+
+// The server reads Update's entries from the wire itself: every kind of key
+// and value comes out as it went in.
+TEST_F(DictTest, UpdateTakesEveryKindOfValue) {
+  DictProxy d = m_.dict();
+  ListProxy held = m_.list({1});
+  const Value nested = Value::dict({{"in", Value::list({1, Value::bytes("b")})}});
+  d.update({{Value(), 1},
+            {true, -5},
+            {-7, 2.5},
+            {1.5, "str \xc3\xa9"},
+            {"k\xc3\xa9y", Value::bytes(std::string("\x00\xff", 2))},
+            {Value::bytes("b"), Value::list({1, "two", Value()})},
+            {"nested", nested},
+            {"ref", held}});
+  EXPECT_EQ(d.len(), 8u);
+  EXPECT_TRUE(d[Value()].as_int() == 1);
+  EXPECT_EQ(d[true], Value(-5));
+  EXPECT_EQ(d[-7], Value(2.5));
+  EXPECT_EQ(d[1.5], Value("str \xc3\xa9"));
+  EXPECT_EQ(d["k\xc3\xa9y"], Value::bytes(std::string("\x00\xff", 2)));
+  EXPECT_EQ(d[Value::bytes("b")], Value::list({1, "two", Value()}));
+  EXPECT_EQ(d["nested"], nested);
+  // The reference is counted: the list lives on through the dict.
+  ListProxy through(d["ref"]);
+  through.append(2);
+  EXPECT_EQ(held.copy(), (Value::List{1, 2}));
+}
+
+// Malformed entries on the wire: a str key that is not UTF-8, an entry
+// cut short. Each is a ValueError, and the dict keeps what it held. A key
+// given twice is merged, as protobuf merges a message field given twice.
+TEST_F(DictTest, MalformedUpdateEntriesAreRefusedAndStoreNothing) {
+  const std::string name = Unique("dict");
+  DictProxy d = m_.dict({{"keep", 1}}, name);
+  RawClient raw(server().address());
+  RawStream stream(raw.channel(), raw.Login(server().authkey()));
+  auto request = [&](const std::string& entries) {
+    v1::UpdateRequest r;
+    r.set_name(name);
+    return r.SerializeAsString() + entries;
+  };
+  // Entry (field 3) of key str "\xff" (field 1, Value field 5) and value int 1.
+  const std::string bad_utf8 = std::string("\x1a\x07\x0a\x03\x2a\x01\xff\x12\x00", 9);
+  const std::string cut_short = std::string("\x1a\x09\x0a\x03\x2a\x01", 6);
+  // Key int 1, then key str "a": merged into the str.
+  const std::string twice = std::string("\x1a\x0b\x0a\x02\x10\x01\x0a\x03\x2a\x01\x61\x12\x00", 13);
+  const uint64_t a = stream.AddBytes("/shoal.v1.DictService/Update", request(bad_utf8));
+  const uint64_t b = stream.AddBytes("/shoal.v1.DictService/Update", request(cut_short));
+  const uint64_t c = stream.AddBytes("/shoal.v1.DictService/Update", request(twice));
+  ASSERT_TRUE(stream.Send());
+  ASSERT_TRUE(stream.Receive(3));
+  EXPECT_EQ(stream.reply(a).error_kind(), "ValueError") << stream.reply(a).error_message();
+  EXPECT_EQ(stream.reply(b).error_kind(), "ValueError") << stream.reply(b).error_message();
+  EXPECT_EQ(stream.reply(c).code(), 0) << stream.reply(c).error_message();
+  EXPECT_EQ(d.keys(), (Value::List{"keep", "a"}));
+  EXPECT_TRUE(d["a"].is_none());
 }
 
 }  // namespace

@@ -42,5 +42,20 @@ TEST(Utf8Test, DecodesAtAnOffset) {
   EXPECT_EQ(cp, 0xe9u);
 }
 
+TEST(Utf8Test, ValidatesWholeStringsAcrossTheAsciiStride) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii, longer than eight bytes"));
+  EXPECT_TRUE(IsValidUtf8("0123456\xc3\xa9 and \xf0\x9f\x90\x9f at the end"));
+  // A bad byte at every place of an eight-byte stride, and after it.
+  for (size_t at = 0; at < 20; ++at) {
+    std::string text(20, 'a');
+    text[at] = '\x80';
+    EXPECT_FALSE(IsValidUtf8(text)) << at;
+    text[at] = '\xc3';  // a lead byte cut short by ASCII
+    EXPECT_FALSE(IsValidUtf8(text)) << at;
+  }
+  EXPECT_FALSE(IsValidUtf8("abcdefgh\xed\xa0\x80"));  // a surrogate after a stride
+}
+
 }  // namespace
 }  // namespace shoal
