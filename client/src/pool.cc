@@ -13,6 +13,7 @@
 #include <map>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -273,7 +274,9 @@ void CompactIndexes(v1::PackedResults* packed) {
   const auto& indexes = packed->indexes();
   if (indexes.empty()) return;
   for (int i = 1; i < indexes.size(); ++i) {
-    if (indexes[i] != indexes[0] + i) return;
+    if (indexes[i - 1] == std::numeric_limits<int64_t>::max() || indexes[i] != indexes[i - 1] + 1) {
+      return;
+    }
   }
   packed->set_first_index(indexes[0]);
   packed->clear_indexes();

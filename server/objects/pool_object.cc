@@ -20,6 +20,13 @@ Value TaskValue(const PoolObject::Task& task) {
 
 constexpr int64_t kMaxIndex = std::numeric_limits<int64_t>::max();
 
+// Whether next is first + count, the index after a run of count from first,
+// without overflowing at the top of the range.
+bool Follows(int64_t first, size_t count, int64_t next) {
+  return next > first &&
+         static_cast<uint64_t>(next) - static_cast<uint64_t>(first) == static_cast<uint64_t>(count);
+}
+
 // What a task or a result costs the budget beyond its own bytes: its record
 // in the pool's chunks or results, with the allocations around it. The
 // server's own error results (a lost worker, a terminated pool, a result
@@ -104,12 +111,16 @@ void PoolObject::IndexRanges::Insert(int64_t i) {
 }
 
 bool PoolObject::IndexRanges::Overlaps(int64_t first, int64_t last, int64_t* at) const {
-  auto it = ranges_.upper_bound(last);
-  if (it == ranges_.begin()) return false;
-  --it;
-  if (it->second < first) return false;
-  *at = std::max(it->first, first);
-  return true;
+  auto it = ranges_.upper_bound(first);
+  if (it != ranges_.begin() && std::prev(it)->second >= first) {
+    *at = first;
+    return true;
+  }
+  if (it != ranges_.end() && it->first <= last) {
+    *at = it->first;
+    return true;
+  }
+  return false;
 }
 
 void PoolObject::IndexRanges::InsertRange(int64_t first, int64_t last) {
@@ -196,7 +207,7 @@ void PoolObject::Chunk::AddPacked(int64_t index, absl::string_view record) {
   const size_t n = ends.size();
   if (n == 0) {
     first = index;
-  } else if (indexes.empty() && index != first + static_cast<int64_t>(n)) {
+  } else if (indexes.empty() && !Follows(first, n, index)) {
     // Not consecutive any more: listed from now on.
     indexes.reserve(n + 1);
     for (size_t i = 0; i < n; ++i) indexes.push_back(first + static_cast<int64_t>(i));
@@ -396,7 +407,7 @@ void PoolObject::AddRecord(uint64_t job, int64_t index, absl::string_view record
   ++done_;
   if (bytes < task_bytes) freed += task_bytes - bytes;
   if (!run.block.ends.empty() &&
-      (run.job != job || index != run.first + static_cast<int64_t>(run.block.ends.size()))) {
+      (run.job != job || !Follows(run.first, run.block.ends.size(), index))) {
     StoreRun(run);
   }
   if (run.block.ends.empty()) {
@@ -423,7 +434,7 @@ void PoolObject::StoreRun(Run& run) {
   if (next != blocks.begin()) {
     Block& before = std::prev(next)->second;
     const int64_t front = std::prev(next)->first;
-    if (front + static_cast<int64_t>(before.size()) == run.first &&
+    if (Follows(front, before.size(), run.first) &&
         before.records.size() + block.records.size() <= std::numeric_limits<uint32_t>::max()) {
       const uint32_t base = static_cast<uint32_t>(before.records.size());
       before.records += block.records;
@@ -628,7 +639,8 @@ absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::TakeRecords(
   const uint32_t end = b.ends[b.taken + k - 1];
   taken.records.append(b.records, begin, end - begin);
   const size_t runs = taken.indexes.size();
-  if (runs >= 2 && taken.indexes[runs - 2].as_int() + taken.indexes[runs - 1].as_int() == front) {
+  if (runs >= 2 && Follows(taken.indexes[runs - 2].as_int(),
+                           static_cast<size_t>(taken.indexes[runs - 1].as_int()), front)) {
     taken.indexes[runs - 1] = Value(taken.indexes[runs - 1].as_int() + static_cast<int64_t>(k));
   } else {
     taken.indexes.emplace_back(front);
@@ -637,22 +649,44 @@ absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::TakeRecords(
   taken.bytes += RecordBytes(0) * static_cast<int64_t>(k) + (end - begin);
   job.live.EraseRange(front, front + static_cast<int64_t>(k) - 1);
   if (k == b.size()) return job.blocks.erase(it);
-  // What is left is keyed by its new front.
+  // What is left is keyed by its new front, and once the records taken are
+  // half the block's, they go, so that a block that grows while it is
+  // fetched a little at a time holds little more than what waits.
   Block rest = std::move(b);
   rest.taken += k;
+  if (end >= rest.records.size() / 2) {
+    rest.records.erase(0, end);
+    rest.ends.erase(rest.ends.begin(), rest.ends.begin() + static_cast<ptrdiff_t>(rest.taken));
+    for (uint32_t& e : rest.ends) e -= end;
+    rest.taken = 0;
+  }
   it = job.blocks.erase(it);
   return job.blocks.emplace_hint(it, front + static_cast<int64_t>(k), std::move(rest));
+}
+
+absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::SplitAt(Job& job,
+                                                                          int64_t index) {
+  auto it = job.blocks.upper_bound(index);
+  if (it == job.blocks.begin()) return job.blocks.end();
+  --it;
+  Block& head = it->second;
+  const uint64_t skip = static_cast<uint64_t>(index) - static_cast<uint64_t>(it->first);
+  if (skip == 0 || skip >= head.size()) return job.blocks.end();
+  const size_t at = head.taken + static_cast<size_t>(skip);
+  const uint32_t cut = head.ends[at - 1];
+  Block tail;
+  tail.records = head.records.substr(cut);
+  tail.ends.assign(head.ends.begin() + static_cast<ptrdiff_t>(at), head.ends.end());
+  for (uint32_t& e : tail.ends) e -= cut;
+  head.records.resize(cut);
+  head.ends.resize(at);
+  return job.blocks.emplace_hint(std::next(it), index, std::move(tail));
 }
 
 bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
   Taken taken;
   size_t count = 0;
-  size_t ready = job.ready.size();
-  for (const auto& [front, b] : job.blocks) ready += b.size();
-  const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : ready;
-  const size_t most = std::min(cap, ready);
-  // Most results come packed, a few bytes each.
-  taken.records.reserve(most * 4);
+  const size_t cap = f.max > 0 ? static_cast<size_t>(f.max) : std::numeric_limits<size_t>::max();
   if (f.unordered) {
     // Lowest index first, so that each list ascends.
     auto apart = job.ready.begin();
@@ -673,15 +707,20 @@ bool PoolObject::TakeResults(Job& job, const FetchPayload& f, Value* out) {
       if (auto apart = job.ready.find(next); apart != job.ready.end()) {
         TakeApart(job, apart, taken);
         ++count;
+        if (next == kMaxIndex) break;
         ++next;
         continue;
       }
+      // The block that starts at next, or the part of one that does.
       auto block = job.blocks.find(next);
+      if (block == job.blocks.end()) block = SplitAt(job, next);
       if (block == job.blocks.end()) break;
       const size_t k = std::min(block->second.size(), cap - count);
       TakeRecords(job, block, k, taken);
       count += k;
-      next += static_cast<int64_t>(k);
+      const int64_t last = next + static_cast<int64_t>(k - 1);
+      if (last == kMaxIndex) break;
+      next = last + 1;
     }
   }
   if (count == 0) return false;
@@ -887,6 +926,15 @@ PoolObject::Stats PoolObject::GetStats() const {
   s.max_retries = max_retries_;
   s.workers = static_cast<int64_t>(workers_.size());
   return s;
+}
+
+int64_t PoolObject::KeptRecordBytes() const {
+  MutexLock lock(&mu_);
+  int64_t bytes = 0;
+  for (const auto& [id, job] : jobs_) {
+    for (const auto& [front, b] : job.blocks) bytes += static_cast<int64_t>(b.records.size());
+  }
+  return bytes;
 }
 
 std::string PoolObject::Repr() const {

@@ -174,6 +174,9 @@ class PoolObject : public Object {
     int64_t workers = 0;
   };
   Stats GetStats() const;
+  // The bytes of packed records the pool keeps for fetches, taken or not
+  // (what a block's records string holds).
+  int64_t KeptRecordBytes() const;
 
   // Object:
   // <Pool open, 3 pending, 2 leased, 10 done; session 5: 2 leased, 7 done>
@@ -314,6 +317,9 @@ class PoolObject : public Object {
   // next block.
   static absl::btree_map<int64_t, Block>::iterator TakeRecords(
       Job& job, absl::btree_map<int64_t, Block>::iterator it, size_t k, Taken& taken);
+  // Splits the block holding index, not at its front, so that a block
+  // starts at index; the end when no block holds it.
+  static absl::btree_map<int64_t, Block>::iterator SplitAt(Job& job, int64_t index);
   static absl::btree_map<int64_t, Ready>::iterator TakeApart(
       Job& job, absl::btree_map<int64_t, Ready>::iterator it, Taken& taken);
   // Marks task (job, index) of the lease named chunk (0: found) reported and

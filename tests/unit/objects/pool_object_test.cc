@@ -215,6 +215,100 @@ TEST_F(PoolObjectTest, PackedIndexesGoAsRunsAndAListWhenNotConsecutive) {
   EXPECT_EQ(r[2], Value(Value::List{Value(0), Value(4)}));
 }
 
+// Packed tasks 0..n-1 of "f" in one chunk; returns the job, and the
+// lease pulled by worker A in *chunk.
+uint64_t SubmitPackedAndPull(PoolObject& pool, Recorder& recorder, ManualTimers& timers, int n,
+                             uint64_t* chunk) {
+  std::vector<PoolObject::Task> tasks;
+  for (int64_t i = 0; i < n; ++i) {
+    PoolObject::Task t;
+    t.index = i;
+    t.function = "f";
+    t.packed = "a";
+    tasks.push_back(std::move(t));
+  }
+  absl::StatusOr<uint64_t> job = pool.Submit(0, n, std::move(tasks));
+  EXPECT_TRUE(job.ok()) << job.status();
+  pool.Pull(WaitRequest{Caller{kWorkerA}, std::nullopt, recorder.Track("pull")}, 0);
+  *chunk = static_cast<uint64_t>(recorder.Of("pull").value.as_list()[2].as_int());
+  (void)timers;
+  return job.ok() ? *job : 0;
+}
+
+TEST_F(PoolObjectTest, AnOrderedFetchFromInsideABlockTakesFromThere) {
+  uint64_t chunk = 0;
+  const uint64_t job = SubmitPackedAndPull(*pool_, recorder_, timers_, 4, &chunk);
+  PoolObject::PackedReport all;
+  all.job = job;
+  all.chunk = chunk;
+  all.values = "r0r1r2r3";
+  all.ends = {2, 4, 6, 8};
+  EXPECT_EQ(pool_->Report({}, &all), 4);
+  // From 2: the block of 0..3 is split there.
+  pool_->Results(Request("from2", kCaller), job, 2, 0, false);
+  Outcome from2 = recorder_.Of("from2");
+  ASSERT_TRUE(from2.status.ok()) << from2.status;
+  EXPECT_EQ(from2.value.as_list()[1], Value::bytes("r2r3"));
+  EXPECT_EQ(from2.value.as_list()[2], Value(Value::List{Value(2), Value(2)}));
+  pool_->Results(Request("from0", kCaller), job, 0, 0, false);
+  EXPECT_EQ(recorder_.Of("from0").value.as_list()[1], Value::bytes("r0r1"));
+}
+
+TEST_F(PoolObjectTest, ABlockFetchedOneAtATimeWhileItGrowsKeepsLittleMoreThanWhatWaits) {
+  uint64_t chunk = 0;
+  const int n = 1000;
+  const uint64_t job = SubmitPackedAndPull(*pool_, recorder_, timers_, n, &chunk);
+  const std::string record(10, 'r');
+  for (int i = 0; i < n; ++i) {
+    PoolObject::PackedReport one;
+    one.job = job;
+    one.chunk = chunk;
+    one.first_index = i;
+    one.values = record;
+    one.ends = {10};
+    ASSERT_EQ(pool_->Report({}, &one), 1);
+    if (i == 0) continue;
+    // The caller stays one result behind, fetching one at a time.
+    const std::string name = "fetch" + std::to_string(i);
+    pool_->Results(Request(name, kCaller), job, i - 1, 1, false);
+    ASSERT_EQ(recorder_.Of(name).value.as_list()[1], Value::bytes(record)) << i;
+    EXPECT_LE(pool_->KeptRecordBytes(), 2 * 10 + 10) << i;
+  }
+}
+
+TEST_F(PoolObjectTest, TheLastIndexIsFetchedWithoutWrappingAround) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  std::vector<PoolObject::Task> tasks;
+  for (int64_t i : {kMax - 1, kMax}) {
+    PoolObject::Task t;
+    t.index = i;
+    t.function = "f";
+    t.packed = "a";
+    tasks.push_back(std::move(t));
+  }
+  tasks.push_back({std::numeric_limits<int64_t>::min(), "f", Value::List{Value(0)}, ""});
+  absl::StatusOr<uint64_t> job = pool_->Submit(0, 2, std::move(tasks));
+  ASSERT_TRUE(job.ok()) << job.status();
+  pool_->Pull(Request("a", kWorkerA), 0);
+  const Value::List& a = recorder_.Of("a").value.as_list();
+  EXPECT_EQ(a[5], Value(kMax - 1));
+  pool_->Pull(Request("b", kWorkerA), 0);
+  ASSERT_EQ(Tasks("b").size(), 1u);
+  PoolObject::PackedReport top;
+  top.job = *job;
+  top.chunk = static_cast<uint64_t>(a[2].as_int());
+  top.first_index = kMax - 1;
+  top.values = "xy";
+  top.ends = {1, 2};
+  EXPECT_EQ(pool_->Report({Ok(*job, std::numeric_limits<int64_t>::min(), Value(1))}, &top), 3);
+  // In order from kMax - 1: two results, and not the one at the bottom.
+  pool_->Results(Request("r", kCaller), *job, kMax - 1, 0, false);
+  const Value::List& r = recorder_.Of("r").value.as_list();
+  EXPECT_EQ(r[1], Value::bytes("xy"));
+  EXPECT_EQ(r[2], Value(Value::List{Value(kMax - 1), Value(2)}));
+  EXPECT_TRUE(r[3].as_list().empty());
+}
+
 TEST_F(PoolObjectTest, APullTakesAChunkOfOneJobBoundedByMax) {
   const uint64_t job = Submit({0, 1, 2, 3, 4}, 0, 3);
   Submit({0}, 0, 10);
