@@ -15,14 +15,6 @@ Method Op(absl::string_view name,
 
 absl::Status Malformed() { return error::ValueError(MalformedMessage("request message")); }
 
-// One value of an entry, from its serialized Value.
-absl::StatusOr<Value> ValueOf(CallContext& c, DictObject& d, absl::string_view bytes) {
-  if (Value plain; DecodePlainValue(bytes, /*check_utf8=*/true, &plain)) return plain;
-  v1::Value wire;
-  if (!ParseCarryingValues(bytes, &wire)) return Malformed();
-  return c.Store(wire, d);
-}
-
 // The entries of an UpdateRequest (field 3, each an Entry: key 1, value 2),
 // read from its wire form.
 absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, DictObject& d,
@@ -30,42 +22,21 @@ absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, D
   std::vector<std::pair<Value, Value>> entries;
   entries.reserve(request.size() / 16);  // small entries mostly
   WireReader in(request);
+  std::vector<absl::string_view> parts[2];
   while (!in.done()) {
     uint32_t number = 0, type = 0;
     absl::string_view entry;
     if (!in.Field(&number, &type, &entry)) return Malformed();
     if (number != 3) continue;
     if (type != kWireLengthDelimited) return Malformed();
-    absl::string_view key, value;
-    int keys = 0, values = 0;
-    WireReader fields(entry);
-    while (!fields.done()) {
-      absl::string_view part;
-      if (!fields.Field(&number, &type, &part)) return Malformed();
-      if (number == 1 && type == kWireLengthDelimited) {
-        key = part;
-        ++keys;
-      } else if (number == 2 && type == kWireLengthDelimited) {
-        value = part;
-        ++values;
-      }
-    }
-    if (keys > 1 || values > 1) {
-      // Protobuf merges a message field given twice: leave that to it.
-      v1::Entry whole;
-      if (!ParseCarryingValues(entry, &whole)) return Malformed();
-      absl::StatusOr<Value> k = c.Store(whole.key(), d);
-      if (!k.ok()) return k.status();
-      absl::StatusOr<Value> v = c.Store(whole.value(), d);
-      if (!v.ok()) return v.status();
-      entries.emplace_back(*std::move(k), *std::move(v));
-      continue;
-    }
-    absl::StatusOr<Value> k = ValueOf(c, d, key);
-    if (!k.ok()) return k.status();
-    absl::StatusOr<Value> v = ValueOf(c, d, value);
-    if (!v.ok()) return v.status();
-    entries.emplace_back(*std::move(k), *std::move(v));
+    parts[0].clear();
+    parts[1].clear();
+    if (!WireFields(entry, {1, 2}, parts)) return Malformed();
+    absl::StatusOr<Value> key = StoreWireValue(c, d, parts[0]);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<Value> value = StoreWireValue(c, d, parts[1]);
+    if (!value.ok()) return value.status();
+    entries.emplace_back(*std::move(key), *std::move(value));
   }
   return entries;
 }
@@ -95,11 +66,14 @@ std::vector<Method> Rows() {
         if (!fallback.ok()) return fallback.status();
         return GiveValue(c, d.Get(*key, *std::move(fallback)), out);
       }));
-  rows.push_back(Op<SetRequest, EmptyReply>(
-      "SetItem", [](CallContext& c, DictObject& d, const SetRequest& r, EmptyReply&) {
-        absl::StatusOr<Value> key = c.Store(r.key(), d);
+  rows.push_back(WireRow<DictObject, SetRequest, EmptyReply>(
+      "shoal.v1.DictService", "SetItem", Kind::kDict,
+      [](CallContext& c, DictObject& d, absl::string_view request, EmptyReply&) {
+        std::vector<absl::string_view> parts[2];
+        if (!WireFields(request, {3, 4}, parts)) return Malformed();
+        absl::StatusOr<Value> key = StoreWireValue(c, d, parts[0]);
         if (!key.ok()) return key.status();
-        absl::StatusOr<Value> value = c.Store(r.value(), d);
+        absl::StatusOr<Value> value = StoreWireValue(c, d, parts[1]);
         if (!value.ok()) return value.status();
         return d.SetItem(*std::move(key), *std::move(value));
       }));

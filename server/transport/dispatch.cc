@@ -128,4 +128,44 @@ absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& conte
   return context.core().registry().Find(id, name, kind);
 }
 
+bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbers,
+                std::vector<absl::string_view>* parts) {
+  WireReader in(request);
+  while (!in.done()) {
+    uint32_t number = 0, type = 0;
+    absl::string_view part;
+    if (!in.Field(&number, &type, &part)) return false;
+    size_t i = 0;
+    for (uint32_t wanted : numbers) {
+      if (number == wanted) {
+        if (type != kWireLengthDelimited) return false;
+        parts[i].push_back(part);
+        break;
+      }
+      ++i;
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<Value> StoreWireValue(const CallContext& context, Object& target,
+                                     const std::vector<absl::string_view>& parts) {
+  if (parts.size() == 1) {
+    if (Value plain; DecodePlainValue(parts[0], /*check_utf8=*/true, &plain)) return plain;
+  }
+  std::string merged;
+  absl::string_view bytes;
+  if (parts.size() == 1) {
+    bytes = parts[0];
+  } else {
+    for (absl::string_view part : parts) merged.append(part.data(), part.size());
+    bytes = merged;
+  }
+  v1::Value wire;
+  if (!ParseCarryingValues(bytes, &wire)) {
+    return error::ValueError(MalformedMessage("request message"));
+  }
+  return context.Store(wire, target);
+}
+
 }  // namespace shoal::server

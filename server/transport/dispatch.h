@@ -232,6 +232,20 @@ Method ObjectRow(absl::string_view service, absl::string_view name, Kind kind,
 absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
                                                         absl::string_view request, Kind kind);
 
+// The occurrences of a request's message fields, read from its wire form:
+// parts[i] gets those of numbers[i], each of which must be length-delimited.
+// False when the request is malformed.
+bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbers,
+                std::vector<absl::string_view>* parts);
+
+// The Value a message field of a request holds, given its occurrences as
+// WireFields reads them (more than one are merged, as protobuf's parser
+// merges them), stored for target as CallContext::Store stores: one plain
+// value (None, bool, int, float, str, bytes) is read straight from the wire,
+// anything else through v1::Value.
+absl::StatusOr<Value> StoreWireValue(const CallContext& context, Object& target,
+                                     const std::vector<absl::string_view>& parts);
+
 // A row on one object of class Obj that reads its request (of type Req) from
 // the wire itself, for requests of many values decoded straight into Values
 // rather than through protobuf messages.

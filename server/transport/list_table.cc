@@ -20,9 +20,15 @@ std::vector<Method> Rows() {
   using v1::ValueReply;
   using v1::ValuesReply;
   std::vector<Method> rows;
-  rows.push_back(Op<v1::ItemRequest, EmptyReply>(
-      "Append", [](CallContext& c, ListObject& l, const v1::ItemRequest& r, EmptyReply&) {
-        absl::StatusOr<Value> item = c.Store(r.item(), l);
+  // Read from the wire: a plain item straight into a Value.
+  rows.push_back(WireRow<ListObject, v1::ItemRequest, EmptyReply>(
+      "shoal.v1.ListService", "Append", Kind::kList,
+      [](CallContext& c, ListObject& l, absl::string_view request, EmptyReply&) {
+        std::vector<absl::string_view> parts[1];
+        if (!WireFields(request, {3}, parts)) {
+          return error::ValueError(MalformedMessage("request message"));
+        }
+        absl::StatusOr<Value> item = StoreWireValue(c, l, parts[0]);
         return item.ok() ? l.Append(*std::move(item)) : item.status();
       }));
   rows.push_back(Op<v1::ItemsRequest, EmptyReply>(
