@@ -7,6 +7,7 @@
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
+#include "client/src/wire_request.h"
 #include "shared/packed_values.h"
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -14,6 +15,7 @@
 namespace shoal {
 namespace {
 
+using detail::AppendValueField;
 using detail::ClientSession;
 using detail::EncodeArg;
 using detail::KeepAlive;
@@ -34,18 +36,6 @@ Request KeyRequest(const detail::AsyncTarget& target, const Value& key, KeepAliv
   auto request = RequestFor<Request>(target);
   EncodeArg(key, request.mutable_key(), keep_alive);
   return request;
-}
-
-// Appends a length-delimited field of number whose bytes are a serialized
-// Value, written by AppendPackedValue.
-void AppendValueField(int number, const Value& value, std::string* scratch, std::string* out) {
-  scratch->clear();
-  if (absl::Status encoded = AppendPackedValue(value, scratch); !encoded.ok()) {
-    throw ValueError(std::string(encoded.message()));
-  }
-  out->push_back(WireTag(number, kWireLengthDelimited));
-  AppendVarint(scratch->size(), out);
-  out->append(*scratch);
 }
 
 // Update's request from (key, value) pairs of any container.
@@ -158,6 +148,11 @@ Future<Value> DictProxy::Async::get(const Value& key, const Value& default_value
 }
 
 Future<void> DictProxy::Async::set(const Value& key, const Value& value) {
+  if (auto wire = detail::ValuesRequest(target_, {{v1::SetRequest::kKeyFieldNumber, &key},
+                                                  {v1::SetRequest::kValueFieldNumber, &value}})) {
+    return detail::StartSerialized(target_, method::DictService::SetItem, *std::move(wire),
+                                   KeepAlive(), NoResult);
+  }
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::SetRequest>(target_, key, &keep_alive);
   EncodeArg(value, request.mutable_value(), &keep_alive);

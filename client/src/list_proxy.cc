@@ -12,6 +12,7 @@
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
 #include "client/src/slice_calls.h"
+#include "client/src/wire_request.h"
 #include "shoal/errors.h"
 #include "shoal/v1/list.pb.h"
 #include "shoal/v1/object.pb.h"
@@ -60,6 +61,10 @@ ListProxy::Async ListProxy::async(Batch& batch) const { return Async(async_targe
 ListProxy::Async ListProxy::now() const { return Async(immediate_target()); }
 
 Future<void> ListProxy::Async::append(const Value& item) {
+  if (auto wire = detail::ValuesRequest(target_, {{v1::ItemRequest::kItemFieldNumber, &item}})) {
+    return detail::StartSerialized(target_, method::ListService::Append, *std::move(wire),
+                                   KeepAlive(), NoResult);
+  }
   auto request = RequestFor<v1::ItemRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(item, request.mutable_item(), &keep_alive);

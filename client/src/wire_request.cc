@@ -1,0 +1,34 @@
+#include "client/src/wire_request.h"
+
+#include "client/src/object_handle.h"
+#include "shared/packed_values.h"
+#include "shoal/errors.h"
+
+namespace shoal::detail {
+
+void AppendValueField(int number, const Value& value, std::string* scratch, std::string* out) {
+  scratch->clear();
+  if (absl::Status encoded = AppendPackedValue(value, scratch); !encoded.ok()) {
+    throw ValueError(std::string(encoded.message()));
+  }
+  out->push_back(WireTag(number, kWireLengthDelimited));
+  AppendVarint(scratch->size(), out);
+  out->append(*scratch);
+}
+
+std::optional<SerializedRequest> ValuesRequest(
+    const AsyncTarget& target, std::initializer_list<std::pair<int, const Value*>> fields) {
+  for (const auto& [number, value] : fields) {
+    if (value->contains_ref()) return std::nullopt;
+  }
+  SerializedRequest request;
+  std::string& out = request.bytes;
+  // The id is field 1 of every object request.
+  out.push_back(WireTag(1, kWireVarint));
+  AppendVarint(target.handle->id(), &out);
+  std::string scratch;
+  for (const auto& [number, value] : fields) AppendValueField(number, *value, &scratch, &out);
+  return request;
+}
+
+}  // namespace shoal::detail
