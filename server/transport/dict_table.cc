@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "server/objects/dict_object.h"
 #include "server/transport/tables.h"
 #include "shared/packed_values.h"
@@ -20,7 +22,8 @@ absl::Status Malformed() { return error::ValueError(MalformedMessage("request me
 absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, DictObject& d,
                                                                absl::string_view request) {
   std::vector<std::pair<Value, Value>> entries;
-  entries.reserve(request.size() / 16);  // small entries mostly
+  // Small entries mostly; capped as a large request may hold large ones.
+  entries.reserve(std::min<size_t>(request.size() / 16, 1 << 14));
   WireReader in(request);
   std::vector<absl::string_view> parts[2];
   while (!in.done()) {

@@ -1,4 +1,5 @@
 // PoolService: rows over PoolObject, a Pool's tasks and results.
+#include <algorithm>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -105,8 +106,9 @@ absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list) {
 // arguments).
 absl::Status SplitRecords(absl::string_view bytes, bool lists,
                           std::vector<absl::string_view>* records) {
-  // Small records mostly: a guess that saves the regrowth.
-  records->reserve(records->size() + bytes.size() / 8);
+  // Small records mostly: a guess that saves most of the regrowth, capped
+  // so that a large message of large records reserves little.
+  records->reserve(records->size() + std::min<size_t>(bytes.size() / 8, 1 << 16));
   WireReader in(bytes);
   while (!in.done()) {
     const char* start = in.at();
