@@ -131,13 +131,20 @@ class Dispatcher {
 
 namespace dispatch_internal {
 
+// A row's path and message types, its invoke left to fill.
 template <typename Req, typename Resp>
-Method MakeMethod(absl::string_view service, absl::string_view name,
-                  std::function<absl::Status(CallContext&, const Req&, Resp&)> fn) {
+Method Unfilled(absl::string_view service, absl::string_view name) {
   Method method;
   method.path = std::string("/") + std::string(service) + "/" + std::string(name);
   method.request_type = Req::descriptor();
   method.response_type = Resp::descriptor();
+  return method;
+}
+
+template <typename Req, typename Resp>
+Method MakeMethod(absl::string_view service, absl::string_view name,
+                  std::function<absl::Status(CallContext&, const Req&, Resp&)> fn) {
+  Method method = Unfilled<Req, Resp>(service, name);
   method.invoke = [fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                        ReplyFn reply) {
     StackArena arena;
@@ -182,10 +189,7 @@ template <typename Obj, typename Req, typename Resp>
 Method WaitingRow(
     absl::string_view service, absl::string_view name, Kind kind,
     std::function<void(CallContext&, std::shared_ptr<Obj>, const Req&, Responder<Resp>)> fn) {
-  Method method;
-  method.path = std::string("/") + std::string(service) + "/" + std::string(name);
-  method.request_type = Req::descriptor();
-  method.response_type = Resp::descriptor();
+  Method method = dispatch_internal::Unfilled<Req, Resp>(service, name);
   method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                              ReplyFn reply) {
     Req request;
@@ -252,10 +256,7 @@ absl::StatusOr<Value> StoreWireValue(const CallContext& context, Object& target,
 template <typename Obj, typename Req, typename Resp>
 Method WireRow(absl::string_view service, absl::string_view name, Kind kind,
                std::function<absl::Status(CallContext&, Obj&, absl::string_view, Resp&)> fn) {
-  Method method;
-  method.path = std::string("/") + std::string(service) + "/" + std::string(name);
-  method.request_type = Req::descriptor();
-  method.response_type = Resp::descriptor();
+  Method method = dispatch_internal::Unfilled<Req, Resp>(service, name);
   method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                              ReplyFn reply) {
     absl::StatusOr<std::shared_ptr<Object>> object = FindNamedInWire(context, bytes, kind);

@@ -25,6 +25,20 @@ constexpr SessionId kCaller = 1;
 constexpr SessionId kWorkerA = 2;
 constexpr SessionId kWorkerB = 3;
 
+// Packed tasks of "f" at indexes, each record named by record(index).
+template <typename Record>
+std::vector<PoolObject::Task> PackedTasks(const std::vector<int64_t>& indexes, Record record) {
+  std::vector<PoolObject::Task> tasks;
+  for (int64_t i : indexes) {
+    PoolObject::Task t;
+    t.index = i;
+    t.function = "f";
+    t.packed = record(i);
+    tasks.push_back(std::move(t));
+  }
+  return tasks;
+}
+
 class PoolObjectTest : public ::testing::Test {
  protected:
   WaitRequest Request(std::string name, SessionId session,
@@ -123,14 +137,8 @@ TEST_F(PoolObjectTest, SubmittedTasksArePulledInOrderAndLeased) {
 
 TEST_F(PoolObjectTest, PackedTasksAndResultsPassThroughAsTheyCame) {
   // Packed records are kept and handed on as bytes, never decoded here.
-  std::vector<PoolObject::Task> tasks;
-  for (int64_t i = 0; i < 3; ++i) {
-    PoolObject::Task t;
-    t.index = i;
-    t.function = "f";
-    t.packed = "arg" + std::to_string(i);
-    tasks.push_back(std::move(t));
-  }
+  std::vector<PoolObject::Task> tasks =
+      PackedTasks({0, 1, 2}, [](int64_t i) { return "arg" + std::to_string(i); });
   tasks.push_back({3, "f", Value::List{Value(3)}, ""});  // a task apart: a chunk of its own
   absl::StatusOr<uint64_t> job = pool_->Submit(0, 2, std::move(tasks));
   ASSERT_TRUE(job.ok()) << job.status();
@@ -174,15 +182,8 @@ TEST_F(PoolObjectTest, PackedTasksAndResultsPassThroughAsTheyCame) {
 }
 
 TEST_F(PoolObjectTest, PackedIndexesGoAsRunsAndAListWhenNotConsecutive) {
-  std::vector<PoolObject::Task> tasks;
-  for (int64_t i = 0; i < 4; ++i) {
-    PoolObject::Task t;
-    t.index = i;
-    t.function = "f";
-    t.packed = "a" + std::to_string(i);
-    tasks.push_back(std::move(t));
-  }
-  absl::StatusOr<uint64_t> job = pool_->Submit(0, 4, std::move(tasks));
+  absl::StatusOr<uint64_t> job = pool_->Submit(
+      0, 4, PackedTasks({0, 1, 2, 3}, [](int64_t i) { return "a" + std::to_string(i); }));
   ASSERT_TRUE(job.ok()) << job.status();
   pool_->Pull(Request("a", kWorkerA), 0);
   const Value::List& a = recorder_.Of("a").value.as_list();
@@ -217,27 +218,20 @@ TEST_F(PoolObjectTest, PackedIndexesGoAsRunsAndAListWhenNotConsecutive) {
 
 // Packed tasks 0..n-1 of "f" in one chunk; returns the job, and the
 // lease pulled by worker A in *chunk.
-uint64_t SubmitPackedAndPull(PoolObject& pool, Recorder& recorder, ManualTimers& timers, int n,
-                             uint64_t* chunk) {
-  std::vector<PoolObject::Task> tasks;
-  for (int64_t i = 0; i < n; ++i) {
-    PoolObject::Task t;
-    t.index = i;
-    t.function = "f";
-    t.packed = "a";
-    tasks.push_back(std::move(t));
-  }
-  absl::StatusOr<uint64_t> job = pool.Submit(0, n, std::move(tasks));
+uint64_t SubmitPackedAndPull(PoolObject& pool, Recorder& recorder, int n, uint64_t* chunk) {
+  std::vector<int64_t> indexes(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) indexes[static_cast<size_t>(i)] = i;
+  absl::StatusOr<uint64_t> job =
+      pool.Submit(0, n, PackedTasks(indexes, [](int64_t) { return std::string("a"); }));
   EXPECT_TRUE(job.ok()) << job.status();
   pool.Pull(WaitRequest{Caller{kWorkerA}, std::nullopt, recorder.Track("pull")}, 0);
   *chunk = static_cast<uint64_t>(recorder.Of("pull").value.as_list()[2].as_int());
-  (void)timers;
   return job.ok() ? *job : 0;
 }
 
 TEST_F(PoolObjectTest, AnOrderedFetchFromInsideABlockTakesFromThere) {
   uint64_t chunk = 0;
-  const uint64_t job = SubmitPackedAndPull(*pool_, recorder_, timers_, 4, &chunk);
+  const uint64_t job = SubmitPackedAndPull(*pool_, recorder_, 4, &chunk);
   PoolObject::PackedReport all;
   all.job = job;
   all.chunk = chunk;
@@ -257,7 +251,7 @@ TEST_F(PoolObjectTest, AnOrderedFetchFromInsideABlockTakesFromThere) {
 TEST_F(PoolObjectTest, ABlockFetchedOneAtATimeWhileItGrowsKeepsLittleMoreThanWhatWaits) {
   uint64_t chunk = 0;
   const int n = 1000;
-  const uint64_t job = SubmitPackedAndPull(*pool_, recorder_, timers_, n, &chunk);
+  const uint64_t job = SubmitPackedAndPull(*pool_, recorder_, n, &chunk);
   const std::string record(10, 'r');
   for (int i = 0; i < n; ++i) {
     PoolObject::PackedReport one;
@@ -278,14 +272,8 @@ TEST_F(PoolObjectTest, ABlockFetchedOneAtATimeWhileItGrowsKeepsLittleMoreThanWha
 
 TEST_F(PoolObjectTest, TheLastIndexIsFetchedWithoutWrappingAround) {
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  std::vector<PoolObject::Task> tasks;
-  for (int64_t i : {kMax - 1, kMax}) {
-    PoolObject::Task t;
-    t.index = i;
-    t.function = "f";
-    t.packed = "a";
-    tasks.push_back(std::move(t));
-  }
+  std::vector<PoolObject::Task> tasks =
+      PackedTasks({kMax - 1, kMax}, [](int64_t) { return std::string("a"); });
   tasks.push_back({std::numeric_limits<int64_t>::min(), "f", Value::List{Value(0)}, ""});
   absl::StatusOr<uint64_t> job = pool_->Submit(0, 2, std::move(tasks));
   ASSERT_TRUE(job.ok()) << job.status();
