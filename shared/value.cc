@@ -749,6 +749,20 @@ bool ValueDict::set(Value key, Value value) {
 
 bool ValueDict::set_hashed(Value key, Value value, size_t hash) { return Store(key, value, hash); }
 
+Value* ValueDict::slot_hashed(Value& key, size_t hash, bool* inserted) {
+  if (!index_.empty()) {
+    const Probe probe = Lookup(key, hash);
+    if (probe.found) {
+      *inserted = false;
+      return &slots_[index_[probe.index_slot]].entry.second;
+    }
+  }
+  Value none;
+  Store(key, none, hash);
+  *inserted = true;
+  return &slots_.back().entry.second;
+}
+
 bool ValueDict::Store(Value& key, Value& value, size_t hash) {
   Probe probe{0, false};
   if (!index_.empty()) {

@@ -157,7 +157,33 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
     hashes.push_back(entry.first.hash());
   }
   MutexLock lock(&mu_);
-  // Works out the net growth before storing anything, following each key
+  // Most updates fit what they would take if every key were new: that much
+  // is reserved, the entries stored in one pass that works out what they
+  // took (each key looked up once), and the rest given back.
+  int64_t most = 0;
+  for (const auto& [key, value] : entries) most += ApproxEntryBytes(key, value);
+  if (account_.Reserve(most).ok()) {
+    int64_t took = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      auto& [key, value] = entries[i];
+      NoteRefs(key, value);
+      const int64_t key_bytes = ApproxBytes(key);
+      const int64_t value_bytes = ApproxBytes(value);
+      bool inserted = false;
+      Value* slot = dict_.slot_hashed(key, hashes[i], &inserted);
+      if (inserted) {
+        took += key_bytes + value_bytes + kDictEntryOverhead;
+        ++keys_stamp_;
+      } else {
+        took += value_bytes - ApproxBytes(*slot);
+      }
+      *slot = std::move(value);
+    }
+    // took <= most: a replaced value's share is at most the new value's.
+    account_.Release(most - took);
+    return absl::OkStatus();
+  }
+  // Near the limit: works out the net growth before storing anything, following each key
   // through the update: a key already present, or met earlier in the update,
   // changes only its value's share; a new key costs a whole entry.
   // Keys are looked at where they stand in entries, not copied.

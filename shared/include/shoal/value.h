@@ -293,6 +293,10 @@ class ValueDict {
   // more than once. Precondition: hash == key.hash().
   const Value* find_hashed(const Value& key, size_t hash) const;
   bool set_hashed(Value key, Value value, size_t hash);
+  // The value stored at key, for the caller to replace; when key is missing
+  // it is moved in, with None, and *inserted is set. The pointer holds until
+  // the dict next changes. Precondition: hash == key.hash().
+  Value* slot_hashed(Value& key, size_t hash, bool* inserted);
   // Removes key and returns its value, or nullopt when missing.
   std::optional<Value> take(const Value& key);
   // Removes and returns the last inserted entry. Precondition: !empty().

@@ -266,6 +266,18 @@ TEST(DictObject, WritesPastTheBudgetAreLimitErrorAndChangeNothing) {
   EXPECT_EQ(budget.used(), 2 * entry);
 }
 
+TEST(DictObject, AnUpdateWithRoomChargesExactlyWhatItTook) {
+  MemoryBudget budget(1 << 20);
+  DictObject dict(&budget);
+  ASSERT_TRUE(IsOk(dict.SetItem("a", std::string(100, 'x'))));
+  // New keys, a replaced value that shrinks, a key given twice.
+  ASSERT_TRUE(IsOk(dict.Update(Entries{{"b", 1}, {"a", 2}, {"b", "longer value"}, {"c", 3}})));
+  EXPECT_EQ(dict.Keys(), L({"a", "b", "c"}));
+  EXPECT_EQ(dict.Values(), L({2, "longer value", 3}));
+  EXPECT_EQ(budget.used(), ApproxEntryBytes("a", 2) + ApproxEntryBytes("b", "longer value") +
+                               ApproxEntryBytes("c", 3));
+}
+
 TEST(DictObject, UpdateThatShrinksNeedsNoRoom) {
   MemoryBudget budget(0);
   DictObject dict(&budget, {});
