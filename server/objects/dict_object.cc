@@ -148,34 +148,37 @@ absl::StatusOr<std::pair<Value, Value>> DictObject::PopItem() {
 }
 
 absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
-  // Each key is hashed once, here, for all the lookups below.
+  // Each key is hashed once, here, for all the lookups below; with each
+  // entry's share were its key new, and its value's alone.
   std::vector<size_t> hashes;
   hashes.reserve(entries.size());
-  for (const auto& entry : entries) {
-    absl::Status hashable = CheckHashable(entry.first);
+  std::vector<std::pair<int64_t, int64_t>> shares;
+  shares.reserve(entries.size());
+  int64_t most = 0;
+  for (const auto& [key, value] : entries) {
+    absl::Status hashable = CheckHashable(key);
     if (!hashable.ok()) return hashable;
-    hashes.push_back(entry.first.hash());
+    hashes.push_back(key.hash());
+    const int64_t value_bytes = ApproxBytes(value);
+    shares.emplace_back(ApproxBytes(key) + value_bytes + kDictEntryOverhead, value_bytes);
+    most += shares.back().first;
   }
   MutexLock lock(&mu_);
   // Most updates fit what they would take if every key were new: that much
   // is reserved, the entries stored in one pass that works out what they
   // took (each key looked up once), and the rest given back.
-  int64_t most = 0;
-  for (const auto& [key, value] : entries) most += ApproxEntryBytes(key, value);
   if (account_.Reserve(most).ok()) {
     int64_t took = 0;
     for (size_t i = 0; i < entries.size(); ++i) {
       auto& [key, value] = entries[i];
       NoteRefs(key, value);
-      const int64_t key_bytes = ApproxBytes(key);
-      const int64_t value_bytes = ApproxBytes(value);
       bool inserted = false;
       Value* slot = dict_.slot_hashed(key, hashes[i], &inserted);
       if (inserted) {
-        took += key_bytes + value_bytes + kDictEntryOverhead;
+        took += shares[i].first;
         ++keys_stamp_;
       } else {
-        took += value_bytes - ApproxBytes(*slot);
+        took += shares[i].second - ApproxBytes(*slot);
       }
       *slot = std::move(value);
     }
@@ -183,10 +186,10 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
     account_.Release(most - took);
     return absl::OkStatus();
   }
-  // Near the limit: works out the net growth before storing anything, following each key
-  // through the update: a key already present, or met earlier in the update,
-  // changes only its value's share; a new key costs a whole entry.
-  // Keys are looked at where they stand in entries, not copied.
+  // Near the limit: works out the net growth before storing anything,
+  // following each key through the update: a key already present, or met
+  // earlier in the update, changes only its value's share; a new key costs a
+  // whole entry. Keys are looked at where they stand in entries, not copied.
   absl::flat_hash_map<HashedKey, int64_t, HashedKeyHash, HashedKeyEq> value_bytes;
   value_bytes.reserve(entries.size());
   int64_t delta = 0;

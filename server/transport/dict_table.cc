@@ -35,11 +35,10 @@ absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, D
     parts[0].clear();
     parts[1].clear();
     if (!WireFields(entry, {1, 2}, parts)) return Malformed();
-    absl::StatusOr<Value> key = StoreWireValue(c, d, parts[0]);
-    if (!key.ok()) return key.status();
-    absl::StatusOr<Value> value = StoreWireValue(c, d, parts[1]);
-    if (!value.ok()) return value.status();
-    entries.emplace_back(*std::move(key), *std::move(value));
+    // Decoded where they are kept.
+    auto& [key, value] = entries.emplace_back();
+    if (absl::Status s = StoreWireValue(c, d, parts[0], &key); !s.ok()) return s;
+    if (absl::Status s = StoreWireValue(c, d, parts[1], &value); !s.ok()) return s;
   }
   return entries;
 }
@@ -74,11 +73,10 @@ std::vector<Method> Rows() {
       [](CallContext& c, DictObject& d, absl::string_view request, EmptyReply&) {
         std::vector<absl::string_view> parts[2];
         if (!WireFields(request, {3, 4}, parts)) return Malformed();
-        absl::StatusOr<Value> key = StoreWireValue(c, d, parts[0]);
-        if (!key.ok()) return key.status();
-        absl::StatusOr<Value> value = StoreWireValue(c, d, parts[1]);
-        if (!value.ok()) return value.status();
-        return d.SetItem(*std::move(key), *std::move(value));
+        Value key, value;
+        if (absl::Status s = StoreWireValue(c, d, parts[0], &key); !s.ok()) return s;
+        if (absl::Status s = StoreWireValue(c, d, parts[1], &value); !s.ok()) return s;
+        return d.SetItem(std::move(key), std::move(value));
       }));
   rows.push_back(Op<KeyRequest, EmptyReply>(
       "DelItem", [](CallContext& c, DictObject& d, const KeyRequest& r, EmptyReply&) {

@@ -148,10 +148,10 @@ bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbe
   return true;
 }
 
-absl::StatusOr<Value> StoreWireValue(const CallContext& context, Object& target,
-                                     const std::vector<absl::string_view>& parts) {
-  if (parts.size() == 1) {
-    if (Value plain; DecodePlainValue(parts[0], /*check_utf8=*/true, &plain)) return plain;
+absl::Status StoreWireValue(const CallContext& context, Object& target,
+                            const std::vector<absl::string_view>& parts, Value* out) {
+  if (parts.size() == 1 && DecodePlainValue(parts[0], /*check_utf8=*/true, out)) {
+    return absl::OkStatus();
   }
   std::string merged;
   absl::string_view bytes;
@@ -165,7 +165,10 @@ absl::StatusOr<Value> StoreWireValue(const CallContext& context, Object& target,
   if (!ParseCarryingValues(bytes, &wire)) {
     return error::ValueError(MalformedMessage("request message"));
   }
-  return context.Store(wire, target);
+  absl::StatusOr<Value> stored = context.Store(wire, target);
+  if (!stored.ok()) return stored.status();
+  *out = *std::move(stored);
+  return absl::OkStatus();
 }
 
 }  // namespace shoal::server

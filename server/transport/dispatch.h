@@ -246,9 +246,9 @@ bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbe
 // WireFields reads them (more than one are merged, as protobuf's parser
 // merges them), stored for target as CallContext::Store stores: one plain
 // value (None, bool, int, float, str, bytes) is read straight from the wire,
-// anything else through v1::Value.
-absl::StatusOr<Value> StoreWireValue(const CallContext& context, Object& target,
-                                     const std::vector<absl::string_view>& parts);
+// anything else through v1::Value. Into *out, where the caller keeps it.
+absl::Status StoreWireValue(const CallContext& context, Object& target,
+                            const std::vector<absl::string_view>& parts, Value* out);
 
 // A row on one object of class Obj that reads its request (of type Req) from
 // the wire itself, for requests of many values decoded straight into Values

@@ -28,8 +28,9 @@ std::vector<Method> Rows() {
         if (!WireFields(request, {3}, parts)) {
           return error::ValueError(MalformedMessage("request message"));
         }
-        absl::StatusOr<Value> item = StoreWireValue(c, l, parts[0]);
-        return item.ok() ? l.Append(*std::move(item)) : item.status();
+        Value item;
+        if (absl::Status s = StoreWireValue(c, l, parts[0], &item); !s.ok()) return s;
+        return l.Append(std::move(item));
       }));
   rows.push_back(Op<v1::ItemsRequest, EmptyReply>(
       "Extend", [](CallContext& c, ListObject& l, const v1::ItemsRequest& r, EmptyReply&) {
