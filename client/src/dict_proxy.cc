@@ -45,10 +45,8 @@ Future<void> Update(const detail::AsyncTarget& target, const Entries& entries) {
   for (const auto& [key, value] : entries) refs = refs || key.contains_ref() || value.contains_ref();
   if (!refs) {
     // Written straight to the wire: UpdateRequest's id, then each Entry.
-    detail::SerializedRequest request;
+    detail::SerializedRequest request = detail::ObjectRequestBytes(target);
     std::string& out = request.bytes;
-    out.push_back(WireTag(v1::UpdateRequest::kIdFieldNumber, kWireVarint));
-    AppendVarint(target.handle->id(), &out);
     std::string scratch, entry;
     for (const auto& [key, value] : entries) {
       entry.clear();

@@ -16,18 +16,23 @@ void AppendValueField(int number, const Value& value, std::string* scratch, std:
   out->append(*scratch);
 }
 
+SerializedRequest ObjectRequestBytes(const AsyncTarget& target) {
+  SerializedRequest request;
+  request.bytes.push_back(WireTag(1, kWireVarint));
+  AppendVarint(target.handle->id(), &request.bytes);
+  return request;
+}
+
 std::optional<SerializedRequest> ValuesRequest(
     const AsyncTarget& target, std::initializer_list<std::pair<int, const Value*>> fields) {
   for (const auto& [number, value] : fields) {
     if (value->contains_ref()) return std::nullopt;
   }
-  SerializedRequest request;
-  std::string& out = request.bytes;
-  // The id is field 1 of every object request.
-  out.push_back(WireTag(1, kWireVarint));
-  AppendVarint(target.handle->id(), &out);
+  SerializedRequest request = ObjectRequestBytes(target);
   std::string scratch;
-  for (const auto& [number, value] : fields) AppendValueField(number, *value, &scratch, &out);
+  for (const auto& [number, value] : fields) {
+    AppendValueField(number, *value, &scratch, &request.bytes);
+  }
   return request;
 }
 

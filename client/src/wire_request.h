@@ -19,6 +19,10 @@ namespace shoal::detail {
 // too deep). scratch is a buffer to reuse.
 void AppendValueField(int number, const Value& value, std::string* scratch, std::string* out);
 
+// A request to the target's object with its id (field 1 of every object
+// request) written, for the caller to append the rest.
+SerializedRequest ObjectRequestBytes(const AsyncTarget& target);
+
 // A request to the target's object (its id, field 1) carrying each value in
 // its message field; none when a value holds an object reference (those go
 // through EncodeArg, which keeps what they refer to alive until the reply).

@@ -61,6 +61,25 @@ PoolObject::Result TooBig(uint64_t job, int64_t index, int64_t bytes) {
   return r;
 }
 
+// Records [from, to) of records, ends[i] where record i ends, appended to
+// out_records with where each ends in out_records.
+void CopyRecords(absl::string_view records, const std::vector<uint32_t>& ends, size_t from,
+                 size_t to, std::string* out_records, std::vector<uint32_t>* out_ends) {
+  const uint32_t begin = from == 0 ? 0 : ends[from - 1];
+  const uint32_t base = static_cast<uint32_t>(out_records->size());
+  out_records->append(records.data() + begin, ends[to - 1] - begin);
+  out_ends->reserve(out_ends->size() + (to - from));
+  for (size_t i = from; i < to; ++i) out_ends->push_back(base + ends[i] - begin);
+}
+
+// Drops the first k records of records and ends.
+void DropRecords(std::string& records, std::vector<uint32_t>& ends, size_t k) {
+  const uint32_t cut = ends[k - 1];
+  records.erase(0, cut);
+  ends.erase(ends.begin(), ends.begin() + static_cast<ptrdiff_t>(k));
+  for (uint32_t& end : ends) end -= cut;
+}
+
 // A packed result's record in a block, with its index and offset.
 constexpr int64_t kPackedRecordBytes = 16;
 
@@ -236,14 +255,10 @@ PoolObject::Chunk PoolObject::Chunk::TakeFront(size_t k) {
     tasks.erase(tasks.begin(), tasks.begin() + static_cast<ptrdiff_t>(k));
     return front;
   }
-  const uint32_t cut = ends[k - 1];
   front.function = function;
-  front.records = records.substr(0, cut);
-  front.ends.assign(ends.begin(), ends.begin() + static_cast<ptrdiff_t>(k));
+  CopyRecords(records, ends, 0, k, &front.records, &front.ends);
   front.first = first;
-  records.erase(0, cut);
-  ends.erase(ends.begin(), ends.begin() + static_cast<ptrdiff_t>(k));
-  for (uint32_t& end : ends) end -= cut;
+  DropRecords(records, ends, k);
   if (indexes.empty()) {
     first += static_cast<int64_t>(k);
   } else {
@@ -332,14 +347,11 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
   }
   for (size_t at = 0; at < n_packed; at += per_chunk) {
     const size_t end = std::min(n_packed, at + per_chunk);
-    const uint32_t begin = at == 0 ? 0 : packed->ends[at - 1];
     Chunk chunk;
     chunk.job = job_id;
     chunk.function = std::string(packed->function);
     chunk.first = packed->first_index + static_cast<int64_t>(at);
-    chunk.records = std::string(packed->records.substr(begin, packed->ends[end - 1] - begin));
-    chunk.ends.reserve(end - at);
-    for (size_t i = at; i < end; ++i) chunk.ends.push_back(packed->ends[i] - begin);
+    CopyRecords(packed->records, packed->ends, at, end, &chunk.records, &chunk.ends);
     pending_tasks_ += static_cast<int64_t>(chunk.size());
     pending_.push_back(std::move(chunk));
   }
@@ -436,10 +448,8 @@ void PoolObject::StoreRun(Run& run) {
     const int64_t front = std::prev(next)->first;
     if (Follows(front, before.size(), run.first) &&
         before.records.size() + block.records.size() <= std::numeric_limits<uint32_t>::max()) {
-      const uint32_t base = static_cast<uint32_t>(before.records.size());
-      before.records += block.records;
-      before.ends.reserve(before.ends.size() + block.ends.size());
-      for (uint32_t end : block.ends) before.ends.push_back(base + end);
+      CopyRecords(block.records, block.ends, 0, block.ends.size(), &before.records,
+                  &before.ends);
       return;
     }
   }
@@ -655,9 +665,7 @@ absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::TakeRecords(
   Block rest = std::move(b);
   rest.taken += k;
   if (end >= rest.records.size() / 2) {
-    rest.records.erase(0, end);
-    rest.ends.erase(rest.ends.begin(), rest.ends.begin() + static_cast<ptrdiff_t>(rest.taken));
-    for (uint32_t& e : rest.ends) e -= end;
+    DropRecords(rest.records, rest.ends, rest.taken);
     rest.taken = 0;
   }
   it = job.blocks.erase(it);
@@ -673,12 +681,9 @@ absl::btree_map<int64_t, PoolObject::Block>::iterator PoolObject::SplitAt(Job& j
   const uint64_t skip = static_cast<uint64_t>(index) - static_cast<uint64_t>(it->first);
   if (skip == 0 || skip >= head.size()) return job.blocks.end();
   const size_t at = head.taken + static_cast<size_t>(skip);
-  const uint32_t cut = head.ends[at - 1];
   Block tail;
-  tail.records = head.records.substr(cut);
-  tail.ends.assign(head.ends.begin() + static_cast<ptrdiff_t>(at), head.ends.end());
-  for (uint32_t& e : tail.ends) e -= cut;
-  head.records.resize(cut);
+  CopyRecords(head.records, head.ends, at, head.ends.size(), &tail.records, &tail.ends);
+  head.records.resize(head.ends[at - 1]);
   head.ends.resize(at);
   return job.blocks.emplace_hint(std::next(it), index, std::move(tail));
 }

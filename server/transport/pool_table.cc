@@ -26,8 +26,6 @@ constexpr absl::string_view kService = "shoal.v1.PoolService";
 // count.
 absl::Status BadPacked() { return error::ValueError(MalformedMessage("packed value")); }
 
-bool IsUtf8(absl::string_view s) { return IsValidUtf8(std::string_view(s.data(), s.size())); }
-
 absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list);
 
 // A ListValue's items (field 1) or a DictValue's entries (field 1, each a
@@ -84,7 +82,7 @@ absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list) {
     if (type != 2) continue;
     switch (number) {
       case 5:
-        if (!IsUtf8(part)) return BadPacked();
+        if (!IsValidUtf8(std::string_view(part.data(), part.size()))) return BadPacked();
         break;
       case 7:
       case 8:
@@ -101,24 +99,25 @@ absl::Status CheckValue(absl::string_view bytes, int depth, bool* is_list) {
   return absl::OkStatus();
 }
 
-// The records of a packed ListValue, each as it came (its tag, its length
-// and its value), checked; with lists, each value must be a list (a task's
-// arguments).
-absl::Status SplitRecords(absl::string_view bytes, bool lists,
-                          std::vector<absl::string_view>* records) {
+// The records of a packed ListValue (each its tag, its length and its
+// value), checked, as where each ends in bytes; with lists, each value must
+// be a list (a task's arguments).
+absl::Status SplitRecords(absl::string_view bytes, bool lists, std::vector<uint32_t>* ends) {
+  if (bytes.size() > std::numeric_limits<uint32_t>::max()) {
+    return error::ValueError("packed values are too long");
+  }
   // Small records mostly: a guess that saves most of the regrowth, capped
   // so that a large message of large records reserves little.
-  records->reserve(records->size() + std::min<size_t>(bytes.size() / 8, 1 << 16));
+  ends->reserve(std::min<size_t>(bytes.size() / 8, 1 << 16));
   WireReader in(bytes);
   while (!in.done()) {
-    const char* start = in.at();
     uint32_t number = 0, type = 0;
     absl::string_view value;
     if (!in.Field(&number, &type, &value) || number != 1 || type != 2) return BadPacked();
     bool is_list = false;
     if (absl::Status s = CheckValue(value, lists ? 0 : 1, &is_list); !s.ok()) return s;
     if (lists && !is_list) return error::ValueError("packed arguments are lists");
-    records->emplace_back(start, static_cast<size_t>(in.at() - start));
+    ends->push_back(static_cast<uint32_t>(in.at() - bytes.data()));
   }
   return absl::OkStatus();
 }
@@ -153,29 +152,20 @@ absl::StatusOr<std::vector<PoolObject::Result>> ResultsOf(
 // wire).
 absl::Status PackedResultsOf(const v1::PackedResults& wire, PoolObject::PackedReport& out) {
   if (wire.indexes_size() == 0 && wire.values().empty()) return absl::OkStatus();
-  std::vector<absl::string_view> records;
-  records.reserve(static_cast<size_t>(wire.indexes_size()));
-  if (absl::Status s = SplitRecords(wire.values(), false, &records); !s.ok()) return s;
-  if (wire.indexes_size() > 0 && records.size() != static_cast<size_t>(wire.indexes_size())) {
+  if (absl::Status s = SplitRecords(wire.values(), false, &out.ends); !s.ok()) return s;
+  const size_t n = out.ends.size();
+  if (wire.indexes_size() > 0 && n != static_cast<size_t>(wire.indexes_size())) {
     return error::ValueError("packed results need one value per index");
   }
-  if (wire.indexes_size() == 0 && !records.empty() &&
-      wire.first_index() > std::numeric_limits<int64_t>::max() -
-                               static_cast<int64_t>(records.size())) {
+  if (wire.indexes_size() == 0 && n > 0 &&
+      wire.first_index() > std::numeric_limits<int64_t>::max() - static_cast<int64_t>(n)) {
     return error::ValueError("packed result indexes overflow");
-  }
-  if (wire.values().size() > std::numeric_limits<uint32_t>::max()) {
-    return error::ValueError("packed results are too long");
   }
   out.job = wire.job();
   out.chunk = wire.chunk();
   out.first_index = wire.first_index();
   out.indexes.assign(wire.indexes().begin(), wire.indexes().end());
   out.values = wire.values();
-  out.ends.reserve(records.size());
-  for (absl::string_view record : records) {
-    out.ends.push_back(static_cast<uint32_t>(record.data() + record.size() - out.values.data()));
-  }
   return absl::OkStatus();
 }
 
@@ -335,23 +325,14 @@ std::vector<Method> Rows() {
       kService, "Submit", Kind::kPool,
       [](CallContext& c, PoolObject& pool, const v1::SubmitRequest& r, v1::SubmitReply& out) {
         std::vector<PoolObject::Task> tasks;
-        std::vector<absl::string_view> records;
         PoolObject::PackedSubmit packed;
         if (r.has_packed()) {
           if (r.function().empty()) return error::ValueError("a task names its function");
-          absl::Status split = SplitRecords(r.packed().args(), true, &records);
+          absl::Status split = SplitRecords(r.packed().args(), true, &packed.ends);
           if (!split.ok()) return split;
-          if (r.packed().args().size() > std::numeric_limits<uint32_t>::max()) {
-            return error::ValueError("packed arguments are too long");
-          }
           packed.function = r.function();
           packed.first_index = r.packed().first_index();
           packed.records = r.packed().args();
-          packed.ends.reserve(records.size());
-          for (absl::string_view record : records) {
-            packed.ends.push_back(
-                static_cast<uint32_t>(record.data() + record.size() - packed.records.data()));
-          }
         }
         tasks.reserve(static_cast<size_t>(r.tasks_size()));
         for (const v1::PoolTask& w : r.tasks()) {
