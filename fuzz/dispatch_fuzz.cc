@@ -26,6 +26,7 @@
 #include "fuzz/proto_mutator.h"
 #include "server/transport/session_core.h"
 #include "shared/incarnation.h"
+#include "shared/session_frames.h"
 #include "shoal/v1/session.pb.h"
 
 namespace {
@@ -49,9 +50,17 @@ class Stream : public shoal::server::FrameSink, public std::enable_shared_from_t
 
   SessionCore& session() { return session_; }
 
-  bool WriteLocked(shoal::v1::ServerFrame& replies) override {
+  bool WriteLocked(std::string& replies) override {
+    // The replies written in place must be a ServerFrame to protobuf too.
+    shoal::v1::ServerFrame frame;
+    if (!frame.ParseFromString(replies)) Fail("the replies written are not a ServerFrame");
+    shoal::ServerFrameView view;
+    if (!shoal::ReadServerFrame(replies, &view) ||
+        view.replies.size() != static_cast<size_t>(frame.replies_size())) {
+      Fail("the replies written are not read in place");
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    replies_ += replies.replies_size();
+    replies_ += frame.replies_size();
     return true;
   }
   void FinishLocked(const absl::Status&) override {
@@ -151,18 +160,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!streams[i]->session().Attach(token)) Fail("a new session's stream was refused");
     streams[i]->session().HoldReplies();
   }
+  // Each frame goes as a transport hands it on: read in place when it can
+  // be, else parsed and viewed.
+  auto deliver = [](Stream& stream, const shoal::v1::ClientFrame& message) {
+    const std::string bytes = message.SerializeAsString();
+    shoal::ClientFrameView view;
+    if (!shoal::ReadClientFrame(bytes, &view)) shoal::ViewOf(message, &view);
+    stream.session().OnFrame(view);
+  };
   for (const shoal::v1::Call& call : frame.calls()) {
     const int to = static_cast<int>(call.call_id() % 2);
     shoal::v1::ClientFrame one;
     *one.add_calls() = call;
-    streams[to]->session().OnFrame(one);
+    deliver(*streams[to], one);
     ++calls[to];
   }
   shoal::v1::ClientFrame rest;
   *rest.mutable_cancels() = frame.cancels();
-  streams[1]->session().OnFrame(rest);
+  deliver(*streams[1], rest);
   rest.set_close(frame.close());
-  streams[0]->session().OnFrame(rest);
+  deliver(*streams[0], rest);
   for (auto& stream : streams) {
     stream->session().ReleaseReplies();
     stream->session().OnInputEnd();

@@ -428,6 +428,46 @@ void ValueSeeds() {
   }
 }
 
+// Session frames as clients and servers write them, and in the forms the
+// in-place readers leave to protobuf (unpacked ids, a login message).
+void SessionFrameSeeds() {
+  shoal::v1::ClientFrame calls;
+  for (uint64_t id : {1, 2, 300}) {
+    shoal::v1::Call* call = calls.add_calls();
+    call->set_call_id(id);
+    call->set_method("/shoal.v1.ValueService/Add");
+    call->set_request(std::string("\x08\x05\x1a\x02\x18\x01", 6));
+  }
+  calls.add_acks(7);
+  calls.add_acks(1u << 20);
+  calls.add_cancels(2);
+  Write("session_frames", "client_calls", calls.SerializeAsString());
+  std::string unpacked;
+  for (uint64_t id : {5, 6}) {
+    unpacked.push_back(static_cast<char>((8 << 3) | 0));
+    unpacked.push_back(static_cast<char>(id));
+  }
+  unpacked += std::string("\x38\x01", 2);  // heartbeat
+  Write("session_frames", "client_unpacked_acks", unpacked);
+  shoal::v1::ClientFrame login;
+  login.set_token("token");
+  login.mutable_challenge()->set_client_nonce("nonce");
+  Write("session_frames", "client_login", login.SerializeAsString());
+  shoal::v1::ServerFrame replies;
+  shoal::v1::Reply* ok = replies.add_replies();
+  ok->set_call_id(1);
+  ok->set_response(std::string("\x0a\x02\x18\x06", 4));
+  shoal::v1::Reply* failed = replies.add_replies();
+  failed->set_call_id(2);
+  failed->set_code(5);
+  failed->set_error_kind("KeyError");
+  failed->set_error_message("'missing'");
+  Write("session_frames", "server_replies", replies.SerializeAsString());
+  shoal::v1::ServerFrame end;
+  end.mutable_end()->set_code(14);
+  Write("session_frames", "server_end", end.SerializeAsString());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -441,5 +481,6 @@ int main(int argc, char** argv) {
   HandshakeSeeds();
   DispatchSeeds();
   ValueSeeds();
+  SessionFrameSeeds();
   return 0;
 }

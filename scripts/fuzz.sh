@@ -15,7 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SHOAL_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${SHOAL_FUZZ_SECONDS:-60}
-targets=${SHOAL_FUZZ_TARGETS:-frame_reader handshake dispatch value_codec}
+targets=${SHOAL_FUZZ_TARGETS:-frame_reader handshake dispatch value_codec session_frames}
 jobs=${SHOAL_JOBS:-$(nproc)}
 
 start=$SECONDS

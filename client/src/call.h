@@ -31,12 +31,26 @@
 #include "client/src/error_mapping.h"
 #include "client/src/methods.h"
 #include "client/src/object_handle.h"
+#include "client/src/reply_conversions.h"
+#include "shared/packed_values.h"
 #include "shared/stack_arena.h"
 #include "shared/value_codec.h"
 #include "shoal/errors.h"
 #include "shoal/pipeline.h"
 
 namespace shoal::detail {
+
+// A serialized ValueReply holding one plain value (None, bool, int, float,
+// str, bytes), which holds no reference to adopt, read straight from the
+// wire into *out; false for any other, left to ValueOf.
+inline bool PlainValueOfReply(absl::string_view response, Value* out) {
+  WireReader in(response);
+  uint32_t number = 0, type = 0;
+  absl::string_view value;
+  return in.Field(&number, &type, &value) && in.done() &&
+         number == v1::ValueReply::kValueFieldNumber && type == kWireLengthDelimited &&
+         DecodePlainValue(value, /*check_utf8=*/true, out);
+}
 
 // Starts a call of method on session, its request a message of M's request
 // type or its wire form (SerializedRequest); keep_alive is held until the
@@ -58,6 +72,15 @@ auto StartRequest(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, 
       if (outcome.code != absl::StatusCode::kOk) {
         slot->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
         return;
+      }
+      if constexpr (std::is_same_v<Convert, Value (*)(ClientSession&, v1::ValueReply&)>) {
+        // The commonest reply, a plain value, is read in place.
+        Value plain;
+        if (convert == &ValueOf && PlainValueOfReply(outcome.response, &plain)) {
+          if (weak.expired()) throw ConnectionError("session closed");
+          slot->set_value(std::move(plain));
+          return;
+        }
       }
       Response response;
       if (!ParseCarryingValues(outcome.response, &response)) {

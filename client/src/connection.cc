@@ -108,6 +108,19 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
 
 }  // namespace
 
+void EncodedCalls::TakeFrom(EncodedCalls& other) {
+  if (count() == 0) {
+    Swap(other);
+    other.Clear();
+    return;
+  }
+  const size_t base = bytes_.size();
+  bytes_.append(other.bytes_);
+  for (size_t end : other.ends_) ends_.push_back(base + end);
+  ids_.insert(ids_.end(), other.ids_.begin(), other.ids_.end());
+  other.Clear();
+}
+
 void PendingCalls::Add(uint64_t call_id, Call call, bool awaited) {
   (awaited ? awaited_ : unawaited_).emplace(call_id, std::move(call));
 }
@@ -140,24 +153,24 @@ std::vector<PendingCalls::Call> PendingCalls::TakeAll() {
   return calls;
 }
 
-void PendingCalls::KeepWritten(v1::Call& call) {
+void PendingCalls::KeepWritten(uint64_t call_id, absl::string_view call) {
   for (absl::flat_hash_map<uint64_t, Call>* calls : {&awaited_, &unawaited_}) {
-    auto it = calls->find(call.call_id());
+    auto it = calls->find(call_id);
     if (it == calls->end()) continue;
-    it->second.written = std::move(call);
+    it->second.written.assign(call.data(), call.size());
     return;
   }
 }
 
-std::vector<const v1::Call*> PendingCalls::Written() const {
-  std::vector<const v1::Call*> written;
+std::vector<std::pair<uint64_t, const std::string*>> PendingCalls::Written() const {
+  std::vector<std::pair<uint64_t, const std::string*>> written;
   for (const auto* calls : {&awaited_, &unawaited_}) {
     for (const auto& [call_id, call] : *calls) {
-      if (call.written.call_id() != 0) written.push_back(&call.written);
+      if (!call.written.empty()) written.emplace_back(call_id, &call.written);
     }
   }
   std::sort(written.begin(), written.end(),
-            [](const v1::Call* a, const v1::Call* b) { return a->call_id() < b->call_id(); });
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   return written;
 }
 
@@ -244,9 +257,6 @@ uint64_t Connection::Send(absl::string_view method, SerializedRequest request,
     done(outcome);
     return 0;
   }
-  v1::Call call;
-  call.set_method(std::string(method));
-  *call.mutable_request() = std::move(request.bytes);
   const bool gathered = outbox != nullptr && !outbox->stream_;
   // A call written at once is awaited: its Future may read the reply.
   const bool awaited = outbox == nullptr;
@@ -261,12 +271,11 @@ uint64_t Connection::Send(absl::string_view method, SerializedRequest request,
       gone_kind = closing_ ? "ConnectionError" : gone_kind_;
     } else {
       call_id = next_call_id_++;
-      call.set_call_id(call_id);
-      pending_.Add(call_id, {std::move(done), std::move(keep_alive), v1::Call()}, awaited);
+      pending_.Add(call_id, {std::move(done), std::move(keep_alive), std::string()}, awaited);
       if (!gathered) {
         // Queued calls go out in the order they were queued: by the caller
         // now, or by the flusher, or by whoever waits on one of them first.
-        *queued_.add_calls() = std::move(call);
+        queued_.Add(call_id, method, request.bytes);
         queued_bytes_ += call_bytes + kCallFraming;
         // A caller that queues faster than the flusher writes writes itself.
         write_now = write_now || queued_bytes_ > kMaxQueuedBytes;
@@ -280,7 +289,7 @@ uint64_t Connection::Send(absl::string_view method, SerializedRequest request,
     return 0;
   }
   if (gathered) {
-    outbox->Add(std::move(call), call_bytes);
+    outbox->Add(call_id, method, request.bytes, call_bytes);
   } else if (write_now) {
     WriteQueued();
   }
@@ -319,13 +328,16 @@ void Connection::Disown(uint64_t call_id) {
 
 void Connection::WriteQueued() { WriteCalls(nullptr); }
 
-void Connection::WriteCalls(v1::ClientFrame* more) {
+void Connection::WriteCalls(EncodedCalls* more) {
   if (orphaned()) return;
   MutexLock write_lock(&write_mu_);
-  v1::ClientFrame frame;
+  EncodedCalls& calls = writing_;
+  std::vector<uint64_t>& acks = writing_acks_;
   {
     MutexLock lock(&mu_);
-    frame.Swap(&queued_);
+    // The queued calls change places with the writer's emptied ones, so
+    // that both keep their room from one frame to the next.
+    calls.Swap(queued_);
     queued_bytes_ = 0;
     flusher_has_calls_ = false;
     // Releases and acknowledgements ride along with the calls. Alone,
@@ -333,58 +345,66 @@ void Connection::WriteCalls(v1::ClientFrame* more) {
     // the flusher), or for the next heartbeat: a caller that waits on a
     // Future after the replies before it were read must not write a frame
     // of acknowledgements each time.
-    TakeReleasesLocked(&frame);
-    if (frame.calls_size() > 0 || (more != nullptr && more->calls_size() > 0) || AcksDue()) {
-      TakeAcksLocked(&frame);
+    TakeReleasesLocked(&calls);
+    if (calls.count() > 0 || (more != nullptr && more->count() > 0) || AcksDue()) {
+      TakeAcksLocked(&acks);
     }
   }
-  if (more != nullptr) {
-    for (v1::Call& call : *more->mutable_calls()) *frame.add_calls() = std::move(call);
-    more->Clear();
+  if (more != nullptr) calls.TakeFrom(*more);
+  if (calls.count() > 0 || !acks.empty()) {
+    // A failed write means the stream is over; the reader sees its end and
+    // fails these calls with the others, or writes them again once it has
+    // resumed the session.
+    WriteInFrames(calls, acks, /*keep=*/true, /*beat=*/false);
   }
-  if (frame.calls_size() == 0 && frame.acks_size() == 0) return;
-  // A failed write means the stream is over; the reader sees its end and
-  // fails these calls with the others, or writes them again once it has
-  // resumed the session.
-  const int64_t limit = FrameLimit();
-  if (static_cast<int64_t>(frame.ByteSizeLong()) <= limit) {
-    WriteFrameLocked(frame);
-    KeepWritten(frame);
-    return;
-  }
-  // Past the limit: as many frames as it takes, each under it.
-  v1::ClientFrame part;
-  int64_t part_bytes = 0;
-  for (v1::Call& call : *frame.mutable_calls()) {
-    const int64_t bytes = static_cast<int64_t>(call.ByteSizeLong()) + kCallFraming;
-    if (part.calls_size() > 0 && part_bytes + bytes > limit) {
-      WriteFrameLocked(part);
-      KeepWritten(part);
-      part.Clear();
-      part_bytes = 0;
-      // The replies read meanwhile are acknowledged as the frames go, so
-      // that a long batch does not have the server keep them all.
-      if (resumable()) {
-        MutexLock lock(&mu_);
-        TakeAcksLocked(&part);
-      }
-    }
-    *part.add_calls() = std::move(call);
-    part_bytes += bytes;
-  }
-  WriteFrameLocked(part);
-  KeepWritten(part);
+  calls.Clear();
+  acks.clear();
 }
 
-void Connection::KeepWritten(v1::ClientFrame& frame) {
-  if (!resumable() || frame.calls_size() == 0) return;
+void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool keep,
+                               bool beat) {
+  keep = keep && resumable();
+  const size_t limit = static_cast<size_t>(FrameLimit());
+  size_t begin = 0;
+  do {
+    // The calls [begin, end) go in this frame: as many as fit beside the
+    // acknowledgements, one at least.
+    const size_t room = limit - std::min(limit / 2, 16 + 10 * acks.size());
+    const size_t base = calls.end_of(begin);
+    size_t end = begin;
+    while (end < calls.count() && (end == begin || calls.end_of(end + 1) - base <= room)) ++end;
+    const absl::string_view run =
+        absl::string_view(calls.bytes()).substr(base, calls.end_of(end) - base);
+    absl::string_view body = run;
+    if (!acks.empty() || (beat && run.empty())) {
+      body_.assign(run.data(), run.size());
+      AppendAcks(acks, &body_);
+      if (body_.empty()) AppendFlag(v1::ClientFrame::kHeartbeatFieldNumber, &body_);
+      acks.clear();
+      body = body_;
+    }
+    WriteFrameLocked(body);
+    if (keep) KeepWritten(calls, begin, end);
+    begin = end;
+    // The replies read meanwhile are acknowledged as the frames go, so that
+    // a long batch does not have the server keep them all.
+    if (keep && begin < calls.count()) {
+      MutexLock lock(&mu_);
+      TakeAcksLocked(&acks);
+    }
+  } while (begin < calls.count());
+  if (body_.capacity() > (1 << 20)) std::string().swap(body_);
+}
+
+void Connection::KeepWritten(const EncodedCalls& calls, size_t begin, size_t end) {
+  if (begin == end) return;
   MutexLock lock(&mu_);
-  for (v1::Call& call : *frame.mutable_calls()) pending_.KeepWritten(call);
+  for (size_t i = begin; i < end; ++i) pending_.KeepWritten(calls.id(i), calls.call(i));
 }
 
-void Connection::TakeAcksLocked(v1::ClientFrame* frame) {
+void Connection::TakeAcksLocked(std::vector<uint64_t>* acks) {
   if (acks_.empty()) return;
-  frame->mutable_acks()->Add(acks_.begin(), acks_.end());
+  acks->insert(acks->end(), acks_.begin(), acks_.end());
   acks_.clear();
 }
 
@@ -476,9 +496,9 @@ void Connection::EndWriting() {
   MutexLock lock(&write_mu_);
   if (writes_done_) return;
   writes_done_ = true;
-  v1::ClientFrame last;
-  last.set_close(true);
-  stream_->Write(last);
+  std::string last;
+  AppendFlag(v1::ClientFrame::kCloseFieldNumber, &last);
+  stream_->WriteBody(last);
   stream_->WritesDone();
 }
 
@@ -507,25 +527,24 @@ void Connection::ReadFrameLocked() {
   } else {
     // The frame's calls leave pending_ together, so that a caller waiting
     // for one of them is woken once for the frame, not once for each reply.
-    std::vector<std::pair<v1::Reply*, PendingCalls::Call>> taken;
-    taken.reserve(in_.replies_size());
+    std::vector<std::pair<const ReplyView*, PendingCalls::Call>>& taken = taken_;
     bool closing = false;
     {
       MutexLock lock(&mu_);
-      for (v1::Reply& reply : *in_.mutable_replies()) {
+      for (const ReplyView& reply : in_.replies) {
         // The server keeps each reply until it is acknowledged, that to no
         // call of ours included.
-        if (resumable()) acks_.push_back(reply.call_id());
+        if (resumable()) acks_.push_back(reply.call_id);
         // A reply to no call of ours: nothing to complete.
         PendingCalls::Call pending;
-        if (pending_.Take(reply.call_id(), &pending)) taken.emplace_back(&reply, std::move(pending));
+        if (pending_.Take(reply.call_id, &pending)) taken.emplace_back(&reply, std::move(pending));
       }
       closing = closing_;
     }
     for (auto& [reply, pending] : taken) {
       if (!pending.done) continue;
       CallOutcome outcome;
-      const auto code = static_cast<absl::StatusCode>(reply->code());
+      const auto code = static_cast<absl::StatusCode>(reply->code);
       if (closing &&
           (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kUnauthenticated)) {
         // Close() ended the session: the server cancelled what was parked,
@@ -534,9 +553,9 @@ void Connection::ReadFrameLocked() {
         outcome = GoneOutcome("session closed");
       } else {
         outcome.code = code;
-        outcome.error_kind = std::move(*reply->mutable_error_kind());
-        outcome.error_message = std::move(*reply->mutable_error_message());
-        outcome.response = std::move(*reply->mutable_response());
+        outcome.error_kind.assign(reply->error_kind.data(), reply->error_kind.size());
+        outcome.error_message.assign(reply->error_message.data(), reply->error_message.size());
+        outcome.response.assign(reply->response.data(), reply->response.size());
       }
       pending.done(outcome);
     }
@@ -544,6 +563,7 @@ void Connection::ReadFrameLocked() {
     // own references.
     taken.clear();
     in_.Clear();
+    if (taken.capacity() > 4096) std::vector<std::pair<const ReplyView*, PendingCalls::Call>>().swap(taken);
   }
   mu_.Lock();
   reading_ = false;
@@ -654,36 +674,17 @@ bool Connection::ResumeOnNewStream(const absl::Status& status) {
     }
   }
   // Every call written and not answered goes again, in order, with the
-  // replies read so far acknowledged first.
-  v1::ClientFrame frame;
+  // replies read so far acknowledged first. Even with nothing to send
+  // again, a frame goes: the first frame tells the server the stream is
+  // live.
+  EncodedCalls again;
+  std::vector<uint64_t> acks;
   {
     MutexLock lock(&mu_);
-    TakeAcksLocked(&frame);
-    for (const v1::Call* call : pending_.Written()) *frame.add_calls() = *call;
+    TakeAcksLocked(&acks);
+    for (const auto& [call_id, call] : pending_.Written()) again.AddEncoded(call_id, *call);
   }
-  const int64_t limit = FrameLimit();
-  v1::ClientFrame part;
-  *part.mutable_acks() = std::move(*frame.mutable_acks());
-  int64_t part_bytes = 0;
-  for (v1::Call& call : *frame.mutable_calls()) {
-    const int64_t bytes = static_cast<int64_t>(call.ByteSizeLong()) + kCallFraming;
-    if (part.calls_size() > 0 && part_bytes + bytes > limit) {
-      WriteFrameLocked(part);
-      part.Clear();
-      part_bytes = 0;
-    }
-    *part.add_calls() = std::move(call);
-    part_bytes += bytes;
-  }
-  // Even with nothing to send again: the first frame tells the server the
-  // stream is live.
-  v1::ClientFrame* last_part = &part;
-  v1::ClientFrame beat;
-  if (part.calls_size() == 0 && part.acks_size() == 0) {
-    beat.set_heartbeat(true);
-    last_part = &beat;
-  }
-  WriteFrameLocked(*last_part);
+  WriteInFrames(again, acks, /*keep=*/false, /*beat=*/true);
   return true;
 }
 
@@ -765,10 +766,8 @@ Connection::PathCheck Connection::CheckPathLocked(absl::Time now) {
   // arrive (its reply, or anything else) show the path works.
   const uint64_t call_id = next_call_id_++;
   pending_.AddRelease(call_id);
-  v1::Call* call = queued_.add_calls();
-  call->set_call_id(call_id);
-  call->set_method(std::string(method::Manager::Release.path));
-  queued_bytes_ += kCallFraming + static_cast<int64_t>(call->method().size());
+  queued_.Add(call_id, method::Manager::Release.path, absl::string_view());
+  queued_bytes_ += kCallFraming + static_cast<int64_t>(method::Manager::Release.path.size());
   probe_sent_ = now;
   return PathCheck::kProbe;
 }
@@ -776,12 +775,14 @@ Connection::PathCheck Connection::CheckPathLocked(absl::Time now) {
 void Connection::WriteHeartbeat() {
   MutexLock write_lock(&write_mu_);
   if (absl::Now() < LastWrite() + heartbeat_every_) return;
-  v1::ClientFrame beat;
-  beat.set_heartbeat(true);
+  std::vector<uint64_t> acks;
   {
     MutexLock lock(&mu_);
-    TakeAcksLocked(&beat);
+    TakeAcksLocked(&acks);
   }
+  std::string beat;
+  AppendFlag(v1::ClientFrame::kHeartbeatFieldNumber, &beat);
+  AppendAcks(acks, &beat);
   // A stream that has ended takes none; its reader sees the end. The next
   // heartbeat is due an interval from now either way, so that the flusher
   // does not spin on a stream that refuses them.
@@ -807,27 +808,24 @@ void Connection::FailAllPending() {
   }
 }
 
-bool Connection::WriteFrameLocked(const v1::ClientFrame& frame) {
+bool Connection::WriteFrameLocked(absl::string_view body) {
   if (writes_done_) return false;
   writing_frame_.store(true, std::memory_order_relaxed);
-  const bool written = stream_->Write(frame);
+  const bool written = stream_->WriteBody(body);
   writing_frame_.store(false, std::memory_order_relaxed);
   if (!written) return false;
   last_write_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
   return true;
 }
 
-void Connection::TakeReleasesLocked(v1::ClientFrame* frame) {
+void Connection::TakeReleasesLocked(EncodedCalls* calls) {
   for (size_t begin = 0; begin < release_queue_.size(); begin += kMaxIdsPerRelease) {
     const size_t end = std::min(release_queue_.size(), begin + kMaxIdsPerRelease);
     v1::ReleaseRequest request;
     for (size_t i = begin; i < end; ++i) request.add_ids(release_queue_[i]);
     const uint64_t call_id = next_call_id_++;
     pending_.AddRelease(call_id);
-    v1::Call* call = frame->add_calls();
-    call->set_call_id(call_id);
-    call->set_method(std::string(method::Manager::Release.path));
-    request.SerializeToString(call->mutable_request());
+    calls->Add(call_id, method::Manager::Release.path, request.SerializeAsString());
   }
   release_queue_.clear();
 }
@@ -847,11 +845,12 @@ Outbox::Outbox(std::shared_ptr<Connection> connection, std::shared_ptr<void> kee
       stream_(stream),
       limit_(connection_->FrameLimit()) {}
 
-void Outbox::Add(v1::Call call, int64_t bytes) {
+void Outbox::Add(uint64_t call_id, absl::string_view method, absl::string_view request,
+                 int64_t bytes) {
   MutexLock lock(&mu_);
   bytes += kCallFraming;
-  if (frame_.calls_size() > 0 && bytes_ + bytes > limit_) FlushLocked();
-  *frame_.add_calls() = std::move(call);
+  if (frame_.count() > 0 && bytes_ + bytes > limit_) FlushLocked();
+  frame_.Add(call_id, method, request);
   bytes_ += bytes;
 }
 
@@ -864,7 +863,7 @@ void Outbox::Flush() {
 size_t Outbox::size() const {
   if (orphaned()) return 0;
   MutexLock lock(&mu_);
-  return static_cast<size_t>(frame_.calls_size());
+  return frame_.count();
 }
 
 void Outbox::FlushLocked() {
@@ -872,7 +871,7 @@ void Outbox::FlushLocked() {
     connection_->WriteQueued();
     return;
   }
-  if (frame_.calls_size() == 0) return;
+  if (frame_.count() == 0) return;
   connection_->WriteCalls(&frame_);
   bytes_ = 0;
 }

@@ -72,6 +72,7 @@
 #include "client/src/session_stream.h"
 #include "google/protobuf/message_lite.h"
 #include "shared/mutex.h"
+#include "shared/session_frames.h"
 #include "shoal/v1/session.pb.h"
 
 namespace shoal::detail {
@@ -105,6 +106,57 @@ struct SerializedRequest {
 
 class Outbox;
 
+// Calls in their wire form, each a ClientFrame's field 1, one after the
+// other: what a frame carries, built without a message per call. Knows where
+// each call ends and its id, so that a run of calls can be cut into frames
+// under a size limit, and each call kept for a resume.
+//
+// Not thread-safe: its owner's mutex guards it.
+class EncodedCalls {
+ public:
+  void Add(uint64_t call_id, absl::string_view method, absl::string_view request) {
+    AppendCall(call_id, method, request, &bytes_);
+    Ended(call_id);
+  }
+  // Adds a call already in its wire form (call(i) of another).
+  void AddEncoded(uint64_t call_id, absl::string_view call) {
+    bytes_.append(call.data(), call.size());
+    Ended(call_id);
+  }
+  // Moves the calls of other after these; other is left empty.
+  void TakeFrom(EncodedCalls& other);
+  void Swap(EncodedCalls& other) {
+    bytes_.swap(other.bytes_);
+    ends_.swap(other.ends_);
+    ids_.swap(other.ids_);
+  }
+  void Clear() {
+    bytes_.clear();
+    ends_.clear();
+    ids_.clear();
+  }
+
+  size_t count() const { return ids_.size(); }
+  const std::string& bytes() const { return bytes_; }
+  uint64_t id(size_t i) const { return ids_[i]; }
+  absl::string_view call(size_t i) const {
+    const size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return absl::string_view(bytes_).substr(begin, ends_[i] - begin);
+  }
+  // Where the first i calls end in bytes().
+  size_t end_of(size_t i) const { return i == 0 ? 0 : ends_[i - 1]; }
+
+ private:
+  void Ended(uint64_t call_id) {
+    ends_.push_back(bytes_.size());
+    ids_.push_back(call_id);
+  }
+
+  std::string bytes_;
+  std::vector<size_t> ends_;
+  std::vector<uint64_t> ids_;
+};
+
 // The calls sent and not yet answered, by call id, in two sets by who reads
 // their replies: the calls a caller awaits (it reads for itself), and the
 // others, for which the reader thread reads. Also knows which of them are
@@ -116,9 +168,9 @@ class PendingCalls {
   struct Call {
     CallCompletion done;  // empty for the connection's own Release calls
     KeepAlive keep_alive;
-    // Once written, on a resumable connection: the call, to write again
-    // after a resume.
-    v1::Call written;
+    // Once written, on a resumable connection: the call in its wire form,
+    // to write again after a resume.
+    std::string written;
   };
 
   // Adds a call; awaited says whether a caller will read its reply.
@@ -130,9 +182,9 @@ class PendingCalls {
   // Takes every call: the session is gone.
   std::vector<Call> TakeAll();
   // Keeps a written call with its pending record, if it is still pending.
-  void KeepWritten(v1::Call& call);
+  void KeepWritten(uint64_t call_id, absl::string_view call);
   // The written calls still pending, in the order of their ids.
-  std::vector<const v1::Call*> Written() const;
+  std::vector<std::pair<uint64_t, const std::string*>> Written() const;
 
   bool Contains(uint64_t call_id) const {
     return awaited_.contains(call_id) || unawaited_.contains(call_id);
@@ -278,11 +330,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool Resume(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Resume's work, while resuming_ keeps the flusher off the path.
   bool ResumeOnNewStream(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
-  // Moves the acknowledgements waiting into frame.
-  void TakeAcksLocked(v1::ClientFrame* frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Keeps the calls of a frame just written (or that failed to be), for a
-  // resume.
-  void KeepWritten(v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(mu_);
+  // Moves the acknowledgements waiting to the end of acks.
+  void TakeAcksLocked(std::vector<uint64_t>* acks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps calls [begin, end) of a frame just written (or that failed to
+  // be), for a resume.
+  void KeepWritten(const EncodedCalls& calls, size_t begin, size_t end) ABSL_LOCKS_EXCLUDED(mu_);
   bool resumable() const { return resume_.resumer != nullptr; }
 
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -322,13 +374,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FailAllPending() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the queued calls and the queued releases, then the calls of
   // more (a batch's, emptied), in frames under the size limit.
-  void WriteCalls(v1::ClientFrame* more) ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
-  // Writes one frame; false when the stream is closed for writing.
-  bool WriteFrameLocked(const v1::ClientFrame& frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void WriteCalls(EncodedCalls* more) ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
+  // Writes acks and then calls in frames under the size limit, the acks in
+  // the first. With keep, a resumable connection keeps each frame's calls
+  // for a resume, and the replies read meanwhile are acknowledged in the
+  // next frame. With beat, a frame goes even with nothing in it: a
+  // heartbeat.
+  void WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool keep, bool beat)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes one frame, its serialized ClientFrame body; false when the
+  // stream is closed for writing.
+  bool WriteFrameLocked(absl::string_view body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The largest frame to write: under the server's message limit.
   int64_t FrameLimit() const;
-  // Moves queued releases into Release calls in frame and registers them.
-  void TakeReleasesLocked(v1::ClientFrame* frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves queued releases into Release calls in calls and registers them.
+  void TakeReleasesLocked(EncodedCalls* calls) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why calls fail now: "session closed" or "session lost: ...".
   std::string GoneReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -368,17 +428,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // role (reading_); writes under write_mu_; the flusher's path checks
   // under mu_.
   std::unique_ptr<SessionStream> stream_;
-  // The frame being read; the reader's.
-  v1::ServerFrame in_;
+  // The frame being read, and the calls its replies answer; the reader's.
+  ServerFrameView in_;
+  std::vector<std::pair<const ReplyView*, PendingCalls::Call>> taken_;
 
   // Held while a frame is taken from queued_ and written, so that frames go
   // out in the order their calls were queued.
   Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;
+  // The writer's: the calls being written, their acknowledgements, and a
+  // frame's body when it is more than the calls.
+  EncodedCalls writing_ ABSL_GUARDED_BY(write_mu_);
+  std::vector<uint64_t> writing_acks_ ABSL_GUARDED_BY(write_mu_);
+  std::string body_ ABSL_GUARDED_BY(write_mu_);
 
   mutable Mutex mu_;
   // Calls sent and not yet written, in order, and their size.
-  v1::ClientFrame queued_ ABSL_GUARDED_BY(mu_);
+  EncodedCalls queued_ ABSL_GUARDED_BY(mu_);
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Whether queued_ holds calls left to the flusher (async() calls). A
   // blocking call writes what is queued itself, without waking the flusher.
@@ -453,7 +519,8 @@ class Outbox {
   friend class Connection;
   // Adds one call, of bytes bytes, writing the frame first when it would
   // grow past the limit.
-  void Add(v1::Call call, int64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
+  void Add(uint64_t call_id, absl::string_view method, absl::string_view request, int64_t bytes)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::shared_ptr<Connection> connection_;
@@ -463,7 +530,7 @@ class Outbox {
 
   // Held while writing, so that frames go out in the order they were filled.
   mutable Mutex mu_;  // before Connection::write_mu_
-  v1::ClientFrame frame_ ABSL_GUARDED_BY(mu_);
+  EncodedCalls frame_ ABSL_GUARDED_BY(mu_);
   int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

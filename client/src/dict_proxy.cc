@@ -139,6 +139,12 @@ Future<Value> DictProxy::Async::item(const Value& key) {
 }
 
 Future<Value> DictProxy::Async::get(const Value& key, const Value& default_value) {
+  if (auto wire = detail::ValuesRequest(target_,
+                                        {{v1::GetRequest::kKeyFieldNumber, &key},
+                                         {v1::GetRequest::kDefaultFieldNumber, &default_value}})) {
+    return detail::StartSerialized(target_, method::DictService::Get, *std::move(wire),
+                                   KeepAlive(), detail::ValueOf);
+  }
   KeepAlive keep_alive;
   auto request = KeyRequest<v1::GetRequest>(target_, key, &keep_alive);
   EncodeArg(default_value, request.mutable_default_(), &keep_alive);

@@ -95,9 +95,18 @@ class GrpcStream : public SessionStream {
     context_.AddMetadata("authorization", "Bearer " + token);
     stream_ = stub_->Stream(&context_);
   }
-  bool Write(const v1::ClientFrame& frame) override { return stream_->Write(frame); }
+  bool WriteBody(absl::string_view body) override {
+    v1::ClientFrame frame;
+    if (!frame.ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
+    return stream_->Write(frame);
+  }
   void WritesDone() override { stream_->WritesDone(); }
-  bool Read(v1::ServerFrame* frame) override { return stream_->Read(frame); }
+  bool Read(ServerFrameView* view) override {
+    in_.Clear();
+    if (!stream_->Read(&in_)) return false;
+    ViewOf(in_, view);
+    return true;
+  }
   absl::Status Finish() override {
     const grpc::Status status = stream_->Finish();
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
@@ -109,6 +118,8 @@ class GrpcStream : public SessionStream {
   const std::unique_ptr<v1::Session::Stub> stub_;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ClientFrame, v1::ServerFrame>> stream_;
+  // The frame read last, which Read's views point into.
+  v1::ServerFrame in_;
 };
 
 // The channel's credentials: TLS (gRPC's SSL credentials over the same files

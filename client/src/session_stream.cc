@@ -27,6 +27,7 @@
 #include "client/src/tls.h"
 #include "shared/frame_reader.h"
 #include "shared/framing.h"
+#include "shared/session_frames.h"
 #include "shared/hmac.h"
 #include "shoal/errors.h"
 
@@ -44,9 +45,9 @@ class FramedStream : public SessionStream {
       : fd_(fd), tls_(std::move(tls)) {}
   ~FramedStream() override { CloseSessionSocket(fd_); }
 
-  bool Write(const v1::ClientFrame& frame) override {
+  bool WriteBody(absl::string_view body) override {
     out_.clear();
-    AppendFrame(frame, &out_);
+    AppendFramed(body, &out_);
     if (tls_ != nullptr) {
       const bool written = tls_->Write(out_.data(), out_.size());
       if (out_.capacity() > (1 << 20)) std::string().swap(out_);
@@ -65,7 +66,19 @@ class FramedStream : public SessionStream {
 
   void WritesDone() override { shutdown(fd_, SHUT_WR); }
 
-  bool Read(v1::ServerFrame* frame) override { return ReadBy(frame, std::nullopt); }
+  bool Read(ServerFrameView* view) override {
+    if (ended_) return false;
+    for (;;) {
+      if (std::optional<absl::string_view> message = reader_.Next()) {
+        // A frame of replies alone is read in place; any other is parsed.
+        if (ReadServerFrame(*message, view)) return true;
+        if (!Parse(*message, &parsed_)) return false;
+        ViewOf(parsed_, view);
+        return true;
+      }
+      if (!Fill()) return false;
+    }
+  }
 
   // Read, which gives up at deadline, when there is one: the stream then
   // ends with DEADLINE_EXCEEDED.
@@ -73,15 +86,7 @@ class FramedStream : public SessionStream {
               std::optional<std::chrono::system_clock::time_point> deadline) {
     if (ended_) return false;
     for (;;) {
-      if (std::optional<absl::string_view> message = reader_.Next()) {
-        if (!frame->ParseFromArray(message->data(), static_cast<int>(message->size()))) {
-          return End(absl::StatusCode::kInternal, "the server sent a malformed frame");
-        }
-        if (frame->has_end()) {
-          return End(static_cast<absl::StatusCode>(frame->end().code()), frame->end().message());
-        }
-        return true;
-      }
+      if (std::optional<absl::string_view> message = reader_.Next()) return Parse(*message, frame);
       if (deadline.has_value() && !AwaitInput(*deadline)) return false;
       if (!Fill()) return false;
     }
@@ -122,6 +127,19 @@ class FramedStream : public SessionStream {
   }
 
  private:
+  // Parses one frame; false, ending the stream, when it is malformed or is
+  // the stream's last.
+  bool Parse(absl::string_view message, v1::ServerFrame* frame) {
+    frame->Clear();
+    if (!frame->ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+      return End(absl::StatusCode::kInternal, "the server sent a malformed frame");
+    }
+    if (frame->has_end()) {
+      return End(static_cast<absl::StatusCode>(frame->end().code()), frame->end().message());
+    }
+    return true;
+  }
+
   // Waits until the socket has something to read, or ends the stream at
   // deadline.
   bool AwaitInput(std::chrono::system_clock::time_point deadline) {
@@ -176,6 +194,8 @@ class FramedStream : public SessionStream {
   const std::unique_ptr<TlsConnection> tls_;
   // The reader's: the bytes read and not yet parsed.
   FrameReader reader_;
+  // A frame Read could not read in place, parsed.
+  v1::ServerFrame parsed_;
   bool ended_ = false;
   absl::Status status_;
   // The writer's.

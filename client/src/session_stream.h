@@ -17,7 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "client/src/handshake.h"
+#include "shared/session_frames.h"
 #include "shoal/manager.h"
 #include "shoal/v1/auth.pb.h"
 #include "shoal/v1/session.pb.h"
@@ -27,13 +29,15 @@ namespace shoal::detail {
 class SessionStream {
  public:
   virtual ~SessionStream() = default;
-  // Writes one frame; false once the stream is closed for writing. One
-  // writer at a time.
-  virtual bool Write(const v1::ClientFrame& frame) = 0;
+  // Writes one frame, given as its serialized ClientFrame body; false once
+  // the stream is closed for writing. One writer at a time.
+  virtual bool WriteBody(absl::string_view body) = 0;
+  bool Write(const v1::ClientFrame& frame) { return WriteBody(frame.SerializeAsString()); }
   // Ends the writing side; the server ends the stream once it has answered.
   virtual void WritesDone() = 0;
-  // Reads one frame; false at the end of the stream. One reader at a time.
-  virtual bool Read(v1::ServerFrame* frame) = 0;
+  // Reads one frame's replies; false at the end of the stream. The views
+  // hold until the next Read. One reader at a time.
+  virtual bool Read(ServerFrameView* frame) = 0;
   // How the stream ended, once Read has returned false: OK for an orderly
   // end, else the code and message the server or the socket gave.
   virtual absl::Status Finish() = 0;

@@ -6,6 +6,7 @@
 #include "client/src/client_session.h"
 #include "client/src/methods.h"
 #include "client/src/reply_conversions.h"
+#include "client/src/wire_request.h"
 #include "shoal/v1/object.pb.h"
 #include "shoal/v1/shared_value.pb.h"
 
@@ -35,6 +36,10 @@ Future<void> ValueProxy::Async::set(const Value& value) {
 }
 
 Future<Value> ValueProxy::Async::add(const Value& delta) {
+  if (auto wire = detail::ValuesRequest(target_, {{v1::AddRequest::kDeltaFieldNumber, &delta}})) {
+    return detail::StartSerialized(target_, method::ValueService::Add, *std::move(wire),
+                                   KeepAlive(), detail::ValueOf);
+  }
   auto request = RequestFor<v1::AddRequest>(target_);
   KeepAlive keep_alive;
   EncodeArg(delta, request.mutable_delta(), &keep_alive);

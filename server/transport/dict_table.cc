@@ -59,14 +59,19 @@ std::vector<Method> Rows() {
         absl::StatusOr<Value> key = c.Read(r.key());
         return key.ok() ? GiveValue(c, d.GetItem(*key), out) : key.status();
       }));
-  rows.push_back(Op<GetRequest, ValueReply>(
-      "Get", [](CallContext& c, DictObject& d, const GetRequest& r, ValueReply& out) {
-        absl::StatusOr<Value> key = c.Read(r.key());
-        if (!key.ok()) return key.status();
+  rows.push_back(WireValueRow<DictObject, GetRequest>(
+      "shoal.v1.DictService", "Get", Kind::kDict,
+      [](CallContext& c, DictObject& d, absl::string_view request) -> absl::StatusOr<Value> {
+        std::vector<absl::string_view> parts[2];
+        if (!WireFields(request, {GetRequest::kKeyFieldNumber, GetRequest::kDefaultFieldNumber},
+                        parts)) {
+          return Malformed();
+        }
+        Value key, fallback;
+        if (absl::Status read = ReadWireValue(c, parts[0], &key); !read.ok()) return read;
         // The default is handed back, never stored: read it, don't store it.
-        absl::StatusOr<Value> fallback = c.Read(r.default_());
-        if (!fallback.ok()) return fallback.status();
-        return GiveValue(c, d.Get(*key, *std::move(fallback)), out);
+        if (absl::Status read = ReadWireValue(c, parts[1], &fallback); !read.ok()) return read;
+        return d.Get(key, std::move(fallback));
       }));
   rows.push_back(WireRow<DictObject, SetRequest, EmptyReply>(
       "shoal.v1.DictService", "SetItem", Kind::kDict,

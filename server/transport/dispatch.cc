@@ -148,8 +148,14 @@ bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbe
   return true;
 }
 
-absl::Status StoreWireValue(const CallContext& context, Object& target,
-                            const std::vector<absl::string_view>& parts, Value* out) {
+namespace {
+
+// The value a field's occurrences hold: a plain one read straight from the
+// wire, else the message decode makes of them (merged, as protobuf merges
+// them).
+template <typename Decode>
+absl::Status DecodeWireValue(const std::vector<absl::string_view>& parts, Decode decode,
+                             Value* out) {
   if (parts.size() == 1 && DecodePlainValue(parts[0], /*check_utf8=*/true, out)) {
     return absl::OkStatus();
   }
@@ -165,10 +171,49 @@ absl::Status StoreWireValue(const CallContext& context, Object& target,
   if (!ParseCarryingValues(bytes, &wire)) {
     return error::ValueError(MalformedMessage("request message"));
   }
-  absl::StatusOr<Value> stored = context.Store(wire, target);
-  if (!stored.ok()) return stored.status();
-  *out = *std::move(stored);
+  absl::StatusOr<Value> decoded = decode(wire);
+  if (!decoded.ok()) return decoded.status();
+  *out = *std::move(decoded);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status StoreWireValue(const CallContext& context, Object& target,
+                            const std::vector<absl::string_view>& parts, Value* out) {
+  return DecodeWireValue(
+      parts, [&](const v1::Value& wire) { return context.Store(wire, target); }, out);
+}
+
+absl::Status ReadWireValue(const CallContext& context,
+                           const std::vector<absl::string_view>& parts, Value* out) {
+  return DecodeWireValue(
+      parts, [&](const v1::Value& wire) { return context.Read(wire); }, out);
+}
+
+std::string ValueReplyBytes(const CallContext& context, const Value& value) {
+  switch (value.type()) {
+    case Value::Type::kNone:
+    case Value::Type::kBool:
+    case Value::Type::kInt:
+    case Value::Type::kFloat:
+    case Value::Type::kStr:
+    case Value::Type::kBytes: {
+      std::string plain;
+      (void)AppendPackedValue(value, &plain);  // never fails for a plain value
+      std::string out;
+      out.reserve(plain.size() + 6);
+      out.push_back(WireTag(v1::ValueReply::kValueFieldNumber, kWireLengthDelimited));
+      AppendVarint(plain.size(), &out);
+      out.append(plain);
+      return out;
+    }
+    default: {
+      v1::ValueReply reply;
+      context.Give(value, reply.mutable_value());
+      return reply.SerializeAsString();
+    }
+  }
 }
 
 }  // namespace shoal::server

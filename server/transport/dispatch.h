@@ -23,6 +23,7 @@
 #include "shared/error_kind.h"
 #include "shared/stack_arena.h"
 #include "shared/value_codec.h"
+#include "shoal/v1/object.pb.h"
 #include "shoal/v1/value.pb.h"
 #include "shoal/value.h"
 
@@ -249,6 +250,42 @@ bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbe
 // anything else through v1::Value. Into *out, where the caller keeps it.
 absl::Status StoreWireValue(const CallContext& context, Object& target,
                             const std::vector<absl::string_view>& parts, Value* out);
+
+// The Value a message field of a request holds, given its occurrences as
+// WireFields reads them, decoded as CallContext::Read decodes a value that is
+// only compared or looked up: one plain value straight from the wire,
+// anything else through v1::Value. No occurrence reads as an unset Value.
+absl::Status ReadWireValue(const CallContext& context,
+                           const std::vector<absl::string_view>& parts, Value* out);
+
+// A serialized ValueReply holding value: a plain value written straight to
+// the wire, any other through v1::Value, given to the caller's session as
+// CallContext::Give gives it.
+std::string ValueReplyBytes(const CallContext& context, const Value& value);
+
+// A row on one object of class Obj that reads its request (of type Req) from
+// the wire itself and answers with one value (a ValueReply), written to the
+// wire itself: the rows of the plain calls that return a value.
+template <typename Obj, typename Req>
+Method WireValueRow(absl::string_view service, absl::string_view name, Kind kind,
+                    std::function<absl::StatusOr<Value>(CallContext&, Obj&, absl::string_view)> fn) {
+  Method method = dispatch_internal::Unfilled<Req, v1::ValueReply>(service, name);
+  method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
+                                             ReplyFn reply) {
+    absl::StatusOr<std::shared_ptr<Object>> object = FindNamedInWire(context, bytes, kind);
+    if (!object.ok()) {
+      reply(object.status(), std::string());
+      return;
+    }
+    absl::StatusOr<Value> value = fn(context, static_cast<Obj&>(**object), bytes);
+    if (!value.ok()) {
+      reply(value.status(), std::string());
+      return;
+    }
+    reply(absl::OkStatus(), ValueReplyBytes(context, *value));
+  };
+  return method;
+}
 
 // A row on one object of class Obj that reads its request (of type Req) from
 // the wire itself, for requests of many values decoded straight into Values

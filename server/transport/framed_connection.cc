@@ -16,6 +16,7 @@
 #include "server/transport/stream_errors.h"
 #include "shared/error_kind.h"
 #include "shared/framing.h"
+#include "shared/session_frames.h"
 
 namespace shoal::server {
 namespace {
@@ -236,6 +237,13 @@ void FramedConnection::ReadOnce() {
 }
 
 bool FramedConnection::HandleFrame(absl::string_view message) {
+  // Once logged in, a frame's calls are read in place; what the quick
+  // reader leaves (session_frames.h), and the login's frames, are parsed.
+  if (stage_ == Stage::kIn && ReadClientFrame(message, &view_)) {
+    session_.OnFrame(view_);
+    view_.Clear();
+    return true;
+  }
   if (!frame_.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
     read_no_more_ = true;
     session_.Fail(error::ValueError("a frame is not a ClientFrame message"));
@@ -252,7 +260,9 @@ bool FramedConnection::HandleFrame(absl::string_view message) {
       return true;
     }
   }
-  session_.OnFrame(frame_);
+  ViewOf(frame_, &view_);
+  session_.OnFrame(view_);
+  view_.Clear();
   frame_.Clear();
   return true;
 }
@@ -331,10 +341,10 @@ bool FramedConnection::WriteLoginFrame(const v1::ServerFrame& frame) {
   return true;
 }
 
-bool FramedConnection::WriteLocked(v1::ServerFrame& replies) {
+bool FramedConnection::WriteLocked(std::string& replies) {
   MutexLock lock(&out_mu_);
   if (closed_) return true;
-  AppendFrame(replies, &out_);
+  AppendFramed(replies, &out_);
   WriteOutLocked();
   return true;
 }

@@ -46,6 +46,7 @@
 #include "server/transport/tls_socket.h"
 #include "shared/frame_reader.h"
 #include "shared/mutex.h"
+#include "shared/session_frames.h"
 #include "shoal/v1/session.pb.h"
 
 namespace shoal::server {
@@ -126,7 +127,7 @@ class FramedConnection : private FrameSink,
   bool WriteLoginFrame(const v1::ServerFrame& frame);
 
   // FrameSink, called with the session's mutex held (then out_mu_ is taken).
-  bool WriteLocked(v1::ServerFrame& replies) override;
+  bool WriteLocked(std::string& replies) override;
   void FinishLocked(const absl::Status& status) override;
   std::shared_ptr<void> HoldForCall() override { return shared_from_this(); }
 
@@ -156,6 +157,8 @@ class FramedConnection : private FrameSink,
 
   // Loop thread only.
   FrameReader reader_;
+  // A frame read: in place once logged in (view_), else parsed (frame_).
+  ClientFrameView view_;
   v1::ClientFrame frame_;
   // Whether the first byte has been looked at (TLS or not).
   bool first_byte_seen_ = false;

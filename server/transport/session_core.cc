@@ -93,12 +93,12 @@ void SessionCore::Overflowed(const absl::Status& why) {
   FinishLocked(why);
 }
 
-void SessionCore::OnFrame(const v1::ClientFrame& frame) {
+void SessionCore::OnFrame(const ClientFrameView& frame) {
   Heard();
-  if (!frame.acks().empty()) ledger_->Ack(frame.acks());
-  for (const v1::Call& call : frame.calls()) Dispatch(call);
-  for (uint64_t call_id : frame.cancels()) CancelCall(call_id);
-  if (frame.close()) core_.EndSession(session_);
+  if (!frame.acks.empty()) ledger_->Ack(frame.acks);
+  for (const CallView& call : frame.calls) Dispatch(call);
+  for (uint64_t call_id : frame.cancels) CancelCall(call_id);
+  if (frame.close) core_.EndSession(session_);
 }
 
 void SessionCore::OnInputEnd() {
@@ -169,8 +169,8 @@ StreamState SessionCore::state() const {
   return state_;
 }
 
-void SessionCore::Dispatch(const v1::Call& call) {
-  const uint64_t call_id = call.call_id();
+void SessionCore::Dispatch(const CallView& call) {
+  const uint64_t call_id = call.call_id;
   // The stream awaits the call's reply from now on; the ledger says below
   // whether the call is new. A call id this stream awaits already (a
   // duplicate of a call in flight) stays awaited for that call.
@@ -187,7 +187,7 @@ void SessionCore::Dispatch(const v1::Call& call) {
       // Sent again after a resume, and answered before: the reply kept.
       MutexLock lock(&mu_);
       if (newly_awaited) awaiting_.erase(call_id);
-      QueueReplyLocked(call_id, kept_status, std::move(kept_response));
+      QueueReplyLocked(call_id, kept_status, kept_response);
       return;
     }
     case CallLedger::Arrival::kDuplicate: {
@@ -196,7 +196,7 @@ void SessionCore::Dispatch(const v1::Call& call) {
       QueueReplyLocked(
           call_id,
           error::ValueError(absl::StrCat("call id ", call_id, " is in use by a call in flight")),
-          std::string());
+          absl::string_view());
       return;
     }
     case CallLedger::Arrival::kInFlight:
@@ -206,15 +206,15 @@ void SessionCore::Dispatch(const v1::Call& call) {
     case CallLedger::Arrival::kNew:
       break;
   }
-  const Method* method = dispatcher_.Find(call.method());
+  const Method* method = dispatcher_.Find(call.method);
   if (method == nullptr) {
-    ledger_->Complete(call_id, error::ValueError(absl::StrCat("unknown method '", call.method(), "'")),
+    ledger_->Complete(call_id, error::ValueError(absl::StrCat("unknown method '", call.method, "'")),
                       std::string());
     return;
   }
   Control control(*this, call_id);
   CallContext context(core_, session_, &control);
-  dispatcher_.Invoke(*method, context, call.request(),
+  dispatcher_.Invoke(*method, context, call.request,
                      [ledger = ledger_, call_id, hold = sink_.HoldForCall()](
                          absl::Status status, std::string response) {
                        ledger->Complete(call_id, status, std::move(response));
@@ -269,22 +269,23 @@ bool SessionCore::CancelsParkedLocked() const {
 }
 
 void SessionCore::QueueReplyLocked(uint64_t call_id, const absl::Status& status,
-                                   std::string response) {
+                                   absl::string_view response) {
   if (!TakesRepliesLocked()) return;
-  v1::Reply* reply = queued_.add_replies();
-  reply->set_call_id(call_id);
   if (status.ok()) {
-    reply->set_response(std::move(response));
+    AppendOkReply(call_id, response, &queued_);
   } else {
-    FillReplyError(status, reply);
+    v1::Reply reply;
+    reply.set_call_id(call_id);
+    FillReplyError(status, &reply);
+    AppendReply(reply, &queued_);
   }
   FlushLocked();
 }
 
 void SessionCore::FlushLocked() {
-  if (writing_ || holding_ || queued_.replies_size() == 0) return;
+  if (writing_ || holding_ || queued_.empty()) return;
   if (TakesRepliesLocked()) writing_ = !sink_.WriteLocked(queued_);
-  queued_.Clear();
+  queued_.clear();
 }
 
 void SessionCore::MaybeFinishLocked() {
@@ -312,8 +313,8 @@ void SessionCore::MaybeFinishLocked() {
 
 void SessionCore::FinishLocked(const absl::Status& status) {
   // The replies ready now go before the end, when the sink takes them.
-  if (!writing_ && queued_.replies_size() > 0) sink_.WriteLocked(queued_);
-  queued_.Clear();
+  if (!writing_ && !queued_.empty()) sink_.WriteLocked(queued_);
+  queued_.clear();
   state_ = StreamState::kFinished;
   sink_.FinishLocked(status);
 }

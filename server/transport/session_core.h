@@ -49,6 +49,7 @@
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "shared/mutex.h"
+#include "shared/session_frames.h"
 #include "shoal/v1/session.pb.h"
 
 namespace shoal::server {
@@ -79,10 +80,11 @@ class FrameSink {
  public:
   virtual ~FrameSink() = default;
 
-  // Writes replies (the sink may take their contents). Returns true when the
-  // sink takes the next batch at once, false when this write is in flight
-  // and the transport will call SessionCore::OnWriteDone.
-  virtual bool WriteLocked(v1::ServerFrame& replies) = 0;
+  // Writes a frame of replies: the serialized ServerFrame's body, its
+  // replies (the sink may take the string). Returns true when the sink
+  // takes the next batch at once, false when this write is in flight and
+  // the transport will call SessionCore::OnWriteDone.
+  virtual bool WriteLocked(std::string& replies) = 0;
   // The stream ends with status (OK, or what the client is told), after the
   // replies written so far. Called at most once, and never after a break.
   virtual void FinishLocked(const absl::Status& status) = 0;
@@ -123,7 +125,7 @@ class SessionCore : private ReplySink {
   // Takes the frame's acknowledgements, then dispatches its calls, then its
   // cancels, then its close. The frame is a sign of life, whatever it
   // carries (a heartbeat carries nothing else).
-  void OnFrame(const v1::ClientFrame& frame) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnFrame(const ClientFrameView& frame) ABSL_LOCKS_EXCLUDED(mu_);
   // The client was heard from: bytes of a frame arrived. Reading thread,
   // after Attach.
   void Heard();
@@ -158,7 +160,7 @@ class SessionCore : private ReplySink {
   // that go (see the class comment), and ends the stream if no call it
   // awaits is in flight.
   void Leave(StreamState state) ABSL_LOCKS_EXCLUDED(mu_);
-  void Dispatch(const v1::Call& call) ABSL_LOCKS_EXCLUDED(mu_);
+  void Dispatch(const CallView& call) ABSL_LOCKS_EXCLUDED(mu_);
   void SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
   void CancelCall(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
   // The parked calls of this stream that end with it: all of them when the
@@ -174,7 +176,7 @@ class SessionCore : private ReplySink {
   bool TakesRepliesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a call that parks now is cancelled at once.
   bool CancelsParkedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void QueueReplyLocked(uint64_t call_id, const absl::Status& status, std::string response)
+  void QueueReplyLocked(uint64_t call_id, const absl::Status& status, absl::string_view response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands the queued replies to the sink, when it takes them.
   void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -202,8 +204,8 @@ class SessionCore : private ReplySink {
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;
   // The calls this stream awaits the replies of.
   absl::flat_hash_set<uint64_t> awaiting_ ABSL_GUARDED_BY(mu_);
-  // Replies not yet handed to the sink.
-  v1::ServerFrame queued_ ABSL_GUARDED_BY(mu_);
+  // Replies not yet handed to the sink, serialized (ServerFrame.replies).
+  std::string queued_ ABSL_GUARDED_BY(mu_);
   // A write is in flight: the sink takes nothing until OnWriteDone.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Between HoldReplies and ReleaseReplies.

@@ -38,7 +38,9 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
       session_.OnInputEnd();
       return;
     }
-    session_.OnFrame(in_);
+    ViewOf(in_, &view_);
+    session_.OnFrame(view_);
+    view_.Clear();
     in_.Clear();
     // A stream the core has finished (its session ended for want of a
     // heartbeat, or the client broke the protocol) reads no more.
@@ -60,9 +62,10 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   void End() { session_.End(); }
 
  private:
-  bool WriteLocked(v1::ServerFrame& replies) override {
+  bool WriteLocked(std::string& replies) override {
+    // The core's replies are a serialized frame's body; gRPC writes messages.
     out_.Clear();
-    out_.Swap(&replies);
+    out_.ParseFromString(replies);
     StartWrite(&out_);
     return false;
   }
@@ -73,6 +76,7 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
   SessionCore session_;
   // Only the read path touches in_, and one read is in flight at a time.
   v1::ClientFrame in_;
+  ClientFrameView view_;
   // The frame of the write in flight: set by WriteLocked, which the core
   // calls only once the previous write is done.
   v1::ServerFrame out_;

@@ -16,24 +16,26 @@ std::vector<Method> Rows() {
   using v1::EmptyReply;
   using v1::ValueReply;
   std::vector<Method> rows;
-  rows.push_back(Op<v1::ObjectRequest, ValueReply>(
-      "Get", [](CallContext& c, ValueObject& v, const v1::ObjectRequest&, ValueReply& out) {
-        c.Give(v.Get(), out.mutable_value());
-        return absl::OkStatus();
+  rows.push_back(WireValueRow<ValueObject, v1::ObjectRequest>(
+      "shoal.v1.ValueService", "Get", Kind::kValue,
+      [](CallContext&, ValueObject& v, absl::string_view) -> absl::StatusOr<Value> {
+        return v.Get();
       }));
   rows.push_back(Op<v1::SetValueRequest, EmptyReply>(
       "Set", [](CallContext& c, ValueObject& v, const v1::SetValueRequest& r, EmptyReply&) {
         absl::StatusOr<Value> value = c.Store(r.value(), v);
         return value.ok() ? v.Set(*std::move(value)) : value.status();
       }));
-  rows.push_back(Op<v1::AddRequest, ValueReply>(
-      "Add", [](CallContext& c, ValueObject& v, const v1::AddRequest& r, ValueReply& out) {
-        absl::StatusOr<Value> delta = c.Read(r.delta());
-        if (!delta.ok()) return delta.status();
-        absl::StatusOr<Value> sum = v.Add(*delta);
-        if (!sum.ok()) return sum.status();
-        c.Give(*sum, out.mutable_value());
-        return absl::OkStatus();
+  rows.push_back(WireValueRow<ValueObject, v1::AddRequest>(
+      "shoal.v1.ValueService", "Add", Kind::kValue,
+      [](CallContext& c, ValueObject& v, absl::string_view request) -> absl::StatusOr<Value> {
+        std::vector<absl::string_view> delta_parts[1];
+        if (!WireFields(request, {v1::AddRequest::kDeltaFieldNumber}, delta_parts)) {
+          return error::ValueError(MalformedMessage("request message"));
+        }
+        Value delta;
+        if (absl::Status read = ReadWireValue(c, delta_parts[0], &delta); !read.ok()) return read;
+        return v.Add(delta);
       }));
   rows.push_back(Op<v1::CompareAndSwapRequest, v1::CompareAndSwapReply>(
       "CompareAndSwap", [](CallContext& c, ValueObject& v, const v1::CompareAndSwapRequest& r,

@@ -302,11 +302,11 @@ TEST_F(FramedLoginTest, TheClientLogsInWithTheKey) {
   call->set_method("/shoal.v1.Manager/ListObjects");
   call->set_request(v1::ListObjectsRequest().SerializeAsString());
   ASSERT_TRUE(login.stream->Write(frame));
-  v1::ServerFrame reply;
+  ServerFrameView reply;
   ASSERT_TRUE(login.stream->Read(&reply));
-  ASSERT_EQ(reply.replies_size(), 1);
-  EXPECT_EQ(reply.replies(0).call_id(), 7u);
-  EXPECT_EQ(reply.replies(0).code(), 0) << reply.replies(0).error_message();
+  ASSERT_EQ(reply.replies.size(), 1u);
+  EXPECT_EQ(reply.replies[0].call_id, 7u);
+  EXPECT_EQ(reply.replies[0].code, 0) << reply.replies[0].error_message;
 }
 
 }  // namespace

@@ -19,8 +19,12 @@
 #include "integration/raw_client.h"
 #include "integration/waiting.h"
 #include "shared/framing.h"
+#include "shared/session_frames.h"
+#include "shoal/v1/dict.pb.h"
 #include "shoal/v1/manager.pb.h"
+#include "shoal/v1/object.pb.h"
 #include "shoal/v1/session.pb.h"
+#include "shoal/v1/shared_value.pb.h"
 #include "shoal/v1/sync.pb.h"
 
 namespace shoal::testing {
@@ -158,6 +162,65 @@ TEST_F(FramedTest, ValuesNestedDeeperThanTheLimitAreValueErrors) {
   EXPECT_EQ(replies[10000].error_message(),
             "malformed request message, or values nested deeper than 64 levels");
   EXPECT_EQ(list.len(), 1u);
+  ExpectServerServes();
+}
+
+// Once logged in, frames are read in place (shared/session_frames.h); a
+// frame in a form that reader leaves to protobuf (here an unknown field, and
+// acknowledgements unpacked) is served all the same, and a Value.Add and a
+// dict get, whose rows read and write the wire themselves, answer plainly
+// and with errors as their messages say.
+TEST_F(FramedTest, FramesTheQuickReaderLeavesToProtobufAreServedAlike) {
+  const std::string value_name = Unique("counter");
+  const std::string dict_name = Unique("dict");
+  Manager m = Connect();
+  ValueProxy counter = m.Value("i", Value(40), value_name);
+  DictProxy dict = m.dict(dict_name);
+  dict.set(Value("k"), Value("v"));
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  ASSERT_TRUE(socket.Write(Hello(login.token)));
+
+  v1::AddRequest add;
+  add.set_name(value_name);
+  add.mutable_delta()->set_int_(2);
+  v1::GetRequest get;
+  get.set_name(dict_name);
+  get.mutable_key()->set_str("k");
+  v1::GetRequest missing = get;
+  missing.mutable_key()->set_str("absent");
+  missing.mutable_default_()->set_int_(-1);
+  v1::AddRequest wrong = add;
+  wrong.mutable_delta()->set_str("two");
+  v1::ClientFrame frame;
+  AddCall(&frame, 1, "/shoal.v1.ValueService/Add", add);
+  AddCall(&frame, 2, "/shoal.v1.DictService/Get", get);
+  AddCall(&frame, 3, "/shoal.v1.DictService/Get", missing);
+  AddCall(&frame, 4, "/shoal.v1.ValueService/Add", wrong);
+  std::string body = frame.SerializeAsString();
+  body += std::string("\x40\x01\x40\x02", 4);  // acks 1 and 2, unpacked
+  body += std::string("\xf8\x01\x2a", 3);        // field 31, unknown: a varint
+  std::string bytes;
+  AppendFramed(body, &bytes);
+  ASSERT_TRUE(socket.WriteBytes(bytes));
+
+  std::map<uint64_t, v1::Reply> replies;
+  v1::ServerFrame reply;
+  while (replies.size() < 4 && socket.Read(&reply)) {
+    for (const v1::Reply& r : reply.replies()) replies[r.call_id()] = r;
+  }
+  ASSERT_EQ(replies.size(), 4u);
+  v1::ValueReply value;
+  ASSERT_EQ(replies[1].code(), 0) << replies[1].error_message();
+  ASSERT_TRUE(value.ParseFromString(replies[1].response()));
+  EXPECT_EQ(value.value().int_(), 42);
+  ASSERT_TRUE(value.ParseFromString(replies[2].response()));
+  EXPECT_EQ(value.value().str(), "v");
+  ASSERT_TRUE(value.ParseFromString(replies[3].response()));
+  EXPECT_EQ(value.value().int_(), -1);
+  EXPECT_EQ(replies[4].error_kind(), "TypeError");
+  EXPECT_EQ(counter.get(), Value(42));
   ExpectServerServes();
 }
 
