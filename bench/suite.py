@@ -529,6 +529,21 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
                                 for i in range(first, min(n, first + 8))]
                         groups[system] += wave
                         expect(wave, "connected", 120, "connecting %s clients" % system)
+                # An untimed cell first, on every system alike: the first cell
+                # after a start pays for the first touches of the server's and
+                # the clients' memory (page faults are dear on a virtual
+                # machine), which would otherwise fall on whichever workload
+                # comes first.
+                runnable = [w for w in workloads
+                            if not (w in ONE_CLIENT and (n != 1 or transport != "tcp"))]
+                if runnable:
+                    for system in systems:
+                        if WORKLOADS[runnable[0]].get(system) is None:
+                            continue
+                        server_proc, _ = started[system]
+                        run_cell(groups[system], server_proc.pid, runnable[0],
+                                 "warmup.%s.%s.%d" % (runnable[0], transport, n),
+                                 min(0.5, seconds))
                 for workload in workloads:
                     if workload in ONE_CLIENT and (n != 1 or transport != "tcp"):
                         continue

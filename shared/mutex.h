@@ -33,6 +33,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -192,12 +193,48 @@ class ABSL_LOCKABLE Mutex {
     return true;
   }
 
+  friend class CondVar;
+
   std::shared_mutex mu_;
   // The thread holding mu_ exclusively, if any. Written only by that thread
   // with mu_ held; read by a thread comparing it with its own id, which is
   // equal only if that thread wrote it.
   std::atomic<std::thread::id> writer_{};
   std::condition_variable_any changed_;
+};
+
+// A condition variable for a Mutex held exclusively, as absl::CondVar: Wait
+// releases the mutex until a Signal (or a spurious wake-up), then holds it
+// again. Signal with the mutex held, so that no wake-up is lost.
+class CondVar {
+ public:
+  CondVar() = default;
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  void Wait(Mutex* mu) { WaitUntil(mu, std::nullopt); }
+  // Whether the deadline passed (true) rather than a signal came.
+  bool WaitWithDeadline(Mutex* mu, absl::Time deadline) {
+    const absl::Duration left = std::clamp(deadline - absl::Now(), absl::ZeroDuration(),
+                                           absl::Hours(24 * 365 * 100));
+    return WaitUntil(mu, std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(left));
+  }
+  void Signal() { cv_.notify_one(); }
+  void SignalAll() { cv_.notify_all(); }
+
+ private:
+  bool WaitUntil(Mutex* mu, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    Mutex::HeldAs held(*mu, /*exclusive=*/true);
+    // Waiting releases the mutex: wake its Await waiters as a release does.
+    mu->changed_.notify_all();
+    if (!deadline.has_value()) {
+      cv_.wait(held);
+      return false;
+    }
+    return cv_.wait_until(held, *deadline) == std::cv_status::timeout;
+  }
+
+  std::condition_variable_any cv_;
 };
 
 // Holds a Mutex exclusively for its scope.
@@ -262,12 +299,14 @@ using MutexLock = std_sync::MutexLock;
 using ReaderMutexLock = std_sync::ReaderMutexLock;
 using Condition = std_sync::Condition;
 using Notification = std_sync::Notification;
+using CondVar = std_sync::CondVar;
 #else
 using Mutex = absl::Mutex;
 using MutexLock = absl::MutexLock;
 using ReaderMutexLock = absl::ReaderMutexLock;
 using Condition = absl::Condition;
 using Notification = absl::Notification;
+using CondVar = absl::CondVar;
 #endif
 
 }  // namespace shoal

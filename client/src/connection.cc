@@ -134,6 +134,12 @@ bool PendingCalls::Take(uint64_t call_id, Call* call) {
   for (absl::flat_hash_map<uint64_t, Call>* calls : {&awaited_, &unawaited_}) {
     auto it = calls->find(call_id);
     if (it == calls->end()) continue;
+    // The room of its written bytes goes to the next call written.
+    std::string& written = it->second.written;
+    if (spare_.size() < kSpareStrings && written.capacity() <= kSpareBytes) {
+      written.clear();
+      spare_.push_back(std::move(written));
+    }
     *call = std::move(it->second);
     calls->erase(it);
     releases_.erase(call_id);
@@ -157,7 +163,12 @@ void PendingCalls::KeepWritten(uint64_t call_id, absl::string_view call) {
   for (absl::flat_hash_map<uint64_t, Call>* calls : {&awaited_, &unawaited_}) {
     auto it = calls->find(call_id);
     if (it == calls->end()) continue;
-    it->second.written.assign(call.data(), call.size());
+    std::string& written = it->second.written;
+    if (!spare_.empty()) {
+      written = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    written.assign(call.data(), call.size());
     return;
   }
 }
@@ -265,7 +276,7 @@ uint64_t Connection::Send(absl::string_view method, SerializedRequest request,
   std::string gone_kind;
   uint64_t call_id = 0;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     if (closing_ || broken_) {
       gone = GoneReasonLocked();
       gone_kind = closing_ ? "ConnectionError" : gone_kind_;
@@ -298,7 +309,7 @@ uint64_t Connection::Send(absl::string_view method, SerializedRequest request,
 
 void Connection::Await(uint64_t call_id) {
   if (orphaned()) ThrowParentsCall();
-  MutexLock lock(&mu_);
+  Locked lock(this);
   // The caller reads for the call from now on, if it did not already.
   pending_.SetAwaited(call_id, true);
   auto answered_or_free = [this, call_id]() {
@@ -316,13 +327,14 @@ void Connection::Await(uint64_t call_id) {
       ReadFrameLocked();
       continue;
     }
+    NudgeLocked();
     mu_.Await(Condition(&answered_or_free));
   }
 }
 
 void Connection::Disown(uint64_t call_id) {
   if (orphaned()) return;
-  MutexLock lock(&mu_);
+  Locked lock(this);
   pending_.SetAwaited(call_id, false);
 }
 
@@ -334,7 +346,7 @@ void Connection::WriteCalls(EncodedCalls* more) {
   EncodedCalls& calls = writing_;
   std::vector<uint64_t>& acks = writing_acks_;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     // The queued calls change places with the writer's emptied ones, so
     // that both keep their room from one frame to the next.
     calls.Swap(queued_);
@@ -346,24 +358,28 @@ void Connection::WriteCalls(EncodedCalls* more) {
     // Future after the replies before it were read must not write a frame
     // of acknowledgements each time.
     TakeReleasesLocked(&calls);
-    if (calls.count() > 0 || (more != nullptr && more->count() > 0) || AcksDue()) {
-      TakeAcksLocked(&acks);
+    if (more != nullptr) calls.TakeFrom(*more);
+    if (calls.count() > 0 || AcksDue()) TakeAcksLocked(&acks);
+    // Each call is kept for a resume from now: written, or not if the
+    // stream breaks meanwhile, it goes again on the stream that resumes
+    // the session (which takes write_mu_ first).
+    if (resumable()) {
+      for (size_t i = 0; i < calls.count(); ++i) pending_.KeepWritten(calls.id(i), calls.call(i));
     }
   }
-  if (more != nullptr) calls.TakeFrom(*more);
   if (calls.count() > 0 || !acks.empty()) {
     // A failed write means the stream is over; the reader sees its end and
     // fails these calls with the others, or writes them again once it has
     // resumed the session.
-    WriteInFrames(calls, acks, /*keep=*/true, /*beat=*/false);
+    WriteInFrames(calls, acks, /*ack_as_written=*/true, /*beat=*/false);
   }
   calls.Clear();
   acks.clear();
 }
 
-void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool keep,
-                               bool beat) {
-  keep = keep && resumable();
+void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks,
+                               bool ack_as_written, bool beat) {
+  ack_as_written = ack_as_written && resumable();
   const size_t limit = static_cast<size_t>(FrameLimit());
   size_t begin = 0;
   do {
@@ -384,22 +400,15 @@ void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>&
       body = body_;
     }
     WriteFrameLocked(body);
-    if (keep) KeepWritten(calls, begin, end);
     begin = end;
     // The replies read meanwhile are acknowledged as the frames go, so that
     // a long batch does not have the server keep them all.
-    if (keep && begin < calls.count()) {
-      MutexLock lock(&mu_);
+    if (ack_as_written && begin < calls.count()) {
+      Locked lock(this);
       TakeAcksLocked(&acks);
     }
   } while (begin < calls.count());
   if (body_.capacity() > (1 << 20)) std::string().swap(body_);
-}
-
-void Connection::KeepWritten(const EncodedCalls& calls, size_t begin, size_t end) {
-  if (begin == end) return;
-  MutexLock lock(&mu_);
-  for (size_t i = begin; i < end; ++i) pending_.KeepWritten(calls.id(i), calls.call(i));
 }
 
 void Connection::TakeAcksLocked(std::vector<uint64_t>* acks) {
@@ -422,7 +431,7 @@ int64_t Connection::FrameLimit() const {
 void Connection::QueueRelease(uint64_t id) {
   // The parent's reference is the parent's to give back.
   if (orphaned()) return;
-  MutexLock lock(&mu_);
+  Locked lock(this);
   if (closing_ || broken_) return;
   release_queue_.push_back(id);
 }
@@ -432,12 +441,13 @@ void Connection::SettleReleases() {
   // Sends every release queued before now, if another writer has not; once
   // it returns, each of them has a call id.
   WriteQueued();
-  MutexLock lock(&mu_);
+  Locked lock(this);
   const uint64_t up_to = next_call_id_ - 1;
   auto answered = [this, up_to]() {
     mu_.AssertReaderHeld();
     return ReleasesAnsweredUpTo(up_to);
   };
+  NudgeLocked();
   mu_.Await(Condition(&answered));
 }
 
@@ -448,7 +458,7 @@ void Connection::Close() {
   // Close may run inside a completion, on the thread that reads.
   bool reading_here = false;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     reading_here = ReadingHereLocked();
     close_wanted_ = true;
   }
@@ -457,7 +467,7 @@ void Connection::Close() {
   // on the stream's flow control.
   if (!reading_here) WriteQueued();
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     if (closing_) return;
     closing_ = true;
     // The server drops every reference of the session when it ends.
@@ -509,18 +519,43 @@ absl::Status Connection::end_status() const {
 }
 
 void Connection::ReadLoop() {
-  MutexLock lock(&mu_);
+  Locked lock(this);
   for (;;) {
-    mu_.Await(Condition(this, &Connection::ReaderThreadMustRead));
+    while (!ReaderThreadMustRead()) {
+      reader_parked_ = true;
+      NudgeLocked();
+      reader_cv_.Wait(&mu_);
+      reader_parked_ = false;
+    }
     if (broken_) return;
     ReadFrameLocked();
   }
+}
+
+bool Connection::FlusherWait(bool (Connection::*until)() const, absl::Time deadline) {
+  flusher_awaits_ = until;
+  bool holds = (this->*until)();
+  while (!holds) {
+    // The other waits on mu_ (a caller awaiting its reply, a resume) see
+    // what this thread changed before it waits, as a release shows them.
+    NudgeLocked();
+    if (deadline == absl::InfiniteFuture()) {
+      flusher_cv_.Wait(&mu_);
+    } else if (flusher_cv_.WaitWithDeadline(&mu_, deadline)) {
+      holds = (this->*until)();
+      break;
+    }
+    holds = (this->*until)();
+  }
+  flusher_awaits_ = nullptr;
+  return holds;
 }
 
 void Connection::ReadFrameLocked() {
   reading_ = true;
   reading_thread_ = std::this_thread::get_id();
   read_began_ = absl::Now();
+  NudgeLocked();
   mu_.Unlock();
   if (!stream_->Read(&in_)) {
     EndOfStream();
@@ -530,7 +565,7 @@ void Connection::ReadFrameLocked() {
     std::vector<std::pair<const ReplyView*, PendingCalls::Call>>& taken = taken_;
     bool closing = false;
     {
-      MutexLock lock(&mu_);
+      Locked lock(this);
       for (const ReplyView& reply : in_.replies) {
         // The server keeps each reply until it is acknowledged, that to no
         // call of ours included.
@@ -578,7 +613,7 @@ void Connection::EndOfStream() {
   }
   absl::Status status = stream_->Finish();
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     if (path_dead_) {
       // Broken off by the flusher: a path gone silent, as a failed socket.
       path_dead_ = false;
@@ -589,7 +624,7 @@ void Connection::EndOfStream() {
   }
   if (resumable() && absl::IsUnavailable(status) && Resume(status)) return;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     if (end_status_.ok()) end_status_ = std::move(status);
     broken_ = true;
     release_queue_.clear();
@@ -600,12 +635,12 @@ void Connection::EndOfStream() {
 
 bool Connection::Resume(const absl::Status& status) {
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     if (closing_ || close_wanted_) return false;
     resuming_ = true;
   }
   const bool resumed = ResumeOnNewStream(status);
-  MutexLock lock(&mu_);
+  Locked lock(this);
   resuming_ = false;
   probe_sent_ = absl::InfinitePast();
   return resumed;
@@ -632,7 +667,7 @@ bool Connection::ResumeOnNewStream(const absl::Status& status) {
       if (dead_path_.count() > 0) (*resumed)->WatchPath(dead_path_);
       std::unique_ptr<SessionStream> old = *std::move(resumed);
       {
-        MutexLock lock(&mu_);
+        Locked lock(this);
         stream_.swap(old);
       }
       writes_done_ = false;
@@ -641,7 +676,7 @@ bool Connection::ResumeOnNewStream(const absl::Status& status) {
     last = resumed.status();
     const ErrorKind kind = ErrorKindOf(last);
     if (!absl::IsUnavailable(last) && !absl::IsDeadlineExceeded(last)) {
-      MutexLock lock(&mu_);
+      Locked lock(this);
       // The break's reason (such as the server's "session ended: no
       // heartbeat ...") and the resume's answer.
       end_status_ = absl::Status(last.code(), absl::StrCat("session lost: ", status.message(),
@@ -650,7 +685,7 @@ bool Connection::ResumeOnNewStream(const absl::Status& status) {
       return false;
     }
     if (absl::Now() >= give_up) {
-      MutexLock lock(&mu_);
+      Locked lock(this);
       end_status_ = MakeError(
           ErrorKind::kSessionExpired,
           absl::StrCat("the session's connection broke (", status.message(),
@@ -665,10 +700,11 @@ bool Connection::ResumeOnNewStream(const absl::Status& status) {
     const absl::Duration pause =
         std::min(backoff * jitter(random), give_up - absl::Now());
     backoff = std::min(backoff * 2, kMaxBackoff);
-    MutexLock lock(&mu_);
+    Locked lock(this);
     auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return closing_ || close_wanted_;
     };
+    NudgeLocked();
     if (mu_.AwaitWithTimeout(Condition(&closing), std::max(pause, absl::ZeroDuration()))) {
       return false;
     }
@@ -680,11 +716,11 @@ bool Connection::ResumeOnNewStream(const absl::Status& status) {
   EncodedCalls again;
   std::vector<uint64_t> acks;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     TakeAcksLocked(&acks);
     for (const auto& [call_id, call] : pending_.Written()) again.AddEncoded(call_id, *call);
   }
-  WriteInFrames(again, acks, /*keep=*/false, /*beat=*/true);
+  WriteInFrames(again, acks, /*ack_as_written=*/false, /*beat=*/true);
   return true;
 }
 
@@ -696,18 +732,12 @@ void Connection::FlushLoop() {
     bool heartbeat = false;
     bool probe = false;
     {
-      MutexLock lock(&mu_);
+      Locked lock(this);
       absl::Time wake = heartbeat_every_ == absl::ZeroDuration()
                             ? absl::InfiniteFuture()
                             : LastWrite() + heartbeat_every_;
       if (dead_path_.count() > 0) wake = std::min(wake, absl::Now() + look_every);
-      bool work = true;
-      if (wake == absl::InfiniteFuture()) {
-        mu_.Await(Condition(this, &Connection::FlusherHasWork));
-      } else {
-        work = mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherHasWork),
-                                    wake - absl::Now());
-      }
+      const bool work = FlusherWait(&Connection::FlusherHasWork, wake);
       if (closing_ || broken_) return;
       if (!work) {
         const absl::Time now = absl::Now();
@@ -723,11 +753,11 @@ void Connection::FlushLoop() {
       if (!heartbeat && !probe && !flusher_has_calls_) {
         // Releases alone linger, so that a burst of drops goes out as one
         // message, or rides with a call made meanwhile.
-        mu_.AwaitWithTimeout(Condition(this, &Connection::FlusherMustHurry), kReleaseLinger);
+        FlusherWait(&Connection::FlusherMustHurry, absl::Now() + kReleaseLinger);
         if (closing_ || broken_) return;
       } else if (!heartbeat && !probe) {
         // Calls linger a little, so that more join them in one frame.
-        mu_.AwaitWithTimeout(Condition(this, &Connection::CallsMustGo), kCallLinger);
+        FlusherWait(&Connection::CallsMustGo, absl::Now() + kCallLinger);
         if (closing_ || broken_) return;
       }
     }
@@ -777,7 +807,7 @@ void Connection::WriteHeartbeat() {
   if (absl::Now() < LastWrite() + heartbeat_every_) return;
   std::vector<uint64_t> acks;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     TakeAcksLocked(&acks);
   }
   std::string beat;
@@ -796,7 +826,7 @@ void Connection::FailAllPending() {
   std::string reason;
   std::string kind;
   {
-    MutexLock lock(&mu_);
+    Locked lock(this);
     failed = pending_.TakeAll();
     reason = GoneReasonLocked();
     kind = closing_ ? "ConnectionError" : gone_kind_;

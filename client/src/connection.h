@@ -204,6 +204,10 @@ class PendingCalls {
   absl::flat_hash_map<uint64_t, Call> unawaited_;
   // The ids of the Release calls among unawaited_, in order.
   std::set<uint64_t> releases_;
+  // The room of written calls answered, for the next ones kept.
+  static constexpr size_t kSpareStrings = 64;
+  static constexpr size_t kSpareBytes = 4096;
+  std::vector<std::string> spare_;
 };
 
 // Opens a new stream that resumes the session, by deadline: what a
@@ -332,9 +336,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool ResumeOnNewStream(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   // Moves the acknowledgements waiting to the end of acks.
   void TakeAcksLocked(std::vector<uint64_t>* acks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Keeps calls [begin, end) of a frame just written (or that failed to
-  // be), for a resume.
-  void KeepWritten(const EncodedCalls& calls, size_t begin, size_t end) ABSL_LOCKS_EXCLUDED(mu_);
   bool resumable() const { return resume_.resumer != nullptr; }
 
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -376,11 +377,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // more (a batch's, emptied), in frames under the size limit.
   void WriteCalls(EncodedCalls* more) ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
   // Writes acks and then calls in frames under the size limit, the acks in
-  // the first. With keep, a resumable connection keeps each frame's calls
-  // for a resume, and the replies read meanwhile are acknowledged in the
-  // next frame. With beat, a frame goes even with nothing in it: a
-  // heartbeat.
-  void WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool keep, bool beat)
+  // the first. With ack_as_written, a resumable connection acknowledges the
+  // replies read meanwhile in each next frame. With beat, a frame goes even
+  // with nothing in it: a heartbeat.
+  void WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool ack_as_written,
+                     bool beat)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes one frame, its serialized ClientFrame body; false when the
   // stream is closed for writing.
@@ -407,6 +408,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool ReleasesAnsweredUpTo(uint64_t up_to) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return closing_ || broken_ || pending_.ReleasesAnsweredUpTo(up_to);
   }
+
+  // Holds mu_ for its scope, and on release wakes the reader or flusher
+  // thread if what it waits for now holds (NudgeLocked): every section that
+  // changes what they wait for is one of these.
+  class ABSL_SCOPED_LOCKABLE Locked {
+   public:
+    explicit Locked(Connection* connection) ABSL_EXCLUSIVE_LOCK_FUNCTION(connection->mu_)
+        : connection_(connection) {
+      connection_->mu_.Lock();
+    }
+    ~Locked() ABSL_UNLOCK_FUNCTION() {
+      connection_->NudgeLocked();
+      connection_->mu_.Unlock();
+    }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+   private:
+    Connection* const connection_;
+  };
+  // The reader and the flusher threads wait on condition variables, not on
+  // conditions of mu_: a thread parked on mu_ makes every release of it take
+  // Abseil's slow path, which evaluates the conditions of the waiters. This
+  // wakes each of them whose wait is over; called before mu_ is released by
+  // any section that may have changed what they wait for.
+  void NudgeLocked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (reader_parked_ && ReaderThreadMustRead()) reader_cv_.Signal();
+    if (flusher_awaits_ != nullptr && (this->*flusher_awaits_)()) flusher_cv_.Signal();
+  }
+  // The flusher's wait, until (this->*until)() holds or deadline passes;
+  // whether it holds.
+  bool FlusherWait(bool (Connection::*until)() const, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The fork generation of the process that opened the connection.
   const uint64_t born_ = ForkGeneration();
@@ -475,6 +509,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool resuming_ ABSL_GUARDED_BY(mu_) = false;
   // The flusher broke the stream off as dead: its end is UNAVAILABLE.
   bool path_dead_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Where the reader and flusher threads wait (see NudgeLocked): whether
+  // the reader is parked, and what the flusher waits for (null when it
+  // does not wait).
+  CondVar reader_cv_;
+  CondVar flusher_cv_;
+  bool reader_parked_ ABSL_GUARDED_BY(mu_) = false;
+  bool (Connection::*flusher_awaits_)() const ABSL_GUARDED_BY(mu_) = nullptr;
 
   // Notified by the reader that saw the stream end, once every pending call
   // has been failed.

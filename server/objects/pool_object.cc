@@ -300,7 +300,7 @@ absl::StatusOr<uint64_t> PoolObject::Submit(uint64_t job_id, int64_t chunksize,
   if (chunksize > 0) job.chunksize = chunksize;
   // Checked as they are added, and taken back on a refusal, so that a
   // refused submit adds nothing.
-  auto refuse = [&](size_t added, int64_t index) {
+  auto refuse = [&](size_t added, int64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (size_t j = 0; j < added; ++j) job.live.Erase(tasks[j].index);
     if (fresh || job.live.empty()) jobs_.erase(job_id);
     account_.Release(bytes);
