@@ -920,6 +920,13 @@ def md_table(header, rows):
     return "\n".join(out)
 
 
+# The workloads of one call per operation on shoal and on Redis alike: the
+# plain calls that the target against Redis is about. (The lock and the
+# queue make two calls each on both; the Event round trip makes three calls a
+# side on shoal and two on Redis, and Redis has no barrier.)
+PLAIN_CALLS = ("list_append", "dict_set", "dict_get", "value_add")
+
+
 def check_targets(cells, waiters):
     """[(target, subject, measured, met)]"""
     idx = index_cells(cells)
@@ -943,6 +950,21 @@ def check_targets(cells, waiters):
             ratio = s["ops_per_s"] / p["ops_per_s"]
             checks.append(("pipelined, 1 client: shoal >= 10x Python's sequential", w,
                            "%.1fx (Python's %s)" % (ratio, sequential), ratio >= 10.0))
+    for w in ONE_CLIENT:
+        s, r = idx.get((w, "tcp", 1, "shoal")), idx.get((w, "tcp", 1, "redis"))
+        if ONE_CLIENT[w] is not None and s and r and r["ops_per_s"]:
+            ratio = s["ops_per_s"] / r["ops_per_s"]
+            checks.append(("pipelined, 1 client: shoal >= 0.5x Redis's pipeline", w,
+                           "%.2fx" % ratio, ratio >= 0.5))
+    for transport in ("tcp", "unix"):
+        for n in (1, 8):
+            for w in PLAIN_CALLS:
+                s, r = idx.get((w, transport, n, "shoal")), idx.get((w, transport, n, "redis"))
+                if s and r and r["ops_per_s"]:
+                    ratio = s["ops_per_s"] / r["ops_per_s"]
+                    checks.append(("plain calls, 1 and 8 clients, TCP and unix: shoal >= Redis",
+                                   "%s %s %d" % (w, transport, n), "%.2fx" % ratio,
+                                   ratio >= 1.0))
     for transport in ("tcp", "unix"):
         for n in (8, 64):
             for w in WORKLOADS:

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "absl/base/attributes.h"
@@ -97,9 +98,12 @@ class WireReader {
 
 // Reads a plain value (None, bool, int, float, str, bytes) straight from its
 // serialized Value: one field, nothing else. With check_utf8, a str must be
-// valid UTF-8, as protobuf's parser wants it. False for anything else (a
-// list, a dict, a reference, an empty or odd message), left to v1::Value.
-inline bool DecodePlainValue(absl::string_view bytes, bool check_utf8, Value* out) {
+// valid UTF-8, as protobuf's parser wants it. Calls make with the arguments
+// that construct the Value (none for None), so that the caller may build it
+// in place. False for anything else (a list, a dict, a reference, an empty
+// or odd message), left to v1::Value.
+template <typename Make>
+inline bool ReadPlainValue(absl::string_view bytes, bool check_utf8, Make&& make) {
   WireReader in(bytes);
   uint32_t number = 0, type = 0;
   absl::string_view part;
@@ -108,35 +112,48 @@ inline bool DecodePlainValue(absl::string_view bytes, bool check_utf8, Value* ou
   switch (number) {
     case v1::Value::kNoneFieldNumber:
       if (type != kWireVarint) return false;
-      *out = Value();
+      make();
       return true;
     case v1::Value::kBoolFieldNumber:
       if (type != kWireVarint) return false;
-      *out = Value(scalar != 0);
+      make(scalar != 0);
       return true;
     case v1::Value::kIntFieldNumber:
       if (type != kWireVarint) return false;
-      *out = Value(static_cast<int64_t>(scalar));
+      make(static_cast<int64_t>(scalar));
       return true;
     case v1::Value::kFloatFieldNumber: {
       if (type != kWireFixed64) return false;
       double d = 0;
       std::memcpy(&d, &scalar, sizeof d);
-      *out = Value(d);
+      make(d);
       return true;
     }
     case v1::Value::kStrFieldNumber:
       if (type != kWireLengthDelimited) return false;
       if (check_utf8 && !IsValidUtf8(std::string_view(part.data(), part.size()))) return false;
-      *out = Value(std::string(part));
+      make(std::string(part));
       return true;
     case v1::Value::kBytesFieldNumber:
       if (type != kWireLengthDelimited) return false;
-      *out = Value::bytes(std::string(part));
+      make(Value::bytes(std::string(part)));
       return true;
     default:
       return false;
   }
+}
+
+// ReadPlainValue into *out.
+inline bool DecodePlainValue(absl::string_view bytes, bool check_utf8, Value* out) {
+  return ReadPlainValue(bytes, check_utf8,
+                        [out](auto&&... args) { *out = Value(std::forward<decltype(args)>(args)...); });
+}
+
+// ReadPlainValue onto the end of *out, built in place.
+inline bool AppendPlainValue(absl::string_view bytes, bool check_utf8, Value::List* out) {
+  return ReadPlainValue(bytes, check_utf8, [out](auto&&... args) {
+    out->emplace_back(std::forward<decltype(args)>(args)...);
+  });
 }
 
 // Decodes one serialized Value: a plain one (None, bool, int, float, str,
@@ -170,6 +187,16 @@ bool ForEachRecord(absl::string_view list, Take take) {
   return true;
 }
 
+// The bytes AppendVarint writes for v.
+inline size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
 inline void AppendVarint(uint64_t v, std::string* out) {
   while (v >= 0x80) {
     out->push_back(static_cast<char>((v & 0x7f) | 0x80));
@@ -183,6 +210,27 @@ inline void AppendRecord(absl::string_view bytes, std::string* out) {
   out->push_back('\x0a');
   AppendVarint(bytes.size(), out);
   out->append(bytes.data(), bytes.size());
+}
+
+// The bytes AppendPackedValue writes for a plain value (None, bool, int,
+// float, str, bytes); nullopt for any other.
+inline std::optional<size_t> PlainValueSize(const Value& value) {
+  switch (value.type()) {
+    case Value::Type::kNone:
+    case Value::Type::kBool:
+      return 2;
+    case Value::Type::kInt:
+      return 1 + VarintSize(static_cast<uint64_t>(value.as_int()));
+    case Value::Type::kFloat:
+      return 9;
+    case Value::Type::kStr:
+    case Value::Type::kBytes: {
+      const size_t n = value.is_str() ? value.as_str().size() : value.as_bytes().size();
+      return 1 + VarintSize(n) + n;
+    }
+    default:
+      return std::nullopt;
+  }
 }
 
 // Appends the serialized Value of value to out, as EncodeValueToSend would

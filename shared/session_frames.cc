@@ -9,15 +9,6 @@ namespace {
 
 bool Utf8(absl::string_view s) { return IsValidUtf8(std::string_view(s.data(), s.size())); }
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 // A repeated uint64 field's occurrence, packed (a run of varints) or not.
 bool ReadUint64s(uint32_t type, absl::string_view bytes, uint64_t scalar,
                  std::vector<uint64_t>* out) {

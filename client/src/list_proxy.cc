@@ -72,6 +72,19 @@ Future<void> ListProxy::Async::append(const Value& item) {
 }
 
 Future<void> ListProxy::Async::extend(const Value::List& items) {
+  bool refs = false;
+  for (const Value& item : items) refs = refs || item.contains_ref();
+  if (!refs) {
+    // Written straight to the wire: ItemsRequest's id, then each item.
+    detail::SerializedRequest request = detail::ObjectRequestBytes(target_);
+    std::string scratch;
+    for (const Value& item : items) {
+      detail::AppendValueField(v1::ItemsRequest::kItemsFieldNumber, item, &scratch,
+                               &request.bytes);
+    }
+    return detail::StartSerialized(target_, method::ListService::Extend, std::move(request),
+                                   KeepAlive(), NoResult);
+  }
   detail::ArenaRequest<v1::ItemsRequest> request(target_);
   KeepAlive keep_alive;
   detail::EncodeArgs(items, request->mutable_items(), &keep_alive);

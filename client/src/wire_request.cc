@@ -7,6 +7,14 @@
 namespace shoal::detail {
 
 void AppendValueField(int number, const Value& value, std::string* scratch, std::string* out) {
+  // A plain value's size is known before it is written: no copy through
+  // scratch.
+  if (std::optional<size_t> size = PlainValueSize(value)) {
+    out->push_back(WireTag(number, kWireLengthDelimited));
+    AppendVarint(*size, out);
+    (void)AppendPackedValue(value, out);  // never fails for a plain value
+    return;
+  }
   scratch->clear();
   if (absl::Status encoded = AppendPackedValue(value, scratch); !encoded.ok()) {
     throw ValueError(std::string(encoded.message()));

@@ -84,8 +84,32 @@ absl::Status ListObject::Extend(Value::List items) {
   absl::Status reserved = account_.Reserve(SumBytes(items));
   if (!reserved.ok()) return reserved;
   NoteRefs(items);
+  if (items_.empty() && items.capacity() <= 2 * items.size()) {
+    items_.swap(items);  // taken whole, not element by element
+    return absl::OkStatus();
+  }
   items_.insert(items_.end(), std::make_move_iterator(items.begin()),
                 std::make_move_iterator(items.end()));
+  return absl::OkStatus();
+}
+
+std::optional<absl::Status> ListObject::ExtendInPlace(
+    absl::FunctionRef<bool(Value::List*)> append) {
+  MutexLock lock(&mu_);
+  const size_t before = items_.size();
+  const auto take_back = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(before), items_.end());
+  };
+  if (!append(&items_)) {
+    take_back();
+    return std::nullopt;
+  }
+  const auto added = items_.begin() + static_cast<std::ptrdiff_t>(before);
+  absl::Status reserved = account_.Reserve(SumBytes(added, items_.end()));
+  if (!reserved.ok()) {
+    take_back();
+    return reserved;
+  }
   return absl::OkStatus();
 }
 

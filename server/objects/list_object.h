@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/objects/budget_account.h"
@@ -46,6 +47,12 @@ class ListObject : public Object {
   absl::Status Append(Value item);
   // lst.extend(items) and lst += items: all or nothing.
   absl::Status Extend(Value::List items);
+  // The same with the items appended by append(&items) itself, in place
+  // (no list of them made first), under the list's lock: it must append
+  // plain values only (no reference), and must not call into the server.
+  // When it returns false (an item it cannot build), what it appended is
+  // taken back and nothing is changed: the result is then nullopt.
+  std::optional<absl::Status> ExtendInPlace(absl::FunctionRef<bool(Value::List*)> append);
   // lst.insert(index, item): a negative index counts from the end; an index
   // past either end inserts at that end.
   absl::Status Insert(int64_t index, Value item);

@@ -1,5 +1,8 @@
+#include <algorithm>
+
 #include "server/objects/list_object.h"
 #include "server/transport/tables.h"
+#include "shared/packed_values.h"
 #include "shoal/v1/list.pb.h"
 
 namespace shoal::server {
@@ -32,10 +35,37 @@ std::vector<Method> Rows() {
         if (absl::Status s = StoreWireValue(c, l, parts[0], &item); !s.ok()) return s;
         return l.Append(std::move(item));
       }));
-  rows.push_back(Op<v1::ItemsRequest, EmptyReply>(
-      "Extend", [](CallContext& c, ListObject& l, const v1::ItemsRequest& r, EmptyReply&) {
-        absl::StatusOr<Value::List> items = StoreAll(c, r.items(), l);
-        return items.ok() ? l.Extend(*std::move(items)) : items.status();
+  rows.push_back(WireRow<ListObject, v1::ItemsRequest, EmptyReply>(
+      "shoal.v1.ListService", "Extend", Kind::kList,
+      [](CallContext& c, ListObject& l, absl::string_view request, EmptyReply&) {
+        std::vector<absl::string_view> parts[1];
+        if (!WireFields(request, {v1::ItemsRequest::kItemsFieldNumber}, parts)) {
+          return error::ValueError(MalformedMessage("request message"));
+        }
+        // A repeated field: each occurrence is an item of its own. Plain
+        // ones are built in place at the list's end; with any other, the
+        // items are decoded first, as values that may hold references are.
+        std::optional<absl::Status> in_place = l.ExtendInPlace([&](Value::List* out) {
+          // Room for them all at once, growing geometrically as appends do.
+          const size_t wanted = out->size() + parts[0].size();
+          if (wanted > out->capacity()) out->reserve(std::max(wanted, 2 * out->capacity()));
+          for (absl::string_view part : parts[0]) {
+            if (!AppendPlainValue(part, /*check_utf8=*/true, out)) return false;
+          }
+          return true;
+        });
+        if (in_place.has_value()) return *in_place;
+        Value::List items;
+        items.reserve(parts[0].size());
+        std::vector<absl::string_view> one(1);
+        for (absl::string_view part : parts[0]) {
+          if (AppendPlainValue(part, /*check_utf8=*/true, &items)) continue;
+          one[0] = part;
+          Value item;
+          if (absl::Status s = StoreWireValue(c, l, one, &item); !s.ok()) return s;
+          items.push_back(std::move(item));
+        }
+        return l.Extend(std::move(items));
       }));
   rows.push_back(Op<v1::InsertRequest, EmptyReply>(
       "Insert", [](CallContext& c, ListObject& l, const v1::InsertRequest& r, EmptyReply&) {

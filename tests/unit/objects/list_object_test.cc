@@ -508,6 +508,41 @@ TEST(ListObject, WritesPastTheBudgetAreLimitErrorAndChangeNothing) {
   EXPECT_EQ(budget.used(), 2 * kValueBytes + 1);
 }
 
+TEST(ListObject, ExtendInPlaceIsAllOrNothing) {
+  MemoryBudget budget(4 * kValueBytes);
+  absl::StatusOr<std::unique_ptr<ListObject>> created = ListObject::Create(&budget, L({1}));
+  ASSERT_TRUE(IsOk(created));
+  ListObject& list = **created;
+  // Appended in place, and counted.
+  std::optional<absl::Status> added = list.ExtendInPlace([](Value::List* out) {
+    out->emplace_back(int64_t{2});
+    out->emplace_back(int64_t{3});
+    return true;
+  });
+  ASSERT_TRUE(added.has_value());
+  EXPECT_TRUE(IsOk(*added));
+  EXPECT_EQ(list.Copy(), L({1, 2, 3}));
+  EXPECT_EQ(budget.used(), 3 * kValueBytes);
+  // Past the budget: LimitError, and what was appended is taken back.
+  added = list.ExtendInPlace([](Value::List* out) {
+    out->emplace_back(int64_t{4});
+    out->emplace_back(int64_t{5});
+    return true;
+  });
+  ASSERT_TRUE(added.has_value());
+  EXPECT_TRUE(IsKind(*added, ErrorKind::kLimitError));
+  EXPECT_EQ(list.Copy(), L({1, 2, 3}));
+  EXPECT_EQ(budget.used(), 3 * kValueBytes);
+  // An item the appender cannot build: nothing changes, and no result.
+  added = list.ExtendInPlace([](Value::List* out) {
+    out->emplace_back(int64_t{4});
+    return false;
+  });
+  EXPECT_FALSE(added.has_value());
+  EXPECT_EQ(list.Copy(), L({1, 2, 3}));
+  EXPECT_EQ(budget.used(), 3 * kValueBytes);
+}
+
 TEST(ListObject, RemovalsGiveBytesBack) {
   MemoryBudget budget(0);
   absl::StatusOr<std::unique_ptr<ListObject>> created =

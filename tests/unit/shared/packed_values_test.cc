@@ -48,5 +48,33 @@ TEST(PackedValuesTest, MalformedRecordsAreRefused) {
   EXPECT_FALSE(DecodePackedValue(std::string("\x3a\x05\x0a", 3)).ok());
 }
 
+// A plain value's size is known before it is written, and it is read back
+// built in place as DecodePlainValue reads it.
+TEST(PackedValuesTest, PlainValuesHaveTheSizeWrittenAndAreBuiltInPlace) {
+  const std::vector<Value> plain = {Value(),         Value(true),  Value(int64_t{-1}),
+                                    Value(int64_t{300}), Value(0.5), Value(std::string(200, 's')),
+                                    Value::bytes("b")};
+  Value::List built;
+  for (const Value& value : plain) {
+    std::string bytes;
+    ASSERT_TRUE(AppendPackedValue(value, &bytes).ok());
+    std::optional<size_t> size = PlainValueSize(value);
+    ASSERT_TRUE(size.has_value());
+    EXPECT_EQ(*size, bytes.size());
+    ASSERT_TRUE(AppendPlainValue(bytes, /*check_utf8=*/true, &built));
+    Value decoded;
+    ASSERT_TRUE(DecodePlainValue(bytes, /*check_utf8=*/true, &decoded));
+    EXPECT_EQ(decoded, built.back());
+    EXPECT_EQ(built.back(), value);
+  }
+  EXPECT_FALSE(PlainValueSize(Value(Value::List{Value(1)})).has_value());
+  // Not plain, or not UTF-8: left alone.
+  std::string list_bytes;
+  ASSERT_TRUE(AppendPackedValue(Value(Value::List{Value(1)}), &list_bytes).ok());
+  EXPECT_FALSE(AppendPlainValue(list_bytes, true, &built));
+  EXPECT_FALSE(AppendPlainValue(std::string("\x2a\x01\xff", 3), true, &built));
+  EXPECT_EQ(built.size(), plain.size());
+}
+
 }  // namespace
 }  // namespace shoal
