@@ -26,48 +26,54 @@ bool ReadUint64s(uint32_t type, absl::string_view bytes, uint64_t scalar,
   return true;
 }
 
-bool ReadCall(absl::string_view bytes, CallView* call) {
-  WireReader in(bytes);
+// Calls take(number, type, bytes, scalar) for each field of a message; false
+// when the message is malformed or take refuses a field.
+template <typename Take>
+bool ForEachField(absl::string_view message, Take take) {
+  WireReader in(message);
   while (!in.done()) {
     uint32_t number = 0, type = 0;
     absl::string_view part;
     uint64_t scalar = 0;
-    if (!in.Field(&number, &type, &part, &scalar)) return false;
-    if (number == 1 && type == kWireVarint) {
-      call->call_id = scalar;
-    } else if (number == 2 && type == kWireLengthDelimited) {
-      if (!Utf8(part)) return false;
-      call->method = part;
-    } else if (number == 3 && type == kWireLengthDelimited) {
-      call->request = part;
-    } else {
+    if (!in.Field(&number, &type, &part, &scalar) || !take(number, type, part, scalar)) {
       return false;
     }
   }
   return true;
 }
 
+bool ReadCall(absl::string_view bytes, CallView* call) {
+  return ForEachField(bytes, [call](uint32_t number, uint32_t type, absl::string_view part,
+                                    uint64_t scalar) {
+    if (number == 1 && type == kWireVarint) {
+      call->call_id = scalar;
+    } else if (number == 2 && type == kWireLengthDelimited && Utf8(part)) {
+      call->method = part;
+    } else if (number == 3 && type == kWireLengthDelimited) {
+      call->request = part;
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
 bool ReadReply(absl::string_view bytes, ReplyView* reply) {
-  WireReader in(bytes);
-  while (!in.done()) {
-    uint32_t number = 0, type = 0;
-    absl::string_view part;
-    uint64_t scalar = 0;
-    if (!in.Field(&number, &type, &part, &scalar)) return false;
+  return ForEachField(bytes, [reply](uint32_t number, uint32_t type, absl::string_view part,
+                                     uint64_t scalar) {
     if (number == 1 && type == kWireVarint) {
       reply->call_id = scalar;
     } else if (number == 2 && type == kWireLengthDelimited) {
       reply->response = part;
     } else if (number == 3 && type == kWireVarint) {
       reply->code = static_cast<int32_t>(static_cast<uint32_t>(scalar));
-    } else if ((number == 4 || number == 5) && type == kWireLengthDelimited) {
-      if (!Utf8(part)) return false;
+    } else if ((number == 4 || number == 5) && type == kWireLengthDelimited && Utf8(part)) {
       (number == 4 ? reply->error_kind : reply->error_message) = part;
     } else {
       return false;
     }
-  }
-  return true;
+    return true;
+  });
 }
 
 void AppendField(uint32_t number, absl::string_view bytes, std::string* out) {
@@ -80,42 +86,34 @@ void AppendField(uint32_t number, absl::string_view bytes, std::string* out) {
 
 bool ReadClientFrame(absl::string_view bytes, ClientFrameView* view) {
   view->Clear();
-  WireReader in(bytes);
-  while (!in.done()) {
-    uint32_t number = 0, type = 0;
-    absl::string_view part;
-    uint64_t scalar = 0;
-    if (!in.Field(&number, &type, &part, &scalar)) return false;
+  return ForEachField(bytes, [view](uint32_t number, uint32_t type, absl::string_view part,
+                                    uint64_t scalar) {
     switch (number) {
       case 1:
         if (type != kWireLengthDelimited) return false;
         view->calls.emplace_back();
-        if (!ReadCall(part, &view->calls.back())) return false;
-        break;
+        return ReadCall(part, &view->calls.back());
       case 2:
-        if (!ReadUint64s(type, part, scalar, &view->cancels)) return false;
-        break;
+        return ReadUint64s(type, part, scalar, &view->cancels);
       case 3:
         if (type != kWireLengthDelimited || !Utf8(part)) return false;
         view->token = part;
-        break;
+        return true;
       case 4:
         if (type != kWireVarint) return false;
         view->close = scalar != 0;
-        break;
+        return true;
       case 7:
         if (type != kWireVarint) return false;
         view->heartbeat = scalar != 0;
-        break;
+        return true;
       case 8:
-        if (!ReadUint64s(type, part, scalar, &view->acks)) return false;
-        break;
+        return ReadUint64s(type, part, scalar, &view->acks);
       default:
         // The login's messages (5, 6) and anything unknown: the parser's.
         return false;
     }
-  }
-  return true;
+  });
 }
 
 void ViewOf(const v1::ClientFrame& frame, ClientFrameView* view) {
@@ -135,16 +133,12 @@ void ViewOf(const v1::ClientFrame& frame, ClientFrameView* view) {
 
 bool ReadServerFrame(absl::string_view bytes, ServerFrameView* view) {
   view->Clear();
-  WireReader in(bytes);
-  while (!in.done()) {
-    uint32_t number = 0, type = 0;
-    absl::string_view part;
-    if (!in.Field(&number, &type, &part)) return false;
+  return ForEachField(bytes, [view](uint32_t number, uint32_t type, absl::string_view part,
+                                    uint64_t) {
     if (number != 1 || type != kWireLengthDelimited) return false;
     view->replies.emplace_back();
-    if (!ReadReply(part, &view->replies.back())) return false;
-  }
-  return true;
+    return ReadReply(part, &view->replies.back());
+  });
 }
 
 void ViewOf(const v1::ServerFrame& frame, ServerFrameView* view) {

@@ -263,6 +263,23 @@ absl::Status ReadWireValue(const CallContext& context,
 // CallContext::Give gives it.
 std::string ValueReplyBytes(const CallContext& context, const Value& value);
 
+namespace dispatch_internal {
+
+// Runs answer on the object of class Obj a request read from the wire names
+// (FindNamedInWire), or replies with why there is none.
+template <typename Obj, typename Answer>
+void WithNamedInWire(CallContext& context, absl::string_view bytes, Kind kind, ReplyFn& reply,
+                     Answer answer) {
+  absl::StatusOr<std::shared_ptr<Object>> object = FindNamedInWire(context, bytes, kind);
+  if (!object.ok()) {
+    reply(object.status(), std::string());
+    return;
+  }
+  answer(static_cast<Obj&>(**object));
+}
+
+}  // namespace dispatch_internal
+
 // A row on one object of class Obj that reads its request (of type Req) from
 // the wire itself and answers with one value (a ValueReply), written to the
 // wire itself: the rows of the plain calls that return a value.
@@ -272,17 +289,14 @@ Method WireValueRow(absl::string_view service, absl::string_view name, Kind kind
   Method method = dispatch_internal::Unfilled<Req, v1::ValueReply>(service, name);
   method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                              ReplyFn reply) {
-    absl::StatusOr<std::shared_ptr<Object>> object = FindNamedInWire(context, bytes, kind);
-    if (!object.ok()) {
-      reply(object.status(), std::string());
-      return;
-    }
-    absl::StatusOr<Value> value = fn(context, static_cast<Obj&>(**object), bytes);
-    if (!value.ok()) {
-      reply(value.status(), std::string());
-      return;
-    }
-    reply(absl::OkStatus(), ValueReplyBytes(context, *value));
+    dispatch_internal::WithNamedInWire<Obj>(context, bytes, kind, reply, [&](Obj& object) {
+      absl::StatusOr<Value> value = fn(context, object, bytes);
+      if (!value.ok()) {
+        reply(value.status(), std::string());
+      } else {
+        reply(absl::OkStatus(), ValueReplyBytes(context, *value));
+      }
+    });
   };
   return method;
 }
@@ -296,18 +310,15 @@ Method WireRow(absl::string_view service, absl::string_view name, Kind kind,
   Method method = dispatch_internal::Unfilled<Req, Resp>(service, name);
   method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                              ReplyFn reply) {
-    absl::StatusOr<std::shared_ptr<Object>> object = FindNamedInWire(context, bytes, kind);
-    if (!object.ok()) {
-      reply(object.status(), std::string());
-      return;
-    }
-    Resp response;
-    absl::Status status = fn(context, static_cast<Obj&>(**object), bytes, response);
-    if (!status.ok()) {
-      reply(std::move(status), std::string());
-      return;
-    }
-    reply(absl::OkStatus(), response.SerializeAsString());
+    dispatch_internal::WithNamedInWire<Obj>(context, bytes, kind, reply, [&](Obj& object) {
+      Resp response;
+      absl::Status status = fn(context, object, bytes, response);
+      if (!status.ok()) {
+        reply(std::move(status), std::string());
+      } else {
+        reply(absl::OkStatus(), response.SerializeAsString());
+      }
+    });
   };
   return method;
 }
