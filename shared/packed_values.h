@@ -55,8 +55,11 @@ class WireReader {
   // varint's or fixed one's value (in *scalar when not null).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Field(uint32_t* number, uint32_t* type,
                                           absl::string_view* bytes, uint64_t* scalar = nullptr) {
+    // Tags and lengths take at most 5 bytes, as protobuf's parser wants.
+    const char* tag_at = p_;
     uint64_t tag = 0;
-    if (!Varint(&tag) || (tag >> 3) == 0 || (tag >> 3) > std::numeric_limits<uint32_t>::max()) {
+    if (!Varint(&tag) || p_ - tag_at > 5 || (tag >> 3) == 0 ||
+        (tag >> 3) > std::numeric_limits<uint32_t>::max()) {
       return false;
     }
     *number = static_cast<uint32_t>(tag >> 3);
@@ -72,11 +75,15 @@ class WireReader {
       case 5:
         if (!Fixed(4, &n)) return false;
         break;
-      case 2:
-        if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
+      case 2: {
+        const char* length_at = p_;
+        if (!Varint(&n) || p_ - length_at > 5 || n > static_cast<uint64_t>(end_ - p_)) {
+          return false;
+        }
         *bytes = absl::string_view(p_, static_cast<size_t>(n));
         p_ += n;
         return true;
+      }
       default:
         return false;
     }

@@ -383,23 +383,31 @@ void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>&
   const size_t limit = static_cast<size_t>(FrameLimit());
   size_t begin = 0;
   do {
-    // The calls [begin, end) go in this frame: as many as fit beside the
-    // acknowledgements, one at least.
-    const size_t room = limit - std::min(limit / 2, 16 + 10 * acks.size());
+    // The calls [begin, end) go in this frame: as many as fit, one at least.
     const size_t base = calls.end_of(begin);
     size_t end = begin;
-    while (end < calls.count() && (end == begin || calls.end_of(end + 1) - base <= room)) ++end;
+    while (end < calls.count() && (end == begin || calls.end_of(end + 1) - base <= limit)) ++end;
     const absl::string_view run =
         absl::string_view(calls.bytes()).substr(base, calls.end_of(end) - base);
+    body_.clear();
+    AppendAcks(acks, &body_);
     absl::string_view body = run;
-    if (!acks.empty() || (beat && run.empty())) {
-      body_.assign(run.data(), run.size());
-      AppendAcks(acks, &body_);
+    if (!acks.empty() && run.size() + body_.size() > limit) {
+      // The acknowledgements would push the frame past the limit: they go
+      // in a frame of their own first.
+      if (!WriteAcksLocked(acks, body_)) return;
+    } else if (!acks.empty() || (beat && run.empty())) {
+      body_.append(run.data(), run.size());
       if (body_.empty()) AppendFlag(v1::ClientFrame::kHeartbeatFieldNumber, &body_);
-      acks.clear();
       body = body_;
     }
-    WriteFrameLocked(body);
+    if (!WriteFrameLocked(body)) {
+      // The stream is over: the calls go again once the session resumes
+      // (they are kept), and so do the acknowledgements.
+      RequeueAcks(acks);
+      return;
+    }
+    acks.clear();
     begin = end;
     // The replies read meanwhile are acknowledged as the frames go, so that
     // a long batch does not have the server keep them all.
@@ -409,6 +417,22 @@ void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>&
     }
   } while (begin < calls.count());
   if (body_.capacity() > (1 << 20)) std::string().swap(body_);
+}
+
+bool Connection::WriteAcksLocked(std::vector<uint64_t>& acks, absl::string_view body) {
+  if (!WriteFrameLocked(body)) {
+    RequeueAcks(acks);
+    return false;
+  }
+  acks.clear();
+  return true;
+}
+
+void Connection::RequeueAcks(std::vector<uint64_t>& acks) {
+  if (acks.empty()) return;
+  Locked lock(this);
+  acks_.insert(acks_.begin(), acks.begin(), acks.end());
+  acks.clear();
 }
 
 void Connection::TakeAcksLocked(std::vector<uint64_t>* acks) {
@@ -813,10 +837,12 @@ void Connection::WriteHeartbeat() {
   std::string beat;
   AppendFlag(v1::ClientFrame::kHeartbeatFieldNumber, &beat);
   AppendAcks(acks, &beat);
-  // A stream that has ended takes none; its reader sees the end. The next
+  // A stream that has ended takes none; its reader sees the end, and the
+  // acknowledgements wait for the stream that resumes the session. The next
   // heartbeat is due an interval from now either way, so that the flusher
   // does not spin on a stream that refuses them.
   if (!WriteFrameLocked(beat)) {
+    RequeueAcks(acks);
     last_write_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
   }
 }

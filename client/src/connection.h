@@ -383,6 +383,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool ack_as_written,
                      bool beat)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes a frame of acknowledgements alone (body); on failure puts them
+  // back (RequeueAcks) and returns false.
+  bool WriteAcksLocked(std::vector<uint64_t>& acks, absl::string_view body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Puts acknowledgements that did not go out back before those waiting,
+  // for the next frame (on a resumed stream, its first).
+  void RequeueAcks(std::vector<uint64_t>& acks) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes one frame, its serialized ClientFrame body; false when the
   // stream is closed for writing.
   bool WriteFrameLocked(absl::string_view body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -419,6 +426,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       connection_->mu_.Lock();
     }
     ~Locked() ABSL_UNLOCK_FUNCTION() {
+      connection_->mu_.AssertHeld();
       connection_->NudgeLocked();
       connection_->mu_.Unlock();
     }
@@ -433,7 +441,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Abseil's slow path, which evaluates the conditions of the waiters. This
   // wakes each of them whose wait is over; called before mu_ is released by
   // any section that may have changed what they wait for.
-  void NudgeLocked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  void NudgeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reader_parked_ && ReaderThreadMustRead()) reader_cv_.Signal();
     if (flusher_awaits_ != nullptr && (this->*flusher_awaits_)()) flusher_cv_.Signal();
   }

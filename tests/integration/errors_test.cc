@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <vector>
 
 #include "integration/fixture.h"
 #include "integration/raw_client.h"
@@ -161,6 +162,25 @@ TEST_F(LimitsTest, ByteLimitIsLimitErrorAndStoresNothing) {
   l.clear();
   l.append(std::string(50000, 'z'));  // room again once cleared
   EXPECT_EQ(l.len(), 1u);
+}
+
+// Replies read and not yet acknowledged ride with the next call; a call
+// near the message limit must not be pushed past it by them: they go in a
+// frame of their own, and the session goes on.
+TEST_F(LimitsTest, AcknowledgementsNeverPushACallPastTheMessageLimit) {
+  ServerProcess server({"--max-message-bytes=65536"});
+  Manager m = Manager::connect(server.address(), AuthKey::from_file(server.authkey_file()));
+  ListProxy l = m.list();
+  // 800 replies read: 800 acknowledgements wait (a frame of them alone goes
+  // at 1,024), some 2.4 KB of them.
+  std::vector<Future<void>> appended;
+  for (int i = 0; i < 800; ++i) appended.push_back(l.async().append(i));
+  for (Future<void>& f : appended) f.get();
+  // A call 1 KiB under the limit, which is as large as the client sends.
+  l.append(std::string(65536 - 1100, 'x'));
+  EXPECT_EQ(l.len(), 801u);
+  l.append("after");
+  EXPECT_EQ(l.len(), 802u);
 }
 
 TEST_F(LimitsTest, OversizedMessageIsRefused) {

@@ -81,6 +81,25 @@ TEST(SessionFramesTest, WhatTheReaderDoesNotKnowIsLeftToTheParser) {
   EXPECT_FALSE(ReadClientFrame(whole.substr(0, whole.size() / 2), &quick));
 }
 
+// protobuf's parser refuses a tag or a length written in more than 5
+// bytes, however small its value: so does the quick reader.
+TEST(SessionFramesTest, OverlongTagsAndLengthsAreRefusedAsProtobufRefusesThem) {
+  // Field 1 (calls), length-delimited, its tag in 6 bytes; an empty call.
+  const std::string long_tag("\x8a\x80\x80\x80\x80\x00\x00", 7);
+  // The same with its length in 6 bytes.
+  const std::string long_length("\x0a\x80\x80\x80\x80\x80\x00", 7);
+  ClientFrameView quick;
+  v1::ClientFrame parsed;
+  for (const std::string& bytes : {long_tag, long_length}) {
+    EXPECT_FALSE(ReadClientFrame(bytes, &quick));
+    EXPECT_FALSE(parsed.ParseFromString(bytes));
+  }
+  // Five bytes are taken by both.
+  const std::string five("\x8a\x80\x80\x80\x00\x00", 6);
+  EXPECT_TRUE(ReadClientFrame(five, &quick));
+  EXPECT_TRUE(parsed.ParseFromString(five));
+}
+
 TEST(SessionFramesTest, ViewOfAParsedFrameMatchesTheReader) {
   const v1::ClientFrame frame = AFrame();
   ClientFrameView quick, viewed;
