@@ -395,7 +395,10 @@ void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>&
     if (!acks.empty() && run.size() + body_.size() > limit) {
       // The acknowledgements would push the frame past the limit: they go
       // in a frame of their own first.
-      if (!WriteAcksLocked(acks, body_)) return;
+      if (!WriteFrameLocked(body_)) {
+        RequeueAcks(acks);
+        return;
+      }
     } else if (!acks.empty() || (beat && run.empty())) {
       body_.append(run.data(), run.size());
       if (body_.empty()) AppendFlag(v1::ClientFrame::kHeartbeatFieldNumber, &body_);
@@ -417,15 +420,6 @@ void Connection::WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>&
     }
   } while (begin < calls.count());
   if (body_.capacity() > (1 << 20)) std::string().swap(body_);
-}
-
-bool Connection::WriteAcksLocked(std::vector<uint64_t>& acks, absl::string_view body) {
-  if (!WriteFrameLocked(body)) {
-    RequeueAcks(acks);
-    return false;
-  }
-  acks.clear();
-  return true;
 }
 
 void Connection::RequeueAcks(std::vector<uint64_t>& acks) {

@@ -383,10 +383,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteInFrames(const EncodedCalls& calls, std::vector<uint64_t>& acks, bool ack_as_written,
                      bool beat)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(mu_);
-  // Writes a frame of acknowledgements alone (body); on failure puts them
-  // back (RequeueAcks) and returns false.
-  bool WriteAcksLocked(std::vector<uint64_t>& acks, absl::string_view body)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Puts acknowledgements that did not go out back before those waiting,
   // for the next frame (on a resumed stream, its first).
   void RequeueAcks(std::vector<uint64_t>& acks) ABSL_LOCKS_EXCLUDED(mu_);

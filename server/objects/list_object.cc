@@ -84,10 +84,6 @@ absl::Status ListObject::Extend(Value::List items) {
   absl::Status reserved = account_.Reserve(SumBytes(items));
   if (!reserved.ok()) return reserved;
   NoteRefs(items);
-  if (items_.empty() && items.capacity() <= 2 * items.size()) {
-    items_.swap(items);  // taken whole, not element by element
-    return absl::OkStatus();
-  }
   items_.insert(items_.end(), std::make_move_iterator(items.begin()),
                 std::make_move_iterator(items.end()));
   return absl::OkStatus();

@@ -15,8 +15,6 @@ Method Op(absl::string_view name,
                                           std::move(fn));
 }
 
-absl::Status Malformed() { return error::ValueError(MalformedMessage("request message")); }
-
 // The entries of an UpdateRequest (field 3, each an Entry: key 1, value 2),
 // read from its wire form.
 absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, DictObject& d,
@@ -29,12 +27,12 @@ absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, D
   while (!in.done()) {
     uint32_t number = 0, type = 0;
     absl::string_view entry;
-    if (!in.Field(&number, &type, &entry)) return Malformed();
+    if (!in.Field(&number, &type, &entry)) return MalformedRequest();
     if (number != 3) continue;
-    if (type != kWireLengthDelimited) return Malformed();
+    if (type != kWireLengthDelimited) return MalformedRequest();
     parts[0].clear();
     parts[1].clear();
-    if (!WireFields(entry, {1, 2}, parts)) return Malformed();
+    if (!WireFields(entry, {1, 2}, parts)) return MalformedRequest();
     // Decoded where they are kept.
     auto& [key, value] = entries.emplace_back();
     if (absl::Status s = StoreWireValue(c, d, parts[0], &key); !s.ok()) return s;
@@ -65,7 +63,7 @@ std::vector<Method> Rows() {
         std::vector<absl::string_view> parts[2];
         if (!WireFields(request, {GetRequest::kKeyFieldNumber, GetRequest::kDefaultFieldNumber},
                         parts)) {
-          return Malformed();
+          return MalformedRequest();
         }
         Value key, fallback;
         if (absl::Status read = ReadWireValue(c, parts[0], &key); !read.ok()) return read;
@@ -77,7 +75,7 @@ std::vector<Method> Rows() {
       "shoal.v1.DictService", "SetItem", Kind::kDict,
       [](CallContext& c, DictObject& d, absl::string_view request, EmptyReply&) {
         std::vector<absl::string_view> parts[2];
-        if (!WireFields(request, {3, 4}, parts)) return Malformed();
+        if (!WireFields(request, {3, 4}, parts)) return MalformedRequest();
         Value key, value;
         if (absl::Status s = StoreWireValue(c, d, parts[0], &key); !s.ok()) return s;
         if (absl::Status s = StoreWireValue(c, d, parts[1], &value); !s.ok()) return s;

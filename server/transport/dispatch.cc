@@ -114,13 +114,13 @@ absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& conte
     absl::string_view part;
     uint64_t scalar = 0;
     if (!in.Field(&number, &type, &part, &scalar)) {
-      return error::ValueError(MalformedMessage("request message"));
+      return MalformedRequest();
     }
     // Later occurrences win, as protobuf's parser has it.
     if (number == 1 && type == kWireVarint) id = scalar;
     if (number == 2 && type == kWireLengthDelimited) {
       if (!IsValidUtf8(std::string_view(part.data(), part.size()))) {
-        return error::ValueError(MalformedMessage("request message"));
+        return MalformedRequest();
       }
       name.assign(part.data(), part.size());
     }
@@ -169,7 +169,7 @@ absl::Status DecodeWireValue(const std::vector<absl::string_view>& parts, Decode
   }
   v1::Value wire;
   if (!ParseCarryingValues(bytes, &wire)) {
-    return error::ValueError(MalformedMessage("request message"));
+    return MalformedRequest();
   }
   absl::StatusOr<Value> decoded = decode(wire);
   if (!decoded.ok()) return decoded.status();

@@ -83,6 +83,11 @@ class CallContext {
   CallControl* control_;
 };
 
+// What a request that does not parse is answered with.
+inline absl::Status MalformedRequest() {
+  return error::ValueError(MalformedMessage("request message"));
+}
+
 // Completes a call: with an error, or OK and the serialized response.
 using ReplyFn = absl::AnyInvocable<void(absl::Status, std::string)>;
 
@@ -151,7 +156,7 @@ Method MakeMethod(absl::string_view service, absl::string_view name,
     StackArena arena;
     Req& request = *arena.Create<Req>();
     if (!ParseCarryingValues(bytes, &request)) {
-      reply(error::ValueError(MalformedMessage("request message")), std::string());
+      reply(MalformedRequest(), std::string());
       return;
     }
     Resp& response = *arena.Create<Resp>();
@@ -195,7 +200,7 @@ Method WaitingRow(
                                              ReplyFn reply) {
     Req request;
     if (!ParseCarryingValues(bytes, &request)) {
-      reply(error::ValueError(MalformedMessage("request message")), std::string());
+      reply(MalformedRequest(), std::string());
       return;
     }
     absl::StatusOr<std::shared_ptr<Object>> object =

@@ -29,7 +29,7 @@ std::vector<Method> Rows() {
       [](CallContext& c, ListObject& l, absl::string_view request, EmptyReply&) {
         std::vector<absl::string_view> parts[1];
         if (!WireFields(request, {3}, parts)) {
-          return error::ValueError(MalformedMessage("request message"));
+          return MalformedRequest();
         }
         Value item;
         if (absl::Status s = StoreWireValue(c, l, parts[0], &item); !s.ok()) return s;
@@ -40,7 +40,7 @@ std::vector<Method> Rows() {
       [](CallContext& c, ListObject& l, absl::string_view request, EmptyReply&) {
         std::vector<absl::string_view> parts[1];
         if (!WireFields(request, {v1::ItemsRequest::kItemsFieldNumber}, parts)) {
-          return error::ValueError(MalformedMessage("request message"));
+          return MalformedRequest();
         }
         // A repeated field: each occurrence is an item of its own. Plain
         // ones are built in place at the list's end; with any other, the
@@ -59,11 +59,10 @@ std::vector<Method> Rows() {
         items.reserve(parts[0].size());
         std::vector<absl::string_view> one(1);
         for (absl::string_view part : parts[0]) {
-          if (AppendPlainValue(part, /*check_utf8=*/true, &items)) continue;
           one[0] = part;
-          Value item;
-          if (absl::Status s = StoreWireValue(c, l, one, &item); !s.ok()) return s;
-          items.push_back(std::move(item));
+          if (absl::Status s = StoreWireValue(c, l, one, &items.emplace_back()); !s.ok()) {
+            return s;
+          }
         }
         return l.Extend(std::move(items));
       }));

@@ -31,7 +31,7 @@ std::vector<Method> Rows() {
       [](CallContext& c, ValueObject& v, absl::string_view request) -> absl::StatusOr<Value> {
         std::vector<absl::string_view> delta_parts[1];
         if (!WireFields(request, {v1::AddRequest::kDeltaFieldNumber}, delta_parts)) {
-          return error::ValueError(MalformedMessage("request message"));
+          return MalformedRequest();
         }
         Value delta;
         if (absl::Status read = ReadWireValue(c, delta_parts[0], &delta); !read.ok()) return read;
