@@ -52,6 +52,11 @@ inline bool PlainValueOfReply(absl::string_view response, Value* out) {
          DecodePlainValue(value, /*check_utf8=*/true, out);
 }
 
+// The conversions of replies that hold no references: none, and the whole
+// reply message.
+inline constexpr auto NoResult = [](ClientSession&, v1::EmptyReply&) {};
+inline constexpr auto WholeReply = [](ClientSession&, auto& reply) { return std::move(reply); };
+
 // Starts a call of method on session, its request a message of M's request
 // type or its wire form (SerializedRequest); keep_alive is held until the
 // reply.
@@ -72,6 +77,14 @@ auto StartRequest(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, 
       if (outcome.code != absl::StatusCode::kOk) {
         slot->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
         return;
+      }
+      if constexpr (std::is_same_v<Convert, std::decay_t<decltype(NoResult)>>) {
+        // An empty reply, the commonest, needs no parser.
+        if (outcome.response.empty()) {
+          if (weak.expired()) throw ConnectionError("session closed");
+          slot->set_value();
+          return;
+        }
       }
       if constexpr (std::is_same_v<Convert, Value (*)(ClientSession&, v1::ValueReply&)>) {
         // The commonest reply, a plain value, is read in place.
@@ -140,11 +153,6 @@ auto Start(const AsyncTarget& target, const M& method, const typename M::Request
   return Start(target.handle->session(), target.outbox, method, request, std::move(keep_alive),
                std::move(convert));
 }
-
-// The conversions of replies that hold no references: none, and the whole
-// reply message.
-inline constexpr auto NoResult = [](ClientSession&, v1::EmptyReply&) {};
-inline constexpr auto WholeReply = [](ClientSession&, auto& reply) { return std::move(reply); };
 
 // A request message aimed at the target's object.
 template <class Request>

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -135,6 +136,17 @@ class Dispatcher {
   absl::flat_hash_map<std::string, const Method*> by_path_;
 };
 
+// A response's wire form: an EmptyReply, which has no fields, is none, and
+// skips the serializer.
+template <typename Resp>
+std::string ResponseBytes(const Resp& response) {
+  if constexpr (std::is_same_v<Resp, v1::EmptyReply>) {
+    return std::string();
+  } else {
+    return response.SerializeAsString();
+  }
+}
+
 namespace dispatch_internal {
 
 // A row's path and message types, its invoke left to fill.
@@ -165,7 +177,7 @@ Method MakeMethod(absl::string_view service, absl::string_view name,
       reply(std::move(status), std::string());
       return;
     }
-    reply(absl::OkStatus(), response.SerializeAsString());
+    reply(absl::OkStatus(), ResponseBytes(response));
   };
   return method;
 }
@@ -181,7 +193,7 @@ class Responder {
   explicit Responder(ReplyFn reply) : reply_(std::move(reply)) {}
   void operator()(const absl::Status& status) { reply_(status, std::string()); }
   void operator()(const Resp& response) {
-    reply_(absl::OkStatus(), response.SerializeAsString());
+    reply_(absl::OkStatus(), ResponseBytes(response));
   }
 
  private:
@@ -321,7 +333,7 @@ Method WireRow(absl::string_view service, absl::string_view name, Kind kind,
       if (!status.ok()) {
         reply(std::move(status), std::string());
       } else {
-        reply(absl::OkStatus(), response.SerializeAsString());
+        reply(absl::OkStatus(), ResponseBytes(response));
       }
     });
   };
