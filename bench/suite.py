@@ -494,6 +494,7 @@ def run_cell(clients, server_pid, workload, prefix, seconds):
     span = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     hist = merge_hist(results)
     return {
+        "hist": hist,
         "ops": ops,
         "seconds": span,
         "ops_per_s": ops / span if span > 0 and ops else 0.0,
@@ -507,7 +508,62 @@ def run_cell(clients, server_pid, workload, prefix, seconds):
     }
 
 
-def run_transport(servers, transport, client_counts, workloads, seconds, systems, log):
+def set_affinity(pid, cpus):
+    """Every thread of process pid to run on cpus only (threads it starts
+    later inherit it); False when the process is gone."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return True
+
+
+def one_client_placement():
+    """(server's cpus, client's cpus) for the one-client cells: two different
+    cores, or None on a one-core machine. A lone client's calls are a ping-pong
+    between two processes, and where the scheduler puts them decides their
+    speed: on one core a call costs about a third less than across two (no
+    wake-up of an idle core). Left to the scheduler, each cell is a draw
+    between the two, and a system that drew the same core looked a third
+    faster; pinned, every system gets the same placement, the one of a
+    server and its clients on different cores or hosts."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, {cpus[1]}
+
+
+def combine_rounds(rounds):
+    """One system's cell from its rounds (run_cell's results): throughput is
+    the median round's, so that a round the machine's load slowed or sped
+    does not decide it; latency percentiles are over every operation of every
+    round; CPU per operation over all the rounds' operations."""
+    ops = sum(r["ops"] for r in rounds)
+    hist = merge_hist([{"hist": r["hist"]} for r in rounds])
+    server_cpu = sum(r["server_cpu_s"] for r in rounds)
+    client_cpu = sum((r["client_cpu_us_per_op"] or 0) * r["ops"] for r in rounds)
+    rates = sorted(r["ops_per_s"] for r in rounds)
+    middle = len(rates) // 2
+    median = rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
+    return {
+        "ops": ops,
+        "seconds": sum(r["seconds"] for r in rounds),
+        "ops_per_s": median,
+        "rounds_ops_per_s": [r["ops_per_s"] for r in rounds],
+        "p50_us": percentile_us(hist, 0.50),
+        "p99_us": percentile_us(hist, 0.99),
+        "server_cpu_s": server_cpu,
+        "server_cpu_us_per_op": server_cpu * 1e6 / ops if ops else None,
+        "client_cpu_us_per_op": client_cpu / ops if ops else None,
+    }
+
+
+def run_transport(servers, transport, client_counts, workloads, seconds, rounds, systems, log):
     cells = []
     started = {}
     try:
@@ -529,6 +585,12 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
                                 for i in range(first, min(n, first + 8))]
                         groups[system] += wave
                         expect(wave, "connected", 120, "connecting %s clients" % system)
+                placement = one_client_placement() if n == 1 else None
+                if placement is not None:
+                    for system in systems:
+                        set_affinity(started[system][0].pid, placement[0])
+                        for c in groups[system]:
+                            set_affinity(c.pid, placement[1])
                 # An untimed cell first, on every system alike: the first cell
                 # after a start pays for the first touches of the server's and
                 # the clients' memory (page faults are dear on a virtual
@@ -547,12 +609,19 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
                 for workload in workloads:
                     if workload in ONE_CLIENT and (n != 1 or transport != "tcp"):
                         continue
-                    for system in systems:
-                        if WORKLOADS[workload].get(system) is None:
-                            continue
-                        prefix = "%s.%s.%d" % (workload, transport, n)
-                        server_proc, _ = started[system]
-                        cell = run_cell(groups[system], server_proc.pid, workload, prefix, seconds)
+                    measured = [s for s in systems if WORKLOADS[workload].get(s) is not None]
+                    # The systems take turns round by round, in an order that
+                    # turns around each round (A B C, C B A, A B C...), so
+                    # that a drift of the machine's load falls on all alike.
+                    parts = {system: [] for system in measured}
+                    for r in range(rounds):
+                        for system in (measured if r % 2 == 0 else measured[::-1]):
+                            prefix = "%s.%s.%d.%d" % (workload, transport, n, r)
+                            server_proc, _ = started[system]
+                            parts[system].append(run_cell(groups[system], server_proc.pid,
+                                                          workload, prefix, seconds))
+                    for system in measured:
+                        cell = combine_rounds(parts[system])
                         cell.update(workload=workload, system=system, transport=transport,
                                     clients=n)
                         cells.append(cell)
@@ -566,6 +635,10 @@ def run_transport(servers, transport, client_counts, workloads, seconds, systems
                 for group in groups.values():
                     for c in group:
                         c.close_gracefully()
+                if n == 1:
+                    everywhere = os.sched_getaffinity(0)
+                    for system in started:
+                        set_affinity(started[system][0].pid, everywhere)
     finally:
         for p, _ in started.values():
             p.stop()
@@ -592,6 +665,7 @@ def run_tls(servers, seconds, log):
                     expect([client], "connected", 120, "connecting a client")
                     prefix = "dict_get.tls.%s.%s" % (carrier, "on" if tls else "off")
                     cell = run_cell([client], server.pid, "dict_get", prefix, seconds)
+                    del cell["hist"]
                 finally:
                     client.close_gracefully()
             finally:
@@ -1069,16 +1143,24 @@ def wakeup_rows(wakeups):
             for w in wakeups]
 
 
+def cell_time(cfg):
+    rounds = cfg.get("rounds", 1)
+    if rounds == 1:
+        return "%.1f s per cell" % cfg["seconds"]
+    return ("each throughput cell %d rounds of %.1f s, the systems taking turns, "
+            "the median round counted" % (rounds, cfg["seconds"]))
+
+
 def render_markdown(data):
     info = data["machine"]
     cfg = data["config"]
     out = []
     out.append("Measured %s on %d cores (%s), %.0f GiB, %s, kernel %s; Python %s, "
                "Redis %s, gRPC %s; shoal at %s. Load average at the start: %s. "
-               "%.1f s per cell; one process per client."
+               "%s; one process per client."
                % (info["date"], info["nproc"], info["cpu"], info["memory_gib"], info["os"],
                   info["kernel"], info["python"], info["redis"], info["grpc"],
-                  info["shoal_commit"], " ".join(info["loadavg_start"]), cfg["seconds"]))
+                  info["shoal_commit"], " ".join(info["loadavg_start"]), cell_time(cfg)))
     out.append("")
     out.append("### Targets")
     out.append("")
@@ -1249,7 +1331,11 @@ def main():
     parser.add_argument("--build", required=True, help="the build folder with shoal-server")
     parser.add_argument("--quick", action="store_true",
                         help="a subset in under a minute, to check a change; writes no docs")
-    parser.add_argument("--seconds", type=float, help="per cell (2 s; 0.4 s quick)")
+    parser.add_argument("--seconds", type=float,
+                        help="per cell, or per round of a cell (1 s; 0.4 s quick)")
+    parser.add_argument("--rounds", type=int,
+                        help="rounds of each throughput cell, the systems taking turns; "
+                             "the median round counts (3; quick 1)")
     parser.add_argument("--clients", help="comma-separated client counts (1,8,64; quick 1,8)")
     parser.add_argument("--transports", help="tcp,unix (quick: tcp)")
     parser.add_argument("--workloads", help="comma-separated subset of: " + ", ".join(WORKLOADS)
@@ -1283,7 +1369,8 @@ def main():
     args = parser.parse_args()
 
     quick = args.quick
-    seconds = args.seconds or (0.4 if quick else 2.0)
+    seconds = args.seconds or (0.4 if quick else 1.0)
+    rounds = args.rounds or (1 if quick else 3)
     counts = [int(x) for x in (args.clients or ("1,8" if quick else "1,8,64")).split(",")]
     transports = (args.transports or ("tcp" if quick else "tcp,unix")).split(",")
     workloads = (args.workloads.split(",") if args.workloads
@@ -1356,11 +1443,12 @@ def main():
         tls_cells = []
         if not args.no_tls and not args.scale_only and "shoal" in systems:
             log("the cost of TLS:")
-            tls_cells = run_tls(servers, seconds, log)
+            tls_cells = run_tls(servers, seconds * rounds, log)
         cells = []
         for transport in transports:
             log("cells over %s:" % transport)
-            cells += run_transport(servers, transport, counts, workloads, seconds, systems, log)
+            cells += run_transport(servers, transport, counts, workloads, seconds, rounds,
+                                   systems, log)
         scales, memory = [], []
         if "shoal" in systems and (held > 0 or memory_objects > 0):
             log("objects held:")
@@ -1382,7 +1470,7 @@ def main():
                                          max(1, idle_sessions // 1000), 1, 0, log))
         data = {
             "machine": info,
-            "config": {"quick": quick, "seconds": seconds, "clients": counts,
+            "config": {"quick": quick, "seconds": seconds, "rounds": rounds, "clients": counts,
                        "transports": transports, "workloads": workloads, "systems": systems},
             "cells": cells, "waiters": waiters, "wakeups": wakeups, "tls": tls_cells,
             "scales": scales, "memory": memory, "sessions": sessions,
