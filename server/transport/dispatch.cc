@@ -71,20 +71,18 @@ const Method* Dispatcher::Find(absl::string_view path) const {
   return it == by_path_.end() ? nullptr : it->second;
 }
 
+void FitReply(int64_t max_message_bytes, absl::Status& status, std::string& out) {
+  const int64_t limit = max_message_bytes - 1024;
+  if (status.ok() && static_cast<int64_t>(out.size()) > limit) {
+    status = error::LimitError(absl::StrCat("the reply would take ", out.size(),
+                                            " bytes, past the server's message limit; "
+                                            "read large objects in slices"));
+    out.clear();
+  }
+}
+
 void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string_view request,
                         ReplyFn reply) const {
-  // A reply too large to send would break the caller's stream; refuse it as
-  // this call's error instead. The margin covers the frame around it.
-  const int64_t limit = context.core().options().max_message_bytes - 1024;
-  reply = [limit, reply = std::move(reply)](absl::Status status, std::string out) mutable {
-    if (status.ok() && static_cast<int64_t>(out.size()) > limit) {
-      status = error::LimitError(absl::StrCat("the reply would take ", out.size(),
-                                              " bytes, past the server's message limit; "
-                                              "read large objects in slices"));
-      out.clear();
-    }
-    reply(std::move(status), std::move(out));
-  };
   if (!method.under_collector_lock) {
     if (!context.core().sessions().Alive(context.session())) {
       reply(MakeError(ErrorKind::kAuthenticationError, "session ended"), std::string());

@@ -118,6 +118,12 @@ class DispatchTable {
   std::vector<Method> rows_;
 };
 
+// A reply too large to send would break the caller's stream: one past the
+// server's message limit (max_message_bytes, from its options), less a
+// margin for the frame around it, becomes this call's LimitError instead.
+// What each caller of Dispatcher::Invoke does to the replies it sends.
+void FitReply(int64_t max_message_bytes, absl::Status& status, std::string& out);
+
 // Every table, for the session stream's lookup by path.
 class Dispatcher {
  public:
@@ -127,7 +133,9 @@ class Dispatcher {
   const std::vector<const DispatchTable*>& tables() const { return tables_; }
 
   // Runs a call: takes the collector lock if the row wants it, invokes the
-  // row, and turns a malformed request into ValueError.
+  // row, and turns a malformed request into ValueError. reply gets the reply
+  // as the row makes it: the caller passes it through FitReply before it
+  // sends it.
   void Invoke(const Method& method, CallContext& context, absl::string_view request,
               ReplyFn reply) const;
 

@@ -215,8 +215,9 @@ void SessionCore::Dispatch(const CallView& call) {
   Control control(*this, call_id);
   CallContext context(core_, session_, &control);
   dispatcher_.Invoke(*method, context, call.request,
-                     [ledger = ledger_, call_id, hold = sink_.HoldForCall()](
-                         absl::Status status, std::string response) {
+                     [limit = core_.options().max_message_bytes, ledger = ledger_, call_id,
+                      hold = sink_.HoldForCall()](absl::Status status, std::string response) {
+                       FitReply(limit, status, response);
                        ledger->Complete(call_id, status, std::move(response));
                      });
 }

@@ -51,6 +51,7 @@ class UnaryCall : public grpc::ServerGenericBidiReactor, public CallControl {
     request_.Clear();
     CallContext context(core_, session_, this);
     dispatcher_.Invoke(method_, context, bytes, [this](absl::Status status, std::string out) {
+      FitReply(core_.options().max_message_bytes, status, out);
       Answer(status, std::move(out));
     });
   }

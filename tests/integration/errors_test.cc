@@ -203,5 +203,35 @@ TEST_F(LimitsTest, OversizedMessageIsRefused) {
   EXPECT_EQ(l.len(), 1u);
 }
 
+TEST_F(LimitsTest, AReplyPastTheMessageLimitIsLimitErrorAndTheSessionGoesOn) {
+  ServerProcess server({"--max-message-bytes=65536"});
+  Manager m = Manager::connect(server.address(), AuthKey::from_file(server.authkey_file()));
+  ListProxy l = m.list();
+  // Each item fits a message; the three together do not.
+  for (int i = 0; i < 3; ++i) l.append(std::string(30000, 'x'));
+  try {
+    l.copy();
+    ADD_FAILURE() << "a reply of 90,000 bytes came through a limit of 65,536";
+  } catch (const LimitError& e) {
+    EXPECT_NE(std::string(e.what()).find("the reply would take"), std::string::npos) << e.what();
+  }
+  // The session stream goes on, and the list is whole.
+  EXPECT_EQ(l.len(), 3u);
+  EXPECT_EQ(l.slice(0, 1).size(), 1u);
+
+  // The same on a unary gRPC call.
+  RawClient raw(server.address());
+  std::string token = raw.Login(server.authkey());
+  auto lists = v1::ListService::NewStub(raw.channel());
+  v1::ObjectRequest request;
+  request.set_id(l.id());
+  v1::ValueReply reply;
+  grpc::Status status = lists->Copy(RawClient::WithToken(token).get(), request, &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("the reply would take"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(l.len(), 3u);
+}
+
 }  // namespace
 }  // namespace shoal::testing
