@@ -510,7 +510,7 @@ def run_cell(clients, server_pid, workload, prefix, seconds):
 
 def set_affinity(pid, cpus):
     """Every thread of process pid to run on cpus only (threads it starts
-    later inherit it); False when the process is gone."""
+    later inherit it); False when that could not be done."""
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
@@ -518,20 +518,24 @@ def set_affinity(pid, cpus):
     for tid in tids:
         try:
             os.sched_setaffinity(int(tid), cpus)
-        except OSError:
+        except ProcessLookupError:
             pass  # a thread that ended meanwhile
+        except OSError:
+            return False
     return True
 
 
 def one_client_placement():
-    """(server's cpus, client's cpus) for the one-client cells: two different
-    cores, or None on a one-core machine. A lone client's calls are a ping-pong
-    between two processes, and where the scheduler puts them decides their
-    speed: on one core a call costs about a third less than across two (no
-    wake-up of an idle core). Left to the scheduler, each cell is a draw
-    between the two, and a system that drew the same core looked a third
-    faster; pinned, every system gets the same placement, the one of a
-    server and its clients on different cores or hosts."""
+    """(server's cpus, client's cpus) for the one-client cells of call after
+    call (not the pipelined and bulk ones, whose client and server work at
+    once): two different cores, or None on a one-core machine. A lone
+    client's calls are a ping-pong between two processes, and where the
+    scheduler puts them decides their speed: on one core a call costs about
+    a third less than across two (no wake-up of an idle core). Left to the
+    scheduler, each cell is a draw between the two, and a system that drew
+    the same core looked a third faster; pinned, every system gets the same
+    placement, the one of a server and its clients on different cores or
+    hosts."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         return None
@@ -563,7 +567,8 @@ def combine_rounds(rounds):
     }
 
 
-def run_transport(servers, transport, client_counts, workloads, seconds, rounds, systems, log):
+def run_transport(servers, transport, client_counts, workloads, seconds, rounds, pin, systems,
+                  log):
     cells = []
     started = {}
     try:
@@ -585,12 +590,25 @@ def run_transport(servers, transport, client_counts, workloads, seconds, rounds,
                                 for i in range(first, min(n, first + 8))]
                         groups[system] += wave
                         expect(wave, "connected", 120, "connecting %s clients" % system)
-                placement = one_client_placement() if n == 1 else None
-                if placement is not None:
+                placement = one_client_placement() if n == 1 and pin else None
+                everywhere = os.sched_getaffinity(0)
+
+                def place(workload):
+                    """Pins the group for a one-client call-by-call workload
+                    (a ping-pong, see one_client_placement); leaves it to the
+                    scheduler otherwise. Whether the cell is pinned."""
+                    if placement is None:
+                        return False
+                    want = workload not in ONE_CLIENT
+                    done = True
                     for system in systems:
-                        set_affinity(started[system][0].pid, placement[0])
+                        done = set_affinity(started[system][0].pid,
+                                            placement[0] if want else everywhere) and done
                         for c in groups[system]:
-                            set_affinity(c.pid, placement[1])
+                            done = set_affinity(c.pid, placement[1] if want else everywhere) and done
+                    if want and not done:
+                        log("  pinning FAILED: %s with one client left to the scheduler" % workload)
+                    return want and done
                 # An untimed cell first, on every system alike: the first cell
                 # after a start pays for the first touches of the server's and
                 # the clients' memory (page faults are dear on a virtual
@@ -599,6 +617,7 @@ def run_transport(servers, transport, client_counts, workloads, seconds, rounds,
                 runnable = [w for w in workloads
                             if not (w in ONE_CLIENT and (n != 1 or transport != "tcp"))]
                 if runnable:
+                    place(runnable[0])
                     for system in systems:
                         if WORKLOADS[runnable[0]].get(system) is None:
                             continue
@@ -610,6 +629,7 @@ def run_transport(servers, transport, client_counts, workloads, seconds, rounds,
                     if workload in ONE_CLIENT and (n != 1 or transport != "tcp"):
                         continue
                     measured = [s for s in systems if WORKLOADS[workload].get(s) is not None]
+                    pinned = place(workload)
                     # The systems take turns round by round, in an order that
                     # turns around each round (A B C, C B A, A B C...), so
                     # that a drift of the machine's load falls on all alike.
@@ -623,7 +643,7 @@ def run_transport(servers, transport, client_counts, workloads, seconds, rounds,
                     for system in measured:
                         cell = combine_rounds(parts[system])
                         cell.update(workload=workload, system=system, transport=transport,
-                                    clients=n)
+                                    clients=n, pinned=pinned)
                         cells.append(cell)
                         log("  %-22s %-4s %2d clients %-6s %9.0f ops/s  p50 %8.1f us  p99 %8.1f us"
                             "  CPU us/op server %.2f clients %.2f"
@@ -635,10 +655,9 @@ def run_transport(servers, transport, client_counts, workloads, seconds, rounds,
                 for group in groups.values():
                     for c in group:
                         c.close_gracefully()
-                if n == 1:
-                    everywhere = os.sched_getaffinity(0)
+                if n == 1 and pin:
                     for system in started:
-                        set_affinity(started[system][0].pid, everywhere)
+                        set_affinity(started[system][0].pid, os.sched_getaffinity(0))
     finally:
         for p, _ in started.values():
             p.stop()
@@ -1146,9 +1165,14 @@ def wakeup_rows(wakeups):
 def cell_time(cfg):
     rounds = cfg.get("rounds", 1)
     if rounds == 1:
-        return "%.1f s per cell" % cfg["seconds"]
-    return ("each throughput cell %d rounds of %.1f s, the systems taking turns, "
-            "the median round counted" % (rounds, cfg["seconds"]))
+        out = "%.1f s per cell" % cfg["seconds"]
+    else:
+        out = ("each throughput cell %d rounds of %.1f s, the systems taking turns, "
+               "the median round counted" % (rounds, cfg["seconds"]))
+    if cfg.get("pinned"):
+        out += ("; one-client cells of call after call pinned, server and client on "
+                "different cores")
+    return out[0].upper() + out[1:]
 
 
 def render_markdown(data):
@@ -1336,6 +1360,8 @@ def main():
     parser.add_argument("--rounds", type=int,
                         help="rounds of each throughput cell, the systems taking turns; "
                              "the median round counts (3; quick 1)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="leave the one-client cells' placement to the scheduler")
     parser.add_argument("--clients", help="comma-separated client counts (1,8,64; quick 1,8)")
     parser.add_argument("--transports", help="tcp,unix (quick: tcp)")
     parser.add_argument("--workloads", help="comma-separated subset of: " + ", ".join(WORKLOADS)
@@ -1370,7 +1396,9 @@ def main():
 
     quick = args.quick
     seconds = args.seconds or (0.4 if quick else 1.0)
-    rounds = args.rounds or (1 if quick else 3)
+    rounds = args.rounds if args.rounds is not None else (1 if quick else 3)
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
     counts = [int(x) for x in (args.clients or ("1,8" if quick else "1,8,64")).split(",")]
     transports = (args.transports or ("tcp" if quick else "tcp,unix")).split(",")
     workloads = (args.workloads.split(",") if args.workloads
@@ -1448,7 +1476,7 @@ def main():
         for transport in transports:
             log("cells over %s:" % transport)
             cells += run_transport(servers, transport, counts, workloads, seconds, rounds,
-                                   systems, log)
+                                   not args.no_pin, systems, log)
         scales, memory = [], []
         if "shoal" in systems and (held > 0 or memory_objects > 0):
             log("objects held:")
@@ -1470,7 +1498,8 @@ def main():
                                          max(1, idle_sessions // 1000), 1, 0, log))
         data = {
             "machine": info,
-            "config": {"quick": quick, "seconds": seconds, "rounds": rounds, "clients": counts,
+            "config": {"quick": quick, "seconds": seconds, "rounds": rounds,
+                       "pinned": not args.no_pin, "clients": counts,
                        "transports": transports, "workloads": workloads, "systems": systems},
             "cells": cells, "waiters": waiters, "wakeups": wakeups, "tls": tls_cells,
             "scales": scales, "memory": memory, "sessions": sessions,

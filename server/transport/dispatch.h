@@ -121,7 +121,8 @@ class DispatchTable {
 // A reply too large to send would break the caller's stream: one past the
 // server's message limit (max_message_bytes, from its options), less a
 // margin for the frame around it, becomes this call's LimitError instead.
-// What each caller of Dispatcher::Invoke does to the replies it sends.
+// What each transport that calls Dispatcher::Invoke does to the replies it
+// sends.
 void FitReply(int64_t max_message_bytes, absl::Status& status, std::string& out);
 
 // Every table, for the session stream's lookup by path.
@@ -134,7 +135,7 @@ class Dispatcher {
 
   // Runs a call: takes the collector lock if the row wants it, invokes the
   // row, and turns a malformed request into ValueError. reply gets the reply
-  // as the row makes it: the caller passes it through FitReply before it
+  // as the row makes it: a transport passes it through FitReply before it
   // sends it.
   void Invoke(const Method& method, CallContext& context, absl::string_view request,
               ReplyFn reply) const;
