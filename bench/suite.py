@@ -35,6 +35,7 @@ import selectors
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -548,16 +549,13 @@ def combine_rounds(rounds):
     does not decide it; latency percentiles are over every operation of every
     round; CPU per operation over all the rounds' operations."""
     ops = sum(r["ops"] for r in rounds)
-    hist = merge_hist([{"hist": r["hist"]} for r in rounds])
+    hist = merge_hist(rounds)
     server_cpu = sum(r["server_cpu_s"] for r in rounds)
     client_cpu = sum((r["client_cpu_us_per_op"] or 0) * r["ops"] for r in rounds)
-    rates = sorted(r["ops_per_s"] for r in rounds)
-    middle = len(rates) // 2
-    median = rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
     return {
         "ops": ops,
         "seconds": sum(r["seconds"] for r in rounds),
-        "ops_per_s": median,
+        "ops_per_s": statistics.median(r["ops_per_s"] for r in rounds),
         "rounds_ops_per_s": [r["ops_per_s"] for r in rounds],
         "p50_us": percentile_us(hist, 0.50),
         "p99_us": percentile_us(hist, 0.99),
