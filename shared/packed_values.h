@@ -156,8 +156,10 @@ inline bool DecodePlainValue(absl::string_view bytes, bool check_utf8, Value* ou
                         [out](auto&&... args) { *out = Value(std::forward<decltype(args)>(args)...); });
 }
 
-// ReadPlainValue onto the end of *out, built in place.
-inline bool AppendPlainValue(absl::string_view bytes, bool check_utf8, Value::List* out) {
+// ReadPlainValue onto the end of *out (a sequence of Values with
+// emplace_back: a Value::List, the server's list storage), built in place.
+template <typename Items>
+bool AppendPlainValue(absl::string_view bytes, bool check_utf8, Items* out) {
   return ReadPlainValue(bytes, check_utf8, [out](auto&&... args) {
     out->emplace_back(std::forward<decltype(args)>(args)...);
   });

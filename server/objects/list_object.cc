@@ -15,13 +15,17 @@
 namespace shoal::server {
 namespace {
 
-int64_t SumBytes(Value::List::const_iterator begin, Value::List::const_iterator end) {
+template <typename It>
+int64_t SumBytes(It begin, It end) {
   int64_t bytes = 0;
   for (auto it = begin; it != end; ++it) bytes += ApproxBytes(*it);
   return bytes;
 }
 
-int64_t SumBytes(const Value::List& items) { return SumBytes(items.begin(), items.end()); }
+template <typename Items>
+int64_t SumBytes(const Items& items) {
+  return SumBytes(items.begin(), items.end());
+}
 
 // Python's item index: a negative index counts from the end. nullopt when the
 // index is outside the list.
@@ -53,8 +57,9 @@ absl::StatusOr<std::unique_ptr<ListObject>> ListObject::Create(MemoryBudget* bud
 }
 
 ListObject::ListObject(MemoryBudget* budget, Value::List initial)
-    : Object(Kind::kList), items_(std::move(initial)), account_(budget, SumBytes(items_)) {
-  NoteRefs(items_);
+    : Object(Kind::kList), account_(budget, SumBytes(initial)) {
+  NoteRefs(initial);
+  items_ = Items(std::move(initial));
 }
 
 void ListObject::NoteRefs(const Value& item) {
@@ -90,7 +95,7 @@ absl::Status ListObject::Extend(Value::List items) {
 }
 
 std::optional<absl::Status> ListObject::ExtendInPlace(
-    absl::FunctionRef<bool(Value::List*)> append) {
+    absl::FunctionRef<bool(Items*)> append) {
   MutexLock lock(&mu_);
   const size_t before = items_.size();
   const auto take_back = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -166,7 +171,7 @@ absl::Status ListObject::Sort(bool reverse) {
   // Sorts positions rather than the items, so that a failed comparison can
   // leave the list untouched. The comparator reaches the items through a
   // pointer because the analysis cannot see that the lambda runs under mu_.
-  const Value::List* const items = &items_;
+  const Items* const items = &items_;
   std::vector<size_t> order(items->size());
   std::iota(order.begin(), order.end(), size_t{0});
   const Value* failed_left = nullptr;
@@ -195,7 +200,7 @@ absl::Status ListObject::Sort(bool reverse) {
   Value::List sorted;
   sorted.reserve(order.size());
   for (size_t i : order) sorted.push_back(std::move(items_[i]));
-  items_ = std::move(sorted);
+  for (size_t i = 0; i < sorted.size(); ++i) items_[i] = std::move(sorted[i]);
   return absl::OkStatus();
 }
 
@@ -331,7 +336,7 @@ void ListObject::Clear() {
 
 Value::List ListObject::Copy() const {
   MutexLock lock(&mu_);
-  return items_;
+  return Value::List(items_.begin(), items_.end());
 }
 
 absl::Status ListObject::Repeat(int64_t count) {

@@ -21,6 +21,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/objects/block_vector.h"
 #include "server/objects/budget_account.h"
 #include "server/objects/memory_budget.h"
 #include "server/objects/object.h"
@@ -43,16 +44,21 @@ class ListObject : public Object {
   explicit ListObject(MemoryBudget* budget, Value::List initial = {});
   ~ListObject() override = default;
 
+  // How the items are stored: in blocks, so that a long list grows without
+  // moving them.
+  using Items = BlockVector<Value>;
+
   // lst.append(item). LimitError when over budget.
   absl::Status Append(Value item);
   // lst.extend(items) and lst += items: all or nothing.
   absl::Status Extend(Value::List items);
   // The same with the items appended by append(&items) itself, in place
   // (no list of them made first), under the list's lock: it must append
-  // plain values only (no reference), and must not call into the server.
+  // plain values only (no reference) at the end of items, and must not call
+  // into the server.
   // When it returns false (an item it cannot build), what it appended is
   // taken back and nothing is changed: the result is then nullopt.
-  std::optional<absl::Status> ExtendInPlace(absl::FunctionRef<bool(Value::List*)> append);
+  std::optional<absl::Status> ExtendInPlace(absl::FunctionRef<bool(Items*)> append);
   // lst.insert(index, item): a negative index counts from the end; an index
   // past either end inserts at that end.
   absl::Status Insert(int64_t index, Value item);
@@ -122,7 +128,7 @@ class ListObject : public Object {
   void NoteRefs(const Value& item);
 
   mutable Mutex mu_;
-  Value::List items_ ABSL_GUARDED_BY(mu_);
+  Items items_ ABSL_GUARDED_BY(mu_);
   // Holds exactly the sum of ApproxBytes over items_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);
 };

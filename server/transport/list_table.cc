@@ -45,10 +45,9 @@ std::vector<Method> Rows() {
         // A repeated field: each occurrence is an item of its own. Plain
         // ones are built in place at the list's end; with any other, the
         // items are decoded first, as values that may hold references are.
-        std::optional<absl::Status> in_place = l.ExtendInPlace([&](Value::List* out) {
-          // Room for them all at once, growing geometrically as appends do.
-          const size_t wanted = out->size() + parts[0].size();
-          if (wanted > out->capacity()) out->reserve(std::max(wanted, 2 * out->capacity()));
+        std::optional<absl::Status> in_place = l.ExtendInPlace([&](ListObject::Items* out) {
+          // Room for them all at once (blocks added, none moved).
+          out->reserve(out->size() + parts[0].size());
           for (absl::string_view part : parts[0]) {
             if (!AppendPlainValue(part, /*check_utf8=*/true, out)) return false;
           }

@@ -514,7 +514,7 @@ TEST(ListObject, ExtendInPlaceIsAllOrNothing) {
   ASSERT_TRUE(IsOk(created));
   ListObject& list = **created;
   // Appended in place, and counted.
-  std::optional<absl::Status> added = list.ExtendInPlace([](Value::List* out) {
+  std::optional<absl::Status> added = list.ExtendInPlace([](ListObject::Items* out) {
     out->emplace_back(int64_t{2});
     out->emplace_back(int64_t{3});
     return true;
@@ -524,7 +524,7 @@ TEST(ListObject, ExtendInPlaceIsAllOrNothing) {
   EXPECT_EQ(list.Copy(), L({1, 2, 3}));
   EXPECT_EQ(budget.used(), 3 * kValueBytes);
   // Past the budget: LimitError, and what was appended is taken back.
-  added = list.ExtendInPlace([](Value::List* out) {
+  added = list.ExtendInPlace([](ListObject::Items* out) {
     out->emplace_back(int64_t{4});
     out->emplace_back(int64_t{5});
     return true;
@@ -534,7 +534,7 @@ TEST(ListObject, ExtendInPlaceIsAllOrNothing) {
   EXPECT_EQ(list.Copy(), L({1, 2, 3}));
   EXPECT_EQ(budget.used(), 3 * kValueBytes);
   // An item the appender cannot build: nothing changes, and no result.
-  added = list.ExtendInPlace([](Value::List* out) {
+  added = list.ExtendInPlace([](ListObject::Items* out) {
     out->emplace_back(int64_t{4});
     return false;
   });
