@@ -118,6 +118,7 @@ void CallLedger::Ack(absl::Span<const uint64_t> call_ids) {
 void CallLedger::End() {
   MutexLock lock(&mu_);
   ended_ = true;
+  ended_flag_.store(true, std::memory_order_release);
   kept_.clear();
   kept_bytes_ = 0;
 }

@@ -16,6 +16,7 @@
 #ifndef SHOAL_SERVER_CORE_CALL_LEDGER_H_
 #define SHOAL_SERVER_CORE_CALL_LEDGER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -94,8 +95,13 @@ class CallLedger {
       ABSL_LOCKS_EXCLUDED(mu_);
   // The client read the replies of these calls: they are forgotten.
   void Ack(absl::Span<const uint64_t> call_ids) ABSL_LOCKS_EXCLUDED(mu_);
-  // The session has ended: nothing is kept from now on.
+  // The session has ended: nothing is kept from now on. Sessions calls it as
+  // it forgets the session, under its own lock.
   void End() ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether End was called: the session is over. Lock-free, so that a call
+  // checks its session's liveness without the sessions' lock (the answer is
+  // the same as Sessions::Alive's, which End is called together with).
+  bool ended() const { return ended_flag_.load(std::memory_order_acquire); }
 
   // Replies kept for acknowledgement, and their bytes.
   size_t kept() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -123,6 +129,8 @@ class CallLedger {
   // The limits were passed: nothing is kept any more.
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  // ended_, for readers without mu_.
+  std::atomic<bool> ended_flag_{false};
 };
 
 }  // namespace shoal::server

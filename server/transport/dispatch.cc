@@ -84,7 +84,7 @@ void FitReply(int64_t max_message_bytes, absl::Status& status, std::string& out)
 void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string_view request,
                         ReplyFn reply) const {
   if (!method.under_collector_lock) {
-    if (!context.core().sessions().Alive(context.session())) {
+    if (!context.SessionAlive()) {
       reply(MakeError(ErrorKind::kAuthenticationError, "session ended"), std::string());
       return;
     }
@@ -95,7 +95,7 @@ void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string
   // Checked under the collector lock: Core::EndSession takes it exclusively
   // once the session is marked ended, so a call either parks before the
   // session's waits are cancelled, or finds the session ended here.
-  if (!context.core().sessions().Alive(context.session())) {
+  if (!context.SessionAlive()) {
     reply(MakeError(ErrorKind::kAuthenticationError, "session ended"), std::string());
     return;
   }

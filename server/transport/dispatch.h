@@ -51,11 +51,18 @@ class CallControl {
 // for its completion (without the control, which is for the row itself).
 class CallContext {
  public:
-  CallContext(Core& core, SessionId session, CallControl* control = nullptr)
-      : core_(core), session_(session), control_(control) {}
+  // ledger, when given, is the session's (held by the caller for the call's
+  // run): its liveness is then read from it, without the sessions' lock.
+  CallContext(Core& core, SessionId session, CallControl* control = nullptr,
+              const CallLedger* ledger = nullptr)
+      : core_(core), session_(session), control_(control), ledger_(ledger) {}
 
   Core& core() const { return core_; }
   SessionId session() const { return session_; }
+  // Whether the session is still open (Sessions::Alive).
+  bool SessionAlive() const {
+    return ledger_ != nullptr ? !ledger_->ended() : core_.sessions().Alive(session_);
+  }
 
   // Lets the transport cancel the call the row just parked as waiter id on
   // object (any class with Cancel(WaitId)). id 0 means the call completed at
@@ -82,6 +89,7 @@ class CallContext {
   Core& core_;
   SessionId session_;
   CallControl* control_;
+  const CallLedger* ledger_;
 };
 
 // What a request that does not parse is answered with.

@@ -213,7 +213,7 @@ void SessionCore::Dispatch(const CallView& call) {
     return;
   }
   Control control(*this, call_id);
-  CallContext context(core_, session_, &control);
+  CallContext context(core_, session_, &control, ledger_.get());
   dispatcher_.Invoke(*method, context, call.request,
                      [limit = core_.options().max_message_bytes, ledger = ledger_, call_id,
                       hold = sink_.HoldForCall()](absl::Status status, std::string response) {

@@ -57,6 +57,30 @@ TEST(Sessions, LeaseExpiresWithoutCalls) {
   EXPECT_FALSE(sessions.Authenticate(token, kStart + absl::Seconds(60)).ok());
 }
 
+// A call reads its session's liveness from the ledger, without the
+// sessions' lock: the ledger says ended exactly when Alive says no.
+TEST(Sessions, ALedgerSaysItsSessionEndedAsAliveDoes) {
+  Sessions sessions(absl::Seconds(30), absl::Seconds(2));
+  auto [closed, closed_token] = sessions.Open("worker", "peer", kStart);
+  auto [expired, expired_token] = sessions.Open("worker", "peer", kStart + absl::Seconds(20));
+  std::shared_ptr<CallLedger> closed_ledger = sessions.Ledger(closed);
+  std::shared_ptr<CallLedger> expired_ledger = sessions.Ledger(expired);
+  ASSERT_NE(closed_ledger, nullptr);
+  ASSERT_NE(expired_ledger, nullptr);
+  EXPECT_TRUE(sessions.Alive(closed));
+  EXPECT_FALSE(closed_ledger->ended());
+  EXPECT_FALSE(expired_ledger->ended());
+
+  ASSERT_TRUE(sessions.Close(closed));
+  EXPECT_FALSE(sessions.Alive(closed));
+  EXPECT_TRUE(closed_ledger->ended());
+  EXPECT_FALSE(expired_ledger->ended());
+
+  EXPECT_EQ(Ids(sessions.Expire(kStart + absl::Seconds(60))), std::vector<SessionId>{expired});
+  EXPECT_FALSE(sessions.Alive(expired));
+  EXPECT_TRUE(expired_ledger->ended());
+}
+
 TEST(Sessions, StreamHeardFromKeepsSessionAliveThenGraceApplies) {
   Sessions sessions(absl::Seconds(30), absl::Seconds(2));
   auto [id, token] = sessions.Open("worker", "peer", kStart);
