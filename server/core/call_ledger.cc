@@ -34,6 +34,26 @@ CallLedger::Cancels CallLedger::Detach(uint64_t stream) {
 CallLedger::Arrival CallLedger::Arrive(uint64_t call_id, uint64_t stream, absl::Status* status,
                                        std::string* response) {
   MutexLock lock(&mu_);
+  return ArriveLocked(call_id, stream, status, response);
+}
+
+void CallLedger::ArriveAll(absl::Span<const uint64_t> call_ids, uint64_t stream,
+                           Arrivals* arrivals, std::vector<Answer>* answers) {
+  arrivals->clear();
+  arrivals->reserve(call_ids.size());
+  MutexLock lock(&mu_);
+  for (uint64_t call_id : call_ids) {
+    absl::Status status;
+    std::string response;
+    arrivals->push_back(ArriveLocked(call_id, stream, &status, &response));
+    if (arrivals->back() == Arrival::kAnswered) {
+      answers->push_back(Answer{std::move(status), std::move(response)});
+    }
+  }
+}
+
+CallLedger::Arrival CallLedger::ArriveLocked(uint64_t call_id, uint64_t stream,
+                                             absl::Status* status, std::string* response) {
   if (auto kept = kept_.find(call_id); kept != kept_.end()) {
     *status = kept->second.status;
     *response = kept->second.response;

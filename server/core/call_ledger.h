@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
@@ -81,6 +82,17 @@ class CallLedger {
   };
   Arrival Arrive(uint64_t call_id, uint64_t stream, absl::Status* status, std::string* response)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A reply kept, for a call that arrives answered already.
+  struct Answer {
+    absl::Status status;
+    std::string response;
+  };
+  using Arrivals = absl::InlinedVector<Arrival, 8>;
+  // Arrive for each call of a frame in turn, under one acquisition of the
+  // ledger's mutex: (*arrivals)[i] is the i-th call's, and *answers gets the
+  // replies kept for the calls kAnswered, in their order.
+  void ArriveAll(absl::Span<const uint64_t> call_ids, uint64_t stream, Arrivals* arrivals,
+                 std::vector<Answer>* answers) ABSL_LOCKS_EXCLUDED(mu_);
   // The call parked; cancel cancels it. False when the call was answered
   // meanwhile, or its stream is gone and the ledger keeps no replies: then
   // the caller runs cancel itself, at once.
@@ -113,6 +125,9 @@ class CallLedger {
     // Set while it is parked.
     absl::AnyInvocable<void()> cancel;
   };
+  Arrival ArriveLocked(uint64_t call_id, uint64_t stream, absl::Status* status,
+                       std::string* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   struct Kept {
     absl::Status status;
     std::string response;

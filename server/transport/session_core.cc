@@ -1,7 +1,9 @@
 #include "server/transport/session_core.h"
 
 #include <utility>
+#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/transport/stream_errors.h"
@@ -96,7 +98,7 @@ void SessionCore::Overflowed(const absl::Status& why) {
 void SessionCore::OnFrame(const ClientFrameView& frame) {
   Heard();
   if (!frame.acks.empty()) ledger_->Ack(frame.acks);
-  for (const CallView& call : frame.calls) Dispatch(call);
+  if (!frame.calls.empty()) DispatchAll(frame.calls);
   for (uint64_t call_id : frame.cancels) CancelCall(call_id);
   if (frame.close) core_.EndSession(session_);
 }
@@ -169,43 +171,61 @@ StreamState SessionCore::state() const {
   return state_;
 }
 
-void SessionCore::Dispatch(const CallView& call) {
-  const uint64_t call_id = call.call_id;
-  // The stream awaits the call's reply from now on; the ledger says below
-  // whether the call is new. A call id this stream awaits already (a
-  // duplicate of a call in flight) stays awaited for that call.
-  bool newly_awaited = false;
+void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
+  // The stream awaits each call's reply from now on; the ledger says below
+  // whether each call is new. A call id this stream awaits already (a
+  // duplicate of a call in flight) stays awaited for that call. Both are
+  // done for the whole frame under one acquisition of each mutex: the frame
+  // arrived whole, as if its calls had arrived together.
+  absl::InlinedVector<uint64_t, 8> call_ids;
+  absl::InlinedVector<bool, 8> newly_awaited;
+  call_ids.reserve(calls.size());
+  newly_awaited.reserve(calls.size());
   {
     MutexLock lock(&mu_);
     if (!TakesRepliesLocked()) return;
-    newly_awaited = awaiting_.insert(call_id).second;
-  }
-  absl::Status kept_status;
-  std::string kept_response;
-  switch (ledger_->Arrive(call_id, stream_, &kept_status, &kept_response)) {
-    case CallLedger::Arrival::kAnswered: {
-      // Sent again after a resume, and answered before: the reply kept.
-      MutexLock lock(&mu_);
-      if (newly_awaited) awaiting_.erase(call_id);
-      QueueReplyLocked(call_id, kept_status, kept_response);
-      return;
+    for (const CallView& call : calls) {
+      call_ids.push_back(call.call_id);
+      newly_awaited.push_back(awaiting_.insert(call.call_id).second);
     }
-    case CallLedger::Arrival::kDuplicate: {
-      MutexLock lock(&mu_);
-      if (newly_awaited) awaiting_.erase(call_id);
-      QueueReplyLocked(
-          call_id,
-          error::ValueError(absl::StrCat("call id ", call_id, " is in use by a call in flight")),
-          absl::string_view());
-      return;
-    }
-    case CallLedger::Arrival::kInFlight:
-      // Sent again after a resume while it runs (or is parked): its reply
-      // comes here.
-      return;
-    case CallLedger::Arrival::kNew:
-      break;
   }
+  CallLedger::Arrivals arrivals;
+  std::vector<CallLedger::Answer> answers;
+  ledger_->ArriveAll(call_ids, stream_, &arrivals, &answers);
+  size_t answered = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const uint64_t call_id = calls[i].call_id;
+    switch (arrivals[i]) {
+      case CallLedger::Arrival::kAnswered: {
+        // Sent again after a resume, and answered before: the reply kept.
+        const CallLedger::Answer& answer = answers[answered++];
+        MutexLock lock(&mu_);
+        if (newly_awaited[i]) awaiting_.erase(call_id);
+        QueueReplyLocked(call_id, answer.status, answer.response);
+        break;
+      }
+      case CallLedger::Arrival::kDuplicate: {
+        MutexLock lock(&mu_);
+        if (newly_awaited[i]) awaiting_.erase(call_id);
+        QueueReplyLocked(
+            call_id,
+            error::ValueError(absl::StrCat("call id ", call_id, " is in use by a call in flight")),
+            absl::string_view());
+        break;
+      }
+      case CallLedger::Arrival::kInFlight:
+        // Sent again after a resume while it runs (or is parked): its reply
+        // comes here.
+        break;
+      case CallLedger::Arrival::kNew:
+        Run(calls[i]);
+        break;
+    }
+  }
+}
+
+void SessionCore::Run(const CallView& call) {
+  const uint64_t call_id = call.call_id;
   const Method* method = dispatcher_.Find(call.method);
   if (method == nullptr) {
     ledger_->Complete(call_id, error::ValueError(absl::StrCat("unknown method '", call.method, "'")),

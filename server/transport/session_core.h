@@ -45,6 +45,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "server/core/call_ledger.h"
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
@@ -160,7 +161,10 @@ class SessionCore : private ReplySink {
   // that go (see the class comment), and ends the stream if no call it
   // awaits is in flight.
   void Leave(StreamState state) ABSL_LOCKS_EXCLUDED(mu_);
-  void Dispatch(const CallView& call) ABSL_LOCKS_EXCLUDED(mu_);
+  // Dispatches a frame's calls, in order.
+  void DispatchAll(absl::Span<const CallView> calls) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs a call the ledger found new.
+  void Run(const CallView& call) ABSL_LOCKS_EXCLUDED(mu_);
   void SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
   void CancelCall(uint64_t call_id) ABSL_LOCKS_EXCLUDED(mu_);
   // The parked calls of this stream that end with it: all of them when the

@@ -46,6 +46,40 @@ TEST(CallLedger, ACallSentAgainAfterItsReplyWasLostIsAnsweredFromWhatWasKept) {
   EXPECT_EQ(ledger.kept(), 0u);
 }
 
+// A frame's calls arrive together: each is what Arrive would say of it, in
+// turn, and the answered ones come with their kept replies, in order.
+TEST(CallLedger, AFramesCallsArriveTogetherAsOneByOne) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  RecordingSink first;
+  const uint64_t one = ledger.Attach(&first);
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(1, one, &status, &response), Arrival::kNew);
+  ASSERT_EQ(ledger.Arrive(2, one, &status, &response), Arrival::kNew);
+  ASSERT_EQ(ledger.Arrive(3, one, &status, &response), Arrival::kNew);
+  ASSERT_EQ(ledger.Arrive(4, one, &status, &response), Arrival::kNew);
+  ledger.Complete(1, absl::OkStatus(), "one");
+  ledger.Complete(3, absl::NotFoundError("three"), "");
+  ledger.Detach(one);
+
+  RecordingSink second;
+  const uint64_t two = ledger.Attach(&second);
+  CallLedger::Arrivals arrivals;
+  std::vector<CallLedger::Answer> answers;
+  // 1 and 3 answered, 2 in flight (its reply now comes to two), 5 new, and
+  // 5 again in the same frame: a duplicate.
+  ledger.ArriveAll({1, 2, 3, 5, 5}, two, &arrivals, &answers);
+  EXPECT_EQ(std::vector<Arrival>(arrivals.begin(), arrivals.end()),
+            (std::vector<Arrival>{Arrival::kAnswered, Arrival::kInFlight, Arrival::kAnswered,
+                                  Arrival::kNew, Arrival::kDuplicate}));
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_TRUE(answers[0].status.ok());
+  EXPECT_EQ(answers[0].response, "one");
+  EXPECT_EQ(answers[1].status.code(), absl::StatusCode::kNotFound);
+  ledger.Complete(2, absl::OkStatus(), "two");
+  EXPECT_EQ(second.delivered, (std::vector<std::pair<uint64_t, std::string>>{{2, "two"}}));
+}
+
 TEST(CallLedger, ACallSentAgainWhileParkedGetsItsReplyOnTheNewStream) {
   CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
   RecordingSink first;
