@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "shared/error_kind.h"
 
@@ -105,6 +106,44 @@ void CallLedger::Complete(uint64_t call_id, const absl::Status& status, std::str
   if (auto sink = streams_.find(stream); sink != streams_.end()) {
     sink->second->Deliver(call_id, status, response);
   }
+  KeepLocked(call_id, status, std::move(response));
+  // dropped is destroyed after mu_ is released (declared before the lock).
+}
+
+void CallLedger::CompleteAll(absl::Span<Completion> done) {
+  Cancels dropped;  // Destroyed after mu_ is released.
+  absl::InlinedVector<bool, 8> found(done.size(), false);
+  MutexLock lock(&mu_);
+  // Consecutive replies for the same stream go to it together.
+  ReplySink* to = nullptr;
+  absl::InlinedVector<ReplySink::Delivery, 8> replies;
+  const auto deliver = [&] {
+    if (!replies.empty()) to->DeliverAll(replies);
+    replies.clear();
+  };
+  for (size_t i = 0; i < done.size(); ++i) {
+    Completion& call = done[i];
+    auto it = running_.find(call.call_id);
+    if (it == running_.end()) continue;
+    found[i] = true;
+    const uint64_t stream = it->second.stream;
+    if (it->second.cancel) dropped.push_back(std::move(it->second.cancel));
+    running_.erase(it);
+    auto sink = streams_.find(stream);
+    if (sink == streams_.end()) continue;
+    if (sink->second != to) {
+      deliver();
+      to = sink->second;
+    }
+    replies.push_back(ReplySink::Delivery{call.call_id, &call.status, &call.response});
+  }
+  deliver();
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (found[i]) KeepLocked(done[i].call_id, done[i].status, std::move(done[i].response));
+  }
+}
+
+void CallLedger::KeepLocked(uint64_t call_id, const absl::Status& status, std::string response) {
   if (!keeps_replies_ || overflowed_ || ended_) return;
   kept_bytes_ += response.size() + status.message().size() + kKeptOverhead;
   kept_.insert_or_assign(call_id, Kept{status, std::move(response)});
@@ -122,7 +161,6 @@ void CallLedger::Complete(uint64_t call_id, const absl::Status& status, std::str
   kept_.clear();
   kept_bytes_ = 0;
   for (auto& [number, sink] : streams_) sink->Overflowed(why);
-  // dropped is destroyed after mu_ is released (declared before the lock).
 }
 
 void CallLedger::Ack(absl::Span<const uint64_t> call_ids) {

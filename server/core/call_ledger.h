@@ -40,6 +40,16 @@ class ReplySink {
   // The reply to a call that arrived (or was sent again) on this stream.
   virtual void Deliver(uint64_t call_id, const absl::Status& status,
                        const std::string& response) = 0;
+  // Several replies at once, in order (CallLedger::CompleteAll); by default
+  // Deliver for each.
+  struct Delivery {
+    uint64_t call_id;
+    const absl::Status* status;
+    const std::string* response;
+  };
+  virtual void DeliverAll(absl::Span<const Delivery> replies) {
+    for (const Delivery& reply : replies) Deliver(reply.call_id, *reply.status, *reply.response);
+  }
   // The client let too many replies wait for its acknowledgement: the
   // stream is to end with why.
   virtual void Overflowed(const absl::Status& why) = 0;
@@ -105,6 +115,16 @@ class CallLedger {
   // until acknowledged when the ledger keeps replies.
   void Complete(uint64_t call_id, const absl::Status& status, std::string response)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A call's outcome, for CompleteAll.
+  struct Completion {
+    uint64_t call_id;
+    absl::Status status;
+    std::string response;
+  };
+  // Complete for each, in order, under one acquisition of the ledger's
+  // mutex; the replies for one stream reach it together (DeliverAll). Takes
+  // the responses.
+  void CompleteAll(absl::Span<Completion> done) ABSL_LOCKS_EXCLUDED(mu_);
   // The client read the replies of these calls: they are forgotten.
   void Ack(absl::Span<const uint64_t> call_ids) ABSL_LOCKS_EXCLUDED(mu_);
   // The session has ended: nothing is kept from now on. Sessions calls it as
@@ -125,6 +145,10 @@ class CallLedger {
     // Set while it is parked.
     absl::AnyInvocable<void()> cancel;
   };
+  // Keeps a call's reply until the client acknowledges it, when the ledger
+  // keeps replies; past the limits, keeps nothing more and ends the streams.
+  void KeepLocked(uint64_t call_id, const absl::Status& status, std::string response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Arrival ArriveLocked(uint64_t call_id, uint64_t stream, absl::Status* status,
                        std::string* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -12,6 +12,18 @@
 namespace shoal::server {
 namespace {
 
+// The calls of a session completed on the thread that dispatches a frame of
+// its calls, while it does (a call that completes at once, or a parked one
+// that a later call of the frame wakes): CallLedger::CompleteAll takes them
+// once the frame's calls have run. Completions on other threads, or of other
+// sessions, go to their ledger at once.
+struct FrameCompletions {
+  const CallLedger* ledger;
+  absl::InlinedVector<CallLedger::Completion, 4> done;
+};
+thread_local FrameCompletions* t_completions = nullptr;
+
+
 // How the stream, and each call it still had parked, ends when the server
 // shuts down: the client lost its server, it did not cancel anything.
 absl::Status ShuttingDown() {
@@ -192,6 +204,10 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
   CallLedger::Arrivals arrivals;
   std::vector<CallLedger::Answer> answers;
   ledger_->ArriveAll(call_ids, stream_, &arrivals, &answers);
+  // The calls that complete on this thread while the frame's calls run go
+  // to the ledger together when they have run.
+  FrameCompletions completions{ledger_.get(), {}};
+  FrameCompletions* const outer = std::exchange(t_completions, &completions);
   size_t answered = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
     const uint64_t call_id = calls[i].call_id;
@@ -222,6 +238,8 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
         break;
     }
   }
+  t_completions = outer;
+  if (!completions.done.empty()) ledger_->CompleteAll(absl::MakeSpan(completions.done));
 }
 
 void SessionCore::Run(const CallView& call) {
@@ -238,6 +256,11 @@ void SessionCore::Run(const CallView& call) {
                      [limit = core_.options().max_message_bytes, ledger = ledger_, call_id,
                       hold = sink_.HoldForCall()](absl::Status status, std::string response) {
                        FitReply(limit, status, response);
+                       if (t_completions != nullptr && t_completions->ledger == ledger.get()) {
+                         t_completions->done.push_back(
+                             {call_id, std::move(status), std::move(response)});
+                         return;
+                       }
                        ledger->Complete(call_id, status, std::move(response));
                      });
 }
@@ -264,13 +287,26 @@ void SessionCore::CancelCall(uint64_t call_id) {
 void SessionCore::Deliver(uint64_t call_id, const absl::Status& status,
                           const std::string& response) {
   MutexLock lock(&mu_);
+  TakeReplyLocked(call_id, status, response);
+  MaybeFinishLocked();
+}
+
+void SessionCore::DeliverAll(absl::Span<const Delivery> replies) {
+  MutexLock lock(&mu_);
+  for (const Delivery& reply : replies) {
+    TakeReplyLocked(reply.call_id, *reply.status, *reply.response);
+  }
+  MaybeFinishLocked();
+}
+
+void SessionCore::TakeReplyLocked(uint64_t call_id, const absl::Status& status,
+                                  absl::string_view response) {
   awaiting_.erase(call_id);
   // A parked call cancelled as the server shuts down (End) ends as the
   // stream does.
   const bool ended_by_shutdown =
       state_ == StreamState::kEnding && status.code() == absl::StatusCode::kCancelled;
   QueueReplyLocked(call_id, ended_by_shutdown ? ShuttingDown() : status, response);
-  MaybeFinishLocked();
 }
 
 bool SessionCore::TakesRepliesLocked() const {

@@ -174,6 +174,7 @@ class SessionCore : private ReplySink {
   // ReplySink: called by the ledger, with its mutex held.
   void Deliver(uint64_t call_id, const absl::Status& status, const std::string& response) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  void DeliverAll(absl::Span<const Delivery> replies) override ABSL_LOCKS_EXCLUDED(mu_);
   void Overflowed(const absl::Status& why) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether replies still go to the sink.
@@ -181,6 +182,9 @@ class SessionCore : private ReplySink {
   // Whether a call that parks now is cancelled at once.
   bool CancelsParkedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueReplyLocked(uint64_t call_id, const absl::Status& status, absl::string_view response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A call's reply, delivered: no longer awaited, and queued.
+  void TakeReplyLocked(uint64_t call_id, const absl::Status& status, absl::string_view response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands the queued replies to the sink, when it takes them.
   void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

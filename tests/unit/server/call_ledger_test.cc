@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,57 @@ TEST(CallLedger, AFramesCallsArriveTogetherAsOneByOne) {
   EXPECT_EQ(answers[1].status.code(), absl::StatusCode::kNotFound);
   ledger.Complete(2, absl::OkStatus(), "two");
   EXPECT_EQ(second.delivered, (std::vector<std::pair<uint64_t, std::string>>{{2, "two"}}));
+}
+
+// Records how replies arrive together.
+class BatchRecordingSink : public RecordingSink {
+ public:
+  void DeliverAll(absl::Span<const Delivery> replies) override {
+    batches.push_back(replies.size());
+    RecordingSink::DeliverAll(replies);
+  }
+  std::vector<size_t> batches;
+};
+
+TEST(CallLedger, CallsCompletedTogetherReachEachStreamTogetherAndAreKept) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  BatchRecordingSink first;
+  BatchRecordingSink second;
+  const uint64_t one = ledger.Attach(&first);
+  const uint64_t two = ledger.Attach(&second);
+  absl::Status status;
+  std::string response;
+  for (uint64_t id : {1, 2, 3}) ASSERT_EQ(ledger.Arrive(id, one, &status, &response), Arrival::kNew);
+  ASSERT_EQ(ledger.Arrive(4, two, &status, &response), Arrival::kNew);
+  bool cancel_dropped = false;
+  struct SetOnDestruction {
+    bool* set;
+    ~SetOnDestruction() { *set = true; }
+  };
+  absl::AnyInvocable<void()> cancel =
+      [flag = std::shared_ptr<SetOnDestruction>(new SetOnDestruction{&cancel_dropped})] {};
+  ASSERT_TRUE(ledger.Park(2, cancel));
+  EXPECT_FALSE(cancel_dropped);
+  std::vector<CallLedger::Completion> done;
+  done.push_back({1, absl::OkStatus(), "one"});
+  done.push_back({2, absl::OkStatus(), "two"});
+  done.push_back({9, absl::OkStatus(), "not a call in flight"});
+  done.push_back({4, absl::InvalidArgumentError("four"), ""});
+  done.push_back({3, absl::OkStatus(), "three"});
+  ledger.CompleteAll(absl::MakeSpan(done));
+  // 1 and 2 together, then 4 on the other stream, then 3.
+  EXPECT_EQ(first.batches, (std::vector<size_t>{2, 1}));
+  EXPECT_EQ(second.batches, (std::vector<size_t>{1}));
+  EXPECT_EQ(first.delivered, (std::vector<std::pair<uint64_t, std::string>>{
+                                 {1, "one"}, {2, "two"}, {3, "three"}}));
+  EXPECT_EQ(second.delivered, (std::vector<std::pair<uint64_t, std::string>>{{4, "four"}}));
+  EXPECT_TRUE(cancel_dropped);
+  // Kept until acknowledged, as Complete keeps them.
+  EXPECT_EQ(ledger.kept(), 4u);
+  ASSERT_EQ(ledger.Arrive(2, two, &status, &response), Arrival::kAnswered);
+  EXPECT_EQ(response, "two");
+  ledger.Ack({1, 2, 3, 4});
+  EXPECT_EQ(ledger.kept(), 0u);
 }
 
 TEST(CallLedger, ACallSentAgainWhileParkedGetsItsReplyOnTheNewStream) {
