@@ -42,6 +42,7 @@ void CallLedger::ArriveAll(absl::Span<const uint64_t> call_ids, uint64_t stream,
                            Arrivals* arrivals, std::vector<Answer>* answers) {
   arrivals->clear();
   arrivals->reserve(call_ids.size());
+  answers->clear();
   MutexLock lock(&mu_);
   for (uint64_t call_id : call_ids) {
     absl::Status status;

@@ -123,13 +123,21 @@ class CallLedger {
   };
   // Complete for each, in order, under one acquisition of the ledger's
   // mutex; the replies for one stream reach it together (DeliverAll). Takes
-  // the responses.
+  // the responses. Unlike calls of Complete one by one, every reply is
+  // delivered before any is kept: should keeping them pass the limits, the
+  // streams learn it after the whole batch.
   void CompleteAll(absl::Span<Completion> done) ABSL_LOCKS_EXCLUDED(mu_);
   // The client read the replies of these calls: they are forgotten.
   void Ack(absl::Span<const uint64_t> call_ids) ABSL_LOCKS_EXCLUDED(mu_);
   // The session has ended: nothing is kept from now on. Sessions calls it as
   // it forgets the session, under its own lock.
   void End() ABSL_LOCKS_EXCLUDED(mu_);
+  // Held by SessionCore::DispatchAll while it dispatches a frame: a
+  // session's frames are dispatched one at a time, whatever stream brought
+  // them, so that the calls a client sends again on a new stream after a
+  // resume find the calls of a frame read before it run, in their order.
+  // Taken before mu_.
+  Mutex& dispatch_mutex() ABSL_LOCK_RETURNED(dispatch_mu_) { return dispatch_mu_; }
   // Whether End was called: the session is over. Lock-free, so that a call
   // checks its session's liveness without the sessions' lock (the answer is
   // the same as Sessions::Alive's, which End is called together with).
@@ -159,7 +167,8 @@ class CallLedger {
 
   const bool keeps_replies_;
   const Limits limits_;
-  mutable Mutex mu_;
+  Mutex dispatch_mu_;
+  mutable Mutex mu_ ABSL_ACQUIRED_AFTER(dispatch_mu_);
   uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, ReplySink*> streams_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Running> running_ ABSL_GUARDED_BY(mu_);

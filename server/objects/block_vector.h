@@ -176,8 +176,11 @@ class BlockVector {
       while (room < n && room < kBlockItems) room *= 2;
       RegrowFirst(std::min(room, kBlockItems));
     }
-    blocks_.reserve((n + kMask) >> kShift);
-    while (capacity() < n) blocks_.push_back(Allocate(kBlockItems));
+    // The blocks' pointers grow geometrically, as a vector's items would:
+    // reserving exactly would copy them all every kBlockItems appends.
+    const size_t blocks = (n + kMask) >> kShift;
+    if (blocks > blocks_.capacity()) blocks_.reserve(std::max(blocks, 2 * blocks_.capacity()));
+    while (capacity() < n) blocks_.push_back(Allocate(kBlockItems));  // Room reserved: no throw.
   }
 
   // Appends an item made of args; it may be made of an item of this
@@ -215,7 +218,8 @@ class BlockVector {
     return begin() + Diff(at);
   }
   // Inserts [first, last) before pos, in their order; returns where the
-  // first of them now is.
+  // first of them now is. Room is made first: when T is made from *first
+  // without throwing (moved), nothing fails once that is done.
   template <typename ForwardIt>
   iterator insert(const_iterator pos, ForwardIt first, ForwardIt last) {
     const size_t at = pos.index();
@@ -267,9 +271,10 @@ class BlockVector {
 
   // The first (and only) block, moved to one with room for `room` items.
   void RegrowFirst(size_t room) {
+    if (blocks_.empty()) blocks_.reserve(1);
     T* grown = Allocate(room);
     if (blocks_.empty()) {
-      blocks_.push_back(grown);
+      blocks_.push_back(grown);  // Room reserved: no throw.
     } else {
       T* old = blocks_[0];
       for (size_t i = 0; i < size_; ++i) {

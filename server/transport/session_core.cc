@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -189,6 +190,10 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
   // duplicate of a call in flight) stays awaited for that call. Both are
   // done for the whole frame under one acquisition of each mutex: the frame
   // arrived whole, as if its calls had arrived together.
+  // A session's frames are dispatched one at a time, whatever stream brought
+  // them (see CallLedger::dispatch_mutex): a frame read before a resume runs
+  // whole, in order, before the calls sent again after it.
+  MutexLock dispatching(&ledger_->dispatch_mutex());
   absl::InlinedVector<uint64_t, 8> call_ids;
   absl::InlinedVector<bool, 8> newly_awaited;
   call_ids.reserve(calls.size());
@@ -205,9 +210,12 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
   std::vector<CallLedger::Answer> answers;
   ledger_->ArriveAll(call_ids, stream_, &arrivals, &answers);
   // The calls that complete on this thread while the frame's calls run go
-  // to the ledger together when they have run.
+  // to the ledger together when they have run (on the gRPC stream, which
+  // does not hold replies, the frame's replies are written then, not one by
+  // one as they complete).
   FrameCompletions completions{ledger_.get(), {}};
   FrameCompletions* const outer = std::exchange(t_completions, &completions);
+  absl::Cleanup restore = [outer] { t_completions = outer; };
   size_t answered = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
     const uint64_t call_id = calls[i].call_id;
@@ -238,7 +246,7 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
         break;
     }
   }
-  t_completions = outer;
+  std::move(restore).Invoke();
   if (!completions.done.empty()) ledger_->CompleteAll(absl::MakeSpan(completions.done));
 }
 

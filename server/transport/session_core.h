@@ -27,11 +27,21 @@
 // after a resume is answered from there and never runs twice. The core ends
 // the stream only once no call it awaits is in flight, except on Fail.
 //
+// A frame's calls are taken together: they are recorded as awaited, and
+// looked up in the ledger, under one acquisition of each mutex, and the
+// calls that complete while the frame is dispatched (on the dispatching
+// thread) reach the ledger and the stream together once the frame's calls
+// have run. A session's frames are dispatched one at a time, even across
+// its streams.
+//
 // Thread-safe: the source's calls come from the transport's reading thread,
 // completions from any thread. The core calls the sink with its mutex held.
 // The transport must outlive every call it dispatched: a completion may run
 // after the stream has ended, on any thread, holding what the sink's
-// HoldForCall returned.
+// HoldForCall returned. (A completion gathered with its frame's has let go
+// of that hold by the time its reply is delivered, within the dispatch;
+// the core is then still dispatching, and a sink detaches from the ledger,
+// under the ledger's mutex, before its transport goes.)
 #ifndef SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_
 #define SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_
 

@@ -23,6 +23,7 @@
 #include "shoal/v1/dict.pb.h"
 #include "shoal/v1/manager.pb.h"
 #include "shoal/v1/object.pb.h"
+#include "shoal/v1/queue.pb.h"
 #include "shoal/v1/session.pb.h"
 #include "shoal/v1/shared_value.pb.h"
 #include "shoal/v1/sync.pb.h"
@@ -228,6 +229,59 @@ TEST_F(FramedTest, BytesThatAreNotAFrameAreAValueError) {
   // Five bytes of 0xff: a field tag whose varint never ends.
   ExpectRefused(LogIn().token, std::string("\x00\x00\x00\x05\xff\xff\xff\xff\xff", 9),
                 grpc::StatusCode::INVALID_ARGUMENT, "ValueError");
+}
+
+TEST_F(FramedTest, AFramesCallsRunInOrderAndAnIdGivenTwiceIsADuplicate) {
+  // One frame: a get that parks on an empty queue, a put that wakes it (so
+  // the get completes while the frame is dispatched), the put's call id
+  // again, and a call after them. Every call is answered; the get takes
+  // the item put after it in the frame.
+  Manager m = Connect();
+  QueueProxy queue = m.Queue(0, Unique("frame-queue"));
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  v1::ClientFrame frame = Hello(login.token);
+  v1::TimedRequest get;
+  get.set_name(Unique("frame-queue"));
+  v1::PutRequest put;
+  put.set_name(Unique("frame-queue"));
+  put.mutable_item()->set_int_(42);
+  v1::PutRequest second_put = put;
+  second_put.mutable_item()->set_int_(43);
+  AddCall(&frame, 1, "/shoal.v1.QueueService/Get", get);
+  AddCall(&frame, 2, "/shoal.v1.QueueService/Put", put);
+  AddCall(&frame, 2, "/shoal.v1.QueueService/Put", second_put);
+  AddCall(&frame, 3, "/shoal.v1.Manager/ListSessions", v1::ListSessionsRequest());
+  ASSERT_TRUE(socket.Write(frame));
+
+  std::map<uint64_t, v1::Reply> replies;
+  int duplicates = 0;
+  while (replies.size() < 3 || duplicates < 1) {
+    v1::ServerFrame in;
+    ASSERT_TRUE(socket.Read(&in));
+    ASSERT_FALSE(in.has_end()) << in.end().message();
+    for (const v1::Reply& reply : in.replies()) {
+      if (reply.call_id() == 2 && reply.code() != 0) {
+        EXPECT_EQ(reply.error_kind(), "ValueError");
+        EXPECT_NE(reply.error_message().find("in use by a call in flight"), std::string::npos)
+            << reply.error_message();
+        ++duplicates;
+      } else {
+        replies[reply.call_id()] = reply;
+      }
+    }
+  }
+  EXPECT_EQ(duplicates, 1);
+  ASSERT_EQ(replies.size(), 3u);
+  for (const auto& [id, reply] : replies) EXPECT_EQ(reply.code(), 0) << id << reply.error_message();
+  v1::ValueReply got;
+  ASSERT_TRUE(got.ParseFromString(replies[1].response()));
+  EXPECT_EQ(got.value().int_(), 42);
+  // The duplicate put ran nothing: the queue is empty.
+  EXPECT_EQ(queue.qsize(), 0);
+  socket.WritesDone();
+  EXPECT_EQ(socket.ReadUntilEnd().code(), 0);
 }
 
 TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {

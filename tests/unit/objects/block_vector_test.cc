@@ -208,7 +208,8 @@ TEST(BlockVector, DoesWhatAVectorDoes) {
 TEST(BlockVector, EveryItemMadeIsDestroyedOnce) {
   Counted::alive = 0;
   {
-    BlockVector<Counted, 4> v;
+    // Blocks of 16: the first block doubles 4 -> 8 -> 16, moving its items.
+    BlockVector<Counted, 16> v;
     for (int i = 0; i < 50; ++i) v.emplace_back(i);
     v.insert(v.begin() + 3, Counted(100));
     std::vector<Counted> more(7, Counted(7));
@@ -220,7 +221,7 @@ TEST(BlockVector, EveryItemMadeIsDestroyedOnce) {
     v.resize(10);
     EXPECT_EQ(Counted::alive, 10);
     EXPECT_EQ(v[3].value, 100);
-    BlockVector<Counted, 4> w(std::move(v));
+    BlockVector<Counted, 16> w(std::move(v));
     EXPECT_EQ(Counted::alive, 10);
   }
   EXPECT_EQ(Counted::alive, 0);

@@ -1,5 +1,6 @@
 #include "server/objects/list_object.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -506,6 +507,73 @@ TEST(ListObject, WritesPastTheBudgetAreLimitErrorAndChangeNothing) {
   EXPECT_TRUE(IsOk(list.SetSlice(0, 2, kNone, L({"a"}))));
   EXPECT_EQ(list.Copy(), L({"a", 3}));
   EXPECT_EQ(budget.used(), 2 * kValueBytes + 1);
+}
+
+// A list of thousands of items spans many of its storage's blocks: each
+// operation, checked against the same on a vector, and the bytes held
+// against the items' own.
+TEST(ListObject, ALongListSpanningManyBlocksBehavesAsAShortOne) {
+  MemoryBudget budget(0);
+  absl::StatusOr<std::unique_ptr<ListObject>> created = ListObject::Create(&budget);
+  ASSERT_TRUE(IsOk(created));
+  ListObject& list = **created;
+  std::vector<int64_t> expected;
+  const auto check = [&](const char* after) {
+    Value::List want;
+    for (int64_t v : expected) want.emplace_back(v);
+    ASSERT_EQ(list.Copy(), want) << after;
+    EXPECT_EQ(budget.used(), static_cast<int64_t>(expected.size()) * kValueBytes) << after;
+  };
+  for (int64_t i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(IsOk(list.Append((i * 7919) % 3001)));
+    expected.push_back((i * 7919) % 3001);
+  }
+  check("append");
+  ASSERT_TRUE(IsOk(list.Insert(700, -1)));
+  expected.insert(expected.begin() + 700, -1);
+  check("insert");
+  absl::StatusOr<Value> popped = list.Pop(5);
+  ASSERT_TRUE(IsOk(popped));
+  EXPECT_EQ(*popped, Value(expected[5]));
+  expected.erase(expected.begin() + 5);
+  check("pop");
+  // del lst[100:2900:3]
+  ASSERT_TRUE(IsOk(list.DelSlice(100, 2900, 3)));
+  std::vector<int64_t> kept;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (i < 100 || i >= 2900 || (i - 100) % 3 != 0) kept.push_back(expected[i]);
+  }
+  expected = kept;
+  check("del slice with a step");
+  // lst[250:1250] = [0, 1, ..., 499]
+  Value::List replacement;
+  for (int64_t i = 0; i < 500; ++i) replacement.emplace_back(i);
+  ASSERT_TRUE(IsOk(list.SetSlice(250, 1250, kNone, replacement)));
+  expected.erase(expected.begin() + 250, expected.begin() + 1250);
+  for (int64_t i = 0; i < 500; ++i) expected.insert(expected.begin() + 250 + i, i);
+  check("set slice");
+  ASSERT_TRUE(IsOk(list.DelSlice(10, 600, kNone)));
+  expected.erase(expected.begin() + 10, expected.begin() + 600);
+  check("del slice");
+  ASSERT_TRUE(IsOk(list.Sort(false)));
+  std::stable_sort(expected.begin(), expected.end());
+  check("sort");
+  list.Reverse();
+  std::reverse(expected.begin(), expected.end());
+  check("reverse");
+  ASSERT_TRUE(IsOk(list.Repeat(3)));
+  const std::vector<int64_t> once = expected;
+  for (int copy = 1; copy < 3; ++copy) expected.insert(expected.end(), once.begin(), once.end());
+  check("repeat");
+  const int64_t sought = expected[expected.size() - 300];
+  absl::StatusOr<int64_t> at = list.Index(Value(sought), kNone, kNone);
+  ASSERT_TRUE(IsOk(at));
+  EXPECT_EQ(*at, std::find(expected.begin(), expected.end(), sought) - expected.begin());
+  EXPECT_EQ(list.Count(Value(sought)), std::count(expected.begin(), expected.end(), sought));
+  EXPECT_GE(list.Count(Value(sought)), 3);  // Once in each copy at least.
+  list.Clear();
+  expected.clear();
+  check("clear");
 }
 
 TEST(ListObject, ExtendInPlaceIsAllOrNothing) {
