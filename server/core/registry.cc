@@ -361,6 +361,7 @@ int Registry::CollectCycles() {
 }
 
 int Registry::Collect() {
+  MutexLock one_at_a_time(&collect_mu_);
   int freed = 0;
   for (;;) {
     const int round = Reap() + CollectCycles();

@@ -164,8 +164,9 @@ class Registry {
   // the candidates' reachable objects only. Returns how many were freed.
   int CollectCycles() ABSL_LOCKS_EXCLUDED(collector_mu_);
   // Reap, then CollectCycles, then Reap again, until nothing more goes.
-  // Returns how many were freed.
-  int Collect() ABSL_LOCKS_EXCLUDED(collector_mu_);
+  // Returns how many were freed. One at a time: when it returns, every
+  // object released before it was called, and unreachable, is gone.
+  int Collect() ABSL_LOCKS_EXCLUDED(collect_mu_, collector_mu_);
   // Whether Reap or CollectCycles has something to look at.
   bool collect_wanted() const;
   // Called whenever a reference goes (a value dies, a session reference or a
@@ -218,7 +219,12 @@ class Registry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int64_t max_objects_;
-  Mutex collector_mu_;
+  // Held by Collect for its whole run: a Collect that starts while another
+  // runs (the core's collector thread, woken by a release) waits for it, so
+  // that what was released before it started is gone when it returns, even
+  // when the other took it from the queue first (ListObjects' exact counts).
+  Mutex collect_mu_;
+  Mutex collector_mu_ ABSL_ACQUIRED_AFTER(collect_mu_);
   mutable Mutex mu_ ABSL_ACQUIRED_AFTER(collector_mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Entry> objects_ ABSL_GUARDED_BY(mu_);
