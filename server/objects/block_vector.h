@@ -11,7 +11,8 @@
 // added as needed. Indexing is a shift and a mask. Inserting or erasing inside
 // moves the items after that point, as a vector does. Shrinking frees the
 // blocks no longer used but one, so that appends and pops at a block's edge
-// do not allocate and free by turns; clear() frees them all.
+// do not allocate and free by turns; clear() frees them all, and
+// clear_keeping_room() none.
 //
 // Unlike std::vector, references to items stay valid when the sequence grows
 // past its first block (not while that first block is still doubling), and
@@ -150,9 +151,7 @@ class BlockVector {
     return static_cast<size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T);
   }
   // Items it can hold before it allocates again.
-  size_t capacity() const {
-    return blocks_.empty() ? 0 : first_capacity_ + (blocks_.size() - 1) * kBlockItems;
-  }
+  size_t capacity() const { return capacity_; }
 
   T& operator[](size_t i) { return blocks_[i >> kShift][i & kMask]; }
   const T& operator[](size_t i) const { return blocks_[i >> kShift][i & kMask]; }
@@ -170,9 +169,9 @@ class BlockVector {
 
   // Room for n items in all: later appends up to n allocate nothing.
   void reserve(size_t n) {
-    if (n <= capacity()) return;
-    if (blocks_.size() <= 1 && first_capacity_ < kBlockItems) {
-      size_t room = std::max(kFirstItems, first_capacity_ * 2);
+    if (n <= capacity_) return;
+    if (blocks_.size() <= 1 && capacity_ < kBlockItems) {
+      size_t room = std::max(kFirstItems, capacity_ * 2);
       while (room < n && room < kBlockItems) room *= 2;
       RegrowFirst(std::min(room, kBlockItems));
     }
@@ -180,24 +179,19 @@ class BlockVector {
     // reserving exactly would copy them all every kBlockItems appends.
     const size_t blocks = (n + kMask) >> kShift;
     if (blocks > blocks_.capacity()) blocks_.reserve(std::max(blocks, 2 * blocks_.capacity()));
-    while (capacity() < n) blocks_.push_back(Allocate(kBlockItems));  // Room reserved: no throw.
+    while (capacity_ < n) {
+      blocks_.push_back(Allocate(kBlockItems));  // Room reserved: no throw.
+      capacity_ += kBlockItems;
+    }
   }
 
   // Appends an item made of args; it may be made of an item of this
   // sequence (as push_back(v[0]) is).
   template <typename... Args>
   T& emplace_back(Args&&... args) {
-    if (size_ < capacity()) {
-      T* slot = &(*this)[size_];
-      ::new (static_cast<void*>(slot)) T(std::forward<Args>(args)...);
-      ++size_;
-      return *slot;
-    }
-    // Made before the growth, which may move what args refer to.
-    T made(std::forward<Args>(args)...);
-    reserve(size_ + 1);
+    if (size_ == capacity_) return EmplaceBackGrowing(std::forward<Args>(args)...);
     T* slot = &(*this)[size_];
-    ::new (static_cast<void*>(slot)) T(std::move(made));
+    ::new (static_cast<void*>(slot)) T(std::forward<Args>(args)...);
     ++size_;
     return *slot;
   }
@@ -252,22 +246,44 @@ class BlockVector {
     while (size_ < n) emplace_back();
   }
 
+  // Destroys every item and keeps every block, as std::vector::clear keeps
+  // its capacity: a list emptied and filled again does not give its memory
+  // back to be faulted in anew each time.
+  void clear_keeping_room() {
+    for (size_t i = 0; i < size_; ++i) std::destroy_at(&(*this)[i]);
+    size_ = 0;
+  }
+
   // Destroys every item and frees every block.
   void clear() {
     Truncate(0);
     for (size_t b = 0; b < blocks_.size(); ++b) Free(b);
     blocks_.clear();
     blocks_.shrink_to_fit();
-    first_capacity_ = 0;
+    capacity_ = 0;
   }
 
  private:
   static std::ptrdiff_t Diff(size_t n) { return static_cast<std::ptrdiff_t>(n); }
 
-  static T* Allocate(size_t n) { return std::allocator<T>().allocate(n); }
-  void Free(size_t block) {
-    std::allocator<T>().deallocate(blocks_[block], block == 0 ? first_capacity_ : kBlockItems);
+  // emplace_back when there is no room left: the item is made before the
+  // growth, which may move what args refer to.
+  template <typename... Args>
+  __attribute__((noinline)) T& EmplaceBackGrowing(Args&&... args) {
+    T made(std::forward<Args>(args)...);
+    reserve(size_ + 1);
+    T* slot = &(*this)[size_];
+    ::new (static_cast<void*>(slot)) T(std::move(made));
+    ++size_;
+    return *slot;
   }
+
+  static T* Allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  // The first block has room for capacity_ items while it is alone.
+  size_t BlockRoom(size_t block) const {
+    return block == 0 && blocks_.size() == 1 ? capacity_ : kBlockItems;
+  }
+  void Free(size_t block) { std::allocator<T>().deallocate(blocks_[block], BlockRoom(block)); }
 
   // The first (and only) block, moved to one with room for `room` items.
   void RegrowFirst(size_t room) {
@@ -284,7 +300,7 @@ class BlockVector {
       Free(0);
       blocks_[0] = grown;
     }
-    first_capacity_ = room;
+    capacity_ = room;
   }
 
   // Destroys the items from n on, then frees the blocks left unused but one.
@@ -299,22 +315,24 @@ class BlockVector {
     while (blocks_.size() > used + 1) {
       Free(blocks_.size() - 1);
       blocks_.pop_back();
+      capacity_ -= kBlockItems;
     }
   }
 
   void Steal(BlockVector& other) {
     blocks_ = std::move(other.blocks_);
     size_ = std::exchange(other.size_, 0);
-    first_capacity_ = std::exchange(other.first_capacity_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
     other.blocks_.clear();
   }
 
-  // Block b holds items [b * kBlockItems, (b + 1) * kBlockItems); the first
-  // has room for first_capacity_ of them, which is kBlockItems whenever
-  // there is a second.
+  // Block b holds items [b * kBlockItems, (b + 1) * kBlockItems). The first
+  // has room for kBlockItems whenever there is a second; alone, for
+  // capacity_ (4 to kBlockItems).
   std::vector<T*> blocks_;
   size_t size_ = 0;
-  size_t first_capacity_ = 0;
+  // The room of all the blocks.
+  size_t capacity_ = 0;
 };
 
 }  // namespace shoal::server

@@ -330,7 +330,7 @@ bool ListObject::Contains(const Value& item) const {
 
 void ListObject::Clear() {
   MutexLock lock(&mu_);
-  items_.clear();
+  items_.clear_keeping_room();
   account_.ReleaseAll();
 }
 
@@ -342,7 +342,7 @@ Value::List ListObject::Copy() const {
 absl::Status ListObject::Repeat(int64_t count) {
   MutexLock lock(&mu_);
   if (count <= 0) {
-    items_.clear();
+    items_.clear_keeping_room();
     account_.ReleaseAll();
     return absl::OkStatus();
   }

@@ -92,6 +92,15 @@ TEST(BlockVector, ShrinkingKeepsOneSpareBlockAndClearFreesAll) {
   EXPECT_EQ(v.capacity(), 0u);
   v.push_back("y");
   EXPECT_EQ(Items(v), std::vector<std::string>{"y"});
+  // Emptied keeping its room, as a vector's clear.
+  for (int i = 0; i < 40; ++i) v.push_back("z");
+  const size_t room = v.capacity();
+  v.clear_keeping_room();
+  EXPECT_TRUE(v.empty());
+  EXPECT_EQ(v.capacity(), room);
+  for (int i = 0; i < 40; ++i) v.push_back(std::to_string(i));
+  EXPECT_EQ(v.capacity(), room);
+  EXPECT_EQ(v[39], "39");
 }
 
 TEST(BlockVector, MovesTakeTheBlocks) {
@@ -207,6 +216,12 @@ TEST(BlockVector, DoesWhatAVectorDoes) {
 
 TEST(BlockVector, EveryItemMadeIsDestroyedOnce) {
   Counted::alive = 0;
+  {
+    BlockVector<Counted, 16> kept;
+    for (int i = 0; i < 40; ++i) kept.emplace_back(i);
+    kept.clear_keeping_room();
+    EXPECT_EQ(Counted::alive, 0);
+  }
   {
     // Blocks of 16: the first block doubles 4 -> 8 -> 16, moving its items.
     BlockVector<Counted, 16> v;
