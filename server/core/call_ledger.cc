@@ -97,18 +97,8 @@ CallLedger::Cancels CallLedger::TakeCancelsOf(uint64_t stream) {
 }
 
 void CallLedger::Complete(uint64_t call_id, const absl::Status& status, std::string response) {
-  absl::AnyInvocable<void()> dropped;
-  MutexLock lock(&mu_);
-  auto it = running_.find(call_id);
-  if (it == running_.end()) return;
-  const uint64_t stream = it->second.stream;
-  dropped = std::move(it->second.cancel);
-  running_.erase(it);
-  if (auto sink = streams_.find(stream); sink != streams_.end()) {
-    sink->second->Deliver(call_id, status, response);
-  }
-  KeepLocked(call_id, status, std::move(response));
-  // dropped is destroyed after mu_ is released (declared before the lock).
+  Completion one{call_id, status, std::move(response)};
+  CompleteAll(absl::MakeSpan(&one, 1));
 }
 
 void CallLedger::CompleteAll(absl::Span<Completion> done) {

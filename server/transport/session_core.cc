@@ -24,7 +24,6 @@ struct FrameCompletions {
 };
 thread_local FrameCompletions* t_completions = nullptr;
 
-
 // How the stream, and each call it still had parked, ends when the server
 // shuts down: the client lost its server, it did not cancel anything.
 absl::Status ShuttingDown() {
@@ -294,9 +293,8 @@ void SessionCore::CancelCall(uint64_t call_id) {
 
 void SessionCore::Deliver(uint64_t call_id, const absl::Status& status,
                           const std::string& response) {
-  MutexLock lock(&mu_);
-  TakeReplyLocked(call_id, status, response);
-  MaybeFinishLocked();
+  const Delivery reply{call_id, &status, &response};
+  DeliverAll(absl::MakeConstSpan(&reply, 1));
 }
 
 void SessionCore::DeliverAll(absl::Span<const Delivery> replies) {
