@@ -28,6 +28,10 @@ ABSL_FLAG(std::string, session_listen, "auto",
           "--listen with a free port, or unix:PATH.framed), none, host:port or unix:PATH. "
           "Clients learn it at login and fall back to the gRPC stream without it");
 ABSL_FLAG(int32_t, session_threads, 2, "Event-loop threads of the framed transport");
+ABSL_FLAG(absl::Duration, session_poll, absl::Microseconds(50),
+          "How long an event-loop thread of the framed transport polls for the next event "
+          "before it sleeps, while events come closer together than that (waking a thread "
+          "can cost more than a call); 0 never polls");
 ABSL_FLAG(int64_t, max_connections, 0,
           "Most connections open at once, on both ports together; one more is refused "
           "with RESOURCE_EXHAUSTED. 0: the descriptor limit (raised at start to the hard "
@@ -187,6 +191,14 @@ int Serve(int argc, char** argv) {
     return 2;
   }
 
+  // A poll is a spin of its thread: longer than a few milliseconds it would
+  // only burn a core.
+  if (absl::GetFlag(FLAGS_session_poll) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_session_poll) > absl::Milliseconds(10)) {
+    std::fprintf(stderr, "shoal-server: --session-poll must be between 0 and 10ms\n");
+    return 2;
+  }
+
   // Clients send a heartbeat every third of the lease, and the server looks
   // for silent sessions ten times a second: a shorter lease would end
   // sessions that are alive.
@@ -199,6 +211,7 @@ int Serve(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.session_listen = absl::GetFlag(FLAGS_session_listen);
   options.session_threads = absl::GetFlag(FLAGS_session_threads);
+  options.session_poll = absl::GetFlag(FLAGS_session_poll);
   options.max_connections = max_connections;
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);

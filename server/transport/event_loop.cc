@@ -1,11 +1,13 @@
 #include "server/transport/event_loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +18,12 @@ namespace {
 
 // The tag of the wake-up descriptor, in epoll's data.
 char wake_tag;
+
+int64_t MonotonicNanos() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
 
 }  // namespace
 
@@ -35,8 +43,8 @@ absl::Status EventLoop::Open() {
   return absl::OkStatus();
 }
 
-void EventLoop::Start(Serve serve) {
-  thread_ = std::thread([this, serve = std::move(serve)] { Run(serve); });
+void EventLoop::Start(Serve serve, absl::Duration poll) {
+  thread_ = std::thread([this, serve = std::move(serve), poll] { Run(serve, poll); });
 }
 
 void EventLoop::Add(int fd, void* tag, uint32_t events) {
@@ -53,11 +61,28 @@ void EventLoop::Stop() {
   thread_.join();
 }
 
-void EventLoop::Run(const Serve& serve) {
+int EventLoop::Wait(epoll_event* events, int size, int64_t poll_ns) {
+  if (poll_ns <= 0) return epoll_wait(epoll_fd_, events, size, -1);
+  const int64_t start = MonotonicNanos();
+  if (events_close_) {
+    // The next event is expected soon: poll, yielding the core between polls.
+    do {
+      const int n = epoll_wait(epoll_fd_, events, size, 0);
+      if (n != 0) return n;
+      sched_yield();
+    } while (MonotonicNanos() - start < poll_ns);
+  }
+  const int n = epoll_wait(epoll_fd_, events, size, -1);
+  events_close_ = MonotonicNanos() - start < poll_ns;
+  return n;
+}
+
+void EventLoop::Run(const Serve& serve, absl::Duration poll) {
   constexpr int kEvents = 64;
   epoll_event events[kEvents];
+  const int64_t poll_ns = absl::ToInt64Nanoseconds(poll);
   for (;;) {
-    const int n = epoll_wait(epoll_fd_, events, kEvents, -1);
+    const int n = Wait(events, kEvents, poll_ns);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;

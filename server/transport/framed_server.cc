@@ -21,7 +21,7 @@ FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher, const Hands
 
 FramedServer::~FramedServer() { Stop(); }
 
-absl::Status FramedServer::Start(int threads, TlsContext* tls) {
+absl::Status FramedServer::Start(int threads, TlsContext* tls, absl::Duration poll) {
   tls_ = tls;
   for (int i = 0; i < std::max(1, threads); ++i) {
     auto loop = std::make_unique<EventLoop>();
@@ -31,7 +31,7 @@ absl::Status FramedServer::Start(int threads, TlsContext* tls) {
   }
   // A connection's tag is the connection.
   for (auto& loop : loops_) {
-    loop->Start([this](void* tag, uint32_t events) { Serve(tag, events); });
+    loop->Start([this](void* tag, uint32_t events) { Serve(tag, events); }, poll);
   }
   return absl::OkStatus();
 }

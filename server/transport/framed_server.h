@@ -38,9 +38,11 @@ class FramedServer {
   FramedServer(const FramedServer&) = delete;
   FramedServer& operator=(const FramedServer&) = delete;
 
-  // Starts threads loop threads. With tls, every connection speaks TLS,
-  // with the context's files as they are when it is accepted.
-  absl::Status Start(int threads, TlsContext* tls = nullptr);
+  // Starts threads loop threads, each polling for up to poll before it
+  // sleeps (EventLoop). With tls, every connection speaks TLS, with the
+  // context's files as they are when it is accepted.
+  absl::Status Start(int threads, TlsContext* tls = nullptr,
+                     absl::Duration poll = absl::ZeroDuration());
 
   // Serves a connection just accepted, and owns its descriptor.
   void Adopt(int fd) ABSL_LOCKS_EXCLUDED(mu_);

@@ -116,7 +116,8 @@ absl::StatusOr<std::string> Server::Start() {
                                     : options_.session_listen;
     absl::Status bound = services_->framed_listener.Bind(address);
     if (!bound.ok()) return bound;
-    absl::Status started = services_->framed.Start(options_.session_threads, services_->tls.get());
+    absl::Status started = services_->framed.Start(options_.session_threads, services_->tls.get(),
+                                                   options_.session_poll);
     if (!started.ok()) return started;
     v1::FramedEndpoint endpoint;
     if (services_->framed_listener.unix_path().empty()) {

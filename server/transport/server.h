@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/core/core.h"
 #include "server/transport/tls_context.h"
 
@@ -26,6 +27,9 @@ struct ServerOptions {
   std::string session_listen = "auto";
   // Event-loop threads of the framed transport.
   int session_threads = 2;
+  // How long an event-loop thread that has been busy polls for the next
+  // event before it sleeps (see EventLoop); zero: it never polls.
+  absl::Duration session_poll = absl::Microseconds(50);
   // Most connections open at once, on both ports together (0: no limit).
   int64_t max_connections = 0;
   // TLS on both ports, with the same files; off when tls.cert_file is

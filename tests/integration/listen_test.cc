@@ -260,6 +260,29 @@ TEST(ListenTest, AConnectionOverTheLimitOnTheFramedPortIsRefusedClearly) {
   grpc->list().append(1);
 }
 
+TEST(ListenTest, ASessionPollOutsideItsRangeIsRefusedAtStart) {
+  ServerProcess first;
+  for (const std::string poll : {"-1us", "11ms", "1s"}) {
+    const ServerExit refused = RunServerToExit(
+        {"--listen=127.0.0.1:0", "--authkey-file=" + first.authkey_file(), "--session-poll=" + poll});
+    ASSERT_TRUE(WIFEXITED(refused.status)) << refused.output;
+    EXPECT_EQ(WEXITSTATUS(refused.status), 2) << poll;
+    EXPECT_THAT(refused.output, HasSubstr("--session-poll must be between 0 and 10ms")) << poll;
+  }
+}
+
+TEST(ListenTest, AServerThatNeverPollsServesAsOneThatDoes) {
+  for (const std::string poll : {"0", "10ms"}) {
+    ServerProcess::Options options;
+    options.args = {"--session-poll=" + poll};
+    ServerProcess server(options);
+    Manager m = ConnectWith(server, Transport::kFramed);
+    auto list = m.list();
+    for (int i = 0; i < 100; ++i) list.append(i);
+    EXPECT_EQ(list.size(), 100u) << poll;
+  }
+}
+
 TEST(ListenTest, ASecondServerOnTheSameTcpAddressFailsAtStart) {
   ServerProcess first;
   const ServerExit second =

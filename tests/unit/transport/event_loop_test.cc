@@ -1,0 +1,143 @@
+// The event loop: every event reaches the serve function with its tag, and a
+// loop given a poll polls while events come close together, and sleeps once
+// they stop.
+#include "server/transport/event_loop.h"
+
+#include <gtest/gtest.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace shoal::server {
+namespace {
+
+// The scheduler's state of a thread of this process: 'R' running or
+// runnable, 'S' asleep, and so on (proc(5)).
+char ThreadState(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  // The state follows the command name, which is in parentheses.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return '?';
+  return line[close + 2];
+}
+
+// An eventfd watched by a loop; each event served is counted, and the loop
+// thread's id kept.
+class CountedEvents {
+ public:
+  explicit CountedEvents(absl::Duration poll) {
+    fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    EXPECT_GE(fd_, 0);
+    EXPECT_TRUE(loop_.Open().ok());
+    loop_.Add(fd_, this, EPOLLIN);
+    loop_.Start(
+        [this](void* tag, uint32_t events) {
+          EXPECT_EQ(tag, this);
+          EXPECT_TRUE(events & EPOLLIN);
+          uint64_t value = 0;
+          if (read(fd_, &value, sizeof(value)) != sizeof(value)) return;
+          tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
+          served_.fetch_add(1);
+        },
+        poll);
+  }
+  ~CountedEvents() {
+    loop_.Stop();
+    close(fd_);
+  }
+
+  void Signal() {
+    const uint64_t one = 1;
+    EXPECT_EQ(write(fd_, &one, sizeof(one)), static_cast<ssize_t>(sizeof(one)));
+  }
+  // Signals and waits until the loop has served the event.
+  bool SignalAndWaitServed(absl::Duration limit) {
+    const int64_t before = served_.load();
+    Signal();
+    const absl::Time deadline = absl::Now() + limit;
+    while (served_.load() == before) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Microseconds(50));
+    }
+    return true;
+  }
+  // Waits until the loop thread is asleep.
+  bool WaitAsleep(absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (ThreadState(tid_.load()) != 'S') {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return true;
+  }
+
+  pid_t tid() const { return tid_.load(); }
+  int64_t served() const { return served_.load(); }
+
+ private:
+  int fd_ = -1;
+  EventLoop loop_;
+  std::atomic<pid_t> tid_{0};
+  std::atomic<int64_t> served_{0};
+};
+
+TEST(EventLoopTest, EveryEventIsServedWithItsTagWithOrWithoutAPoll) {
+  for (absl::Duration poll : {absl::ZeroDuration(), absl::Microseconds(50), absl::Seconds(1)}) {
+    CountedEvents events(poll);
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30))) << i << " poll " << poll;
+    }
+    EXPECT_EQ(events.served(), 200);
+  }
+}
+
+TEST(EventLoopTest, WithoutAPollTheLoopSleepsBetweenEvents) {
+  CountedEvents events(absl::ZeroDuration());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
+    EXPECT_TRUE(events.WaitAsleep(absl::Seconds(30)));
+  }
+}
+
+TEST(EventLoopTest, EventsCloseTogetherMakeTheLoopPollThenSleepWhenTheyStop) {
+  constexpr absl::Duration kPoll = absl::Seconds(2);
+  CountedEvents events(kPoll);
+  // Whatever the loop does after its first event, it sleeps once a poll has
+  // run out; the wait that ends with the next event is longer than the poll.
+  ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
+  ASSERT_TRUE(events.WaitAsleep(kPoll + absl::Seconds(30)));
+  ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
+  // Two events close together: the wait between them was short, so after the
+  // second the loop polls, and is not seen asleep while the poll lasts.
+  ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
+  const absl::Time until = absl::Now() + kPoll / 2;
+  int samples = 0;
+  while (absl::Now() < until) {
+    ASSERT_NE(ThreadState(events.tid()), 'S') << "after " << samples << " samples";
+    ++samples;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  // The poll ends without an event: the loop sleeps...
+  EXPECT_TRUE(events.WaitAsleep(kPoll + absl::Seconds(30)));
+  // ...and an event after a wait longer than the poll finds it asleep and
+  // leaves it asleep, polling for nothing.
+  absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
+  EXPECT_TRUE(events.WaitAsleep(kPoll / 2));
+}
+
+}  // namespace
+}  // namespace shoal::server
