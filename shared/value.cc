@@ -289,6 +289,12 @@ Value& Value::operator=(const Value& other) {
 }
 
 Value& Value::operator=(Value&& other) noexcept {
+  // Only a list or a dict can hold other; any other value is replaced in one
+  // move.
+  if (!is_list() && !is_dict()) {
+    v_ = std::move(other.v_);
+    return *this;
+  }
   Storage taken(std::move(other.v_));
   v_ = std::move(taken);
   return *this;

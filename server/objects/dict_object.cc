@@ -1,5 +1,6 @@
 #include "server/objects/dict_object.h"
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -169,7 +170,14 @@ absl::Status DictObject::Update(std::vector<std::pair<Value, Value>> entries) {
   // took (each key looked up once), and the rest given back.
   if (account_.Reserve(most).ok()) {
     int64_t took = 0;
+    // A large dict's table and entries are mostly out of the cache: each
+    // key's table slot is fetched kAhead lookups before its own, and its
+    // entry half that.
+    constexpr size_t kAhead = 16;
+    for (size_t i = 0; i < std::min(kAhead, entries.size()); ++i) dict_.prefetch_index(hashes[i]);
     for (size_t i = 0; i < entries.size(); ++i) {
+      if (i + kAhead < entries.size()) dict_.prefetch_index(hashes[i + kAhead]);
+      if (i + kAhead / 2 < entries.size()) dict_.prefetch_entry(hashes[i + kAhead / 2]);
       auto& [key, value] = entries[i];
       NoteRefs(key, value);
       bool inserted = false;

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 #include "server/objects/dict_object.h"
 #include "server/transport/tables.h"
@@ -33,7 +35,19 @@ absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, D
     parts[0].clear();
     parts[1].clear();
     if (!WireFields(entry, {1, 2}, parts)) return MalformedRequest();
-    // Decoded where they are kept.
+    // Plain keys and values (most) are built where they are kept; the others
+    // decoded into an entry made for them.
+    if (parts[0].size() == 1 && parts[1].size() == 1) {
+      bool plain = false;
+      ReadPlainValue(parts[0][0], /*check_utf8=*/true, [&](auto&&... key) {
+        plain = ReadPlainValue(parts[1][0], /*check_utf8=*/true, [&](auto&&... value) {
+          entries.emplace_back(std::piecewise_construct,
+                               std::forward_as_tuple(std::forward<decltype(key)>(key)...),
+                               std::forward_as_tuple(std::forward<decltype(value)>(value)...));
+        });
+      });
+      if (plain) continue;
+    }
     auto& [key, value] = entries.emplace_back();
     if (absl::Status s = StoreWireValue(c, d, parts[0], &key); !s.ok()) return s;
     if (absl::Status s = StoreWireValue(c, d, parts[1], &value); !s.ok()) return s;

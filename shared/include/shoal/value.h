@@ -297,6 +297,18 @@ class ValueDict {
   // it is moved in, with None, and *inserted is set. The pointer holds until
   // the dict next changes. Precondition: hash == key.hash().
   Value* slot_hashed(Value& key, size_t hash, bool* inserted);
+  // Hints for a caller about to look up many keys whose hashes it knows:
+  // prefetch_index brings the table slot where a key of this hash is looked
+  // for first into the cache, and prefetch_entry, called some lookups later,
+  // the entry that slot names. Neither changes anything.
+  void prefetch_index(size_t hash) const {
+    if (!index_.empty()) __builtin_prefetch(&index_[hash & (index_.size() - 1)]);
+  }
+  void prefetch_entry(size_t hash) const {
+    if (index_.empty()) return;
+    const uint32_t pos = index_[hash & (index_.size() - 1)];
+    if (pos < kRemoved) __builtin_prefetch(&slots_[pos]);
+  }
   // Removes key and returns its value, or nullopt when missing.
   std::optional<Value> take(const Value& key);
   // Removes and returns the last inserted entry. Precondition: !empty().

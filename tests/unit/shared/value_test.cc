@@ -445,6 +445,30 @@ TEST(ValueTest, AssigningAPartOfItselfIsSafe) {
   EXPECT_EQ(d, Value(1));
 }
 
+TEST(ValueTest, MovingAnyValueOverAnyOtherLeavesTheMovedValue) {
+  // Every type over every type: a list or a dict is released after the move,
+  // any other value is replaced in one move.
+  const std::vector<Value> samples = {Value(),
+                                      true,
+                                      -3,
+                                      2.5,
+                                      "a string longer than any small-string buffer",
+                                      "short",
+                                      Value::bytes("b"),
+                                      Value::list({1, "two"}),
+                                      Value::dict({{"k", Value::list({1})}}),
+                                      Ref(7, Kind::kLock)};
+  for (const Value& from : samples) {
+    for (const Value& over : samples) {
+      Value target = over;
+      Value moved = from;
+      target = std::move(moved);
+      EXPECT_EQ(target, from) << from.repr() << " over " << over.repr();
+      EXPECT_EQ(target.type(), from.type()) << from.repr() << " over " << over.repr();
+    }
+  }
+}
+
 TEST(ValueTest, DictFactoryKeepsFirstKeyAndLastValue) {
   Value d = Value::dict({{1, "a"}, {"x", 0}, {1.0, "b"}});
   EXPECT_EQ(d.repr(), "{1: 'b', 'x': 0}");
