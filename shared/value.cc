@@ -290,7 +290,8 @@ Value& Value::operator=(const Value& other) {
 
 Value& Value::operator=(Value&& other) noexcept {
   // Only a list or a dict can hold other; any other value is replaced in one
-  // move.
+  // move (but not by itself: a string moved onto itself would be emptied).
+  if (this == &other) return *this;
   if (!is_list() && !is_dict()) {
     v_ = std::move(other.v_);
     return *this;

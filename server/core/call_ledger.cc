@@ -108,6 +108,7 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
   // Consecutive replies for the same stream go to it together.
   ReplySink* to = nullptr;
   absl::InlinedVector<ReplySink::Delivery, 8> replies;
+  replies.reserve(done.size());
   const auto deliver = [&] {
     if (!replies.empty()) to->DeliverAll(replies);
     replies.clear();

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <utility>
@@ -44,6 +45,8 @@ absl::Status EventLoop::Open() {
 }
 
 void EventLoop::Start(Serve serve, absl::Duration poll) {
+  // A poll is bounded (an infinite one would spin for ever once begun).
+  poll = std::clamp(poll, absl::ZeroDuration(), kMaxPoll);
   thread_ = std::thread([this, serve = std::move(serve), poll] { Run(serve, poll); });
 }
 

@@ -39,6 +39,9 @@ class EventLoop {
 
   // Creates the epoll set; Start runs it.
   absl::Status Open();
+  // The longest poll Start takes; a longer one is cut to it.
+  static constexpr absl::Duration kMaxPoll = absl::Seconds(10);
+
   // Starts the thread, which calls serve for every event until Stop,
   // polling for up to poll before it sleeps (see above; zero: never).
   void Start(Serve serve, absl::Duration poll = absl::ZeroDuration());

@@ -213,6 +213,8 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
   // does not hold replies, the frame's replies are written then, not one by
   // one as they complete).
   FrameCompletions completions{ledger_.get(), {}};
+  // Most calls complete as they run: room for all, not grown call by call.
+  completions.done.reserve(calls.size());
   FrameCompletions* const outer = std::exchange(t_completions, &completions);
   absl::Cleanup restore = [outer] { t_completions = outer; };
   size_t answered = 0;

@@ -307,7 +307,10 @@ class ValueDict {
   void prefetch_entry(size_t hash) const {
     if (index_.empty()) return;
     const uint32_t pos = index_[hash & (index_.size() - 1)];
-    if (pos < kRemoved) __builtin_prefetch(&slots_[pos]);
+    if (pos >= kRemoved) return;
+    // A lookup reads the hash, then the key: on two cache lines of a slot.
+    __builtin_prefetch(&slots_[pos].hash);
+    __builtin_prefetch(&slots_[pos].entry);
   }
   // Removes key and returns its value, or nullopt when missing.
   std::optional<Value> take(const Value& key);

@@ -466,6 +466,11 @@ TEST(ValueTest, MovingAnyValueOverAnyOtherLeavesTheMovedValue) {
       EXPECT_EQ(target, from) << from.repr() << " over " << over.repr();
       EXPECT_EQ(target.type(), from.type()) << from.repr() << " over " << over.repr();
     }
+    // And a value moved onto itself stays as it was.
+    Value self = from;
+    Value& alias = self;
+    self = std::move(alias);
+    EXPECT_EQ(self, from) << from.repr();
   }
 }
 
