@@ -34,6 +34,17 @@ char ThreadState(pid_t tid) {
   return line[close + 2];
 }
 
+// Asks done every step until it says yes (true) or limit has passed (false).
+template <typename Done>
+bool Await(absl::Duration limit, absl::Duration step, Done done) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(step);
+  }
+  return true;
+}
+
 // An eventfd watched by a loop; each event served is counted, and the loop
 // thread's id kept.
 class CountedEvents {
@@ -67,21 +78,11 @@ class CountedEvents {
   bool SignalAndWaitServed(absl::Duration limit) {
     const int64_t before = served_.load();
     Signal();
-    const absl::Time deadline = absl::Now() + limit;
-    while (served_.load() == before) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Microseconds(50));
-    }
-    return true;
+    return Await(limit, absl::Microseconds(50), [&] { return served_.load() != before; });
   }
   // Waits until the loop thread is asleep.
   bool WaitAsleep(absl::Duration limit) {
-    const absl::Time deadline = absl::Now() + limit;
-    while (ThreadState(tid_.load()) != 'S') {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return true;
+    return Await(limit, absl::Milliseconds(1), [&] { return ThreadState(tid_.load()) == 'S'; });
   }
 
   pid_t tid() const { return tid_.load(); }
