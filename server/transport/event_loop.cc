@@ -1,16 +1,19 @@
 #include "server/transport/event_loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "shared/error_kind.h"
 
@@ -44,10 +47,12 @@ absl::Status EventLoop::Open() {
   return absl::OkStatus();
 }
 
-void EventLoop::Start(Serve serve, absl::Duration poll) {
+void EventLoop::Start(Serve serve, absl::Duration poll, bool poll_when_crowded) {
   // A poll is bounded (an infinite one would spin for ever once begun).
   poll = std::clamp(poll, absl::ZeroDuration(), kMaxPoll);
-  thread_ = std::thread([this, serve = std::move(serve), poll] { Run(serve, poll); });
+  thread_ = std::thread([this, serve = std::move(serve), poll, poll_when_crowded] {
+    Run(serve, poll, poll_when_crowded);
+  });
 }
 
 void EventLoop::Add(int fd, void* tag, uint32_t events) {
@@ -64,23 +69,69 @@ void EventLoop::Stop() {
   thread_.join();
 }
 
+bool EventLoop::Crowded(int64_t now) {
+  if (run_delay_fd_ < 0 || now < next_crowd_check_) return crowded_;
+  next_crowd_check_ = now + kCrowdCheckEvery;
+  int64_t ran = 0;
+  int64_t waited = 0;
+  if (!ReadSchedstat(&ran, &waited)) return crowded_ = false;
+  const int64_t ran_since = ran - last_ran_;
+  const int64_t waited_since = waited - last_waited_;
+  // Too little time runnable since the last answer says little: the next
+  // look adds to it.
+  if (ran_since + waited_since < kCrowdCheckEvery / 10) return crowded_;
+  last_ran_ = ran;
+  last_waited_ = waited;
+  return crowded_ = waited_since * kCrowdedShare > ran_since + waited_since;
+}
+
+bool EventLoop::ReadSchedstat(int64_t* ran, int64_t* waited) const {
+  // Its time on a core, then its time runnable but waiting for one, in
+  // nanoseconds (the kernel's sched-stats.rst).
+  char text[96];
+  const ssize_t size = pread(run_delay_fd_, text, sizeof(text) - 1, 0);
+  if (size <= 0) return false;
+  text[size] = '\0';
+  char* end = nullptr;
+  *ran = static_cast<int64_t>(std::strtoull(text, &end, 10));
+  *waited = static_cast<int64_t>(std::strtoull(end, nullptr, 10));
+  return true;
+}
+
 int EventLoop::Wait(epoll_event* events, int size, int64_t poll_ns) {
   if (poll_ns <= 0) return epoll_wait(epoll_fd_, events, size, -1);
-  const int64_t start = MonotonicNanos();
+  int64_t now = MonotonicNanos();
+  const int64_t start = now;
   if (events_close_) {
-    // The next event is expected soon: poll, yielding the core between polls.
-    do {
+    // The next event is expected soon: poll, yielding the core between
+    // polls, unless other threads are waiting for cores.
+    while (!Crowded(now)) {
       const int n = epoll_wait(epoll_fd_, events, size, 0);
       if (n != 0) return n;
       sched_yield();
-    } while (MonotonicNanos() - start < poll_ns);
+      now = MonotonicNanos();
+      if (now - start >= poll_ns) break;
+    }
   }
   const int n = epoll_wait(epoll_fd_, events, size, -1);
   events_close_ = MonotonicNanos() - start < poll_ns;
   return n;
 }
 
-void EventLoop::Run(const Serve& serve, absl::Duration poll) {
+void EventLoop::Run(const Serve& serve, absl::Duration poll, bool poll_when_crowded) {
+  // This thread's own scheduling figures (Crowded); without them (a kernel
+  // without schedstats) the loop polls whenever events come close together.
+  if (poll > absl::ZeroDuration() && !poll_when_crowded) {
+    run_delay_fd_ = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (run_delay_fd_ >= 0 && !ReadSchedstat(&last_ran_, &last_waited_)) {
+      close(run_delay_fd_);
+      run_delay_fd_ = -1;
+    }
+  }
+  absl::Cleanup close_run_delay = [this] {
+    if (run_delay_fd_ >= 0) close(run_delay_fd_);
+    run_delay_fd_ = -1;
+  };
   constexpr int kEvents = 64;
   epoll_event events[kEvents];
   const int64_t poll_ns = absl::ToInt64Nanoseconds(poll);

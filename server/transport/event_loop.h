@@ -10,7 +10,14 @@
 // one without sleeping, giving the core to any other runnable thread between
 // polls. It polls only while the last wait was shorter than the poll: a
 // connection calling less often than that, or none at all, finds the thread
-// asleep and costs it nothing.
+// asleep and costs it nothing. Nor does it poll while the machine is
+// crowded, with more runnable threads than cores: then the poll takes time
+// other threads need (the clients' among them), and the thread would often
+// be waiting for a core anyway. The loop knows from its own schedstat (the
+// kernel's account of its time on a core and its time runnable but waiting
+// for one), looked at every few milliseconds, during a poll too: when it
+// waited for a core more than a tenth of the time it was runnable, it sleeps
+// without polling until a later look finds it waits less.
 //
 // Start and Stop from one thread; Add, and epoll_ctl on epoll_fd(), from any.
 #ifndef SHOAL_SERVER_TRANSPORT_EVENT_LOOP_H_
@@ -43,8 +50,10 @@ class EventLoop {
   static constexpr absl::Duration kMaxPoll = absl::Seconds(10);
 
   // Starts the thread, which calls serve for every event until Stop,
-  // polling for up to poll before it sleeps (see above; zero: never).
-  void Start(Serve serve, absl::Duration poll = absl::ZeroDuration());
+  // polling for up to poll before it sleeps (see above; zero: never), even
+  // on a crowded machine if poll_when_crowded.
+  void Start(Serve serve, absl::Duration poll = absl::ZeroDuration(),
+             bool poll_when_crowded = false);
   // Watches fd for events; they reach serve with tag.
   void Add(int fd, void* tag, uint32_t events);
   // Wakes the thread and waits for it to return; events not yet served stay
@@ -54,15 +63,32 @@ class EventLoop {
   int epoll_fd() const { return epoll_fd_; }
 
  private:
-  void Run(const Serve& serve, absl::Duration poll);
+  void Run(const Serve& serve, absl::Duration poll, bool poll_when_crowded);
   // Waits for events; returns epoll_wait's count.
   int Wait(epoll_event* events, int size, int64_t poll_ns);
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread thread_;
+  // Whether the loop thread waited for a core more than a share of the time
+  // it was runnable, since the last look (at most every kCrowdCheckEvery).
+  bool Crowded(int64_t now);
+  static constexpr int64_t kCrowdCheckEvery = 10'000'000;  // ns
+  // Crowded: waiting for a core more than 1/kCrowdedShare of the time.
+  static constexpr int64_t kCrowdedShare = 10;
+  // The thread's schedstat: nanoseconds on a core, and waiting for one.
+  bool ReadSchedstat(int64_t* ran, int64_t* waited) const;
+
   // Loop thread only: whether the last wait was shorter than the poll.
   bool events_close_ = false;
+  // Loop thread only: Crowded's state. The thread's schedstat (-1: none, or
+  // the loop polls even when crowded); when it looks next (MonotonicNanos);
+  // what it read when it last answered, and that answer.
+  int run_delay_fd_ = -1;
+  int64_t next_crowd_check_ = 0;
+  int64_t last_ran_ = 0;
+  int64_t last_waited_ = 0;
+  bool crowded_ = false;
 };
 
 }  // namespace shoal::server

@@ -1,9 +1,10 @@
 // The event loop: every event reaches the serve function with its tag, and a
 // loop given a poll polls while events come close together, and sleeps once
-// they stop.
+// they stop, or while other threads wait for its core.
 #include "server/transport/event_loop.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -14,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -49,7 +52,7 @@ bool Await(absl::Duration limit, absl::Duration step, Done done) {
 // thread's id kept.
 class CountedEvents {
  public:
-  explicit CountedEvents(absl::Duration poll) {
+  explicit CountedEvents(absl::Duration poll, bool poll_when_crowded = false) {
     fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     EXPECT_GE(fd_, 0);
     EXPECT_TRUE(loop_.Open().ok());
@@ -63,7 +66,7 @@ class CountedEvents {
           tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
           served_.fetch_add(1);
         },
-        poll);
+        poll, poll_when_crowded);
   }
   ~CountedEvents() {
     loop_.Stop();
@@ -115,7 +118,9 @@ TEST(EventLoopTest, WithoutAPollTheLoopSleepsBetweenEvents) {
 
 TEST(EventLoopTest, EventsCloseTogetherMakeTheLoopPollThenSleepWhenTheyStop) {
   constexpr absl::Duration kPoll = absl::Seconds(2);
-  CountedEvents events(kPoll);
+  // Polling even when crowded: the tests running beside this one must not
+  // change what it sees.
+  CountedEvents events(kPoll, /*poll_when_crowded=*/true);
   // Whatever the loop does after its first event, it sleeps once a poll has
   // run out; the wait that ends with the next event is longer than the poll.
   ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
@@ -139,6 +144,53 @@ TEST(EventLoopTest, EventsCloseTogetherMakeTheLoopPollThenSleepWhenTheyStop) {
   absl::SleepFor(absl::Milliseconds(10));
   ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30)));
   EXPECT_TRUE(events.WaitAsleep(kPoll / 2));
+}
+
+// Threads that keep one core busy until they are destroyed.
+class Spinners {
+ public:
+  explicit Spinners(int count) {
+    for (int i = 0; i < count; ++i) {
+      threads_.emplace_back([this] {
+        while (!stop_.load(std::memory_order_relaxed)) {
+        }
+      });
+    }
+  }
+  ~Spinners() {
+    stop_ = true;
+    for (std::thread& thread : threads_) thread.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+TEST(EventLoopTest, ALoopWaitingForItsCoreSleepsInsteadOfPolling) {
+  if (access("/proc/thread-self/schedstat", R_OK) != 0) {
+    GTEST_SKIP() << "no schedstat: the loop cannot tell a crowded core, and always polls";
+  }
+  // The loop and two threads that never sleep share one core: the loop
+  // waits for it most of the time it is runnable. (Threads take the
+  // affinity of the thread that starts them.)
+  cpu_set_t all;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  constexpr absl::Duration kPoll = EventLoop::kMaxPoll;
+  CountedEvents events(kPoll);
+  Spinners spinners(2);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+  // The first wait was shorter than the poll, so the loop polls after each
+  // event; the poll ends once the loop has seen it waits for its core, long
+  // before the poll would have run out, and so for every event after.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(events.SignalAndWaitServed(absl::Seconds(30))) << i;
+    EXPECT_TRUE(events.WaitAsleep(kPoll / 2)) << i;
+  }
 }
 
 }  // namespace
