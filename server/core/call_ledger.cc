@@ -109,9 +109,12 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
   ReplySink* to = nullptr;
   absl::InlinedVector<ReplySink::Delivery, 8> replies;
   replies.reserve(done.size());
+  // replies[first..] are for `to`. (Not cleared between streams: clear()
+  // would free what was reserved.)
+  size_t first = 0;
   const auto deliver = [&] {
-    if (!replies.empty()) to->DeliverAll(replies);
-    replies.clear();
+    if (replies.size() > first) to->DeliverAll(absl::MakeConstSpan(replies).subspan(first));
+    first = replies.size();
   };
   for (size_t i = 0; i < done.size(); ++i) {
     Completion& call = done[i];
