@@ -26,8 +26,10 @@ CallLedger::Cancels CallLedger::Detach(uint64_t stream) {
   streams_.erase(stream);
   Cancels cancels;
   if (keeps_replies_ && !overflowed_) return cancels;
-  for (auto& [id, call] : running_) {
-    if (call.stream == stream && call.cancel) cancels.push_back(std::move(call.cancel));
+  for (auto& [id, call] : calls_) {
+    if (!call.answered && call.stream == stream && call.cancel) {
+      cancels.push_back(std::move(call.cancel));
+    }
   }
   return cancels;
 }
@@ -56,42 +58,51 @@ void CallLedger::ArriveAll(absl::Span<const uint64_t> call_ids, uint64_t stream,
 
 CallLedger::Arrival CallLedger::ArriveLocked(uint64_t call_id, uint64_t stream,
                                              absl::Status* status, std::string* response) {
-  if (auto kept = kept_.find(call_id); kept != kept_.end()) {
-    *status = kept->second.status;
-    *response = kept->second.response;
-    return Arrival::kAnswered;
-  }
-  auto [it, added] = running_.try_emplace(call_id);
+  auto [it, added] = calls_.try_emplace(call_id);
+  Call& call = it->second;
   if (added) {
-    it->second.stream = stream;
+    call.stream = stream;
     return Arrival::kNew;
   }
-  if (it->second.stream == stream || !keeps_replies_) return Arrival::kDuplicate;
-  it->second.stream = stream;
+  if (call.answered) {
+    *status = call.status;
+    *response = call.response;
+    return Arrival::kAnswered;
+  }
+  if (call.stream == stream || !keeps_replies_) return Arrival::kDuplicate;
+  call.stream = stream;
   return Arrival::kInFlight;
+}
+
+CallLedger::Call* CallLedger::RunningLocked(uint64_t call_id) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end() || it->second.answered) return nullptr;
+  return &it->second;
 }
 
 bool CallLedger::Park(uint64_t call_id, absl::AnyInvocable<void()>& cancel) {
   MutexLock lock(&mu_);
-  auto it = running_.find(call_id);
-  if (it == running_.end()) return false;
-  if (!streams_.contains(it->second.stream) && (!keeps_replies_ || overflowed_)) return false;
-  it->second.cancel = std::move(cancel);
+  Call* call = RunningLocked(call_id);
+  if (call == nullptr) return false;
+  if (!streams_.contains(call->stream) && (!keeps_replies_ || overflowed_)) return false;
+  call->cancel = std::move(cancel);
   return true;
 }
 
 absl::AnyInvocable<void()> CallLedger::TakeCancel(uint64_t call_id) {
   MutexLock lock(&mu_);
-  auto it = running_.find(call_id);
-  if (it == running_.end()) return nullptr;
-  return std::move(it->second.cancel);
+  Call* call = RunningLocked(call_id);
+  if (call == nullptr) return nullptr;
+  return std::move(call->cancel);
 }
 
 CallLedger::Cancels CallLedger::TakeCancelsOf(uint64_t stream) {
   MutexLock lock(&mu_);
   Cancels cancels;
-  for (auto& [id, call] : running_) {
-    if (call.stream == stream && call.cancel) cancels.push_back(std::move(call.cancel));
+  for (auto& [id, call] : calls_) {
+    if (!call.answered && call.stream == stream && call.cancel) {
+      cancels.push_back(std::move(call.cancel));
+    }
   }
   return cancels;
 }
@@ -103,7 +114,11 @@ void CallLedger::Complete(uint64_t call_id, const absl::Status& status, std::str
 
 void CallLedger::CompleteAll(absl::Span<Completion> done) {
   Cancels dropped;  // Destroyed after mu_ is released.
-  absl::InlinedVector<bool, 8> found(done.size(), false);
+  using Entry = absl::flat_hash_map<uint64_t, Call>::iterator;
+  // The entry of each call that was running (end() for the others): nothing
+  // is added to calls_ before they are used, so they stay valid.
+  absl::InlinedVector<Entry, 8> entries;
+  entries.reserve(done.size());
   MutexLock lock(&mu_);
   // Consecutive replies for the same stream go to it together.
   ReplySink* to = nullptr;
@@ -116,55 +131,74 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
     if (replies.size() > first) to->DeliverAll(absl::MakeConstSpan(replies).subspan(first));
     first = replies.size();
   };
-  for (size_t i = 0; i < done.size(); ++i) {
-    Completion& call = done[i];
-    auto it = running_.find(call.call_id);
-    if (it == running_.end()) continue;
-    found[i] = true;
-    const uint64_t stream = it->second.stream;
-    if (it->second.cancel) dropped.push_back(std::move(it->second.cancel));
-    running_.erase(it);
-    auto sink = streams_.find(stream);
+  for (Completion& completion : done) {
+    auto it = calls_.find(completion.call_id);
+    if (it == calls_.end() || it->second.answered) {
+      entries.push_back(calls_.end());
+      continue;
+    }
+    entries.push_back(it);
+    Call& call = it->second;
+    if (call.cancel) dropped.push_back(std::move(call.cancel));
+    auto sink = streams_.find(call.stream);
     if (sink == streams_.end()) continue;
     if (sink->second != to) {
       deliver();
       to = sink->second;
     }
-    replies.push_back(ReplySink::Delivery{call.call_id, &call.status, &call.response});
+    replies.push_back(ReplySink::Delivery{completion.call_id, &completion.status,
+                                          &completion.response});
   }
   deliver();
   for (size_t i = 0; i < done.size(); ++i) {
-    if (found[i]) KeepLocked(done[i].call_id, done[i].status, std::move(done[i].response));
+    if (entries[i] != calls_.end()) {
+      KeepLocked(entries[i], done[i].status, std::move(done[i].response));
+    }
   }
 }
 
-void CallLedger::KeepLocked(uint64_t call_id, const absl::Status& status, std::string response) {
-  if (!keeps_replies_ || overflowed_ || ended_) return;
-  kept_bytes_ += response.size() + status.message().size() + kKeptOverhead;
-  kept_.insert_or_assign(call_id, Kept{status, std::move(response)});
-  if (kept_.size() <= limits_.max_replies && kept_bytes_ <= limits_.max_bytes) return;
+void CallLedger::KeepLocked(absl::flat_hash_map<uint64_t, Call>::iterator entry,
+                            const absl::Status& status, std::string response) {
+  if (!keeps_replies_ || overflowed_ || ended_) {
+    calls_.erase(entry);
+    return;
+  }
+  Call& call = entry->second;
+  call.answered = true;
+  call.status = status;
+  call.response = std::move(response);
+  ++kept_;
+  kept_bytes_ += call.response.size() + call.status.message().size() + kKeptOverhead;
+  if (kept_ <= limits_.max_replies && kept_bytes_ <= limits_.max_bytes) return;
   // A client that never acknowledges would have the server keep every
   // reply for the session's life: its streams end instead, saying why, and
   // the session can no longer be resumed with its replies.
   const absl::Status why = MakeError(
       ErrorKind::kLimitError,
-      absl::StrCat(kept_.size(), " replies (", kept_bytes_,
+      absl::StrCat(kept_, " replies (", kept_bytes_,
                    " bytes) wait for the client's acknowledgement (ClientFrame.acks); the server "
                    "keeps at most ",
                    limits_.max_replies, " replies or ", limits_.max_bytes, " bytes"));
   overflowed_ = true;
-  kept_.clear();
-  kept_bytes_ = 0;
+  ForgetKeptLocked();
   for (auto& [number, sink] : streams_) sink->Overflowed(why);
+}
+
+void CallLedger::ForgetKeptLocked() {
+  absl::erase_if(calls_, [](const auto& entry) { return entry.second.answered; });
+  kept_ = 0;
+  kept_bytes_ = 0;
 }
 
 void CallLedger::Ack(absl::Span<const uint64_t> call_ids) {
   MutexLock lock(&mu_);
   for (uint64_t call_id : call_ids) {
-    auto it = kept_.find(call_id);
-    if (it == kept_.end()) continue;
-    kept_bytes_ -= it->second.response.size() + it->second.status.message().size() + kKeptOverhead;
-    kept_.erase(it);
+    auto it = calls_.find(call_id);
+    if (it == calls_.end() || !it->second.answered) continue;
+    --kept_;
+    kept_bytes_ -=
+        it->second.response.size() + it->second.status.message().size() + kKeptOverhead;
+    calls_.erase(it);
   }
 }
 
@@ -172,13 +206,12 @@ void CallLedger::End() {
   MutexLock lock(&mu_);
   ended_ = true;
   ended_flag_.store(true, std::memory_order_release);
-  kept_.clear();
-  kept_bytes_ = 0;
+  ForgetKeptLocked();
 }
 
 size_t CallLedger::kept() const {
   MutexLock lock(&mu_);
-  return kept_.size();
+  return kept_;
 }
 
 }  // namespace shoal::server

@@ -147,23 +147,30 @@ class CallLedger {
   size_t kept() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Running {
-    // The stream its reply goes to.
+  // A call the ledger knows: running (its reply not yet given), or answered
+  // and its reply kept until the client acknowledges it. One entry through
+  // both states: a call costs one insertion and one erasure.
+  struct Call {
+    // Running: the stream its reply goes to.
     uint64_t stream = 0;
-    // Set while it is parked.
+    // Running: set while it is parked.
     absl::AnyInvocable<void()> cancel;
-  };
-  // Keeps a call's reply until the client acknowledges it, when the ledger
-  // keeps replies; past the limits, keeps nothing more and ends the streams.
-  void KeepLocked(uint64_t call_id, const absl::Status& status, std::string response)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Arrival ArriveLocked(uint64_t call_id, uint64_t stream, absl::Status* status,
-                       std::string* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  struct Kept {
+    bool answered = false;
+    // Answered: the reply kept.
     absl::Status status;
     std::string response;
   };
+  // Keeps a call's reply until the client acknowledges it, when the ledger
+  // keeps replies; past the limits, keeps nothing more and ends the streams.
+  // Forgets the call otherwise.
+  void KeepLocked(absl::flat_hash_map<uint64_t, Call>::iterator call, const absl::Status& status,
+                  std::string response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets every reply kept.
+  void ForgetKeptLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Arrival ArriveLocked(uint64_t call_id, uint64_t stream, absl::Status* status,
+                       std::string* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The call, when it is running.
+  Call* RunningLocked(uint64_t call_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const bool keeps_replies_;
   const Limits limits_;
@@ -171,8 +178,9 @@ class CallLedger {
   mutable Mutex mu_ ABSL_ACQUIRED_AFTER(dispatch_mu_);
   uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, ReplySink*> streams_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Running> running_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Kept> kept_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Call> calls_ ABSL_GUARDED_BY(mu_);
+  // The calls answered, and the bytes of their replies.
+  size_t kept_ ABSL_GUARDED_BY(mu_) = 0;
   size_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // The limits were passed: nothing is kept any more.
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
