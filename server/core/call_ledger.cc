@@ -7,12 +7,6 @@
 #include "shared/error_kind.h"
 
 namespace shoal::server {
-namespace {
-
-// What a kept reply costs beyond its response.
-constexpr size_t kKeptOverhead = 64;
-
-}  // namespace
 
 uint64_t CallLedger::Attach(ReplySink* sink) {
   MutexLock lock(&mu_);
@@ -115,8 +109,11 @@ void CallLedger::Complete(uint64_t call_id, const absl::Status& status, std::str
 void CallLedger::CompleteAll(absl::Span<Completion> done) {
   Cancels dropped;  // Destroyed after mu_ is released.
   using Entry = absl::flat_hash_map<uint64_t, Call>::iterator;
-  // The entry of each call that was running (end() for the others): nothing
-  // is added to calls_ before they are used, so they stay valid.
+  // The entry of each call that was running (end() for the others). They
+  // stay valid until used: nothing is added to calls_ meanwhile, and erasing
+  // from a flat_hash_map (KeepLocked's erase and ForgetKeptLocked's
+  // erase_if, which spares the calls completing) moves no other entry.
+  // A call id twice in `done` is completed once.
   absl::InlinedVector<Entry, 8> entries;
   entries.reserve(done.size());
   MutexLock lock(&mu_);
@@ -133,12 +130,13 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
   };
   for (Completion& completion : done) {
     auto it = calls_.find(completion.call_id);
-    if (it == calls_.end() || it->second.answered) {
+    if (it == calls_.end() || it->second.answered || it->second.completing) {
       entries.push_back(calls_.end());
       continue;
     }
     entries.push_back(it);
     Call& call = it->second;
+    call.completing = true;
     if (call.cancel) dropped.push_back(std::move(call.cancel));
     auto sink = streams_.find(call.stream);
     if (sink == streams_.end()) continue;
@@ -155,6 +153,11 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
       KeepLocked(entries[i], done[i].status, std::move(done[i].response));
     }
   }
+  if (shrink_) {
+    // The entries above are used: the table may move now.
+    calls_.rehash(0);
+    shrink_ = false;
+  }
 }
 
 void CallLedger::KeepLocked(absl::flat_hash_map<uint64_t, Call>::iterator entry,
@@ -164,6 +167,7 @@ void CallLedger::KeepLocked(absl::flat_hash_map<uint64_t, Call>::iterator entry,
     return;
   }
   Call& call = entry->second;
+  call.completing = false;
   call.answered = true;
   call.status = status;
   call.response = std::move(response);
@@ -188,6 +192,9 @@ void CallLedger::ForgetKeptLocked() {
   absl::erase_if(calls_, [](const auto& entry) { return entry.second.answered; });
   kept_ = 0;
   kept_bytes_ = 0;
+  // The table keeps its size (up to the limit's number of replies) until
+  // rehashed; not here, where CompleteAll may still hold entries.
+  shrink_ = true;
 }
 
 void CallLedger::Ack(absl::Span<const uint64_t> call_ids) {
@@ -207,6 +214,8 @@ void CallLedger::End() {
   ended_ = true;
   ended_flag_.store(true, std::memory_order_release);
   ForgetKeptLocked();
+  calls_.rehash(0);
+  shrink_ = false;
 }
 
 size_t CallLedger::kept() const {

@@ -155,11 +155,16 @@ class CallLedger {
     uint64_t stream = 0;
     // Running: set while it is parked.
     absl::AnyInvocable<void()> cancel;
+    // Between CompleteAll's delivery of its reply and KeepLocked.
+    bool completing = false;
     bool answered = false;
     // Answered: the reply kept.
     absl::Status status;
     std::string response;
   };
+  // What a kept reply costs beyond its response and message: its slot in
+  // calls_ (key, entry and control byte).
+  static constexpr size_t kKeptOverhead = sizeof(uint64_t) + sizeof(Call) + 1;
   // Keeps a call's reply until the client acknowledges it, when the ledger
   // keeps replies; past the limits, keeps nothing more and ends the streams.
   // Forgets the call otherwise.
@@ -182,6 +187,8 @@ class CallLedger {
   // The calls answered, and the bytes of their replies.
   size_t kept_ ABSL_GUARDED_BY(mu_) = 0;
   size_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // ForgetKeptLocked emptied much of calls_: to be rehashed to its size.
+  bool shrink_ ABSL_GUARDED_BY(mu_) = false;
   // The limits were passed: nothing is kept any more.
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;

@@ -186,6 +186,62 @@ TEST(CallLedger, AClientThatNeverAcknowledgesIsToldOnceTheLimitIsPassed) {
   EXPECT_EQ(ledger.kept(), 0u);
 }
 
+// A call id twice among the completions of one batch is completed once,
+// whether its reply is kept or not.
+TEST(CallLedger, ACallCompletedTwiceInOneBatchIsAnsweredOnce) {
+  for (bool keeps : {true, false}) {
+    CallLedger ledger(keeps, CallLedger::Limits());
+    RecordingSink sink;
+    const uint64_t one = ledger.Attach(&sink);
+    absl::Status status;
+    std::string response;
+    ASSERT_EQ(ledger.Arrive(5, one, &status, &response), Arrival::kNew);
+    std::vector<CallLedger::Completion> done;
+    done.push_back({5, absl::OkStatus(), "first"});
+    done.push_back({5, absl::OkStatus(), "second"});
+    ledger.CompleteAll(absl::MakeSpan(done));
+    EXPECT_EQ(sink.delivered, (std::vector<std::pair<uint64_t, std::string>>{{5, "first"}}))
+        << keeps;
+    EXPECT_EQ(ledger.kept(), keeps ? 1u : 0u);
+    if (keeps) {
+      ASSERT_EQ(ledger.Arrive(5, one, &status, &response), Arrival::kAnswered);
+      EXPECT_EQ(response, "first");
+    } else {
+      EXPECT_EQ(ledger.Arrive(5, one, &status, &response), Arrival::kNew);
+    }
+    ledger.Ack({5});
+    EXPECT_EQ(ledger.kept(), 0u);
+  }
+}
+
+// The limit passed in the middle of a batch: every reply of the batch is
+// delivered, none is kept, and the calls still running stay in the ledger.
+TEST(CallLedger, TheLimitPassedInTheMiddleOfABatchForgetsEveryReplyKept) {
+  CallLedger::Limits limits;
+  limits.max_replies = 2;
+  CallLedger ledger(/*keeps_replies=*/true, limits);
+  RecordingSink sink;
+  const uint64_t one = ledger.Attach(&sink);
+  absl::Status status;
+  std::string response;
+  for (uint64_t id = 1; id <= 6; ++id) {
+    ASSERT_EQ(ledger.Arrive(id, one, &status, &response), Arrival::kNew);
+  }
+  std::vector<CallLedger::Completion> done;
+  for (uint64_t id = 1; id <= 5; ++id) done.push_back({id, absl::OkStatus(), "r"});
+  ledger.CompleteAll(absl::MakeSpan(done));
+  EXPECT_EQ(sink.delivered.size(), 5u);
+  EXPECT_NE(sink.overflow.find("3 replies"), std::string::npos) << sink.overflow;
+  EXPECT_EQ(ledger.kept(), 0u);
+  // Call 6 still runs: sent again on the same stream, it is a duplicate.
+  EXPECT_EQ(ledger.Arrive(6, one, &status, &response), Arrival::kDuplicate);
+  ledger.Complete(6, absl::OkStatus(), "six");
+  EXPECT_EQ(sink.delivered.back(), (std::pair<uint64_t, std::string>{6, "six"}));
+  EXPECT_EQ(ledger.kept(), 0u);
+  // The replies forgotten are not answered again: the calls would run anew.
+  EXPECT_EQ(ledger.Arrive(1, one, &status, &response), Arrival::kNew);
+}
+
 TEST(CallLedger, NothingIsKeptOnceTheSessionHasEnded) {
   CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
   absl::Status status;
