@@ -31,7 +31,8 @@ ABSL_FLAG(int32_t, session_threads, 2, "Event-loop threads of the framed transpo
 ABSL_FLAG(absl::Duration, session_poll, absl::Microseconds(50),
           "How long an event-loop thread of the framed transport polls for the next event "
           "before it sleeps, while events come closer together than that (waking a thread "
-          "can cost more than a call); 0 never polls");
+          "can cost more than a call), and while it is not kept waiting for a core; 0 never "
+          "polls");
 ABSL_FLAG(int64_t, max_connections, 0,
           "Most connections open at once, on both ports together; one more is refused "
           "with RESOURCE_EXHAUSTED. 0: the descriptor limit (raised at start to the hard "

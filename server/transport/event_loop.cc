@@ -71,18 +71,34 @@ void EventLoop::Stop() {
 
 bool EventLoop::Crowded(int64_t now) {
   if (run_delay_fd_ < 0 || now < next_crowd_check_) return crowded_;
-  next_crowd_check_ = now + kCrowdCheckEvery;
   int64_t ran = 0;
   int64_t waited = 0;
-  if (!ReadSchedstat(&ran, &waited)) return crowded_ = false;
+  if (!ReadSchedstat(&ran, &waited)) {
+    crowded_ = false;
+    next_crowd_check_ = now + kCrowdCheckEvery;
+    return false;
+  }
+  if (crowded_) {
+    // The answer has lasted kCrowdedFor: poll again, for a short while from
+    // here, to see whether the loop still waits for its core. (Asleep, its
+    // figures hardly move, and say little.)
+    crowded_ = false;
+    last_ran_ = ran;
+    last_waited_ = waited;
+    next_crowd_check_ = now + kCrowdProbe;
+    return false;
+  }
+  next_crowd_check_ = now + kCrowdCheckEvery;
   const int64_t ran_since = ran - last_ran_;
   const int64_t waited_since = waited - last_waited_;
   // Too little time runnable since the last answer says little: the next
   // look adds to it.
-  if (ran_since + waited_since < kCrowdCheckEvery / 10) return crowded_;
+  if (ran_since + waited_since < kCrowdProbe / 2) return false;
   last_ran_ = ran;
   last_waited_ = waited;
-  return crowded_ = waited_since * kCrowdedShare > ran_since + waited_since;
+  crowded_ = waited_since * kCrowdedShare > ran_since + waited_since;
+  if (crowded_) next_crowd_check_ = now + kCrowdedFor;
+  return crowded_;
 }
 
 bool EventLoop::ReadSchedstat(int64_t* ran, int64_t* waited) const {
@@ -94,8 +110,10 @@ bool EventLoop::ReadSchedstat(int64_t* ran, int64_t* waited) const {
   text[size] = '\0';
   char* end = nullptr;
   *ran = static_cast<int64_t>(std::strtoull(text, &end, 10));
-  *waited = static_cast<int64_t>(std::strtoull(end, nullptr, 10));
-  return true;
+  if (end == text) return false;
+  char* second = end;
+  *waited = static_cast<int64_t>(std::strtoull(second, &end, 10));
+  return end != second;
 }
 
 int EventLoop::Wait(epoll_event* events, int size, int64_t poll_ns) {
@@ -120,7 +138,11 @@ int EventLoop::Wait(epoll_event* events, int size, int64_t poll_ns) {
 
 void EventLoop::Run(const Serve& serve, absl::Duration poll, bool poll_when_crowded) {
   // This thread's own scheduling figures (Crowded); without them (a kernel
-  // without schedstats) the loop polls whenever events come close together.
+  // without CONFIG_SCHED_INFO) the loop polls whenever events come close
+  // together.
+  events_close_ = false;
+  crowded_ = false;
+  next_crowd_check_ = 0;
   if (poll > absl::ZeroDuration() && !poll_when_crowded) {
     run_delay_fd_ = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     if (run_delay_fd_ >= 0 && !ReadSchedstat(&last_ran_, &last_waited_)) {

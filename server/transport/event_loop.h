@@ -10,14 +10,15 @@
 // one without sleeping, giving the core to any other runnable thread between
 // polls. It polls only while the last wait was shorter than the poll: a
 // connection calling less often than that, or none at all, finds the thread
-// asleep and costs it nothing. Nor does it poll while the machine is
-// crowded, with more runnable threads than cores: then the poll takes time
-// other threads need (the clients' among them), and the thread would often
-// be waiting for a core anyway. The loop knows from its own schedstat (the
-// kernel's account of its time on a core and its time runnable but waiting
-// for one), looked at every few milliseconds, during a poll too: when it
-// waited for a core more than a tenth of the time it was runnable, it sleeps
-// without polling until a later look finds it waits less.
+// asleep and costs it nothing. Nor does it poll while it is kept waiting
+// for its core (more runnable threads than cores, or than the cores it may
+// use): then the poll takes time other threads need (the clients' among
+// them), and the thread would often be waiting anyway. The loop knows from
+// its own schedstat (the kernel's account of its time on a core and its
+// time runnable but waiting for one), looked at every 10 ms while it polls:
+// when it waited for a core more than a tenth of the time it was runnable,
+// it sleeps without polling for 100 ms, then polls again, and looks again
+// after 2 ms.
 //
 // Start and Stop from one thread; Add, and epoll_ctl on epoll_fd(), from any.
 #ifndef SHOAL_SERVER_TRANSPORT_EVENT_LOOP_H_
@@ -51,7 +52,7 @@ class EventLoop {
 
   // Starts the thread, which calls serve for every event until Stop,
   // polling for up to poll before it sleeps (see above; zero: never), even
-  // on a crowded machine if poll_when_crowded.
+  // while kept waiting for its core if poll_when_crowded.
   void Start(Serve serve, absl::Duration poll = absl::ZeroDuration(),
              bool poll_when_crowded = false);
   // Watches fd for events; they reach serve with tag.
@@ -71,9 +72,13 @@ class EventLoop {
   int wake_fd_ = -1;
   std::thread thread_;
   // Whether the loop thread waited for a core more than a share of the time
-  // it was runnable, since the last look (at most every kCrowdCheckEvery).
+  // it was runnable, since the last answer (see above).
   bool Crowded(int64_t now);
-  static constexpr int64_t kCrowdCheckEvery = 10'000'000;  // ns
+  // Nanoseconds: between looks while polling; for how long a crowded
+  // answer holds; how soon the look after that comes.
+  static constexpr int64_t kCrowdCheckEvery = 10'000'000;
+  static constexpr int64_t kCrowdedFor = 100'000'000;
+  static constexpr int64_t kCrowdProbe = 2'000'000;
   // Crowded: waiting for a core more than 1/kCrowdedShare of the time.
   static constexpr int64_t kCrowdedShare = 10;
   // The thread's schedstat: nanoseconds on a core, and waiting for one.
