@@ -168,22 +168,32 @@ TEST(CallLedger, WithoutResumeABrokenStreamsParkedCallsAreCancelledAndNothingIsK
   EXPECT_EQ(ledger.kept(), 0u);
 }
 
-TEST(CallLedger, AClientThatNeverAcknowledgesIsToldOnceTheLimitIsPassed) {
-  CallLedger::Limits limits;
-  limits.max_replies = 2;
-  CallLedger ledger(/*keeps_replies=*/true, limits);
-  RecordingSink sink;
-  const uint64_t one = ledger.Attach(&sink);
-  absl::Status status;
-  std::string response;
-  for (uint64_t id = 1; id <= 3; ++id) {
-    ASSERT_EQ(ledger.Arrive(id, one, &status, &response), Arrival::kNew);
-    ledger.Complete(id, absl::OkStatus(), "r");
+// A resumable session's ledger that keeps two replies at most, with one
+// stream attached.
+class CallLedgerKeepingTwo : public ::testing::Test {
+ protected:
+  static CallLedger::Limits TwoReplies() {
+    CallLedger::Limits limits;
+    limits.max_replies = 2;
+    return limits;
   }
-  EXPECT_EQ(sink.delivered.size(), 3u);
-  EXPECT_NE(sink.overflow.find("3 replies"), std::string::npos) << sink.overflow;
-  EXPECT_NE(sink.overflow.find("ClientFrame.acks"), std::string::npos) << sink.overflow;
-  EXPECT_EQ(ledger.kept(), 0u);
+
+  CallLedger ledger_{/*keeps_replies=*/true, TwoReplies()};
+  RecordingSink sink_;
+  const uint64_t one_ = ledger_.Attach(&sink_);
+  absl::Status status_;
+  std::string response_;
+};
+
+TEST_F(CallLedgerKeepingTwo, AClientThatNeverAcknowledgesIsToldOnceTheLimitIsPassed) {
+  for (uint64_t id = 1; id <= 3; ++id) {
+    ASSERT_EQ(ledger_.Arrive(id, one_, &status_, &response_), Arrival::kNew);
+    ledger_.Complete(id, absl::OkStatus(), "r");
+  }
+  EXPECT_EQ(sink_.delivered.size(), 3u);
+  EXPECT_NE(sink_.overflow.find("3 replies"), std::string::npos) << sink_.overflow;
+  EXPECT_NE(sink_.overflow.find("ClientFrame.acks"), std::string::npos) << sink_.overflow;
+  EXPECT_EQ(ledger_.kept(), 0u);
 }
 
 // A call id twice among the completions of one batch is completed once,
@@ -216,30 +226,23 @@ TEST(CallLedger, ACallCompletedTwiceInOneBatchIsAnsweredOnce) {
 
 // The limit passed in the middle of a batch: every reply of the batch is
 // delivered, none is kept, and the calls still running stay in the ledger.
-TEST(CallLedger, TheLimitPassedInTheMiddleOfABatchForgetsEveryReplyKept) {
-  CallLedger::Limits limits;
-  limits.max_replies = 2;
-  CallLedger ledger(/*keeps_replies=*/true, limits);
-  RecordingSink sink;
-  const uint64_t one = ledger.Attach(&sink);
-  absl::Status status;
-  std::string response;
+TEST_F(CallLedgerKeepingTwo, TheLimitPassedInTheMiddleOfABatchForgetsEveryReplyKept) {
   for (uint64_t id = 1; id <= 6; ++id) {
-    ASSERT_EQ(ledger.Arrive(id, one, &status, &response), Arrival::kNew);
+    ASSERT_EQ(ledger_.Arrive(id, one_, &status_, &response_), Arrival::kNew);
   }
   std::vector<CallLedger::Completion> done;
   for (uint64_t id = 1; id <= 5; ++id) done.push_back({id, absl::OkStatus(), "r"});
-  ledger.CompleteAll(absl::MakeSpan(done));
-  EXPECT_EQ(sink.delivered.size(), 5u);
-  EXPECT_NE(sink.overflow.find("3 replies"), std::string::npos) << sink.overflow;
-  EXPECT_EQ(ledger.kept(), 0u);
+  ledger_.CompleteAll(absl::MakeSpan(done));
+  EXPECT_EQ(sink_.delivered.size(), 5u);
+  EXPECT_NE(sink_.overflow.find("3 replies"), std::string::npos) << sink_.overflow;
+  EXPECT_EQ(ledger_.kept(), 0u);
   // Call 6 still runs: sent again on the same stream, it is a duplicate.
-  EXPECT_EQ(ledger.Arrive(6, one, &status, &response), Arrival::kDuplicate);
-  ledger.Complete(6, absl::OkStatus(), "six");
-  EXPECT_EQ(sink.delivered.back(), (std::pair<uint64_t, std::string>{6, "six"}));
-  EXPECT_EQ(ledger.kept(), 0u);
+  EXPECT_EQ(ledger_.Arrive(6, one_, &status_, &response_), Arrival::kDuplicate);
+  ledger_.Complete(6, absl::OkStatus(), "six");
+  EXPECT_EQ(sink_.delivered.back(), (std::pair<uint64_t, std::string>{6, "six"}));
+  EXPECT_EQ(ledger_.kept(), 0u);
   // The replies forgotten are not answered again: the calls would run anew.
-  EXPECT_EQ(ledger.Arrive(1, one, &status, &response), Arrival::kNew);
+  EXPECT_EQ(ledger_.Arrive(1, one_, &status_, &response_), Arrival::kNew);
 }
 
 TEST(CallLedger, NothingIsKeptOnceTheSessionHasEnded) {
