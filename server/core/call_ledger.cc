@@ -18,14 +18,8 @@ uint64_t CallLedger::Attach(ReplySink* sink) {
 CallLedger::Cancels CallLedger::Detach(uint64_t stream) {
   MutexLock lock(&mu_);
   streams_.erase(stream);
-  Cancels cancels;
-  if (keeps_replies_ && !overflowed_) return cancels;
-  for (auto& [id, call] : calls_) {
-    if (!call.answered && call.stream == stream && call.cancel) {
-      cancels.push_back(std::move(call.cancel));
-    }
-  }
-  return cancels;
+  if (keeps_replies_ && !overflowed_) return Cancels();
+  return TakeCancelsOfLocked(stream);
 }
 
 CallLedger::Arrival CallLedger::Arrive(uint64_t call_id, uint64_t stream, absl::Status* status,
@@ -92,6 +86,10 @@ absl::AnyInvocable<void()> CallLedger::TakeCancel(uint64_t call_id) {
 
 CallLedger::Cancels CallLedger::TakeCancelsOf(uint64_t stream) {
   MutexLock lock(&mu_);
+  return TakeCancelsOfLocked(stream);
+}
+
+CallLedger::Cancels CallLedger::TakeCancelsOfLocked(uint64_t stream) {
   Cancels cancels;
   for (auto& [id, call] : calls_) {
     if (!call.answered && call.stream == stream && call.cancel) {

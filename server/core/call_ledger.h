@@ -176,6 +176,8 @@ class CallLedger {
                        std::string* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The call, when it is running.
   Call* RunningLocked(uint64_t call_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What cancels every parked call that arrived on stream.
+  Cancels TakeCancelsOfLocked(uint64_t stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const bool keeps_replies_;
   const Limits limits_;

@@ -67,10 +67,6 @@ class EventLoop {
   void Run(const Serve& serve, absl::Duration poll, bool poll_when_crowded);
   // Waits for events; returns epoll_wait's count.
   int Wait(epoll_event* events, int size, int64_t poll_ns);
-
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
-  std::thread thread_;
   // Whether the loop thread waited for a core more than a share of the time
   // it was runnable, since the last answer (see above).
   bool Crowded(int64_t now);
@@ -84,6 +80,9 @@ class EventLoop {
   // The thread's schedstat: nanoseconds on a core, and waiting for one.
   bool ReadSchedstat(int64_t* ran, int64_t* waited) const;
 
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
   // Loop thread only: whether the last wait was shorter than the poll.
   bool events_close_ = false;
   // Loop thread only: Crowded's state. The thread's schedstat (-1: none, or
