@@ -42,8 +42,9 @@ constexpr auto kAnswerBound = std::chrono::seconds(10);
 }
 
 // One session stream, as a transport holds it: the sink counts the replies
-// and notes the end; completions hold it (HoldForCall) until they have run.
-class Stream : public shoal::server::FrameSink, public std::enable_shared_from_this<Stream> {
+// and notes the end. It is detached before it goes: a completion that runs
+// later reaches the session's ledger, not the stream.
+class Stream : public shoal::server::FrameSink {
  public:
   explicit Stream(shoal::fuzz::World& world)
       : session_(world.core(), world.dispatcher(), *this, SessionCore::InputEnd::kCancelParked) {}
@@ -68,7 +69,6 @@ class Stream : public shoal::server::FrameSink, public std::enable_shared_from_t
     finished_ = true;
     done_.notify_all();
   }
-  std::shared_ptr<void> HoldForCall() override { return shared_from_this(); }
 
   // Waits, within the bound, for the stream to end; the replies it carried.
   int AwaitEnd() {
@@ -150,13 +150,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   shoal::fuzz::World& world = *TheWorld();
 
-  std::shared_ptr<Stream> streams[2];
+  std::unique_ptr<Stream> streams[2];
   shoal::server::SessionId sessions[2];
   int calls[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
     auto [id, token] = world.core().sessions().Open("fuzz", "in-process", absl::Now());
     sessions[i] = id;
-    streams[i] = std::make_shared<Stream>(world);
+    streams[i] = std::make_unique<Stream>(world);
     if (!streams[i]->session().Attach(token)) Fail("a new session's stream was refused");
     streams[i]->session().HoldReplies();
   }

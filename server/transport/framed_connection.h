@@ -21,9 +21,8 @@
 // TLS, a client that opens with a TLS handshake is told, in the same way, that
 // the server does not use it.
 //
-// Owned by a shared_ptr: each call in flight holds one, so a completion that
-// runs after the loop let the connection go still finds it. Thread-safe as
-// marked: OnEvents and Remove on the loop thread, End and Break from any.
+// Owned by the server (FramedServer), which removes it before it lets it
+// go. Thread-safe as marked: OnEvents and Remove on the loop thread, End and Break from any.
 #ifndef SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
 #define SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
 
@@ -53,8 +52,7 @@ namespace shoal::server {
 
 class PendingLogins;
 
-class FramedConnection : private FrameSink,
-                         public std::enable_shared_from_this<FramedConnection> {
+class FramedConnection : private FrameSink {
  public:
   // The largest frame read before the connection has logged in. The
   // client's frames carry its session token, or the handshake's challenge
@@ -74,8 +72,8 @@ class FramedConnection : private FrameSink,
   // the connection; then call Remove.
   bool OnEvents(uint32_t events);
   // Loop thread, once OnEvents said done (or the loop has stopped): takes
-  // the socket out of the loop, shuts it, and detaches the session. Calls
-  // still in flight hold the connection until they are answered.
+  // the socket out of the loop, shuts it, and detaches the session: the
+  // replies of calls still in flight no longer come here.
   void Remove();
 
   // Called by logins (PendingLogins::Add), before the loop serves the
@@ -129,7 +127,6 @@ class FramedConnection : private FrameSink,
   // FrameSink, called with the session's mutex held (then out_mu_ is taken).
   bool WriteLocked(std::string& replies) override;
   void FinishLocked(const absl::Status& status) override;
-  std::shared_ptr<void> HoldForCall() override { return shared_from_this(); }
 
   // Writes what the socket takes now; the rest waits for EPOLLOUT.
   void WriteOutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);

@@ -1,5 +1,6 @@
 #include "server/transport/session_core.h"
 
+#include <atomic>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,56 @@ absl::Status ShuttingDown() {
 }
 
 }  // namespace
+
+// What the completions of a stream's calls share: the session's ledger and
+// the server's reply limit, counted by the completions and the stream, so
+// that a completion captures one pointer and its call id (which fit in
+// ReplyFn without an allocation) and costs one count, not two. A completion
+// may outlive the stream: it holds the ledger, never the transport (the
+// stream detaches from the ledger before the transport goes).
+class SessionCore::Route {
+ public:
+  Route(int64_t limit, std::shared_ptr<CallLedger> ledger)
+      : limit_(limit), ledger_(std::move(ledger)) {}
+  Route(const Route&) = delete;
+  Route& operator=(const Route&) = delete;
+
+  // One count of a route, for a completion.
+  class Ref {
+   public:
+    explicit Ref(Route* route) : route_(route) {
+      route_->refs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    Ref(Ref&& other) noexcept : route_(std::exchange(other.route_, nullptr)) {}
+    Ref& operator=(Ref&&) = delete;
+    ~Ref() {
+      if (route_ != nullptr) route_->Unref();
+    }
+    const Route* operator->() const { return route_; }
+
+   private:
+    Route* route_;
+  };
+
+  // Drops a count; the last frees the route.
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  int64_t limit() const { return limit_; }
+  CallLedger* ledger() const { return ledger_.get(); }
+
+ private:
+  ~Route() = default;
+
+  // The stream's count, and one per completion not yet destroyed.
+  std::atomic<uint32_t> refs_{1};
+  const int64_t limit_;
+  const std::shared_ptr<CallLedger> ledger_;
+};
+
+SessionCore::~SessionCore() {
+  if (route_ != nullptr) route_->Unref();
+}
 
 // The CallControl of one call.
 class SessionCore::Control : public CallControl {
@@ -64,6 +115,7 @@ bool SessionCore::Attach(absl::string_view token) {
   session_ = *session;
   link_ = std::move(link);
   ledger_ = std::move(ledger);
+  route_ = new Route(core_.options().max_message_bytes, ledger_);
   stream_ = ledger_->Attach(this);
   MutexLock lock(&mu_);
   attached_ = true;
@@ -261,17 +313,19 @@ void SessionCore::Run(const CallView& call) {
   }
   Control control(*this, call_id);
   CallContext context(core_, session_, &control, ledger_.get());
-  dispatcher_.Invoke(*method, context, call.request,
-                     [limit = core_.options().max_message_bytes, ledger = ledger_, call_id,
-                      hold = sink_.HoldForCall()](absl::Status status, std::string response) {
-                       FitReply(limit, status, response);
-                       if (t_completions != nullptr && t_completions->ledger == ledger.get()) {
-                         t_completions->done.push_back(
-                             {call_id, std::move(status), std::move(response)});
-                         return;
-                       }
-                       ledger->Complete(call_id, status, std::move(response));
-                     });
+  auto complete = [route = Route::Ref(route_), call_id](absl::Status status,
+                                                        std::string response) {
+    FitReply(route->limit(), status, response);
+    CallLedger* const ledger = route->ledger();
+    if (t_completions != nullptr && t_completions->ledger == ledger) {
+      t_completions->done.push_back({call_id, std::move(status), std::move(response)});
+      return;
+    }
+    ledger->Complete(call_id, status, std::move(response));
+  };
+  static_assert(sizeof(complete) <= 2 * sizeof(void*),
+                "a call's completion fits in ReplyFn's own storage: no allocation per call");
+  dispatcher_.Invoke(*method, context, call.request, std::move(complete));
 }
 
 void SessionCore::SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) {

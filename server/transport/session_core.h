@@ -36,12 +36,11 @@
 //
 // Thread-safe: the source's calls come from the transport's reading thread,
 // completions from any thread. The core calls the sink with its mutex held.
-// The transport must outlive every call it dispatched: a completion may run
-// after the stream has ended, on any thread, holding what the sink's
-// HoldForCall returned. (A completion gathered with its frame's has let go
-// of that hold by the time its reply is delivered, within the dispatch;
-// the core is then still dispatching, and a sink detaches from the ledger,
-// under the ledger's mutex, before its transport goes.)
+// A completion may run after the stream has ended, on any thread: it holds
+// the session's ledger, not the transport. The transport calls Detach before
+// it goes, and Detach takes the stream from the ledger under the ledger's
+// mutex, which every delivery to the stream holds: no reply reaches a
+// transport that has gone.
 #ifndef SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_
 #define SHOAL_SERVER_TRANSPORT_SESSION_CORE_H_
 
@@ -101,10 +100,6 @@ class FrameSink {
   virtual void FinishLocked(const absl::Status& status) = 0;
   // The stream broke and every call is answered: nothing more will come.
   virtual void ClosedLocked() {}
-  // What each call's completion holds until it has run: the transport, when
-  // it is shared-owned, so that it outlives its calls. Called without the
-  // core's mutex.
-  virtual std::shared_ptr<void> HoldForCall() { return nullptr; }
 };
 
 class SessionCore : private ReplySink {
@@ -121,6 +116,7 @@ class SessionCore : private ReplySink {
       : core_(core), dispatcher_(dispatcher), sink_(sink), input_end_(input_end) {}
   SessionCore(const SessionCore&) = delete;
   SessionCore& operator=(const SessionCore&) = delete;
+  ~SessionCore() override;
 
   // The frame source. Attach, or Fail, comes first; then frames.
 
@@ -166,6 +162,7 @@ class SessionCore : private ReplySink {
  private:
   using Cancels = CallLedger::Cancels;
   class Control;
+  class Route;
 
   // Moves a live stream to state (kBroken or kEnding), with the parked calls
   // that go (see the class comment), and ends the stream if no call it
@@ -217,6 +214,9 @@ class SessionCore : private ReplySink {
   // The session's calls, and this stream's number there; set by Attach.
   std::shared_ptr<CallLedger> ledger_;
   uint64_t stream_ = 0;
+  // What this stream's calls' completions share; set by Attach, with the
+  // stream's own count of it.
+  Route* route_ = nullptr;
 
   mutable Mutex mu_;
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;
