@@ -206,12 +206,28 @@ inline size_t VarintSize(uint64_t v) {
   return n;
 }
 
-inline void AppendVarint(uint64_t v, std::string* out) {
+// The most bytes a varint takes.
+inline constexpr size_t kMaxVarintBytes = 10;
+
+// Writes v's varint at p, which has room for kMaxVarintBytes; returns the
+// end of what it wrote.
+inline char* PutVarint(uint64_t v, char* p) {
   while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// One append, not one per byte.
+inline void AppendVarint(uint64_t v, std::string* out) {
+  if (v < 0x80) {
+    out->push_back(static_cast<char>(v));
+    return;
+  }
+  char bytes[kMaxVarintBytes];
+  out->append(bytes, PutVarint(v, bytes) - bytes);
 }
 
 // Appends a record (field 1, its length, bytes) to out.

@@ -76,9 +76,23 @@ bool ReadReply(absl::string_view bytes, ReplyView* reply) {
   });
 }
 
+// The head of a call or a reply in a frame: the entry's tag (field 1) and
+// size, then its call id (field 1 inside), in one append.
+void AppendEntryHead(size_t size, uint64_t call_id, std::string* out) {
+  char head[2 + 2 * kMaxVarintBytes];
+  char* end = head;
+  *end++ = WireTag(1, kWireLengthDelimited);
+  end = PutVarint(size, end);
+  *end++ = WireTag(1, kWireVarint);
+  end = PutVarint(call_id, end);
+  out->append(head, end - head);
+}
+
 void AppendField(uint32_t number, absl::string_view bytes, std::string* out) {
-  AppendVarint((number << 3) | kWireLengthDelimited, out);
-  AppendVarint(bytes.size(), out);
+  char head[2 * kMaxVarintBytes];
+  char* end = PutVarint((number << 3) | kWireLengthDelimited, head);
+  end = PutVarint(bytes.size(), end);
+  out->append(head, end - head);
   out->append(bytes.data(), bytes.size());
 }
 
@@ -154,10 +168,7 @@ void ViewOf(const v1::ServerFrame& frame, ServerFrameView* view) {
 void AppendOkReply(uint64_t call_id, absl::string_view response, std::string* out) {
   size_t size = 1 + VarintSize(call_id);
   if (!response.empty()) size += 1 + VarintSize(response.size()) + response.size();
-  out->push_back(WireTag(1, kWireLengthDelimited));
-  AppendVarint(size, out);
-  out->push_back(WireTag(1, kWireVarint));
-  AppendVarint(call_id, out);
+  AppendEntryHead(size, call_id, out);
   if (!response.empty()) AppendField(2, response, out);
 }
 
@@ -173,10 +184,7 @@ size_t AppendCall(uint64_t call_id, absl::string_view method, absl::string_view 
   size_t size = 1 + VarintSize(call_id) + 1 + VarintSize(method.size()) + method.size();
   if (!request.empty()) size += 1 + VarintSize(request.size()) + request.size();
   out->reserve(at + size + 1 + VarintSize(size));
-  out->push_back(WireTag(1, kWireLengthDelimited));
-  AppendVarint(size, out);
-  out->push_back(WireTag(1, kWireVarint));
-  AppendVarint(call_id, out);
+  AppendEntryHead(size, call_id, out);
   AppendField(2, method, out);
   if (!request.empty()) AppendField(3, request, out);
   return out->size() - at;

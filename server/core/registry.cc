@@ -82,25 +82,27 @@ absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Ki
   return std::make_pair(id, true);
 }
 
-absl::StatusOr<uint64_t> Registry::ResolveLocked(uint64_t id, const std::string& name) const {
+absl::StatusOr<Registry::EntryIt> Registry::ResolveLocked(uint64_t id,
+                                                           const std::string& name) const {
   if (id == 0) {
     if (name.empty()) return error::ValueError("no object given: set id or name");
     auto named = names_.find(name);
     if (named == names_.end()) {
       return error::KeyError(absl::StrCat("no object is named '", name, "'"));
     }
-    return named->second;
+    id = named->second;
   }
-  if (!objects_.contains(id)) return error::KeyError(absl::StrCat("no object has id ", id));
-  return id;
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return error::KeyError(absl::StrCat("no object has id ", id));
+  return it;
 }
 
 absl::StatusOr<std::shared_ptr<Object>> Registry::Find(uint64_t id,
                                                        const std::string& name) const {
   ReaderMutexLock lock(&mu_);
-  absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
+  absl::StatusOr<EntryIt> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
-  return objects_.at(*resolved).object;
+  return (*resolved)->second.object;
 }
 
 absl::StatusOr<std::shared_ptr<Object>> Registry::Find(uint64_t id, const std::string& name,
@@ -179,14 +181,12 @@ void Registry::RetainRefs(SessionId session, const Value& value) {
 absl::StatusOr<ObjectRef> Registry::Retain(SessionId session, uint64_t id,
                                            const std::string& name) {
   MutexLock lock(&mu_);
-  absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
+  absl::StatusOr<EntryIt> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
-  id = *resolved;
-  auto it = objects_.find(id);
-  AdjustSessionRefsLocked(session, id, 1);
   ObjectRef ref;
-  ref.id = id;
-  ref.kind = it->second.object->kind();
+  ref.id = (*resolved)->first;
+  ref.kind = (*resolved)->second.object->kind();
+  AdjustSessionRefsLocked(session, ref.id, 1);
   return ref;
 }
 
@@ -399,9 +399,9 @@ std::vector<ObjectSummary> Registry::List(uint64_t after, int64_t limit) const {
 
 absl::StatusOr<ObjectSummary> Registry::Summarize(uint64_t id, const std::string& name) {
   ReaderMutexLock lock(&mu_);
-  absl::StatusOr<uint64_t> resolved = ResolveLocked(id, name);
+  absl::StatusOr<EntryIt> resolved = ResolveLocked(id, name);
   if (!resolved.ok()) return resolved.status();
-  return SummaryLocked(*resolved, objects_.at(*resolved));
+  return SummaryLocked((*resolved)->first, (*resolved)->second);
 }
 
 size_t Registry::size() const {

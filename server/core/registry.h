@@ -201,8 +201,10 @@ class Registry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
 
-  // The id of the object named by id, or by name when id is 0.
-  absl::StatusOr<uint64_t> ResolveLocked(uint64_t id, const std::string& name) const
+  // The entry of the object named by id, or by name when id is 0 (found
+  // once: the caller reads it through the iterator).
+  using EntryIt = absl::flat_hash_map<uint64_t, Entry>::const_iterator;
+  absl::StatusOr<EntryIt> ResolveLocked(uint64_t id, const std::string& name) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // The only writer of the session reference counts, which are kept twice:

@@ -25,7 +25,7 @@ absl::StatusOr<std::vector<std::pair<Value, Value>>> EntriesOf(CallContext& c, D
   // Small entries mostly; capped as a large request may hold large ones.
   entries.reserve(std::min<size_t>(request.size() / 16, 1 << 14));
   WireReader in(request);
-  std::vector<absl::string_view> parts[2];
+  WireParts parts[2];
   while (!in.done()) {
     uint32_t number = 0, type = 0;
     absl::string_view entry;
@@ -74,7 +74,7 @@ std::vector<Method> Rows() {
   rows.push_back(WireValueRow<DictObject, GetRequest>(
       "shoal.v1.DictService", "Get", Kind::kDict,
       [](CallContext& c, DictObject& d, absl::string_view request) -> absl::StatusOr<Value> {
-        std::vector<absl::string_view> parts[2];
+        WireParts parts[2];
         if (!WireFields(request, {GetRequest::kKeyFieldNumber, GetRequest::kDefaultFieldNumber},
                         parts)) {
           return MalformedRequest();
@@ -88,7 +88,7 @@ std::vector<Method> Rows() {
   rows.push_back(WireRow<DictObject, SetRequest, EmptyReply>(
       "shoal.v1.DictService", "SetItem", Kind::kDict,
       [](CallContext& c, DictObject& d, absl::string_view request, EmptyReply&) {
-        std::vector<absl::string_view> parts[2];
+        WireParts parts[2];
         if (!WireFields(request, {3, 4}, parts)) return MalformedRequest();
         Value key, value;
         if (absl::Status s = StoreWireValue(c, d, parts[0], &key); !s.ok()) return s;

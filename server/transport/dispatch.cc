@@ -127,7 +127,7 @@ absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& conte
 }
 
 bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbers,
-                std::vector<absl::string_view>* parts) {
+                WireParts* parts) {
   WireReader in(request);
   while (!in.done()) {
     uint32_t number = 0, type = 0;
@@ -152,7 +152,7 @@ namespace {
 // wire, else the message decode makes of them (merged, as protobuf merges
 // them).
 template <typename Decode>
-absl::Status DecodeWireValue(const std::vector<absl::string_view>& parts, Decode decode,
+absl::Status DecodeWireValue(const WireParts& parts, Decode decode,
                              Value* out) {
   if (parts.size() == 1 && DecodePlainValue(parts[0], /*check_utf8=*/true, out)) {
     return absl::OkStatus();
@@ -178,13 +178,13 @@ absl::Status DecodeWireValue(const std::vector<absl::string_view>& parts, Decode
 }  // namespace
 
 absl::Status StoreWireValue(const CallContext& context, Object& target,
-                            const std::vector<absl::string_view>& parts, Value* out) {
+                            const WireParts& parts, Value* out) {
   return DecodeWireValue(
       parts, [&](const v1::Value& wire) { return context.Store(wire, target); }, out);
 }
 
 absl::Status ReadWireValue(const CallContext& context,
-                           const std::vector<absl::string_view>& parts, Value* out) {
+                           const WireParts& parts, Value* out) {
   return DecodeWireValue(
       parts, [&](const v1::Value& wire) { return context.Read(wire); }, out);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -271,11 +272,15 @@ Method ObjectRow(absl::string_view service, absl::string_view name, Kind kind,
 absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
                                                         absl::string_view request, Kind kind);
 
+// The occurrences of one message field of a request (one, mostly: room for
+// it without an allocation).
+using WireParts = absl::InlinedVector<absl::string_view, 1>;
+
 // The occurrences of a request's message fields, read from its wire form:
 // parts[i] gets those of numbers[i], each of which must be length-delimited.
 // False when the request is malformed.
 bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbers,
-                std::vector<absl::string_view>* parts);
+                WireParts* parts);
 
 // The Value a message field of a request holds, given its occurrences as
 // WireFields reads them (more than one are merged, as protobuf's parser
@@ -283,14 +288,14 @@ bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbe
 // value (None, bool, int, float, str, bytes) is read straight from the wire,
 // anything else through v1::Value. Into *out, where the caller keeps it.
 absl::Status StoreWireValue(const CallContext& context, Object& target,
-                            const std::vector<absl::string_view>& parts, Value* out);
+                            const WireParts& parts, Value* out);
 
 // The Value a message field of a request holds, given its occurrences as
 // WireFields reads them, decoded as CallContext::Read decodes a value that is
 // only compared or looked up: one plain value straight from the wire,
 // anything else through v1::Value. No occurrence reads as an unset Value.
 absl::Status ReadWireValue(const CallContext& context,
-                           const std::vector<absl::string_view>& parts, Value* out);
+                           const WireParts& parts, Value* out);
 
 // A serialized ValueReply holding value: a plain value written straight to
 // the wire, any other through v1::Value, given to the caller's session as

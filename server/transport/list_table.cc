@@ -27,7 +27,7 @@ std::vector<Method> Rows() {
   rows.push_back(WireRow<ListObject, v1::ItemRequest, EmptyReply>(
       "shoal.v1.ListService", "Append", Kind::kList,
       [](CallContext& c, ListObject& l, absl::string_view request, EmptyReply&) {
-        std::vector<absl::string_view> parts[1];
+        WireParts parts[1];
         if (!WireFields(request, {3}, parts)) {
           return MalformedRequest();
         }
@@ -38,7 +38,7 @@ std::vector<Method> Rows() {
   rows.push_back(WireRow<ListObject, v1::ItemsRequest, EmptyReply>(
       "shoal.v1.ListService", "Extend", Kind::kList,
       [](CallContext& c, ListObject& l, absl::string_view request, EmptyReply&) {
-        std::vector<absl::string_view> parts[1];
+        WireParts parts[1];
         if (!WireFields(request, {v1::ItemsRequest::kItemsFieldNumber}, parts)) {
           return MalformedRequest();
         }
@@ -56,7 +56,7 @@ std::vector<Method> Rows() {
         if (in_place.has_value()) return *in_place;
         Value::List items;
         items.reserve(parts[0].size());
-        std::vector<absl::string_view> one(1);
+        WireParts one(1);
         for (absl::string_view part : parts[0]) {
           one[0] = part;
           if (absl::Status s = StoreWireValue(c, l, one, &items.emplace_back()); !s.ok()) {

@@ -305,7 +305,12 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
 
 void SessionCore::Run(const CallView& call) {
   const uint64_t call_id = call.call_id;
-  const Method* method = dispatcher_.Find(call.method);
+  // A client's calls mostly repeat the method of the call before: compared,
+  // not hashed and looked up.
+  const Method* method = last_method_ != nullptr && last_method_->path == call.method
+                             ? last_method_
+                             : dispatcher_.Find(call.method);
+  if (method != nullptr) last_method_ = method;
   if (method == nullptr) {
     ledger_->Complete(call_id, error::ValueError(absl::StrCat("unknown method '", call.method, "'")),
                       std::string());

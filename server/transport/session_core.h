@@ -217,6 +217,9 @@ class SessionCore : private ReplySink {
   // What this stream's calls' completions share; set by Attach, with the
   // stream's own count of it.
   Route* route_ = nullptr;
+  // The method of the last call run. Run alone touches it, and a stream's
+  // frames are dispatched one at a time.
+  const Method* last_method_ = nullptr;
 
   mutable Mutex mu_;
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;

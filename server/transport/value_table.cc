@@ -29,7 +29,7 @@ std::vector<Method> Rows() {
   rows.push_back(WireValueRow<ValueObject, v1::AddRequest>(
       "shoal.v1.ValueService", "Add", Kind::kValue,
       [](CallContext& c, ValueObject& v, absl::string_view request) -> absl::StatusOr<Value> {
-        std::vector<absl::string_view> delta_parts[1];
+        WireParts delta_parts[1];
         if (!WireFields(request, {v1::AddRequest::kDeltaFieldNumber}, delta_parts)) {
           return MalformedRequest();
         }
