@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -57,6 +58,79 @@ inline bool PlainValueOfReply(absl::string_view response, Value* out) {
 inline constexpr auto NoResult = [](ClientSession&, v1::EmptyReply&) {};
 inline constexpr auto WholeReply = [](ClientSession&, auto& reply) { return std::move(reply); };
 
+// One call's result and what makes it from the reply: convert, run on the
+// thread that reads the reply, and the session whose references the reply
+// gives. One allocation holds both, and the completion the connection keeps
+// is a pointer to it.
+template <class Result, class Convert, class Response>
+class CallState : public ResultSlot<Result> {
+ public:
+  CallState(std::weak_ptr<ClientSession> session, Convert convert)
+      : session_(std::move(session)), convert_(std::move(convert)) {}
+
+  // Runs once. convert goes with it: what it captured is not held until the
+  // Future goes.
+  void Complete(CallOutcome& outcome) {
+    try {
+      Deliver(outcome);
+    } catch (...) {
+      this->set_exception(std::current_exception());
+    }
+    convert_.reset();
+  }
+
+ private:
+  void Deliver(CallOutcome& outcome) {
+    if (outcome.code != absl::StatusCode::kOk) {
+      this->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
+      return;
+    }
+    Convert& convert = *convert_;
+    if constexpr (std::is_same_v<Convert, std::decay_t<decltype(NoResult)>>) {
+      // An empty reply, the commonest, needs no parser.
+      if (outcome.response.empty()) {
+        if (session_.expired()) throw ConnectionError("session closed");
+        this->set_value();
+        return;
+      }
+    }
+    if constexpr (std::is_same_v<Convert, Value (*)(ClientSession&, v1::ValueReply&)>) {
+      // The commonest reply, a plain value, is read in place.
+      Value plain;
+      if (convert == &ValueOf && PlainValueOfReply(outcome.response, &plain)) {
+        if (session_.expired()) throw ConnectionError("session closed");
+        this->set_value(std::move(plain));
+        return;
+      }
+    }
+    Response response;
+    if (!ParseCarryingValues(outcome.response, &response)) {
+      throw Error("Error", MalformedMessage("reply from the server"));
+    }
+    // The session may be mid-destruction while its last replies arrive;
+    // nothing can own their references then, and the server drops them
+    // with the session.
+    std::shared_ptr<ClientSession> self = session_.lock();
+    if (self == nullptr) throw ConnectionError("session closed");
+    // The caller may drop its last handle on the session as soon as the
+    // future is ready, and then exit: let go of the session first, so that
+    // its Close runs on the caller's thread, not on this one while the
+    // process ends.
+    if constexpr (std::is_void_v<Result>) {
+      convert(*self, response);
+      self.reset();
+      this->set_value();
+    } else {
+      Result result = convert(*self, response);
+      self.reset();
+      this->set_value(std::move(result));
+    }
+  }
+
+  const std::weak_ptr<ClientSession> session_;
+  std::optional<Convert> convert_;
+};
+
 // Starts a call of method on session, its request a message of M's request
 // type or its wire form (SerializedRequest); keep_alive is held until the
 // reply.
@@ -70,57 +144,10 @@ auto StartRequest(ClientSession& caller, const std::shared_ptr<Outbox>& outbox, 
   ClientSession& session = caller.ForThisProcess();
   using Response = typename M::Response;
   using Result = std::invoke_result_t<Convert&, ClientSession&, Response&>;
-  auto slot = std::make_shared<ResultSlot<Result>>();
-  CallCompletion done = [slot, weak = session.weak_from_this(),
-                         convert = std::move(convert)](CallOutcome& outcome) mutable {
-    try {
-      if (outcome.code != absl::StatusCode::kOk) {
-        slot->set_exception(ExceptionForKind(outcome.error_kind, outcome.error_message));
-        return;
-      }
-      if constexpr (std::is_same_v<Convert, std::decay_t<decltype(NoResult)>>) {
-        // An empty reply, the commonest, needs no parser.
-        if (outcome.response.empty()) {
-          if (weak.expired()) throw ConnectionError("session closed");
-          slot->set_value();
-          return;
-        }
-      }
-      if constexpr (std::is_same_v<Convert, Value (*)(ClientSession&, v1::ValueReply&)>) {
-        // The commonest reply, a plain value, is read in place.
-        Value plain;
-        if (convert == &ValueOf && PlainValueOfReply(outcome.response, &plain)) {
-          if (weak.expired()) throw ConnectionError("session closed");
-          slot->set_value(std::move(plain));
-          return;
-        }
-      }
-      Response response;
-      if (!ParseCarryingValues(outcome.response, &response)) {
-        throw Error("Error", MalformedMessage("reply from the server"));
-      }
-      // The session may be mid-destruction while its last replies arrive;
-      // nothing can own their references then, and the server drops them
-      // with the session.
-      std::shared_ptr<ClientSession> self = weak.lock();
-      if (self == nullptr) throw ConnectionError("session closed");
-      // The caller may drop its last handle on the session as soon as the
-      // future is ready, and then exit: let go of the session first, so that
-      // its Close runs on the caller's thread, not on this one while the
-      // process ends.
-      if constexpr (std::is_void_v<Result>) {
-        convert(*self, response);
-        self.reset();
-        slot->set_value();
-      } else {
-        Result result = convert(*self, response);
-        self.reset();
-        slot->set_value(std::move(result));
-      }
-    } catch (...) {
-      slot->set_exception(std::current_exception());
-    }
-  };
+  auto state = std::make_shared<CallState<Result, Convert, Response>>(session.weak_from_this(),
+                                                                      std::move(convert));
+  CallCompletion done = [state](CallOutcome& outcome) { state->Complete(outcome); };
+  std::shared_ptr<ResultSlot<Result>> slot = std::move(state);
   const std::shared_ptr<Connection>& connection = session.connection();
   const uint64_t call_id = connection->Send(method.path, std::forward<Req>(request),
                                             std::move(keep_alive), std::move(done), outbox.get());

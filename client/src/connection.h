@@ -64,6 +64,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -92,7 +93,9 @@ struct CallOutcome {
 
 // Runs exactly once per call: on the thread that reads its reply, or on the
 // thread that notices the session is gone. Must not block, and must not throw.
-using CallCompletion = std::function<void(CallOutcome&)>;
+// (Start's completions capture one pointer, which AnyInvocable holds without
+// an allocation.)
+using CallCompletion = absl::AnyInvocable<void(CallOutcome&)>;
 
 // Owners of the objects a request refers to (ObjectRef::owner). The
 // connection holds them until the reply, so that a reference travelling in a
