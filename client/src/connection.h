@@ -93,8 +93,8 @@ struct CallOutcome {
 
 // Runs exactly once per call: on the thread that reads its reply, or on the
 // thread that notices the session is gone. Must not block, and must not throw.
-// (Start's completions capture one pointer, which AnyInvocable holds without
-// an allocation.)
+// (Start's completions capture one shared_ptr, which AnyInvocable holds
+// without an allocation.)
 using CallCompletion = absl::AnyInvocable<void(CallOutcome&)>;
 
 // Owners of the objects a request refers to (ObjectRef::owner). The

@@ -1,6 +1,8 @@
 #include "server/transport/session_core.h"
 
 #include <atomic>
+#include <cassert>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -80,6 +82,11 @@ class SessionCore::Route {
 };
 
 SessionCore::~SessionCore() {
+  {
+    // What keeps replies from a transport that has gone: it detached first.
+    MutexLock lock(&mu_);
+    assert(!attached_ && "a transport let its SessionCore go without Detach");
+  }
   if (route_ != nullptr) route_->Unref();
 }
 
@@ -328,7 +335,8 @@ void SessionCore::Run(const CallView& call) {
     }
     ledger->Complete(call_id, status, std::move(response));
   };
-  static_assert(sizeof(complete) <= 2 * sizeof(void*),
+  static_assert(sizeof(complete) <= 2 * sizeof(void*) &&
+                    std::is_nothrow_move_constructible_v<decltype(complete)>,
                 "a call's completion fits in ReplyFn's own storage: no allocation per call");
   dispatcher_.Invoke(*method, context, call.request, std::move(complete));
 }

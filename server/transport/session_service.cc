@@ -16,8 +16,10 @@ namespace shoal::server {
 // the core; the core's replies are written one batch at a time, so replies
 // that complete while a write is out go together in the next frame.
 //
-// The core finishes the stream only once no call is in flight, and gRPC runs
-// OnDone after Finish, so the reactor, deleted there, outlives every call.
+// The reactor is deleted in OnDone, which gRPC runs after Finish, once it has
+// detached the core from the session's ledger: a call still in flight then
+// (parked, for a session that may be resumed) answers to the ledger, never
+// to the reactor.
 class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::ServerFrame>,
                       private FrameSink {
  public:
