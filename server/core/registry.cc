@@ -297,6 +297,15 @@ int Registry::Reap() {
 }
 
 int Registry::CollectCycles() {
+  {
+    // Nothing to look at (the common case: an object dropped by its last
+    // session reference is freed by Reap): no exclusive collector lock, which
+    // would wait out every call in flight and hold back the calls that come
+    // meanwhile. Candidates are added by Reap alone, which Collect runs
+    // before this on the same thread.
+    ReaderMutexLock lock(&mu_);
+    if (candidates_.empty()) return 0;
+  }
   std::vector<std::shared_ptr<Object>> doomed;
   {
     MutexLock collector(&collector_mu_);

@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "server/objects/list_object.h"
 #include "shared/error_kind.h"
 
@@ -241,6 +243,29 @@ TEST(Registry, LastReferenceGoingFreesWithoutACyclePass) {
   EXPECT_EQ(registry.Reap(), 2);
   EXPECT_EQ(registry.size(), 0u);
   EXPECT_FALSE(registry.collect_wanted());
+}
+
+// A call in flight holds the collector lock shared for its whole length. A
+// collection that has no cycle candidates (a dropped object is freed by
+// counting) must not wait for it: the exclusive lock would also hold back
+// every call that comes while it waits.
+TEST(Registry, CollectingWithoutCandidatesDoesNotWaitForCallsInFlight) {
+  Registry registry(0);
+  const uint64_t id = MakeList(registry, kAlice);
+  registry.Release(kAlice, id);
+  registry.collector_mutex().ReaderLock();  // a call in flight
+  absl::Notification collected;
+  int freed = -1;
+  std::thread collector([&] {
+    freed = registry.Collect();
+    collected.Notify();
+  });
+  const bool done = collected.WaitForNotificationWithTimeout(absl::Seconds(30));
+  registry.collector_mutex().ReaderUnlock();
+  collector.join();
+  EXPECT_TRUE(done) << "Collect waited for the call in flight";
+  EXPECT_EQ(freed, 1);
+  EXPECT_EQ(registry.size(), 0u);
 }
 
 TEST(Registry, ValueSharedByTwoContainersCountsOnceAndKeepsItsTarget) {
