@@ -373,7 +373,9 @@ int Registry::Collect() {
   MutexLock one_at_a_time(&collect_mu_);
   int freed = 0;
   for (;;) {
-    const int round = Reap() + CollectCycles();
+    // Reap first: it makes the candidates CollectCycles looks at.
+    int round = Reap();
+    round += CollectCycles();
     if (round == 0) return freed;
     freed += round;
   }

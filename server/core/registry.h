@@ -23,8 +23,9 @@
 // the release queue takes the holders' notices. The transport's dispatcher
 // takes the collector lock shared around every call on an object, for the
 // call's whole length, from the binding of references in its request to the
-// retention of references in its reply; CollectCycles takes it exclusively,
-// so the references it counts hold still (and Core::EndSession takes it
+// retention of references in its reply; CollectCycles, when it has
+// candidates to look at, takes it exclusively, so the references it counts
+// hold still (and Core::EndSession takes it
 // exclusively for a moment, to wait out the calls in flight). The collector
 // lock is taken before mu_, never after. Counting frees need no collector
 // lock: every reference a call can hand over is either counted (a session's)
@@ -160,8 +161,9 @@ class Registry {
   // many were freed. Its cost is that of the objects it looks at.
   int Reap() ABSL_LOCKS_EXCLUDED(collector_mu_);
   // Frees the cycles among the candidates' reachable objects that nothing
-  // outside refers to. Takes the collector lock for a time that grows with
-  // the candidates' reachable objects only. Returns how many were freed.
+  // outside refers to. With candidates, takes the collector lock for a time
+  // that grows with their reachable objects only; without, does not take
+  // it. Returns how many were freed.
   int CollectCycles() ABSL_LOCKS_EXCLUDED(collector_mu_);
   // Reap, then CollectCycles, then Reap again, until nothing more goes.
   // Returns how many were freed. One at a time: when it returns, every

@@ -6,7 +6,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/objects/list_object.h"
 #include "shared/error_kind.h"
@@ -254,7 +253,7 @@ TEST(Registry, CollectingWithoutCandidatesDoesNotWaitForCallsInFlight) {
   const uint64_t id = MakeList(registry, kAlice);
   registry.Release(kAlice, id);
   registry.collector_mutex().ReaderLock();  // a call in flight
-  absl::Notification collected;
+  Notification collected;
   int freed = -1;
   std::thread collector([&] {
     freed = registry.Collect();
