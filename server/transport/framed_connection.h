@@ -22,7 +22,8 @@
 // the server does not use it.
 //
 // Owned by the server (FramedServer), which removes it before it lets it
-// go. Thread-safe as marked: OnEvents and Remove on the loop thread, End and Break from any.
+// go. Thread-safe as marked: OnEvents and Remove on the loop thread, End and
+// Break from any.
 #ifndef SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
 #define SHOAL_SERVER_TRANSPORT_FRAMED_CONNECTION_H_
 
