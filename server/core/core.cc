@@ -106,6 +106,13 @@ void Core::Loop() {
       auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(loop_mu_) { return stop_ || wake_; };
       loop_mu_.AwaitWithTimeout(Condition(&woken), options_.tick);
       if (stop_) return;
+      if (wake_) {
+        // The references that go in the next moment join this one's
+        // collection; they do not wake the thread again (see ReleaseQueue).
+        auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(loop_mu_) { return stop_; };
+        loop_mu_.AwaitWithTimeout(Condition(&stopping), options_.collect_delay);
+        if (stop_) return;
+      }
       wake_ = false;
     }
     Housekeep(absl::Now());

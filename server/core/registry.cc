@@ -12,8 +12,10 @@ void ReleaseQueue::Push(uint64_t id) {
   std::function<void()> wake;
   {
     MutexLock lock(&mu_);
+    // The first id of a batch wakes the consumer, which takes the batch
+    // whole: ids pushed before it takes them need no wake of their own.
+    if (ids_.empty()) wake = wake_;
     ids_.push_back(id);
-    wake = wake_;
   }
   if (wake) wake();
 }

@@ -61,7 +61,9 @@ class ReleaseQueue {
   void Push(uint64_t id);
   std::vector<uint64_t> Take();
   bool empty() const;
-  // Called, outside the queue's mutex, after each push; set before use.
+  // Called, outside the queue's mutex, after a push into the empty queue;
+  // set before use. Pushes that find ids waiting do not call it: whoever
+  // it woke has not taken them yet, and takes theirs with them.
   void set_wake(std::function<void()> wake);
 
  private:
@@ -171,8 +173,9 @@ class Registry {
   int Collect() ABSL_LOCKS_EXCLUDED(collect_mu_, collector_mu_);
   // Whether Reap or CollectCycles has something to look at.
   bool collect_wanted() const;
-  // Called whenever a reference goes (a value dies, a session reference or a
-  // name is dropped); the housekeeping thread's wake-up. Set before use.
+  // Called when a reference goes (a value dies, a session reference or a
+  // name is dropped) and none went since the last Reap took what went
+  // before; the housekeeping thread's wake-up. Set before use.
   void set_wake(std::function<void()> wake);
 
   // Summarises one object, by id or by name when id is 0.

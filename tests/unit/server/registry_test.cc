@@ -267,6 +267,29 @@ TEST(Registry, CollectingWithoutCandidatesDoesNotWaitForCallsInFlight) {
   EXPECT_EQ(registry.size(), 0u);
 }
 
+// Objects dropped in a loop wake the housekeeping thread once per batch it
+// takes, not once each: the first reference to go after a Reap wakes it,
+// those that go before its next Reap only join the batch.
+TEST(Registry, ReferencesThatGoBeforeTheNextReapWakeOnce) {
+  Registry registry(0);
+  int wakes = 0;
+  registry.set_wake([&wakes] { ++wakes; });
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(MakeList(registry, kAlice));
+  registry.Release(kAlice, ids[0]);
+  EXPECT_EQ(wakes, 1);
+  registry.Release(kAlice, ids[1]);
+  registry.Release(kAlice, ids[2]);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(registry.Reap(), 3);
+  // The batch is taken: the next reference to go wakes again.
+  registry.Release(kAlice, ids[3]);
+  EXPECT_EQ(wakes, 2);
+  EXPECT_EQ(registry.Reap(), 1);
+  EXPECT_EQ(registry.size(), 0u);
+  registry.set_wake(nullptr);
+}
+
 TEST(Registry, ValueSharedByTwoContainersCountsOnceAndKeepsItsTarget) {
   Registry registry(0);
   const uint64_t a = MakeList(registry, kAlice);
