@@ -14,7 +14,8 @@ namespace shoal::server {
 // Serves one session stream over gRPC: the adapter between gRPC's reactor
 // and the stream's SessionCore. Frames are read one at a time and handed to
 // the core; the core's replies are written one batch at a time, so replies
-// that complete while a write is out go together in the next frame.
+// that complete while a write is out go together in the next frame, and so
+// do the replies to the calls of one frame that complete at once.
 //
 // The reactor is deleted in OnDone, which gRPC runs after Finish, once it has
 // detached the core from the session's ledger: a call still in flight then
@@ -41,7 +42,12 @@ class StreamReactor : public grpc::ServerBidiReactor<v1::ClientFrame, v1::Server
       return;
     }
     ViewOf(in_, &view_);
+    // The replies to a frame's calls go out together (a client's release
+    // riding with its call is answered with it), not the first alone.
+    const bool several = view_.calls.size() > 1;
+    if (several) session_.HoldReplies();
     session_.OnFrame(view_);
+    if (several) session_.ReleaseReplies();
     view_.Clear();
     in_.Clear();
     // A stream the core has finished (its session ended for want of a
