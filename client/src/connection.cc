@@ -1,5 +1,7 @@
 #include "client/src/connection.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
@@ -222,11 +224,14 @@ std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stre
         if (!inherited->orphaned()) delete inherited;
       });
   ThreadsStarted started;
+  // Named, so that top -H and a debugger tell them apart from the caller's.
   connection->reader_ = std::thread([connection, &started] {
+    pthread_setname_np(pthread_self(), "shoal-reader");
     started.Arrive();
     connection->ReadLoop();
   });
   connection->flusher_ = std::thread([raw = connection.get(), &started] {
+    pthread_setname_np(pthread_self(), "shoal-flusher");
     started.Arrive();
     raw->FlushLoop();
   });

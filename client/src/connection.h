@@ -5,7 +5,8 @@
 // they come: a caller waiting for its own call (Await) reads when nobody else
 // does, so that a blocking call's reply wakes no other thread; the reader
 // thread reads when calls nobody waits for (async() calls, releases) are
-// pending, or the connection is closing. Writers take turns under
+// pending, or the connection is closing, except that a caller awaiting its
+// call reads the replies to releases with its own. Writers take turns under
 // a mutex. Released references are queued and sent in batches, inside the
 // next call's frame or by a small flusher thread, so that dropping a proxy
 // never blocks on the network and never writes from a reader. The flusher
@@ -197,6 +198,12 @@ class PendingCalls {
   void SetAwaited(uint64_t call_id, bool awaited);
   // Whether some pending call has no caller to read its reply.
   bool HasUnawaited() const { return !unawaited_.empty(); }
+  // Whether some unawaited call is not one of the connection's Releases.
+  bool HasUnawaitedBesidesReleases() const { return unawaited_.size() > releases_.size(); }
+  // How many of the connection's Release calls are pending.
+  size_t ReleaseCount() const { return releases_.size(); }
+  // Whether some pending call is awaited: a caller reads for it, or will.
+  bool HasAwaited() const { return !awaited_.empty(); }
   // Whether every Release call with an id up to up_to has been answered.
   bool ReleasesAnsweredUpTo(uint64_t up_to) const {
     return releases_.empty() || *releases_.begin() > up_to;
@@ -349,7 +356,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The end of the stream: its status, and every pending call failed.
   void EndOfStream() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
   bool ReaderThreadMustRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return broken_ || (!reading_ && (pending_.HasUnawaited() || closing_));
+    return broken_ || (!reading_ && (closing_ || ReaderThreadHasReplies()));
+  }
+  // Whether replies are due that no caller will read: those of unawaited
+  // calls. The replies to Release calls, which nobody waits for (but
+  // SettleReleases), are left to a caller that awaits a call while one does:
+  // it reads on until its own reply is in (see Await), and takes theirs with
+  // it (the server answers the calls of one read in one frame), so that a
+  // Release riding with a blocking call wakes no other thread. A call is
+  // awaited only by a caller blocked in Await, or about to be (the blocking
+  // methods await as soon as they have sent; a Future that waits with a
+  // timeout disowns its call first), so those replies are never left unread.
+  bool ReaderThreadHasReplies() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return pending_.HasUnawaited() &&
+           (!pending_.HasAwaited() || pending_.HasUnawaitedBesidesReleases());
   }
   // Whether this thread reads now (and so runs the completions).
   bool ReadingHereLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

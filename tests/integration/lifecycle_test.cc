@@ -4,10 +4,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "integration/fixture.h"
+#include "integration/waiting.h"
 
 namespace shoal::testing {
 namespace {
@@ -90,6 +95,59 @@ TEST_F(LifetimeTest, ObjectCountReturnsToZeroWhenProxiesAreGone) {
     EXPECT_EQ(m_.object_count(), 4u);
   }
   EXPECT_EQ(m_.object_count(), 0u);
+}
+
+// How many times this process's threads named name have gone to sleep.
+int64_t SleepsOfThreadsNamed(const std::string& name) {
+  int64_t sleeps = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string its_name;
+    if (!std::getline(comm, its_name) || its_name != name) continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+        sleeps += std::stoll(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return sleeps;
+}
+
+// A proxy dropped between blocking calls is released in the next call's
+// message, and the caller reads the release's reply with its own: the
+// connection's reader thread is not woken for it.
+TEST_F(LifetimeTest, AReleaseRidingWithABlockingCallWakesNoOtherThread) {
+  ValueProxy v = m_.Value("i", 0);
+  v.add(1);
+  const int64_t before = SleepsOfThreadsNamed("shoal-reader");
+  ASSERT_GE(before, 1) << "no thread named shoal-reader in this process";
+  constexpr int kRounds = 200;
+  for (int i = 0; i < kRounds; ++i) {
+    (void)m_.list();
+    v.add(1);
+  }
+  // Woken for each release, the reader would sleep again once per round at
+  // least. A release the flusher sends by itself (the caller descheduled
+  // for longer than it lingers) is read by the reader thread: a few may be.
+  EXPECT_LT(SleepsOfThreadsNamed("shoal-reader") - before, kRounds / 2);
+  EXPECT_EQ(v.get().as_int(), kRounds + 1);
+  EXPECT_EQ(m_.object_count(), 1u);
+}
+
+// While a call is awaited, the replies to releases are left to its caller:
+// one blocked for long on a parked call reads them as they come, so that
+// objects(), which waits for every release sent before it, returns.
+TEST_F(LifetimeTest, ReleasesSettleWhileAnotherThreadAwaitsAParkedCall) {
+  EventProxy event = m_.Event();
+  std::thread waiter([&event] { event.wait(); });
+  ASSERT_TRUE(AwaitWaiting(m_, event, 1));
+  std::vector<ListProxy> lists;
+  for (int i = 0; i < 10; ++i) lists.push_back(m_.list());
+  lists.clear();
+  EXPECT_EQ(m_.object_count(), 1u);
+  event.set();
+  waiter.join();
 }
 
 TEST_F(LifetimeTest, ContainerKeepsItsTargetAlive) {
