@@ -126,8 +126,7 @@ WaitId QueueObject::Get(WaitRequest request) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   if (!items_.empty()) {
-    Value item = std::move(items_.front());
-    items_.pop_front();
+    Value item = items_.pop_front();
     account_.Release(ApproxBytes(item));
     settle.CompleteNow(std::move(request.done), Outcome::Ok(std::move(item)));
     AdmitPuttersLocked(settle);
@@ -274,7 +273,7 @@ Holdings QueueObject::Held() const {
 
 void QueueObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
   MutexLock lock(&mu_);
-  for (const Value& item : items_) item.ForEachRef(fn);
+  items_.ForEach([&fn](const Value& item) { item.ForEachRef(fn); });
   putters_.ForEach([&fn](const auto& putter) { putter.payload.item.ForEachRef(fn); });
 }
 

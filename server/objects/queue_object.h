@@ -42,7 +42,9 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -56,6 +58,39 @@
 #include "shoal/value.h"
 
 namespace shoal::server {
+
+// A queue's items, oldest first: a std::deque, whose blocks (512 bytes) let
+// a long queue grow and drain without moving what it holds. It is made on
+// the first put, since a deque allocates its first block when it is made:
+// a queue never put to holds none (that block and the deque's map were
+// about half of an empty Queue's memory). Once made it stays, as a cleared
+// list keeps its blocks.
+class QueueItems {
+ public:
+  size_t size() const { return items_.has_value() ? items_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  void push_back(Value item) {
+    if (!items_.has_value()) items_.emplace();
+    items_->push_back(std::move(item));
+  }
+  // The oldest item, taken out; the queue must not be empty.
+  Value pop_front() {
+    Value item = std::move(items_->front());
+    items_->pop_front();
+    return item;
+  }
+  void clear() {
+    if (items_.has_value()) items_->clear();
+  }
+  template <class F>
+  void ForEach(F&& f) const {
+    if (!items_.has_value()) return;
+    for (const Value& item : *items_) f(item);
+  }
+
+ private:
+  std::optional<std::deque<Value>> items_;
+};
 
 class QueueObject : public Object {
  public:
@@ -152,7 +187,7 @@ class QueueObject : public Object {
   const int64_t maxsize_;
   Timers* const timers_;
   mutable Mutex mu_;
-  std::deque<Value> items_ ABSL_GUARDED_BY(mu_);
+  QueueItems items_ ABSL_GUARDED_BY(mu_);
   // Holds exactly the sum of ApproxBytes over items_.
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);
   int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
