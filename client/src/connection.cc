@@ -226,13 +226,13 @@ std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stre
   ThreadsStarted started;
   // Named, so that top -H and a debugger tell them apart from the caller's.
   connection->reader_ = std::thread([connection, &started] {
-    pthread_setname_np(pthread_self(), "shoal-reader");
     started.Arrive();
+    pthread_setname_np(pthread_self(), "shoal-reader");
     connection->ReadLoop();
   });
   connection->flusher_ = std::thread([raw = connection.get(), &started] {
-    pthread_setname_np(pthread_self(), "shoal-flusher");
     started.Arrive();
+    pthread_setname_np(pthread_self(), "shoal-flusher");
     raw->FlushLoop();
   });
   started.AwaitAll(2);
@@ -470,8 +470,12 @@ void Connection::SettleReleases() {
     mu_.AssertReaderHeld();
     return ReleasesAnsweredUpTo(up_to);
   };
+  // The reader thread reads the releases' replies meanwhile, even while a
+  // call is awaited (see ReaderThreadHasReplies).
+  ++settling_;
   NudgeLocked();
   mu_.Await(Condition(&answered));
+  --settling_;
 }
 
 void Connection::Close() {

@@ -359,17 +359,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return broken_ || (!reading_ && (closing_ || ReaderThreadHasReplies()));
   }
   // Whether replies are due that no caller will read: those of unawaited
-  // calls. The replies to Release calls, which nobody waits for (but
-  // SettleReleases), are left to a caller that awaits a call while one does:
-  // it reads on until its own reply is in (see Await), and takes theirs with
-  // it (the server answers the calls of one read in one frame), so that a
+  // calls. The replies to Release calls, which nobody waits for but
+  // SettleReleases, are left to a caller that awaits a call while one does:
+  // in Await it reads on until its own reply is in, and takes theirs with it
+  // (the server answers the calls of one frame in one write), so that a
   // Release riding with a blocking call wakes no other thread. A call is
-  // awaited only by a caller blocked in Await, or about to be (the blocking
-  // methods await as soon as they have sent; a Future that waits with a
-  // timeout disowns its call first), so those replies are never left unread.
+  // awaited by a caller that blocks in Await once it has sent it: the
+  // blocking methods at once, a Pool's submission once it has sent the rest
+  // of its messages. Until then those replies wait, unless SettleReleases
+  // waits for them.
   bool ReaderThreadHasReplies() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return pending_.HasUnawaited() &&
-           (!pending_.HasAwaited() || pending_.HasUnawaitedBesidesReleases());
+    return pending_.HasUnawaited() && (!pending_.HasAwaited() ||
+                                       pending_.HasUnawaitedBesidesReleases() || settling_ > 0);
   }
   // Whether this thread reads now (and so runs the completions).
   bool ReadingHereLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -543,6 +544,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   CondVar reader_cv_;
   CondVar flusher_cv_;
   bool reader_parked_ ABSL_GUARDED_BY(mu_) = false;
+  // Threads in SettleReleases, which wait for replies to Release calls.
+  int settling_ ABSL_GUARDED_BY(mu_) = 0;
   bool (Connection::*flusher_awaits_)() const ABSL_GUARDED_BY(mu_) = nullptr;
 
   // Notified by the reader that saw the stream end, once every pending call

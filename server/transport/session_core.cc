@@ -268,9 +268,9 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
   std::vector<CallLedger::Answer> answers;
   ledger_->ArriveAll(call_ids, stream_, &arrivals, &answers);
   // The calls that complete on this thread while the frame's calls run go
-  // to the ledger together when they have run (on the gRPC stream, which
-  // does not hold replies, the frame's replies are written then, not one by
-  // one as they complete).
+  // to the ledger together when they have run. (The transports hold the
+  // replies meanwhile, so that they go out in one write: the framed one for
+  // each read, the gRPC stream for a frame of several calls.)
   FrameCompletions completions{ledger_.get(), {}};
   // Most calls complete as they run: room for all, not grown call by call.
   completions.done.reserve(calls.size());
