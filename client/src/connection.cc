@@ -54,7 +54,7 @@ constexpr absl::Duration kReleaseLinger = absl::Milliseconds(1);
 // that follows. std's mutex, not Abseil's: waiting on it needs no identity.
 class ThreadsStarted {
  public:
-  // On each new thread, first.
+  // On each new thread, before it waits on any absl::Mutex.
   void Arrive() {
     absl::synchronization_internal::GetOrCreateCurrentThreadIdentity();
     std::lock_guard<std::mutex> lock(mu_);
@@ -224,15 +224,16 @@ std::shared_ptr<Connection> Connection::Open(std::unique_ptr<SessionStream> stre
         if (!inherited->orphaned()) delete inherited;
       });
   ThreadsStarted started;
-  // Named, so that top -H and a debugger tell them apart from the caller's.
+  // Named before Open returns, so that top -H, a debugger and a test that
+  // looks for them tell them apart from the caller's.
   connection->reader_ = std::thread([connection, &started] {
-    started.Arrive();
     pthread_setname_np(pthread_self(), "shoal-reader");
+    started.Arrive();
     connection->ReadLoop();
   });
   connection->flusher_ = std::thread([raw = connection.get(), &started] {
-    started.Arrive();
     pthread_setname_np(pthread_self(), "shoal-flusher");
+    started.Arrive();
     raw->FlushLoop();
   });
   started.AwaitAll(2);

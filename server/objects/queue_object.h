@@ -63,8 +63,9 @@ namespace shoal::server {
 // a long queue grow and drain without moving what it holds. It is made on
 // the first put, since a deque allocates its first block when it is made:
 // a queue never put to holds none (that block and the deque's map were
-// about half of an empty Queue's memory). Once made it stays, as a cleared
-// list keeps its blocks.
+// about half of an empty Queue's memory). Once made it stays: drained or
+// cleared, it keeps one block, so a queue whose items fit in a block
+// allocates nothing as it empties and fills again.
 class QueueItems {
  public:
   size_t size() const { return items_.has_value() ? items_->size() : 0; }

@@ -7,10 +7,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
+#include "client/src/call.h"
+#include "client/src/methods.h"
+#include "client/src/object_handle.h"
+#include "shoal/detail/proxy_access.h"
 #include "integration/fixture.h"
 #include "integration/waiting.h"
 
@@ -141,16 +147,42 @@ TEST_F(LifetimeTest, AReleaseRidingWithABlockingCallWakesNoOtherThread) {
 TEST_F(LifetimeTest, ReleasesSettleWhileAnotherThreadAwaitsAParkedCall) {
   EventProxy event = m_.Event();
   std::thread waiter([&event] { event.wait(); });
-  const ::testing::AssertionResult parked = AwaitWaiting(m_, event, 1);
-  if (parked) {
-    std::vector<ListProxy> lists;
-    for (int i = 0; i < 10; ++i) lists.push_back(m_.list());
-    lists.clear();
-    EXPECT_EQ(m_.object_count(), 1u);
-  }
-  event.set();
-  waiter.join();
-  EXPECT_TRUE(parked);
+  // Whatever fails below, the waiter is let go and joined.
+  absl::Cleanup release = [&event, &waiter] {
+    event.set();
+    waiter.join();
+  };
+  ASSERT_TRUE(AwaitWaiting(m_, event, 1));
+  std::vector<ListProxy> lists;
+  for (int i = 0; i < 10; ++i) lists.push_back(m_.list());
+  lists.clear();
+  EXPECT_EQ(m_.object_count(), 1u);
+}
+
+// A call can be awaited before its caller waits for it (a Pool's submission
+// sends its other messages first). Replies to releases left for that
+// caller meanwhile must not hold up objects(), which waits for every release
+// sent before it: made here with the library's own call path, as the
+// submission makes its calls.
+TEST_F(LifetimeTest, ReleasesSettleWhileAnAwaitedCallWaitsForItsCaller) {
+  ValueProxy v = m_.Value("i", 0);
+  std::vector<ListProxy> lists;
+  for (int i = 0; i < 10; ++i) lists.push_back(m_.list());
+  // Written now and awaited, but not waited for until the end; no other
+  // call is made on this thread meanwhile, so nothing here reads its reply.
+  detail::ClientSession& session = detail::ProxyAccess::Handle(v)->session();
+  Future<v1::ReleaseReply> awaited = detail::Start(
+      session, nullptr, detail::method::Manager::Release, v1::ReleaseRequest(),
+      detail::KeepAlive(), detail::WholeReply);
+  lists.clear();
+  // Bounded, so that a wait that never ends fails the test: the awaited
+  // call's caller, which would read the replies, is this thread.
+  std::future<size_t> counted =
+      std::async(std::launch::async, [this] { return m_.object_count(); });
+  const bool settled = counted.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  awaited.get();
+  EXPECT_TRUE(settled) << "objects() waited for the awaited call's caller";
+  EXPECT_EQ(counted.get(), 1u);
 }
 
 TEST_F(LifetimeTest, ContainerKeepsItsTargetAlive) {
