@@ -200,8 +200,6 @@ class PendingCalls {
   bool HasUnawaited() const { return !unawaited_.empty(); }
   // Whether some unawaited call is not one of the connection's Releases.
   bool HasUnawaitedBesidesReleases() const { return unawaited_.size() > releases_.size(); }
-  // How many of the connection's Release calls are pending.
-  size_t ReleaseCount() const { return releases_.size(); }
   // Whether some pending call is awaited: a caller reads for it, or will.
   bool HasAwaited() const { return !awaited_.empty(); }
   // Whether every Release call with an id up to up_to has been answered.
