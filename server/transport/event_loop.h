@@ -49,6 +49,9 @@ class EventLoop {
   absl::Status Open();
   // The longest poll Start takes; a longer one is cut to it.
   static constexpr absl::Duration kMaxPoll = absl::Seconds(10);
+  // Crowded: waiting for a core more than 1/kCrowdedShare of the time the
+  // loop thread was runnable.
+  static constexpr int64_t kCrowdedShare = 10;
 
   // Starts the thread, which calls serve for every event until Stop,
   // polling for up to poll before it sleeps (see above; zero: never), even
@@ -75,8 +78,6 @@ class EventLoop {
   static constexpr int64_t kCrowdCheckEvery = 10'000'000;
   static constexpr int64_t kCrowdedFor = 100'000'000;
   static constexpr int64_t kCrowdProbe = 2'000'000;
-  // Crowded: waiting for a core more than 1/kCrowdedShare of the time.
-  static constexpr int64_t kCrowdedShare = 10;
   // The thread's schedstat: nanoseconds on a core, and waiting for one.
   bool ReadSchedstat(int64_t* ran, int64_t* waited) const;
 
