@@ -38,19 +38,24 @@ QueueObject::QueueObject(Kind kind, int64_t maxsize, MemoryBudget* budget, Timer
     : Object(kind),
       maxsize_(maxsize),
       timers_(timers),
-      account_(budget),
-      getters_(timers, kGetterTag, [this](WaitId id) { Expire(id); }),
-      putters_(timers, kPutterTag, [this](WaitId id) { Expire(id); }),
-      joiners_(timers, kJoinerTag, [this](WaitId id) { Expire(id); }) {}
+      account_(budget) {}
+
+QueueObject::Parked::Parked(QueueObject* queue)
+    : getters(queue->timers_, kGetterTag, [queue](WaitId id) { queue->Expire(id); }),
+      putters(queue->timers_, kPutterTag, [queue](WaitId id) { queue->Expire(id); }),
+      joiners(queue->timers_, kJoinerTag, [queue](WaitId id) { queue->Expire(id); }) {}
+
+QueueObject::Parked& QueueObject::ParkedLocked() {
+  if (parked_ == nullptr) parked_ = std::make_unique<Parked>(this);
+  return *parked_;
+}
 
 QueueObject::~QueueObject() {
   const Outcome deleted =
       Outcome::Error(absl::CancelledError(absl::StrCat("the ", KindName(kind()), " was deleted")));
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  getters_.CompleteAll(deleted, settle);
-  putters_.CompleteAll(deleted, settle);
-  joiners_.CompleteAll(deleted, settle);
+  ForEachListLocked([&](auto& list) { list.CompleteAll(deleted, settle); });
 }
 
 bool QueueObject::FullLocked() const {
@@ -66,23 +71,27 @@ absl::Status QueueObject::StoreLocked(Value item) {
 }
 
 void QueueObject::AdmitPuttersLocked(Settlement& settle) {
+  if (parked_ == nullptr) return;
+  WaiterList<Putter>& putters = parked_->putters;
   while (!FullLocked()) {
-    auto* putter = putters_.Oldest();
+    auto* putter = putters.Oldest();
     if (putter == nullptr) return;
     // The budget may have shrunk since the putter parked; then this putter
     // fails and the next one gets its chance.
     absl::Status stored = StoreLocked(std::move(putter->payload.item));
     if (stored.ok()) {
       ++unfinished_;
-      putters_.CompleteOldest(Outcome::Ok(Value()), settle);
+      putters.CompleteOldest(Outcome::Ok(Value()), settle);
     } else {
-      putters_.CompleteOldest(Outcome::Error(std::move(stored)), settle);
+      putters.CompleteOldest(Outcome::Error(std::move(stored)), settle);
     }
   }
 }
 
 void QueueObject::ReleaseJoinersLocked(Settlement& settle) {
-  if (unfinished_ == 0) joiners_.CompleteAll(Outcome::Ok(Value()), settle);
+  if (unfinished_ == 0 && parked_ != nullptr) {
+    parked_->joiners.CompleteAll(Outcome::Ok(Value()), settle);
+  }
 }
 
 WaitId QueueObject::Put(WaitRequest request, Value item) {
@@ -93,10 +102,10 @@ WaitId QueueObject::Put(WaitRequest request, Value item) {
     settle.CompleteNow(std::move(request.done), ShutDownOutcome());
     return 0;
   }
-  if (!getters_.empty()) {
+  if (parked_ != nullptr && !parked_->getters.empty()) {
     // Getters wait only while the queue is empty, so the oldest one is next
     // in line for this item: it goes straight there and is never stored.
-    getters_.CompleteOldest(Outcome::Ok(std::move(item)), settle);
+    parked_->getters.CompleteOldest(Outcome::Ok(std::move(item)), settle);
     ++unfinished_;
     settle.CompleteNow(std::move(request.done), Outcome::Ok(Value()));
     return 0;
@@ -117,8 +126,8 @@ WaitId QueueObject::Put(WaitRequest request, Value item) {
   }
   // The parked item is held here too, and ForEachRef visits it.
   if (item.contains_ref()) MarkMayHoldRefs();
-  return putters_.Park(request.caller, request.deadline, std::move(request.done), settle,
-                       Putter{std::move(item)});
+  return ParkedLocked().putters.Park(request.caller, request.deadline, std::move(request.done),
+                                     settle, Putter{std::move(item)});
 }
 
 WaitId QueueObject::Get(WaitRequest request) {
@@ -140,7 +149,8 @@ WaitId QueueObject::Get(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), EmptyOutcome());
     return 0;
   }
-  return getters_.Park(request.caller, request.deadline, std::move(request.done), settle);
+  return ParkedLocked().getters.Park(request.caller, request.deadline, std::move(request.done),
+                                     settle);
 }
 
 WaitId QueueObject::Join(WaitRequest request) {
@@ -155,7 +165,8 @@ WaitId QueueObject::Join(WaitRequest request) {
     settle.CompleteNow(std::move(request.done), Outcome::Ok(false));
     return 0;
   }
-  return joiners_.Park(request.caller, request.deadline, std::move(request.done), settle);
+  return ParkedLocked().joiners.Park(request.caller, request.deadline, std::move(request.done),
+                                     settle);
 }
 
 absl::Status QueueObject::TaskDone() {
@@ -181,8 +192,10 @@ void QueueObject::Shutdown(bool immediate) {
     ReleaseJoinersLocked(settle);
   }
   // Getters park only on an empty queue, so every one of them is done for.
-  getters_.CompleteAll(ShutDownOutcome(), settle);
-  putters_.CompleteAll(ShutDownOutcome(), settle);
+  if (parked_ != nullptr) {
+    parked_->getters.CompleteAll(ShutDownOutcome(), settle);
+    parked_->putters.CompleteAll(ShutDownOutcome(), settle);
+  }
 }
 
 bool QueueObject::IsShutdown() const {
@@ -193,12 +206,14 @@ bool QueueObject::IsShutdown() const {
 void QueueObject::Expire(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
+  // A timer is set only for a parked call, once the lists are made.
+  if (parked_ == nullptr) return;
   if (HasWaitIdTag(id, kGetterTag)) {
-    getters_.CompleteExpired(id, EmptyOutcome(), settle);
+    parked_->getters.CompleteExpired(id, EmptyOutcome(), settle);
   } else if (HasWaitIdTag(id, kPutterTag)) {
-    putters_.CompleteExpired(id, FullOutcome(), settle);
+    parked_->putters.CompleteExpired(id, FullOutcome(), settle);
   } else {
-    joiners_.CompleteExpired(id, Outcome::Ok(false), settle);
+    parked_->joiners.CompleteExpired(id, Outcome::Ok(false), settle);
   }
 }
 
@@ -206,17 +221,13 @@ void QueueObject::Cancel(WaitId id) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
   // Ids are unique across the three lists: at most one holds id.
-  getters_.Complete(id, WaitCancelled(), settle);
-  putters_.Complete(id, WaitCancelled(), settle);
-  joiners_.Complete(id, WaitCancelled(), settle);
+  ForEachListLocked([&](auto& list) { list.Complete(id, WaitCancelled(), settle); });
 }
 
 void QueueObject::EndSession(SessionId session) {
   Settlement settle(timers_);
   MutexLock lock(&mu_);
-  getters_.CompleteSession(session, SessionEnded(), settle);
-  putters_.CompleteSession(session, SessionEnded(), settle);
-  joiners_.CompleteSession(session, SessionEnded(), settle);
+  ForEachListLocked([&](auto& list) { list.CompleteSession(session, SessionEnded(), settle); });
 }
 
 int64_t QueueObject::QSize() const {
@@ -241,17 +252,17 @@ int64_t QueueObject::UnfinishedTasks() const {
 
 int64_t QueueObject::NGetters() const {
   MutexLock lock(&mu_);
-  return getters_.size();
+  return parked_ == nullptr ? 0 : parked_->getters.size();
 }
 
 int64_t QueueObject::NPutters() const {
   MutexLock lock(&mu_);
-  return putters_.size();
+  return parked_ == nullptr ? 0 : parked_->putters.size();
 }
 
 int64_t QueueObject::NJoiners() const {
   MutexLock lock(&mu_);
-  return joiners_.size();
+  return parked_ == nullptr ? 0 : parked_->joiners.size();
 }
 
 std::string QueueObject::Repr() const {
@@ -265,16 +276,15 @@ int64_t QueueObject::Size() const { return QSize(); }
 Holdings QueueObject::Held() const {
   MutexLock lock(&mu_);
   SessionCounts waiting;
-  getters_.CountSessions(waiting);
-  putters_.CountSessions(waiting);
-  joiners_.CountSessions(waiting);
+  ForEachListLocked([&](const auto& list) { list.CountSessions(waiting); });
   return Holdings{{}, CountPairs(waiting)};
 }
 
 void QueueObject::ForEachRef(const std::function<void(const ObjectRef&)>& fn) const {
   MutexLock lock(&mu_);
   items_.ForEach([&fn](const Value& item) { item.ForEachRef(fn); });
-  putters_.ForEach([&fn](const auto& putter) { putter.payload.item.ForEachRef(fn); });
+  if (parked_ == nullptr) return;
+  parked_->putters.ForEach([&fn](const auto& putter) { putter.payload.item.ForEachRef(fn); });
 }
 
 }  // namespace shoal::server

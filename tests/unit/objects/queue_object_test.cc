@@ -626,6 +626,40 @@ TEST_F(QueueObjectTest, HeldHasNoHoldersAndCountsGettersPuttersAndJoinersPerSess
   EXPECT_THAT(queue->Held().waiting, UnorderedElementsAre(Pair(2u, 1), Pair(3u, 1)));
 }
 
+// The lists of parked calls are made when the first call parks: a queue on
+// which none ever parked answers every question about them, and ends, as one
+// whose calls have all gone.
+TEST_F(QueueObjectTest, AQueueOnWhichNothingParkedBehavesAsOneWhoseWaitersAllWent) {
+  using ::testing::IsEmpty;
+  std::unique_ptr<QueueObject> queue = Make(1, Kind::kJoinableQueue);
+  queue->Put(Request("put"), 1);
+  EXPECT_TRUE(Done("put"));
+  queue->Get(Request("get"));
+  EXPECT_TRUE(Got("get", 1));
+  queue->Put(Request("put 2"), 2);
+  EXPECT_TRUE(Done("put 2"));
+  queue->Put(NoWait("put 3"), 3);
+  EXPECT_TRUE(Failed("put 3", ErrorKind::kFull));
+  EXPECT_EQ(queue->NGetters(), 0);
+  EXPECT_EQ(queue->NPutters(), 0);
+  EXPECT_EQ(queue->NJoiners(), 0);
+  EXPECT_THAT(queue->Held().waiting, IsEmpty());
+  queue->Cancel(12345);
+  queue->EndSession(1);
+  ASSERT_TRUE(IsOk(queue->TaskDone()));
+  ASSERT_TRUE(IsOk(queue->TaskDone()));
+  queue->Join(Request("join"));
+  EXPECT_TRUE(Done("join"));
+  queue->Shutdown(/*immediate=*/true);
+  EXPECT_EQ(queue->QSize(), 0);
+  queue->Get(Request("get after shutdown"));
+  EXPECT_TRUE(Failed("get after shutdown", ErrorKind::kShutDown));
+  // Every call completed once, at once; destroying the queue completes none.
+  EXPECT_EQ(recorder_.size(), 6u);
+  queue.reset();
+  EXPECT_EQ(recorder_.size(), 6u);
+}
+
 TEST_F(QueueObjectTest, AfterShutdownAPutFailsBeforeAnyOtherCheck) {
   std::unique_ptr<QueueObject> queue = Make(1);
   EXPECT_FALSE(queue->IsShutdown());
