@@ -18,8 +18,9 @@
 //       measures the latency of Value.add on another session for SECONDS,
 //       quiet, then for SECONDS while a third session makes and drops lists,
 //       then 200 Describes of one object, and prints one JSON line
-//   shoal_bench hold ADDRESS KEYFILE COUNT
-//       makes COUNT anonymous empty lists, prints "held", waits for "quit"
+//   shoal_bench hold ADDRESS KEYFILE COUNT [KIND]
+//       makes COUNT anonymous empty objects of KIND (list, the default;
+//       dict; Queue), prints "held", waits for "quit"
 //   shoal_bench sessions ADDRESS KEYFILE COUNT THREADS SECONDS
 //       opens COUNT sessions (a Manager, a connection and a Value each) and
 //       prints "connected"; on "go", THREADS threads call Value.add round
@@ -438,13 +439,24 @@ void MakeLists(const shoal::Manager& m, int64_t count, std::vector<shoal::ListPr
   for (int64_t i = 0; i < count; ++i) out->push_back(m.list());
 }
 
-int RunHold(const Target& target, int64_t count) {
-  shoal::Manager m = Connect(target);
-  std::vector<shoal::ListProxy> held;
-  MakeLists(m, count, &held);
+// Makes count objects with make and holds them until "quit".
+template <typename Make>
+int HoldObjects(const shoal::Manager& m, int64_t count, Make make) {
+  std::vector<decltype(make())> held;
+  held.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) held.push_back(make());
   bench::Emit("held " + std::to_string(m.object_count()));
   WaitForLine("quit");
   return 0;
+}
+
+int RunHold(const Target& target, int64_t count, const std::string& kind) {
+  shoal::Manager m = Connect(target);
+  if (kind == "list") return HoldObjects(m, count, [&] { return m.list(); });
+  if (kind == "dict") return HoldObjects(m, count, [&] { return m.dict(); });
+  if (kind == "Queue") return HoldObjects(m, count, [&] { return m.Queue(); });
+  std::cerr << "hold: no kind " << kind << " (list, dict, Queue)\n";
+  return 2;
 }
 
 // Value.add latencies on its own session for seconds; while churn is set, a
@@ -575,7 +587,7 @@ int Usage(const char* argv0) {
                "       %s waker ADDRESS KEYFILE EVENT TOTAL\n"
                "       %s wakeup ADDRESS KEYFILE TRIALS\n"
                "       %s scale ADDRESS KEYFILE HELD SECONDS\n"
-               "       %s hold ADDRESS KEYFILE COUNT\n"
+               "       %s hold ADDRESS KEYFILE COUNT [list|dict|Queue]\n"
                "       %s sessions ADDRESS KEYFILE COUNT THREADS SECONDS\n",
                argv0, argv0, argv0, argv0, argv0, argv0, argv0);
   return 2;
@@ -593,7 +605,9 @@ int main(int argc, char** argv) {
     if (mode == "waker" && argc == 6) return RunWaker(target, argv[4], std::atoi(argv[5]));
     if (mode == "wakeup" && argc == 5) return RunWakeup(target, std::atoi(argv[4]));
     if (mode == "scale" && argc == 6) return RunScale(target, std::atoll(argv[4]), std::atof(argv[5]));
-    if (mode == "hold" && argc == 5) return RunHold(target, std::atoll(argv[4]));
+    if (mode == "hold" && (argc == 5 || argc == 6)) {
+      return RunHold(target, std::atoll(argv[4]), argc == 6 ? argv[5] : "list");
+    }
     if (mode == "sessions" && argc == 7) {
       return RunSessions(target, std::atoi(argv[4]), std::atoi(argv[5]), std::atof(argv[6]));
     }

@@ -825,19 +825,24 @@ def run_scale(servers, held, seconds, log):
         server.stop()
 
 
-def run_memory(servers, count, log):
-    """The server's memory per empty object, with `count` held."""
+# The kinds whose memory per empty object the suite reports: a list, a dict
+# and a Queue each keep their items in storage of their own.
+MEMORY_KINDS = ("list", "dict", "Queue")
+
+
+def run_memory(servers, count, kind, log):
+    """The server's memory per empty object of kind, with `count` held."""
     server, address = servers.start("shoal", "tcp")
     try:
         p = Proc(servers._name("shoal-hold"),
-                 servers.client_argv("shoal", "hold", address, 1), servers.tmp)
+                 servers.client_argv("shoal", "hold", address, 1, kind), servers.tmp)
         try:
             read_lines([p], 60, "one object")
             before = proc_status(server.pid)["rss_kib"]
         finally:
             p.close_gracefully(30)
         p = Proc(servers._name("shoal-hold"),
-                 servers.client_argv("shoal", "hold", address, count), servers.tmp)
+                 servers.client_argv("shoal", "hold", address, count, kind), servers.tmp)
         try:
             t0 = time.monotonic()
             read_lines([p], 1200, "making %d objects" % count)
@@ -845,10 +850,11 @@ def run_memory(servers, count, log):
             after = proc_status(server.pid)["rss_kib"]
         finally:
             p.close_gracefully(60)
-        out = {"objects": count, "rss_before_kib": before, "rss_after_kib": after,
-               "bytes_per_object": (after - before) * 1024.0 / count, "make_s": made_s}
-        log("  %d empty lists: %.0f bytes each (server RSS %.0f -> %.0f MiB)"
-            % (count, out["bytes_per_object"], before / 1024.0, after / 1024.0))
+        out = {"kind": kind, "objects": count, "rss_before_kib": before,
+               "rss_after_kib": after, "bytes_per_object": (after - before) * 1024.0 / count,
+               "make_s": made_s}
+        log("  %d empty %ss: %.0f bytes each (server RSS %.0f -> %.0f MiB)"
+            % (count, kind, out["bytes_per_object"], before / 1024.0, after / 1024.0))
         return out
     finally:
         server.stop()
@@ -1132,12 +1138,13 @@ def scale_rows(scales):
     return rows
 
 
-MEMORY_HEADER = ["empty lists held", "server RSS MiB before", "after", "bytes per object",
+MEMORY_HEADER = ["empty objects held", "server RSS MiB before", "after", "bytes per object",
                  "seconds to make"]
 
 
 def memory_rows(memory):
-    return [["%d" % m["objects"], "%.0f" % (m["rss_before_kib"] / 1024.0),
+    return [["%d %ss" % (m["objects"], m.get("kind", "list")),
+             "%.0f" % (m["rss_before_kib"] / 1024.0),
              "%.0f" % (m["rss_after_kib"] / 1024.0), "%.0f" % m["bytes_per_object"],
              "%.1f" % m["make_s"]] for m in memory]
 
@@ -1229,6 +1236,9 @@ def render_markdown(data):
         out.append(md_table(SCALE_HEADER, scale_rows(data["scales"])))
         out.append("")
     if data.get("memory"):
+        out.append("Memory per empty object: one session makes that many anonymous objects of "
+                   "one kind on a fresh server; the server's RSS before and after, per object.")
+        out.append("")
         out.append(md_table(MEMORY_HEADER, memory_rows(data["memory"])))
         out.append("")
     if data.get("sessions"):
@@ -1482,7 +1492,8 @@ def main():
             for n in sorted({0, held}):
                 scales.append(run_scale(servers, n, max(seconds, 1.0) * 2, log))
         if "shoal" in systems and memory_objects > 0:
-            memory.append(run_memory(servers, memory_objects, log))
+            for kind in MEMORY_KINDS:
+                memory.append(run_memory(servers, memory_objects, kind, log))
         sessions = []
         if "shoal" in systems and (active_sessions > 0 or idle_sessions > 0):
             log("many sessions:")
