@@ -60,12 +60,11 @@ namespace shoal::server {
 
 // A queue's items, oldest first: a std::deque, whose blocks (512 bytes) let
 // a long queue grow and drain without moving what it holds. It is made on
-// the first put, since a deque allocates its first block when it is made,
-// and held by pointer, since the deque itself takes 80 bytes: a queue never
-// put to holds 8 (the deque, its map and its block were about half of an
-// empty Queue's memory). Once made it stays: drained or cleared, it keeps
-// one block, so a queue whose items fit in a block allocates nothing as it
-// empties and fills again.
+// the first put, since a deque allocates its map and a first block when it
+// is made, and held by pointer, since the deque itself takes 80 bytes: a
+// queue never put to holds 8. Once made it stays: drained or cleared, it
+// keeps one block, so a queue whose items fit in a block allocates nothing
+// as it empties and fills again.
 class QueueItems {
  public:
   size_t size() const { return items_ != nullptr ? items_->size() : 0; }
@@ -228,10 +227,10 @@ class QueueObject : public Object {
   BudgetAccount account_ ABSL_GUARDED_BY(mu_);
   int64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  // The calls parked on the queue, made when the first one parks: the three
-  // lists take some 290 bytes, which a queue nobody waits on need not hold.
-  // Once made, they stay.
-  std::unique_ptr<Parked> parked_ ABSL_GUARDED_BY(mu_);
+  // The calls parked on the queue, made when a call first comes to park:
+  // the three lists take some 290 bytes, which a queue nobody waits on need
+  // not hold. Once made, they stay.
+  std::unique_ptr<Parked> parked_ ABSL_GUARDED_BY(mu_) ABSL_PT_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::server

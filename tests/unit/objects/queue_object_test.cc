@@ -434,6 +434,14 @@ TEST_F(QueueObjectTest, AParkedPutterThatNoLongerFitsFailsAndTheNextIsAdmitted) 
   EXPECT_EQ(budget.used(), ApproxBytes(Value(2)));
 }
 
+TEST_F(QueueObjectTest, ForEachRefVisitsTheItemsOfAQueueOnWhichNothingParked) {
+  std::unique_ptr<QueueObject> queue = Make(0);
+  queue->Put(Request("put"), Value(ObjectRef{5, Kind::kList, nullptr}));
+  std::vector<uint64_t> ids;
+  queue->ForEachRef([&](const ObjectRef& ref) { ids.push_back(ref.id); });
+  EXPECT_EQ(ids, (std::vector<uint64_t>{5}));
+}
+
 TEST_F(QueueObjectTest, ForEachRefVisitsQueuedAndParkedItems) {
   std::unique_ptr<QueueObject> queue = Make(1);
   EXPECT_FALSE(queue->may_hold_refs());
