@@ -1335,6 +1335,7 @@ def print_report(data, log):
         log(text_table(SCALE_HEADER, scale_rows(data["scales"])))
     if data.get("memory"):
         log("")
+        log("memory per empty object, each kind on a fresh server:")
         log(text_table(MEMORY_HEADER, memory_rows(data["memory"])))
     if data.get("sessions"):
         log("")
@@ -1384,7 +1385,8 @@ def main():
     parser.add_argument("--held", type=int,
                         help="objects held in the scale run (300000; quick 20000; 0: none)")
     parser.add_argument("--memory-objects", type=int,
-                        help="empty objects for memory per object (1000000; quick 50000; 0: none)")
+                        help="empty objects of each kind (list, dict, Queue) for memory per "
+                        "object (1000000; quick 50000; 0: none)")
     parser.add_argument("--sessions", type=int,
                         help="active sessions, all calling (1000; quick 200; 0: none)")
     parser.add_argument("--idle-sessions", type=int,
