@@ -175,18 +175,12 @@ class QueueObject : public Object {
   // names one waiter of one list.
   struct Parked {
     explicit Parked(QueueObject* queue);
-    // Calls fn with each list.
-    template <typename Fn>
-    void ForEachList(Fn&& fn) {
-      fn(getters);
-      fn(putters);
-      fn(joiners);
-    }
-    template <typename Fn>
-    void ForEachList(Fn&& fn) const {
-      fn(getters);
-      fn(putters);
-      fn(joiners);
+    // Calls fn with each list of parked (a Parked or a const one).
+    template <typename P, typename Fn>
+    static void ForEachList(P& parked, Fn&& fn) {
+      fn(parked.getters);
+      fn(parked.putters);
+      fn(parked.joiners);
     }
 
     WaiterList<> getters;
@@ -212,11 +206,11 @@ class QueueObject : public Object {
   // Calls fn with each list of parked calls, if any was ever made.
   template <typename Fn>
   void ForEachListLocked(Fn&& fn) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    if (parked_ != nullptr) static_cast<const Parked&>(*parked_).ForEachList(fn);
+    if (parked_ != nullptr) Parked::ForEachList(std::as_const(*parked_), fn);
   }
   template <typename Fn>
   void ForEachListLocked(Fn&& fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (parked_ != nullptr) parked_->ForEachList(fn);
+    if (parked_ != nullptr) Parked::ForEachList(*parked_, fn);
   }
 
   const int64_t maxsize_;

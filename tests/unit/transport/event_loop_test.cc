@@ -181,15 +181,20 @@ Schedstat ThreadSchedstat(pid_t tid) {
   return s;
 }
 
+// Keeps this thread busy on its core for spin.
+void SpinFor(absl::Duration spin) {
+  const absl::Time until = absl::Now() + spin;
+  while (absl::Now() < until) {
+  }
+}
+
 // Whether this kernel keeps a thread's schedstat: its time on a core moves
 // while the thread spins.
 bool KeepsSchedstat() {
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
   const int64_t before = ThreadSchedstat(self).ran;
   if (before < 0) return false;
-  const absl::Time until = absl::Now() + absl::Milliseconds(5);
-  while (absl::Now() < until) {
-  }
+  SpinFor(absl::Milliseconds(5));
   return ThreadSchedstat(self).ran > before;
 }
 
@@ -199,9 +204,7 @@ bool KeepsSchedstat() {
 bool CrowdedWhileSpinning(absl::Duration spin) {
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
   const Schedstat before = ThreadSchedstat(self);
-  const absl::Time until = absl::Now() + spin;
-  while (absl::Now() < until) {
-  }
+  SpinFor(spin);
   const Schedstat after = ThreadSchedstat(self);
   const int64_t ran = after.ran - before.ran;
   const int64_t waited = after.waited - before.waited;
