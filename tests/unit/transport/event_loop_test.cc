@@ -251,9 +251,11 @@ TEST(EventLoopTest, ALoopWaitingForItsCoreSleepsInsteadOfPollingAndPollsOnceItsC
   // this one, builds) may still keep it waiting for one, in which case it is
   // right not to poll. After each event, this thread spins a while and tells
   // from its own schedstat whether a core was free: a loop not seen polling
-  // while a core was free at each of kFreeLooks looks in a row (a second,
-  // some ten of the loop's own looks) fails to poll.
-  constexpr int kFreeLooks = 25;
+  // while a core was free at each of kFreeLooks looks in a row (some ten
+  // seconds, a hundred of the loop's own looks) fails to poll. (A healthy
+  // loop was seen polling within 4 s of a free machine in the sanitizers'
+  // builds, after the tests before it; a second was too short.)
+  constexpr int kFreeLooks = 250;
   spinners.reset();
   const pid_t tid = events.tid();
   ASSERT_EQ(sched_setaffinity(tid, sizeof(all), &all), 0);
