@@ -13,6 +13,8 @@ count its spinning.
   bench/count_instructions.py --build build-bench --workload pipelined_append
   bench/count_instructions.py --build build-bench --side client --seconds 4 \\
       --workload batched_dict_set --server-bin /other/build/server/shoal-server
+  bench/count_instructions.py --build build-bench --workload dict_get \\
+      --keep /tmp/dict_get.out && callgrind_annotate /tmp/dict_get.out
 
 Prints the calls made, the instructions counted and their quotient. Needs
 valgrind (Debian's package). Under callgrind the side counted runs some 50
@@ -24,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--server-bin", help="the shoal-server to run (default: the build's)")
     parser.add_argument("--bench-bin", help="the shoal_bench to run (default: the build's)")
+    parser.add_argument("--keep", metavar="FILE",
+                        help="copy callgrind's counts of the calls to FILE, for callgrind_annotate")
     args = parser.parse_args()
     server = os.path.abspath(args.server_bin or os.path.join(args.build, "server", "shoal-server"))
     bench = os.path.abspath(args.bench_bin or os.path.join(args.build, "bench", "shoal_bench"))
@@ -91,7 +96,10 @@ def main():
         # The dump taken after the calls: callgrind.out.1 (the file written at
         # exit holds what came after it).
         instructions = 0
-        for path in glob.glob(out + ".*"):
+        dumps = sorted(glob.glob(out + ".*"))
+        if args.keep and dumps:
+            shutil.copyfile(dumps[0], args.keep)
+        for path in dumps:
             with open(path) as f:
                 for line in f:
                     if line.startswith("summary:"):
