@@ -1,5 +1,7 @@
 #include "shared/session_frames.h"
 
+#include <cstring>
+
 #include "shared/framing.h"
 #include "shared/packed_values.h"
 #include "shared/utf8.h"
@@ -76,25 +78,56 @@ bool ReadReply(absl::string_view bytes, ReplyView* reply) {
   });
 }
 
-// The head of a call or a reply in a frame: the entry's tag (field 1) and
-// size, then its call id (field 1 inside), in one append.
-void AppendEntryHead(size_t size, uint64_t call_id, std::string* out) {
-  char head[2 + 2 * kMaxVarintBytes];
-  char* end = head;
-  *end++ = WireTag(1, kWireLengthDelimited);
-  end = PutVarint(size, end);
-  *end++ = WireTag(1, kWireVarint);
-  end = PutVarint(call_id, end);
-  out->append(head, end - head);
-}
+// The bytes of a call or a reply in a frame whose body takes size bytes:
+// the entry's tag (field 1) and size, then the body.
+size_t EntryBytes(size_t size) { return 1 + VarintSize(size) + size; }
 
-void AppendField(uint32_t number, absl::string_view bytes, std::string* out) {
-  char head[2 * kMaxVarintBytes];
-  char* end = PutVarint((number << 3) | kWireLengthDelimited, head);
-  end = PutVarint(bytes.size(), end);
-  out->append(head, end - head);
-  out->append(bytes.data(), bytes.size());
-}
+// The bytes of a length-delimited field of a small number (one byte of tag).
+size_t FieldBytes(absl::string_view bytes) { return 1 + VarintSize(bytes.size()) + bytes.size(); }
+
+// An entry of a frame (a call or a reply), written field by field into a
+// buffer on the stack and appended to the frame with one append: a call's
+// fields are small, and an append per field costs more than its bytes.
+// A field too big for the buffer is appended by itself, after what the
+// buffer holds. The head (22 bytes at most) and each field's tag and size
+// (kHeadRoom) always fit.
+class EntryWriter {
+ public:
+  // Starts the entry, whose body takes size bytes, with its call id (field
+  // 1 inside).
+  EntryWriter(size_t size, uint64_t call_id, std::string* out) : out_(out) {
+    *end_++ = WireTag(1, kWireLengthDelimited);
+    end_ = PutVarint(size, end_);
+    *end_++ = WireTag(1, kWireVarint);
+    end_ = PutVarint(call_id, end_);
+  }
+  EntryWriter(const EntryWriter&) = delete;
+  EntryWriter& operator=(const EntryWriter&) = delete;
+  // Appends what the buffer holds: the entry is whole.
+  void Finish() { out_->append(buffer_, end_ - buffer_); }
+
+  // Writes a length-delimited field of a small number.
+  void Field(uint32_t number, absl::string_view bytes) {
+    *end_++ = WireTag(static_cast<int>(number), kWireLengthDelimited);
+    end_ = PutVarint(bytes.size(), end_);
+    // What stays in the buffer leaves room for the next field's head.
+    if (bytes.size() + kHeadRoom > static_cast<size_t>(buffer_ + sizeof buffer_ - end_)) {
+      out_->append(buffer_, end_ - buffer_);
+      out_->append(bytes.data(), bytes.size());
+      end_ = buffer_;
+      return;
+    }
+    if (!bytes.empty()) std::memcpy(end_, bytes.data(), bytes.size());
+    end_ += bytes.size();
+  }
+
+ private:
+  // Room kept for one more field's tag and size.
+  static constexpr size_t kHeadRoom = 1 + kMaxVarintBytes;
+  std::string* const out_;
+  char buffer_[256];
+  char* end_ = buffer_;
+};
 
 }  // namespace
 
@@ -167,9 +200,10 @@ void ViewOf(const v1::ServerFrame& frame, ServerFrameView* view) {
 
 void AppendOkReply(uint64_t call_id, absl::string_view response, std::string* out) {
   size_t size = 1 + VarintSize(call_id);
-  if (!response.empty()) size += 1 + VarintSize(response.size()) + response.size();
-  AppendEntryHead(size, call_id, out);
-  if (!response.empty()) AppendField(2, response, out);
+  if (!response.empty()) size += FieldBytes(response);
+  EntryWriter entry(size, call_id, out);
+  if (!response.empty()) entry.Field(2, response);
+  entry.Finish();
 }
 
 void AppendReply(const v1::Reply& reply, std::string* out) {
@@ -180,14 +214,13 @@ void AppendReply(const v1::Reply& reply, std::string* out) {
 
 size_t AppendCall(uint64_t call_id, absl::string_view method, absl::string_view request,
                   std::string* out) {
-  const size_t at = out->size();
-  size_t size = 1 + VarintSize(call_id) + 1 + VarintSize(method.size()) + method.size();
-  if (!request.empty()) size += 1 + VarintSize(request.size()) + request.size();
-  out->reserve(at + size + 1 + VarintSize(size));
-  AppendEntryHead(size, call_id, out);
-  AppendField(2, method, out);
-  if (!request.empty()) AppendField(3, request, out);
-  return out->size() - at;
+  size_t size = 1 + VarintSize(call_id) + FieldBytes(method);
+  if (!request.empty()) size += FieldBytes(request);
+  EntryWriter entry(size, call_id, out);
+  entry.Field(2, method);
+  if (!request.empty()) entry.Field(3, request);
+  entry.Finish();
+  return EntryBytes(size);
 }
 
 void AppendAcks(const std::vector<uint64_t>& acks, std::string* out) {

@@ -51,17 +51,29 @@ void AppendUtf8(uint32_t code_point, std::string* out) {
   }
 }
 
+namespace {
+
+// Whether the eight bytes at p are ASCII.
+bool AsciiWord(const char* p) {
+  uint64_t word = 0;
+  std::memcpy(&word, p, sizeof word);
+  return (word & 0x8080808080808080ULL) == 0;
+}
+
+}  // namespace
+
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
-    // ASCII, the usual case, eight bytes at a time.
+    // ASCII, the usual case, eight bytes at a time; the last bytes of a
+    // string of eight or more in the word that ends it.
     if (i + 8 <= s.size()) {
-      uint64_t word = 0;
-      std::memcpy(&word, s.data() + i, sizeof word);
-      if ((word & 0x8080808080808080ULL) == 0) {
+      if (AsciiWord(s.data() + i)) {
         i += 8;
         continue;
       }
+    } else if (s.size() >= 8 && AsciiWord(s.data() + s.size() - 8)) {
+      return true;
     }
     if ((static_cast<unsigned char>(s[i]) & 0x80) == 0) {
       ++i;

@@ -616,9 +616,16 @@ void Connection::ReadFrameLocked() {
         outcome = GoneOutcome("session closed");
       } else {
         outcome.code = code;
-        outcome.error_kind.assign(reply->error_kind.data(), reply->error_kind.size());
-        outcome.error_message.assign(reply->error_message.data(), reply->error_message.size());
-        outcome.response.assign(reply->response.data(), reply->response.size());
+        // (An OK reply carries no error: its strings stay empty untouched.)
+        if (!reply->error_kind.empty()) {
+          outcome.error_kind.assign(reply->error_kind.data(), reply->error_kind.size());
+        }
+        if (!reply->error_message.empty()) {
+          outcome.error_message.assign(reply->error_message.data(), reply->error_message.size());
+        }
+        if (!reply->response.empty()) {
+          outcome.response.assign(reply->response.data(), reply->response.size());
+        }
       }
       pending.done(outcome);
     }

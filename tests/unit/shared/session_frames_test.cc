@@ -132,6 +132,38 @@ TEST(SessionFramesTest, WrittenCallsAndAcksParseAsAClientFrame) {
   EXPECT_FALSE(parsed.close());
 }
 
+// The entries are written through a buffer of a few hundred bytes: fields
+// of every size around its edge, and far past it, are written as
+// protobuf's own serializer writes them.
+TEST(SessionFramesTest, CallsAndRepliesOfEverySizeAreWrittenAsProtobufWritesThem) {
+  const std::string method = "/shoal.v1.ListService/Append";
+  for (size_t method_size : {size_t{1}, method.size(), size_t{240}, size_t{300}}) {
+    for (size_t size = 0; size <= 520; size += (size < 200 || size > 280) ? 37 : 1) {
+      const std::string long_method(method_size, 'm');
+      std::string request(size, 'r');
+      if (size > 0) request.back() = 'z';
+      v1::ClientFrame frame;
+      v1::Call* call = frame.add_calls();
+      call->set_call_id(uint64_t{1} << 40 | size);
+      call->set_method(long_method);
+      call->set_request(request);
+      std::string written;
+      written.push_back('x');  // appended to, not overwritten
+      const size_t bytes = AppendCall(call->call_id(), long_method, request, &written);
+      EXPECT_EQ(written, "x" + frame.SerializeAsString()) << method_size << " " << size;
+      EXPECT_EQ(bytes, written.size() - 1);
+
+      v1::ServerFrame replies;
+      v1::Reply* reply = replies.add_replies();
+      reply->set_call_id(size + 1);
+      reply->set_response(request);
+      std::string reply_written;
+      AppendOkReply(size + 1, request, &reply_written);
+      EXPECT_EQ(reply_written, replies.SerializeAsString()) << size;
+    }
+  }
+}
+
 TEST(SessionFramesTest, WrittenRepliesParseAsAServerFrameAndAreReadInPlace) {
   std::string body;
   AppendOkReply(5, std::string("\x0a\x02\x18\x06", 4), &body);

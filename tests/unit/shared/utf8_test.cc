@@ -57,5 +57,38 @@ TEST(Utf8Test, ValidatesWholeStringsAcrossTheAsciiStride) {
   EXPECT_FALSE(IsValidUtf8("abcdefgh\xed\xa0\x80"));  // a surrogate after a stride
 }
 
+// Decoding one character after another: what IsValidUtf8's word-wide
+// steps must agree with.
+bool ValidByDecoding(const std::string& text) {
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const size_t n = DecodeUtf8(text, i, &cp);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST(Utf8Test, AgreesWithDecodingWhereverACharacterFallsInTheLastWord) {
+  // Strings of 0 to 24 bytes, ASCII but for one piece (a valid character
+  // of two, three or four bytes, a stray byte, a character cut short) at
+  // every offset: the word that ends a string overlaps the one before it.
+  const std::string pieces[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x90\x9f",
+                                "\x80",     "\xc3",         "\xe2\x82"};
+  int valid = 0;
+  for (size_t size = 0; size <= 24; ++size) {
+    EXPECT_TRUE(IsValidUtf8(std::string(size, 'a'))) << size;
+    for (const std::string& piece : pieces) {
+      for (size_t at = 0; at + piece.size() <= size; ++at) {
+        std::string text(size, 'a');
+        text.replace(at, piece.size(), piece);
+        EXPECT_EQ(IsValidUtf8(text), ValidByDecoding(text)) << size << " " << at;
+        valid += ValidByDecoding(text) ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_GT(valid, 0);
+}
+
 }  // namespace
 }  // namespace shoal
