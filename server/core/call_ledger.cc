@@ -28,12 +28,13 @@ CallLedger::Arrival CallLedger::Arrive(uint64_t call_id, uint64_t stream, absl::
   return ArriveLocked(call_id, stream, status, response);
 }
 
-void CallLedger::ArriveAll(absl::Span<const uint64_t> call_ids, uint64_t stream,
-                           Arrivals* arrivals, std::vector<Answer>* answers) {
+void CallLedger::ArriveAll(absl::Span<const uint64_t> acks, absl::Span<const uint64_t> call_ids,
+                           uint64_t stream, Arrivals* arrivals, std::vector<Answer>* answers) {
   arrivals->clear();
   arrivals->reserve(call_ids.size());
   answers->clear();
   MutexLock lock(&mu_);
+  AckLocked(acks);
   for (uint64_t call_id : call_ids) {
     absl::Status status;
     std::string response;
@@ -68,20 +69,30 @@ CallLedger::Call* CallLedger::RunningLocked(uint64_t call_id) {
   return &it->second;
 }
 
+absl::AnyInvocable<void()> CallLedger::UnparkLocked(uint64_t call_id, Call& call) {
+  call.parked = false;
+  auto node = parked_.extract(call_id);
+  return node.empty() ? nullptr : std::move(node.mapped());
+}
+
 bool CallLedger::Park(uint64_t call_id, absl::AnyInvocable<void()>& cancel) {
+  Cancels replaced;  // Destroyed after mu_ is released.
   MutexLock lock(&mu_);
   Call* call = RunningLocked(call_id);
   if (call == nullptr) return false;
   if (!streams_.contains(call->stream) && (!keeps_replies_ || overflowed_)) return false;
-  call->cancel = std::move(cancel);
+  absl::AnyInvocable<void()>& slot = parked_[call_id];
+  if (slot) replaced.push_back(std::move(slot));
+  slot = std::move(cancel);
+  call->parked = true;
   return true;
 }
 
 absl::AnyInvocable<void()> CallLedger::TakeCancel(uint64_t call_id) {
   MutexLock lock(&mu_);
   Call* call = RunningLocked(call_id);
-  if (call == nullptr) return nullptr;
-  return std::move(call->cancel);
+  if (call == nullptr || !call->parked) return nullptr;
+  return UnparkLocked(call_id, *call);
 }
 
 CallLedger::Cancels CallLedger::TakeCancelsOf(uint64_t stream) {
@@ -91,11 +102,15 @@ CallLedger::Cancels CallLedger::TakeCancelsOf(uint64_t stream) {
 
 CallLedger::Cancels CallLedger::TakeCancelsOfLocked(uint64_t stream) {
   Cancels cancels;
-  for (auto& [id, call] : calls_) {
-    if (!call.answered && call.stream == stream && call.cancel) {
-      cancels.push_back(std::move(call.cancel));
-    }
+  absl::InlinedVector<uint64_t, 8> unparked;
+  for (auto& [id, cancel] : parked_) {
+    auto call = calls_.find(id);
+    if (call == calls_.end() || call->second.stream != stream) continue;
+    call->second.parked = false;
+    cancels.push_back(std::move(cancel));
+    unparked.push_back(id);
   }
+  for (uint64_t id : unparked) parked_.erase(id);
   return cancels;
 }
 
@@ -117,6 +132,10 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
   MutexLock lock(&mu_);
   // Consecutive replies for the same stream go to it together.
   ReplySink* to = nullptr;
+  // The stream of the call before, and its sink (null when detached): a
+  // frame's calls mostly came on one stream.
+  uint64_t last_stream = 0;
+  ReplySink* last_sink = nullptr;
   absl::InlinedVector<ReplySink::Delivery, 8> replies;
   replies.reserve(done.size());
   // replies[first..] are for `to`. (Not cleared between streams: clear()
@@ -135,12 +154,16 @@ void CallLedger::CompleteAll(absl::Span<Completion> done) {
     entries.push_back(it);
     Call& call = it->second;
     call.completing = true;
-    if (call.cancel) dropped.push_back(std::move(call.cancel));
-    auto sink = streams_.find(call.stream);
-    if (sink == streams_.end()) continue;
-    if (sink->second != to) {
+    if (call.parked) dropped.push_back(UnparkLocked(completion.call_id, call));
+    if (call.stream != last_stream) {
+      auto sink = streams_.find(call.stream);
+      last_stream = call.stream;
+      last_sink = sink == streams_.end() ? nullptr : sink->second;
+    }
+    if (last_sink == nullptr) continue;
+    if (last_sink != to) {
       deliver();
-      to = sink->second;
+      to = last_sink;
     }
     replies.push_back(ReplySink::Delivery{completion.call_id, &completion.status,
                                           &completion.response});
@@ -197,6 +220,10 @@ void CallLedger::ForgetKeptLocked() {
 
 void CallLedger::Ack(absl::Span<const uint64_t> call_ids) {
   MutexLock lock(&mu_);
+  AckLocked(call_ids);
+}
+
+void CallLedger::AckLocked(absl::Span<const uint64_t> call_ids) {
   for (uint64_t call_id : call_ids) {
     auto it = calls_.find(call_id);
     if (it == calls_.end() || !it->second.answered) continue;

@@ -98,11 +98,13 @@ class CallLedger {
     std::string response;
   };
   using Arrivals = absl::InlinedVector<Arrival, 8>;
-  // Arrive for each call of a frame in turn, under one acquisition of the
-  // ledger's mutex: (*arrivals)[i] is the i-th call's, and *answers gets the
-  // replies kept for the calls kAnswered, in their order.
-  void ArriveAll(absl::Span<const uint64_t> call_ids, uint64_t stream, Arrivals* arrivals,
-                 std::vector<Answer>* answers) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ack(acks), then Arrive for each call of a frame in turn, under one
+  // acquisition of the ledger's mutex: (*arrivals)[i] is the i-th call's,
+  // and *answers gets the replies kept for the calls kAnswered, in their
+  // order.
+  void ArriveAll(absl::Span<const uint64_t> acks, absl::Span<const uint64_t> call_ids,
+                 uint64_t stream, Arrivals* arrivals, std::vector<Answer>* answers)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The call parked; cancel cancels it. False when the call was answered
   // meanwhile, or its stream is gone and the ledger keeps no replies: then
   // the caller runs cancel itself, at once.
@@ -129,6 +131,7 @@ class CallLedger {
   void CompleteAll(absl::Span<Completion> done) ABSL_LOCKS_EXCLUDED(mu_);
   // The client read the replies of these calls: they are forgotten.
   void Ack(absl::Span<const uint64_t> call_ids) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The session has ended: nothing is kept from now on. Sessions calls it as
   // it forgets the session, under its own lock.
   void End() ABSL_LOCKS_EXCLUDED(mu_);
@@ -150,11 +153,12 @@ class CallLedger {
   // A call the ledger knows: running (its reply not yet given), or answered
   // and its reply kept until the client acknowledges it. One entry through
   // both states: a call costs one insertion and one erasure.
+  // Small, for the table's sake: what cancels a parked call is in parked_.
   struct Call {
     // Running: the stream its reply goes to.
     uint64_t stream = 0;
-    // Running: set while it is parked.
-    absl::AnyInvocable<void()> cancel;
+    // Running: parked, with what cancels it in parked_.
+    bool parked = false;
     // Between CompleteAll's delivery of its reply and KeepLocked.
     bool completing = false;
     bool answered = false;
@@ -172,10 +176,14 @@ class CallLedger {
                   std::string response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets every reply kept.
   void ForgetKeptLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AckLocked(absl::Span<const uint64_t> call_ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Arrival ArriveLocked(uint64_t call_id, uint64_t stream, absl::Status* status,
                        std::string* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The call, when it is running.
   Call* RunningLocked(uint64_t call_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What cancels the call, which is parked; it is parked no more.
+  absl::AnyInvocable<void()> UnparkLocked(uint64_t call_id, Call& call)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What cancels every parked call that arrived on stream.
   Cancels TakeCancelsOfLocked(uint64_t stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -186,6 +194,9 @@ class CallLedger {
   uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, ReplySink*> streams_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Call> calls_ ABSL_GUARDED_BY(mu_);
+  // What cancels each parked call (Call::parked): few calls park, and a
+  // pipeline's calls never do.
+  absl::flat_hash_map<uint64_t, absl::AnyInvocable<void()>> parked_ ABSL_GUARDED_BY(mu_);
   // The calls answered, and the bytes of their replies.
   size_t kept_ ABSL_GUARDED_BY(mu_) = 0;
   size_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -60,27 +60,30 @@ bool FramedConnection::OnEvents(uint32_t events) {
     // Once done, what came with the handshake's last message is read too.
     read = HandshakeStep();
   }
-  if (read) Read();
-  bool closed = false;
+  std::optional<StreamState> read_state;
+  if (read) read_state = Read();
+  // Read before out_mu_, which is taken after the session's mutex.
+  const StreamState state = read_state.has_value() ? *read_state : session_.state();
   {
     MutexLock lock(&out_mu_);
     if ((events & EPOLLOUT) != 0) WriteOutLocked();
     // The socket is gone both ways: nothing more can be read or written.
     if ((events & (EPOLLHUP | EPOLLERR)) != 0) closed_ = true;
-    closed = closed_;
+    if (!closed_) {
+      const bool done = state == StreamState::kBroken || state == StreamState::kClosed ||
+                        (state == StreamState::kFinished && out_begin_ == out_.size());
+      if (!done) {
+        // Never back on: the state read above may be older than a finish
+        // that a completion made meanwhile, which turned reading off for
+        // good.
+        reading_ = reading_ && !read_no_more_ && state != StreamState::kFinished;
+        UpdateInterestLocked();
+      }
+      return done;
+    }
   }
-  if (closed) session_.Break();
-  const StreamState state = session_.state();
-  MutexLock lock(&out_mu_);
-  const bool done = closed_ || state == StreamState::kBroken || state == StreamState::kClosed ||
-                    (state == StreamState::kFinished && out_begin_ == out_.size());
-  if (!done) {
-    // Never back on: the state read above may be older than a finish that a
-    // completion made meanwhile, which turned reading off for good.
-    reading_ = reading_ && !read_no_more_ && state != StreamState::kFinished;
-    UpdateInterestLocked();
-  }
-  return done;
+  session_.Break();
+  return true;
 }
 
 void FramedConnection::Remove() {
@@ -176,32 +179,34 @@ ssize_t FramedConnection::ReadSome(absl::Span<char> space) {
   return -1;
 }
 
-void FramedConnection::Read() {
+std::optional<StreamState> FramedConnection::Read() {
   // With TLS, bytes the socket had may wait inside OpenSSL, where epoll does
   // not see them: read until it asks for more from the socket.
+  std::optional<StreamState> state;
   do {
-    ReadOnce();
+    state = ReadOnce();
   } while (tls_ != nullptr && !read_no_more_ && last_read_ > 0);
+  return state;
 }
 
-void FramedConnection::ReadOnce() {
+std::optional<StreamState> FramedConnection::ReadOnce() {
   last_read_ = 0;
-  if (read_no_more_) return;
+  if (read_no_more_) return std::nullopt;
   // Bytes of a frame still arriving: read on after them. Else read into the
   // thread's room, and keep only what the frames read leave.
   const bool into_reader = reader_.buffered() > 0;
   absl::Span<char> space = into_reader ? reader_.WriteSpace(kReadChunk) : SharedReadSpace();
   const ssize_t n = ReadSome(space);
   if (n <= 0) {
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return std::nullopt;
     if (n < 0) {
       MutexLock lock(&out_mu_);
       closed_ = true;
-      return;
+      return std::nullopt;
     }
     read_no_more_ = true;
     session_.OnInputEnd();
-    return;
+    return std::nullopt;
   }
   last_read_ = n;
   if (!first_byte_seen_) {
@@ -209,7 +214,7 @@ void FramedConnection::ReadOnce() {
     if (tls_ == nullptr && static_cast<unsigned char>(space[0]) == TlsSocket::kHandshakeRecord) {
       RefuseProtocol(MakeError(ErrorKind::kConnectionError,
                                "the server does not use TLS: connect without TLS options"));
-      return;
+      return std::nullopt;
     }
   }
   if (into_reader) {
@@ -233,7 +238,7 @@ void FramedConnection::ReadOnce() {
                             "token, or the handshake's challenge and answer) may hold at most ",
                             kMaxLoginFrame, " bytes each: ", reader_.status().message())));
   }
-  session_.ReleaseReplies();
+  return session_.ReleaseReplies();
 }
 
 bool FramedConnection::HandleFrame(absl::string_view message) {

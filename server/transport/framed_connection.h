@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <sys/types.h>
@@ -98,12 +99,15 @@ class FramedConnection : private FrameSink {
   // does, with status in a plaintext last frame.
   void RefuseProtocol(const absl::Status& status);
   // Loop thread: one read (with TLS: until the socket has nothing more), and
-  // every whole frame it completes.
-  void Read();
+  // every whole frame it completes. Returns the stream's state after the
+  // frames read, when it is known without asking the session again.
+  std::optional<StreamState> Read();
   // Loop thread: reads into space; as read(2) does, -1 with errno for
   // nothing now (EAGAIN) or a failure.
   ssize_t ReadSome(absl::Span<char> space);
-  void ReadOnce();
+  // Returns the stream's state once the replies to the frames read have
+  // gone; nullopt when no frame was read, or reading ended.
+  std::optional<StreamState> ReadOnce();
   // Any thread, out_mu_ held: writes what the socket takes of data; as
   // send(2) does.
   ssize_t WriteSome(const char* data, size_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);

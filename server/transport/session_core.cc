@@ -168,8 +168,11 @@ void SessionCore::Overflowed(const absl::Status& why) {
 
 void SessionCore::OnFrame(const ClientFrameView& frame) {
   Heard();
-  if (!frame.acks.empty()) ledger_->Ack(frame.acks);
-  if (!frame.calls.empty()) DispatchAll(frame.calls);
+  if (!frame.calls.empty()) {
+    DispatchAll(frame.acks, frame.calls);
+  } else if (!frame.acks.empty()) {
+    ledger_->Ack(frame.acks);
+  }
   for (uint64_t call_id : frame.cancels) CancelCall(call_id);
   if (frame.close) core_.EndSession(session_);
 }
@@ -182,7 +185,7 @@ void SessionCore::OnInputEnd() {
     // A resumable client whose connection ended either closed its session
     // (its last frame did) or lost the connection: the replies it awaits
     // wait in the ledger for the connection that resumes it.
-    if (input_end_ == InputEnd::kCancelParked && resumable) awaiting_.clear();
+    if (input_end_ == InputEnd::kCancelParked && resumable) awaiting_ = 0;
     MaybeFinishLocked();
   }
   if (input_end_ != InputEnd::kCancelParked) return;
@@ -200,7 +203,7 @@ void SessionCore::Leave(StreamState state) {
     if (!LeaveLocked(state)) return;
     // Nobody reads a broken stream's replies: the ledger keeps them, or
     // drops them, for the session.
-    if (state == StreamState::kBroken) awaiting_.clear();
+    if (state == StreamState::kBroken) awaiting_ = 0;
     MaybeFinishLocked();
   }
   Cancels cancels = CancelsOfStream(/*all=*/state == StreamState::kEnding);
@@ -212,11 +215,12 @@ void SessionCore::HoldReplies() {
   holding_ = true;
 }
 
-void SessionCore::ReleaseReplies() {
+StreamState SessionCore::ReleaseReplies() {
   MutexLock lock(&mu_);
   holding_ = false;
   FlushLocked();
   MaybeFinishLocked();
+  return state_;
 }
 
 void SessionCore::OnWriteDone(bool ok) {
@@ -228,7 +232,7 @@ void SessionCore::OnWriteDone(bool ok) {
       FlushLocked();
     } else {
       broke = LeaveLocked(StreamState::kBroken);
-      if (broke) awaiting_.clear();
+      if (broke) awaiting_ = 0;
     }
     MaybeFinishLocked();
   }
@@ -242,31 +246,33 @@ StreamState SessionCore::state() const {
   return state_;
 }
 
-void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
-  // The stream awaits each call's reply from now on; the ledger says below
-  // whether each call is new. A call id this stream awaits already (a
-  // duplicate of a call in flight) stays awaited for that call. Both are
-  // done for the whole frame under one acquisition of each mutex: the frame
-  // arrived whole, as if its calls had arrived together.
+void SessionCore::DispatchAll(absl::Span<const uint64_t> acks, absl::Span<const CallView> calls) {
+  // The stream awaits each call's reply from now on, before the ledger says
+  // whether each call is new (a call in flight may be routed here and
+  // answered at once); those the ledger answers here and now (kAnswered,
+  // kDuplicate) are awaited no more once answered. Both are done for the
+  // whole frame under one acquisition of each mutex: the frame arrived
+  // whole, as if its calls had arrived together.
   // A session's frames are dispatched one at a time, whatever stream brought
   // them (see CallLedger::dispatch_mutex): a frame read before a resume runs
   // whole, in order, before the calls sent again after it.
   MutexLock dispatching(&ledger_->dispatch_mutex());
   absl::InlinedVector<uint64_t, 8> call_ids;
-  absl::InlinedVector<bool, 8> newly_awaited;
   call_ids.reserve(calls.size());
-  newly_awaited.reserve(calls.size());
+  for (const CallView& call : calls) call_ids.push_back(call.call_id);
+  bool takes_replies = false;
   {
     MutexLock lock(&mu_);
-    if (!TakesRepliesLocked()) return;
-    for (const CallView& call : calls) {
-      call_ids.push_back(call.call_id);
-      newly_awaited.push_back(awaiting_.insert(call.call_id).second);
-    }
+    takes_replies = TakesRepliesLocked();
+    if (takes_replies) awaiting_ += calls.size();
+  }
+  if (!takes_replies) {
+    if (!acks.empty()) ledger_->Ack(acks);
+    return;
   }
   CallLedger::Arrivals arrivals;
   std::vector<CallLedger::Answer> answers;
-  ledger_->ArriveAll(call_ids, stream_, &arrivals, &answers);
+  ledger_->ArriveAll(acks, call_ids, stream_, &arrivals, &answers);
   // The calls that complete on this thread while the frame's calls run go
   // to the ledger together when they have run. (The transports hold the
   // replies meanwhile, so that they go out in one write: the framed one for
@@ -284,13 +290,13 @@ void SessionCore::DispatchAll(absl::Span<const CallView> calls) {
         // Sent again after a resume, and answered before: the reply kept.
         const CallLedger::Answer& answer = answers[answered++];
         MutexLock lock(&mu_);
-        if (newly_awaited[i]) awaiting_.erase(call_id);
+        UnawaitLocked();
         QueueReplyLocked(call_id, answer.status, answer.response);
         break;
       }
       case CallLedger::Arrival::kDuplicate: {
         MutexLock lock(&mu_);
-        if (newly_awaited[i]) awaiting_.erase(call_id);
+        UnawaitLocked();
         QueueReplyLocked(
             call_id,
             error::ValueError(absl::StrCat("call id ", call_id, " is in use by a call in flight")),
@@ -376,12 +382,18 @@ void SessionCore::DeliverAll(absl::Span<const Delivery> replies) {
 
 void SessionCore::TakeReplyLocked(uint64_t call_id, const absl::Status& status,
                                   absl::string_view response) {
-  awaiting_.erase(call_id);
+  UnawaitLocked();
   // A parked call cancelled as the server shuts down (End) ends as the
   // stream does.
   const bool ended_by_shutdown =
       state_ == StreamState::kEnding && status.code() == absl::StatusCode::kCancelled;
   QueueReplyLocked(call_id, ended_by_shutdown ? ShuttingDown() : status, response);
+}
+
+void SessionCore::UnawaitLocked() {
+  // Zero already once a break or the end of input let go of what the
+  // stream awaited.
+  if (awaiting_ > 0) --awaiting_;
 }
 
 bool SessionCore::TakesRepliesLocked() const {
@@ -421,7 +433,7 @@ void SessionCore::FlushLocked() {
 }
 
 void SessionCore::MaybeFinishLocked() {
-  if (!awaiting_.empty() || holding_) return;
+  if (awaiting_ > 0 || holding_) return;
   switch (state_) {
     case StreamState::kDraining:
       if (!writing_) FinishLocked(absl::OkStatus());

@@ -50,7 +50,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -144,7 +143,9 @@ class SessionCore : private ReplySink {
   // end: a transport dispatching what it read holds them, so the replies
   // ready by then go out in one write when it releases them.
   void HoldReplies() ABSL_LOCKS_EXCLUDED(mu_);
-  void ReleaseReplies() ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the stream's state once the replies have gone: state()'s
+  // answer, without taking the mutex again.
+  StreamState ReleaseReplies() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The sink's report on a write that WriteLocked left in flight.
   void OnWriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
@@ -168,8 +169,9 @@ class SessionCore : private ReplySink {
   // that go (see the class comment), and ends the stream if no call it
   // awaits is in flight.
   void Leave(StreamState state) ABSL_LOCKS_EXCLUDED(mu_);
-  // Dispatches a frame's calls, in order.
-  void DispatchAll(absl::Span<const CallView> calls) ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes a frame's acknowledgements, then dispatches its calls, in order.
+  void DispatchAll(absl::Span<const uint64_t> acks, absl::Span<const CallView> calls)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Runs a call the ledger found new.
   void Run(const CallView& call) ABSL_LOCKS_EXCLUDED(mu_);
   void SetCancel(uint64_t call_id, absl::AnyInvocable<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
@@ -190,6 +192,8 @@ class SessionCore : private ReplySink {
   bool CancelsParkedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueReplyLocked(uint64_t call_id, const absl::Status& status, absl::string_view response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One call awaited the less.
+  void UnawaitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A call's reply, delivered: no longer awaited, and queued.
   void TakeReplyLocked(uint64_t call_id, const absl::Status& status, absl::string_view response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -223,8 +227,12 @@ class SessionCore : private ReplySink {
 
   mutable Mutex mu_;
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;
-  // The calls this stream awaits the replies of.
-  absl::flat_hash_set<uint64_t> awaiting_ ABSL_GUARDED_BY(mu_);
+  // How many calls this stream awaits the replies of: each call the ledger
+  // routes here (found new, or in flight after a resume) until its reply is
+  // delivered. The ledger delivers each call's reply once, to the stream it
+  // routes the call to, so a count is enough; a count, not a set of call
+  // ids, saves a pipelined call two hash-table operations.
+  size_t awaiting_ ABSL_GUARDED_BY(mu_) = 0;
   // Replies not yet handed to the sink, serialized (ServerFrame.replies).
   std::string queued_ ABSL_GUARDED_BY(mu_);
   // A write is in flight: the sink takes nothing until OnWriteDone.

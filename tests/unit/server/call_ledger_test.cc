@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "shared/error_kind.h"
 
 namespace shoal::server {
@@ -69,7 +70,7 @@ TEST(CallLedger, AFramesCallsArriveTogetherAsOneByOne) {
   std::vector<CallLedger::Answer> answers;
   // 1 and 3 answered, 2 in flight (its reply now comes to two), 5 new, and
   // 5 again in the same frame: a duplicate.
-  ledger.ArriveAll({1, 2, 3, 5, 5}, two, &arrivals, &answers);
+  ledger.ArriveAll({}, {1, 2, 3, 5, 5}, two, &arrivals, &answers);
   EXPECT_EQ(std::vector<Arrival>(arrivals.begin(), arrivals.end()),
             (std::vector<Arrival>{Arrival::kAnswered, Arrival::kInFlight, Arrival::kAnswered,
                                   Arrival::kNew, Arrival::kDuplicate}));
@@ -79,6 +80,28 @@ TEST(CallLedger, AFramesCallsArriveTogetherAsOneByOne) {
   EXPECT_EQ(answers[1].status.code(), absl::StatusCode::kNotFound);
   ledger.Complete(2, absl::OkStatus(), "two");
   EXPECT_EQ(second.delivered, (std::vector<std::pair<uint64_t, std::string>>{{2, "two"}}));
+}
+
+TEST(CallLedger, AFramesAcknowledgementsAreTakenBeforeItsCalls) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  RecordingSink sink;
+  const uint64_t stream = ledger.Attach(&sink);
+  absl::Status status;
+  std::string response;
+  for (uint64_t call_id : {1, 2, 3}) {
+    ASSERT_EQ(ledger.Arrive(call_id, stream, &status, &response), Arrival::kNew);
+    ledger.Complete(call_id, absl::OkStatus(), absl::StrCat("reply ", call_id));
+  }
+  ASSERT_EQ(ledger.kept(), 3u);
+  CallLedger::Arrivals arrivals;
+  std::vector<CallLedger::Answer> answers;
+  // 1 and 2 acknowledged; 3, unacknowledged, is sent again with a new call.
+  ledger.ArriveAll({1, 2}, {3, 4}, stream, &arrivals, &answers);
+  EXPECT_EQ(std::vector<Arrival>(arrivals.begin(), arrivals.end()),
+            (std::vector<Arrival>{Arrival::kAnswered, Arrival::kNew}));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].response, "reply 3");
+  EXPECT_EQ(ledger.kept(), 1u);
 }
 
 // Records how replies arrive together.
