@@ -616,7 +616,7 @@ void Connection::ReadFrameLocked() {
         outcome = GoneOutcome("session closed");
       } else {
         outcome.code = code;
-        // (An OK reply carries no error: its strings stay empty untouched.)
+        // (Most replies leave some of these empty: outcome's stay untouched.)
         if (!reply->error_kind.empty()) {
           outcome.error_kind.assign(reply->error_kind.data(), reply->error_kind.size());
         }

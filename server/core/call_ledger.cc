@@ -59,6 +59,8 @@ CallLedger::Arrival CallLedger::ArriveLocked(uint64_t call_id, uint64_t stream,
     return Arrival::kAnswered;
   }
   if (call.stream == stream || !keeps_replies_) return Arrival::kDuplicate;
+  auto moved_from = streams_.find(call.stream);
+  if (moved_from != streams_.end()) moved_from->second->Moved(call_id);
   call.stream = stream;
   return Arrival::kInFlight;
 }

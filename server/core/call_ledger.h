@@ -53,6 +53,9 @@ class ReplySink {
   // The client let too many replies wait for its acknowledgement: the
   // stream is to end with why.
   virtual void Overflowed(const absl::Status& why) = 0;
+  // A call that arrived on this stream was sent again on another while in
+  // flight (a resume): its reply goes there, not here.
+  virtual void Moved(uint64_t /*call_id*/) {}
 };
 
 class CallLedger {

@@ -105,8 +105,8 @@ class FramedConnection : private FrameSink {
   // Loop thread: reads into space; as read(2) does, -1 with errno for
   // nothing now (EAGAIN) or a failure.
   ssize_t ReadSome(absl::Span<char> space);
-  // Returns the stream's state once the replies to the frames read have
-  // gone; nullopt when no frame was read, or reading ended.
+  // Returns the stream's state once the replies to what it read have gone;
+  // nullopt when it read nothing, or reading ended.
   std::optional<StreamState> ReadOnce();
   // Any thread, out_mu_ held: writes what the socket takes of data; as
   // send(2) does.

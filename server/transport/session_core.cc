@@ -166,6 +166,12 @@ void SessionCore::Overflowed(const absl::Status& why) {
   FinishLocked(why);
 }
 
+void SessionCore::Moved(uint64_t /*call_id*/) {
+  MutexLock lock(&mu_);
+  UnawaitLocked();
+  MaybeFinishLocked();
+}
+
 void SessionCore::OnFrame(const ClientFrameView& frame) {
   Heard();
   if (!frame.calls.empty()) {

@@ -185,6 +185,7 @@ class SessionCore : private ReplySink {
       ABSL_LOCKS_EXCLUDED(mu_);
   void DeliverAll(absl::Span<const Delivery> replies) override ABSL_LOCKS_EXCLUDED(mu_);
   void Overflowed(const absl::Status& why) override ABSL_LOCKS_EXCLUDED(mu_);
+  void Moved(uint64_t call_id) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether replies still go to the sink.
   bool TakesRepliesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -229,9 +230,10 @@ class SessionCore : private ReplySink {
   StreamState state_ ABSL_GUARDED_BY(mu_) = StreamState::kOpen;
   // How many calls this stream awaits the replies of: each call the ledger
   // routes here (found new, or in flight after a resume) until its reply is
-  // delivered. The ledger delivers each call's reply once, to the stream it
-  // routes the call to, so a count is enough; a count, not a set of call
-  // ids, saves a pipelined call two hash-table operations.
+  // delivered or the call is routed to another stream (Moved). The ledger
+  // routes a call to one stream at a time and delivers its reply once, so
+  // a count is enough; a count, not a set of call ids, saves a pipelined
+  // call two hash-table operations.
   size_t awaiting_ ABSL_GUARDED_BY(mu_) = 0;
   // Replies not yet handed to the sink, serialized (ServerFrame.replies).
   std::string queued_ ABSL_GUARDED_BY(mu_);

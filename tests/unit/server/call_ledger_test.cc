@@ -21,9 +21,11 @@ class RecordingSink : public ReplySink {
     delivered.push_back({call_id, status.ok() ? response : std::string(status.message())});
   }
   void Overflowed(const absl::Status& why) override { overflow = std::string(why.message()); }
+  void Moved(uint64_t call_id) override { moved.push_back(call_id); }
 
   std::vector<std::pair<uint64_t, std::string>> delivered;
   std::string overflow;
+  std::vector<uint64_t> moved;
 };
 
 using Arrival = CallLedger::Arrival;
@@ -175,6 +177,63 @@ TEST(CallLedger, ACallSentAgainWhileParkedGetsItsReplyOnTheNewStream) {
   ASSERT_EQ(second.delivered.size(), 1u);
   EXPECT_EQ(second.delivered[0], std::make_pair(uint64_t{3}, std::string("item")));
   EXPECT_FALSE(cancelled);
+}
+
+// A stream counts the calls whose replies it awaits: a call that moves to
+// another stream is awaited there, and no more where it was.
+TEST(CallLedger, AStreamLearnsThatACallInFlightMovedToAnother) {
+  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
+  RecordingSink first;
+  RecordingSink second;
+  const uint64_t one = ledger.Attach(&first);
+  const uint64_t two = ledger.Attach(&second);
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(3, one, &status, &response), Arrival::kNew);
+  EXPECT_EQ(ledger.Arrive(3, two, &status, &response), Arrival::kInFlight);
+  EXPECT_EQ(first.moved, std::vector<uint64_t>{3});
+  EXPECT_TRUE(second.moved.empty());
+  // Back on the first stream: the second no longer awaits it.
+  EXPECT_EQ(ledger.Arrive(3, one, &status, &response), Arrival::kInFlight);
+  EXPECT_EQ(second.moved, std::vector<uint64_t>{3});
+  EXPECT_EQ(first.moved, std::vector<uint64_t>{3});
+  ledger.Complete(3, absl::OkStatus(), "item");
+  EXPECT_EQ(first.delivered, (std::vector<std::pair<uint64_t, std::string>>{{3, "item"}}));
+  EXPECT_TRUE(second.delivered.empty());
+}
+
+TEST(CallLedger, ParkedCallsAreCancelledOnceAndOnlyWithTheirStream) {
+  CallLedger ledger(/*keeps_replies=*/false, CallLedger::Limits());
+  RecordingSink first;
+  RecordingSink second;
+  const uint64_t one = ledger.Attach(&first);
+  const uint64_t two = ledger.Attach(&second);
+  absl::Status status;
+  std::string response;
+  ASSERT_EQ(ledger.Arrive(1, one, &status, &response), Arrival::kNew);
+  ASSERT_EQ(ledger.Arrive(2, two, &status, &response), Arrival::kNew);
+  std::vector<std::string> ran;
+  absl::AnyInvocable<void()> replaced = [&ran] { ran.push_back("replaced"); };
+  ASSERT_TRUE(ledger.Park(1, replaced));
+  // Parked again (its waiter changed): the cancel it replaces is dropped.
+  absl::AnyInvocable<void()> cancel_one = [&ran] { ran.push_back("one"); };
+  ASSERT_TRUE(ledger.Park(1, cancel_one));
+  absl::AnyInvocable<void()> cancel_two = [&ran] { ran.push_back("two"); };
+  ASSERT_TRUE(ledger.Park(2, cancel_two));
+  CallLedger::Cancels cancels = ledger.TakeCancelsOf(one);
+  ASSERT_EQ(cancels.size(), 1u);
+  cancels[0]();
+  EXPECT_EQ(ran, std::vector<std::string>{"one"});
+  // Taken once: neither again, nor by the call's completion.
+  EXPECT_TRUE(ledger.TakeCancelsOf(one).empty());
+  EXPECT_FALSE(ledger.TakeCancel(1));
+  ledger.Complete(1, absl::CancelledError("cancelled"), "");
+  // The other stream's call is still parked.
+  absl::AnyInvocable<void()> two_cancel = ledger.TakeCancel(2);
+  ASSERT_TRUE(two_cancel);
+  two_cancel();
+  EXPECT_EQ(ran, (std::vector<std::string>{"one", "two"}));
+  EXPECT_FALSE(ledger.TakeCancel(2));
 }
 
 TEST(CallLedger, WithoutResumeABrokenStreamsParkedCallsAreCancelledAndNothingIsKept) {

@@ -138,7 +138,7 @@ TEST(SessionFramesTest, WrittenCallsAndAcksParseAsAClientFrame) {
 TEST(SessionFramesTest, CallsAndRepliesOfEverySizeAreWrittenAsProtobufWritesThem) {
   const std::string method = "/shoal.v1.ListService/Append";
   for (size_t method_size : {size_t{1}, method.size(), size_t{240}, size_t{300}}) {
-    for (size_t size = 0; size <= 520; size += (size < 200 || size > 280) ? 37 : 1) {
+    for (size_t size = 0; size <= 520; size += (size < 150 || size > 280) ? 37 : 1) {
       const std::string long_method(method_size, 'm');
       std::string request(size, 'r');
       if (size > 0) request.back() = 'z';
