@@ -179,39 +179,48 @@ TEST(CallLedger, ACallSentAgainWhileParkedGetsItsReplyOnTheNewStream) {
   EXPECT_FALSE(cancelled);
 }
 
+// A ledger with two streams attached, and what a call's arrival reports.
+struct TwoStreams {
+  explicit TwoStreams(bool keeps_replies)
+      : ledger(keeps_replies, CallLedger::Limits()),
+        one(ledger.Attach(&first)),
+        two(ledger.Attach(&second)) {}
+  Arrival Arrive(uint64_t call_id, uint64_t stream) {
+    return ledger.Arrive(call_id, stream, &status, &response);
+  }
+
+  CallLedger ledger;
+  RecordingSink first;
+  RecordingSink second;
+  const uint64_t one;
+  const uint64_t two;
+  absl::Status status;
+  std::string response;
+};
+
 // A stream counts the calls whose replies it awaits: a call that moves to
 // another stream is awaited there, and no more where it was.
 TEST(CallLedger, AStreamLearnsThatACallInFlightMovedToAnother) {
-  CallLedger ledger(/*keeps_replies=*/true, CallLedger::Limits());
-  RecordingSink first;
-  RecordingSink second;
-  const uint64_t one = ledger.Attach(&first);
-  const uint64_t two = ledger.Attach(&second);
-  absl::Status status;
-  std::string response;
-  ASSERT_EQ(ledger.Arrive(3, one, &status, &response), Arrival::kNew);
-  EXPECT_EQ(ledger.Arrive(3, two, &status, &response), Arrival::kInFlight);
-  EXPECT_EQ(first.moved, std::vector<uint64_t>{3});
-  EXPECT_TRUE(second.moved.empty());
+  TwoStreams streams(/*keeps_replies=*/true);
+  ASSERT_EQ(streams.Arrive(3, streams.one), Arrival::kNew);
+  EXPECT_EQ(streams.Arrive(3, streams.two), Arrival::kInFlight);
+  EXPECT_EQ(streams.first.moved, std::vector<uint64_t>{3});
+  EXPECT_TRUE(streams.second.moved.empty());
   // Back on the first stream: the second no longer awaits it.
-  EXPECT_EQ(ledger.Arrive(3, one, &status, &response), Arrival::kInFlight);
-  EXPECT_EQ(second.moved, std::vector<uint64_t>{3});
-  EXPECT_EQ(first.moved, std::vector<uint64_t>{3});
-  ledger.Complete(3, absl::OkStatus(), "item");
-  EXPECT_EQ(first.delivered, (std::vector<std::pair<uint64_t, std::string>>{{3, "item"}}));
-  EXPECT_TRUE(second.delivered.empty());
+  EXPECT_EQ(streams.Arrive(3, streams.one), Arrival::kInFlight);
+  EXPECT_EQ(streams.second.moved, std::vector<uint64_t>{3});
+  EXPECT_EQ(streams.first.moved, std::vector<uint64_t>{3});
+  streams.ledger.Complete(3, absl::OkStatus(), "item");
+  EXPECT_EQ(streams.first.delivered,
+            (std::vector<std::pair<uint64_t, std::string>>{{3, "item"}}));
+  EXPECT_TRUE(streams.second.delivered.empty());
 }
 
 TEST(CallLedger, ParkedCallsAreCancelledOnceAndOnlyWithTheirStream) {
-  CallLedger ledger(/*keeps_replies=*/false, CallLedger::Limits());
-  RecordingSink first;
-  RecordingSink second;
-  const uint64_t one = ledger.Attach(&first);
-  const uint64_t two = ledger.Attach(&second);
-  absl::Status status;
-  std::string response;
-  ASSERT_EQ(ledger.Arrive(1, one, &status, &response), Arrival::kNew);
-  ASSERT_EQ(ledger.Arrive(2, two, &status, &response), Arrival::kNew);
+  TwoStreams streams(/*keeps_replies=*/false);
+  CallLedger& ledger = streams.ledger;
+  ASSERT_EQ(streams.Arrive(1, streams.one), Arrival::kNew);
+  ASSERT_EQ(streams.Arrive(2, streams.two), Arrival::kNew);
   std::vector<std::string> ran;
   absl::AnyInvocable<void()> replaced = [&ran] { ran.push_back("replaced"); };
   ASSERT_TRUE(ledger.Park(1, replaced));
@@ -220,12 +229,12 @@ TEST(CallLedger, ParkedCallsAreCancelledOnceAndOnlyWithTheirStream) {
   ASSERT_TRUE(ledger.Park(1, cancel_one));
   absl::AnyInvocable<void()> cancel_two = [&ran] { ran.push_back("two"); };
   ASSERT_TRUE(ledger.Park(2, cancel_two));
-  CallLedger::Cancels cancels = ledger.TakeCancelsOf(one);
+  CallLedger::Cancels cancels = ledger.TakeCancelsOf(streams.one);
   ASSERT_EQ(cancels.size(), 1u);
   cancels[0]();
   EXPECT_EQ(ran, std::vector<std::string>{"one"});
   // Taken once: neither again, nor by the call's completion.
-  EXPECT_TRUE(ledger.TakeCancelsOf(one).empty());
+  EXPECT_TRUE(ledger.TakeCancelsOf(streams.one).empty());
   EXPECT_FALSE(ledger.TakeCancel(1));
   ledger.Complete(1, absl::CancelledError("cancelled"), "");
   // The other stream's call is still parked.
