@@ -54,7 +54,8 @@ class ReplySink {
   // stream is to end with why.
   virtual void Overflowed(const absl::Status& why) = 0;
   // A call that arrived on this stream was sent again on another while in
-  // flight (a resume): its reply goes there, not here.
+  // flight (a resume): its reply goes there, not here. A sink that counts
+  // the calls it awaits counts this as it counts a delivery.
   virtual void Moved(uint64_t /*call_id*/) {}
 };
 

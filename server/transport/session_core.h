@@ -180,7 +180,9 @@ class SessionCore : private ReplySink {
   // server shuts down (all), else only for a session that cannot be resumed.
   Cancels CancelsOfStream(bool all) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // ReplySink: called by the ledger, with its mutex held.
+  // ReplySink: called by the ledger, with its mutex held; they take mu_
+  // (the ledger's mutex comes first, and the core never calls the ledger
+  // with mu_ held).
   void Deliver(uint64_t call_id, const absl::Status& status, const std::string& response) override
       ABSL_LOCKS_EXCLUDED(mu_);
   void DeliverAll(absl::Span<const Delivery> replies) override ABSL_LOCKS_EXCLUDED(mu_);

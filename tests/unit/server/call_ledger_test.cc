@@ -216,6 +216,25 @@ TEST(CallLedger, AStreamLearnsThatACallInFlightMovedToAnother) {
   EXPECT_TRUE(streams.second.delivered.empty());
 }
 
+// Only the stream the call leaves hears of it: not a stream that never had
+// it, not the stream a duplicate arrives on (which answers the duplicate
+// itself), and not a stream that has detached.
+TEST(CallLedger, OnlyTheStreamACallLeavesIsToldItMoved) {
+  TwoStreams streams(/*keeps_replies=*/true);
+  RecordingSink third;
+  const uint64_t three = streams.ledger.Attach(&third);
+  ASSERT_EQ(streams.Arrive(4, streams.one), Arrival::kNew);
+  EXPECT_EQ(streams.Arrive(4, streams.one), Arrival::kDuplicate);
+  EXPECT_TRUE(streams.first.moved.empty());
+  EXPECT_EQ(streams.Arrive(4, streams.two), Arrival::kInFlight);
+  EXPECT_EQ(streams.first.moved, std::vector<uint64_t>{4});
+  EXPECT_TRUE(third.moved.empty());
+  streams.ledger.Detach(streams.two);
+  EXPECT_EQ(streams.Arrive(4, three), Arrival::kInFlight);
+  EXPECT_TRUE(streams.second.moved.empty());
+  EXPECT_TRUE(third.moved.empty());
+}
+
 TEST(CallLedger, ParkedCallsAreCancelledOnceAndOnlyWithTheirStream) {
   TwoStreams streams(/*keeps_replies=*/false);
   CallLedger& ledger = streams.ledger;
@@ -233,10 +252,11 @@ TEST(CallLedger, ParkedCallsAreCancelledOnceAndOnlyWithTheirStream) {
   ASSERT_EQ(cancels.size(), 1u);
   cancels[0]();
   EXPECT_EQ(ran, std::vector<std::string>{"one"});
-  // Taken once: neither again, nor by the call's completion.
+  // Taken once.
   EXPECT_TRUE(ledger.TakeCancelsOf(streams.one).empty());
   EXPECT_FALSE(ledger.TakeCancel(1));
   ledger.Complete(1, absl::CancelledError("cancelled"), "");
+  EXPECT_EQ(ran, std::vector<std::string>{"one"});
   // The other stream's call is still parked.
   absl::AnyInvocable<void()> two_cancel = ledger.TakeCancel(2);
   ASSERT_TRUE(two_cancel);
