@@ -135,7 +135,6 @@ class CallLedger {
   void CompleteAll(absl::Span<Completion> done) ABSL_LOCKS_EXCLUDED(mu_);
   // The client read the replies of these calls: they are forgotten.
   void Ack(absl::Span<const uint64_t> call_ids) ABSL_LOCKS_EXCLUDED(mu_);
-
   // The session has ended: nothing is kept from now on. Sessions calls it as
   // it forgets the session, under its own lock.
   void End() ABSL_LOCKS_EXCLUDED(mu_);
