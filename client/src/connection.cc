@@ -144,7 +144,7 @@ bool PendingCalls::Take(uint64_t call_id, Call* call) {
     }
     *call = std::move(it->second);
     calls->erase(it);
-    releases_.erase(call_id);
+    if (!releases_.empty()) releases_.erase(call_id);
     return true;
   }
   return false;
@@ -959,6 +959,15 @@ void CallTicket::Await() {
   // run by a completion on this thread.
   const std::shared_ptr<Connection> connection = std::move(connection_);
   connection->Await(call_id_);
+}
+
+void CallTicket::Answered() {
+  if ((outbox_ != nullptr && outbox_->orphaned()) ||
+      (connection_ != nullptr && connection_->orphaned())) {
+    ThrowParentsCall();
+  }
+  outbox_.reset();
+  connection_.reset();
 }
 
 void CallTicket::Disown() {

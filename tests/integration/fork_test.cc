@@ -586,6 +586,26 @@ TEST_F(ForkTest, TheChildNeverGetsTheParentsReplies) {
   EXPECT_EQ(list.len(), 100u);
 }
 
+TEST_F(ForkTest, AParentsFutureAnsweredBeforeTheForkIsNotTheChildsEither) {
+  Manager m = Connect();
+  ValueProxy v = m.Value("q", 41);
+  Future<Value> added = v.async().add(1);
+  Future<Value> last = v.async().get();
+  // Both replies are in: the second's, read here, came after the first's.
+  ASSERT_EQ(last.get().as_int(), 42);
+  ASSERT_TRUE(added.ready());
+  ASSERT_TRUE(ChildSucceeds(ForkChild([&] {
+    bool refused = false;
+    try {
+      added.get();
+    } catch (const ConnectionError& e) {
+      refused = std::string(e.what()).find("its reply goes to that process") != std::string::npos;
+    }
+    Require(refused, "the parent's answered Future is not the child's");
+  })));
+  EXPECT_EQ(added.get().as_int(), 42);
+}
+
 TEST_F(ForkTest, AGrandchildUsesWhatItInherited) {
   Manager m = Connect();
   DictProxy d = m.dict();

@@ -1,6 +1,7 @@
 // Pipelined calls against a real server: async() views and Batch. Results
 // and errors arrive per call and in the order the calls were made; a batch
 // goes out only when it is sent (or waited on, or destroyed).
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,6 +75,25 @@ TEST_F(PipelineTest, ABatchGoesOutOnlyWhenSent) {
   batch.send();
   for (Future<void>& f : appended) f.get();
   EXPECT_EQ(l.len(), 10u);
+}
+
+TEST_F(PipelineTest, AFutureWhoseReplyIsInGivesItAsItCame) {
+  ValueProxy v = m_.Value("q", 0);
+  ListProxy empty = m_.list();
+  std::vector<Future<Value>> added;
+  for (int i = 0; i < 5; ++i) added.push_back(v.async().add(1));
+  Future<Value> failed = empty.async().pop();
+  Future<Value> last = v.async().get();
+  // The session answers its calls in order, and the replies before the
+  // last one's are in by the time it returns.
+  EXPECT_EQ(last.get().as_int(), 5);
+  for (Future<Value>& f : added) EXPECT_TRUE(f.ready());
+  EXPECT_TRUE(failed.ready());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(added[i].get().as_int(), i + 1);
+  EXPECT_THROW(failed.get(), IndexError);
+  // Taken once, as a reply still on its way.
+  EXPECT_FALSE(added[0].valid());
+  EXPECT_THROW(added[0].get(), std::future_error);
 }
 
 TEST_F(PipelineTest, WaitingOnAFutureSendsItsBatch) {

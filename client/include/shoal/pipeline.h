@@ -101,6 +101,10 @@ class CallTicket {
   void Await();
   // Leaves an awaited call's reply to the connection's reader thread.
   void Disown();
+  // Lets go of a call whose reply is in: nothing is left to send, read or
+  // leave to the reader thread. Throws, as Await, for a call this process
+  // inherited through fork().
+  void Answered();
 
  private:
   std::shared_ptr<Outbox> outbox_;
@@ -186,7 +190,7 @@ class Future {
   // again, it throws std::future_error (no_state).
   T get() {
     CheckValid();
-    ticket_.Await();
+    Await();
     slot_->Wait();
     std::shared_ptr<detail::ResultSlot<T>> slot = std::move(slot_);
     return slot->Take();
@@ -194,7 +198,7 @@ class Future {
   // Waits for the reply without taking the result.
   void wait() {
     CheckValid();
-    ticket_.Await();
+    Await();
     slot_->Wait();
   }
   // Waits at most timeout; true when the reply is there.
@@ -216,6 +220,16 @@ class Future {
  private:
   void CheckValid() const {
     if (slot_ == nullptr) throw std::future_error(std::future_errc::no_state);
+  }
+  // Sends the call and reads its reply, unless the reply is in already (as
+  // most are by the time a pipeline's futures are waited on, the reader
+  // thread having read them).
+  void Await() {
+    if (slot_->ready()) {
+      ticket_.Answered();
+    } else {
+      ticket_.Await();
+    }
   }
 
   std::shared_ptr<detail::ResultSlot<T>> slot_;
