@@ -35,7 +35,7 @@
 //
 // A Future waits on its call through a CallTicket (shoal/pipeline.h), whose
 // methods are defined with the connection: they flush the outbox that holds
-// the call, or Await it.
+// the call, or Await it, or let go of a call whose reply is in.
 //
 // After fork(), a connection inherited by the child is orphaned (fork.h):
 // it stays its parent's. Each method checks that first and touches nothing

@@ -591,7 +591,7 @@ TEST_F(ForkTest, AParentsFutureAnsweredBeforeTheForkIsNotTheChildsEither) {
   ValueProxy v = m.Value("q", 41);
   Future<Value> added = v.async().add(1);
   Future<Value> last = v.async().get();
-  // Both replies are in: the second's, read here, came after the first's.
+  // Both replies are in: the second's, waited for here, came after the first's.
   ASSERT_EQ(last.get().as_int(), 42);
   ASSERT_TRUE(added.ready());
   ASSERT_TRUE(ChildSucceeds(ForkChild([&] {

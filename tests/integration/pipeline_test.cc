@@ -1,6 +1,7 @@
 // Pipelined calls against a real server: async() views and Batch. Results
 // and errors arrive per call and in the order the calls were made; a batch
-// goes out only when it is sent (or waited on, or destroyed).
+// goes out only when it is sent (or a Future of its whose reply is not in is
+// waited on, or it is destroyed).
 #include <future>
 #include <string>
 #include <thread>
@@ -91,9 +92,28 @@ TEST_F(PipelineTest, AFutureWhoseReplyIsInGivesItAsItCame) {
   EXPECT_TRUE(failed.ready());
   for (int i = 0; i < 5; ++i) EXPECT_EQ(added[i].get().as_int(), i + 1);
   EXPECT_THROW(failed.get(), IndexError);
-  // Taken once, as a reply still on its way.
+  // Taken once, like a Future whose reply was not in yet.
   EXPECT_FALSE(added[0].valid());
   EXPECT_THROW(added[0].get(), std::future_error);
+}
+
+TEST_F(PipelineTest, AFutureWhoseReplyIsInLeavesItsBatchAsItIs) {
+  ListProxy l = m_.list();
+  Batch batch(m_);
+  Future<void> first = l.async(batch).append(1);
+  Future<size_t> len = l.async(batch).len();
+  batch.send();
+  EXPECT_EQ(len.get(), 1u);
+  ASSERT_TRUE(first.ready());
+  Future<void> later = l.async(batch).append(2);
+  // Its call went out long ago: waiting on it sends nothing more.
+  first.get();
+  EXPECT_EQ(batch.size(), 1u);
+  EXPECT_EQ(l.len(), 1u);
+  // A Future whose reply is not in sends its batch.
+  later.get();
+  EXPECT_EQ(batch.size(), 0u);
+  EXPECT_EQ(l.len(), 2u);
 }
 
 TEST_F(PipelineTest, WaitingOnAFutureSendsItsBatch) {

@@ -11,9 +11,9 @@
 // async() sends each call on the session stream, in the order the calls are
 // made; the server runs a session's calls in that order too, so the effects
 // are those of the same calls made one after another. Calls made in a burst
-// go out together: the connection writes what is queued when a Future is
-// waited on, when 64 KiB are queued, or 100 microseconds after the first of
-// them, whichever comes first. A
+// go out together: the connection writes what is queued when a Future whose
+// reply is not in yet is waited on, when 64 KiB are queued, or 100
+// microseconds after the first of them, whichever comes first. A
 // Batch goes further: calls made through async(batch) are gathered and go out
 // together, as one message, when the batch is sent:
 //
@@ -27,7 +27,9 @@
 // Results and errors are delivered per call: each Future holds its own
 // call's result or exception (KeyError, IndexError, ...), and a failed call
 // does not stop the ones after it. Future::get() sends its batch first when
-// the batch still holds the call, so waiting on a Future never deadlocks.
+// the batch still holds the call, so waiting on a Future never deadlocks; a
+// Future whose reply is in sends nothing (calls gathered in its batch since
+// go out with the batch).
 // A batch also goes out by itself when it grows past its size limit (1 MiB, or
 // less when the server's message limit is lower), and when it is destroyed.
 //
@@ -101,14 +103,16 @@ class CallTicket {
   void Await();
   // Leaves an awaited call's reply to the connection's reader thread.
   void Disown();
-  // Lets go of a call whose reply is in: nothing is left to send, read or
-  // leave to the reader thread. Throws, as Await, for a call this process
-  // inherited through fork().
+  // Lets go of a call whose reply is in: the call went out, or never will,
+  // and nothing is left to read or leave to the reader thread. Its outbox is
+  // not flushed (a batch may hold later calls). Throws, as Await, for a call
+  // this process inherited through fork().
   void Answered();
 
  private:
   std::shared_ptr<Outbox> outbox_;
-  // Set while the call is awaited and nobody has awaited or disowned it yet.
+  // Set while the call is awaited and nobody has awaited or disowned it, or
+  // found it answered, yet.
   std::shared_ptr<Connection> connection_;
   uint64_t call_id_ = 0;
 };
@@ -221,9 +225,9 @@ class Future {
   void CheckValid() const {
     if (slot_ == nullptr) throw std::future_error(std::future_errc::no_state);
   }
-  // Sends the call and reads its reply, unless the reply is in already (as
-  // most are by the time a pipeline's futures are waited on, the reader
-  // thread having read them).
+  // Sends what holds the call and waits for its reply (CallTicket::Await),
+  // unless the reply is in already, as most are by the time a pipeline's
+  // futures are waited on, the reader thread having read them.
   void Await() {
     if (slot_->ready()) {
       ticket_.Answered();
