@@ -63,6 +63,17 @@ void Require(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error("failed: " + what);
 }
 
+// In a child: whether get() on a Future the parent made is refused as the
+// parent's call.
+bool RefusedAsTheParents(Future<Value>& future) {
+  try {
+    future.get();
+  } catch (const ConnectionError& e) {
+    return std::string(e.what()).find("its reply goes to that process") != std::string::npos;
+  }
+  return false;
+}
+
 // Runs body in a child made by fork(). The child ends with _exit: code 0
 // when body returned, 1 when it threw (the message goes to standard error).
 // Unless end_sessions is false, the child first ends the sessions it opened,
@@ -564,13 +575,7 @@ TEST_F(ForkTest, TheChildNeverGetsTheParentsReplies) {
   ASSERT_TRUE(AwaitWaiting(m, pending, 1));
   ListProxy list = m.list();
   ASSERT_TRUE(ChildSucceeds(ForkChild([&] {
-    bool refused = false;
-    try {
-      future.get();
-    } catch (const ConnectionError& e) {
-      refused = std::string(e.what()).find("its reply goes to that process") != std::string::npos;
-    }
-    Require(refused, "the parent's Future is not the child's");
+    Require(RefusedAsTheParents(future), "the parent's Future is not the child's");
     // The parent's parked get is answered there, by the child's put.
     parked.put("from the child");
     // Replies to the child's own calls come to the child.
@@ -595,13 +600,7 @@ TEST_F(ForkTest, AParentsFutureAnsweredBeforeTheForkIsNotTheChildsEither) {
   ASSERT_EQ(last.get().as_int(), 42);
   ASSERT_TRUE(added.ready());
   ASSERT_TRUE(ChildSucceeds(ForkChild([&] {
-    bool refused = false;
-    try {
-      added.get();
-    } catch (const ConnectionError& e) {
-      refused = std::string(e.what()).find("its reply goes to that process") != std::string::npos;
-    }
-    Require(refused, "the parent's answered Future is not the child's");
+    Require(RefusedAsTheParents(added), "the parent's answered Future is not the child's");
   })));
   EXPECT_EQ(added.get().as_int(), 42);
 }
