@@ -14,6 +14,8 @@ packages=(
   libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libgtest-dev libgmock-dev openssl python3
+  # io_uring's library, for the server's batched sends.
+  liburing-dev
   # jq reads grpcurl's JSON in docs/grpcurl.md, whose commands a test runs.
   jq
 )

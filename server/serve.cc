@@ -33,6 +33,10 @@ ABSL_FLAG(absl::Duration, session_poll, absl::Microseconds(50),
           "before it sleeps, while events come closer together than that (waking a thread "
           "can cost more than a call), and while it is not kept waiting for a core; 0 never "
           "polls");
+ABSL_FLAG(bool, session_batch_sends, true,
+          "Send the replies an event-loop thread of the framed transport makes in one turn "
+          "(the events of one wait) together, with io_uring, in one system call; where the "
+          "kernel has no io_uring or forbids it, each goes with its own send");
 ABSL_FLAG(int64_t, max_connections, 0,
           "Most connections open at once, on both ports together; one more is refused "
           "with RESOURCE_EXHAUSTED. 0: the descriptor limit (raised at start to the hard "
@@ -213,6 +217,7 @@ int Serve(int argc, char** argv) {
   options.session_listen = absl::GetFlag(FLAGS_session_listen);
   options.session_threads = absl::GetFlag(FLAGS_session_threads);
   options.session_poll = absl::GetFlag(FLAGS_session_poll);
+  options.session_batch_sends = absl::GetFlag(FLAGS_session_batch_sends);
   options.max_connections = max_connections;
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);

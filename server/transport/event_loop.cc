@@ -23,6 +23,9 @@ namespace {
 // The tag of the wake-up descriptor, in epoll's data.
 char wake_tag;
 
+// The loop whose thread this is, if any.
+thread_local const EventLoop* this_threads_loop = nullptr;
+
 int64_t MonotonicNanos() {
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -47,13 +50,17 @@ absl::Status EventLoop::Open() {
   return absl::OkStatus();
 }
 
-void EventLoop::Start(Serve serve, absl::Duration poll, bool poll_when_crowded) {
+void EventLoop::Start(Serve serve, absl::Duration poll, bool poll_when_crowded,
+                      TurnEnd turn_end) {
   // A poll is bounded (an infinite one would spin for ever once begun).
   poll = std::clamp(poll, absl::ZeroDuration(), kMaxPoll);
-  thread_ = std::thread([this, serve = std::move(serve), poll, poll_when_crowded] {
-    Run(serve, poll, poll_when_crowded);
-  });
+  thread_ = std::thread(
+      [this, serve = std::move(serve), turn_end = std::move(turn_end), poll, poll_when_crowded] {
+        Run(serve, turn_end, poll, poll_when_crowded);
+      });
 }
+
+bool EventLoop::OnLoopThread() const { return this_threads_loop == this; }
 
 void EventLoop::Add(int fd, void* tag, uint32_t events) {
   epoll_event event{};
@@ -136,7 +143,9 @@ int EventLoop::Wait(epoll_event* events, int size, int64_t poll_ns) {
   return n;
 }
 
-void EventLoop::Run(const Serve& serve, absl::Duration poll, bool poll_when_crowded) {
+void EventLoop::Run(const Serve& serve, const TurnEnd& turn_end, absl::Duration poll,
+                    bool poll_when_crowded) {
+  this_threads_loop = this;
   // This thread's own scheduling figures (Crowded); without them (a kernel
   // without CONFIG_SCHED_INFO) the loop polls whenever events come close
   // together.
@@ -165,9 +174,13 @@ void EventLoop::Run(const Serve& serve, absl::Duration poll, bool poll_when_crow
     }
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
-      if (tag == &wake_tag) return;
+      if (tag == &wake_tag) {
+        if (turn_end) turn_end();
+        return;
+      }
       serve(tag, events[i].events);
     }
+    if (turn_end) turn_end();
   }
 }
 

@@ -20,6 +20,9 @@
 // it sleeps without polling for 100 ms, then polls again, and looks again
 // after 2 ms.
 //
+// After serving the events of one wait (a turn), the thread calls the
+// turn's end given to Start, if any, before it waits again.
+//
 // Start and Stop from one thread; Add, and epoll_ctl on epoll_fd(), from any.
 #ifndef SHOAL_SERVER_TRANSPORT_EVENT_LOOP_H_
 #define SHOAL_SERVER_TRANSPORT_EVENT_LOOP_H_
@@ -39,6 +42,8 @@ class EventLoop {
  public:
   // Serves the events of one descriptor: its tag, and epoll's event bits.
   using Serve = std::function<void(void* tag, uint32_t events)>;
+  // Runs at the end of each turn, on the loop thread.
+  using TurnEnd = std::function<void()>;
 
   EventLoop() = default;
   ~EventLoop();
@@ -53,11 +58,12 @@ class EventLoop {
   // loop thread was runnable.
   static constexpr int64_t kCrowdedShare = 10;
 
-  // Starts the thread, which calls serve for every event until Stop,
-  // polling for up to poll before it sleeps (see above; zero: never), even
-  // while kept waiting for its core if poll_when_crowded.
+  // Starts the thread, which calls serve for every event until Stop, and
+  // turn_end (if any) after the events of each wait, polling for up to poll
+  // before it sleeps (see above; zero: never), even while kept waiting for
+  // its core if poll_when_crowded.
   void Start(Serve serve, absl::Duration poll = absl::ZeroDuration(),
-             bool poll_when_crowded = false);
+             bool poll_when_crowded = false, TurnEnd turn_end = nullptr);
   // Watches fd for events; they reach serve with tag.
   void Add(int fd, void* tag, uint32_t events);
   // Wakes the thread and waits for it to return; events not yet served stay
@@ -65,9 +71,12 @@ class EventLoop {
   void Stop();
 
   int epoll_fd() const { return epoll_fd_; }
+  // Any thread: whether the caller is this loop's thread.
+  bool OnLoopThread() const;
 
  private:
-  void Run(const Serve& serve, absl::Duration poll, bool poll_when_crowded);
+  void Run(const Serve& serve, const TurnEnd& turn_end, absl::Duration poll,
+           bool poll_when_crowded);
   // Waits for events; returns epoll_wait's count.
   int Wait(epoll_event* events, int size, int64_t poll_ns);
   // Whether the loop thread waited for a core more than a share of the time

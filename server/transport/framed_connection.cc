@@ -40,10 +40,11 @@ constexpr size_t kKeepBuffer = 1 << 20;
 
 FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher,
                                    const Handshake& handshake, int fd, int epoll_fd,
-                                   std::shared_ptr<SSL_CTX> tls)
+                                   SendBatch& batch, std::shared_ptr<SSL_CTX> tls)
     : handshake_(handshake),
       fd_(fd),
       epoll_fd_(epoll_fd),
+      batch_(batch),
       max_message_bytes_(static_cast<size_t>(core.options().max_message_bytes)),
       tls_(tls == nullptr ? nullptr : std::make_unique<TlsSocket>(std::move(tls), fd)),
       // The end of a socket's input means its client closed the session or
@@ -90,6 +91,10 @@ void FramedConnection::Remove() {
   {
     MutexLock lock(&out_mu_);
     closed_ = true;
+    // On the loop thread, or once the loop has stopped: the batch is the
+    // loop's own.
+    if (held_) batch_.Drop(this);
+    held_ = false;
   }
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
   shutdown(fd_, SHUT_RDWR);
@@ -350,8 +355,29 @@ bool FramedConnection::WriteLocked(std::string& replies) {
   MutexLock lock(&out_mu_);
   if (closed_) return true;
   AppendFramed(replies, &out_);
+  // Held already: they go with the bytes before them, at the turn's end.
+  if (held_) return true;
+  // Replies made by the loop thread wait for the end of its turn. (With TLS
+  // each write goes through OpenSSL, which the batch does not.)
+  if (tls_ == nullptr && batch_.Holds()) {
+    held_ = true;
+    batch_.Add(this);
+    return true;
+  }
   WriteOutLocked();
   return true;
+}
+
+absl::string_view FramedConnection::HeldLocked(int* fd) {
+  *fd = fd_;
+  if (closed_ || !held_) return {};
+  return absl::string_view(out_).substr(out_begin_);
+}
+
+void FramedConnection::SentLocked(size_t bytes) {
+  out_begin_ = std::min(out_.size(), out_begin_ + bytes);
+  held_ = false;
+  WriteOutLocked();
 }
 
 void FramedConnection::FinishLocked(const absl::Status& status) {
@@ -361,10 +387,9 @@ void FramedConnection::FinishLocked(const absl::Status& status) {
   v1::ServerFrame last;
   FillStreamEnd(status, last.mutable_end());
   AppendFrame(last, &out_);
+  last_frame_written_ = true;
+  // Shuts the socket once the last frame is out.
   WriteOutLocked();
-  // Once the last frame is out the socket shuts down, which also wakes the
-  // loop to remove the connection.
-  if (out_begin_ == out_.size()) shutdown(fd_, SHUT_RDWR);
 }
 
 void FramedConnection::WriteOutLocked() {
@@ -381,6 +406,10 @@ void FramedConnection::WriteOutLocked() {
     closed_ = true;
     shutdown(fd_, SHUT_RDWR);
   }
+  // The last frame is out (whether now, or at the end of a turn that held
+  // it, or once the socket drained): the socket shuts down, which also wakes
+  // the loop to remove the connection.
+  if (!closed_ && last_frame_written_ && out_begin_ == out_.size()) shutdown(fd_, SHUT_RDWR);
   if (closed_ || out_begin_ == out_.size()) {
     out_begin_ = 0;
     out_.clear();
@@ -414,7 +443,8 @@ void FramedConnection::UpdateInterestLocked() {
   const size_t unsent = out_.size() - out_begin_;
   uint32_t want = 0;
   if (reading_ && unsent < kMaxUnsent) want |= EPOLLIN;
-  if (unsent > 0 || handshake_wants_write_) want |= EPOLLOUT;
+  // Held bytes are for the turn's end to send: no EPOLLOUT for them.
+  if ((unsent > 0 && !held_) || handshake_wants_write_) want |= EPOLLOUT;
   if (want == interest_) return;
   interest_ = want;
   epoll_event event{};

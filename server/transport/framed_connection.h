@@ -13,7 +13,9 @@
 // read until they drain.
 //
 // A call that does not park is read, run and answered by the loop thread,
-// whose replies go out in one write once the frames it read are dispatched.
+// whose replies go out in one write once the frames it read are dispatched:
+// at the end of the loop's turn, with the replies of the turn's other
+// connections (SendBatch), unless the connection speaks TLS.
 //
 // With TLS (a context given), the connection first runs the TLS handshake
 // without blocking; a client whose first byte is not a TLS handshake record
@@ -43,6 +45,7 @@
 #include "server/core/core.h"
 #include "server/transport/dispatch.h"
 #include "server/transport/handshake.h"
+#include "server/transport/send_batch.h"
 #include "server/transport/session_core.h"
 #include "server/transport/tls_socket.h"
 #include "shared/frame_reader.h"
@@ -54,18 +57,18 @@ namespace shoal::server {
 
 class PendingLogins;
 
-class FramedConnection : private FrameSink {
+class FramedConnection : private FrameSink, private SendBatch::Sender {
  public:
   // The largest frame read before the connection has logged in. The
   // client's frames carry its session token, or the handshake's challenge
   // or answer, and little else.
   static constexpr size_t kMaxLoginFrame = 4 << 10;
 
-  // Serves fd, which is in epoll_fd's set with this connection as its tag.
-  // A connection that logs in by itself runs handshake's steps. With tls,
-  // the connection speaks TLS.
+  // Serves fd, which is in epoll_fd's set with this connection as its tag;
+  // batch is that loop's. A connection that logs in by itself runs
+  // handshake's steps. With tls, the connection speaks TLS.
   FramedConnection(Core& core, const Dispatcher& dispatcher, const Handshake& handshake, int fd,
-                   int epoll_fd, std::shared_ptr<SSL_CTX> tls = nullptr);
+                   int epoll_fd, SendBatch& batch, std::shared_ptr<SSL_CTX> tls = nullptr);
   ~FramedConnection() override;
   FramedConnection(const FramedConnection&) = delete;
   FramedConnection& operator=(const FramedConnection&) = delete;
@@ -133,6 +136,11 @@ class FramedConnection : private FrameSink {
   bool WriteLocked(std::string& replies) override;
   void FinishLocked(const absl::Status& status) override;
 
+  // SendBatch::Sender, on the loop thread at its turn's end.
+  Mutex& send_mu() override ABSL_LOCK_RETURNED(out_mu_) { return out_mu_; }
+  absl::string_view HeldLocked(int* fd) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
+  void SentLocked(size_t bytes) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
+
   // Writes what the socket takes now; the rest waits for EPOLLOUT.
   void WriteOutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
   // Asks epoll for what the connection waits for now.
@@ -149,6 +157,7 @@ class FramedConnection : private FrameSink {
   const Handshake& handshake_;
   const int fd_;
   const int epoll_fd_;
+  SendBatch& batch_;
   const size_t max_message_bytes_;
   // With TLS: the connection's, or null.
   const std::unique_ptr<TlsSocket> tls_;
@@ -180,11 +189,17 @@ class FramedConnection : private FrameSink {
   // Whether the connection wants to read (set by the loop thread, cleared
   // by the last frame).
   bool reading_ ABSL_GUARDED_BY(out_mu_) = true;
+  // The stream's last frame is in out_ (FinishLocked): once it is sent, the
+  // socket shuts down.
+  bool last_frame_written_ ABSL_GUARDED_BY(out_mu_) = false;
   // The socket failed or was shut: nothing more is written, and the loop
   // lets the connection go.
   bool closed_ ABSL_GUARDED_BY(out_mu_) = false;
   // The TLS handshake waits for the socket to take what it writes.
   bool handshake_wants_write_ ABSL_GUARDED_BY(out_mu_) = false;
+  // The unsent bytes wait for the end of the loop's turn, which sends them
+  // (the connection is in batch_ until then).
+  bool held_ ABSL_GUARDED_BY(out_mu_) = false;
 };
 
 }  // namespace shoal::server

@@ -21,17 +21,21 @@ FramedServer::FramedServer(Core& core, const Dispatcher& dispatcher, const Hands
 
 FramedServer::~FramedServer() { Stop(); }
 
-absl::Status FramedServer::Start(int threads, TlsContext* tls, absl::Duration poll) {
+absl::Status FramedServer::Start(int threads, TlsContext* tls, absl::Duration poll,
+                                 bool batch_sends) {
   tls_ = tls;
   for (int i = 0; i < std::max(1, threads); ++i) {
     auto loop = std::make_unique<EventLoop>();
     absl::Status opened = loop->Open();
     if (!opened.ok()) return opened;
+    batches_.push_back(std::make_unique<SendBatch>(*loop, batch_sends));
     loops_.push_back(std::move(loop));
   }
   // A connection's tag is the connection.
-  for (auto& loop : loops_) {
-    loop->Start([this](void* tag, uint32_t events) { Serve(tag, events); }, poll);
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    SendBatch* batch = batches_[i].get();
+    loops_[i]->Start([this](void* tag, uint32_t events) { Serve(tag, events); }, poll,
+                     /*poll_when_crowded=*/false, [batch] { batch->Flush(); });
   }
   return absl::OkStatus();
 }
@@ -53,9 +57,10 @@ void FramedServer::Serve(void* tag, uint32_t events) {
 }
 
 void FramedServer::Adopt(int fd) {
-  EventLoop& loop = *loops_[next_loop_++ % loops_.size()];
+  const size_t index = next_loop_++ % loops_.size();
+  EventLoop& loop = *loops_[index];
   auto connection = std::make_shared<FramedConnection>(
-      core_, dispatcher_, handshake_, fd, loop.epoll_fd(),
+      core_, dispatcher_, handshake_, fd, loop.epoll_fd(), *batches_[index],
       tls_ == nullptr ? nullptr : tls_->Current());
   bool ending = false;
   {
@@ -106,6 +111,8 @@ void FramedServer::Stop() {
     connection->Remove();
   }
   open.clear();
+  // Each batch refers to its loop.
+  batches_.clear();
   loops_.clear();
 }
 

@@ -22,6 +22,7 @@
 #include "server/transport/event_loop.h"
 #include "server/transport/handshake.h"
 #include "server/transport/pending_logins.h"
+#include "server/transport/send_batch.h"
 #include "shared/mutex.h"
 #include "shoal/v1/session.pb.h"
 
@@ -39,10 +40,11 @@ class FramedServer {
   FramedServer& operator=(const FramedServer&) = delete;
 
   // Starts threads loop threads, each polling for up to poll before it
-  // sleeps (EventLoop). With tls, every connection speaks TLS, with the
-  // context's files as they are when it is accepted.
+  // sleeps (EventLoop), and sending the replies of each turn together
+  // (SendBatch) with io_uring if batch_sends. With tls, every connection
+  // speaks TLS, with the context's files as they are when it is accepted.
   absl::Status Start(int threads, TlsContext* tls = nullptr,
-                     absl::Duration poll = absl::ZeroDuration());
+                     absl::Duration poll = absl::ZeroDuration(), bool batch_sends = true);
 
   // Serves a connection just accepted, and owns its descriptor.
   void Adopt(int fd) ABSL_LOCKS_EXCLUDED(mu_);
@@ -69,6 +71,8 @@ class FramedServer {
   const Handshake& handshake_;
   TlsContext* tls_ = nullptr;
   std::vector<std::unique_ptr<EventLoop>> loops_;
+  // The replies of each loop's turns, one batch per loop (the same index).
+  std::vector<std::unique_ptr<SendBatch>> batches_;
   size_t next_loop_ = 0;  // touched by Adopt only
   // The connections not logged in yet: each closed if it does not log in
   // within core.options().login_timeout, at most max_pending_logins at once.

@@ -117,7 +117,8 @@ absl::StatusOr<std::string> Server::Start() {
     absl::Status bound = services_->framed_listener.Bind(address);
     if (!bound.ok()) return bound;
     absl::Status started = services_->framed.Start(options_.session_threads, services_->tls.get(),
-                                                   options_.session_poll);
+                                                   options_.session_poll,
+                                                   options_.session_batch_sends);
     if (!started.ok()) return started;
     v1::FramedEndpoint endpoint;
     if (services_->framed_listener.unix_path().empty()) {

@@ -7,11 +7,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "integration/fixture.h"
 #include "integration/framed_socket.h"
@@ -348,6 +350,49 @@ TEST_F(FramedTest, AnUnknownTransportInTheEnvironmentIsAValueError) {
   } else {
     unsetenv("SHOAL_TRANSPORT");
   }
+}
+
+// Connections calling at once on one event loop, each a call at a time:
+// every reply reaches its own connection, in order. With the loop's sends
+// batched, the replies of a turn go out together (SendBatch); without, one
+// by one.
+void ManyConnectionsCallAtOnce(const ServerProcess& server) {
+  constexpr int kConnections = 12;
+  constexpr uint64_t kCalls = 200;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kConnections; ++c) {
+    threads.emplace_back([&] {
+      RawClient raw(server.address());
+      const std::string token = raw.Login(server.authkey());
+      FramedSocket socket(raw.last_answer().framed().port());
+      ASSERT_TRUE(socket.connected());
+      for (uint64_t id = 1; id <= kCalls; ++id) {
+        v1::ClientFrame frame = id == 1 ? Hello(token) : v1::ClientFrame();
+        AddCall(&frame, id, "/shoal.v1.Manager/ListSessions", v1::ListSessionsRequest());
+        ASSERT_TRUE(socket.Write(frame));
+        v1::ServerFrame reply;
+        ASSERT_TRUE(socket.Read(&reply)) << "call " << id;
+        ASSERT_EQ(reply.replies_size(), 1);
+        ASSERT_EQ(reply.replies(0).call_id(), id);
+        ASSERT_EQ(reply.replies(0).code(), 0);
+        answered.fetch_add(1);
+      }
+      socket.WritesDone();
+      EXPECT_EQ(socket.ReadUntilEnd().code(), 0);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(answered.load(), kConnections * static_cast<int>(kCalls));
+}
+
+TEST(FramedLoopTest, ConnectionsCallingAtOnceOnOneLoopGetTheirOwnReplies) {
+  ManyConnectionsCallAtOnce(ServerProcess({"--session_threads=1"}));
+}
+
+TEST(FramedLoopTest, ConnectionsCallingAtOnceGetTheirOwnRepliesWithoutBatchedSends) {
+  ManyConnectionsCallAtOnce(
+      ServerProcess({"--session_threads=1", "--session_batch_sends=false"}));
 }
 
 TEST(FramedOffTest, AServerWithoutItIsReachedOverTheGrpcStream) {

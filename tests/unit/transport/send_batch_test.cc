@@ -1,0 +1,286 @@
+// A loop's batch of sends: what each connection held reaches its peer, in
+// one io_uring submission where the kernel allows it; a full or broken socket
+// costs its own connection only; a connection dropped is not sent for.
+#include "server/transport/send_batch.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <liburing.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+
+namespace shoal::server {
+namespace {
+
+// Whether this process may use io_uring at all (a kernel without it, or a
+// sandbox that forbids it, leaves the batch to send one by one).
+bool IoUringAllowed() {
+  io_uring ring;
+  if (io_uring_queue_init(2, &ring, 0) != 0) return false;
+  io_uring_queue_exit(&ring);
+  return true;
+}
+
+// One end of a socket pair that a batch sends on, holding bytes the way a
+// connection does. It sends nothing itself: what the batch took is reported
+// in sent(), and the rest stays held.
+class PairSender final : public SendBatch::Sender {
+ public:
+  PairSender() {
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds_), 0);
+    EXPECT_EQ(fcntl(fds_[0], F_SETFL, O_NONBLOCK), 0);
+    EXPECT_EQ(fcntl(fds_[1], F_SETFL, O_NONBLOCK), 0);
+  }
+  ~PairSender() {
+    close(fds_[0]);
+    if (fds_[1] >= 0) close(fds_[1]);
+  }
+
+  void Hold(const std::string& bytes) {
+    MutexLock lock(&mu_);
+    held_ += bytes;
+  }
+  // Fills the socket until it takes nothing more.
+  void Fill() {
+    const std::string chunk(64 << 10, 'f');
+    while (send(fds_[0], chunk.data(), chunk.size(), MSG_DONTWAIT) > 0) {
+    }
+  }
+  void ClosePeer() {
+    close(fds_[1]);
+    fds_[1] = -1;
+  }
+  // What the peer can read now.
+  std::string Received() {
+    std::string out;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fds_[1], buffer, sizeof(buffer), MSG_DONTWAIT)) > 0) out.append(buffer, n);
+    return out;
+  }
+  std::vector<size_t> sent() {
+    MutexLock lock(&mu_);
+    return sent_;
+  }
+  std::string held() {
+    MutexLock lock(&mu_);
+    return held_;
+  }
+
+  Mutex& send_mu() override ABSL_LOCK_RETURNED(mu_) { return mu_; }
+  absl::string_view HeldLocked(int* fd) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    *fd = fds_[0];
+    return held_;
+  }
+  void SentLocked(size_t bytes) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    sent_.push_back(bytes);
+    held_.erase(0, bytes);
+  }
+
+ private:
+  int fds_[2] = {-1, -1};
+  Mutex mu_;
+  std::string held_ ABSL_GUARDED_BY(mu_);
+  std::vector<size_t> sent_ ABSL_GUARDED_BY(mu_);
+};
+
+// A loop, started, for the batch to belong to; its thread is idle.
+class Loop {
+ public:
+  Loop() {
+    EXPECT_TRUE(loop_.Open().ok());
+    loop_.Start([](void*, uint32_t) {});
+  }
+  ~Loop() { loop_.Stop(); }
+  EventLoop& get() { return loop_; }
+
+ private:
+  EventLoop loop_;
+};
+
+std::vector<std::unique_ptr<PairSender>> Senders(int count) {
+  std::vector<std::unique_ptr<PairSender>> senders;
+  for (int i = 0; i < count; ++i) senders.push_back(std::make_unique<PairSender>());
+  return senders;
+}
+
+TEST(SendBatchTest, EachSendersBytesReachItsPeerInOneSubmission) {
+  Loop loop;
+  SendBatch batch(loop.get(), /*use_io_uring=*/true);
+  auto senders = Senders(3);
+  for (int i = 0; i < 3; ++i) {
+    senders[i]->Hold("reply of connection " + std::to_string(i));
+    batch.Add(senders[i].get());
+  }
+  batch.Flush();
+  EXPECT_EQ(batch.uses_io_uring(), IoUringAllowed());
+  for (int i = 0; i < 3; ++i) {
+    const std::string expected = "reply of connection " + std::to_string(i);
+    if (batch.uses_io_uring()) {
+      // The batch took every byte, and said so once.
+      EXPECT_EQ(senders[i]->sent(), std::vector<size_t>{expected.size()});
+      EXPECT_EQ(senders[i]->Received(), expected);
+      EXPECT_EQ(senders[i]->held(), "");
+    } else {
+      // Left to each sender, whole.
+      EXPECT_EQ(senders[i]->sent(), std::vector<size_t>{0});
+      EXPECT_EQ(senders[i]->held(), expected);
+    }
+  }
+  // A turn after it holds nothing from before.
+  batch.Flush();
+  for (auto& sender : senders) EXPECT_EQ(sender->sent().size(), 1u);
+}
+
+TEST(SendBatchTest, MoreSendersThanOneSubmissionTakesAreAllSent) {
+  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
+  Loop loop;
+  SendBatch batch(loop.get(), true);
+  const int count = 2 * SendBatch::kMaxSends + 3;
+  auto senders = Senders(count);
+  for (int i = 0; i < count; ++i) {
+    senders[i]->Hold(std::string(100 + i, 'a' + i % 26));
+    batch.Add(senders[i].get());
+  }
+  batch.Flush();
+  // Two submissions of kMaxSends, and one of the last three.
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ(senders[i]->Received(), std::string(100 + i, 'a' + i % 26)) << i;
+    EXPECT_EQ(senders[i]->held(), "") << i;
+  }
+}
+
+TEST(SendBatchTest, AFullSocketLeavesItsBytesToItsSenderAndHoldsBackNoOther) {
+  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
+  Loop loop;
+  SendBatch batch(loop.get(), true);
+  auto senders = Senders(3);
+  senders[1]->Fill();
+  for (auto& sender : senders) {
+    sender->Hold("answer");
+    batch.Add(sender.get());
+  }
+  // Returns at once: the full socket's send fails with EAGAIN instead of
+  // waiting for the peer to read.
+  batch.Flush();
+  EXPECT_EQ(senders[0]->Received(), "answer");
+  EXPECT_EQ(senders[2]->Received(), "answer");
+  EXPECT_EQ(senders[1]->sent(), std::vector<size_t>{0});
+  EXPECT_EQ(senders[1]->held(), "answer");
+}
+
+TEST(SendBatchTest, ASocketWithRoomForPartTakesThatPart) {
+  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
+  Loop loop;
+  SendBatch batch(loop.get(), true);
+  auto senders = Senders(2);
+  // More than a socket pair's buffer takes without a reader.
+  const std::string big(4 << 20, 'b');
+  senders[0]->Hold(big);
+  senders[1]->Hold("small");
+  batch.Add(senders[0].get());
+  batch.Add(senders[1].get());
+  batch.Flush();
+  const std::vector<size_t> sent = senders[0]->sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_GT(sent[0], 0u);
+  EXPECT_LT(sent[0], big.size());
+  EXPECT_EQ(senders[0]->held().size(), big.size() - sent[0]);
+  EXPECT_EQ(senders[0]->Received().size(), sent[0]);
+  EXPECT_EQ(senders[1]->Received(), "small");
+}
+
+TEST(SendBatchTest, APeerGoneFailsItsSendOnlyAndRaisesNoSignal) {
+  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
+  Loop loop;
+  SendBatch batch(loop.get(), true);
+  auto senders = Senders(2);
+  senders[0]->ClosePeer();
+  for (auto& sender : senders) {
+    sender->Hold("answer");
+    batch.Add(sender.get());
+  }
+  // MSG_NOSIGNAL: no SIGPIPE ends the test process.
+  batch.Flush();
+  EXPECT_EQ(senders[0]->sent(), std::vector<size_t>{0});
+  EXPECT_EQ(senders[1]->Received(), "answer");
+}
+
+TEST(SendBatchTest, ASenderDroppedIsNotSentFor) {
+  Loop loop;
+  SendBatch batch(loop.get(), true);
+  auto senders = Senders(3);
+  for (auto& sender : senders) {
+    sender->Hold("answer");
+    batch.Add(sender.get());
+  }
+  batch.Drop(senders[1].get());
+  batch.Flush();
+  EXPECT_TRUE(senders[1]->sent().empty());
+  EXPECT_EQ(senders[1]->Received(), "");
+  EXPECT_EQ(senders[0]->sent().size(), 1u);
+  EXPECT_EQ(senders[2]->sent().size(), 1u);
+}
+
+TEST(SendBatchTest, ALoneSenderAndABatchWithoutIoUringLeaveTheSendToEachSender) {
+  Loop loop;
+  {
+    SendBatch batch(loop.get(), true);
+    PairSender lone;
+    lone.Hold("alone");
+    batch.Add(&lone);
+    batch.Flush();
+    EXPECT_EQ(lone.sent(), std::vector<size_t>{0});
+    EXPECT_EQ(lone.held(), "alone");
+    // One sender a turn never makes a ring.
+    EXPECT_FALSE(batch.uses_io_uring());
+  }
+  SendBatch batch(loop.get(), /*use_io_uring=*/false);
+  auto senders = Senders(3);
+  for (auto& sender : senders) {
+    sender->Hold("answer");
+    batch.Add(sender.get());
+  }
+  batch.Flush();
+  EXPECT_FALSE(batch.uses_io_uring());
+  for (auto& sender : senders) {
+    EXPECT_EQ(sender->sent(), std::vector<size_t>{0});
+    EXPECT_EQ(sender->Received(), "");
+  }
+}
+
+TEST(SendBatchTest, OnlyTheLoopsOwnThreadHolds) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Open().ok());
+  SendBatch batch(loop, true);
+  std::atomic<int> holds{-1};
+  absl::Notification served;
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  loop.Add(fds[0], nullptr, EPOLLIN);
+  loop.Start([&](void*, uint32_t) {
+    char byte;
+    if (read(fds[0], &byte, 1) == 1 && !served.HasBeenNotified()) {
+      holds = batch.Holds() ? 1 : 0;
+      served.Notify();
+    }
+  });
+  EXPECT_FALSE(batch.Holds());
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  served.WaitForNotification();
+  EXPECT_EQ(holds.load(), 1);
+  loop.Stop();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+}  // namespace
+}  // namespace shoal::server
