@@ -36,6 +36,14 @@ constexpr size_t kMaxUnsent = 8 << 20;
 // An output buffer past this size is given back once empty.
 constexpr size_t kKeepBuffer = 1 << 20;
 
+// The socket's address family (AF_INET, AF_UNIX...), or -1.
+int SocketDomain(int fd) {
+  int domain = -1;
+  socklen_t size = sizeof(domain);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0) return -1;
+  return domain;
+}
+
 }  // namespace
 
 FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher,
@@ -47,6 +55,7 @@ FramedConnection::FramedConnection(Core& core, const Dispatcher& dispatcher,
       batch_(batch),
       max_message_bytes_(static_cast<size_t>(core.options().max_message_bytes)),
       tls_(tls == nullptr ? nullptr : std::make_unique<TlsSocket>(std::move(tls), fd)),
+      batched_(tls_ == nullptr && SocketDomain(fd) != AF_UNIX),
       // The end of a socket's input means its client closed the session or
       // is gone: nobody waits for what is parked.
       session_(core, dispatcher, *this, SessionCore::InputEnd::kCancelParked),
@@ -357,9 +366,8 @@ bool FramedConnection::WriteLocked(std::string& replies) {
   AppendFramed(replies, &out_);
   // Held already: they go with the bytes before them, at the turn's end.
   if (held_) return true;
-  // Replies made by the loop thread wait for the end of its turn. (With TLS
-  // each write goes through OpenSSL, which the batch does not.)
-  if (tls_ == nullptr && batch_.Holds()) {
+  // Replies made by the loop thread wait for the end of its turn.
+  if (batched_ && batch_.Holds()) {
     held_ = true;
     batch_.Add(this);
     return true;

@@ -13,9 +13,12 @@
 // read until they drain.
 //
 // A call that does not park is read, run and answered by the loop thread,
-// whose replies go out in one write once the frames it read are dispatched:
-// at the end of the loop's turn, with the replies of the turn's other
-// connections (SendBatch), unless the connection speaks TLS.
+// whose replies go out in one write once the frames it read are dispatched.
+// Over TCP, that write waits for the end of the loop's turn, and goes with
+// the replies of the turn's other connections (SendBatch). Over a unix
+// socket it goes at once: sending together there cost the clients more than
+// it saved the server (docs/performance.md). With TLS, each write goes
+// through OpenSSL, at once too.
 //
 // With TLS (a context given), the connection first runs the TLS handshake
 // without blocking; a client whose first byte is not a TLS handshake record
@@ -161,6 +164,9 @@ class FramedConnection : private FrameSink, private SendBatch::Sender {
   const size_t max_message_bytes_;
   // With TLS: the connection's, or null.
   const std::unique_ptr<TlsSocket> tls_;
+  // Whether replies made on the loop thread wait for its turn's end: over
+  // TCP without TLS.
+  const bool batched_;
   SessionCore session_;
   // Set before the loop serves the connection; told of its login and its end.
   PendingLogins* logins_ = nullptr;

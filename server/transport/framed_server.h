@@ -40,8 +40,8 @@ class FramedServer {
   FramedServer& operator=(const FramedServer&) = delete;
 
   // Starts threads loop threads, each polling for up to poll before it
-  // sleeps (EventLoop), and sending the replies of each turn together
-  // (SendBatch) with io_uring if batch_sends. With tls, every connection
+  // sleeps (EventLoop), and sending the replies of each turn for TCP
+  // connections together (SendBatch) with io_uring if batch_sends. With tls, every connection
   // speaks TLS, with the context's files as they are when it is accepted.
   absl::Status Start(int threads, TlsContext* tls = nullptr,
                      absl::Duration poll = absl::ZeroDuration(), bool batch_sends = true);

@@ -7,21 +7,23 @@
 // often takes the loop's core on the spot (the kernel preempts the loop on
 // its way back from the send), and the connections not served yet wait for
 // the loop to get its core back. A loop's SendBatch instead holds the
-// replies its turn makes, and sends them once the turn's events are served:
-// with io_uring, in one system call for all of them (up to kMaxSends), after
-// which the loop gives up its core at most once.
+// replies its thread makes during a turn (the framed transport's TCP
+// connections use it), and sends them once the turn's events are served:
+// with io_uring, in one system call for all of them (up to kMaxSends at a
+// time), after which the loop gives up its core at most once.
 //
 // Without io_uring (a kernel without it, or one that forbids it to the
 // process, as container runtimes may), or when only one connection has
-// replies, each is sent with its own send(2), as before, only later in the
-// turn.
+// replies, each connection sends its own with send(2) at the turn's end.
 //
-// What is held is only ever the replies of frames read in the turn, and the
-// turn's end comes before the loop waits again: holding them adds no wait
-// for the event of another connection, and never one that lasts.
+// A connection is held only by its own loop's thread, during a turn, and the
+// turn ends before the thread waits again: replies wait at most for the
+// other connections of the same turn to be served. (Replies that other
+// threads make for a held connection go with the held ones.)
 //
-// Thread-safe as marked: Holds from any thread; Add, Drop and Flush on the
-// loop thread.
+// Thread-safe as marked: Holds from any thread; Add, Flush and
+// uses_io_uring on the loop thread; Drop on the loop thread, or once it has
+// stopped.
 #ifndef SHOAL_SERVER_TRANSPORT_SEND_BATCH_H_
 #define SHOAL_SERVER_TRANSPORT_SEND_BATCH_H_
 
@@ -79,8 +81,8 @@ class SendBatch {
   // Loop thread, at a turn's end: sends what every sender holds.
   void Flush();
 
-  // Whether the batch sends through io_uring (known after the first Flush
-  // with two senders or more).
+  // Whether the batch sends through io_uring (known once a Flush has had two
+  // senders or more).
   bool uses_io_uring() const { return ring_ != nullptr; }
 
  private:

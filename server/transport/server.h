@@ -30,8 +30,9 @@ struct ServerOptions {
   // How long an event-loop thread that has been busy polls for the next
   // event before it sleeps (see EventLoop); zero: it never polls.
   absl::Duration session_poll = absl::Microseconds(50);
-  // Whether the replies an event-loop thread makes in one turn go out
-  // together, through io_uring where the kernel allows it (SendBatch).
+  // Whether the replies an event-loop thread makes in one turn for TCP
+  // connections go out together, through io_uring where the kernel allows
+  // it (SendBatch).
   bool session_batch_sends = true;
   // Most connections open at once, on both ports together (0: no limit).
   int64_t max_connections = 0;
