@@ -24,7 +24,7 @@ io_uring* MakeRing(io_uring* ring) {
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
   if (io_uring_queue_init_params(SendBatch::kMaxSends, ring, &params) == 0) return ring;
-  // Kernels before 6.0 know neither flag.
+  // Kernels before 6.0 lack the first flag, before 5.19 both.
   params = io_uring_params{};
   if (io_uring_queue_init_params(SendBatch::kMaxSends, ring, &params) == 0) return ring;
   return nullptr;
@@ -32,11 +32,14 @@ io_uring* MakeRing(io_uring* ring) {
 
 }  // namespace
 
-SendBatch::SendBatch(const EventLoop& loop, bool use_io_uring)
-    : loop_(loop), try_ring_(use_io_uring) {}
+SendBatch::SendBatch(const EventLoop& loop, bool enabled) : loop_(loop), enabled_(enabled) {}
 
-SendBatch::~SendBatch() {
+SendBatch::~SendBatch() { DropRing(); }
+
+void SendBatch::DropRing() {
   if (ring_ != nullptr) io_uring_queue_exit(&ring_->ring);
+  ring_.reset();
+  try_ring_ = false;
 }
 
 void SendBatch::Drop(Sender* sender) {
@@ -50,11 +53,15 @@ void SendBatch::Flush() {
   // for the next turn, not for this loop.
   flushing_.swap(held_);
   // Locks are taken in address order (SendTogether takes several).
-  std::sort(flushing_.begin(), flushing_.end());
+  std::sort(flushing_.begin(), flushing_.end(), std::less<>());
   size_t at = 0;
   if (flushing_.size() > 1) {
+    // As few submissions as kMaxSends allows, of even sizes (17 senders go
+    // as 9 and 8, not as 16 and one left to send alone).
+    const size_t submissions = (flushing_.size() + kMaxSends - 1) / kMaxSends;
+    const size_t each = (flushing_.size() + submissions - 1) / submissions;
     while (at < flushing_.size()) {
-      const size_t count = std::min<size_t>(kMaxSends, flushing_.size() - at);
+      const size_t count = std::min(each, flushing_.size() - at);
       if (count < 2 || !SendTogether(flushing_.data() + at, count)) break;
       at += count;
     }
@@ -85,6 +92,8 @@ bool SendBatch::SendTogether(Sender* const* senders, size_t count) {
     const absl::string_view bytes = senders[i]->HeldLocked(&fd);
     if (bytes.empty()) continue;
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    // Never short: the ring has kMaxSends entries, all free between calls.
+    if (sqe == nullptr) break;
     io_uring_prep_send(sqe, fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     io_uring_sqe_set_data64(sqe, i);
     ++queued;
@@ -95,25 +104,36 @@ bool SendBatch::SendTogether(Sender* const* senders, size_t count) {
   // read the bytes they guard.
   size_t sent[kMaxSends] = {};
   unsigned completed = 0;
+  bool refused = false;
+  if (queued > 0) ++submissions_;
   while (completed < queued) {
     io_uring_cqe* cqe = nullptr;
     if (io_uring_peek_cqe(ring, &cqe) == 0) {
       const uint64_t i = io_uring_cqe_get_data64(cqe);
       if (i < count && cqe->res > 0) sent[i] = static_cast<size_t>(cqe->res);
+      // A kernel that does not know the operation.
+      if (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP) refused = true;
       io_uring_cqe_seen(ring, cqe);
       ++completed;
       continue;
     }
     // Submits what the kernel has not taken yet, and waits for a completion.
     const int result = io_uring_submit_and_wait(ring, 1);
-    if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
-      // The kernel no longer takes this ring's calls: sends it holds may
-      // still read bytes that the locks given back would let change.
-      std::fprintf(stderr, "shoal-server: io_uring failed with sends in flight: %s\n",
-                   std::strerror(-result));
-      std::abort();
+    if (result >= 0 || result == -EINTR || result == -EAGAIN || result == -EBUSY) continue;
+    if (completed == 0 && io_uring_sq_ready(ring) == queued) {
+      // Refused before the kernel took any send (a sandbox that allows
+      // making a ring but not using it): nothing of the bytes is in its
+      // hands. The ring goes, with the sends it holds.
+      refused = true;
+      break;
     }
+    // Sends taken by the kernel may still read bytes that the locks given
+    // back would let change.
+    std::fprintf(stderr, "shoal-server: io_uring failed with sends in flight: %s\n",
+                 std::strerror(-result));
+    std::abort();
   }
+  if (refused) DropRing();
   // A send that failed, or took part of its bytes, leaves the rest to its
   // sender, which sends it with send(2) or waits for the socket to drain.
   for (size_t i = 0; i < count; ++i) {

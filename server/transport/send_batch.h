@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -63,16 +64,16 @@ class SendBatch {
   // connections it sends for during that call.
   static constexpr unsigned kMaxSends = 16;
 
-  // The batch of loop's turns. Without use_io_uring, or io_uring, each
-  // connection is sent for alone.
-  SendBatch(const EventLoop& loop, bool use_io_uring);
+  // The batch of loop's turns; one that is not enabled holds nothing (its
+  // connections send at once).
+  explicit SendBatch(const EventLoop& loop, bool enabled = true);
   ~SendBatch();
   SendBatch(const SendBatch&) = delete;
   SendBatch& operator=(const SendBatch&) = delete;
 
   // Any thread: whether the caller is the loop thread, in a turn, whose end
   // will flush what it holds. (Replies made by other threads go at once.)
-  bool Holds() const { return loop_.OnLoopThread(); }
+  bool Holds() const { return enabled_ && loop_.OnLoopThread(); }
 
   // Loop thread: sender holds bytes until the turn's end. Once per turn.
   void Add(Sender* sender) { held_.push_back(sender); }
@@ -82,22 +83,30 @@ class SendBatch {
   void Flush();
 
   // Whether the batch sends through io_uring (known once a Flush has had two
-  // senders or more).
+  // senders or more), and how many submissions it has made.
   bool uses_io_uring() const { return ring_ != nullptr; }
+  int64_t submissions() const { return submissions_; }
 
  private:
   struct Ring;
   // Sends for senders[0, count) in one io_uring submission; false, doing
-  // nothing, without a ring. It holds the senders' locks together, which the
+  // nothing, without a ring. A kernel that refuses the ring's submissions or
+  // its sends (an old one, or a sandbox) has the ring given up: then each
+  // sender sends for itself, from then on. It holds the senders' locks together, which the
   // analysis cannot follow: they are taken in address order (Flush sorts
   // them), and only the loop thread takes more than one at a time.
   bool SendTogether(Sender* const* senders, size_t count) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
+  // Gives the ring up; the next turns send without it.
+  void DropRing();
+
   const EventLoop& loop_;
+  const bool enabled_;
   // Loop thread only. Whether io_uring may still be tried; the ring, once
-  // made (on the loop thread, its only user).
-  bool try_ring_;
+  // made (on the loop thread, its only user); submissions made.
+  bool try_ring_ = true;
   std::unique_ptr<Ring> ring_;
+  int64_t submissions_ = 0;
   std::vector<Sender*> held_;
   std::vector<Sender*> flushing_;
 };

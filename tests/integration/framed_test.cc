@@ -3,7 +3,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <linux/io_uring.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -352,13 +355,43 @@ TEST_F(FramedTest, AnUnknownTransportInTheEnvironmentIsAValueError) {
   }
 }
 
-// Connections calling at once on one event loop, each a call at a time:
-// every reply reaches its own connection, in order. With the loop's sends
-// batched, the replies of a turn go out together (SendBatch); without, one
-// by one.
-void ManyConnectionsCallAtOnce(const ServerProcess& server) {
+// Whether this process may make an io_uring (the server, started by it,
+// may then too).
+bool IoUringAllowed() {
+  io_uring_params params{};
+  const long fd = syscall(SYS_io_uring_setup, 2, &params);
+  if (fd < 0) return false;
+  close(static_cast<int>(fd));
+  return true;
+}
+
+// Whether process pid holds an io_uring.
+bool HoldsAnIoUring(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* fds = opendir(dir.c_str());
+  if (fds == nullptr) return false;
+  bool found = false;
+  while (dirent* entry = readdir(fds)) {
+    char target[64] = {};
+    const std::string path = dir + "/" + entry->d_name;
+    if (readlink(path.c_str(), target, sizeof(target) - 1) > 0 &&
+        std::string(target) == "anon_inode:[io_uring]") {
+      found = true;
+    }
+  }
+  closedir(fds);
+  return found;
+}
+
+// Connections calling at once on one event loop, a frame of kCalls calls at
+// a time each: every reply reaches its own connection, in order. With the
+// loop's sends batched, the replies of a turn go out together (SendBatch),
+// through an io_uring of the server's where it may make one; without, each
+// connection's at once.
+void ManyConnectionsCallAtOnce(const ServerProcess& server, bool batched) {
   constexpr int kConnections = 12;
-  constexpr uint64_t kCalls = 200;
+  constexpr int kFrames = 100;
+  constexpr uint64_t kCalls = 4;
   std::atomic<int> answered{0};
   std::vector<std::thread> threads;
   for (int c = 0; c < kConnections; ++c) {
@@ -367,32 +400,66 @@ void ManyConnectionsCallAtOnce(const ServerProcess& server) {
       const std::string token = raw.Login(server.authkey());
       FramedSocket socket(raw.last_answer().framed().port());
       ASSERT_TRUE(socket.connected());
-      for (uint64_t id = 1; id <= kCalls; ++id) {
-        v1::ClientFrame frame = id == 1 ? Hello(token) : v1::ClientFrame();
-        AddCall(&frame, id, "/shoal.v1.Manager/ListSessions", v1::ListSessionsRequest());
+      uint64_t next_id = 1;
+      for (int f = 0; f < kFrames; ++f) {
+        v1::ClientFrame frame = f == 0 ? Hello(token) : v1::ClientFrame();
+        for (uint64_t i = 0; i < kCalls; ++i) {
+          AddCall(&frame, next_id + i, "/shoal.v1.Manager/ListSessions",
+                  v1::ListSessionsRequest());
+        }
         ASSERT_TRUE(socket.Write(frame));
-        v1::ServerFrame reply;
-        ASSERT_TRUE(socket.Read(&reply)) << "call " << id;
-        ASSERT_EQ(reply.replies_size(), 1);
-        ASSERT_EQ(reply.replies(0).call_id(), id);
-        ASSERT_EQ(reply.replies(0).code(), 0);
-        answered.fetch_add(1);
+        for (uint64_t got = 0; got < kCalls;) {
+          v1::ServerFrame reply;
+          ASSERT_TRUE(socket.Read(&reply)) << "call " << next_id;
+          for (const v1::Reply& one : reply.replies()) {
+            ASSERT_EQ(one.call_id(), next_id);
+            ASSERT_EQ(one.code(), 0);
+            ++next_id;
+            ++got;
+            answered.fetch_add(1);
+          }
+        }
       }
       socket.WritesDone();
       EXPECT_EQ(socket.ReadUntilEnd().code(), 0);
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(answered.load(), kConnections * static_cast<int>(kCalls));
+  EXPECT_EQ(answered.load(), kConnections * kFrames * static_cast<int>(kCalls));
+  // Twelve connections a call apart on one loop have shared its turns.
+  EXPECT_EQ(HoldsAnIoUring(server.pid()), batched && IoUringAllowed());
 }
 
 TEST(FramedLoopTest, ConnectionsCallingAtOnceOnOneLoopGetTheirOwnReplies) {
-  ManyConnectionsCallAtOnce(ServerProcess({"--session_threads=1"}));
+  ManyConnectionsCallAtOnce(ServerProcess({"--session_threads=1"}), true);
 }
 
 TEST(FramedLoopTest, ConnectionsCallingAtOnceGetTheirOwnRepliesWithoutBatchedSends) {
   ManyConnectionsCallAtOnce(
-      ServerProcess({"--session_threads=1", "--session_batch_sends=false"}));
+      ServerProcess({"--session_threads=1", "--session_batch_sends=false"}), false);
+}
+
+// A parked get completed by another connection's put on the same loop: the
+// getter's reply is made while the loop serves the putter, and goes with the
+// turn's other replies.
+TEST(FramedLoopTest, AParkedCallCompletedByAnotherConnectionOfTheLoopIsAnswered) {
+  ServerProcess server({"--session_threads=1"});
+  const AuthKey key = AuthKey::from_file(server.authkey_file());
+  ConnectOptions framed;
+  framed.transport = Transport::kFramed;
+  Manager getter = Manager::connect(server.address(), key, framed);
+  Manager putter = Manager::connect(server.address(), key, framed);
+  QueueProxy got_from = getter.Queue(0, "handed-over");
+  QueueProxy put_into = putter.Queue(0, "handed-over");
+  constexpr int kItems = 300;
+  std::vector<int64_t> got;
+  std::thread getting([&] {
+    for (int i = 0; i < kItems; ++i) got.push_back(got_from.get().as_int());
+  });
+  for (int i = 0; i < kItems; ++i) put_into.put(Value(i));
+  getting.join();
+  ASSERT_EQ(got.size(), static_cast<size_t>(kItems));
+  for (int i = 0; i < kItems; ++i) EXPECT_EQ(got[i], i);
 }
 
 TEST(FramedOffTest, AServerWithoutItIsReachedOverTheGrpcStream) {

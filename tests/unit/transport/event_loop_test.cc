@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -107,6 +108,36 @@ TEST(EventLoopTest, EveryEventIsServedWithItsTagWithOrWithoutAPoll) {
     }
     EXPECT_EQ(events.served(), 200);
   }
+}
+
+TEST(EventLoopTest, ATurnsEndComesAfterItsEventsAndOnceMoreAtStop) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Open().ok());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  loop.Add(fds[0], fds, EPOLLIN);
+  // Loop thread only until Stop has joined it: the events served so far, and
+  // that count at each turn's end.
+  int served = 0;
+  std::vector<int> ends;
+  absl::Notification first_end;
+  loop.Start(
+      [&](void* tag, uint32_t) {
+        char byte;
+        if (tag == fds && read(fds[0], &byte, 1) == 1) ++served;
+      },
+      absl::ZeroDuration(), false,
+      [&] {
+        ends.push_back(served);
+        if (!first_end.HasBeenNotified()) first_end.Notify();
+      });
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  first_end.WaitForNotification();
+  loop.Stop();
+  // The event's turn, then the turn of Stop's wake-up.
+  EXPECT_EQ(ends, (std::vector<int>{1, 1}));
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST(EventLoopTest, WithoutAPollTheLoopSleepsBetweenEvents) {
