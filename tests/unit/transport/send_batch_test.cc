@@ -112,6 +112,15 @@ std::vector<std::unique_ptr<PairSender>> Senders(int count) {
   return senders;
 }
 
+// Every sender holds bytes, in batch.
+void HoldAll(SendBatch& batch, const std::vector<std::unique_ptr<PairSender>>& senders,
+             const std::string& bytes) {
+  for (const auto& sender : senders) {
+    sender->Hold(bytes);
+    batch.Add(sender.get());
+  }
+}
+
 TEST(SendBatchTest, EachSendersBytesReachItsPeerInOneSubmission) {
   Loop loop;
   SendBatch batch(loop.get());
@@ -141,10 +150,17 @@ TEST(SendBatchTest, EachSendersBytesReachItsPeerInOneSubmission) {
   for (auto& sender : senders) EXPECT_EQ(sender->sent().size(), 1u);
 }
 
-TEST(SendBatchTest, MoreSendersThanOneSubmissionTakesAreAllSentInEvenSubmissions) {
-  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
-  Loop loop;
-  SendBatch batch(loop.get());
+// A batch on a started loop, where io_uring is allowed (skipped elsewhere).
+class SendBatchRingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
+  }
+  Loop loop_;
+  SendBatch batch_{loop_.get()};
+};
+
+TEST_F(SendBatchRingTest, MoreSendersThanOneSubmissionTakesAreAllSentInEvenSubmissions) {
   // 2 * kMaxSends + 3 go in three submissions; kMaxSends + 1 in two (not in
   // one and a sender left to send alone).
   int64_t submissions = 0;
@@ -153,49 +169,40 @@ TEST(SendBatchTest, MoreSendersThanOneSubmissionTakesAreAllSentInEvenSubmissions
     auto senders = Senders(count);
     for (int i = 0; i < count; ++i) {
       senders[i]->Hold(std::string(100 + i, 'a' + i % 26));
-      batch.Add(senders[i].get());
+      batch_.Add(senders[i].get());
     }
-    batch.Flush();
+    batch_.Flush();
     for (int i = 0; i < count; ++i) {
       EXPECT_EQ(senders[i]->Received(), std::string(100 + i, 'a' + i % 26)) << count << " " << i;
       EXPECT_EQ(senders[i]->held(), "") << count << " " << i;
     }
     submissions += count > static_cast<int>(SendBatch::kMaxSends) + 1 ? 3 : 2;
-    EXPECT_EQ(batch.submissions(), submissions) << count;
+    EXPECT_EQ(batch_.submissions(), submissions) << count;
   }
 }
 
-TEST(SendBatchTest, AFullSocketLeavesItsBytesToItsSenderAndHoldsBackNoOther) {
-  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
-  Loop loop;
-  SendBatch batch(loop.get());
+TEST_F(SendBatchRingTest, AFullSocketLeavesItsBytesToItsSenderAndHoldsBackNoOther) {
   auto senders = Senders(3);
   senders[1]->Fill();
-  for (auto& sender : senders) {
-    sender->Hold("answer");
-    batch.Add(sender.get());
-  }
+  HoldAll(batch_, senders, "answer");
   // Returns at once: the full socket's send fails with EAGAIN instead of
   // waiting for the peer to read.
-  batch.Flush();
+  batch_.Flush();
   EXPECT_EQ(senders[0]->Received(), "answer");
   EXPECT_EQ(senders[2]->Received(), "answer");
   EXPECT_EQ(senders[1]->sent(), std::vector<size_t>{0});
   EXPECT_EQ(senders[1]->held(), "answer");
 }
 
-TEST(SendBatchTest, ASocketWithRoomForPartTakesThatPart) {
-  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
-  Loop loop;
-  SendBatch batch(loop.get());
+TEST_F(SendBatchRingTest, ASocketWithRoomForPartTakesThatPart) {
   auto senders = Senders(2);
   // More than a socket pair's buffer takes without a reader.
   const std::string big(4 << 20, 'b');
   senders[0]->Hold(big);
   senders[1]->Hold("small");
-  batch.Add(senders[0].get());
-  batch.Add(senders[1].get());
-  batch.Flush();
+  batch_.Add(senders[0].get());
+  batch_.Add(senders[1].get());
+  batch_.Flush();
   const std::vector<size_t> sent = senders[0]->sent();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_GT(sent[0], 0u);
@@ -205,18 +212,12 @@ TEST(SendBatchTest, ASocketWithRoomForPartTakesThatPart) {
   EXPECT_EQ(senders[1]->Received(), "small");
 }
 
-TEST(SendBatchTest, APeerGoneFailsItsSendOnlyAndRaisesNoSignal) {
-  if (!IoUringAllowed()) GTEST_SKIP() << "io_uring is not allowed here";
-  Loop loop;
-  SendBatch batch(loop.get());
+TEST_F(SendBatchRingTest, APeerGoneFailsItsSendOnlyAndRaisesNoSignal) {
   auto senders = Senders(2);
   senders[0]->ClosePeer();
-  for (auto& sender : senders) {
-    sender->Hold("answer");
-    batch.Add(sender.get());
-  }
+  HoldAll(batch_, senders, "answer");
   // MSG_NOSIGNAL: no SIGPIPE ends the test process.
-  batch.Flush();
+  batch_.Flush();
   EXPECT_EQ(senders[0]->sent(), std::vector<size_t>{0});
   EXPECT_EQ(senders[1]->Received(), "answer");
 }
@@ -225,10 +226,7 @@ TEST(SendBatchTest, ASenderDroppedIsNotSentFor) {
   Loop loop;
   SendBatch batch(loop.get());
   auto senders = Senders(3);
-  for (auto& sender : senders) {
-    sender->Hold("answer");
-    batch.Add(sender.get());
-  }
+  HoldAll(batch, senders, "answer");
   batch.Drop(senders[1].get());
   batch.Flush();
   EXPECT_TRUE(senders[1]->sent().empty());
