@@ -35,9 +35,10 @@ ABSL_FLAG(absl::Duration, session_poll, absl::Microseconds(50),
           "polls");
 ABSL_FLAG(bool, session_batch_sends, true,
           "Send the replies an event-loop thread of the framed transport makes in one turn "
-          "(the events of one wait) for TCP connections together, with io_uring, in one "
-          "system call; where the kernel has no io_uring or forbids it, each goes with its "
-          "own send");
+          "(the events of one wait) for TCP connections together at the turn's end, in "
+          "io_uring submissions of up to 16 sends (where the kernel has no io_uring or "
+          "forbids it, each connection's with its own send); false sends each connection's "
+          "replies at once");
 ABSL_FLAG(int64_t, max_connections, 0,
           "Most connections open at once, on both ports together; one more is refused "
           "with RESOURCE_EXHAUSTED. 0: the descriptor limit (raised at start to the hard "
