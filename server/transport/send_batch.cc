@@ -17,17 +17,16 @@ struct SendBatch::Ring {
 
 namespace {
 
-// A ring for kMaxSends sends at a time, used by the thread that makes it
-// only (which lets the kernel skip some locking); null when the kernel has
-// no io_uring or forbids it.
-io_uring* MakeRing(io_uring* ring) {
+// Makes ring, for kMaxSends sends at a time, used by the thread that makes
+// it only (which lets the kernel skip some locking); false when the kernel
+// has no io_uring or forbids it.
+bool MakeRing(io_uring* ring) {
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
-  if (io_uring_queue_init_params(SendBatch::kMaxSends, ring, &params) == 0) return ring;
+  if (io_uring_queue_init_params(SendBatch::kMaxSends, ring, &params) == 0) return true;
   // Kernels before 6.0 lack the first flag, before 5.19 both.
   params = io_uring_params{};
-  if (io_uring_queue_init_params(SendBatch::kMaxSends, ring, &params) == 0) return ring;
-  return nullptr;
+  return io_uring_queue_init_params(SendBatch::kMaxSends, ring, &params) == 0;
 }
 
 }  // namespace
@@ -78,7 +77,7 @@ bool SendBatch::SendTogether(Sender* const* senders, size_t count) {
   if (ring_ == nullptr && try_ring_) {
     try_ring_ = false;
     auto ring = std::make_unique<Ring>();
-    if (MakeRing(&ring->ring) != nullptr) ring_ = std::move(ring);
+    if (MakeRing(&ring->ring)) ring_ = std::move(ring);
   }
   if (ring_ == nullptr) return false;
   io_uring* ring = &ring_->ring;

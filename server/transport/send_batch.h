@@ -27,8 +27,6 @@
 #ifndef SHOAL_SERVER_TRANSPORT_SEND_BATCH_H_
 #define SHOAL_SERVER_TRANSPORT_SEND_BATCH_H_
 
-#include <sys/types.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -92,9 +90,10 @@ class SendBatch {
   // Sends for senders[0, count) in one io_uring submission; false, doing
   // nothing, without a ring. A kernel that refuses the ring's submissions or
   // its sends (an old one, or a sandbox) has the ring given up: then each
-  // sender sends for itself, from then on. It holds the senders' locks together, which the
-  // analysis cannot follow: they are taken in address order (Flush sorts
-  // them), and only the loop thread takes more than one at a time.
+  // sender sends for itself, from then on. It holds the senders' locks
+  // together, which the analysis cannot follow: they are taken in address
+  // order (Flush sorts them), and only the loop thread takes more than one
+  // at a time.
   bool SendTogether(Sender* const* senders, size_t count) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   // Gives the ring up; the next turns send without it.
