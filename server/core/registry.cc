@@ -81,6 +81,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Registry::Create(SessionId session, Ki
   if (IsSyncKind(kind)) sync_ids_.insert(id);
   AdjustSessionRefsLocked(session, id, 1);
   if (!name.empty()) names_[name] = id;
+  generation_.fetch_add(1, std::memory_order_release);
   return std::make_pair(id, true);
 }
 
@@ -257,6 +258,7 @@ absl::Status Registry::DeleteName(const std::string& name) {
   const uint64_t id = it->second;
   objects_.at(id).name.clear();
   names_.erase(it);
+  generation_.fetch_add(1, std::memory_order_release);
   released_->Push(id);
   return absl::OkStatus();
 }
@@ -265,6 +267,7 @@ void Registry::EraseLocked(uint64_t id, std::vector<std::shared_ptr<Object>>* do
   auto it = objects_.find(id);
   doomed->push_back(std::move(it->second.object));
   objects_.erase(it);
+  generation_.fetch_add(1, std::memory_order_release);
   ids_.erase(id);
   sync_ids_.erase(id);
   candidates_.erase(id);

@@ -129,6 +129,11 @@ class Registry {
   // Like Find, and checks the kind (TypeError when it differs).
   absl::StatusOr<std::shared_ptr<Object>> Find(uint64_t id, const std::string& name,
                                                Kind kind) const;
+  // Changes whenever an object or a name comes or goes. While it reads the
+  // same, Find gives for an id and name what it gave before: a caller that
+  // remembers an answer with the generation read before asking may use the
+  // answer again without the registry's lock (FoundObjects).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // Checks that every reference inside value names a live object of the
   // stated kind (ValueError otherwise).
@@ -240,6 +245,8 @@ class Registry {
   // The ids of the synchronization kinds' objects.
   absl::btree_set<uint64_t> sync_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> names_ ABSL_GUARDED_BY(mu_);
+  // Advanced under mu_ as objects_ or names_ gains or loses an entry.
+  std::atomic<uint64_t> generation_{0};
   // Each session's references, by object id. Written by
   // AdjustSessionRefsLocked only.
   absl::flat_hash_map<SessionId, absl::flat_hash_map<uint64_t, int64_t>> session_refs_

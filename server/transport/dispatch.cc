@@ -102,10 +102,45 @@ void Dispatcher::Invoke(const Method& method, CallContext& context, absl::string
   method.invoke(context, request, std::move(reply));
 }
 
+namespace {
+
+thread_local FoundObjects* t_found_objects = nullptr;
+
+}  // namespace
+
+FoundObjects::FoundObjects() : outer_(std::exchange(t_found_objects, this)) {}
+
+FoundObjects::~FoundObjects() { t_found_objects = outer_; }
+
+FoundObjects* FoundObjects::Current() { return t_found_objects; }
+
+std::shared_ptr<Object> FoundObjects::Lookup(const Registry& registry, uint64_t generation,
+                                             uint64_t id, absl::string_view name,
+                                             Kind kind) const {
+  if (registry_ != &registry || generation_ != generation || id_ != id || kind_ != kind ||
+      name_ != name) {
+    return nullptr;
+  }
+  // The registry still holds the object (nothing came or went since it was
+  // found): this succeeds unless the registry is being destroyed.
+  return object_.lock();
+}
+
+void FoundObjects::Remember(const Registry& registry, uint64_t generation, uint64_t id,
+                            absl::string_view name, Kind kind,
+                            const std::shared_ptr<Object>& object) {
+  registry_ = &registry;
+  generation_ = generation;
+  id_ = id;
+  name_.assign(name.data(), name.size());
+  kind_ = kind;
+  object_ = object;
+}
+
 absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
                                                         absl::string_view request, Kind kind) {
   uint64_t id = 0;
-  std::string name;
+  absl::string_view name;
   WireReader in(request);
   while (!in.done()) {
     uint32_t number = 0, type = 0;
@@ -120,10 +155,20 @@ absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& conte
       if (!IsValidUtf8(std::string_view(part.data(), part.size()))) {
         return MalformedRequest();
       }
-      name.assign(part.data(), part.size());
+      name = part;
     }
   }
-  return context.core().registry().Find(id, name, kind);
+  const Registry& registry = context.core().registry();
+  FoundObjects* const found = FoundObjects::Current();
+  if (found == nullptr) return registry.Find(id, std::string(name), kind);
+  // Read before Find: a change after it makes the answer remembered stale.
+  const uint64_t generation = registry.generation();
+  if (std::shared_ptr<Object> object = found->Lookup(registry, generation, id, name, kind)) {
+    return object;
+  }
+  absl::StatusOr<std::shared_ptr<Object>> object = registry.Find(id, std::string(name), kind);
+  if (object.ok()) found->Remember(registry, generation, id, name, kind, *object);
+  return object;
 }
 
 bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbers,

@@ -272,6 +272,41 @@ Method ObjectRow(absl::string_view service, absl::string_view name, Kind kind,
 absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
                                                         absl::string_view request, Kind kind);
 
+// While one lives on a thread (SessionCore::DispatchAll makes one for each
+// frame it runs), FindNamedInWire on that thread remembers the last object it
+// found, and finds it again without the registry's lock or tables for as long
+// as the registry's generation stays the same: a frame's calls mostly name one
+// object. It holds no strong reference, so it never keeps an object alive.
+// One may live inside another on a thread (the inner one is used).
+class FoundObjects {
+ public:
+  FoundObjects();
+  ~FoundObjects();
+  FoundObjects(const FoundObjects&) = delete;
+  FoundObjects& operator=(const FoundObjects&) = delete;
+
+  // The one in use on this thread, or null.
+  static FoundObjects* Current();
+
+  // The object remembered for this request, if the registry has not changed
+  // since it was found; null otherwise.
+  std::shared_ptr<Object> Lookup(const Registry& registry, uint64_t generation, uint64_t id,
+                                 absl::string_view name, Kind kind) const;
+  // What Find answered for the request, asked after the registry's
+  // generation read `generation`.
+  void Remember(const Registry& registry, uint64_t generation, uint64_t id,
+                absl::string_view name, Kind kind, const std::shared_ptr<Object>& object);
+
+ private:
+  FoundObjects* const outer_;
+  const Registry* registry_ = nullptr;
+  uint64_t generation_ = 0;
+  uint64_t id_ = 0;
+  std::string name_;
+  Kind kind_ = Kind::kUnspecified;
+  std::weak_ptr<Object> object_;
+};
+
 // The occurrences of one message field of a request (one, mostly: room for
 // it without an allocation).
 using WireParts = absl::InlinedVector<absl::string_view, 1>;
@@ -350,12 +385,19 @@ Method WireRow(absl::string_view service, absl::string_view name, Kind kind,
   method.invoke = [kind, fn = std::move(fn)](CallContext& context, absl::string_view bytes,
                                              ReplyFn reply) {
     dispatch_internal::WithNamedInWire<Obj>(context, bytes, kind, reply, [&](Obj& object) {
-      Resp response;
-      absl::Status status = fn(context, object, bytes, response);
-      if (!status.ok()) {
-        reply(std::move(status), std::string());
+      if constexpr (std::is_same_v<Resp, v1::EmptyReply>) {
+        // Nothing to fill and nothing on the wire: the thread's one message,
+        // not one made and destroyed per call.
+        thread_local Resp empty;
+        reply(fn(context, object, bytes, empty), std::string());
       } else {
-        reply(absl::OkStatus(), ResponseBytes(response));
+        Resp response;
+        absl::Status status = fn(context, object, bytes, response);
+        if (!status.ok()) {
+          reply(std::move(status), std::string());
+        } else {
+          reply(absl::OkStatus(), ResponseBytes(response));
+        }
       }
     });
   };

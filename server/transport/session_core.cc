@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cassert>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -286,6 +287,10 @@ void SessionCore::DispatchAll(absl::Span<const uint64_t> acks, absl::Span<const 
   FrameCompletions completions{ledger_.get(), {}};
   // Most calls complete as they run: room for all, not grown call by call.
   completions.done.reserve(calls.size());
+  // The calls of a frame of several mostly name one object: found once for
+  // the frame (a frame of one call has nothing to gain).
+  std::optional<FoundObjects> found_objects;
+  if (calls.size() > 1) found_objects.emplace();
   FrameCompletions* const outer = std::exchange(t_completions, &completions);
   absl::Cleanup restore = [outer] { t_completions = outer; };
   size_t answered = 0;

@@ -289,6 +289,59 @@ TEST_F(FramedTest, AFramesCallsRunInOrderAndAnIdGivenTwiceIsADuplicate) {
   EXPECT_EQ(socket.ReadUntilEnd().code(), 0);
 }
 
+TEST_F(FramedTest, AFramesCallsFindTheirObjectAsItIsWhenEachRuns) {
+  // One frame of calls on one list, by its name and by its id. The server
+  // finds the object once for such a frame, and must find it again as the
+  // registry is after each call: the dict call sees a list, and once the
+  // name is deleted the name finds nothing, while the id still finds the
+  // list (this session holds it).
+  Manager m = Connect();
+  const std::string name = Unique("frame-found");
+  ListProxy list = m.list(Ints({}), name);
+  Login login = LogIn();
+  FramedSocket socket(login.port);
+  ASSERT_TRUE(socket.connected());
+  v1::ClientFrame frame = Hello(login.token);
+  const auto append = [&](uint64_t call_id, uint64_t id, const std::string& by_name, int item) {
+    v1::ItemRequest request;
+    request.set_id(id);
+    request.set_name(by_name);
+    request.mutable_item()->set_int_(item);
+    AddCall(&frame, call_id, "/shoal.v1.ListService/Append", request);
+  };
+  append(1, 0, name, 1);
+  append(2, 0, name, 2);
+  v1::SetRequest set;
+  set.set_name(name);
+  set.mutable_key()->set_int_(1);
+  set.mutable_value()->set_int_(1);
+  AddCall(&frame, 3, "/shoal.v1.DictService/SetItem", set);
+  v1::DeleteRequest forget;
+  forget.set_name(name);
+  AddCall(&frame, 4, "/shoal.v1.Manager/Delete", forget);
+  append(5, 0, name, 5);
+  append(6, list.id(), "", 6);
+  ASSERT_TRUE(socket.Write(frame));
+
+  std::map<uint64_t, v1::Reply> replies;
+  while (replies.size() < 6) {
+    v1::ServerFrame in;
+    ASSERT_TRUE(socket.Read(&in));
+    ASSERT_FALSE(in.has_end()) << in.end().message();
+    for (const v1::Reply& reply : in.replies()) replies[reply.call_id()] = reply;
+  }
+  for (uint64_t ok : {1, 2, 4, 6}) {
+    EXPECT_EQ(replies[ok].code(), 0) << ok << ": " << replies[ok].error_message();
+  }
+  EXPECT_EQ(replies[3].error_kind(), "TypeError") << replies[3].error_message();
+  EXPECT_EQ(replies[5].error_kind(), "KeyError") << replies[5].error_message();
+  EXPECT_NE(replies[5].error_message().find("no object is named"), std::string::npos)
+      << replies[5].error_message();
+  EXPECT_EQ(list.copy(), Value(Ints({1, 2, 6})));
+  socket.WritesDone();
+  EXPECT_EQ(socket.ReadUntilEnd().code(), 0);
+}
+
 TEST_F(FramedTest, AConnectionThatBreaksCancelsItsParkedCalls) {
   // A raw client parks a get on an empty queue and vanishes; the item put
   // afterwards goes to the living getter, not to the vanished one.

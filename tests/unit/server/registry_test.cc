@@ -100,6 +100,32 @@ TEST(Registry, NamedObjectOutlivesSessionsUntilDeleted) {
   EXPECT_EQ(ErrorKindOf(registry.DeleteName("jobs")), ErrorKind::kKeyError);
 }
 
+TEST(Registry, GenerationChangesExactlyWhenAnObjectOrANameComesOrGoes) {
+  Registry registry(0);
+  uint64_t seen = registry.generation();
+  const auto changed = [&] {
+    const uint64_t now = registry.generation();
+    const bool moved = now != seen;
+    seen = now;
+    return moved;
+  };
+  const uint64_t named = MakeList(registry, kAlice, "jobs");
+  EXPECT_TRUE(changed());
+  // What does not change an id's or a name's answer leaves it as it was:
+  // a lookup, another session's reference, get-or-create of the name.
+  ASSERT_TRUE(registry.Find(named, "").ok());
+  ASSERT_TRUE(registry.Retain(kBob, named, "").ok());
+  ASSERT_TRUE(registry.Create(kBob, Kind::kList, "jobs", NewList()).ok());
+  EXPECT_FALSE(changed());
+  ASSERT_TRUE(registry.DeleteName("jobs").ok());
+  EXPECT_TRUE(changed());
+  const uint64_t anonymous = MakeList(registry, kAlice);
+  EXPECT_TRUE(changed());
+  registry.Release(kAlice, anonymous);
+  EXPECT_EQ(registry.Collect(), 1);
+  EXPECT_TRUE(changed());
+}
+
 TEST(Registry, NameOfAnotherKindIsTypeError) {
   Registry registry(0);
   MakeList(registry, kAlice, "jobs");
