@@ -294,7 +294,7 @@ TEST_F(FramedTest, AFramesCallsFindTheirObjectAsItIsWhenEachRuns) {
   // finds the object once for such a frame, and must find it again as the
   // registry is after each call: the dict call sees a list, and once the
   // name is deleted the name finds nothing, while the id still finds the
-  // list (this session holds it).
+  // list (the Manager's session holds it).
   Manager m = Connect();
   const std::string name = Unique("frame-found");
   ListProxy list = m.list(Ints({}), name);

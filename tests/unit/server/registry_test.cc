@@ -100,7 +100,7 @@ TEST(Registry, NamedObjectOutlivesSessionsUntilDeleted) {
   EXPECT_EQ(ErrorKindOf(registry.DeleteName("jobs")), ErrorKind::kKeyError);
 }
 
-TEST(Registry, GenerationChangesExactlyWhenAnObjectOrANameComesOrGoes) {
+TEST(Registry, GenerationMovesWhenAnObjectOrANameComesOrGoes) {
   Registry registry(0);
   uint64_t seen = registry.generation();
   const auto changed = [&] {
@@ -119,6 +119,11 @@ TEST(Registry, GenerationChangesExactlyWhenAnObjectOrANameComesOrGoes) {
   EXPECT_FALSE(changed());
   ASSERT_TRUE(registry.DeleteName("jobs").ok());
   EXPECT_TRUE(changed());
+  // A reference let go while another session holds the object, and a
+  // collection that frees nothing.
+  registry.Release(kBob, named);
+  EXPECT_EQ(registry.Collect(), 0);
+  EXPECT_FALSE(changed());
   const uint64_t anonymous = MakeList(registry, kAlice);
   EXPECT_TRUE(changed());
   registry.Release(kAlice, anonymous);
