@@ -114,27 +114,27 @@ FoundObjects::~FoundObjects() { t_found_objects = outer_; }
 
 FoundObjects* FoundObjects::Current() { return t_found_objects; }
 
-std::shared_ptr<Object> FoundObjects::Lookup(const Registry& registry, uint64_t generation,
-                                             uint64_t id, absl::string_view name,
-                                             Kind kind) const {
-  if (registry_ != &registry || generation_ != generation || id_ != id || kind_ != kind ||
-      name_ != name) {
-    return nullptr;
+absl::StatusOr<std::shared_ptr<Object>> FoundObjects::Find(const Registry& registry,
+                                                            uint64_t id, absl::string_view name,
+                                                            Kind kind) {
+  // Read before Find: a change after it makes the answer remembered stale.
+  const uint64_t generation = registry.generation();
+  if (registry_ == &registry && generation_ == generation && id_ == id && kind_ == kind &&
+      name_ == name) {
+    // The registry still holds the object (nothing came or went since it
+    // was found): this succeeds unless the registry is being destroyed.
+    if (std::shared_ptr<Object> object = object_.lock()) return object;
   }
-  // The registry still holds the object (nothing came or went since it was
-  // found): this succeeds unless the registry is being destroyed.
-  return object_.lock();
-}
-
-void FoundObjects::Remember(const Registry& registry, uint64_t generation, uint64_t id,
-                            absl::string_view name, Kind kind,
-                            const std::shared_ptr<Object>& object) {
-  registry_ = &registry;
-  generation_ = generation;
-  id_ = id;
-  name_.assign(name.data(), name.size());
-  kind_ = kind;
-  object_ = object;
+  absl::StatusOr<std::shared_ptr<Object>> object = registry.Find(id, std::string(name), kind);
+  if (object.ok()) {
+    registry_ = &registry;
+    generation_ = generation;
+    id_ = id;
+    name_.assign(name.data(), name.size());
+    kind_ = kind;
+    object_ = *object;
+  }
+  return object;
 }
 
 absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& context,
@@ -159,16 +159,10 @@ absl::StatusOr<std::shared_ptr<Object>> FindNamedInWire(const CallContext& conte
     }
   }
   const Registry& registry = context.core().registry();
-  FoundObjects* const found = FoundObjects::Current();
-  if (found == nullptr) return registry.Find(id, std::string(name), kind);
-  // Read before Find: a change after it makes the answer remembered stale.
-  const uint64_t generation = registry.generation();
-  if (std::shared_ptr<Object> object = found->Lookup(registry, generation, id, name, kind)) {
-    return object;
+  if (FoundObjects* const found = FoundObjects::Current()) {
+    return found->Find(registry, id, name, kind);
   }
-  absl::StatusOr<std::shared_ptr<Object>> object = registry.Find(id, std::string(name), kind);
-  if (object.ok()) found->Remember(registry, generation, id, name, kind, *object);
-  return object;
+  return registry.Find(id, std::string(name), kind);
 }
 
 bool WireFields(absl::string_view request, std::initializer_list<uint32_t> numbers,

@@ -288,14 +288,10 @@ class FoundObjects {
   // The one in use on this thread, or null.
   static FoundObjects* Current();
 
-  // The object remembered for this request, if the registry has not changed
-  // since it was found; null otherwise.
-  std::shared_ptr<Object> Lookup(const Registry& registry, uint64_t generation, uint64_t id,
-                                 absl::string_view name, Kind kind) const;
-  // What Find answered for the request, asked after the registry's
-  // generation read `generation`.
-  void Remember(const Registry& registry, uint64_t generation, uint64_t id,
-                absl::string_view name, Kind kind, const std::shared_ptr<Object>& object);
+  // registry.Find(id, name, kind), answered from what this remembers when
+  // the registry's generation reads as it did when it was found.
+  absl::StatusOr<std::shared_ptr<Object>> Find(const Registry& registry, uint64_t id,
+                                               absl::string_view name, Kind kind);
 
  private:
   FoundObjects* const outer_;
